@@ -1,0 +1,15 @@
+//! The pure domain of remit: the values a clinical action is about, parsed at the edge so that past it an invalid
+//! value cannot exist.
+//!
+//! **Invariant:** this crate does no I/O and depends on no web framework, database driver or async runtime.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod error;
+pub mod nhs;
+pub mod patient;
+pub mod place;
+pub mod staff;
+pub mod time;
+
+pub use error::InvalidValue;
