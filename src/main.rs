@@ -1,1 +1,107 @@
-fn main() {}
+//! `remit`: the command line for administrators, and the way to start the server.
+#![forbid(unsafe_code)]
+
+mod audit_cmd;
+mod cli;
+mod commands;
+mod serve;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use remit_domain::time::SystemClock;
+use remit_store::{Store, StoreError};
+
+use crate::cli::{Cli, Command, LogFormat};
+
+/// How a command ends when it does not succeed.
+#[derive(Debug)]
+pub enum CliError {
+    /// The command was misused or given bad input: exit status 2.
+    Usage(String),
+    /// The command ran and found a problem (a broken audit chain, an unreachable database): exit status 1.
+    Failed(String),
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        if e.is_client_error() {
+            CliError::Usage(e.to_string())
+        } else {
+            CliError::Failed(e.to_string())
+        }
+    }
+}
+
+impl From<remit_domain::InvalidValue> for CliError {
+    fn from(e: remit_domain::InvalidValue) -> Self {
+        CliError::Usage(e.to_string())
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Connects and applies pending migrations: every command works on an up-to-date schema.
+pub async fn open_store(url: &str) -> CliResult<Store> {
+    let store = Store::connect(url, Arc::new(SystemClock)).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Who the command acts as in the audit log: the operating-system user at the console.
+pub fn cli_actor() -> String {
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: could not start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(code) => code,
+        Err(CliError::Usage(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Failed(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> CliResult<ExitCode> {
+    let url = cli.database_url;
+    match cli.command {
+        Command::Serve(args) => serve::serve(&url, args).await.map(|()| ExitCode::SUCCESS),
+        Command::Demo(args) => serve::demo(&url, args).await.map(|()| ExitCode::SUCCESS),
+        Command::Migrate => {
+            open_store(&url).await?;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Staff(cmd) => commands::staff(&url, cmd).await.map(|()| ExitCode::SUCCESS),
+        Command::Patient(cmd) => commands::patient(&url, cmd).await.map(|()| ExitCode::SUCCESS),
+        Command::Token(cmd) => commands::token(&url, cmd).await.map(|()| ExitCode::SUCCESS),
+        Command::Audit(cmd) => audit_cmd::run(&url, cmd).await,
+    }
+}

@@ -1,1 +1,155 @@
+//! The HTTP face of remit: pages for people, JSON for systems, and the operational endpoints.
+//!
+//! [`app`] builds the whole router from an [`AppState`]; `main` only binds it, so tests drive the same router.
+//!
+//! **Invariant:** every route except `/health` and sign-in sits behind [`auth::require_auth`], which answers 401
+//! before any handler runs when no valid session or bearer token is presented.
+#![forbid(unsafe_code)]
 
+mod auth;
+mod error;
+mod metrics;
+mod pages;
+mod api;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderName;
+use axum::middleware;
+use axum::routing::get;
+use remit_store::Store;
+use remit_store::session::SessionLimits;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+pub use auth::Actor;
+pub use error::AppError;
+pub use metrics::Metrics;
+
+/// Settings a deployment may change.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub sessions: SessionLimits,
+    /// Mark the session cookie `Secure` (set when remit is served over HTTPS, directly or behind a proxy).
+    pub secure_cookies: bool,
+    /// The largest request body accepted; larger ones get 413 before they are read.
+    pub body_limit: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            sessions: SessionLimits::default(),
+            secure_cookies: false,
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: Config) -> Self {
+        Self {
+            store,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request ids: random, short, and never derived from the request.
+#[derive(Clone, Copy, Default)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = &remit_store::credentials::random_secret()[..16];
+        axum::http::HeaderValue::from_str(id).ok().map(RequestId::new)
+    }
+}
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    let protected = Router::new()
+        .merge(pages::router())
+        .merge(api::router())
+        .merge(metrics::router())
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_auth));
+
+    let public = Router::new()
+        .route("/health", get(health))
+        .merge(pages::public_router());
+
+    let body_limit = state.config.body_limit;
+    Router::new()
+        .merge(public)
+        .merge(protected)
+        .fallback(error::not_found)
+        .with_state(state.clone())
+        .layer(middleware::from_fn_with_state(state, metrics::track))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    // The route template, never the path itself: paths can carry NHS numbers.
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", MatchedPath::as_str)
+                        .to_owned();
+                    let request_id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-")
+                        .to_owned();
+                    tracing::info_span!("request", %request_id, method = %req.method(), %route, staff = tracing::field::Empty)
+                })
+                .on_request(())
+                .on_response(|res: &axum::response::Response, latency: Duration, _span: &Span| {
+                    tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_secs_f64() * 1000.0, "response");
+                })
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+}
+
+/// Liveness and database reachability; open to all, says nothing about patients.
+async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match state.store.ping().await {
+        Ok(()) => axum::Json(serde_json::json!({"status": "ok", "database": "ok"})).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "unavailable", "database": "unreachable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}

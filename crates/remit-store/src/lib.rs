@@ -1,1 +1,201 @@
+//! Storage for remit: one schema on SQLite (the embedded default) and PostgreSQL (production), reached through
+//! sqlx's `Any` driver so that the SQL is written once, with migrations kept per dialect.
+//!
+//! **Invariant:** every change to clinical or staff data goes through a [`WriteTx`], and the only way to commit a
+//! `WriteTx` is [`WriteTx::commit`], which appends the command's audit entry in the same transaction. A refusal is
+//! committed on its own with [`Store::record_refusal`]. Nothing is half-written: a `WriteTx` dropped without commit
+//! rolls back.
+#![forbid(unsafe_code)]
 
+mod audit;
+pub mod competency;
+pub mod credentials;
+pub mod demo;
+mod error;
+pub mod patient;
+pub mod place;
+pub mod session;
+pub mod staff;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use remit_domain::audit::{AuditDraft, AuditEntry};
+use remit_domain::time::Clock;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+
+pub use audit::{AuditVerification, VerifyOutcome};
+pub use error::StoreError;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a [`Store`] speaks to, chosen by the URL's scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::Invalid(format!(
+                "database url must start with `sqlite:` or `postgres://`, not `{}`",
+                url.split(':').next().unwrap_or_default()
+            )))
+        }
+    }
+}
+
+/// The database, with the clock that stamps what is written.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+}
+
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+    PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+
+impl Store {
+    /// Connects, creating an absent SQLite file. Migrations are not applied: call [`Store::migrate`].
+    pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(SQLITE_PRAGMAS).await?;
+                    }
+                    Ok(())
+                })
+            });
+        let pool = options.connect(&url).await.map_err(StoreError::Connect)?;
+        Ok(Self { pool, backend, clock })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies the migrations of this backend's dialect that have not been applied yet.
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = migrator(self.backend);
+        migrator.run(&self.pool).await.map_err(|e| StoreError::Migrate(e.to_string()))
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Begins a command. On SQLite the write lock is taken at once (`BEGIN IMMEDIATE`), so a command never fails
+    /// half-way for want of it.
+    pub async fn begin(&self) -> Result<WriteTx> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(WriteTx {
+            tx,
+            now: self.clock.now(),
+        })
+    }
+
+    /// Records a refusal: an audit entry and nothing else.
+    pub async fn record_refusal(&self, draft: AuditDraft) -> Result<AuditEntry> {
+        self.begin().await?.commit(draft).await
+    }
+}
+
+/// One command's transaction. Dropped without [`WriteTx::commit`], it rolls back and leaves no trace.
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
+    now: DateTime<Utc>,
+}
+
+impl WriteTx {
+    /// The instant this command is stamped with.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
+    /// Appends the command's audit entry and commits: the response that says "done" may be sent after this returns.
+    pub async fn commit(mut self, draft: AuditDraft) -> Result<AuditEntry> {
+        let entry = audit::append(&mut self.tx, draft, self.now).await?;
+        self.tx.commit().await?;
+        Ok(entry)
+    }
+}
+
+fn migrator(backend: Backend) -> Migrator {
+    let files: &[(i64, &str, &'static str)] = match backend {
+        Backend::Sqlite => &[(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql"))],
+        Backend::Postgres => &[(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql"))],
+    };
+    Migrator {
+        migrations: Cow::Owned(
+            files
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(*version, Cow::Borrowed(*description), MigrationType::Simple, sqlx::SqlSafeStr::into_sql_str(*sql), false)
+                })
+                .collect(),
+        ),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// Reads a column that must be present, turning a decoding failure into a store error.
+pub(crate) fn col<'r, T>(row: &'r AnyRow, name: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+{
+    row.try_get(name).map_err(StoreError::from)
+}
+
+/// Parses a stored value with a domain parser; a failure means the database holds what remit would never write.
+pub(crate) fn stored<T>(what: &str, r: Result<T, remit_domain::InvalidValue>) -> Result<T> {
+    r.map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}

@@ -1,0 +1,181 @@
+//! Who is asking: a bearer token (systems, the CLI's API clients) or a session cookie (people in a browser).
+//!
+//! Cookie-authenticated requests that change something must also prove they come from remit's own pages: the
+//! session's CSRF token in the `csrf` form field or the `x-csrf-token` header, and no cross-site `Origin`.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use remit_store::staff::StaffProfile;
+
+use crate::AppState;
+use crate::error::{AppError, unauthorized};
+
+pub const SESSION_COOKIE: &str = "remit_session";
+
+/// How the actor proved who they are.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    Token,
+    Session { id: String, csrf_token: String },
+}
+
+/// The authenticated staff member behind a request, as they stand now.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub profile: StaffProfile,
+    pub credential: Credential,
+}
+
+impl Actor {
+    /// How the actor appears in the audit log.
+    pub fn audit_name(&self) -> String {
+        format!("staff:{}", self.profile.staff.username)
+    }
+
+    /// The CSRF token to put in forms (empty for token clients, which do not use forms).
+    pub fn csrf_token(&self) -> &str {
+        match &self.credential {
+            Credential::Session { csrf_token, .. } => csrf_token,
+            Credential::Token => "",
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Actor {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Actor>().cloned().ok_or(AppError::Unauthorized)
+    }
+}
+
+/// The session cookie's value, if the request carries one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// Finds the actor behind the request's credentials. `Ok(None)`: no valid credentials.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Actor>, AppError> {
+    if let Some(auth) = headers.get(header::AUTHORIZATION) {
+        // A request that names a bearer token stands or falls by it: no fallback to a cookie.
+        let token = auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+        let Some(token) = token else { return Ok(None) };
+        let Some(staff_id) = state.store.token_owner(token).await? else { return Ok(None) };
+        let profile = state.store.staff_profile_by_id(staff_id).await?;
+        return Ok(Some(Actor {
+            profile,
+            credential: Credential::Token,
+        }));
+    }
+    let Some(id) = session_cookie(headers) else { return Ok(None) };
+    let Some(session) = state.store.session(&id, state.config.sessions).await? else { return Ok(None) };
+    let profile = state.store.staff_profile_by_id(session.staff_id).await?;
+    if !profile.staff.is_active() {
+        return Ok(None);
+    }
+    Ok(Some(Actor {
+        profile,
+        credential: Credential::Session {
+            id,
+            csrf_token: session.csrf_token,
+        },
+    }))
+}
+
+/// Refuses a request whose `Origin` or `Sec-Fetch-Site` says it was sent by another site's page.
+pub fn check_same_origin(headers: &HeaderMap) -> Result<(), AppError> {
+    let refused = || AppError::Forbidden("cross-site requests are refused: submit the form from remit's own page".into());
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && site == "cross-site"
+    {
+        return Err(refused());
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+        if origin == "null" || origin_host != host {
+            return Err(refused());
+        }
+    }
+    Ok(())
+}
+
+/// The middleware on every protected route.
+pub async fn require_auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let actor = match authenticate(&state, req.headers()).await {
+        Ok(Some(actor)) => actor,
+        Ok(None) => return unauthorized(req.headers()),
+        Err(e) => return e.into_response(),
+    };
+    tracing::Span::current().record("staff", actor.profile.staff.username.as_str());
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let req = if unsafe_method && let Credential::Session { csrf_token, .. } = &actor.credential {
+        if let Err(e) = check_same_origin(req.headers()) {
+            return e.into_response();
+        }
+        match check_csrf(req, csrf_token, state.config.body_limit).await {
+            Ok(req) => req,
+            Err(e) => return e.into_response(),
+        }
+    } else {
+        req
+    };
+    let mut req = req;
+    req.extensions_mut().insert(actor);
+    next.run(req).await
+}
+
+/// Checks the CSRF token in the header or, for a form, in its `csrf` field (the body is read and put back).
+async fn check_csrf(req: Request, expected: &str, limit: usize) -> Result<Request, AppError> {
+    let missing = || AppError::Forbidden("the form has expired or did not come from remit: reload the page and try again".into());
+    if let Some(h) = req.headers().get("x-csrf-token") {
+        return if constant_time_eq(h.as_bytes(), expected.as_bytes()) { Ok(req) } else { Err(missing()) };
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(missing());
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, limit)
+        .await
+        .map_err(|_| AppError::BadRequest("the request body could not be read".into()))?;
+    let given = form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned());
+    match given {
+        Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        _ => Err(missing()),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The `Set-Cookie` value that starts a session.
+pub fn session_set_cookie(id: &str, state: &AppState) -> String {
+    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
+    format!(
+        "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        state.config.sessions.absolute.num_seconds()
+    )
+}
+
+/// The `Set-Cookie` value that removes it from the browser.
+pub fn session_clear_cookie(state: &AppState) -> String {
+    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+}

@@ -1,0 +1,185 @@
+//! Pages for people: sign-in, sign-out and the home page.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use remit_domain::audit::AuditDraft;
+use remit_domain::staff::{StaffStatus, Username};
+use remit_store::credentials::verify_password;
+use remit_store::session::normalise_username;
+use serde::Deserialize;
+
+use crate::auth::{Actor, check_same_origin, session_clear_cookie, session_cookie, session_set_cookie};
+use crate::error::{AppError, render};
+use crate::AppState;
+
+pub fn public_router() -> Router<AppState> {
+    Router::new().route("/login", get(login_page).post(login))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/", get(home)).route("/logout", post(logout))
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    username: String,
+    message: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "sign_in_needed.html")]
+pub struct SignInNeeded;
+
+impl SignInNeeded {
+    pub fn render_html(&self) -> Html<String> {
+        Html(self.render().unwrap_or_else(|_| "<a href=\"/login\">Sign in</a>".into()))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage<'a> {
+    actor: &'a Actor,
+    level: String,
+    on_duty: String,
+}
+
+async fn login_page() -> Result<Html<String>, AppError> {
+    render(&LoginPage {
+        username: String::new(),
+        message: None,
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+const WRONG: &str = "Wrong username or password.";
+
+fn login_again(status: StatusCode, username: &str, message: String) -> Response {
+    match render(&LoginPage {
+        username: username.to_owned(),
+        message: Some(message),
+    }) {
+        Ok(page) => (status, page).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[tracing::instrument(skip_all)]
+async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+    if let Err(e) = check_same_origin(&headers) {
+        return e.into_response();
+    }
+    let name = normalise_username(&form.username);
+    let shown = form.username.trim().chars().take(64).collect::<String>();
+    match login_inner(&state, &headers, &name, &form.password).await {
+        Ok(Ok(cookie)) => {
+            let mut res = Redirect::to("/").into_response();
+            if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+                res.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            res
+        }
+        Ok(Err((status, message))) => login_again(status, &shown, message),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `Ok(Ok(cookie))` on success; `Ok(Err(..))` a refusal to show on the form.
+async fn login_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    name: &str,
+    password: &str,
+) -> Result<Result<String, (StatusCode, String)>, AppError> {
+    let store = &state.store;
+    if let Some(until) = store.sign_in_locked_until(name).await? {
+        let wait = (until - store.now()).num_minutes() + 1;
+        return Ok(Err((
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many failed sign-ins for this username. Try again in {wait} minutes."),
+        )));
+    }
+    let username = Username::parse(name).ok();
+    let found = match &username {
+        Some(u) => store.credentials_of(u).await?,
+        None => None,
+    };
+    let stored_hash = found.as_ref().and_then(|(_, h, _)| h.clone());
+    let candidate = password.to_owned();
+    let password_ok = tokio::task::spawn_blocking(move || verify_password(&candidate, stored_hash.as_deref()))
+        .await
+        .map_err(|e| AppError::Internal(format!("password check: {e}")))?;
+    let target = format!("staff:{name}");
+    let refuse = |reason: &str| AuditDraft::deny("anonymous", "session.sign-in", target.clone(), vec![reason.into()]);
+    let (staff_id, status) = match (found, password_ok) {
+        (Some((id, _, status)), true) => (id, status),
+        _ => {
+            store.note_sign_in_attempt(name, false).await?;
+            store.record_refusal(refuse("wrong username or password")).await?;
+            return Ok(Err((StatusCode::UNAUTHORIZED, WRONG.into())));
+        }
+    };
+    if status != StaffStatus::Active {
+        store.record_refusal(refuse("the account is suspended")).await?;
+        return Ok(Err((
+            StatusCode::FORBIDDEN,
+            "This account is suspended. Ask your system administrator.".into(),
+        )));
+    }
+    store.note_sign_in_attempt(name, true).await?;
+    // Whatever session the browser held before, sign-in starts a new one with a new id.
+    if let Some(old) = session_cookie(headers) {
+        store.end_session(&old).await?;
+    }
+    let mut tx = store.begin().await?;
+    let session = tx.create_session(staff_id).await?;
+    tx.commit(AuditDraft::permit(format!("staff:{name}"), "session.sign-in", format!("staff:{name}")))
+        .await?;
+    Ok(Ok(session_set_cookie(&session.id, state)))
+}
+
+async fn logout(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+    if let crate::auth::Credential::Session { id, .. } = &actor.credential {
+        let mut tx = state.store.begin().await?;
+        tx.end_session(id).await?;
+        tx.commit(AuditDraft::permit(actor.audit_name(), "session.sign-out", actor.audit_name()))
+            .await?;
+    }
+    let mut res = Redirect::to("/login").into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&session_clear_cookie(&state)) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+async fn home(State(state): State<AppState>, actor: Actor) -> Result<Html<String>, AppError> {
+    let places = state.store.places().await?;
+    let on_duty: Vec<String> = actor
+        .profile
+        .on_duty
+        .iter()
+        .map(|c| places.iter().find(|p| &p.code == c).map_or_else(|| c.to_string(), |p| p.name.clone()))
+        .collect();
+    let level = actor
+        .profile
+        .staff
+        .level
+        .map_or_else(|| "no clinical level".to_owned(), |l| format!("level {l} — {}", l.name()));
+    render(&HomePage {
+        actor: &actor,
+        level,
+        on_duty: if on_duty.is_empty() { "not on duty".into() } else { on_duty.join(", ") },
+    })
+}

@@ -1,0 +1,393 @@
+//! The demo trust (shared reference `demo-trust.md`): places, staff, registrations, entitlements, duty, competencies
+//! and patients, with dates relative to the day it is seeded so that its story stays true on any day.
+//!
+//! Seeding is one command: one transaction, one audit entry. Seeding a database that already holds the trust
+//! changes nothing.
+
+use std::collections::BTreeSet;
+
+use chrono::{Days, Months, NaiveDate};
+use remit_domain::audit::AuditDraft;
+use remit_domain::nhs::NhsNumber;
+use remit_domain::patient::{Patient, Sex};
+use remit_domain::place::{Place, PlaceCode, PlaceKind};
+use remit_domain::staff::{
+    Annotation, CareerLevel, CompetencyId, Entitlement, PersonName, Registration, Regulator, Role, Username,
+};
+
+use crate::competency::Competency;
+use crate::credentials::hash_password;
+use crate::staff::NewStaff;
+use crate::{Result, Store, StoreError};
+
+/// Every demo user's password.
+pub const DEMO_PASSWORD: &str = "remit-demo";
+
+/// The competency catalogue of the NHS England pack: id, title, validity in months.
+pub const COMPETENCIES: &[(&str, &str, u32)] = &[
+    ("vital-signs", "Vital signs and NEWS2", 36),
+    ("venepuncture", "Venepuncture", 24),
+    ("ecg-recording", "12-lead ECG recording", 24),
+    ("wound-care", "Simple wound care", 36),
+    ("catheterisation", "Urinary catheterisation", 24),
+    ("medicines-administration", "Medicines administration", 12),
+    ("advanced-clinical-assessment", "Advanced clinical assessment", 36),
+    ("xray-chest", "Chest radiography", 12),
+    ("xray-appendicular", "Appendicular radiography", 12),
+    ("xray-axial", "Axial radiography", 12),
+    ("image-reporting", "Image reporting", 36),
+];
+
+const PLACES: &[(&str, &str, PlaceKind)] = &[
+    ("ward-7", "Ward 7 — Acute Medical Unit", PlaceKind::Ward),
+    ("ward-9", "Ward 9 — Respiratory", PlaceKind::Ward),
+    ("xray", "X-ray — Radiology department", PlaceKind::Department),
+];
+
+struct DemoStaff {
+    username: &'static str,
+    name: &'static str,
+    job_title: &'static str,
+    level: Option<i64>,
+    trainee: bool,
+    roles: &'static [Role],
+    bodies: &'static [&'static str],
+    /// `REGULATOR:NUMBER:annotations`; the expiry is set relative to the seeding day.
+    registration: Option<(&'static str, &'static str, &'static str)>,
+    entitlements: &'static [Entitlement],
+    duty: &'static [&'static str],
+}
+
+const STAFF: &[DemoStaff] = &[
+    DemoStaff {
+        username: "sam.hca",
+        name: "Sam Patel",
+        job_title: "Healthcare support worker",
+        level: Some(2),
+        trainee: false,
+        roles: &[],
+        bodies: &["UNISON"],
+        registration: None,
+        entitlements: &[],
+        duty: &["ward-7"],
+    },
+    DemoStaff {
+        username: "alex.ap",
+        name: "Alex Morgan",
+        job_title: "Assistant practitioner (nursing)",
+        level: Some(4),
+        trainee: false,
+        roles: &[],
+        bodies: &["UNISON"],
+        registration: None,
+        entitlements: &[],
+        duty: &["ward-7"],
+    },
+    DemoStaff {
+        username: "jo.ap",
+        name: "Jo Chen",
+        job_title: "Assistant practitioner (radiography)",
+        level: Some(4),
+        trainee: false,
+        roles: &[],
+        bodies: &["Society of Radiographers"],
+        registration: None,
+        entitlements: &[Entitlement::IrmerOperator],
+        duty: &["xray"],
+    },
+    DemoStaff {
+        username: "ria.trainee",
+        name: "Ria Kaur",
+        job_title: "Trainee assistant practitioner (radiography)",
+        level: Some(4),
+        trainee: true,
+        roles: &[],
+        bodies: &["Society of Radiographers"],
+        registration: None,
+        entitlements: &[Entitlement::IrmerOperator],
+        duty: &["xray"],
+    },
+    DemoStaff {
+        username: "priya.rn",
+        name: "Priya Shah",
+        job_title: "Registered nurse",
+        level: Some(5),
+        trainee: false,
+        roles: &[],
+        bodies: &["Royal College of Nursing"],
+        registration: Some(("NMC", "19A1234B", "")),
+        entitlements: &[],
+        duty: &["ward-7"],
+    },
+    DemoStaff {
+        username: "ben.rn",
+        name: "Ben Adeyemi",
+        job_title: "Registered nurse",
+        level: Some(5),
+        trainee: false,
+        roles: &[],
+        bodies: &["Royal College of Nursing"],
+        registration: Some(("NMC", "20B2345C", "")),
+        entitlements: &[],
+        duty: &["ward-9"],
+    },
+    DemoStaff {
+        username: "tom.rad",
+        name: "Tom Evans",
+        job_title: "Diagnostic radiographer",
+        level: Some(5),
+        trainee: false,
+        roles: &[],
+        bodies: &["Society of Radiographers"],
+        registration: Some(("HCPC", "RA123456", "")),
+        entitlements: &[Entitlement::IrmerPractitioner, Entitlement::IrmerOperator],
+        duty: &["xray"],
+    },
+    DemoStaff {
+        username: "maria.acp",
+        name: "Maria Lopez",
+        job_title: "Advanced clinical practitioner",
+        level: Some(7),
+        trainee: false,
+        roles: &[],
+        bodies: &["Royal College of Nursing"],
+        registration: Some(("NMC", "05C3456D", "independent-prescriber")),
+        entitlements: &[Entitlement::IrmerReferrer],
+        duty: &["ward-7"],
+    },
+    DemoStaff {
+        username: "dr.okafor",
+        name: "Dr Nkechi Okafor",
+        job_title: "Specialty registrar",
+        level: Some(7),
+        trainee: false,
+        roles: &[],
+        bodies: &["British Medical Association"],
+        registration: Some(("GMC", "7012345", "")),
+        entitlements: &[Entitlement::IrmerReferrer],
+        duty: &["ward-7", "ward-9"],
+    },
+    DemoStaff {
+        username: "dr.reid",
+        name: "Dr Alan Reid",
+        job_title: "Consultant radiologist",
+        level: Some(8),
+        trainee: false,
+        roles: &[],
+        bodies: &["Royal College of Radiologists"],
+        registration: Some(("GMC", "4012345", "")),
+        entitlements: &[Entitlement::IrmerPractitioner, Entitlement::IrmerReferrer],
+        duty: &["xray"],
+    },
+    DemoStaff {
+        username: "lee.edu",
+        name: "Lee Walsh",
+        job_title: "Practice education lead",
+        level: Some(6),
+        trainee: false,
+        roles: &[Role::EducationLead],
+        bodies: &["Royal College of Nursing"],
+        registration: Some(("NMC", "98D4567E", "")),
+        entitlements: &[],
+        duty: &[],
+    },
+    DemoStaff {
+        username: "admin",
+        name: "System Administrator",
+        job_title: "System administrator",
+        level: None,
+        trainee: false,
+        roles: &[Role::Admin],
+        bodies: &[],
+        registration: None,
+        entitlements: &[],
+        duty: &[],
+    },
+];
+
+/// When a demo competency was signed off, relative to the seeding day.
+#[derive(Clone, Copy)]
+enum SignedOff {
+    /// Signed off this many days ago.
+    DaysAgo(u64),
+    /// Signed off so that it expires this many days from now (negative: expired that many days ago).
+    ExpiresInDays(i64),
+}
+
+/// Holder, competency, when, assessor.
+const RECORDS: &[(&str, &str, SignedOff, Option<&str>)] = &[
+    ("sam.hca", "vital-signs", SignedOff::DaysAgo(200), Some("priya.rn")),
+    ("alex.ap", "vital-signs", SignedOff::DaysAgo(400), Some("lee.edu")),
+    ("alex.ap", "venepuncture", SignedOff::ExpiresInDays(20), Some("lee.edu")),
+    ("alex.ap", "ecg-recording", SignedOff::DaysAgo(300), Some("lee.edu")),
+    ("alex.ap", "wound-care", SignedOff::DaysAgo(500), Some("lee.edu")),
+    ("alex.ap", "catheterisation", SignedOff::ExpiresInDays(-60), Some("lee.edu")),
+    ("jo.ap", "xray-chest", SignedOff::DaysAgo(120), Some("tom.rad")),
+    ("jo.ap", "xray-appendicular", SignedOff::DaysAgo(120), Some("tom.rad")),
+    ("ria.trainee", "xray-chest", SignedOff::DaysAgo(30), Some("tom.rad")),
+    ("priya.rn", "vital-signs", SignedOff::DaysAgo(700), Some("lee.edu")),
+    ("priya.rn", "medicines-administration", SignedOff::DaysAgo(90), Some("lee.edu")),
+    ("priya.rn", "catheterisation", SignedOff::DaysAgo(250), Some("lee.edu")),
+    ("priya.rn", "venepuncture", SignedOff::DaysAgo(250), Some("lee.edu")),
+    ("ben.rn", "vital-signs", SignedOff::DaysAgo(365), Some("priya.rn")),
+    ("ben.rn", "medicines-administration", SignedOff::DaysAgo(100), Some("priya.rn")),
+    ("tom.rad", "xray-chest", SignedOff::DaysAgo(150), None),
+    ("tom.rad", "xray-appendicular", SignedOff::DaysAgo(150), None),
+    ("tom.rad", "xray-axial", SignedOff::DaysAgo(150), None),
+    ("maria.acp", "advanced-clinical-assessment", SignedOff::DaysAgo(600), Some("dr.okafor")),
+    ("maria.acp", "vital-signs", SignedOff::DaysAgo(600), Some("lee.edu")),
+    ("dr.okafor", "advanced-clinical-assessment", SignedOff::DaysAgo(400), None),
+    ("dr.reid", "image-reporting", SignedOff::DaysAgo(800), None),
+    ("lee.edu", "vital-signs", SignedOff::DaysAgo(500), Some("priya.rn")),
+    ("lee.edu", "venepuncture", SignedOff::DaysAgo(500), Some("priya.rn")),
+    ("lee.edu", "catheterisation", SignedOff::DaysAgo(500), Some("priya.rn")),
+    ("lee.edu", "ecg-recording", SignedOff::DaysAgo(500), None),
+    ("lee.edu", "wound-care", SignedOff::DaysAgo(500), None),
+];
+
+/// NHS number, given name, family name, date of birth, sex, place, bed.
+const PATIENTS: &[(&str, &str, &str, &str, Sex, &str, Option<&str>)] = &[
+    ("9990001375", "Margaret", "Hughes", "1942-03-14", Sex::Female, "ward-7", Some("1")),
+    ("9990002746", "David", "Clarke", "1958-07-02", Sex::Male, "ward-7", Some("2")),
+    ("9990004110", "Aisha", "Rahman", "1987-11-19", Sex::Female, "ward-7", Some("3")),
+    ("9990005486", "George", "Wilson", "1949-05-23", Sex::Male, "ward-7", Some("4")),
+    ("9990006857", "Fatima", "Noor", "1995-02-08", Sex::Female, "ward-7", Some("5")),
+    ("9990008221", "Peter", "O'Neill", "1951-09-30", Sex::Male, "ward-9", Some("1")),
+    ("9990009597", "Susan", "Blake", "1963-12-11", Sex::Female, "ward-9", Some("2")),
+    ("9990012334", "John", "Murphy", "1970-04-17", Sex::Male, "xray", None),
+    ("9990013705", "Linda", "Evans", "1979-08-25", Sex::Female, "xray", None),
+];
+
+/// What seeding did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeedOutcome {
+    Seeded,
+    AlreadyPresent,
+}
+
+fn invalid(e: remit_domain::InvalidValue) -> StoreError {
+    StoreError::Corrupt(format!("demo data: {e}"))
+}
+
+impl Store {
+    /// Fills the database with the demo trust, unless it is already there.
+    pub async fn seed_demo(&self, actor: &str) -> Result<SeedOutcome> {
+        let ward7 = PlaceCode::parse("ward-7").map_err(invalid)?;
+        if self.place(&ward7).await.is_ok() {
+            return Ok(SeedOutcome::AlreadyPresent);
+        }
+        // Hash before the transaction: argon2 is slow on purpose, and the write lock need not wait for it.
+        let password_hashes: Vec<String> = STAFF.iter().map(|_| hash_password(DEMO_PASSWORD)).collect();
+        let today = self.now().date_naive();
+        let mut tx = self.begin().await?;
+        for (code, name, kind) in PLACES {
+            tx.insert_place(&Place {
+                code: PlaceCode::parse(code).map_err(invalid)?,
+                name: (*name).to_owned(),
+                kind: *kind,
+            })
+            .await?;
+        }
+        let mut catalogue = Vec::new();
+        for (id, title, months) in COMPETENCIES {
+            let c = Competency {
+                id: CompetencyId::parse(id).map_err(invalid)?,
+                title: (*title).to_owned(),
+                validity_months: *months,
+            };
+            tx.upsert_competency(&c).await?;
+            catalogue.push(c);
+        }
+        let mut ids = std::collections::HashMap::new();
+        let since = tx.now() - chrono::Duration::hours(4);
+        for (s, hash) in STAFF.iter().zip(password_hashes) {
+            let id = tx
+                .insert_staff(&NewStaff {
+                    username: Username::parse(s.username).map_err(invalid)?,
+                    name: PersonName::parse(s.name).map_err(invalid)?,
+                    job_title: s.job_title.to_owned(),
+                    level: s.level.map(CareerLevel::new).transpose().map_err(invalid)?,
+                    trainee: s.trainee,
+                    roles: s.roles.iter().copied().collect(),
+                    professional_bodies: s.bodies.iter().map(|b| (*b).to_owned()).collect(),
+                    password_hash: Some(hash),
+                })
+                .await?;
+            ids.insert(s.username, id);
+            if let Some((regulator, number, annotations)) = s.registration {
+                let annotations: BTreeSet<Annotation> = annotations
+                    .split(',')
+                    .filter(|a| !a.is_empty())
+                    .map(Annotation::parse)
+                    .collect::<Result<_, _>>()
+                    .map_err(invalid)?;
+                let regulator = Regulator::parse(regulator).map_err(invalid)?;
+                tx.add_registration(id, &Registration {
+                    regulator,
+                    number: regulator.parse_number(number).map_err(invalid)?,
+                    expires_on: today + Days::new(300),
+                    annotations,
+                })
+                .await?;
+            }
+            for e in s.entitlements {
+                tx.grant_entitlement(id, *e, actor).await?;
+            }
+            for place in s.duty {
+                tx.insert_duty(id, &PlaceCode::parse(place).map_err(invalid)?, since, None)
+                    .await?;
+            }
+        }
+        for (holder, competency, when, assessor) in RECORDS {
+            let c = catalogue
+                .iter()
+                .find(|c| c.id.as_str() == *competency)
+                .ok_or_else(|| StoreError::Corrupt(format!("demo data: no competency `{competency}`")))?;
+            let (signed, expires) = match *when {
+                SignedOff::DaysAgo(d) => {
+                    let signed = today - Days::new(d);
+                    (signed, c.expiry_from(signed))
+                }
+                SignedOff::ExpiresInDays(d) => {
+                    let expires = if d >= 0 {
+                        today + Days::new(d.unsigned_abs())
+                    } else {
+                        today - Days::new(d.unsigned_abs())
+                    };
+                    let signed = expires
+                        .checked_sub_months(Months::new(c.validity_months))
+                        .unwrap_or(NaiveDate::MIN);
+                    (signed, expires)
+                }
+            };
+            tx.insert_competency_record(
+                ids[holder],
+                c,
+                signed,
+                expires,
+                assessor.map(|a| ids[a]),
+                "Demo trust: assessed in practice",
+            )
+            .await?;
+        }
+        for (nhs, given, family, dob, sex, place, bed) in PATIENTS {
+            tx.insert_patient(&Patient {
+                nhs_number: NhsNumber::parse(nhs).map_err(invalid)?,
+                given_name: PersonName::parse(given).map_err(invalid)?,
+                family_name: PersonName::parse(family).map_err(invalid)?,
+                date_of_birth: remit_domain::time::parse_date("date_of_birth", dob).map_err(invalid)?,
+                sex: *sex,
+                place: PlaceCode::parse(place).map_err(invalid)?,
+                bed: bed.map(str::to_owned),
+            })
+            .await?;
+        }
+        tx.commit(AuditDraft::permit(actor, "demo.seed", "trust:demo")).await?;
+        Ok(SeedOutcome::Seeded)
+    }
+}
+
+/// The usernames of the demo trust, in the order of the reference.
+pub fn demo_usernames() -> impl Iterator<Item = &'static str> {
+    STAFF.iter().map(|s| s.username)
+}

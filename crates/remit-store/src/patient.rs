@@ -1,0 +1,76 @@
+//! Patients.
+
+use remit_domain::nhs::NhsNumber;
+use remit_domain::patient::{Patient, Sex};
+use remit_domain::place::PlaceCode;
+use remit_domain::staff::PersonName;
+use remit_domain::time::{format_instant, parse_date};
+use sqlx::any::AnyRow;
+
+use crate::error::on_unique;
+use crate::{Result, Store, StoreError, WriteTx, col, stored};
+
+const PATIENT_COLUMNS: &str = "nhs_number, given_name, family_name, date_of_birth, sex, place_code, bed";
+
+fn patient_from_row(r: &AnyRow) -> Result<Patient> {
+    Ok(Patient {
+        nhs_number: stored("nhs number", NhsNumber::parse(&col::<String>(r, "nhs_number")?))?,
+        given_name: stored("given name", PersonName::parse(&col::<String>(r, "given_name")?))?,
+        family_name: stored("family name", PersonName::parse(&col::<String>(r, "family_name")?))?,
+        date_of_birth: stored("date of birth", parse_date("date_of_birth", &col::<String>(r, "date_of_birth")?))?,
+        sex: stored("sex", Sex::parse(&col::<String>(r, "sex")?))?,
+        place: stored("place", PlaceCode::parse(&col::<String>(r, "place_code")?))?,
+        bed: col(r, "bed")?,
+    })
+}
+
+impl Store {
+    /// Patients, by place and bed, optionally in one place only.
+    pub async fn list_patients(&self, place: Option<&PlaceCode>) -> Result<Vec<Patient>> {
+        let sql = format!(
+            "SELECT {PATIENT_COLUMNS} FROM patient WHERE ($1 IS NULL OR place_code = $1) \
+             ORDER BY place_code, bed, family_name"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(place.map(PlaceCode::as_str))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(patient_from_row).collect()
+    }
+
+    pub async fn patient(&self, nhs: &NhsNumber) -> Result<Patient> {
+        let sql = format!("SELECT {PATIENT_COLUMNS} FROM patient WHERE nhs_number = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(nhs.as_str())
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no patient with NHS number `{nhs}`")))?;
+        patient_from_row(&row)
+    }
+}
+
+impl WriteTx {
+    pub async fn insert_patient(&mut self, p: &Patient) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO patient (nhs_number, given_name, family_name, date_of_birth, sex, place_code, bed, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(p.nhs_number.as_str())
+        .bind(p.given_name.as_str())
+        .bind(p.family_name.as_str())
+        .bind(p.date_of_birth.to_string())
+        .bind(p.sex.as_str())
+        .bind(p.place.as_str())
+        .bind(p.bed.as_deref())
+        .bind(format_instant(self.now()))
+        .fetch_one(self.conn())
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                StoreError::NotFound(format!("no place `{}`", p.place))
+            }
+            _ => on_unique(e, || format!("a patient with NHS number `{}` already exists", p.nhs_number)),
+        })?;
+        col(&row, "id")
+    }
+}

@@ -1,0 +1,385 @@
+//! Staff, their registrations, entitlements, roles and duty.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use remit_domain::place::PlaceCode;
+use remit_domain::staff::{
+    Annotation, CareerLevel, Entitlement, PersonName, Registration, Regulator, Role, Staff, StaffStatus, Username,
+};
+use remit_domain::time::format_instant;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+
+use crate::competency::CompetencyRecord;
+use crate::error::on_unique;
+use crate::{Result, Store, StoreError, WriteTx, col, stored};
+
+/// What is needed to add a staff member.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewStaff {
+    pub username: Username,
+    pub name: PersonName,
+    pub job_title: String,
+    pub level: Option<CareerLevel>,
+    pub trainee: bool,
+    pub roles: BTreeSet<Role>,
+    pub professional_bodies: Vec<String>,
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+}
+
+/// A staff member with everything a decision about them needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffProfile {
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(flatten)]
+    pub staff: Staff,
+    pub registrations: Vec<Registration>,
+    pub entitlements: BTreeSet<Entitlement>,
+    /// Where they are on duty at the moment the profile was loaded.
+    pub on_duty: Vec<PlaceCode>,
+    pub competencies: Vec<CompetencyRecord>,
+}
+
+impl StaffProfile {
+    /// Registered means at least one registration current today.
+    pub fn is_registered(&self, today: NaiveDate) -> bool {
+        self.registrations.iter().any(|r| r.is_current(today))
+    }
+}
+
+/// A line of the staff list.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffSummary {
+    #[serde(flatten)]
+    pub staff: Staff,
+    pub on_duty: Vec<PlaceCode>,
+}
+
+const STAFF_COLUMNS: &str = "id, username, name, job_title, level, trainee, status";
+
+fn staff_from_row(row: &AnyRow) -> Result<(i64, Staff)> {
+    let level: Option<i64> = col(row, "level")?;
+    let status: String = col(row, "status")?;
+    let trainee: i64 = col(row, "trainee")?;
+    Ok((
+        col(row, "id")?,
+        Staff {
+            username: stored("staff username", Username::parse(&col::<String>(row, "username")?))?,
+            name: stored("staff name", PersonName::parse(&col::<String>(row, "name")?))?,
+            job_title: col(row, "job_title")?,
+            level: level.map(CareerLevel::new).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            trainee: trainee != 0,
+            roles: BTreeSet::new(),
+            status: stored("staff status", StaffStatus::parse(&status))?,
+            professional_bodies: Vec::new(),
+        },
+    ))
+}
+
+impl Store {
+    /// The id of an existing staff member, or a not-found error naming the username.
+    pub async fn staff_id(&self, username: &Username) -> Result<i64> {
+        let row = sqlx::query("SELECT id FROM staff WHERE username = $1")
+            .bind(username.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        match row {
+            Some(r) => col(&r, "id"),
+            None => Err(StoreError::NotFound(format!("no staff member `{username}`"))),
+        }
+    }
+
+    /// Everyone, with where they are on duty now.
+    pub async fn list_staff(&self) -> Result<Vec<StaffSummary>> {
+        let sql = format!("SELECT {STAFF_COLUMNS} FROM staff ORDER BY username");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
+        let now = self.now();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let (id, mut staff) = staff_from_row(row)?;
+            staff.roles = self.roles_of(id).await?;
+            staff.professional_bodies = self.memberships_of(id).await?;
+            out.push(StaffSummary {
+                staff,
+                on_duty: self.duty_of(id, now).await?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A staff member with registrations, entitlements, duty and competency records, as they stand now.
+    pub async fn staff_profile(&self, username: &Username) -> Result<StaffProfile> {
+        let sql = format!("SELECT {STAFF_COLUMNS} FROM staff WHERE username = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(username.as_str())
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no staff member `{username}`")))?;
+        let (id, staff) = staff_from_row(&row)?;
+        self.complete_profile(id, staff).await
+    }
+
+    /// The same, by id (used once a session or token has named the staff member).
+    pub async fn staff_profile_by_id(&self, id: i64) -> Result<StaffProfile> {
+        let sql = format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound("no such staff member".into()))?;
+        let (id, staff) = staff_from_row(&row)?;
+        self.complete_profile(id, staff).await
+    }
+
+    async fn complete_profile(&self, id: i64, mut staff: Staff) -> Result<StaffProfile> {
+        let now = self.now();
+        staff.roles = self.roles_of(id).await?;
+        staff.professional_bodies = self.memberships_of(id).await?;
+        Ok(StaffProfile {
+            id,
+            staff,
+            registrations: self.registrations_of(id).await?,
+            entitlements: self.entitlements_of(id).await?,
+            on_duty: self.duty_of(id, now).await?,
+            competencies: self.competency_records_of(id).await?,
+        })
+    }
+
+    async fn roles_of(&self, id: i64) -> Result<BTreeSet<Role>> {
+        let rows = sqlx::query("SELECT role FROM staff_role WHERE staff_id = $1")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| stored("role", Role::parse(&col::<String>(r, "role")?))).collect()
+    }
+
+    async fn memberships_of(&self, id: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT body FROM staff_membership WHERE staff_id = $1 ORDER BY body")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| col(r, "body")).collect()
+    }
+
+    async fn registrations_of(&self, id: i64) -> Result<Vec<Registration>> {
+        let rows = sqlx::query(
+            "SELECT regulator, number, expires_on, annotations FROM registration WHERE staff_id = $1 \
+             ORDER BY regulator, number",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let annotations: String = col(r, "annotations")?;
+                let expires: String = col(r, "expires_on")?;
+                Ok(Registration {
+                    regulator: stored("regulator", Regulator::parse(&col::<String>(r, "regulator")?))?,
+                    number: col(r, "number")?,
+                    expires_on: stored("expiry", remit_domain::time::parse_date("expires_on", &expires))?,
+                    annotations: annotations
+                        .split(',')
+                        .filter(|a| !a.is_empty())
+                        .map(|a| stored("annotation", Annotation::parse(a)))
+                        .collect::<Result<_>>()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn entitlements_of(&self, id: i64) -> Result<BTreeSet<Entitlement>> {
+        let rows = sqlx::query("SELECT entitlement FROM entitlement WHERE staff_id = $1")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| stored("entitlement", Entitlement::parse(&col::<String>(r, "entitlement")?)))
+            .collect()
+    }
+
+    /// The places where a staff member is on duty at `at`.
+    pub async fn duty_of(&self, id: i64, at: DateTime<Utc>) -> Result<Vec<PlaceCode>> {
+        let at = format_instant(at);
+        let rows = sqlx::query(
+            "SELECT DISTINCT place_code FROM duty WHERE staff_id = $1 AND starts_at <= $2 \
+             AND (ends_at IS NULL OR ends_at > $2) ORDER BY place_code",
+        )
+        .bind(id)
+        .bind(&at)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| stored("place", PlaceCode::parse(&col::<String>(r, "place_code")?)))
+            .collect()
+    }
+
+    /// The stored password hash and status for sign-in.
+    pub async fn credentials_of(&self, username: &Username) -> Result<Option<(i64, Option<String>, StaffStatus)>> {
+        let row = sqlx::query("SELECT id, password_hash, status FROM staff WHERE username = $1")
+            .bind(username.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| {
+            Ok((
+                col(&r, "id")?,
+                col(&r, "password_hash")?,
+                stored("status", StaffStatus::parse(&col::<String>(&r, "status")?))?,
+            ))
+        })
+        .transpose()
+    }
+}
+
+impl WriteTx {
+    /// Adds a staff member; a taken username is a conflict.
+    pub async fn insert_staff(&mut self, s: &NewStaff) -> Result<i64> {
+        let now = format_instant(self.now());
+        let row = sqlx::query(
+            "INSERT INTO staff (username, name, job_title, level, trainee, status, password_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'active', $6, $7) RETURNING id",
+        )
+        .bind(s.username.as_str())
+        .bind(s.name.as_str())
+        .bind(&s.job_title)
+        .bind(s.level.map(|l| i64::from(l.get())))
+        .bind(i64::from(s.trainee))
+        .bind(s.password_hash.as_deref())
+        .bind(&now)
+        .fetch_one(self.conn())
+        .await
+        .map_err(|e| on_unique(e, || format!("username `{}` is already taken", s.username)))?;
+        let id: i64 = col(&row, "id")?;
+        for role in &s.roles {
+            sqlx::query("INSERT INTO staff_role (staff_id, role) VALUES ($1, $2)")
+                .bind(id)
+                .bind(role.as_str())
+                .execute(self.conn())
+                .await?;
+        }
+        for body in &s.professional_bodies {
+            sqlx::query("INSERT INTO staff_membership (staff_id, body) VALUES ($1, $2)")
+                .bind(id)
+                .bind(body)
+                .execute(self.conn())
+                .await
+                .map_err(|e| on_unique(e, || format!("professional body `{body}` is listed twice")))?;
+        }
+        Ok(id)
+    }
+
+    pub async fn add_registration(&mut self, staff_id: i64, r: &Registration) -> Result<()> {
+        let annotations: Vec<&str> = r.annotations.iter().map(Annotation::as_str).collect();
+        sqlx::query(
+            "INSERT INTO registration (staff_id, regulator, number, expires_on, annotations) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(staff_id)
+        .bind(r.regulator.as_str())
+        .bind(&r.number)
+        .bind(r.expires_on.to_string())
+        .bind(annotations.join(","))
+        .execute(self.conn())
+        .await
+        .map_err(|e| on_unique(e, || format!("{} registration `{}` is already recorded", r.regulator, r.number)))?;
+        Ok(())
+    }
+
+    pub async fn grant_entitlement(&mut self, staff_id: i64, e: Entitlement, granted_by: &str) -> Result<()> {
+        let now = format_instant(self.now());
+        sqlx::query("INSERT INTO entitlement (staff_id, entitlement, granted_at, granted_by) VALUES ($1, $2, $3, $4)")
+            .bind(staff_id)
+            .bind(e.as_str())
+            .bind(&now)
+            .bind(granted_by)
+            .execute(self.conn())
+            .await
+            .map_err(|err| on_unique(err, || format!("the entitlement `{e}` is already granted")))?;
+        Ok(())
+    }
+
+    /// Ends any duty in progress now and, unless `places` is empty, starts duty in each place until `until`.
+    pub async fn set_duty(&mut self, staff_id: i64, places: &[PlaceCode], until: Option<DateTime<Utc>>) -> Result<()> {
+        let now = format_instant(self.now());
+        if let Some(u) = until
+            && u <= self.now()
+        {
+            return Err(StoreError::Invalid(format!("until: `{}` is not in the future", format_instant(u))));
+        }
+        sqlx::query(
+            "UPDATE duty SET ends_at = $2 WHERE staff_id = $1 AND starts_at <= $2 AND (ends_at IS NULL OR ends_at > $2)",
+        )
+        .bind(staff_id)
+        .bind(&now)
+        .execute(self.conn())
+        .await?;
+        let until = until.map(format_instant);
+        for place in places {
+            sqlx::query("INSERT INTO duty (staff_id, place_code, starts_at, ends_at) VALUES ($1, $2, $3, $4)")
+                .bind(staff_id)
+                .bind(place.as_str())
+                .bind(&now)
+                .bind(until.as_deref())
+                .execute(self.conn())
+                .await
+                .map_err(|e| match &e {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                        StoreError::NotFound(format!("no place `{place}`"))
+                    }
+                    _ => StoreError::Database(e),
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Records duty with explicit times (used to seed histories).
+    pub async fn insert_duty(
+        &mut self,
+        staff_id: i64,
+        place: &PlaceCode,
+        starts_at: DateTime<Utc>,
+        ends_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO duty (staff_id, place_code, starts_at, ends_at) VALUES ($1, $2, $3, $4)")
+            .bind(staff_id)
+            .bind(place.as_str())
+            .bind(format_instant(starts_at))
+            .bind(ends_at.map(format_instant))
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Suspends or reinstates. Suspension ends every session and revokes no tokens, but a suspended account's
+    /// tokens are refused at use.
+    pub async fn set_status(&mut self, staff_id: i64, status: StaffStatus) -> Result<()> {
+        sqlx::query("UPDATE staff SET status = $2 WHERE id = $1")
+            .bind(staff_id)
+            .bind(status.as_str())
+            .execute(self.conn())
+            .await?;
+        if status == StaffStatus::Suspended {
+            sqlx::query("DELETE FROM web_session WHERE staff_id = $1")
+                .bind(staff_id)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Sets a new password hash and ends the member's sessions.
+    pub async fn set_password(&mut self, staff_id: i64, password_hash: &str) -> Result<()> {
+        sqlx::query("UPDATE staff SET password_hash = $2 WHERE id = $1")
+            .bind(staff_id)
+            .bind(password_hash)
+            .execute(self.conn())
+            .await?;
+        sqlx::query("DELETE FROM web_session WHERE staff_id = $1")
+            .bind(staff_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,224 @@
+//! The command line, as clap parses it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "remit", version, about = "Scope of practice, supervision and clinical workflow for assistant practitioners")]
+pub struct Cli {
+    /// The database: `sqlite://FILE` (created if absent) or `postgres://…`.
+    #[arg(long, global = true, env = "REMIT_DATABASE_URL", default_value = "sqlite://remit.db")]
+    pub database_url: String,
+
+    /// How log lines are written to standard error.
+    #[arg(long, global = true, env = "REMIT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web pages and APIs.
+    Serve(ServeArgs),
+    /// Fill the database with the demo trust (if empty) and serve it.
+    Demo(DemoArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Staff, their registrations, entitlements and duty.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+    /// Patients.
+    #[command(subcommand)]
+    Patient(PatientCommand),
+    /// API bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Mark the session cookie Secure (when served over HTTPS).
+    #[arg(long)]
+    pub secure_cookies: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seed the demo trust and exit without serving.
+    #[arg(long)]
+    pub seed_only: bool,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Add a staff member.
+    Add(StaffAdd),
+    /// List staff with where they are on duty now.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one staff member in full.
+    Show {
+        username: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a staff member on duty in one or more places now (ending any duty in progress), or take them off duty.
+    SetDuty {
+        username: String,
+        /// A ward or department code; repeat for several.
+        #[arg(long = "place", required_unless_present = "off")]
+        places: Vec<String>,
+        /// When this duty ends (RFC 3339, e.g. 2026-11-25T20:00:00Z); open-ended if absent.
+        #[arg(long, conflicts_with = "off")]
+        until: Option<String>,
+        /// End any duty in progress.
+        #[arg(long, conflicts_with = "places")]
+        off: bool,
+    },
+    /// Record a registration: REGULATOR:NUMBER:EXPIRY[:ANNOTATION,…], e.g. NMC:12A3456E:2027-03-31.
+    AddRegistration { username: String, registration: String },
+    /// Grant an IR(ME)R entitlement: irmer-referrer, irmer-practitioner or irmer-operator.
+    GrantEntitlement { username: String, entitlement: String },
+    /// Suspend a staff member: they can do nothing, and their sessions end now.
+    Suspend {
+        username: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Reinstate a suspended staff member.
+    Reinstate { username: String },
+    /// Set a staff member's password, read from standard input (ends their sessions).
+    SetPassword { username: String },
+}
+
+#[derive(Debug, Args)]
+pub struct StaffAdd {
+    pub username: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub job_title: String,
+    /// Career Framework level, 1 to 9; absent for staff with no clinical level.
+    #[arg(long)]
+    pub level: Option<String>,
+    /// In training for their current role (works only under direct supervision).
+    #[arg(long)]
+    pub trainee: bool,
+    /// A system role: admin or education-lead; repeat for several.
+    #[arg(long = "role")]
+    pub roles: Vec<String>,
+    /// A professional body they belong to; repeat for several.
+    #[arg(long = "body")]
+    pub bodies: Vec<String>,
+    /// A registration, REGULATOR:NUMBER:EXPIRY[:ANNOTATION,…]; repeat for several.
+    #[arg(long = "registration")]
+    pub registrations: Vec<String>,
+    /// Read an initial password from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PatientCommand {
+    /// Add a patient.
+    Add {
+        #[arg(long)]
+        nhs_number: String,
+        #[arg(long)]
+        given_name: String,
+        #[arg(long)]
+        family_name: String,
+        /// YYYY-MM-DD
+        #[arg(long)]
+        date_of_birth: String,
+        /// female, male, other or unknown
+        #[arg(long)]
+        sex: String,
+        #[arg(long)]
+        place: String,
+        #[arg(long)]
+        bed: Option<String>,
+    },
+    /// List patients, optionally in one place.
+    List {
+        #[arg(long)]
+        place: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one patient.
+    Show {
+        nhs_number: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API bearer token for a staff member; it is printed once and stored only as a digest.
+    Create {
+        #[arg(long)]
+        staff: String,
+        #[arg(long, default_value = "api")]
+        label: String,
+    },
+    /// Revoke a staff member's tokens with this label.
+    Revoke {
+        #[arg(long)]
+        staff: String,
+        #[arg(long)]
+        label: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain; exit 0 if intact, 1 naming the first entry that does not match.
+    Verify {
+        /// A signed checkpoint (from `remit audit checkpoint`) that the log must still contain.
+        #[arg(long, requires = "public_key")]
+        checkpoint: Option<PathBuf>,
+        /// The public key that signed the checkpoint.
+        #[arg(long, requires = "checkpoint")]
+        public_key: Option<PathBuf>,
+    },
+    /// Show the newest entries.
+    Log {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an ed25519 key pair for signing checkpoints: PREFIX.key (secret) and PREFIX.pub.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print a signed statement of the log's head (entry count and hash) to standard output.
+    Checkpoint {
+        #[arg(long)]
+        key: PathBuf,
+    },
+}

@@ -1,0 +1,396 @@
+//! Staff, patient and token commands. Each parses its input into domain types first (bad input: exit 2, nothing
+//! written), then runs as one transaction that ends with its audit entry.
+
+use std::collections::BTreeSet;
+use std::io::Read as _;
+
+use remit_domain::audit::AuditDraft;
+use remit_domain::nhs::NhsNumber;
+use remit_domain::patient::{Patient, Sex, parse_bed, parse_date_of_birth};
+use remit_domain::place::PlaceCode;
+use remit_domain::staff::{
+    CareerLevel, Entitlement, PersonName, Registration, Role, StaffStatus, Username, parse_title,
+};
+use remit_domain::time::{format_instant, parse_instant};
+use remit_store::credentials::{check_new_password, hash_password};
+use remit_store::session::parse_token_label;
+use remit_store::staff::{NewStaff, StaffProfile};
+use remit_store::{Store, StoreError};
+use serde::Serialize;
+
+use crate::cli::{PatientCommand, StaffAdd, StaffCommand, TokenCommand};
+use crate::{CliError, CliResult, cli_actor, open_store};
+
+fn print_json(value: &impl Serialize) -> CliResult {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Failed(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn read_password_from_stdin() -> CliResult<String> {
+    let mut buf = String::new();
+    std::io::stdin()
+        .read_to_string(&mut buf)
+        .map_err(|e| CliError::Usage(format!("could not read the password from standard input: {e}")))?;
+    let password = buf.trim_end_matches(['\n', '\r']).to_owned();
+    check_new_password(&password).map_err(CliError::Usage)?;
+    Ok(password)
+}
+
+/// Runs a single-statement staff change as one audited command.
+async fn staff_change<F>(store: &Store, username: &Username, action: &str, payload: &impl Serialize, f: F) -> CliResult
+where
+    F: for<'a> FnOnce(&'a mut remit_store::WriteTx, i64) -> futures_util::future::BoxFuture<'a, Result<(), StoreError>>,
+{
+    let id = store.staff_id(username).await?;
+    let mut tx = store.begin().await?;
+    f(&mut tx, id).await?;
+    tx.commit(AuditDraft::permit(cli_actor(), action, format!("staff:{username}")).with_payload(payload))
+        .await?;
+    Ok(())
+}
+
+pub async fn staff(url: &str, cmd: StaffCommand) -> CliResult {
+    match cmd {
+        StaffCommand::Add(args) => staff_add(url, args).await,
+        StaffCommand::List { json } => {
+            let store = open_store(url).await?;
+            let list = store.list_staff().await?;
+            if json {
+                return print_json(&list);
+            }
+            println!("{:<14} {:<22} {:>5}  {:<10} ON DUTY", "USERNAME", "NAME", "LEVEL", "STATUS");
+            for s in list {
+                let level = s.staff.level.map_or("-".into(), |l| l.to_string());
+                let duty: Vec<&str> = s.on_duty.iter().map(PlaceCode::as_str).collect();
+                println!(
+                    "{:<14} {:<22} {:>5}  {:<10} {}",
+                    s.staff.username,
+                    s.staff.name,
+                    level,
+                    s.staff.status,
+                    if duty.is_empty() { "-".into() } else { duty.join(", ") }
+                );
+            }
+            Ok(())
+        }
+        StaffCommand::Show { username, json } => {
+            let username = Username::parse(&username)?;
+            let store = open_store(url).await?;
+            let profile = store.staff_profile(&username).await?;
+            if json {
+                return print_json(&profile);
+            }
+            print_profile(&profile, store.now().date_naive());
+            Ok(())
+        }
+        StaffCommand::SetDuty {
+            username,
+            places,
+            until,
+            off,
+        } => {
+            let username = Username::parse(&username)?;
+            let places: Vec<PlaceCode> = if off {
+                Vec::new()
+            } else {
+                places.iter().map(|p| PlaceCode::parse(p)).collect::<Result<_, _>>()?
+            };
+            let until = until.map(|u| parse_instant("until", &u)).transpose()?;
+            let store = open_store(url).await?;
+            #[derive(Serialize)]
+            struct Payload {
+                places: Vec<PlaceCode>,
+                until: Option<String>,
+            }
+            let payload = Payload {
+                places: places.clone(),
+                until: until.map(format_instant),
+            };
+            staff_change(&store, &username, "staff.set-duty", &payload, |tx, id| {
+                Box::pin(async move { tx.set_duty(id, &places, until).await })
+            })
+            .await?;
+            println!("{username}: duty updated");
+            Ok(())
+        }
+        StaffCommand::AddRegistration { username, registration } => {
+            let username = Username::parse(&username)?;
+            let reg = Registration::parse_spec(&registration)?;
+            let store = open_store(url).await?;
+            let payload = reg.clone();
+            staff_change(&store, &username, "staff.add-registration", &payload, |tx, id| {
+                Box::pin(async move { tx.add_registration(id, &reg).await })
+            })
+            .await?;
+            println!("{username}: registration recorded");
+            Ok(())
+        }
+        StaffCommand::GrantEntitlement { username, entitlement } => {
+            let username = Username::parse(&username)?;
+            let e = Entitlement::parse(&entitlement)?;
+            let store = open_store(url).await?;
+            let actor = cli_actor();
+            staff_change(&store, &username, "staff.grant-entitlement", &e, |tx, id| {
+                Box::pin(async move { tx.grant_entitlement(id, e, &actor).await })
+            })
+            .await?;
+            println!("{username}: entitlement {e} granted");
+            Ok(())
+        }
+        StaffCommand::Suspend { username, reason } => {
+            let username = Username::parse(&username)?;
+            let reason = parse_title("reason", &reason)?;
+            let store = open_store(url).await?;
+            staff_change(&store, &username, "staff.suspend", &reason, |tx, id| {
+                Box::pin(async move { tx.set_status(id, StaffStatus::Suspended).await })
+            })
+            .await?;
+            println!("{username}: suspended; their sessions have ended");
+            Ok(())
+        }
+        StaffCommand::Reinstate { username } => {
+            let username = Username::parse(&username)?;
+            let store = open_store(url).await?;
+            staff_change(&store, &username, "staff.reinstate", &(), |tx, id| {
+                Box::pin(async move { tx.set_status(id, StaffStatus::Active).await })
+            })
+            .await?;
+            println!("{username}: reinstated");
+            Ok(())
+        }
+        StaffCommand::SetPassword { username } => {
+            let username = Username::parse(&username)?;
+            let password = read_password_from_stdin()?;
+            let store = open_store(url).await?;
+            let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+                .await
+                .map_err(|e| CliError::Failed(e.to_string()))?;
+            staff_change(&store, &username, "staff.set-password", &(), |tx, id| {
+                Box::pin(async move { tx.set_password(id, &hash).await })
+            })
+            .await?;
+            println!("{username}: password set; their sessions have ended");
+            Ok(())
+        }
+    }
+}
+
+async fn staff_add(url: &str, a: StaffAdd) -> CliResult {
+    // Parse everything before touching the database.
+    let username = Username::parse(&a.username)?;
+    let name = PersonName::parse(&a.name)?;
+    let job_title = parse_title("job_title", &a.job_title)?;
+    let level = a.level.as_deref().map(CareerLevel::parse).transpose()?;
+    let roles: BTreeSet<Role> = a.roles.iter().map(|r| Role::parse(r)).collect::<Result<_, _>>()?;
+    let bodies: Vec<String> = a.bodies.iter().map(|b| parse_title("body", b)).collect::<Result<_, _>>()?;
+    let registrations: Vec<Registration> =
+        a.registrations.iter().map(|r| Registration::parse_spec(r)).collect::<Result<_, _>>()?;
+    if a.trainee && level.is_none() {
+        return Err(CliError::Usage("trainee: a trainee needs a --level".into()));
+    }
+    let password_hash = if a.password_stdin {
+        let pw = read_password_from_stdin()?;
+        Some(
+            tokio::task::spawn_blocking(move || hash_password(&pw))
+                .await
+                .map_err(|e| CliError::Failed(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let new = NewStaff {
+        username: username.clone(),
+        name,
+        job_title,
+        level,
+        trainee: a.trainee,
+        roles,
+        professional_bodies: bodies,
+        password_hash,
+    };
+    let store = open_store(url).await?;
+    #[derive(Serialize)]
+    struct Payload<'a> {
+        staff: &'a NewStaff,
+        registrations: &'a [Registration],
+    }
+    let draft = AuditDraft::permit(cli_actor(), "staff.add", format!("staff:{username}")).with_payload(&Payload {
+        staff: &new,
+        registrations: &registrations,
+    });
+    let result: Result<(), StoreError> = async {
+        let mut tx = store.begin().await?;
+        let id = tx.insert_staff(&new).await?;
+        for r in &registrations {
+            tx.add_registration(id, r).await?;
+        }
+        tx.commit(draft.clone()).await?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        // The transaction rolled back; the refusal itself is recorded.
+        if e.is_client_error() {
+            let refusal = AuditDraft {
+                decision: remit_domain::audit::Decision::Deny,
+                reasons: vec![e.to_string()],
+                ..draft
+            };
+            store.record_refusal(refusal).await?;
+        }
+        return Err(e.into());
+    }
+    println!("{username}: added");
+    Ok(())
+}
+
+fn print_profile(p: &StaffProfile, today: chrono::NaiveDate) {
+    let s = &p.staff;
+    println!("{} ({})", s.name, s.username);
+    println!("  job title:    {}", s.job_title);
+    println!(
+        "  level:        {}",
+        s.level.map_or("none".into(), |l| format!("{l} — {}", l.name()))
+    );
+    if s.trainee {
+        println!("  trainee:      yes");
+    }
+    println!("  status:       {}", s.status);
+    let roles: Vec<&str> = s.roles.iter().map(|r| r.as_str()).collect();
+    println!("  roles:        {}", if roles.is_empty() { "-".into() } else { roles.join(", ") });
+    println!(
+        "  bodies:       {}",
+        if s.professional_bodies.is_empty() { "-".into() } else { s.professional_bodies.join(", ") }
+    );
+    let duty: Vec<&str> = p.on_duty.iter().map(PlaceCode::as_str).collect();
+    println!("  on duty:      {}", if duty.is_empty() { "no".into() } else { duty.join(", ") });
+    for r in &p.registrations {
+        let ann: Vec<&str> = r.annotations.iter().map(|a| a.as_str()).collect();
+        println!(
+            "  registration: {} {} expires {}{}{}",
+            r.regulator,
+            r.number,
+            r.expires_on,
+            if r.is_current(today) { "" } else { " (lapsed)" },
+            if ann.is_empty() { String::new() } else { format!(" [{}]", ann.join(", ")) }
+        );
+    }
+    for e in &p.entitlements {
+        println!("  entitlement:  {e}");
+    }
+    for c in &p.competencies {
+        let state = if c.revoked {
+            "revoked".to_owned()
+        } else if c.is_valid_on(today) {
+            format!("valid until {}", c.expires_on)
+        } else {
+            format!("expired on {}", c.expires_on)
+        };
+        println!("  competency:   {} signed off {} — {state}", c.competency, c.signed_off_on);
+    }
+}
+
+pub async fn patient(url: &str, cmd: PatientCommand) -> CliResult {
+    match cmd {
+        PatientCommand::Add {
+            nhs_number,
+            given_name,
+            family_name,
+            date_of_birth,
+            sex,
+            place,
+            bed,
+        } => {
+            let today = chrono::Utc::now().date_naive();
+            let p = Patient {
+                nhs_number: NhsNumber::parse(&nhs_number)?,
+                given_name: PersonName::parse(&given_name)?,
+                family_name: PersonName::parse(&family_name)?,
+                date_of_birth: parse_date_of_birth(&date_of_birth, today)?,
+                sex: Sex::parse(&sex)?,
+                place: PlaceCode::parse(&place)?,
+                bed: bed.as_deref().map(parse_bed).transpose()?,
+            };
+            let store = open_store(url).await?;
+            let mut tx = store.begin().await?;
+            tx.insert_patient(&p).await?;
+            tx.commit(
+                AuditDraft::permit(cli_actor(), "patient.add", format!("patient:{}", p.nhs_number)).with_payload(&p),
+            )
+            .await?;
+            println!("patient {}: added", p.nhs_number);
+            Ok(())
+        }
+        PatientCommand::List { place, json } => {
+            let place = place.as_deref().map(PlaceCode::parse).transpose()?;
+            let store = open_store(url).await?;
+            if let Some(p) = &place {
+                store.place(p).await?;
+            }
+            let list = store.list_patients(place.as_ref()).await?;
+            if json {
+                return print_json(&list);
+            }
+            println!("{:<12} {:<24} {:<10} {:<8} {:<6} BED", "NHS NUMBER", "NAME", "BORN", "SEX", "PLACE");
+            for p in list {
+                println!(
+                    "{:<12} {:<24} {:<10} {:<8} {:<6} {}",
+                    p.nhs_number,
+                    p.display_name(),
+                    p.date_of_birth,
+                    p.sex,
+                    p.place,
+                    p.bed.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(())
+        }
+        PatientCommand::Show { nhs_number, json } => {
+            let nhs = NhsNumber::parse(&nhs_number)?;
+            let store = open_store(url).await?;
+            let p = store.patient(&nhs).await?;
+            if json {
+                return print_json(&p);
+            }
+            println!("{} — NHS number {}", p.display_name(), p.nhs_number);
+            println!("  born:  {} ({} years)", p.date_of_birth, p.age_on(store.now().date_naive()));
+            println!("  sex:   {}", p.sex);
+            println!("  place: {}{}", p.place, p.bed.map(|b| format!(", bed {b}")).unwrap_or_default());
+            Ok(())
+        }
+    }
+}
+
+pub async fn token(url: &str, cmd: TokenCommand) -> CliResult {
+    match cmd {
+        TokenCommand::Create { staff, label } => {
+            let username = Username::parse(&staff)?;
+            let label = parse_token_label(&label)?;
+            let store = open_store(url).await?;
+            let profile = store.staff_profile(&username).await?;
+            if !profile.staff.is_active() {
+                return Err(CliError::Usage(format!("staff member `{username}` is suspended")));
+            }
+            let mut tx = store.begin().await?;
+            let token = tx.create_token(profile.id, &label).await?;
+            tx.commit(AuditDraft::permit(cli_actor(), "token.create", format!("staff:{username}")).with_payload(&label))
+                .await?;
+            println!("{token}");
+            eprintln!("This token is shown once. Send it as `Authorization: Bearer <token>`.");
+            Ok(())
+        }
+        TokenCommand::Revoke { staff, label } => {
+            let username = Username::parse(&staff)?;
+            let label = parse_token_label(&label)?;
+            let store = open_store(url).await?;
+            let id = store.staff_id(&username).await?;
+            let mut tx = store.begin().await?;
+            let n = tx.revoke_tokens(id, &label).await?;
+            tx.commit(AuditDraft::permit(cli_actor(), "token.revoke", format!("staff:{username}")).with_payload(&label))
+                .await?;
+            println!("{username}: {n} token(s) revoked");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! `remit serve` and `remit demo`.
+
+use remit_server::{AppState, Config};
+use remit_store::demo::{DEMO_PASSWORD, SeedOutcome, demo_usernames};
+
+use crate::cli::{DemoArgs, ServeArgs};
+use crate::{CliError, CliResult, cli_actor, open_store};
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn run_server(store: remit_store::Store, listen: std::net::SocketAddr, config: Config) -> CliResult {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| CliError::Usage(format!("could not listen on {listen}: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| CliError::Failed(e.to_string()))?;
+    println!("remit listening on http://{addr}");
+    tracing::info!(%addr, backend = ?store.backend(), "listening");
+    let state = AppState::new(store, config);
+    remit_server::serve(listener, state, shutdown_signal())
+        .await
+        .map_err(|e| CliError::Failed(format!("server stopped: {e}")))
+}
+
+pub async fn serve(url: &str, args: ServeArgs) -> CliResult {
+    let store = open_store(url).await?;
+    let config = Config {
+        secure_cookies: args.secure_cookies,
+        ..Config::default()
+    };
+    run_server(store, args.listen, config).await
+}
+
+pub async fn demo(url: &str, args: DemoArgs) -> CliResult {
+    let store = open_store(url).await?;
+    match store.seed_demo(&cli_actor()).await? {
+        SeedOutcome::Seeded => println!("demo trust seeded"),
+        SeedOutcome::AlreadyPresent => println!("demo trust already present"),
+    }
+    if args.seed_only {
+        return Ok(());
+    }
+    let users: Vec<&str> = demo_usernames().collect();
+    println!("sign in as any of: {}", users.join(", "));
+    println!("password for every demo user: {DEMO_PASSWORD}");
+    println!("open http://{}/login", args.listen);
+    run_server(store, args.listen, Config::default()).await
+}
