@@ -58,7 +58,9 @@ pub async fn run(url: &str, cmd: AuditCommand) -> CliResult<ExitCode> {
         }
         AuditCommand::Log { limit, json } => {
             if !(1..=100_000).contains(&limit) {
-                return Err(CliError::Usage(format!("limit: `{limit}` must be between 1 and 100000")));
+                return Err(CliError::Usage(format!(
+                    "limit: `{limit}` must be between 1 and 100000"
+                )));
             }
             let store = open_store(url).await?;
             let entries = store.audit_log(limit).await?;
@@ -67,8 +69,20 @@ pub async fn run(url: &str, cmd: AuditCommand) -> CliResult<ExitCode> {
                 println!("{text}");
             } else {
                 for e in entries {
-                    let reasons = if e.reasons.is_empty() { String::new() } else { format!(" — {}", e.reasons.join("; ")) };
-                    println!("{:>6} {} {:<7} {} {} {}{reasons}", e.seq, e.at, e.decision.as_str(), e.actor, e.action, e.target);
+                    let reasons = if e.reasons.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" — {}", e.reasons.join("; "))
+                    };
+                    println!(
+                        "{:>6} {} {:<7} {} {} {}{reasons}",
+                        e.seq,
+                        e.at,
+                        e.decision.as_str(),
+                        e.actor,
+                        e.action,
+                        e.target
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -132,7 +146,10 @@ fn load_checkpoint(path: &Path, public_key: &Path) -> CliResult<Statement> {
     let cp: Checkpoint = serde_json::from_str(&text)
         .map_err(|e| CliError::Usage(format!("`{}` is not a checkpoint: {e}", path.display())))?;
     if cp.statement.format != FORMAT {
-        return Err(CliError::Usage(format!("`{}` is not a {FORMAT} checkpoint", path.display())));
+        return Err(CliError::Usage(format!(
+            "`{}` is not a {FORMAT} checkpoint",
+            path.display()
+        )));
     }
     let sig: [u8; 64] = hex::decode(&cp.signature)
         .ok()
@@ -150,7 +167,10 @@ async fn verify(store: &Store, checkpoint: Option<Statement>) -> CliResult<ExitC
         println!("{} entries before it verify", result.verified);
         return Ok(ExitCode::from(1));
     }
-    println!("audit log intact: {} entries, head {}", result.verified, result.head_hash);
+    println!(
+        "audit log intact: {} entries, head {}",
+        result.verified, result.head_hash
+    );
     if let Some(cp) = checkpoint {
         let expected = if cp.count == 0 {
             Some(hex::encode(GENESIS))

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "remit", version, about = "Scope of practice, supervision and clinical workflow for assistant practitioners")]
+#[command(
+    name = "remit",
+    version,
+    about = "Scope of practice, supervision and clinical workflow for assistant practitioners"
+)]
 pub struct Cli {
     /// The database: `sqlite://FILE` (created if absent) or `postgres://…`.
     #[arg(long, global = true, env = "REMIT_DATABASE_URL", default_value = "sqlite://remit.db")]

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::io::Read as _;
 
+use futures_util::future::BoxFuture;
 use remit_domain::audit::AuditDraft;
 use remit_domain::nhs::NhsNumber;
 use remit_domain::patient::{Patient, Sex, parse_bed, parse_date_of_birth};
@@ -15,7 +16,7 @@ use remit_domain::time::{format_instant, parse_instant};
 use remit_store::credentials::{check_new_password, hash_password};
 use remit_store::session::parse_token_label;
 use remit_store::staff::{NewStaff, StaffProfile};
-use remit_store::{Store, StoreError};
+use remit_store::{Store, StoreError, WriteTx};
 use serde::Serialize;
 
 use crate::cli::{PatientCommand, StaffAdd, StaffCommand, TokenCommand};
@@ -37,16 +38,14 @@ fn read_password_from_stdin() -> CliResult<String> {
     Ok(password)
 }
 
-/// Runs a single-statement staff change as one audited command.
+/// Runs a change to one staff member as one audited command.
 async fn staff_change<F>(store: &Store, username: &Username, action: &str, payload: &impl Serialize, f: F) -> CliResult
 where
-    F: for<'a> FnOnce(&'a mut remit_store::WriteTx, i64) -> futures_util::future::BoxFuture<'a, Result<(), StoreError>>,
+    F: for<'a> FnOnce(&'a mut WriteTx, i64) -> BoxFuture<'a, Result<(), StoreError>>,
 {
     let id = store.staff_id(username).await?;
-    let mut tx = store.begin().await?;
-    f(&mut tx, id).await?;
-    tx.commit(AuditDraft::permit(cli_actor(), action, format!("staff:{username}")).with_payload(payload))
-        .await?;
+    let draft = AuditDraft::permit(cli_actor(), action, format!("staff:{username}")).with_payload(payload);
+    store.command(draft, |tx| f(tx, id)).await?;
     Ok(())
 }
 
@@ -59,7 +58,10 @@ pub async fn staff(url: &str, cmd: StaffCommand) -> CliResult {
             if json {
                 return print_json(&list);
             }
-            println!("{:<14} {:<22} {:>5}  {:<10} ON DUTY", "USERNAME", "NAME", "LEVEL", "STATUS");
+            println!(
+                "{:<14} {:<22} {:>5}  {:<10} ON DUTY",
+                "USERNAME", "NAME", "LEVEL", "STATUS"
+            );
             for s in list {
                 let level = s.staff.level.map_or("-".into(), |l| l.to_string());
                 let duty: Vec<&str> = s.on_duty.iter().map(PlaceCode::as_str).collect();
@@ -183,9 +185,16 @@ async fn staff_add(url: &str, a: StaffAdd) -> CliResult {
     let job_title = parse_title("job_title", &a.job_title)?;
     let level = a.level.as_deref().map(CareerLevel::parse).transpose()?;
     let roles: BTreeSet<Role> = a.roles.iter().map(|r| Role::parse(r)).collect::<Result<_, _>>()?;
-    let bodies: Vec<String> = a.bodies.iter().map(|b| parse_title("body", b)).collect::<Result<_, _>>()?;
-    let registrations: Vec<Registration> =
-        a.registrations.iter().map(|r| Registration::parse_spec(r)).collect::<Result<_, _>>()?;
+    let bodies: Vec<String> = a
+        .bodies
+        .iter()
+        .map(|b| parse_title("body", b))
+        .collect::<Result<_, _>>()?;
+    let registrations: Vec<Registration> = a
+        .registrations
+        .iter()
+        .map(|r| Registration::parse_spec(r))
+        .collect::<Result<_, _>>()?;
     if a.trainee && level.is_none() {
         return Err(CliError::Usage("trainee: a trainee needs a --level".into()));
     }
@@ -219,28 +228,17 @@ async fn staff_add(url: &str, a: StaffAdd) -> CliResult {
         staff: &new,
         registrations: &registrations,
     });
-    let result: Result<(), StoreError> = async {
-        let mut tx = store.begin().await?;
-        let id = tx.insert_staff(&new).await?;
-        for r in &registrations {
-            tx.add_registration(id, r).await?;
-        }
-        tx.commit(draft.clone()).await?;
-        Ok(())
-    }
-    .await;
-    if let Err(e) = result {
-        // The transaction rolled back; the refusal itself is recorded.
-        if e.is_client_error() {
-            let refusal = AuditDraft {
-                decision: remit_domain::audit::Decision::Deny,
-                reasons: vec![e.to_string()],
-                ..draft
-            };
-            store.record_refusal(refusal).await?;
-        }
-        return Err(e.into());
-    }
+    store
+        .command(draft, |tx| {
+            Box::pin(async move {
+                let id = tx.insert_staff(&new).await?;
+                for r in &registrations {
+                    tx.add_registration(id, r).await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
     println!("{username}: added");
     Ok(())
 }
@@ -258,13 +256,23 @@ fn print_profile(p: &StaffProfile, today: chrono::NaiveDate) {
     }
     println!("  status:       {}", s.status);
     let roles: Vec<&str> = s.roles.iter().map(|r| r.as_str()).collect();
-    println!("  roles:        {}", if roles.is_empty() { "-".into() } else { roles.join(", ") });
+    println!(
+        "  roles:        {}",
+        if roles.is_empty() { "-".into() } else { roles.join(", ") }
+    );
     println!(
         "  bodies:       {}",
-        if s.professional_bodies.is_empty() { "-".into() } else { s.professional_bodies.join(", ") }
+        if s.professional_bodies.is_empty() {
+            "-".into()
+        } else {
+            s.professional_bodies.join(", ")
+        }
     );
     let duty: Vec<&str> = p.on_duty.iter().map(PlaceCode::as_str).collect();
-    println!("  on duty:      {}", if duty.is_empty() { "no".into() } else { duty.join(", ") });
+    println!(
+        "  on duty:      {}",
+        if duty.is_empty() { "no".into() } else { duty.join(", ") }
+    );
     for r in &p.registrations {
         let ann: Vec<&str> = r.annotations.iter().map(|a| a.as_str()).collect();
         println!(
@@ -273,7 +281,11 @@ fn print_profile(p: &StaffProfile, today: chrono::NaiveDate) {
             r.number,
             r.expires_on,
             if r.is_current(today) { "" } else { " (lapsed)" },
-            if ann.is_empty() { String::new() } else { format!(" [{}]", ann.join(", ")) }
+            if ann.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", ann.join(", "))
+            }
         );
     }
     for e in &p.entitlements {
@@ -287,7 +299,10 @@ fn print_profile(p: &StaffProfile, today: chrono::NaiveDate) {
         } else {
             format!("expired on {}", c.expires_on)
         };
-        println!("  competency:   {} signed off {} — {state}", c.competency, c.signed_off_on);
+        println!(
+            "  competency:   {} signed off {} — {state}",
+            c.competency, c.signed_off_on
+        );
     }
 }
 
@@ -313,13 +328,14 @@ pub async fn patient(url: &str, cmd: PatientCommand) -> CliResult {
                 bed: bed.as_deref().map(parse_bed).transpose()?,
             };
             let store = open_store(url).await?;
-            let mut tx = store.begin().await?;
-            tx.insert_patient(&p).await?;
-            tx.commit(
-                AuditDraft::permit(cli_actor(), "patient.add", format!("patient:{}", p.nhs_number)).with_payload(&p),
-            )
-            .await?;
-            println!("patient {}: added", p.nhs_number);
+            let nhs = p.nhs_number.clone();
+            let draft = AuditDraft::permit(cli_actor(), "patient.add", format!("patient:{nhs}")).with_payload(&p);
+            store
+                .command(draft, |tx| {
+                    Box::pin(async move { tx.insert_patient(&p).await.map(drop) })
+                })
+                .await?;
+            println!("patient {nhs}: added");
             Ok(())
         }
         PatientCommand::List { place, json } => {
@@ -332,7 +348,10 @@ pub async fn patient(url: &str, cmd: PatientCommand) -> CliResult {
             if json {
                 return print_json(&list);
             }
-            println!("{:<12} {:<24} {:<10} {:<8} {:<6} BED", "NHS NUMBER", "NAME", "BORN", "SEX", "PLACE");
+            println!(
+                "{:<12} {:<24} {:<10} {:<8} {:<6} BED",
+                "NHS NUMBER", "NAME", "BORN", "SEX", "PLACE"
+            );
             for p in list {
                 println!(
                     "{:<12} {:<24} {:<10} {:<8} {:<6} {}",
@@ -354,9 +373,17 @@ pub async fn patient(url: &str, cmd: PatientCommand) -> CliResult {
                 return print_json(&p);
             }
             println!("{} — NHS number {}", p.display_name(), p.nhs_number);
-            println!("  born:  {} ({} years)", p.date_of_birth, p.age_on(store.now().date_naive()));
+            println!(
+                "  born:  {} ({} years)",
+                p.date_of_birth,
+                p.age_on(store.now().date_naive())
+            );
             println!("  sex:   {}", p.sex);
-            println!("  place: {}{}", p.place, p.bed.map(|b| format!(", bed {b}")).unwrap_or_default());
+            println!(
+                "  place: {}{}",
+                p.place,
+                p.bed.map(|b| format!(", bed {b}")).unwrap_or_default()
+            );
             Ok(())
         }
     }
@@ -372,9 +399,12 @@ pub async fn token(url: &str, cmd: TokenCommand) -> CliResult {
             if !profile.staff.is_active() {
                 return Err(CliError::Usage(format!("staff member `{username}` is suspended")));
             }
-            let mut tx = store.begin().await?;
-            let token = tx.create_token(profile.id, &label).await?;
-            tx.commit(AuditDraft::permit(cli_actor(), "token.create", format!("staff:{username}")).with_payload(&label))
+            let draft =
+                AuditDraft::permit(cli_actor(), "token.create", format!("staff:{username}")).with_payload(&label);
+            let (token, _) = store
+                .command(draft, |tx| {
+                    Box::pin(async move { tx.create_token(profile.id, &label).await })
+                })
                 .await?;
             println!("{token}");
             eprintln!("This token is shown once. Send it as `Authorization: Bearer <token>`.");
@@ -385,9 +415,10 @@ pub async fn token(url: &str, cmd: TokenCommand) -> CliResult {
             let label = parse_token_label(&label)?;
             let store = open_store(url).await?;
             let id = store.staff_id(&username).await?;
-            let mut tx = store.begin().await?;
-            let n = tx.revoke_tokens(id, &label).await?;
-            tx.commit(AuditDraft::permit(cli_actor(), "token.revoke", format!("staff:{username}")).with_payload(&label))
+            let draft =
+                AuditDraft::permit(cli_actor(), "token.revoke", format!("staff:{username}")).with_payload(&label);
+            let (n, _) = store
+                .command(draft, |tx| Box::pin(async move { tx.revoke_tokens(id, &label).await }))
                 .await?;
             println!("{username}: {n} token(s) revoked");
             Ok(())

@@ -1,1 +1,38 @@
-fn main() {}
+//! remit's integration tests: storage, HTTP and CLI, each run against SQLite and against PostgreSQL.
+//!
+//! Every test gets a fresh database with a unique name, dropped afterwards. The PostgreSQL trials run when
+//! `REMIT_TEST_DATABASE_URL` names a server (any database on it: it is used only to create and drop test
+//! databases); without it they are listed as ignored and a line says the suite was skipped.
+
+mod helpers;
+
+mod audit;
+mod auth;
+mod cli;
+mod demo;
+
+use helpers::{Backend, TestFn};
+use libtest_mimic::{Arguments, Trial};
+
+fn main() {
+    let args = Arguments::from_args();
+    let pg = helpers::postgres_admin_url();
+    if pg.is_none() {
+        eprintln!(
+            "\nPostgreSQL suite skipped: set REMIT_TEST_DATABASE_URL=postgres://USER@HOST:PORT/DB to run it \
+             (the postgres:: tests below are marked ignored)\n"
+        );
+    }
+    let tests: Vec<(&'static str, TestFn)> = [audit::tests(), auth::tests(), cli::tests(), demo::tests()].concat();
+    let mut trials = Vec::new();
+    for (name, f) in tests {
+        trials.push(Trial::test(format!("sqlite::{name}"), move || {
+            helpers::run(Backend::Sqlite, f)
+        }));
+        trials.push(
+            Trial::test(format!("postgres::{name}"), move || helpers::run(Backend::Postgres, f))
+                .with_ignored_flag(pg.is_none()),
+        );
+    }
+    libtest_mimic::run(&args, trials).exit();
+}

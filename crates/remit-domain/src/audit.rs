@@ -77,6 +77,15 @@ impl AuditDraft {
         }
     }
 
+    /// The same request, refused for these reasons.
+    pub fn refused(self, reasons: Vec<String>) -> Self {
+        Self {
+            decision: Decision::Deny,
+            reasons,
+            ..self
+        }
+    }
+
     /// Records a digest of what was asked.
     pub fn with_payload(mut self, payload: &impl Serialize) -> Self {
         self.payload_digest = digest_payload(payload);
@@ -240,10 +249,12 @@ mod tests {
         (1..=n)
             .map(|seq| {
                 let draft = if seq % 3 == 0 {
-                    AuditDraft::deny("staff:alex.ap", "medicines.prescribe", "patient:9990001375", vec![
-                        format!("reason {seq}"),
-                        "another".into(),
-                    ])
+                    AuditDraft::deny(
+                        "staff:alex.ap",
+                        "medicines.prescribe",
+                        "patient:9990001375",
+                        vec![format!("reason {seq}"), "another".into()],
+                    )
                 } else {
                     AuditDraft::permit("cli:root", "staff.add", format!("staff:user{seq}"))
                 };
@@ -274,8 +285,18 @@ mod tests {
 
     #[test]
     fn reasons_cannot_be_shifted_between_fields() {
-        let a = AuditEntry::seal(AuditDraft::deny("a", "b", "c", vec!["x y".into()]), 1, "t".into(), &GENESIS);
-        let b = AuditEntry::seal(AuditDraft::deny("a", "b", "c", vec!["x".into(), "y".into()]), 1, "t".into(), &GENESIS);
+        let a = AuditEntry::seal(
+            AuditDraft::deny("a", "b", "c", vec!["x y".into()]),
+            1,
+            "t".into(),
+            &GENESIS,
+        );
+        let b = AuditEntry::seal(
+            AuditDraft::deny("a", "b", "c", vec!["x".into(), "y".into()]),
+            1,
+            "t".into(),
+            &GENESIS,
+        );
         assert_ne!(a.hash, b.hash);
     }
 

@@ -55,7 +55,10 @@ pub(crate) fn parse_slug(field: &'static str, input: &str, max: usize) -> Result
             format!("`{}` is longer than {max} characters", echo(s)),
         ));
     }
-    let first_ok = s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let first_ok = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     let rest_ok = s
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.' | '_'));

@@ -14,7 +14,10 @@ fn parse(input: &str) -> Result<String, InvalidValue> {
     let expected = check_digit(&digits[..9]).ok_or_else(|| {
         InvalidValue::new(
             "nhs_number",
-            format!("`{}` cannot be an NHS number: its first nine digits give no valid check digit", echo(input)),
+            format!(
+                "`{}` cannot be an NHS number: its first nine digits give no valid check digit",
+                echo(input)
+            ),
         )
     })?;
     if digits[9] != expected {
@@ -28,11 +31,7 @@ fn parse(input: &str) -> Result<String, InvalidValue> {
 
 /// The Modulus 11 check digit of the first nine digits, or `None` when the remainder makes the number invalid.
 pub fn check_digit(first_nine: &[u32]) -> Option<u32> {
-    let sum: u32 = first_nine
-        .iter()
-        .zip((2..=10).rev())
-        .map(|(d, w)| d * w)
-        .sum();
+    let sum: u32 = first_nine.iter().zip((2..=10).rev()).map(|(d, w)| d * w).sum();
     match 11 - (sum % 11) {
         11 => Some(0),
         10 => None,
@@ -54,8 +53,15 @@ mod tests {
     #[test]
     fn the_demo_numbers_are_valid() {
         for n in [
-            "9990001375", "9990002746", "9990004110", "9990005486", "9990006857", "9990008221", "9990009597",
-            "9990012334", "9990013705",
+            "9990001375",
+            "9990002746",
+            "9990004110",
+            "9990005486",
+            "9990006857",
+            "9990008221",
+            "9990009597",
+            "9990012334",
+            "9990013705",
         ] {
             assert!(NhsNumber::parse(n).is_ok(), "{n}");
         }

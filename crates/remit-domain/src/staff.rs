@@ -307,7 +307,10 @@ mod tests {
             assert!(err.to_string().contains(&format!("`{bad}`")), "{err}");
         }
         assert!(CareerLevel::parse("four").is_err());
-        assert_eq!(CareerLevel::parse(" 4 ").unwrap().name(), "assistant / associate practitioner");
+        assert_eq!(
+            CareerLevel::parse(" 4 ").unwrap().name(),
+            "assistant / associate practitioner"
+        );
     }
 
     #[test]
@@ -333,7 +336,10 @@ mod tests {
     fn registration_specs() {
         let r = Registration::parse_spec("NMC:12A3456E:2027-03-31:independent-prescriber").unwrap();
         assert_eq!(r.regulator, Regulator::Nmc);
-        assert!(r.annotations.contains(&Annotation::parse("independent-prescriber").unwrap()));
+        assert!(
+            r.annotations
+                .contains(&Annotation::parse("independent-prescriber").unwrap())
+        );
         assert!(r.is_current(NaiveDate::from_ymd_opt(2027, 3, 31).unwrap()));
         assert!(!r.is_current(NaiveDate::from_ymd_opt(2027, 4, 1).unwrap()));
         assert!(Registration::parse_spec("NMC:12A3456E").is_err());

@@ -40,9 +40,8 @@ pub fn parse_instant(field: &'static str, input: &str) -> Result<DateTime<Utc>, 
 }
 
 pub fn parse_date(field: &'static str, input: &str) -> Result<NaiveDate, InvalidValue> {
-    NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d").map_err(|_| {
-        InvalidValue::new(field, format!("`{}` is not a date such as 2027-03-31", echo(input)))
-    })
+    NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d")
+        .map_err(|_| InvalidValue::new(field, format!("`{}` is not a date such as 2027-03-31", echo(input))))
 }
 
 #[cfg(test)]

@@ -69,17 +69,27 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Actor>, AppError> {
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
         // A request that names a bearer token stands or falls by it: no fallback to a cookie.
-        let token = auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+        let token = auth
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
         let Some(token) = token else { return Ok(None) };
-        let Some(staff_id) = state.store.token_owner(token).await? else { return Ok(None) };
+        let Some(staff_id) = state.store.token_owner(token).await? else {
+            return Ok(None);
+        };
         let profile = state.store.staff_profile_by_id(staff_id).await?;
         return Ok(Some(Actor {
             profile,
             credential: Credential::Token,
         }));
     }
-    let Some(id) = session_cookie(headers) else { return Ok(None) };
-    let Some(session) = state.store.session(&id, state.config.sessions).await? else { return Ok(None) };
+    let Some(id) = session_cookie(headers) else {
+        return Ok(None);
+    };
+    let Some(session) = state.store.session(&id, state.config.sessions).await? else {
+        return Ok(None);
+    };
     let profile = state.store.staff_profile_by_id(session.staff_id).await?;
     if !profile.staff.is_active() {
         return Ok(None);
@@ -95,14 +105,18 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Optio
 
 /// Refuses a request whose `Origin` or `Sec-Fetch-Site` says it was sent by another site's page.
 pub fn check_same_origin(headers: &HeaderMap) -> Result<(), AppError> {
-    let refused = || AppError::Forbidden("cross-site requests are refused: submit the form from remit's own page".into());
+    let refused =
+        || AppError::Forbidden("cross-site requests are refused: submit the form from remit's own page".into());
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
         && site == "cross-site"
     {
         return Err(refused());
     }
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
         let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
         if origin == "null" || origin_host != host {
             return Err(refused());
@@ -138,9 +152,14 @@ pub async fn require_auth(State(state): State<AppState>, req: Request, next: Nex
 
 /// Checks the CSRF token in the header or, for a form, in its `csrf` field (the body is read and put back).
 async fn check_csrf(req: Request, expected: &str, limit: usize) -> Result<Request, AppError> {
-    let missing = || AppError::Forbidden("the form has expired or did not come from remit: reload the page and try again".into());
+    let missing =
+        || AppError::Forbidden("the form has expired or did not come from remit: reload the page and try again".into());
     if let Some(h) = req.headers().get("x-csrf-token") {
-        return if constant_time_eq(h.as_bytes(), expected.as_bytes()) { Ok(req) } else { Err(missing()) };
+        return if constant_time_eq(h.as_bytes(), expected.as_bytes()) {
+            Ok(req)
+        } else {
+            Err(missing())
+        };
     }
     let is_form = req
         .headers()
@@ -154,9 +173,13 @@ async fn check_csrf(req: Request, expected: &str, limit: usize) -> Result<Reques
     let bytes = to_bytes(body, limit)
         .await
         .map_err(|_| AppError::BadRequest("the request body could not be read".into()))?;
-    let given = form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned());
+    let given = form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.into_owned());
     match given {
-        Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => {
+            Ok(Request::from_parts(parts, Body::from(bytes)))
+        }
         _ => Err(missing()),
     }
 }

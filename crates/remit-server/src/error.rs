@@ -70,8 +70,10 @@ impl IntoResponse for AppError {
         };
         let mut res = (status, Json(serde_json::json!({ "error": message }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"remit\""));
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"remit\""),
+            );
         }
         res
     }
@@ -86,8 +88,10 @@ pub fn unauthorized(headers: &HeaderMap) -> Response {
     if wants_html {
         let page = crate::pages::SignInNeeded.render_html();
         let mut res = (StatusCode::UNAUTHORIZED, page).into_response();
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"remit\""));
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer realm=\"remit\""),
+        );
         res
     } else {
         AppError::Unauthorized.into_response()
@@ -109,5 +113,7 @@ pub async fn not_found(
 
 /// Renders an askama template, mapping a render failure to a 500.
 pub fn render(t: &impl askama::Template) -> Result<Html<String>, AppError> {
-    t.render().map(Html).map_err(|e| AppError::Internal(format!("template: {e}")))
+    t.render()
+        .map(Html)
+        .map_err(|e| AppError::Internal(format!("template: {e}")))
 }

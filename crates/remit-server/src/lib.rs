@@ -6,11 +6,11 @@
 //! before any handler runs when no valid session or bearer token is presented.
 #![forbid(unsafe_code)]
 
+mod api;
 mod auth;
 mod error;
 mod metrics;
 mod pages;
-mod api;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,17 +5,17 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use remit_domain::staff::Role;
 
+use crate::AppState;
 use crate::auth::Actor;
 use crate::error::AppError;
-use crate::AppState;
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
@@ -72,9 +72,16 @@ impl Metrics {
             for ((method, route), s) in m.iter() {
                 let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
                 for (le, n) in BUCKETS.iter().zip(s.buckets.iter()) {
-                    let _ = writeln!(out, "remit_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {n}");
+                    let _ = writeln!(
+                        out,
+                        "remit_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {n}"
+                    );
                 }
-                let _ = writeln!(out, "remit_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
+                let _ = writeln!(
+                    out,
+                    "remit_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                    s.count
+                );
                 let _ = writeln!(out, "remit_http_request_duration_seconds_sum{{{labels}}} {}", s.sum);
                 let _ = writeln!(out, "remit_http_request_duration_seconds_count{{{labels}}} {}", s.count);
             }
@@ -108,7 +115,9 @@ pub fn router() -> Router<AppState> {
 
 async fn metrics(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
     if !actor.profile.staff.has_role(Role::Admin) {
-        return Err(AppError::Forbidden("metrics are for administrators: this needs the role `admin`".into()));
+        return Err(AppError::Forbidden(
+            "metrics are for administrators: this needs the role `admin`".into(),
+        ));
     }
     let mut res = state.metrics.render().into_response();
     res.headers_mut().insert(

@@ -12,9 +12,9 @@ use remit_store::credentials::verify_password;
 use remit_store::session::normalise_username;
 use serde::Deserialize;
 
+use crate::AppState;
 use crate::auth::{Actor, check_same_origin, session_clear_cookie, session_cookie, session_set_cookie};
 use crate::error::{AppError, render};
-use crate::AppState;
 
 pub fn public_router() -> Router<AppState> {
     Router::new().route("/login", get(login_page).post(login))
@@ -37,7 +37,10 @@ pub struct SignInNeeded;
 
 impl SignInNeeded {
     pub fn render_html(&self) -> Html<String> {
-        Html(self.render().unwrap_or_else(|_| "<a href=\"/login\">Sign in</a>".into()))
+        Html(
+            self.render()
+                .unwrap_or_else(|_| "<a href=\"/login\">Sign in</a>".into()),
+        )
     }
 }
 
@@ -145,8 +148,12 @@ async fn login_inner(
     }
     let mut tx = store.begin().await?;
     let session = tx.create_session(staff_id).await?;
-    tx.commit(AuditDraft::permit(format!("staff:{name}"), "session.sign-in", format!("staff:{name}")))
-        .await?;
+    tx.commit(AuditDraft::permit(
+        format!("staff:{name}"),
+        "session.sign-in",
+        format!("staff:{name}"),
+    ))
+    .await?;
     Ok(Ok(session_set_cookie(&session.id, state)))
 }
 
@@ -154,8 +161,12 @@ async fn logout(State(state): State<AppState>, actor: Actor) -> Result<Response,
     if let crate::auth::Credential::Session { id, .. } = &actor.credential {
         let mut tx = state.store.begin().await?;
         tx.end_session(id).await?;
-        tx.commit(AuditDraft::permit(actor.audit_name(), "session.sign-out", actor.audit_name()))
-            .await?;
+        tx.commit(AuditDraft::permit(
+            actor.audit_name(),
+            "session.sign-out",
+            actor.audit_name(),
+        ))
+        .await?;
     }
     let mut res = Redirect::to("/login").into_response();
     if let Ok(v) = header::HeaderValue::from_str(&session_clear_cookie(&state)) {
@@ -170,16 +181,24 @@ async fn home(State(state): State<AppState>, actor: Actor) -> Result<Html<String
         .profile
         .on_duty
         .iter()
-        .map(|c| places.iter().find(|p| &p.code == c).map_or_else(|| c.to_string(), |p| p.name.clone()))
+        .map(|c| {
+            places
+                .iter()
+                .find(|p| &p.code == c)
+                .map_or_else(|| c.to_string(), |p| p.name.clone())
+        })
         .collect();
-    let level = actor
-        .profile
-        .staff
-        .level
-        .map_or_else(|| "no clinical level".to_owned(), |l| format!("level {l} — {}", l.name()));
+    let level = actor.profile.staff.level.map_or_else(
+        || "no clinical level".to_owned(),
+        |l| format!("level {l} — {}", l.name()),
+    );
     render(&HomePage {
         actor: &actor,
         level,
-        on_duty: if on_duty.is_empty() { "not on duty".into() } else { on_duty.join(", ") },
+        on_duty: if on_duty.is_empty() {
+            "not on duty".into()
+        } else {
+            on_duty.join(", ")
+        },
     })
 }

@@ -75,7 +75,10 @@ impl Store {
                 let revoked_at: Option<String> = col(r, "revoked_at")?;
                 Ok(CompetencyRecord {
                     competency: stored("competency", CompetencyId::parse(&col::<String>(r, "competency_id")?))?,
-                    signed_off_on: stored("sign-off date", parse_date("signed_off_on", &col::<String>(r, "signed_off_on")?))?,
+                    signed_off_on: stored(
+                        "sign-off date",
+                        parse_date("signed_off_on", &col::<String>(r, "signed_off_on")?),
+                    )?,
                     expires_on: stored("expiry", parse_date("expires_on", &col::<String>(r, "expires_on")?))?,
                     assessor: col(r, "assessor")?,
                     evidence: col(r, "evidence")?,

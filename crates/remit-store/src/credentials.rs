@@ -1,7 +1,7 @@
 //! Passwords (argon2id) and random secrets (session ids, API tokens, CSRF tokens).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use sha2::{Digest, Sha256};
 
 /// 32 random bytes from the operating system, as hex.

@@ -221,22 +221,47 @@ const RECORDS: &[(&str, &str, SignedOff, Option<&str>)] = &[
     ("alex.ap", "venepuncture", SignedOff::ExpiresInDays(20), Some("lee.edu")),
     ("alex.ap", "ecg-recording", SignedOff::DaysAgo(300), Some("lee.edu")),
     ("alex.ap", "wound-care", SignedOff::DaysAgo(500), Some("lee.edu")),
-    ("alex.ap", "catheterisation", SignedOff::ExpiresInDays(-60), Some("lee.edu")),
+    (
+        "alex.ap",
+        "catheterisation",
+        SignedOff::ExpiresInDays(-60),
+        Some("lee.edu"),
+    ),
     ("jo.ap", "xray-chest", SignedOff::DaysAgo(120), Some("tom.rad")),
     ("jo.ap", "xray-appendicular", SignedOff::DaysAgo(120), Some("tom.rad")),
     ("ria.trainee", "xray-chest", SignedOff::DaysAgo(30), Some("tom.rad")),
     ("priya.rn", "vital-signs", SignedOff::DaysAgo(700), Some("lee.edu")),
-    ("priya.rn", "medicines-administration", SignedOff::DaysAgo(90), Some("lee.edu")),
+    (
+        "priya.rn",
+        "medicines-administration",
+        SignedOff::DaysAgo(90),
+        Some("lee.edu"),
+    ),
     ("priya.rn", "catheterisation", SignedOff::DaysAgo(250), Some("lee.edu")),
     ("priya.rn", "venepuncture", SignedOff::DaysAgo(250), Some("lee.edu")),
     ("ben.rn", "vital-signs", SignedOff::DaysAgo(365), Some("priya.rn")),
-    ("ben.rn", "medicines-administration", SignedOff::DaysAgo(100), Some("priya.rn")),
+    (
+        "ben.rn",
+        "medicines-administration",
+        SignedOff::DaysAgo(100),
+        Some("priya.rn"),
+    ),
     ("tom.rad", "xray-chest", SignedOff::DaysAgo(150), None),
     ("tom.rad", "xray-appendicular", SignedOff::DaysAgo(150), None),
     ("tom.rad", "xray-axial", SignedOff::DaysAgo(150), None),
-    ("maria.acp", "advanced-clinical-assessment", SignedOff::DaysAgo(600), Some("dr.okafor")),
+    (
+        "maria.acp",
+        "advanced-clinical-assessment",
+        SignedOff::DaysAgo(600),
+        Some("dr.okafor"),
+    ),
     ("maria.acp", "vital-signs", SignedOff::DaysAgo(600), Some("lee.edu")),
-    ("dr.okafor", "advanced-clinical-assessment", SignedOff::DaysAgo(400), None),
+    (
+        "dr.okafor",
+        "advanced-clinical-assessment",
+        SignedOff::DaysAgo(400),
+        None,
+    ),
     ("dr.reid", "image-reporting", SignedOff::DaysAgo(800), None),
     ("lee.edu", "vital-signs", SignedOff::DaysAgo(500), Some("priya.rn")),
     ("lee.edu", "venepuncture", SignedOff::DaysAgo(500), Some("priya.rn")),
@@ -246,14 +271,80 @@ const RECORDS: &[(&str, &str, SignedOff, Option<&str>)] = &[
 ];
 
 /// NHS number, given name, family name, date of birth, sex, place, bed.
-const PATIENTS: &[(&str, &str, &str, &str, Sex, &str, Option<&str>)] = &[
-    ("9990001375", "Margaret", "Hughes", "1942-03-14", Sex::Female, "ward-7", Some("1")),
-    ("9990002746", "David", "Clarke", "1958-07-02", Sex::Male, "ward-7", Some("2")),
-    ("9990004110", "Aisha", "Rahman", "1987-11-19", Sex::Female, "ward-7", Some("3")),
-    ("9990005486", "George", "Wilson", "1949-05-23", Sex::Male, "ward-7", Some("4")),
-    ("9990006857", "Fatima", "Noor", "1995-02-08", Sex::Female, "ward-7", Some("5")),
-    ("9990008221", "Peter", "O'Neill", "1951-09-30", Sex::Male, "ward-9", Some("1")),
-    ("9990009597", "Susan", "Blake", "1963-12-11", Sex::Female, "ward-9", Some("2")),
+type DemoPatient = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Sex,
+    &'static str,
+    Option<&'static str>,
+);
+
+const PATIENTS: &[DemoPatient] = &[
+    (
+        "9990001375",
+        "Margaret",
+        "Hughes",
+        "1942-03-14",
+        Sex::Female,
+        "ward-7",
+        Some("1"),
+    ),
+    (
+        "9990002746",
+        "David",
+        "Clarke",
+        "1958-07-02",
+        Sex::Male,
+        "ward-7",
+        Some("2"),
+    ),
+    (
+        "9990004110",
+        "Aisha",
+        "Rahman",
+        "1987-11-19",
+        Sex::Female,
+        "ward-7",
+        Some("3"),
+    ),
+    (
+        "9990005486",
+        "George",
+        "Wilson",
+        "1949-05-23",
+        Sex::Male,
+        "ward-7",
+        Some("4"),
+    ),
+    (
+        "9990006857",
+        "Fatima",
+        "Noor",
+        "1995-02-08",
+        Sex::Female,
+        "ward-7",
+        Some("5"),
+    ),
+    (
+        "9990008221",
+        "Peter",
+        "O'Neill",
+        "1951-09-30",
+        Sex::Male,
+        "ward-9",
+        Some("1"),
+    ),
+    (
+        "9990009597",
+        "Susan",
+        "Blake",
+        "1963-12-11",
+        Sex::Female,
+        "ward-9",
+        Some("2"),
+    ),
     ("9990012334", "John", "Murphy", "1970-04-17", Sex::Male, "xray", None),
     ("9990013705", "Linda", "Evans", "1979-08-25", Sex::Female, "xray", None),
 ];
@@ -322,12 +413,15 @@ impl Store {
                     .collect::<Result<_, _>>()
                     .map_err(invalid)?;
                 let regulator = Regulator::parse(regulator).map_err(invalid)?;
-                tx.add_registration(id, &Registration {
-                    regulator,
-                    number: regulator.parse_number(number).map_err(invalid)?,
-                    expires_on: today + Days::new(300),
-                    annotations,
-                })
+                tx.add_registration(
+                    id,
+                    &Registration {
+                        regulator,
+                        number: regulator.parse_number(number).map_err(invalid)?,
+                        expires_on: today + Days::new(300),
+                        annotations,
+                    },
+                )
                 .await?;
             }
             for e in s.entitlements {

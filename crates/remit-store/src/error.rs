@@ -29,7 +29,10 @@ impl From<InvalidValue> for StoreError {
 impl StoreError {
     /// Whether the message is the asker's fault and safe to show them.
     pub fn is_client_error(&self) -> bool {
-        matches!(self, StoreError::NotFound(_) | StoreError::Conflict(_) | StoreError::Invalid(_))
+        matches!(
+            self,
+            StoreError::NotFound(_) | StoreError::Conflict(_) | StoreError::Invalid(_)
+        )
     }
 }
 

@@ -113,7 +113,10 @@ impl Store {
     /// Applies the migrations of this backend's dialect that have not been applied yet.
     pub async fn migrate(&self) -> Result<()> {
         let migrator = migrator(self.backend);
-        migrator.run(&self.pool).await.map_err(|e| StoreError::Migrate(e.to_string()))
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))
     }
 
     /// Checks that the database answers.
@@ -143,6 +146,26 @@ impl Store {
     pub async fn record_refusal(&self, draft: AuditDraft) -> Result<AuditEntry> {
         self.begin().await?.commit(draft).await
     }
+
+    /// Runs one command: `work` in a transaction, committed with `draft` as its audit entry. If the data refuses the
+    /// command (a conflict with what is already recorded), everything rolls back and the refusal alone is recorded,
+    /// with its reason. Unknown references and invalid values write nothing: they are bad input, not refusals.
+    pub async fn command<T, F>(&self, draft: AuditDraft, work: F) -> Result<(T, AuditEntry)>
+    where
+        F: for<'a> FnOnce(&'a mut WriteTx) -> futures_util::future::BoxFuture<'a, Result<T>>,
+    {
+        let mut tx = self.begin().await?;
+        match work(&mut tx).await {
+            Ok(value) => Ok((value, tx.commit(draft).await?)),
+            Err(e) => {
+                drop(tx);
+                if let StoreError::Conflict(reason) = &e {
+                    self.record_refusal(draft.refused(vec![reason.clone()])).await?;
+                }
+                Err(e)
+            }
+        }
+    }
 }
 
 /// One command's transaction. Dropped without [`WriteTx::commit`], it rolls back and leaves no trace.
@@ -171,15 +194,29 @@ impl WriteTx {
 
 fn migrator(backend: Backend) -> Migrator {
     let files: &[(i64, &str, &'static str)] = match backend {
-        Backend::Sqlite => &[(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql"))],
-        Backend::Postgres => &[(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql"))],
+        Backend::Sqlite => &[(
+            1,
+            "foundation",
+            include_str!("../migrations/sqlite/0001_foundation.sql"),
+        )],
+        Backend::Postgres => &[(
+            1,
+            "foundation",
+            include_str!("../migrations/postgres/0001_foundation.sql"),
+        )],
     };
     Migrator {
         migrations: Cow::Owned(
             files
                 .iter()
                 .map(|(version, description, sql)| {
-                    Migration::new(*version, Cow::Borrowed(*description), MigrationType::Simple, sqlx::SqlSafeStr::into_sql_str(*sql), false)
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*description),
+                        MigrationType::Simple,
+                        sqlx::SqlSafeStr::into_sql_str(*sql),
+                        false,
+                    )
                 })
                 .collect(),
         ),

@@ -17,7 +17,10 @@ fn patient_from_row(r: &AnyRow) -> Result<Patient> {
         nhs_number: stored("nhs number", NhsNumber::parse(&col::<String>(r, "nhs_number")?))?,
         given_name: stored("given name", PersonName::parse(&col::<String>(r, "given_name")?))?,
         family_name: stored("family name", PersonName::parse(&col::<String>(r, "family_name")?))?,
-        date_of_birth: stored("date of birth", parse_date("date_of_birth", &col::<String>(r, "date_of_birth")?))?,
+        date_of_birth: stored(
+            "date of birth",
+            parse_date("date_of_birth", &col::<String>(r, "date_of_birth")?),
+        )?,
         sex: stored("sex", Sex::parse(&col::<String>(r, "sex")?))?,
         place: stored("place", PlaceCode::parse(&col::<String>(r, "place_code")?))?,
         bed: col(r, "bed")?,
@@ -69,7 +72,9 @@ impl WriteTx {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
                 StoreError::NotFound(format!("no place `{}`", p.place))
             }
-            _ => on_unique(e, || format!("a patient with NHS number `{}` already exists", p.nhs_number)),
+            _ => on_unique(e, || {
+                format!("a patient with NHS number `{}` already exists", p.nhs_number)
+            }),
         })?;
         col(&row, "id")
     }

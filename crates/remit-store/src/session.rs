@@ -62,8 +62,14 @@ impl Store {
             return Ok(None);
         };
         let now = self.now();
-        let created = stored("session", parse_instant("created_at", &col::<String>(&row, "created_at")?))?;
-        let seen = stored("session", parse_instant("last_seen_at", &col::<String>(&row, "last_seen_at")?))?;
+        let created = stored(
+            "session",
+            parse_instant("created_at", &col::<String>(&row, "created_at")?),
+        )?;
+        let seen = stored(
+            "session",
+            parse_instant("last_seen_at", &col::<String>(&row, "last_seen_at")?),
+        )?;
         let status: String = col(&row, "status")?;
         if now - seen > limits.idle || now - created > limits.absolute || status != "active" {
             self.end_session(id).await?;

@@ -70,7 +70,10 @@ fn staff_from_row(row: &AnyRow) -> Result<(i64, Staff)> {
             username: stored("staff username", Username::parse(&col::<String>(row, "username")?))?,
             name: stored("staff name", PersonName::parse(&col::<String>(row, "name")?))?,
             job_title: col(row, "job_title")?,
-            level: level.map(CareerLevel::new).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            level: level
+                .map(CareerLevel::new)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             trainee: trainee != 0,
             roles: BTreeSet::new(),
             status: stored("staff status", StaffStatus::parse(&status))?,
@@ -153,7 +156,9 @@ impl Store {
             .bind(id)
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(|r| stored("role", Role::parse(&col::<String>(r, "role")?))).collect()
+        rows.iter()
+            .map(|r| stored("role", Role::parse(&col::<String>(r, "role")?)))
+            .collect()
     }
 
     async fn memberships_of(&self, id: i64) -> Result<Vec<String>> {
@@ -283,7 +288,11 @@ impl WriteTx {
         .bind(annotations.join(","))
         .execute(self.conn())
         .await
-        .map_err(|e| on_unique(e, || format!("{} registration `{}` is already recorded", r.regulator, r.number)))?;
+        .map_err(|e| {
+            on_unique(e, || {
+                format!("{} registration `{}` is already recorded", r.regulator, r.number)
+            })
+        })?;
         Ok(())
     }
 
@@ -306,7 +315,10 @@ impl WriteTx {
         if let Some(u) = until
             && u <= self.now()
         {
-            return Err(StoreError::Invalid(format!("until: `{}` is not in the future", format_instant(u))));
+            return Err(StoreError::Invalid(format!(
+                "until: `{}` is not in the future",
+                format_instant(u)
+            )));
         }
         sqlx::query(
             "UPDATE duty SET ends_at = $2 WHERE staff_id = $1 AND starts_at <= $2 AND (ends_at IS NULL OR ends_at > $2)",

@@ -1,0 +1,240 @@
+//! The audit chain: intact logs verify; any edit, deletion, insertion, reordering or truncation is named; a signed
+//! checkpoint catches a rewrite of the whole table.
+
+use anyhow::{Result, ensure};
+use remit_domain::audit::AuditDraft;
+use remit_store::Store;
+use sqlx::Executor;
+
+use crate::helpers::{TestClock, TestDb, expect_status, stdout};
+
+crate::tests!(
+    an_intact_log_verifies,
+    an_edited_entry_is_named,
+    a_deleted_entry_is_named,
+    an_inserted_entry_is_named,
+    reordered_entries_are_named,
+    removing_the_newest_entries_is_detected,
+    a_signed_checkpoint_detects_a_rewritten_table,
+    a_checkpoint_with_a_bad_signature_is_refused,
+    concurrent_commands_keep_one_chain,
+);
+
+/// A log of `n` entries, alternating permitted commands and refusals.
+async fn log_of(db: &TestDb, n: i64) -> Result<Store> {
+    let store = db.store(TestClock::new()).await?;
+    append(&store, n, "staff:alex.ap").await?;
+    Ok(store)
+}
+
+async fn append(store: &Store, n: i64, actor: &str) -> Result<()> {
+    for i in 0..n {
+        if i % 2 == 0 {
+            store
+                .begin()
+                .await?
+                .commit(AuditDraft::permit(actor, "patient.add", format!("patient:{i}")))
+                .await?;
+        } else {
+            store
+                .record_refusal(AuditDraft::deny(
+                    actor,
+                    "medicines.prescribe",
+                    "patient:9990001375",
+                    vec!["Prescribing needs a current GMC registration".into()],
+                ))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn verify_names(db: &TestDb, entry: i64) -> Result<()> {
+    let out = db.remit(&["audit", "verify"]);
+    expect_status(&out, 1)?;
+    let text = stdout(&out);
+    ensure!(
+        text.contains(&format!("broken at entry {entry}:")),
+        "expected entry {entry} named, got: {text}"
+    );
+    Ok(())
+}
+
+async fn an_intact_log_verifies(db: TestDb) -> Result<()> {
+    log_of(&db, 6).await?;
+    let out = db.remit(&["audit", "verify"]);
+    expect_status(&out, 0)?;
+    ensure!(stdout(&out).contains("intact: 6 entries"), "{}", stdout(&out));
+    Ok(())
+}
+
+async fn an_edited_entry_is_named(db: TestDb) -> Result<()> {
+    log_of(&db, 6).await?;
+    db.raw()
+        .await?
+        .execute("UPDATE audit_entry SET decision = 'permit' WHERE seq = 4")
+        .await?;
+    verify_names(&db, 4)
+}
+
+async fn a_deleted_entry_is_named(db: TestDb) -> Result<()> {
+    log_of(&db, 6).await?;
+    db.raw().await?.execute("DELETE FROM audit_entry WHERE seq = 3").await?;
+    verify_names(&db, 3)
+}
+
+async fn an_inserted_entry_is_named(db: TestDb) -> Result<()> {
+    log_of(&db, 6).await?;
+    let mut raw = db.raw().await?;
+    // Make room at 3 (in two steps, so no key collides on the way), then forge an entry there that links to 2.
+    raw.execute("UPDATE audit_entry SET seq = -seq WHERE seq >= 3").await?;
+    raw.execute("UPDATE audit_entry SET seq = 1 - seq WHERE seq < 0")
+        .await?;
+    raw.execute(
+        "INSERT INTO audit_entry (seq, at, actor, action, target, decision, reasons, payload_digest, prev_hash, hash) \
+         SELECT 3, at, actor, action, 'patient:forged', decision, reasons, payload_digest, hash, hash \
+         FROM audit_entry WHERE seq = 2",
+    )
+    .await?;
+    verify_names(&db, 3)
+}
+
+async fn reordered_entries_are_named(db: TestDb) -> Result<()> {
+    log_of(&db, 6).await?;
+    let mut raw = db.raw().await?;
+    raw.execute("UPDATE audit_entry SET seq = 100 WHERE seq = 2").await?;
+    raw.execute("UPDATE audit_entry SET seq = 2 WHERE seq = 5").await?;
+    raw.execute("UPDATE audit_entry SET seq = 5 WHERE seq = 100").await?;
+    verify_names(&db, 2)
+}
+
+async fn removing_the_newest_entries_is_detected(db: TestDb) -> Result<()> {
+    log_of(&db, 6).await?;
+    db.raw()
+        .await?
+        .execute("DELETE FROM audit_entry WHERE seq >= 5")
+        .await?;
+    verify_names(&db, 5)
+}
+
+async fn a_signed_checkpoint_detects_a_rewritten_table(db: TestDb) -> Result<()> {
+    let store = log_of(&db, 6).await?;
+    let dir = tempfile::tempdir()?;
+    let prefix = dir.path().join("audit");
+    expect_status(&db.remit(&["audit", "keygen", "--out", prefix.to_str().unwrap()]), 0)?;
+    let key = dir.path().join("audit.key");
+    let public = dir.path().join("audit.pub");
+    let out = db.remit(&["audit", "checkpoint", "--key", key.to_str().unwrap()]);
+    expect_status(&out, 0)?;
+    let checkpoint = dir.path().join("head.json");
+    std::fs::write(&checkpoint, stdout(&out))?;
+    let with_checkpoint = [
+        "audit",
+        "verify",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--public-key",
+        public.to_str().unwrap(),
+    ];
+
+    // Later entries do not disturb an earlier checkpoint.
+    append(&store, 3, "staff:priya.rn").await?;
+    let out = db.remit(&with_checkpoint);
+    expect_status(&out, 0)?;
+    ensure!(stdout(&out).contains("checkpoint of 6 entries"), "{}", stdout(&out));
+
+    // Someone with write access rewrites the whole log consistently: the chain alone cannot tell.
+    let mut raw = db.raw().await?;
+    raw.execute("DELETE FROM audit_entry").await?;
+    raw.execute(
+        "UPDATE audit_head SET seq = 0, hash = '0000000000000000000000000000000000000000000000000000000000000000'",
+    )
+    .await?;
+    append(&store, 9, "staff:someone-else").await?;
+    expect_status(&db.remit(&["audit", "verify"]), 0)?;
+    let out = db.remit(&with_checkpoint);
+    expect_status(&out, 1)?;
+    ensure!(stdout(&out).contains("rewritten"), "{}", stdout(&out));
+
+    // Cutting the rewritten log below the checkpoint is caught too.
+    raw.execute("DELETE FROM audit_entry").await?;
+    raw.execute(
+        "UPDATE audit_head SET seq = 0, hash = '0000000000000000000000000000000000000000000000000000000000000000'",
+    )
+    .await?;
+    append(&store, 2, "staff:someone-else").await?;
+    let out = db.remit(&with_checkpoint);
+    expect_status(&out, 1)?;
+    ensure!(stdout(&out).contains("entries were removed"), "{}", stdout(&out));
+    Ok(())
+}
+
+async fn a_checkpoint_with_a_bad_signature_is_refused(db: TestDb) -> Result<()> {
+    log_of(&db, 2).await?;
+    let dir = tempfile::tempdir()?;
+    for name in ["one", "two"] {
+        let prefix = dir.path().join(name);
+        expect_status(&db.remit(&["audit", "keygen", "--out", prefix.to_str().unwrap()]), 0)?;
+    }
+    let out = db.remit(&[
+        "audit",
+        "checkpoint",
+        "--key",
+        dir.path().join("one.key").to_str().unwrap(),
+    ]);
+    expect_status(&out, 0)?;
+    let checkpoint = dir.path().join("head.json");
+    std::fs::write(&checkpoint, stdout(&out))?;
+    // The other key's public half does not verify it.
+    let out = db.remit(&[
+        "audit",
+        "verify",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--public-key",
+        dir.path().join("two.pub").to_str().unwrap(),
+    ]);
+    expect_status(&out, 1)?;
+    // A checkpoint whose count was edited no longer verifies with the right key either.
+    let edited = stdout(&db.remit(&[
+        "audit",
+        "checkpoint",
+        "--key",
+        dir.path().join("one.key").to_str().unwrap(),
+    ]))
+    .replace("\"count\": 2", "\"count\": 1");
+    std::fs::write(&checkpoint, edited)?;
+    let out = db.remit(&[
+        "audit",
+        "verify",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--public-key",
+        dir.path().join("one.pub").to_str().unwrap(),
+    ]);
+    expect_status(&out, 1)?;
+    ensure!(
+        crate::helpers::stderr(&out).contains("signature"),
+        "{}",
+        crate::helpers::stderr(&out)
+    );
+    Ok(())
+}
+
+async fn concurrent_commands_keep_one_chain(db: TestDb) -> Result<()> {
+    let store = db.store(TestClock::new()).await?;
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            append(&store, 10, &format!("staff:user{t}")).await
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let v = store.verify_audit().await?;
+    ensure!(v.outcome == remit_store::VerifyOutcome::Intact, "{:?}", v.outcome);
+    ensure!(v.verified == 80, "expected 80 entries, found {}", v.verified);
+    Ok(())
+}

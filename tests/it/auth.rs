@@ -1,0 +1,386 @@
+//! Sign-in, sessions, tokens and the routes they open.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, ensure};
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::Duration;
+use remit_domain::audit::AuditDraft;
+use remit_domain::staff::{StaffStatus, Username};
+use remit_store::demo::DEMO_PASSWORD;
+
+use crate::helpers::{Auth, TestApp, TestDb};
+
+crate::tests!(
+    every_route_but_health_and_sign_in_needs_credentials,
+    signing_in_starts_a_new_server_side_session,
+    a_wrong_password_is_refused_and_audited,
+    signing_out_ends_the_session_on_the_server,
+    sessions_end_when_idle_and_at_their_absolute_lifetime,
+    a_suspended_account_loses_its_sessions_and_tokens,
+    repeated_failed_sign_ins_are_throttled,
+    bearer_tokens_authenticate_api_clients,
+    metrics_are_for_administrators,
+    cross_site_form_posts_are_refused,
+    a_real_server_serves_on_a_real_port,
+);
+
+async fn every_route_but_health_and_sign_in_needs_credentials(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    for path in ["/", "/api/me", "/metrics", "/no-such-route", "/patients/9990001375"] {
+        let res = app.get(path, &Auth::None).await?;
+        ensure!(res.status == StatusCode::UNAUTHORIZED, "GET {path}: {}", res.status);
+        ensure!(res.header("www-authenticate").is_some(), "GET {path} names the scheme");
+    }
+    let res = app.send(Request::post("/logout").body(Body::empty())?).await?;
+    ensure!(res.status == StatusCode::UNAUTHORIZED, "POST /logout: {}", res.status);
+    let res = app.get("/api/me", &Auth::Bearer("remit_not-a-token".into())).await?;
+    ensure!(res.status == StatusCode::UNAUTHORIZED);
+    let res = app.get("/api/me", &Auth::Cookie("remit_session=forged".into())).await?;
+    ensure!(res.status == StatusCode::UNAUTHORIZED);
+    // A browser is sent to sign in.
+    let res = app
+        .send(
+            Request::get("/")
+                .header(header::ACCEPT, "text/html")
+                .body(Body::empty())?,
+        )
+        .await?;
+    ensure!(res.status == StatusCode::UNAUTHORIZED && res.body.contains("href=\"/login\""));
+    ensure!(app.get("/health", &Auth::None).await?.status == StatusCode::OK);
+    let login = app.get("/login", &Auth::None).await?;
+    ensure!(login.status == StatusCode::OK);
+    ensure!(login.body.contains("name=\"username\"") && login.body.contains("name=\"password\""));
+    Ok(())
+}
+
+async fn signing_in_starts_a_new_server_side_session(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let res = app
+        .post_form(
+            "/login",
+            &Auth::None,
+            &[("username", "alex.ap"), ("password", DEMO_PASSWORD)],
+        )
+        .await?;
+    ensure!(res.status == StatusCode::SEE_OTHER && res.header("location") == Some("/"));
+    let cookie = res.header("set-cookie").context("cookie")?;
+    ensure!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    let first = Auth::Cookie(cookie.split(';').next().unwrap().to_owned());
+    let home = app.get("/", &first).await?;
+    ensure!(home.status == StatusCode::OK && home.body.contains("Alex Morgan") && home.body.contains("Ward 7"));
+
+    // Signing in again, even from the same browser, gives a new id and ends the old one.
+    let Auth::Cookie(old) = &first else { unreachable!() };
+    let res = app
+        .send(
+            Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::COOKIE, old)
+                .body(Body::from(crate::helpers::form_encode(&[
+                    ("username", "alex.ap"),
+                    ("password", DEMO_PASSWORD),
+                ])))?,
+        )
+        .await?;
+    let second = res
+        .header("set-cookie")
+        .context("cookie")?
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    ensure!(&second != old, "a new session id at sign-in");
+    ensure!(
+        app.get("/", &first).await?.status == StatusCode::UNAUTHORIZED,
+        "the old session ended"
+    );
+    ensure!(app.get("/", &Auth::Cookie(second)).await?.status == StatusCode::OK);
+
+    let entry = app.store.audit_log(1).await?.remove(0);
+    ensure!(entry.action == "session.sign-in" && entry.actor == "staff:alex.ap");
+    Ok(())
+}
+
+async fn a_wrong_password_is_refused_and_audited(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    for (user, pw) in [("alex.ap", "wrong-password"), ("nobody", DEMO_PASSWORD)] {
+        let res = app
+            .post_form("/login", &Auth::None, &[("username", user), ("password", pw)])
+            .await?;
+        ensure!(res.status == StatusCode::UNAUTHORIZED, "{user}: {}", res.status);
+        ensure!(
+            res.body.contains("Wrong username or password."),
+            "the same answer whether or not the user exists"
+        );
+        ensure!(res.header("set-cookie").is_none());
+        let entry = app.store.audit_log(1).await?.remove(0);
+        ensure!(entry.action == "session.sign-in" && entry.decision == remit_domain::audit::Decision::Deny);
+    }
+    let res = app.post_form("/login", &Auth::None, &[("username", "alex.ap")]).await?;
+    ensure!(
+        res.status == StatusCode::UNAUTHORIZED,
+        "a missing password is a wrong password"
+    );
+    Ok(())
+}
+
+async fn signing_out_ends_the_session_on_the_server(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let auth = app.sign_in("priya.rn", DEMO_PASSWORD).await?;
+    // Without the page's CSRF token, nothing happens.
+    let res = app.post_form("/logout", &auth, &[]).await?;
+    ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.status);
+    let res = app.post_form("/logout", &auth, &[("csrf", "0000")]).await?;
+    ensure!(res.status == StatusCode::FORBIDDEN);
+    ensure!(app.get("/", &auth).await?.status == StatusCode::OK);
+    let csrf = app.csrf(&auth).await?;
+    let res = app.post_form("/logout", &auth, &[("csrf", &csrf)]).await?;
+    ensure!(res.status == StatusCode::SEE_OTHER && res.header("location") == Some("/login"));
+    ensure!(res.header("set-cookie").is_some_and(|c| c.contains("Max-Age=0")));
+    // The browser's copy of the cookie is worthless now.
+    ensure!(app.get("/", &auth).await?.status == StatusCode::UNAUTHORIZED);
+    ensure!(app.store.audit_log(1).await?[0].action == "session.sign-out");
+    Ok(())
+}
+
+async fn sessions_end_when_idle_and_at_their_absolute_lifetime(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let auth = app.sign_in("alex.ap", DEMO_PASSWORD).await?;
+    app.clock.advance(Duration::minutes(29));
+    ensure!(
+        app.get("/api/me", &auth).await?.status == StatusCode::OK,
+        "29 idle minutes are fine"
+    );
+    app.clock.advance(Duration::minutes(31));
+    ensure!(
+        app.get("/api/me", &auth).await?.status == StatusCode::UNAUTHORIZED,
+        "31 idle minutes end it"
+    );
+
+    let auth = app.sign_in("alex.ap", DEMO_PASSWORD).await?;
+    for _ in 0..35 {
+        app.clock.advance(Duration::minutes(20));
+        ensure!(app.get("/api/me", &auth).await?.status == StatusCode::OK);
+    }
+    app.clock.advance(Duration::minutes(20));
+    ensure!(
+        app.get("/api/me", &auth).await?.status == StatusCode::UNAUTHORIZED,
+        "12 hours end it however busy"
+    );
+    Ok(())
+}
+
+async fn a_suspended_account_loses_its_sessions_and_tokens(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let session = app.sign_in("sam.hca", DEMO_PASSWORD).await?;
+    let token = app.token_for("sam.hca").await?;
+    ensure!(app.get("/api/me", &session).await?.status == StatusCode::OK);
+    ensure!(app.get("/api/me", &token).await?.status == StatusCode::OK);
+    let id = app.store.staff_id(&Username::parse("sam.hca")?).await?;
+    let mut tx = app.store.begin().await?;
+    tx.set_status(id, StaffStatus::Suspended).await?;
+    tx.commit(AuditDraft::permit("test", "staff.suspend", "staff:sam.hca"))
+        .await?;
+    ensure!(app.get("/api/me", &session).await?.status == StatusCode::UNAUTHORIZED);
+    ensure!(app.get("/api/me", &token).await?.status == StatusCode::UNAUTHORIZED);
+    let res = app
+        .post_form(
+            "/login",
+            &Auth::None,
+            &[("username", "sam.hca"), ("password", DEMO_PASSWORD)],
+        )
+        .await?;
+    ensure!(res.status == StatusCode::FORBIDDEN && res.body.contains("suspended"));
+    ensure!(res.header("set-cookie").is_none());
+    Ok(())
+}
+
+async fn repeated_failed_sign_ins_are_throttled(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    for _ in 0..5 {
+        let res = app
+            .post_form("/login", &Auth::None, &[("username", "Alex.AP"), ("password", "guess")])
+            .await?;
+        ensure!(res.status == StatusCode::UNAUTHORIZED);
+    }
+    let res = app
+        .post_form(
+            "/login",
+            &Auth::None,
+            &[("username", "alex.ap"), ("password", DEMO_PASSWORD)],
+        )
+        .await?;
+    ensure!(
+        res.status == StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits: {}",
+        res.status
+    );
+    ensure!(res.body.contains("Too many failed sign-ins"));
+    // Other usernames are not affected.
+    app.sign_in("priya.rn", DEMO_PASSWORD).await?;
+    app.clock.advance(Duration::minutes(16));
+    app.sign_in("alex.ap", DEMO_PASSWORD).await?;
+    Ok(())
+}
+
+async fn bearer_tokens_authenticate_api_clients(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let token = app.token_for("alex.ap").await?;
+    let res = app.get("/api/me", &token).await?;
+    ensure!(res.status == StatusCode::OK);
+    let me = res.json()?;
+    ensure!(me["username"] == "alex.ap" && me["level"] == 4, "{me}");
+    ensure!(me["on_duty"] == serde_json::json!(["ward-7"]));
+    ensure!(
+        !res.body.contains("argon2") && !res.body.contains("password"),
+        "no credentials in the profile"
+    );
+    // A token client does not need a CSRF token: it is not a browser.
+    let res = app
+        .send(
+            Request::post("/logout")
+                .header(
+                    header::AUTHORIZATION,
+                    format!(
+                        "Bearer {}",
+                        match &token {
+                            Auth::Bearer(t) => t,
+                            _ => unreachable!(),
+                        }
+                    ),
+                )
+                .body(Body::empty())?,
+        )
+        .await?;
+    ensure!(res.status == StatusCode::SEE_OTHER);
+    Ok(())
+}
+
+async fn metrics_are_for_administrators(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    app.get("/health", &Auth::None).await?;
+    let admin = app.token_for("admin").await?;
+    let res = app.get("/metrics", &admin).await?;
+    ensure!(res.status == StatusCode::OK && res.header("content-type").is_some_and(|c| c.starts_with("text/plain")));
+    ensure!(
+        res.body
+            .contains("remit_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 1"),
+        "{}",
+        res.body
+    );
+    ensure!(res.body.contains("remit_http_request_duration_seconds_bucket"));
+    let nurse = app.token_for("priya.rn").await?;
+    ensure!(app.get("/metrics", &nurse).await?.status == StatusCode::FORBIDDEN);
+    Ok(())
+}
+
+async fn cross_site_form_posts_are_refused(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let form = crate::helpers::form_encode(&[("username", "alex.ap"), ("password", DEMO_PASSWORD)]);
+    let res = app
+        .send(
+            Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::HOST, "remit.test")
+                .header(header::ORIGIN, "https://evil.example")
+                .body(Body::from(form.clone()))?,
+        )
+        .await?;
+    ensure!(res.status == StatusCode::FORBIDDEN && res.header("set-cookie").is_none());
+    let res = app
+        .send(
+            Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header("sec-fetch-site", "cross-site")
+                .body(Body::from(form))?,
+        )
+        .await?;
+    ensure!(res.status == StatusCode::FORBIDDEN);
+    // A signed-in browser tricked into posting from elsewhere, even with a stolen CSRF token, is refused.
+    let auth = app.sign_in("alex.ap", DEMO_PASSWORD).await?;
+    let csrf = app.csrf(&auth).await?;
+    let Auth::Cookie(cookie) = &auth else { unreachable!() };
+    let res = app
+        .send(
+            Request::post("/logout")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::COOKIE, cookie)
+                .header(header::HOST, "remit.test")
+                .header(header::ORIGIN, "https://evil.example")
+                .body(Body::from(format!("csrf={csrf}")))?,
+        )
+        .await?;
+    ensure!(res.status == StatusCode::FORBIDDEN);
+    ensure!(app.get("/", &auth).await?.status == StatusCode::OK);
+    Ok(())
+}
+
+/// One plain HTTP/1.1 request over a real socket.
+fn http_get(addr: &str, path: &str) -> Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let status = text.split_whitespace().nth(1).context("status")?.parse()?;
+    Ok((status, text))
+}
+
+async fn a_real_server_serves_on_a_real_port(db: TestDb) -> Result<()> {
+    crate::helpers::expect_status(&db.remit(&["demo", "--seed-only"]), 0)?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_remit"))
+        .args([
+            "--database-url",
+            &db.url,
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+    let addr = line
+        .trim()
+        .strip_prefix("remit listening on http://")
+        .context("address line")?
+        .to_owned();
+    let result = (|| -> Result<()> {
+        let (status, body) = http_get(&addr, "/health")?;
+        ensure!(status == 200 && body.contains("\"status\":\"ok\""), "{body}");
+        let (status, body) = http_get(&addr, "/api/me")?;
+        ensure!(status == 401, "{body}");
+        ensure!(
+            body.to_ascii_lowercase().contains("x-request-id:"),
+            "responses carry a request id: {body}"
+        );
+        Ok(())
+    })();
+    child.kill()?;
+    let out = child.wait_with_output()?;
+    result?;
+    // Structured logs: one JSON object a line, each request with its id and route template.
+    let logs = String::from_utf8_lossy(&out.stderr);
+    let request_lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v["message"] == "response")
+        .collect();
+    ensure!(request_lines.len() >= 2, "{logs}");
+    ensure!(
+        request_lines
+            .iter()
+            .all(|v| v["span"]["request_id"].is_string() && v["span"]["route"].is_string()),
+        "{logs}"
+    );
+    Ok(())
+}

@@ -1,0 +1,452 @@
+//! The `remit` command line: listings, bad input (exit 2, nothing written), and commands that fail half-way.
+
+use anyhow::{Result, ensure};
+use remit_domain::audit::Decision;
+
+use crate::helpers::{TestClock, TestDb, expect_status, stderr, stdout};
+
+crate::tests!(
+    staff_are_added_shown_and_listed,
+    bad_input_exits_2_and_writes_nothing,
+    a_command_failing_half_way_leaves_only_its_refusal,
+    duty_starts_and_ends,
+    patients_are_added_listed_and_shown,
+    tokens_are_created_once_and_revoked,
+    the_audit_log_lists_newest_first,
+);
+
+async fn seeded(db: &TestDb) -> Result<()> {
+    expect_status(&db.remit(&["demo", "--seed-only"]), 0)
+}
+
+async fn audit_count(db: &TestDb) -> Result<i64> {
+    Ok(db.store(TestClock::new()).await?.audit_head().await?.0)
+}
+
+async fn staff_are_added_shown_and_listed(db: TestDb) -> Result<()> {
+    seeded(&db).await?;
+    let out = db.remit_with_stdin(
+        &[
+            "staff",
+            "add",
+            "kim.ap",
+            "--name",
+            "Kim Lee",
+            "--job-title",
+            "Assistant practitioner",
+            "--level",
+            "4",
+            "--body",
+            "UNISON",
+            "--registration",
+            "HCPC:RA654321:2030-01-31",
+            "--password-stdin",
+        ],
+        "a long enough password\n",
+    );
+    expect_status(&out, 0)?;
+    let out = db.remit(&["staff", "show", "kim.ap", "--json"]);
+    expect_status(&out, 0)?;
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out))?;
+    ensure!(
+        v["name"] == "Kim Lee" && v["level"] == 4 && v["status"] == "active",
+        "{v}"
+    );
+    ensure!(v["registrations"][0]["regulator"] == "HCPC" && v["registrations"][0]["expires_on"] == "2030-01-31");
+    ensure!(!stdout(&out).contains("argon2"), "no password hash in output");
+    let out = db.remit(&["staff", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&stdout(&out))?;
+    ensure!(list.as_array().map(Vec::len) == Some(13));
+    let out = db.remit(&["staff", "show", "kim.ap"]);
+    ensure!(
+        stdout(&out).contains("HCPC RA654321 expires 2030-01-31"),
+        "{}",
+        stdout(&out)
+    );
+    Ok(())
+}
+
+async fn bad_input_exits_2_and_writes_nothing(db: TestDb) -> Result<()> {
+    seeded(&db).await?;
+    let before = audit_count(&db).await?;
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "staff",
+                "add",
+                "x.y",
+                "--name",
+                "X",
+                "--job-title",
+                "T",
+                "--level",
+                "10",
+            ],
+            "level: `10` is not a Career Framework level",
+        ),
+        (
+            &[
+                "staff",
+                "add",
+                "x.y",
+                "--name",
+                "X",
+                "--job-title",
+                "T",
+                "--registration",
+                "GDC:1234567:2030-01-01",
+            ],
+            "regulator: `GDC`",
+        ),
+        (
+            &[
+                "staff",
+                "add",
+                "x.y",
+                "--name",
+                "X",
+                "--job-title",
+                "T",
+                "--registration",
+                "NMC:1234:2030-01-01",
+            ],
+            "not a NMC number",
+        ),
+        (
+            &["staff", "add", "X Y", "--name", "X", "--job-title", "T"],
+            "username: `X Y`",
+        ),
+        (
+            &[
+                "staff",
+                "add",
+                "x.y",
+                "--name",
+                "X",
+                "--job-title",
+                "T",
+                "--role",
+                "superuser",
+            ],
+            "role: `superuser`",
+        ),
+        (
+            &[
+                "patient",
+                "add",
+                "--nhs-number",
+                "9990001376",
+                "--given-name",
+                "A",
+                "--family-name",
+                "B",
+                "--date-of-birth",
+                "1950-01-01",
+                "--sex",
+                "female",
+                "--place",
+                "ward-7",
+            ],
+            "bad check digit",
+        ),
+        (
+            &[
+                "patient",
+                "add",
+                "--nhs-number",
+                "9990014434",
+                "--given-name",
+                "A",
+                "--family-name",
+                "B",
+                "--date-of-birth",
+                "1950-01-01",
+                "--sex",
+                "female",
+                "--place",
+                "ward-99",
+            ],
+            "no place `ward-99`",
+        ),
+        (
+            &[
+                "patient",
+                "add",
+                "--nhs-number",
+                "9990014434",
+                "--given-name",
+                "A",
+                "--family-name",
+                "B",
+                "--date-of-birth",
+                "2099-01-01",
+                "--sex",
+                "female",
+                "--place",
+                "ward-7",
+            ],
+            "in the future",
+        ),
+        (
+            &[
+                "patient",
+                "add",
+                "--nhs-number",
+                "9990014434",
+                "--given-name",
+                "A",
+                "--family-name",
+                "B",
+                "--date-of-birth",
+                "1950-01-01",
+                "--sex",
+                "f",
+                "--place",
+                "ward-7",
+            ],
+            "sex: `f`",
+        ),
+        (
+            &["staff", "set-duty", "nobody", "--place", "ward-7"],
+            "no staff member `nobody`",
+        ),
+        (
+            &["staff", "set-duty", "alex.ap", "--place", "ward-99"],
+            "no place `ward-99`",
+        ),
+        (
+            &[
+                "staff", "set-duty", "alex.ap", "--place", "ward-7", "--until", "tomorrow",
+            ],
+            "until: `tomorrow`",
+        ),
+        (
+            &[
+                "staff",
+                "set-duty",
+                "alex.ap",
+                "--place",
+                "ward-7",
+                "--until",
+                "2000-01-01T00:00:00Z",
+            ],
+            "not in the future",
+        ),
+        (
+            &["staff", "grant-entitlement", "jo.ap", "irmer-wizard"],
+            "entitlement: `irmer-wizard`",
+        ),
+        (&["staff", "show", "nobody"], "no staff member `nobody`"),
+        (&["patient", "show", "9990014434"], "no patient with NHS number"),
+        (&["patient", "list", "--place", "ward-99"], "no place `ward-99`"),
+        (&["token", "create", "--staff", "nobody"], "no staff member `nobody`"),
+        (&["audit", "log", "--limit", "0"], "limit"),
+        (&["staff", "frobnicate"], "unrecognized subcommand"),
+    ];
+    for (args, message) in cases {
+        let out = db.remit(args);
+        expect_status(&out, 2).map_err(|e| e.context(format!("{args:?}")))?;
+        ensure!(
+            stderr(&out).contains(message),
+            "{args:?}: expected `{message}` in: {}",
+            stderr(&out)
+        );
+    }
+    let out = db.remit_with_stdin(&["staff", "set-password", "alex.ap"], "short\n");
+    expect_status(&out, 2)?;
+    ensure!(stderr(&out).contains("at least 10 characters"));
+    ensure!(audit_count(&db).await? == before, "nothing was written");
+    let store = db.store(TestClock::new()).await?;
+    ensure!(store.list_staff().await?.len() == 12 && store.list_patients(None).await?.len() == 9);
+    Ok(())
+}
+
+async fn a_command_failing_half_way_leaves_only_its_refusal(db: TestDb) -> Result<()> {
+    seeded(&db).await?;
+    let before = audit_count(&db).await?;
+    // The staff row is inserted first; the second registration then collides with Priya Shah's NMC PIN.
+    let out = db.remit(&[
+        "staff",
+        "add",
+        "new.rn",
+        "--name",
+        "New Nurse",
+        "--job-title",
+        "Registered nurse",
+        "--level",
+        "5",
+        "--registration",
+        "HCPC:RA999999:2030-01-01",
+        "--registration",
+        "NMC:19A1234B:2030-01-01",
+    ]);
+    expect_status(&out, 2)?;
+    ensure!(
+        stderr(&out).contains("NMC registration `19A1234B` is already recorded"),
+        "{}",
+        stderr(&out)
+    );
+    let store = db.store(TestClock::new()).await?;
+    ensure!(
+        store
+            .staff_id(&remit_domain::staff::Username::parse("new.rn")?)
+            .await
+            .is_err(),
+        "no staff row"
+    );
+    let mut raw = db.raw().await?;
+    let regs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM registration WHERE number = 'RA999999'")
+        .fetch_one(&mut raw)
+        .await?;
+    ensure!(regs == 0, "no registration row");
+    ensure!(audit_count(&db).await? == before + 1, "one entry: the refusal");
+    let last = store.audit_log(1).await?.remove(0);
+    ensure!(last.decision == Decision::Deny && last.action == "staff.add" && last.target == "staff:new.rn");
+    ensure!(last.reasons[0].contains("already recorded"), "{:?}", last.reasons);
+    // A refused change to existing data is recorded the same way.
+    let out = db.remit(&["staff", "grant-entitlement", "jo.ap", "irmer-operator"]);
+    expect_status(&out, 2)?;
+    ensure!(stderr(&out).contains("already granted"), "{}", stderr(&out));
+    let last = store.audit_log(1).await?.remove(0);
+    ensure!(last.decision == Decision::Deny && last.action == "staff.grant-entitlement");
+    ensure!(store.verify_audit().await?.outcome == remit_store::VerifyOutcome::Intact);
+    Ok(())
+}
+
+async fn duty_starts_and_ends(db: TestDb) -> Result<()> {
+    seeded(&db).await?;
+    expect_status(
+        &db.remit(&["staff", "set-duty", "lee.edu", "--place", "ward-7", "--place", "ward-9"]),
+        0,
+    )?;
+    let show = |db: &TestDb| -> Result<serde_json::Value> {
+        Ok(serde_json::from_str(&stdout(
+            &db.remit(&["staff", "show", "lee.edu", "--json"]),
+        ))?)
+    };
+    ensure!(
+        show(&db)?["on_duty"] == serde_json::json!(["ward-7", "ward-9"]),
+        "{}",
+        show(&db)?
+    );
+    expect_status(
+        &db.remit(&[
+            "staff",
+            "set-duty",
+            "lee.edu",
+            "--place",
+            "xray",
+            "--until",
+            "2099-01-01T00:00:00Z",
+        ]),
+        0,
+    )?;
+    ensure!(show(&db)?["on_duty"] == serde_json::json!(["xray"]));
+    expect_status(&db.remit(&["staff", "set-duty", "lee.edu", "--off"]), 0)?;
+    ensure!(show(&db)?["on_duty"] == serde_json::json!([]));
+    Ok(())
+}
+
+async fn patients_are_added_listed_and_shown(db: TestDb) -> Result<()> {
+    seeded(&db).await?;
+    let out = db.remit(&[
+        "patient",
+        "add",
+        "--nhs-number",
+        "999 001 4434",
+        "--given-name",
+        "Ann",
+        "--family-name",
+        "Jones",
+        "--date-of-birth",
+        "1960-02-29",
+        "--sex",
+        "female",
+        "--place",
+        "ward-9",
+        "--bed",
+        "3",
+    ]);
+    expect_status(&out, 0)?;
+    let out = db.remit(&["patient", "list", "--place", "ward-9", "--json"]);
+    expect_status(&out, 0)?;
+    let list: serde_json::Value = serde_json::from_str(&stdout(&out))?;
+    let numbers: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["nhs_number"].as_str().unwrap())
+        .collect();
+    ensure!(numbers == ["9990008221", "9990009597", "9990014434"], "{numbers:?}");
+    let out = db.remit(&["patient", "show", "9990014434"]);
+    ensure!(
+        stdout(&out).contains("Ann Jones — NHS number 9990014434"),
+        "{}",
+        stdout(&out)
+    );
+    let again = db.remit(&[
+        "patient",
+        "add",
+        "--nhs-number",
+        "9990014434",
+        "--given-name",
+        "Ann",
+        "--family-name",
+        "Jones",
+        "--date-of-birth",
+        "1960-02-29",
+        "--sex",
+        "female",
+        "--place",
+        "ward-9",
+    ]);
+    expect_status(&again, 2)?;
+    ensure!(stderr(&again).contains("already exists"));
+    Ok(())
+}
+
+async fn tokens_are_created_once_and_revoked(db: TestDb) -> Result<()> {
+    seeded(&db).await?;
+    let out = db.remit(&["token", "create", "--staff", "alex.ap", "--label", "ward tablet"]);
+    expect_status(&out, 0)?;
+    let token = stdout(&out).trim().to_owned();
+    ensure!(token.starts_with("remit_") && token.len() > 40);
+    let mut raw = db.raw().await?;
+    let stored: String = sqlx::query_scalar("SELECT token_hash FROM api_token")
+        .fetch_one(&mut raw)
+        .await?;
+    ensure!(!stored.contains(&token[6..]), "the token itself is not stored");
+    let store = db.store(TestClock::new()).await?;
+    ensure!(store.token_owner(&token).await?.is_some());
+    expect_status(
+        &db.remit(&["token", "revoke", "--staff", "alex.ap", "--label", "ward tablet"]),
+        0,
+    )?;
+    ensure!(store.token_owner(&token).await?.is_none());
+    expect_status(
+        &db.remit(&["token", "revoke", "--staff", "alex.ap", "--label", "ward tablet"]),
+        2,
+    )?;
+    Ok(())
+}
+
+async fn the_audit_log_lists_newest_first(db: TestDb) -> Result<()> {
+    seeded(&db).await?;
+    expect_status(
+        &db.remit(&["staff", "suspend", "sam.hca", "--reason", "under investigation"]),
+        0,
+    )?;
+    let out = db.remit(&["audit", "log", "--json", "--limit", "5"]);
+    expect_status(&out, 0)?;
+    let log: serde_json::Value = serde_json::from_str(&stdout(&out))?;
+    ensure!(
+        log[0]["action"] == "staff.suspend" && log[0]["target"] == "staff:sam.hca" && log[0]["seq"] == 2,
+        "{log}"
+    );
+    ensure!(log[1]["action"] == "demo.seed");
+    ensure!(
+        !stdout(&out).contains("under investigation"),
+        "the payload is kept as a digest only"
+    );
+    Ok(())
+}

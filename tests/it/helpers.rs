@@ -1,0 +1,354 @@
+//! The test harness: fresh databases, a controllable clock, the app driven in-process, and the CLI binary.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, bail};
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::{DateTime, Duration, Utc};
+use remit_domain::time::Clock;
+use remit_server::{AppState, Config};
+use remit_store::Store;
+use sqlx::{AnyConnection, Connection, Executor};
+use tower::ServiceExt;
+
+pub type TestFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+pub type TestFn = fn(TestDb) -> TestFuture;
+
+/// Registers async test functions by name.
+#[macro_export]
+macro_rules! tests {
+    ($($name:ident),* $(,)?) => {
+        pub fn tests() -> Vec<(&'static str, $crate::helpers::TestFn)> {
+            vec![$((stringify!($name), |db| Box::pin($name(db)))),*]
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("REMIT_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+}
+
+/// A database made for one test (the harness drops it afterwards).
+#[derive(Debug, Clone)]
+pub struct TestDb {
+    pub url: String,
+}
+
+enum Cleanup {
+    Dir(tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn unique_name() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = Utc::now().timestamp_subsec_nanos();
+    format!("remit_test_{}_{n}_{nanos}", std::process::id())
+}
+
+impl TestDb {
+    async fn create(backend: Backend) -> Result<(Self, Cleanup)> {
+        sqlx::any::install_default_drivers();
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir()?;
+                let url = format!("sqlite://{}", dir.path().join("remit.db").display());
+                Ok((Self { url }, Cleanup::Dir(dir)))
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url().context("REMIT_TEST_DATABASE_URL is not set")?;
+                let name = unique_name();
+                let mut conn = AnyConnection::connect(&admin_url)
+                    .await
+                    .context("connecting to PostgreSQL")?;
+                conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .await?;
+                conn.close().await?;
+                let base = admin_url.split('?').next().unwrap_or(&admin_url);
+                let (server, _db) = base
+                    .rsplit_once('/')
+                    .context("the PostgreSQL URL has no database part")?;
+                Ok((
+                    Self {
+                        url: format!("{server}/{name}"),
+                    },
+                    Cleanup::Postgres { admin_url, name },
+                ))
+            }
+        }
+    }
+}
+
+impl Cleanup {
+    async fn destroy(self) -> Result<()> {
+        match self {
+            Cleanup::Dir(dir) => {
+                dir.close()?;
+            }
+            Cleanup::Postgres { admin_url, name } => {
+                let mut conn = AnyConnection::connect(&admin_url).await?;
+                conn.execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .await?;
+                conn.close().await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TestDb {
+    /// A plain connection for poking at tables behind remit's back (tamper tests).
+    pub async fn raw(&self) -> Result<AnyConnection> {
+        Ok(AnyConnection::connect(&self.url).await?)
+    }
+
+    /// A store on this database with its own clock, migrated.
+    pub async fn store(&self, clock: Arc<TestClock>) -> Result<Store> {
+        let store = Store::connect(&self.url, clock).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Runs the `remit` binary against this database.
+    pub fn remit(&self, args: &[&str]) -> Output {
+        self.remit_with_stdin(args, "")
+    }
+
+    pub fn remit_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        use std::io::Write as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_remit"))
+            .arg("--database-url")
+            .arg(&self.url)
+            .args(args)
+            .env_remove("REMIT_DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the remit binary runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("stdin written");
+        child.wait_with_output().expect("the remit binary finishes")
+    }
+}
+
+/// Runs one test on a fresh database of the given backend, dropping the database whatever the outcome.
+pub fn run(backend: Backend, f: TestFn) -> Result<(), libtest_mimic::Failed> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    rt.block_on(async move {
+        let (db, cleanup) = TestDb::create(backend)
+            .await
+            .map_err(|e| format!("creating the test database: {e:#}"))?;
+        let outcome = tokio::spawn(f(db)).await;
+        cleanup
+            .destroy()
+            .await
+            .map_err(|e| format!("dropping the test database: {e:#}"))?;
+        match outcome {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("{e:#}").into()),
+            Err(join) => Err(format!("the test panicked: {join}").into()),
+        }
+    })
+}
+
+/// A clock that tests move by hand.
+pub struct TestClock(Mutex<DateTime<Utc>>);
+
+impl TestClock {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self(Mutex::new(Utc::now())))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// The application in-process, on a test database, with a test clock.
+pub struct TestApp {
+    pub store: Store,
+    pub clock: Arc<TestClock>,
+    router: axum::Router,
+}
+
+/// A response with its body read.
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> Result<serde_json::Value> {
+        serde_json::from_str(&self.body).with_context(|| format!("not JSON: {}", self.body))
+    }
+}
+
+impl TestApp {
+    /// The app on `db`, with the demo trust seeded.
+    pub async fn demo(db: &TestDb) -> Result<Self> {
+        let clock = TestClock::new();
+        let store = db.store(clock.clone()).await?;
+        store.seed_demo("test").await?;
+        let router = remit_server::app(AppState::new(store.clone(), Config::default()));
+        Ok(Self { store, clock, router })
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Result<TestResponse> {
+        let res = self.router.clone().oneshot(req).await?;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024).await?;
+        Ok(TestResponse {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        })
+    }
+
+    pub async fn get(&self, path: &str, auth: &Auth) -> Result<TestResponse> {
+        self.send(auth.apply(Request::get(path)).body(Body::empty())?).await
+    }
+
+    /// Posts a form as a browser on remit's own page would.
+    pub async fn post_form(&self, path: &str, auth: &Auth, form: &[(&str, &str)]) -> Result<TestResponse> {
+        let body = form_encode(form);
+        let req = auth
+            .apply(Request::post(path))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "remit.test")
+            .header(header::ORIGIN, "http://remit.test")
+            .body(Body::from(body))?;
+        self.send(req).await
+    }
+
+    /// Signs in through the form; returns the session cookie.
+    pub async fn sign_in(&self, username: &str, password: &str) -> Result<Auth> {
+        let res = self
+            .post_form("/login", &Auth::None, &[("username", username), ("password", password)])
+            .await?;
+        if res.status != StatusCode::SEE_OTHER {
+            bail!("sign-in as {username} answered {}: {}", res.status, res.body);
+        }
+        let cookie = res.header("set-cookie").context("no session cookie")?;
+        let value = cookie.split(';').next().context("cookie")?.to_owned();
+        Ok(Auth::Cookie(value))
+    }
+
+    /// The CSRF token a signed-in page carries.
+    pub async fn csrf(&self, auth: &Auth) -> Result<String> {
+        let home = self.get("/", auth).await?;
+        let marker = "name=\"csrf\" value=\"";
+        let start = home.body.find(marker).context("no csrf field on the home page")? + marker.len();
+        Ok(home.body[start..].split('"').next().unwrap_or_default().to_owned())
+    }
+
+    /// Creates an API token for a user, as `remit token create` does.
+    pub async fn token_for(&self, username: &str) -> Result<Auth> {
+        let id = self
+            .store
+            .staff_id(&remit_domain::staff::Username::parse(username)?)
+            .await?;
+        let mut tx = self.store.begin().await?;
+        let token = tx.create_token(id, "test").await?;
+        tx.commit(remit_domain::audit::AuditDraft::permit(
+            "test",
+            "token.create",
+            format!("staff:{username}"),
+        ))
+        .await?;
+        Ok(Auth::Bearer(token))
+    }
+}
+
+/// How a test request proves who it is.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    None,
+    Cookie(String),
+    Bearer(String),
+}
+
+impl Auth {
+    fn apply(&self, b: axum::http::request::Builder) -> axum::http::request::Builder {
+        match self {
+            Auth::None => b,
+            Auth::Cookie(c) => b.header(header::COOKIE, c),
+            Auth::Bearer(t) => b.header(header::AUTHORIZATION, format!("Bearer {t}")),
+        }
+    }
+}
+
+pub fn form_encode(form: &[(&str, &str)]) -> String {
+    form.iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Asserts a CLI run's exit status, showing its output when it differs.
+pub fn expect_status(out: &Output, code: i32) -> Result<()> {
+    if out.status.code() != Some(code) {
+        bail!(
+            "expected exit {code}, got {:?}\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
