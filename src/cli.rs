@@ -16,6 +16,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "REMIT_DATABASE_URL", default_value = "sqlite://remit.db")]
     pub database_url: String,
 
+    /// A policy pack directory to use instead of the NHS England pack compiled into remit.
+    #[arg(long = "policy", global = true, env = "REMIT_POLICY")]
+    pub policy: Option<PathBuf>,
+
     /// How log lines are written to standard error.
     #[arg(long, global = true, env = "REMIT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -41,6 +45,9 @@ pub enum Command {
     /// Staff, their registrations, entitlements and duty.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Wards and departments.
+    #[command(subcommand)]
+    Place(PlaceCommand),
     /// Patients.
     #[command(subcommand)]
     Patient(PatientCommand),
@@ -50,6 +57,135 @@ pub enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Policy packs: validate one, or see what a change would do to each person.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Scope of practice: may this person do this, and what may they do?
+    #[command(subcommand)]
+    Scope(ScopeCommand),
+    /// Competency sign-offs, revocations and expiry.
+    #[command(subcommand)]
+    Competency(CompetencyCommand),
+    /// Continuing professional development.
+    #[command(subcommand)]
+    Cpd(CpdCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check a pack: exit 0 when valid, 1 with the file and line of the first problem.
+    Validate { dir: PathBuf },
+    /// For every staff member in the database, the activities each would gain or lose, and every change in least
+    /// supervision, if the pack in OLD were replaced by the one in NEW.
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScopeCommand {
+    /// Ask about one action: exit 0 for permit, 1 for deny (with every reason).
+    Check {
+        #[arg(long)]
+        staff: String,
+        #[arg(long)]
+        action: String,
+        /// The patient's NHS number.
+        #[arg(long)]
+        patient: Option<String>,
+        /// For X-ray exposures: chest, appendicular or axial.
+        #[arg(long)]
+        exam: Option<String>,
+        /// none, indirect or direct.
+        #[arg(long, default_value = "none")]
+        supervision: String,
+        /// The named supervisor's username.
+        #[arg(long)]
+        supervisor: Option<String>,
+        /// A break-glass reason (opens a record outside the person's duty; audited).
+        #[arg(long)]
+        break_glass: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every activity with the least supervision under which this person may do it now, and why not with less.
+    Show {
+        username: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CompetencyCommand {
+    /// Record a sign-off by an assessor, who must pass `competency.sign-off`. Renewal is a new sign-off.
+    SignOff {
+        #[arg(long)]
+        staff: String,
+        #[arg(long)]
+        competency: String,
+        #[arg(long)]
+        assessor: String,
+        /// The date of the assessment (YYYY-MM-DD); today if absent.
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long)]
+        evidence: String,
+    },
+    /// Revoke a person's current sign-off; `--by` must pass `competency.manage`.
+    Revoke {
+        #[arg(long)]
+        staff: String,
+        #[arg(long)]
+        competency: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Competency records with their status today.
+    List {
+        #[arg(long)]
+        staff: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Current sign-offs that expire within a period, such as 60d, and have not been renewed.
+    Expiring {
+        #[arg(long, default_value = "60d")]
+        within: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CpdCommand {
+    /// Record a CPD activity.
+    Add {
+        #[arg(long)]
+        staff: String,
+        /// YYYY-MM-DD
+        #[arg(long)]
+        date: String,
+        /// Hours, e.g. 1.5 (to the minute, at most 24).
+        #[arg(long)]
+        hours: String,
+        #[arg(long)]
+        activity: String,
+        #[arg(long)]
+        reflection: String,
+    },
+    /// CPD entries, newest first.
+    List {
+        #[arg(long)]
+        staff: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +277,25 @@ pub struct StaffAdd {
     /// Read an initial password from standard input.
     #[arg(long)]
     pub password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlaceCommand {
+    /// Add a ward or department.
+    Add {
+        /// A short code such as `ward-7`.
+        code: String,
+        #[arg(long)]
+        name: String,
+        /// ward or department
+        #[arg(long)]
+        kind: String,
+    },
+    /// List places.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,7 +8,7 @@ use futures_util::future::BoxFuture;
 use remit_domain::audit::AuditDraft;
 use remit_domain::nhs::NhsNumber;
 use remit_domain::patient::{Patient, Sex, parse_bed, parse_date_of_birth};
-use remit_domain::place::PlaceCode;
+use remit_domain::place::{Place, PlaceCode, PlaceKind};
 use remit_domain::staff::{
     CareerLevel, Entitlement, PersonName, Registration, Role, StaffStatus, Username, parse_title,
 };
@@ -19,7 +19,7 @@ use remit_store::staff::{NewStaff, StaffProfile};
 use remit_store::{Store, StoreError, WriteTx};
 use serde::Serialize;
 
-use crate::cli::{PatientCommand, StaffAdd, StaffCommand, TokenCommand};
+use crate::cli::{PatientCommand, PlaceCommand, StaffAdd, StaffCommand, TokenCommand};
 use crate::{CliError, CliResult, cli_actor, open_store};
 
 fn print_json(value: &impl Serialize) -> CliResult {
@@ -303,6 +303,38 @@ fn print_profile(p: &StaffProfile, today: chrono::NaiveDate) {
             "  competency:   {} signed off {} — {state}",
             c.competency, c.signed_off_on
         );
+    }
+}
+
+pub async fn place(url: &str, cmd: PlaceCommand) -> CliResult {
+    match cmd {
+        PlaceCommand::Add { code, name, kind } => {
+            let place = Place {
+                code: PlaceCode::parse(&code)?,
+                name: parse_title("name", &name)?,
+                kind: PlaceKind::parse(&kind)?,
+            };
+            let store = open_store(url).await?;
+            let code = place.code.clone();
+            let draft = AuditDraft::permit(cli_actor(), "place.add", format!("place:{code}")).with_payload(&place);
+            store
+                .command(draft, |tx| Box::pin(async move { tx.insert_place(&place).await }))
+                .await?;
+            println!("place {code}: added");
+            Ok(())
+        }
+        PlaceCommand::List { json } => {
+            let store = open_store(url).await?;
+            let places = store.places().await?;
+            if json {
+                return print_json(&places);
+            }
+            println!("{:<12} {:<11} NAME", "CODE", "KIND");
+            for p in places {
+                println!("{:<12} {:<11} {}", p.code, p.kind, p.name);
+            }
+            Ok(())
+        }
     }
 }
 

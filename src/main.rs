@@ -4,6 +4,8 @@
 mod audit_cmd;
 mod cli;
 mod commands;
+mod competency_cmd;
+mod scope_cmd;
 mod serve;
 
 use std::process::ExitCode;
@@ -61,6 +63,24 @@ pub async fn open_store(url: &str) -> CliResult<Store> {
     Ok(store)
 }
 
+/// The policy pack: `--policy DIR` if given, else the NHS England pack compiled in. A bad pack is a usage error
+/// naming the file and line.
+pub fn load_pack(dir: Option<&std::path::Path>) -> CliResult<Arc<remit_policy::PolicyPack>> {
+    match dir {
+        Some(d) => remit_policy::PolicyPack::load(d)
+            .map(Arc::new)
+            .map_err(|e| CliError::Usage(format!("policy pack: {e}"))),
+        None => Ok(Arc::new(remit_policy::PolicyPack::nhs_england())),
+    }
+}
+
+/// The store with the pack's competency catalogue in place.
+pub async fn open_with_pack(url: &str, pack: &remit_policy::PolicyPack) -> CliResult<Store> {
+    let store = open_store(url).await?;
+    store.sync_competencies(&pack.competency_catalogue(), "system").await?;
+    Ok(store)
+}
+
 /// Who the command acts as in the audit log: the operating-system user at the console.
 pub fn cli_actor() -> String {
     let user = std::env::var("USER")
@@ -95,17 +115,26 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> CliResult<ExitCode> {
     let url = cli.database_url;
+    let policy = cli.policy;
+    let pack = || load_pack(policy.as_deref());
     match cli.command {
-        Command::Serve(args) => serve::serve(&url, args).await.map(|()| ExitCode::SUCCESS),
-        Command::Demo(args) => serve::demo(&url, args).await.map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => serve::serve(&url, pack()?, args).await.map(|()| ExitCode::SUCCESS),
+        Command::Demo(args) => serve::demo(&url, pack()?, args).await.map(|()| ExitCode::SUCCESS),
         Command::Migrate => {
             open_store(&url).await?;
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
         Command::Staff(cmd) => commands::staff(&url, cmd).await.map(|()| ExitCode::SUCCESS),
+        Command::Place(cmd) => commands::place(&url, cmd).await.map(|()| ExitCode::SUCCESS),
         Command::Patient(cmd) => commands::patient(&url, cmd).await.map(|()| ExitCode::SUCCESS),
         Command::Token(cmd) => commands::token(&url, cmd).await.map(|()| ExitCode::SUCCESS),
         Command::Audit(cmd) => audit_cmd::run(&url, cmd).await,
+        Command::Policy(cmd) => scope_cmd::policy(&url, cmd).await,
+        Command::Scope(cmd) => scope_cmd::scope(&url, &*pack()?, cmd).await,
+        Command::Competency(cmd) => competency_cmd::competency(&url, &*pack()?, cmd)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Cpd(cmd) => competency_cmd::cpd(&url, cmd).await.map(|()| ExitCode::SUCCESS),
     }
 }

@@ -4,7 +4,11 @@ use remit_server::{AppState, Config};
 use remit_store::demo::{DEMO_PASSWORD, SeedOutcome, demo_usernames};
 
 use crate::cli::{DemoArgs, ServeArgs};
-use crate::{CliError, CliResult, cli_actor, open_store};
+use std::sync::Arc;
+
+use remit_policy::PolicyPack;
+
+use crate::{CliError, CliResult, cli_actor, open_with_pack};
 
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -25,31 +29,37 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn run_server(store: remit_store::Store, listen: std::net::SocketAddr, config: Config) -> CliResult {
+async fn run_server(
+    store: remit_store::Store,
+    pack: Arc<PolicyPack>,
+    listen: std::net::SocketAddr,
+    config: Config,
+) -> CliResult {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| CliError::Usage(format!("could not listen on {listen}: {e}")))?;
     let addr = listener.local_addr().map_err(|e| CliError::Failed(e.to_string()))?;
     println!("remit listening on http://{addr}");
     tracing::info!(%addr, backend = ?store.backend(), "listening");
-    let state = AppState::new(store, config);
+    tracing::info!(pack = %pack.dir().display(), policies = pack.policy_count(), "policy pack loaded");
+    let state = AppState::new(store, pack, config);
     remit_server::serve(listener, state, shutdown_signal())
         .await
         .map_err(|e| CliError::Failed(format!("server stopped: {e}")))
 }
 
-pub async fn serve(url: &str, args: ServeArgs) -> CliResult {
-    let store = open_store(url).await?;
+pub async fn serve(url: &str, pack: Arc<PolicyPack>, args: ServeArgs) -> CliResult {
+    let store = open_with_pack(url, &pack).await?;
     let config = Config {
         secure_cookies: args.secure_cookies,
         ..Config::default()
     };
-    run_server(store, args.listen, config).await
+    run_server(store, pack, args.listen, config).await
 }
 
-pub async fn demo(url: &str, args: DemoArgs) -> CliResult {
-    let store = open_store(url).await?;
-    match store.seed_demo(&cli_actor()).await? {
+pub async fn demo(url: &str, pack: Arc<PolicyPack>, args: DemoArgs) -> CliResult {
+    let store = open_with_pack(url, &pack).await?;
+    match store.seed_demo(&cli_actor(), &pack.competency_catalogue()).await? {
         SeedOutcome::Seeded => println!("demo trust seeded"),
         SeedOutcome::AlreadyPresent => println!("demo trust already present"),
     }
@@ -60,5 +70,5 @@ pub async fn demo(url: &str, args: DemoArgs) -> CliResult {
     println!("sign in as any of: {}", users.join(", "));
     println!("password for every demo user: {DEMO_PASSWORD}");
     println!("open http://{}/login", args.listen);
-    run_server(store, args.listen, Config::default()).await
+    run_server(store, pack, args.listen, Config::default()).await
 }

@@ -37,7 +37,7 @@ async fn append(store: &Store, n: i64, actor: &str) -> Result<()> {
                 .await?;
         } else {
             store
-                .record_refusal(AuditDraft::deny(
+                .record(AuditDraft::deny(
                     actor,
                     "medicines.prescribe",
                     "patient:9990001375",

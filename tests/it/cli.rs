@@ -11,6 +11,7 @@ crate::tests!(
     a_command_failing_half_way_leaves_only_its_refusal,
     duty_starts_and_ends,
     patients_are_added_listed_and_shown,
+    places_are_added_and_listed,
     tokens_are_created_once_and_revoked,
     the_audit_log_lists_newest_first,
 );
@@ -440,13 +441,49 @@ async fn the_audit_log_lists_newest_first(db: TestDb) -> Result<()> {
     expect_status(&out, 0)?;
     let log: serde_json::Value = serde_json::from_str(&stdout(&out))?;
     ensure!(
-        log[0]["action"] == "staff.suspend" && log[0]["target"] == "staff:sam.hca" && log[0]["seq"] == 2,
+        log[0]["action"] == "staff.suspend"
+            && log[0]["target"] == "staff:sam.hca"
+            && log[0]["seq"].as_i64() == log[1]["seq"].as_i64().map(|s| s + 1),
         "{log}"
     );
     ensure!(log[1]["action"] == "demo.seed");
     ensure!(
         !stdout(&out).contains("under investigation"),
         "the payload is kept as a digest only"
+    );
+    Ok(())
+}
+
+async fn places_are_added_and_listed(db: TestDb) -> Result<()> {
+    let out = db.remit(&[
+        "place",
+        "add",
+        "ward-12",
+        "--name",
+        "Ward 12 — Surgical",
+        "--kind",
+        "ward",
+    ]);
+    expect_status(&out, 0)?;
+    let out = db.remit(&["place", "add", "ward-12", "--name", "Again", "--kind", "ward"]);
+    expect_status(&out, 2)?;
+    ensure!(
+        stderr(&out).contains("place `ward-12` already exists"),
+        "{}",
+        stderr(&out)
+    );
+    let out = db.remit(&["place", "add", "theatre", "--name", "Theatres", "--kind", "theatre"]);
+    expect_status(&out, 2)?;
+    ensure!(
+        stderr(&out).contains("kind: `theatre` is not one of ward, department"),
+        "{}",
+        stderr(&out)
+    );
+    let out = db.remit(&["place", "list", "--json"]);
+    let places: serde_json::Value = serde_json::from_str(&stdout(&out))?;
+    ensure!(
+        places == serde_json::json!([{"code": "ward-12", "name": "Ward 12 — Surgical", "kind": "ward"}]),
+        "{places}"
     );
     Ok(())
 }

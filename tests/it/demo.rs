@@ -16,7 +16,9 @@ fn user(s: &str) -> Username {
 
 async fn the_demo_trust_is_the_reference(db: TestDb) -> Result<()> {
     let store = db.store(TestClock::new()).await?;
-    ensure!(store.seed_demo("test").await? == SeedOutcome::Seeded);
+    let catalogue = remit_policy::PolicyPack::nhs_england().competency_catalogue();
+    ensure!(store.seed_demo("test", &catalogue).await? == SeedOutcome::Seeded);
+    ensure!(store.seed_demo("test", &catalogue).await? == SeedOutcome::AlreadyPresent);
     let today = store.now().date_naive();
 
     let places: Vec<String> = store.places().await?.iter().map(|p| p.code.to_string()).collect();
@@ -112,11 +114,20 @@ async fn seeding_twice_changes_nothing(db: TestDb) -> Result<()> {
     let out = db.remit(&["demo", "--seed-only"]);
     expect_status(&out, 0)?;
     ensure!(stdout(&out).contains("demo trust seeded"));
+    let entries = db.store(TestClock::new()).await?.audit_head().await?.0;
     let out = db.remit(&["demo", "--seed-only"]);
     expect_status(&out, 0)?;
     ensure!(stdout(&out).contains("already present"));
     let store = db.store(TestClock::new()).await?;
     ensure!(store.list_staff().await?.len() == 12);
-    ensure!(store.audit_head().await?.0 == 1, "one seed, one audit entry");
+    ensure!(
+        store.audit_head().await?.0 == entries,
+        "the second seeding wrote nothing"
+    );
+    let log = store.audit_log(10).await?;
+    ensure!(
+        log.iter().filter(|e| e.action == "demo.seed").count() == 1,
+        "one seed, one audit entry"
+    );
     Ok(())
 }

@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use chrono::{DateTime, Duration, Utc};
 use remit_domain::time::Clock;
+use remit_policy::PolicyPack;
 use remit_server::{AppState, Config};
 use remit_store::Store;
 use sqlx::{AnyConnection, Connection, Executor};
@@ -200,6 +201,7 @@ impl Clock for TestClock {
 pub struct TestApp {
     pub store: Store,
     pub clock: Arc<TestClock>,
+    pub pack: Arc<PolicyPack>,
     router: axum::Router,
 }
 
@@ -225,9 +227,15 @@ impl TestApp {
     pub async fn demo(db: &TestDb) -> Result<Self> {
         let clock = TestClock::new();
         let store = db.store(clock.clone()).await?;
-        store.seed_demo("test").await?;
-        let router = remit_server::app(AppState::new(store.clone(), Config::default()));
-        Ok(Self { store, clock, router })
+        let pack = Arc::new(PolicyPack::nhs_england());
+        store.seed_demo("test", &pack.competency_catalogue()).await?;
+        let router = remit_server::app(AppState::new(store.clone(), pack.clone(), Config::default()));
+        Ok(Self {
+            store,
+            clock,
+            pack,
+            router,
+        })
     }
 
     pub async fn send(&self, req: Request<Body>) -> Result<TestResponse> {
@@ -244,6 +252,15 @@ impl TestApp {
 
     pub async fn get(&self, path: &str, auth: &Auth) -> Result<TestResponse> {
         self.send(auth.apply(Request::get(path)).body(Body::empty())?).await
+    }
+
+    /// Posts JSON as an API client.
+    pub async fn post_json(&self, path: &str, auth: &Auth, body: &serde_json::Value) -> Result<TestResponse> {
+        let req = auth
+            .apply(Request::post(path))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))?;
+        self.send(req).await
     }
 
     /// Posts a form as a browser on remit's own page would.

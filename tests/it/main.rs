@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod cli;
 mod demo;
+mod scope;
 
 use helpers::{Backend, TestFn};
 use libtest_mimic::{Arguments, Trial};
@@ -23,7 +24,14 @@ fn main() {
              (the postgres:: tests below are marked ignored)\n"
         );
     }
-    let tests: Vec<(&'static str, TestFn)> = [audit::tests(), auth::tests(), cli::tests(), demo::tests()].concat();
+    let tests: Vec<(&'static str, TestFn)> = [
+        audit::tests(),
+        auth::tests(),
+        cli::tests(),
+        demo::tests(),
+        scope::tests(),
+    ]
+    .concat();
     let mut trials = Vec::new();
     for (name, f) in tests {
         trials.push(Trial::test(format!("sqlite::{name}"), move || {

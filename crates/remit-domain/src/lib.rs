@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod competency;
 pub mod error;
 pub mod nhs;
 pub mod patient;

@@ -7,7 +7,9 @@ use std::fmt;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::competency::CompetencyRecord;
 use crate::error::{InvalidValue, echo, parse_slug, parse_text, string_newtype};
+use crate::place::PlaceCode;
 
 string_newtype!(
     /// A sign-in name such as `alex.ap`.
@@ -285,6 +287,28 @@ impl Staff {
 
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
+    }
+}
+
+/// A staff member with everything a decision about them needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffProfile {
+    /// The database id; not shown.
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(flatten)]
+    pub staff: Staff,
+    pub registrations: Vec<Registration>,
+    pub entitlements: BTreeSet<Entitlement>,
+    /// Where they are on duty at the moment the profile was loaded.
+    pub on_duty: Vec<PlaceCode>,
+    pub competencies: Vec<CompetencyRecord>,
+}
+
+impl StaffProfile {
+    /// Registered means at least one registration current today.
+    pub fn is_registered(&self, today: NaiveDate) -> bool {
+        self.registrations.iter().any(|r| r.is_current(today))
     }
 }
 

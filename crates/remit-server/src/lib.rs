@@ -11,6 +11,7 @@ mod auth;
 mod error;
 mod metrics;
 mod pages;
+pub mod scope;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderName;
 use axum::middleware;
 use axum::routing::get;
+use remit_policy::PolicyPack;
 use remit_store::Store;
 use remit_store::session::SessionLimits;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -27,6 +29,7 @@ use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, 
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+pub use api::openapi;
 pub use auth::Actor;
 pub use error::AppError;
 pub use metrics::Metrics;
@@ -55,14 +58,16 @@ impl Default for Config {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub pack: Arc<PolicyPack>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
-    pub fn new(store: Store, config: Config) -> Self {
+    pub fn new(store: Store, pack: Arc<PolicyPack>, config: Config) -> Self {
         Self {
             store,
+            pack,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
         }

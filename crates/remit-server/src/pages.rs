@@ -130,12 +130,12 @@ async fn login_inner(
         (Some((id, _, status)), true) => (id, status),
         _ => {
             store.note_sign_in_attempt(name, false).await?;
-            store.record_refusal(refuse("wrong username or password")).await?;
+            store.record(refuse("wrong username or password")).await?;
             return Ok(Err((StatusCode::UNAUTHORIZED, WRONG.into())));
         }
     };
     if status != StaffStatus::Active {
-        store.record_refusal(refuse("the account is suspended")).await?;
+        store.record(refuse("the account is suspended")).await?;
         return Ok(Err((
             StatusCode::FORBIDDEN,
             "This account is suspended. Ask your system administrator.".into(),

@@ -1,47 +1,13 @@
 //! The competency catalogue and staff members' competency records (sign-offs that expire).
 
-use chrono::{Months, NaiveDate};
+use chrono::NaiveDate;
+use remit_domain::audit::AuditDraft;
+pub use remit_domain::competency::{Competency, CompetencyRecord};
 use remit_domain::staff::CompetencyId;
 use remit_domain::time::{format_instant, parse_date};
-use serde::Serialize;
 
 use crate::error::on_unique;
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Competency {
-    pub id: CompetencyId,
-    pub title: String,
-    pub validity_months: u32,
-}
-
-impl Competency {
-    /// A sign-off on `signed_off_on` lasts until the same day `validity_months` later.
-    pub fn expiry_from(&self, signed_off_on: NaiveDate) -> NaiveDate {
-        signed_off_on
-            .checked_add_months(Months::new(self.validity_months))
-            .unwrap_or(NaiveDate::MAX)
-    }
-}
-
-/// One sign-off of one competency for one person.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CompetencyRecord {
-    pub competency: CompetencyId,
-    pub signed_off_on: NaiveDate,
-    pub expires_on: NaiveDate,
-    pub assessor: Option<String>,
-    pub evidence: String,
-    pub revoked: bool,
-    pub revoke_reason: Option<String>,
-}
-
-impl CompetencyRecord {
-    /// Valid on the day of expiry and not after; never once revoked.
-    pub fn is_valid_on(&self, today: NaiveDate) -> bool {
-        !self.revoked && self.signed_off_on <= today && today <= self.expires_on
-    }
-}
 
 impl Store {
     pub async fn competency_catalogue(&self) -> Result<Vec<Competency>> {
@@ -129,5 +95,215 @@ impl WriteTx {
         .await
         .map_err(|e| on_unique(e, || "this sign-off is already recorded".into()))?;
         Ok(expires_on)
+    }
+}
+
+/// A competency record with whose it is, for listings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StaffCompetency {
+    pub staff: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub record: CompetencyRecord,
+    /// `valid`, `expired`, `revoked` or `not-yet-valid`, as of the day listed.
+    pub status: &'static str,
+    /// Days from the day listed to expiry (negative once expired).
+    pub days_to_expiry: i64,
+}
+
+/// A CPD entry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CpdEntry {
+    pub staff: String,
+    pub date: NaiveDate,
+    /// Hours, to the minute.
+    pub hours: f64,
+    pub activity: String,
+    pub reflection: String,
+}
+
+fn status_on(r: &CompetencyRecord, today: NaiveDate) -> &'static str {
+    if r.revoked {
+        "revoked"
+    } else if r.signed_off_on > today {
+        "not-yet-valid"
+    } else if today > r.expires_on {
+        "expired"
+    } else {
+        "valid"
+    }
+}
+
+impl Store {
+    /// Brings the stored catalogue in line with the policy pack's, as one audited command when anything differs.
+    /// Competencies the pack no longer lists stay stored (records refer to them) but nothing new is signed off.
+    pub async fn sync_competencies(&self, catalogue: &[Competency], actor: &str) -> Result<usize> {
+        let stored = self.competency_catalogue().await?;
+        let changed: Vec<Competency> = catalogue.iter().filter(|c| !stored.contains(c)).cloned().collect();
+        if changed.is_empty() {
+            return Ok(0);
+        }
+        let n = changed.len();
+        let ids: Vec<String> = changed.iter().map(|c| c.id.to_string()).collect();
+        let draft = AuditDraft::permit(actor, "competency.catalogue", "catalogue:competencies").with_payload(&ids);
+        self.command(draft, |tx| {
+            Box::pin(async move {
+                for c in &changed {
+                    tx.upsert_competency(c).await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+        Ok(n)
+    }
+
+    /// Every competency record, optionally for one person, with its status today.
+    pub async fn competency_records(
+        &self,
+        staff: Option<&remit_domain::staff::Username>,
+    ) -> Result<Vec<StaffCompetency>> {
+        let today = self.now().date_naive();
+        let rows = sqlx::query(
+            "SELECT s.username, s.name, r.competency_id, r.signed_off_on, r.expires_on, a.username AS assessor, \
+             r.evidence, r.revoked_at, r.revoke_reason FROM competency_record r JOIN staff s ON s.id = r.staff_id \
+             LEFT JOIN staff a ON a.id = r.assessor_id WHERE ($1 IS NULL OR s.username = $1) \
+             ORDER BY s.username, r.competency_id, r.signed_off_on",
+        )
+        .bind(staff.map(|s| s.as_str()))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let revoked_at: Option<String> = col(r, "revoked_at")?;
+                let record = CompetencyRecord {
+                    competency: stored("competency", CompetencyId::parse(&col::<String>(r, "competency_id")?))?,
+                    signed_off_on: stored(
+                        "sign-off date",
+                        parse_date("signed_off_on", &col::<String>(r, "signed_off_on")?),
+                    )?,
+                    expires_on: stored("expiry", parse_date("expires_on", &col::<String>(r, "expires_on")?))?,
+                    assessor: col(r, "assessor")?,
+                    evidence: col(r, "evidence")?,
+                    revoked: revoked_at.is_some(),
+                    revoke_reason: col(r, "revoke_reason")?,
+                };
+                Ok(StaffCompetency {
+                    staff: col(r, "username")?,
+                    name: col(r, "name")?,
+                    status: status_on(&record, today),
+                    days_to_expiry: (record.expires_on - today).num_days(),
+                    record,
+                })
+            })
+            .collect()
+    }
+
+    /// Competencies valid today that expire within `days` and have not been renewed: the latest sign-off of each
+    /// person's each competency, soonest first.
+    pub async fn competencies_expiring(&self, days: i64) -> Result<Vec<StaffCompetency>> {
+        let mut latest: std::collections::BTreeMap<(String, String), StaffCompetency> = Default::default();
+        for c in self.competency_records(None).await? {
+            if c.record.revoked {
+                continue;
+            }
+            let key = (c.staff.clone(), c.record.competency.to_string());
+            let newer = latest
+                .get(&key)
+                .is_none_or(|old| c.record.expires_on > old.record.expires_on);
+            if newer {
+                latest.insert(key, c);
+            }
+        }
+        let mut out: Vec<_> = latest
+            .into_values()
+            .filter(|c| c.status == "valid" && c.days_to_expiry <= days)
+            .collect();
+        out.sort_by(|a, b| {
+            a.record
+                .expires_on
+                .cmp(&b.record.expires_on)
+                .then(a.staff.cmp(&b.staff))
+        });
+        Ok(out)
+    }
+
+    /// CPD entries, optionally for one person, newest first.
+    pub async fn cpd_entries(&self, staff: Option<&remit_domain::staff::Username>) -> Result<Vec<CpdEntry>> {
+        let rows = sqlx::query(
+            "SELECT s.username, c.done_on, c.minutes, c.activity, c.reflection FROM cpd_entry c \
+             JOIN staff s ON s.id = c.staff_id WHERE ($1 IS NULL OR s.username = $1) ORDER BY c.done_on DESC, c.id DESC",
+        )
+        .bind(staff.map(|s| s.as_str()))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let minutes: i64 = col(r, "minutes")?;
+                Ok(CpdEntry {
+                    staff: col(r, "username")?,
+                    date: stored("cpd date", parse_date("date", &col::<String>(r, "done_on")?))?,
+                    hours: minutes as f64 / 60.0,
+                    activity: col(r, "activity")?,
+                    reflection: col(r, "reflection")?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl WriteTx {
+    /// Revokes a person's current sign-offs of a competency; says how many.
+    pub async fn revoke_competency(
+        &mut self,
+        staff_id: i64,
+        competency: &CompetencyId,
+        by: &str,
+        reason: &str,
+    ) -> Result<u64> {
+        let today = self.now().date_naive().to_string();
+        let done = sqlx::query(
+            "UPDATE competency_record SET revoked_at = $4, revoked_by = $5, revoke_reason = $6 \
+             WHERE staff_id = $1 AND competency_id = $2 AND revoked_at IS NULL AND expires_on >= $3",
+        )
+        .bind(staff_id)
+        .bind(competency.as_str())
+        .bind(&today)
+        .bind(format_instant(self.now()))
+        .bind(by)
+        .bind(reason)
+        .execute(self.conn())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "there is no current `{competency}` sign-off to revoke"
+            )));
+        }
+        Ok(done.rows_affected())
+    }
+
+    pub async fn add_cpd(
+        &mut self,
+        staff_id: i64,
+        date: NaiveDate,
+        minutes: i64,
+        activity: &str,
+        reflection: &str,
+        by: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO cpd_entry (staff_id, done_on, minutes, activity, reflection, recorded_at, recorded_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(staff_id)
+        .bind(date.to_string())
+        .bind(minutes)
+        .bind(activity)
+        .bind(reflection)
+        .bind(format_instant(self.now()))
+        .bind(by)
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 }

@@ -11,9 +11,7 @@ use remit_domain::audit::AuditDraft;
 use remit_domain::nhs::NhsNumber;
 use remit_domain::patient::{Patient, Sex};
 use remit_domain::place::{Place, PlaceCode, PlaceKind};
-use remit_domain::staff::{
-    Annotation, CareerLevel, CompetencyId, Entitlement, PersonName, Registration, Regulator, Role, Username,
-};
+use remit_domain::staff::{Annotation, CareerLevel, Entitlement, PersonName, Registration, Regulator, Role, Username};
 
 use crate::competency::Competency;
 use crate::credentials::hash_password;
@@ -22,21 +20,6 @@ use crate::{Result, Store, StoreError};
 
 /// Every demo user's password.
 pub const DEMO_PASSWORD: &str = "remit-demo";
-
-/// The competency catalogue of the NHS England pack: id, title, validity in months.
-pub const COMPETENCIES: &[(&str, &str, u32)] = &[
-    ("vital-signs", "Vital signs and NEWS2", 36),
-    ("venepuncture", "Venepuncture", 24),
-    ("ecg-recording", "12-lead ECG recording", 24),
-    ("wound-care", "Simple wound care", 36),
-    ("catheterisation", "Urinary catheterisation", 24),
-    ("medicines-administration", "Medicines administration", 12),
-    ("advanced-clinical-assessment", "Advanced clinical assessment", 36),
-    ("xray-chest", "Chest radiography", 12),
-    ("xray-appendicular", "Appendicular radiography", 12),
-    ("xray-axial", "Axial radiography", 12),
-    ("image-reporting", "Image reporting", 36),
-];
 
 const PLACES: &[(&str, &str, PlaceKind)] = &[
     ("ward-7", "Ward 7 — Acute Medical Unit", PlaceKind::Ward),
@@ -361,8 +344,9 @@ fn invalid(e: remit_domain::InvalidValue) -> StoreError {
 }
 
 impl Store {
-    /// Fills the database with the demo trust, unless it is already there.
-    pub async fn seed_demo(&self, actor: &str) -> Result<SeedOutcome> {
+    /// Fills the database with the demo trust, unless it is already there. `catalogue` is the policy pack's
+    /// competency catalogue, which the demo's sign-offs draw their validity from.
+    pub async fn seed_demo(&self, actor: &str, catalogue: &[Competency]) -> Result<SeedOutcome> {
         let ward7 = PlaceCode::parse("ward-7").map_err(invalid)?;
         if self.place(&ward7).await.is_ok() {
             return Ok(SeedOutcome::AlreadyPresent);
@@ -379,15 +363,8 @@ impl Store {
             })
             .await?;
         }
-        let mut catalogue = Vec::new();
-        for (id, title, months) in COMPETENCIES {
-            let c = Competency {
-                id: CompetencyId::parse(id).map_err(invalid)?,
-                title: (*title).to_owned(),
-                validity_months: *months,
-            };
-            tx.upsert_competency(&c).await?;
-            catalogue.push(c);
+        for c in catalogue {
+            tx.upsert_competency(c).await?;
         }
         let mut ids = std::collections::HashMap::new();
         let since = tx.now() - chrono::Duration::hours(4);

@@ -3,7 +3,7 @@
 //!
 //! **Invariant:** every change to clinical or staff data goes through a [`WriteTx`], and the only way to commit a
 //! `WriteTx` is [`WriteTx::commit`], which appends the command's audit entry in the same transaction. A refusal is
-//! committed on its own with [`Store::record_refusal`]. Nothing is half-written: a `WriteTx` dropped without commit
+//! committed on its own with [`Store::record`]. Nothing is half-written: a `WriteTx` dropped without commit
 //! rolls back.
 #![forbid(unsafe_code)]
 
@@ -142,8 +142,8 @@ impl Store {
         })
     }
 
-    /// Records a refusal: an audit entry and nothing else.
-    pub async fn record_refusal(&self, draft: AuditDraft) -> Result<AuditEntry> {
+    /// Records an audit entry and nothing else (a refusal, or a question and its answer).
+    pub async fn record(&self, draft: AuditDraft) -> Result<AuditEntry> {
         self.begin().await?.commit(draft).await
     }
 
@@ -160,7 +160,7 @@ impl Store {
             Err(e) => {
                 drop(tx);
                 if let StoreError::Conflict(reason) = &e {
-                    self.record_refusal(draft.refused(vec![reason.clone()])).await?;
+                    self.record(draft.refused(vec![reason.clone()])).await?;
                 }
                 Err(e)
             }
@@ -192,19 +192,33 @@ impl WriteTx {
     }
 }
 
+/// Migrations per dialect: (version, description, SQLite, PostgreSQL). Add new ones at the end.
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/sqlite/0001_foundation.sql"),
+        include_str!("../migrations/postgres/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "cpd",
+        include_str!("../migrations/sqlite/0002_cpd.sql"),
+        include_str!("../migrations/postgres/0002_cpd.sql"),
+    ),
+];
+
 fn migrator(backend: Backend) -> Migrator {
-    let files: &[(i64, &str, &'static str)] = match backend {
-        Backend::Sqlite => &[(
-            1,
-            "foundation",
-            include_str!("../migrations/sqlite/0001_foundation.sql"),
-        )],
-        Backend::Postgres => &[(
-            1,
-            "foundation",
-            include_str!("../migrations/postgres/0001_foundation.sql"),
-        )],
-    };
+    let files: Vec<(i64, &'static str, &'static str)> = MIGRATIONS
+        .iter()
+        .map(|(v, d, sqlite, postgres)| {
+            let sql: &'static str = match backend {
+                Backend::Sqlite => sqlite,
+                Backend::Postgres => postgres,
+            };
+            (*v, *d, sql)
+        })
+        .collect();
     Migrator {
         migrations: Cow::Owned(
             files

@@ -2,8 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use remit_domain::place::PlaceCode;
+pub use remit_domain::staff::StaffProfile;
 use remit_domain::staff::{
     Annotation, CareerLevel, Entitlement, PersonName, Registration, Regulator, Role, Staff, StaffStatus, Username,
 };
@@ -11,7 +12,6 @@ use remit_domain::time::format_instant;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
-use crate::competency::CompetencyRecord;
 use crate::error::on_unique;
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
@@ -27,27 +27,6 @@ pub struct NewStaff {
     pub professional_bodies: Vec<String>,
     #[serde(skip)]
     pub password_hash: Option<String>,
-}
-
-/// A staff member with everything a decision about them needs.
-#[derive(Debug, Clone, Serialize)]
-pub struct StaffProfile {
-    #[serde(skip)]
-    pub id: i64,
-    #[serde(flatten)]
-    pub staff: Staff,
-    pub registrations: Vec<Registration>,
-    pub entitlements: BTreeSet<Entitlement>,
-    /// Where they are on duty at the moment the profile was loaded.
-    pub on_duty: Vec<PlaceCode>,
-    pub competencies: Vec<CompetencyRecord>,
-}
-
-impl StaffProfile {
-    /// Registered means at least one registration current today.
-    pub fn is_registered(&self, today: NaiveDate) -> bool {
-        self.registrations.iter().any(|r| r.is_current(today))
-    }
 }
 
 /// A line of the staff list.

@@ -1,0 +1,564 @@
+//! Loading a policy pack from a directory: `schema.cedarschema`, every `*.cedar` file, `activities.toml` and
+//! `competencies.toml`. Everything is checked at load; an error names the file and the line.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use cedar_policy::{Authorizer, Entities, EntityUid, PolicyId, PolicySet, Schema, ValidationMode, Validator};
+use miette::Diagnostic;
+use serde::Deserialize;
+
+use crate::reasons;
+
+/// What is wrong with a pack: the file, the line when known, and the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}: {message}", file.display(), line.map(|l| format!(" line {l}")).unwrap_or_default())]
+pub struct PackError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl PackError {
+    fn new(file: &Path, line: Option<usize>, message: impl Into<String>) -> Self {
+        Self {
+            file: file.to_owned(),
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+/// An activity as people see it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Activity {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    #[serde(default)]
+    pub competency: Option<String>,
+    /// For X-ray work: examination region → the competency it needs.
+    #[serde(default)]
+    pub exam_regions: BTreeMap<String, String>,
+    /// Whether the activity is done to or for a patient (from the schema: its resource is a Patient).
+    #[serde(skip_deserializing)]
+    pub patient_facing: bool,
+}
+
+/// A competency in the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueCompetency {
+    pub id: String,
+    pub title: String,
+    pub validity_months: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivityFile {
+    activity: Vec<Activity>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompetencyFile {
+    competency: Vec<CatalogueCompetency>,
+}
+
+/// A loaded, validated pack.
+pub struct PolicyPack {
+    pub(crate) dir: PathBuf,
+    pub(crate) schema: Schema,
+    pub(crate) policies: PolicySet,
+    /// Policy id → position in load order, so that reasons come out in the pack's order.
+    pub(crate) order: HashMap<PolicyId, usize>,
+    pub(crate) activities: Vec<Activity>,
+    pub(crate) competencies: Vec<CatalogueCompetency>,
+    pub(crate) action_uids: HashMap<String, EntityUid>,
+    /// The schema's action entities with their groups: without them `action in Action::"patient-facing"` would
+    /// never hold. Every decision starts from these.
+    pub(crate) action_entities: Entities,
+    pub(crate) authorizer: Authorizer,
+}
+
+impl std::fmt::Debug for PolicyPack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyPack")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+}
+
+/// The first labelled line of a Cedar diagnostic, and its message with its help.
+fn describe(d: &dyn Diagnostic, text: &str) -> (Option<usize>, String) {
+    let line = d.labels().and_then(|mut l| l.next()).map(|l| line_of(text, l.offset()));
+    let mut message = d.to_string();
+    if let Some(help) = d.help() {
+        message = format!("{message} ({help})");
+    }
+    (line, message)
+}
+
+fn read(path: &Path) -> Result<String, PackError> {
+    std::fs::read_to_string(path).map_err(|e| PackError::new(path, None, format!("cannot be read: {e}")))
+}
+
+fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, PackError> {
+    toml::from_str(text).map_err(|e: toml::de::Error| {
+        let line = e.span().map(|s| line_of(text, s.start));
+        PackError::new(path, line, e.message().to_owned())
+    })
+}
+
+/// The text of a pack, however it was obtained.
+struct Sources {
+    schema: (PathBuf, String),
+    cedar: Vec<(PathBuf, String)>,
+    activities: (PathBuf, String),
+    competencies: (PathBuf, String),
+}
+
+/// The NHS England pack shipped with remit, compiled in.
+const NHS_ENGLAND: &[(&str, &str)] = &[
+    (
+        "schema.cedarschema",
+        include_str!("../../../policies/nhs-england/schema.cedarschema"),
+    ),
+    (
+        "activities.toml",
+        include_str!("../../../policies/nhs-england/activities.toml"),
+    ),
+    (
+        "competencies.toml",
+        include_str!("../../../policies/nhs-england/competencies.toml"),
+    ),
+    (
+        "00-baseline.cedar",
+        include_str!("../../../policies/nhs-england/00-baseline.cedar"),
+    ),
+    (
+        "10-patient-facing.cedar",
+        include_str!("../../../policies/nhs-england/10-patient-facing.cedar"),
+    ),
+    (
+        "20-vitals.cedar",
+        include_str!("../../../policies/nhs-england/20-vitals.cedar"),
+    ),
+    (
+        "30-tasks.cedar",
+        include_str!("../../../policies/nhs-england/30-tasks.cedar"),
+    ),
+    (
+        "40-procedures.cedar",
+        include_str!("../../../policies/nhs-england/40-procedures.cedar"),
+    ),
+    (
+        "50-medicines-and-diagnosis.cedar",
+        include_str!("../../../policies/nhs-england/50-medicines-and-diagnosis.cedar"),
+    ),
+    (
+        "60-imaging.cedar",
+        include_str!("../../../policies/nhs-england/60-imaging.cedar"),
+    ),
+    (
+        "70-staff.cedar",
+        include_str!("../../../policies/nhs-england/70-staff.cedar"),
+    ),
+];
+
+impl PolicyPack {
+    /// The NHS England pack that remit ships (`policies/nhs-england`), as compiled into the binary.
+    pub fn nhs_england() -> Self {
+        let dir = PathBuf::from("policies/nhs-england");
+        let get = |name: &str| {
+            let text = NHS_ENGLAND
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, t)| (*t).to_owned())
+                .unwrap_or_default();
+            (dir.join(name), text)
+        };
+        let sources = Sources {
+            schema: get("schema.cedarschema"),
+            cedar: NHS_ENGLAND
+                .iter()
+                .filter(|(n, _)| n.ends_with(".cedar"))
+                .map(|(n, t)| (dir.join(n), (*t).to_owned()))
+                .collect(),
+            activities: get("activities.toml"),
+            competencies: get("competencies.toml"),
+        };
+        Self::from_sources(&dir, sources).expect("the shipped NHS England pack is valid (a test holds this)")
+    }
+
+    /// Loads and validates the pack in `dir`: `schema.cedarschema`, every `*.cedar` file (in name order),
+    /// `activities.toml` and `competencies.toml`.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self, PackError> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(PackError::new(dir, None, "is not a directory"));
+        }
+        let with_text = |name: &str| -> Result<(PathBuf, String), PackError> {
+            let path = dir.join(name);
+            Ok((path.clone(), read(&path)?))
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| PackError::new(dir, None, format!("cannot be read: {e}")))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "cedar"))
+            .collect();
+        files.sort();
+        let sources = Sources {
+            schema: with_text("schema.cedarschema")?,
+            cedar: files
+                .into_iter()
+                .map(|f| Ok((f.clone(), read(&f)?)))
+                .collect::<Result<_, PackError>>()?,
+            activities: with_text("activities.toml")?,
+            competencies: with_text("competencies.toml")?,
+        };
+        Self::from_sources(dir, sources)
+    }
+
+    fn from_sources(dir: &Path, sources: Sources) -> Result<Self, PackError> {
+        let (schema_path, schema_text) = &sources.schema;
+        let (schema, _warnings) = Schema::from_cedarschema_str(schema_text).map_err(|e| {
+            let (line, message) = describe(&e, schema_text);
+            PackError::new(schema_path, line, message)
+        })?;
+        let mut cedar = sources.cedar;
+        cedar.sort_by(|a, b| a.0.cmp(&b.0));
+        if cedar.is_empty() {
+            return Err(PackError::new(dir, None, "holds no .cedar policy files"));
+        }
+
+        let mut policies = PolicySet::new();
+        let mut order = HashMap::new();
+        // Where each policy came from, to place validation errors.
+        let mut origin: HashMap<PolicyId, (PathBuf, String)> = HashMap::new();
+        for (file, text) in &cedar {
+            let (file, text) = (file.as_path(), text.clone());
+            let set = PolicySet::from_str(&text).map_err(|e| {
+                let (line, message) = describe(&e, &text);
+                PackError::new(file, line, message)
+            })?;
+            let mut in_file: Vec<_> = set.policies().cloned().collect();
+            // Keep the order of the file.
+            in_file.sort_by_key(|p| {
+                p.id()
+                    .to_string()
+                    .trim_start_matches("policy")
+                    .parse::<usize>()
+                    .unwrap_or(0)
+            });
+            for (n, p) in in_file.into_iter().enumerate() {
+                let Some(id) = p.annotation("id").map(str::to_owned) else {
+                    return Err(PackError::new(
+                        file,
+                        None,
+                        format!("policy number {} in the file needs an @id(\"…\") annotation", n + 1),
+                    ));
+                };
+                let line = text.find(&format!("@id(\"{id}\")")).map(|o| line_of(&text, o));
+                if p.effect() == cedar_policy::Effect::Forbid {
+                    match p.annotation("reason") {
+                        None | Some("") => {
+                            return Err(PackError::new(
+                                file,
+                                line,
+                                format!(
+                                    "forbid policy `{id}` needs a @reason(\"…\") annotation: a refusal must explain itself"
+                                ),
+                            ));
+                        }
+                        Some(reason) => reasons::check_placeholders(reason)
+                            .map_err(|m| PackError::new(file, line, format!("policy `{id}`: {m}")))?,
+                    }
+                }
+                let pid = PolicyId::new(&id);
+                let renamed = p.new_id(pid.clone());
+                policies
+                    .add(renamed)
+                    .map_err(|_| PackError::new(file, line, format!("the policy id `{id}` is used twice")))?;
+                order.insert(pid.clone(), order.len());
+                origin.insert(pid, (file.to_owned(), text.clone()));
+            }
+        }
+
+        let validation = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
+        if let Some(e) = validation.validation_errors().next() {
+            let (file, text) = origin
+                .get(e.policy_id())
+                .cloned()
+                .unwrap_or_else(|| (dir.to_owned(), String::new()));
+            let (line, message) = describe(e, &text);
+            return Err(PackError::new(
+                &file,
+                line,
+                format!("policy `{}`: {message}", e.policy_id()),
+            ));
+        }
+
+        let (activities_path, activities_text) = &sources.activities;
+        let mut activities = parse_toml::<ActivityFile>(activities_path, activities_text)?.activity;
+        let (competencies_path, competencies_text) = &sources.competencies;
+        let competencies = parse_toml::<CompetencyFile>(competencies_path, competencies_text)?.competency;
+        let mut seen = HashSet::new();
+        for c in &competencies {
+            remit_domain::staff::CompetencyId::parse(&c.id)
+                .map_err(|e| PackError::new(competencies_path, None, e.to_string()))?;
+            if !seen.insert(c.id.clone()) {
+                return Err(PackError::new(
+                    competencies_path,
+                    None,
+                    format!("competency `{}` is listed twice", c.id),
+                ));
+            }
+            if c.validity_months == 0 || c.validity_months > 120 {
+                return Err(PackError::new(
+                    competencies_path,
+                    None,
+                    format!("competency `{}`: validity_months must be 1 to 120", c.id),
+                ));
+            }
+        }
+
+        // The catalogue and the schema's actions must be the same set.
+        let groups: HashSet<String> = schema.action_groups().map(|a| a.id().unescaped().to_owned()).collect();
+        let mut action_uids = HashMap::new();
+        for uid in schema.actions() {
+            let name = uid.id().unescaped().to_owned();
+            if !groups.contains(&name) {
+                action_uids.insert(name, uid.clone());
+            }
+        }
+        let patient_type = cedar_policy::EntityTypeName::from_str("Patient").expect("a valid type name");
+        let mut listed = HashSet::new();
+        for a in &mut activities {
+            let Some(uid) = action_uids.get(&a.id) else {
+                return Err(PackError::new(
+                    activities_path,
+                    None,
+                    format!("activity `{}` is not an action in schema.cedarschema", a.id),
+                ));
+            };
+            if !listed.insert(a.id.clone()) {
+                return Err(PackError::new(
+                    activities_path,
+                    None,
+                    format!("activity `{}` is listed twice", a.id),
+                ));
+            }
+            a.patient_facing = schema
+                .resources_for_action(uid)
+                .is_some_and(|mut r| r.any(|t| *t == patient_type));
+            for c in a.competency.iter().chain(a.exam_regions.values()) {
+                if !seen.contains(c) {
+                    return Err(PackError::new(
+                        activities_path,
+                        None,
+                        format!(
+                            "activity `{}` names competency `{c}`, which is not in competencies.toml",
+                            a.id
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(missing) = action_uids.keys().find(|a| !listed.contains(*a)) {
+            return Err(PackError::new(
+                activities_path,
+                None,
+                format!("the schema's action `{missing}` has no entry in the catalogue"),
+            ));
+        }
+
+        let action_entities = schema
+            .action_entities()
+            .map_err(|e| PackError::new(schema_path, None, format!("the actions cannot be built: {e}")))?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            action_entities,
+            schema,
+            policies,
+            order,
+            activities,
+            competencies,
+            action_uids,
+            authorizer: Authorizer::new(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The activity catalogue, in the pack's order.
+    pub fn activities(&self) -> &[Activity] {
+        &self.activities
+    }
+
+    pub fn activity(&self, id: &str) -> Option<&Activity> {
+        self.activities.iter().find(|a| a.id == id)
+    }
+
+    /// The competency catalogue.
+    pub fn competencies(&self) -> &[CatalogueCompetency] {
+        &self.competencies
+    }
+
+    /// The competency catalogue as the domain knows it (ids were checked at load).
+    pub fn competency_catalogue(&self) -> Vec<remit_domain::competency::Competency> {
+        self.competencies
+            .iter()
+            .filter_map(|c| {
+                Some(remit_domain::competency::Competency {
+                    id: remit_domain::staff::CompetencyId::parse(&c.id).ok()?,
+                    title: c.title.clone(),
+                    validity_months: c.validity_months,
+                })
+            })
+            .collect()
+    }
+
+    /// The number of policies.
+    pub fn policy_count(&self) -> usize {
+        self.order.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/nhs-england")
+    }
+
+    /// A copy of the shipped pack with one file replaced.
+    fn broken(file: &str, edit: impl FnOnce(String) -> String) -> (tempfile::TempDir, PackError) {
+        let dir = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(shipped_dir()).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+        let target = dir.path().join(file);
+        let text = std::fs::read_to_string(&target).unwrap_or_default();
+        std::fs::write(&target, edit(text)).unwrap();
+        let err = PolicyPack::load(dir.path()).unwrap_err();
+        (dir, err)
+    }
+
+    #[test]
+    fn the_shipped_pack_loads_and_is_what_is_compiled_in() {
+        let from_disk = PolicyPack::load(shipped_dir()).unwrap();
+        let compiled = PolicyPack::nhs_england();
+        assert_eq!(from_disk.policy_count(), compiled.policy_count());
+        assert_eq!(from_disk.activities(), compiled.activities());
+        assert_eq!(from_disk.competencies(), compiled.competencies());
+        let cedar_files = std::fs::read_dir(shipped_dir())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "cedar"))
+            .count();
+        assert_eq!(
+            cedar_files,
+            NHS_ENGLAND.iter().filter(|(n, _)| n.ends_with(".cedar")).count(),
+            "every file is compiled in"
+        );
+        assert_eq!(compiled.activities().len(), 21);
+        assert_eq!(compiled.competencies().len(), 11);
+        assert!(compiled.activity("vitals.record").unwrap().patient_facing);
+        assert!(!compiled.activity("staff.manage").unwrap().patient_facing);
+    }
+
+    #[test]
+    fn a_syntax_error_names_file_and_line() {
+        let (_d, e) = broken("30-tasks.cedar", |t| {
+            t.replace("unless { principal.registered };", "unless { principal.registered ")
+        });
+        assert!(e.file.ends_with("30-tasks.cedar"), "{e}");
+        // The brace left open on line 6 is found where the next policy starts.
+        assert_eq!(e.line, Some(8), "{e}");
+    }
+
+    #[test]
+    fn a_policy_that_does_not_fit_the_schema_names_file_and_line() {
+        let (_d, e) = broken("40-procedures.cedar", |t| {
+            t.replace("unless { principal.level >= 3 };", "unless { principal.grade >= 3 };")
+        });
+        assert!(e.file.ends_with("40-procedures.cedar"), "{e}");
+        assert_eq!(e.line, Some(6), "{e}");
+        assert!(e.message.contains("procedure.venepuncture/level"), "{e}");
+    }
+
+    #[test]
+    fn a_forbid_without_a_reason_is_refused() {
+        let (_d, e) = broken("30-tasks.cedar", |t| {
+            t.replacen(
+                "@reason(\"Delegating work needs a current professional registration; {actor} {registrations}.\")\n",
+                "",
+                1,
+            )
+        });
+        assert!(e.message.contains("needs a @reason"), "{e}");
+        assert_eq!(e.line, Some(3), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_placeholder_is_refused() {
+        let (_d, e) = broken("20-vitals.cedar", |t| {
+            t.replacen("{actor}'s level", "{person}'s level", 1)
+        });
+        assert!(e.message.contains("`{person}`"), "{e}");
+        assert!(e.file.ends_with("20-vitals.cedar"));
+    }
+
+    #[test]
+    fn duplicate_ids_are_refused() {
+        let (_d, e) = broken("30-tasks.cedar", |t| {
+            t.replace(
+                "@id(\"task.countersign/level\")",
+                "@id(\"task.countersign/registered\")",
+            )
+        });
+        assert!(e.message.contains("used twice"), "{e}");
+    }
+
+    #[test]
+    fn the_catalogue_must_match_the_schema() {
+        let (_d, e) = broken("activities.toml", |t| {
+            t.replacen("id = \"record.read\"", "id = \"record.peek\"", 1)
+        });
+        assert!(e.message.contains("`record.peek` is not an action"), "{e}");
+        let (_d, e) = broken("activities.toml", |t| {
+            t.replacen("competency = \"venepuncture\"", "competency = \"phlebotomy\"", 1)
+        });
+        assert!(e.message.contains("`phlebotomy`"), "{e}");
+        let (_d, e) = broken("activities.toml", |t| {
+            t.replacen("title = \"Take blood\"", "title = \"Take blood\"\nfee = 3", 1)
+        });
+        assert!(e.file.ends_with("activities.toml") && e.line.is_some(), "{e}");
+        assert!(e.message.contains("fee"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_schema_or_catalogue_names_its_file() {
+        let (_d, e) = broken("schema.cedarschema", |t| t.replace("entity Place;", "entity Place"));
+        assert!(e.file.ends_with("schema.cedarschema") && e.line.is_some(), "{e}");
+        let (_d, e) = broken("competencies.toml", |t| {
+            t.replacen("validity_months = 36", "validity_months = 0", 1)
+        });
+        assert!(e.message.contains("validity_months"), "{e}");
+        let (_d, e) = broken("competencies.toml", |t| {
+            t.replacen("validity_months = 36", "validity_months = \"three years\"", 1)
+        });
+        assert_eq!(e.line, Some(7), "{e}");
+    }
+}

@@ -1,0 +1,169 @@
+//! The one place that puts questions to the policy pack: it loads the facts as they stand now (the actor's
+//! profile, the supervisor's, the patient's place) and asks. Pages, the JSON API and the CLI all come here.
+
+use remit_domain::audit::{AuditDraft, Decision as AuditDecision};
+use remit_domain::nhs::NhsNumber;
+use remit_domain::staff::{CompetencyId, StaffProfile, Username};
+use remit_policy::{Decision, ExamRegion, PatientFacts, PolicyPack, Question, ScopeLine, Supervision, SupervisorRef};
+use remit_store::{Store, StoreError};
+use serde::Serialize;
+
+/// A question about one action, parsed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ask {
+    pub staff: Username,
+    pub activity: String,
+    pub patient: Option<NhsNumber>,
+    pub exam: Option<ExamRegion>,
+    pub supervision: Supervision,
+    pub supervisor: Option<Username>,
+    /// The competency, for a sign-off.
+    pub competency: Option<CompetencyId>,
+    /// The colleague acted on, for staff-facing activities.
+    pub colleague: Option<Username>,
+    /// A stated break-glass reason opens a record outside the actor's duty (audited).
+    pub break_glass: Option<String>,
+    /// Whether the imaging request is justified (for exposures; questions about a kind of work assume it is).
+    pub request_justified: bool,
+    pub named_supervisor: bool,
+    pub open_task: bool,
+}
+
+impl Ask {
+    pub fn new(staff: Username, activity: impl Into<String>) -> Self {
+        Self {
+            staff,
+            activity: activity.into(),
+            patient: None,
+            exam: None,
+            supervision: Supervision::None,
+            supervisor: None,
+            competency: None,
+            colleague: None,
+            break_glass: None,
+            request_justified: false,
+            named_supervisor: false,
+            open_task: false,
+        }
+    }
+}
+
+/// The facts a question needs, loaded as they stand now.
+pub struct Facts {
+    pub actor: StaffProfile,
+    pub supervisor: Option<StaffProfile>,
+    pub colleague: Option<StaffProfile>,
+    pub patient: Option<PatientFacts>,
+    pub today: chrono::NaiveDate,
+}
+
+impl Facts {
+    /// Loads them. Unknown staff, patients or activities are bad input (not-found / invalid errors).
+    pub async fn load(store: &Store, pack: &PolicyPack, ask: &Ask) -> Result<Self, StoreError> {
+        if pack.activity(&ask.activity).is_none() {
+            let known: Vec<&str> = pack.activities().iter().map(|a| a.id.as_str()).collect();
+            return Err(StoreError::Invalid(format!(
+                "action: `{}` is not an activity of the policy pack (known: {})",
+                ask.activity,
+                known.join(", ")
+            )));
+        }
+        let actor = store.staff_profile(&ask.staff).await?;
+        let supervisor = match &ask.supervisor {
+            Some(u) => Some(store.staff_profile(u).await?),
+            None => None,
+        };
+        let colleague = match &ask.colleague {
+            Some(u) => Some(store.staff_profile(u).await?),
+            None => None,
+        };
+        let patient = match &ask.patient {
+            Some(nhs) => {
+                let p = store.patient(nhs).await?;
+                let place = store.place(&p.place).await?;
+                Some(PatientFacts {
+                    nhs_number: p.nhs_number,
+                    place: p.place,
+                    place_name: place.name,
+                })
+            }
+            None => None,
+        };
+        Ok(Self {
+            actor,
+            supervisor,
+            colleague,
+            patient,
+            today: store.now().date_naive(),
+        })
+    }
+
+    /// The question these facts and `ask` make.
+    pub fn question<'a>(&'a self, ask: &'a Ask) -> Question<'a> {
+        let mut q = Question::new(&self.actor, &ask.activity, self.today);
+        q.patient = self.patient.as_ref();
+        q.supervision = ask.supervision;
+        q.supervisor = self
+            .supervisor
+            .as_ref()
+            .map_or(SupervisorRef::Nobody, SupervisorRef::Named);
+        q.exam_region = ask.exam;
+        q.colleague = self.colleague.as_ref();
+        q.competency = ask.competency.as_ref().map(CompetencyId::as_str);
+        q.break_glass = ask.break_glass.is_some();
+        q.request_justified = ask.request_justified;
+        q.named_supervisor = ask.named_supervisor;
+        q.open_task = ask.open_task;
+        q
+    }
+}
+
+/// Loads the facts and asks.
+pub async fn check(store: &Store, pack: &PolicyPack, ask: &Ask) -> Result<Decision, StoreError> {
+    let facts = Facts::load(store, pack, ask).await?;
+    Ok(pack.decide(&facts.question(ask)))
+}
+
+/// Asks, and records the question and its answer in the audit log (a refusal with every reason).
+pub async fn check_audited(
+    store: &Store,
+    pack: &PolicyPack,
+    requester: &str,
+    ask: &Ask,
+) -> Result<Decision, StoreError> {
+    let decision = check(store, pack, ask).await?;
+    let mut draft = AuditDraft::permit(
+        requester,
+        format!("scope.check:{}", ask.activity),
+        format!("staff:{}", ask.staff),
+    )
+    .with_payload(ask);
+    if !decision.permitted() {
+        draft.decision = AuditDecision::Deny;
+        draft.reasons = decision.reasons.clone();
+    }
+    store.record(draft).await?;
+    Ok(decision)
+}
+
+/// What a person may do now.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffScope {
+    pub staff: Username,
+    pub name: String,
+    pub level: Option<u8>,
+    pub on_duty: Vec<String>,
+    pub activities: Vec<ScopeLine>,
+}
+
+pub async fn show(store: &Store, pack: &PolicyPack, staff: &Username) -> Result<StaffScope, StoreError> {
+    let profile: StaffProfile = store.staff_profile(staff).await?;
+    let activities = pack.scope(&profile, store.now().date_naive());
+    Ok(StaffScope {
+        staff: profile.staff.username.clone(),
+        name: profile.staff.name.to_string(),
+        level: profile.staff.level.map(|l| l.get()),
+        on_duty: profile.on_duty.iter().map(ToString::to_string).collect(),
+        activities,
+    })
+}

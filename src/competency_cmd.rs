@@ -1,0 +1,246 @@
+//! `remit competency` and `remit cpd`. A sign-off is done by an assessor and a revocation by someone who manages
+//! competencies: each passes the policy decision first, and a refusal is audited with every reason.
+
+use remit_domain::audit::AuditDraft;
+use remit_domain::staff::{CompetencyId, Username, parse_title};
+use remit_domain::time::parse_date;
+use remit_policy::PolicyPack;
+use remit_server::scope::{self, Ask};
+use remit_store::Store;
+use serde::Serialize;
+
+use crate::cli::{CompetencyCommand, CpdCommand};
+use crate::{CliError, CliResult, cli_actor, open_store, open_with_pack};
+
+fn print_json(value: &impl Serialize) -> CliResult {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Failed(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Asks the pack whether `actor` may do `activity` to `colleague`; a refusal is audited and ends the command.
+async fn authorise(store: &Store, pack: &PolicyPack, ask: &Ask, audit_actor: &str, target: &str) -> CliResult {
+    let decision = scope::check(store, pack, ask).await?;
+    if decision.permitted() {
+        return Ok(());
+    }
+    store
+        .record(AuditDraft::deny(audit_actor, ask.activity.clone(), target, decision.reasons.clone()).with_payload(ask))
+        .await?;
+    Err(CliError::Failed(format!(
+        "refused:\n  - {}",
+        decision.reasons.join("\n  - ")
+    )))
+}
+
+/// "60d", "60" or "8w" as a number of days.
+fn parse_within(s: &str) -> CliResult<i64> {
+    let s = s.trim();
+    let (n, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&s[..i], &s[i..]),
+        None => (s, "d"),
+    };
+    let n: i64 = n
+        .parse()
+        .map_err(|_| CliError::Usage(format!("within: `{s}` is not a period such as 60d or 8w")))?;
+    let days = match unit {
+        "d" => n,
+        "w" => n * 7,
+        _ => {
+            return Err(CliError::Usage(format!(
+                "within: `{s}` is not a period such as 60d or 8w"
+            )));
+        }
+    };
+    if !(0..=3650).contains(&days) {
+        return Err(CliError::Usage(format!("within: `{s}` must be at most ten years")));
+    }
+    Ok(days)
+}
+
+pub async fn competency(url: &str, pack: &PolicyPack, cmd: CompetencyCommand) -> CliResult {
+    match cmd {
+        CompetencyCommand::SignOff {
+            staff,
+            competency,
+            assessor,
+            date,
+            evidence,
+        } => {
+            let staff = Username::parse(&staff)?;
+            let assessor = Username::parse(&assessor)?;
+            let id = CompetencyId::parse(&competency)?;
+            let evidence = parse_title("evidence", &evidence)?;
+            let catalogue = pack.competency_catalogue();
+            let Some(c) = catalogue.iter().find(|c| c.id == id).cloned() else {
+                return Err(CliError::Usage(format!("competency: `{id}` is not in the catalogue")));
+            };
+            let store = open_with_pack(url, pack).await?;
+            let today = store.now().date_naive();
+            let date = match date {
+                Some(d) => parse_date("date", &d)?,
+                None => today,
+            };
+            if date > today {
+                return Err(CliError::Usage(format!("date: `{date}` is in the future")));
+            }
+            let staff_id = store.staff_id(&staff).await?;
+            let assessor_id = store.staff_id(&assessor).await?;
+            let actor = format!("staff:{assessor} via {}", cli_actor());
+            let target = format!("staff:{staff}");
+            let mut ask = Ask::new(assessor.clone(), "competency.sign-off");
+            ask.colleague = Some(staff.clone());
+            ask.competency = Some(id.clone());
+            authorise(&store, pack, &ask, &actor, &target).await?;
+            let expires = c.expiry_from(date);
+            #[derive(Serialize)]
+            struct Payload<'a> {
+                competency: &'a CompetencyId,
+                date: chrono::NaiveDate,
+                evidence: &'a str,
+            }
+            let draft = AuditDraft::permit(actor, "competency.sign-off", target).with_payload(&Payload {
+                competency: &id,
+                date,
+                evidence: &evidence,
+            });
+            store
+                .command(draft, |tx| {
+                    Box::pin(async move {
+                        tx.insert_competency_record(staff_id, &c, date, expires, Some(assessor_id), &evidence)
+                            .await
+                            .map(drop)
+                    })
+                })
+                .await?;
+            println!("{staff}: `{id}` signed off by {assessor} on {date}, valid until {expires}");
+            Ok(())
+        }
+        CompetencyCommand::Revoke {
+            staff,
+            competency,
+            by,
+            reason,
+        } => {
+            let staff = Username::parse(&staff)?;
+            let by = Username::parse(&by)?;
+            let id = CompetencyId::parse(&competency)?;
+            let reason = parse_title("reason", &reason)?;
+            let store = open_with_pack(url, pack).await?;
+            let staff_id = store.staff_id(&staff).await?;
+            let actor = format!("staff:{by} via {}", cli_actor());
+            let target = format!("staff:{staff}");
+            let mut ask = Ask::new(by.clone(), "competency.manage");
+            ask.colleague = Some(staff.clone());
+            authorise(&store, pack, &ask, &actor, &target).await?;
+            let draft = AuditDraft::permit(actor.clone(), "competency.revoke", target).with_payload(&(&id, &reason));
+            let by_name = format!("staff:{by}");
+            store
+                .command(draft, |tx| {
+                    Box::pin(async move { tx.revoke_competency(staff_id, &id, &by_name, &reason).await.map(drop) })
+                })
+                .await?;
+            println!("{staff}: `{competency}` revoked by {by}");
+            Ok(())
+        }
+        CompetencyCommand::List { staff, json } => {
+            let staff = staff.as_deref().map(Username::parse).transpose()?;
+            let store = open_store(url).await?;
+            if let Some(s) = &staff {
+                store.staff_id(s).await?;
+            }
+            let records = store.competency_records(staff.as_ref()).await?;
+            if json {
+                return print_json(&records);
+            }
+            println!(
+                "{:<14} {:<30} {:<11} {:<11} STATUS",
+                "STAFF", "COMPETENCY", "SIGNED OFF", "EXPIRES"
+            );
+            for r in records {
+                println!(
+                    "{:<14} {:<30} {:<11} {:<11} {}",
+                    r.staff, r.record.competency, r.record.signed_off_on, r.record.expires_on, r.status
+                );
+            }
+            Ok(())
+        }
+        CompetencyCommand::Expiring { within, json } => {
+            let days = parse_within(&within)?;
+            let store = open_store(url).await?;
+            let records = store.competencies_expiring(days).await?;
+            if json {
+                return print_json(&records);
+            }
+            for r in records {
+                println!(
+                    "{:<14} {:<30} expires {} (in {} days)",
+                    r.staff, r.record.competency, r.record.expires_on, r.days_to_expiry
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn cpd(url: &str, cmd: CpdCommand) -> CliResult {
+    match cmd {
+        CpdCommand::Add {
+            staff,
+            date,
+            hours,
+            activity,
+            reflection,
+        } => {
+            let staff = Username::parse(&staff)?;
+            let date = parse_date("date", &date)?;
+            let h: f64 = hours
+                .trim()
+                .parse()
+                .ok()
+                .filter(|h: &f64| h.is_finite())
+                .ok_or_else(|| CliError::Usage(format!("hours: `{hours}` is not a number of hours such as 1.5")))?;
+            let minutes = (h * 60.0).round() as i64;
+            if !(1..=24 * 60).contains(&minutes) {
+                return Err(CliError::Usage(format!(
+                    "hours: `{hours}` must be more than 0 and at most 24"
+                )));
+            }
+            let activity = parse_title("activity", &activity)?;
+            let reflection = reflection.trim().to_owned();
+            if reflection.is_empty() || reflection.chars().count() > 4000 {
+                return Err(CliError::Usage("reflection: must be 1 to 4000 characters".into()));
+            }
+            let store = open_store(url).await?;
+            if date > store.now().date_naive() {
+                return Err(CliError::Usage(format!("date: `{date}` is in the future")));
+            }
+            let staff_id = store.staff_id(&staff).await?;
+            let by = cli_actor();
+            let draft = AuditDraft::permit(by.clone(), "cpd.add", format!("staff:{staff}"))
+                .with_payload(&(date, minutes, &activity));
+            store
+                .command(draft, |tx| {
+                    Box::pin(async move { tx.add_cpd(staff_id, date, minutes, &activity, &reflection, &by).await })
+                })
+                .await?;
+            println!("{staff}: CPD of {minutes} minutes on {date} recorded");
+            Ok(())
+        }
+        CpdCommand::List { staff, json } => {
+            let staff = staff.as_deref().map(Username::parse).transpose()?;
+            let store = open_store(url).await?;
+            if let Some(s) = &staff {
+                store.staff_id(s).await?;
+            }
+            let entries = store.cpd_entries(staff.as_ref()).await?;
+            if json {
+                return print_json(&entries);
+            }
+            for e in entries {
+                println!("{:<14} {} {:>5.2} h  {}", e.staff, e.date, e.hours, e.activity);
+            }
+            Ok(())
+        }
+    }
+}

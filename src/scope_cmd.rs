@@ -1,0 +1,187 @@
+//! `remit policy` and `remit scope`.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use remit_domain::nhs::NhsNumber;
+use remit_domain::staff::Username;
+use remit_policy::{ExamRegion, PolicyPack, Supervision};
+use remit_server::scope::{self, Ask};
+use serde::Serialize;
+
+use crate::cli::{PolicyCommand, ScopeCommand};
+use crate::{CliError, CliResult, cli_actor, open_store, open_with_pack};
+
+fn print_json(value: &impl Serialize) -> CliResult {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Failed(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn supervision_text(s: Option<Supervision>) -> &'static str {
+    s.map_or("not allowed", Supervision::as_str)
+}
+
+pub async fn scope(url: &str, pack: &PolicyPack, cmd: ScopeCommand) -> CliResult<ExitCode> {
+    match cmd {
+        ScopeCommand::Check {
+            staff,
+            action,
+            patient,
+            exam,
+            supervision,
+            supervisor,
+            break_glass,
+            json,
+        } => {
+            let mut ask = Ask::new(Username::parse(&staff)?, action.trim());
+            ask.patient = patient.as_deref().map(NhsNumber::parse).transpose()?;
+            ask.exam = exam.as_deref().map(ExamRegion::parse).transpose()?;
+            ask.supervision = Supervision::parse(&supervision)?;
+            ask.supervisor = supervisor.as_deref().map(Username::parse).transpose()?;
+            if ask.supervision != Supervision::None && ask.supervisor.is_none() {
+                return Err(CliError::Usage(
+                    "supervisor: supervision `indirect` or `direct` needs --supervisor USERNAME".into(),
+                ));
+            }
+            if let Some(reason) = break_glass.as_deref().map(str::trim) {
+                if reason.is_empty() {
+                    return Err(CliError::Usage("break-glass: state a reason".into()));
+                }
+                ask.break_glass = Some(reason.to_owned());
+            }
+            ask.request_justified = true;
+            let store = open_with_pack(url, pack).await?;
+            let decision = scope::check_audited(&store, pack, &cli_actor(), &ask).await?;
+            if json {
+                print_json(&decision)?;
+            } else {
+                println!("{}: {} {}", decision.decision, staff, ask.activity);
+                for r in &decision.reasons {
+                    println!("  - {r}");
+                }
+            }
+            Ok(if decision.permitted() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        ScopeCommand::Show { username, json } => {
+            let username = Username::parse(&username)?;
+            let store = open_with_pack(url, pack).await?;
+            let s = scope::show(&store, pack, &username).await?;
+            if json {
+                print_json(&s)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{} ({}), on duty: {}",
+                s.name,
+                s.staff,
+                if s.on_duty.is_empty() {
+                    "no".into()
+                } else {
+                    s.on_duty.join(", ")
+                }
+            );
+            for l in &s.activities {
+                let name = match &l.detail {
+                    Some(d) => format!("{} ({d})", l.activity),
+                    None => l.activity.clone(),
+                };
+                println!("  {name:<40} {}", supervision_text(l.least_supervision));
+                for r in &l.reasons {
+                    println!("      {r}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// One person's change for one activity.
+#[derive(Debug, Serialize)]
+struct Change {
+    staff: String,
+    activity: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    /// `gained`, `lost` or `supervision`.
+    change: &'static str,
+    from: Option<Supervision>,
+    to: Option<Supervision>,
+}
+
+pub async fn policy(url: &str, cmd: PolicyCommand) -> CliResult<ExitCode> {
+    match cmd {
+        PolicyCommand::Validate { dir } => match PolicyPack::load(&dir) {
+            Ok(pack) => {
+                println!(
+                    "{}: valid ({} policies, {} activities, {} competencies)",
+                    dir.display(),
+                    pack.policy_count(),
+                    pack.activities().len(),
+                    pack.competencies().len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                println!("{e}");
+                Ok(ExitCode::from(1))
+            }
+        },
+        PolicyCommand::Diff { old, new, json } => {
+            let old = PolicyPack::load(&old).map_err(|e| CliError::Usage(format!("old pack: {e}")))?;
+            let new = PolicyPack::load(&new).map_err(|e| CliError::Usage(format!("new pack: {e}")))?;
+            let store = open_store(url).await?;
+            let today = store.now().date_naive();
+            let mut changes = Vec::new();
+            for s in store.list_staff().await? {
+                let profile = store.staff_profile(&s.staff.username).await?;
+                let key = |l: &remit_policy::ScopeLine| (l.activity.clone(), l.detail.clone());
+                let before: BTreeMap<_, _> = old.scope(&profile, today).into_iter().map(|l| (key(&l), l)).collect();
+                let after: BTreeMap<_, _> = new.scope(&profile, today).into_iter().map(|l| (key(&l), l)).collect();
+                let keys: std::collections::BTreeSet<_> = before.keys().chain(after.keys()).cloned().collect();
+                for k in keys {
+                    let from = before.get(&k).and_then(|l| l.least_supervision);
+                    let to = after.get(&k).and_then(|l| l.least_supervision);
+                    let change = match (from, to) {
+                        (a, b) if a == b => continue,
+                        (None, Some(_)) => "gained",
+                        (Some(_), None) => "lost",
+                        _ => "supervision",
+                    };
+                    changes.push(Change {
+                        staff: s.staff.username.to_string(),
+                        activity: k.0,
+                        detail: k.1,
+                        change,
+                        from,
+                        to,
+                    });
+                }
+            }
+            if json {
+                print_json(&changes)?;
+            } else if changes.is_empty() {
+                println!("no one's scope changes");
+            } else {
+                for c in &changes {
+                    let name = match &c.detail {
+                        Some(d) => format!("{} ({d})", c.activity),
+                        None => c.activity.clone(),
+                    };
+                    println!(
+                        "{:<14} {name:<40} {:<11} {} -> {}",
+                        c.staff,
+                        c.change,
+                        supervision_text(c.from),
+                        supervision_text(c.to)
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
