@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use cedar_policy::{
-    Context, Decision as CedarDecision, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression,
+    Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request,
+    RestrictedExpression,
 };
 use chrono::NaiveDate;
 use remit_domain::nhs::NhsNumber;
@@ -205,48 +206,65 @@ impl Types {
     }
 }
 
+/// Which attributes to build: all of them, or only those a slice's policies can read.
+#[derive(Clone, Copy)]
+enum Wanted<'a> {
+    All,
+    Only(&'a HashSet<String>),
+}
+
+impl Wanted<'_> {
+    fn has(self, name: &str) -> bool {
+        match self {
+            Wanted::All => true,
+            Wanted::Only(set) => set.contains(name),
+        }
+    }
+}
+
 /// The Staff entity for a profile, with the facts as they are on `today`.
-fn staff_entity(p: &StaffProfile, today: NaiveDate, uid_override: Option<EntityUid>) -> Entity {
+fn staff_entity(p: &StaffProfile, today: NaiveDate, wanted: Wanted<'_>) -> Entity {
     let t = Types::get();
-    let current: Vec<_> = p.registrations.iter().filter(|r| r.is_current(today)).collect();
-    let attrs: HashMap<String, RestrictedExpression> = [
-        ("name", RestrictedExpression::new_string(p.staff.name.to_string())),
-        (
-            "level",
-            RestrictedExpression::new_long(p.staff.level.map_or(0, |l| i64::from(l.get()))),
-        ),
-        ("trainee", RestrictedExpression::new_bool(p.staff.trainee)),
-        ("active", RestrictedExpression::new_bool(p.staff.is_active())),
-        ("registered", RestrictedExpression::new_bool(!current.is_empty())),
-        ("regulators", string_set(current.iter().map(|r| r.regulator.as_str()))),
-        (
-            "annotations",
-            string_set(current.iter().flat_map(|r| r.annotations.iter().map(|a| a.as_str()))),
-        ),
-        (
-            "competencies",
-            string_set(
-                p.competencies
-                    .iter()
-                    .filter(|c| c.is_valid_on(today))
-                    .map(|c| c.competency.as_str()),
-            ),
-        ),
-        ("entitlements", string_set(p.entitlements.iter().map(|e| e.as_str()))),
-        ("roles", string_set(p.staff.roles.iter().map(|r| r.as_str()))),
-        (
-            "on_duty",
-            RestrictedExpression::new_set(
-                p.on_duty
-                    .iter()
-                    .map(|c| RestrictedExpression::new_entity_uid(uid(&t.place, c.as_str()))),
-            ),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let id = uid_override.unwrap_or_else(|| uid(&t.staff, p.staff.username.as_str()));
+    let mut attrs: HashMap<String, RestrictedExpression> = HashMap::with_capacity(11);
+    let mut put = |name: &str, value: &dyn Fn() -> RestrictedExpression| {
+        if wanted.has(name) {
+            attrs.insert(name.to_owned(), value());
+        }
+    };
+    let current = || p.registrations.iter().filter(move |r| r.is_current(today));
+    put("name", &|| RestrictedExpression::new_string(p.staff.name.to_string()));
+    put("level", &|| {
+        RestrictedExpression::new_long(p.staff.level.map_or(0, |l| i64::from(l.get())))
+    });
+    put("trainee", &|| RestrictedExpression::new_bool(p.staff.trainee));
+    put("active", &|| RestrictedExpression::new_bool(p.staff.is_active()));
+    put("registered", &|| {
+        RestrictedExpression::new_bool(current().next().is_some())
+    });
+    put("regulators", &|| string_set(current().map(|r| r.regulator.as_str())));
+    put("annotations", &|| {
+        string_set(current().flat_map(|r| r.annotations.iter().map(|a| a.as_str())))
+    });
+    put("competencies", &|| {
+        string_set(
+            p.competencies
+                .iter()
+                .filter(|c| c.is_valid_on(today))
+                .map(|c| c.competency.as_str()),
+        )
+    });
+    put("entitlements", &|| {
+        string_set(p.entitlements.iter().map(|e| e.as_str()))
+    });
+    put("roles", &|| string_set(p.staff.roles.iter().map(|r| r.as_str())));
+    put("on_duty", &|| {
+        RestrictedExpression::new_set(
+            p.on_duty
+                .iter()
+                .map(|c| RestrictedExpression::new_entity_uid(uid(&t.place, c.as_str()))),
+        )
+    });
+    let id = uid(&t.staff, p.staff.username.as_str());
     Entity::new(id, attrs, HashSet::new()).expect("staff attributes are literal values")
 }
 
@@ -290,7 +308,7 @@ impl PolicyPack {
 
     fn decide_inner(&self, q: &Question<'_>, strict: bool) -> Decision {
         let schema = strict.then_some(&self.schema);
-        let Some(action) = self.action_uids.get(q.activity) else {
+        let Some(slice) = self.slices.get(q.activity) else {
             return Decision::deny(
                 vec![format!("`{}` is not an activity of this policy pack", q.activity)],
                 vec![],
@@ -302,10 +320,17 @@ impl PolicyPack {
                 vec![],
             );
         };
+        let wanted = if strict {
+            Wanted::All
+        } else {
+            Wanted::Only(&slice.attributes)
+        };
         let t = Types::get();
-        let principal = staff_entity(q.actor, q.today, None);
+        let principal = staff_entity(q.actor, q.today, wanted);
         let principal_uid = principal.uid();
-        let mut entities = vec![principal];
+        let mut entities = Vec::with_capacity(slice.entities.len() + 4);
+        entities.extend(slice.entities.iter().cloned());
+        entities.push(principal);
         let mut pairs: Vec<(String, RestrictedExpression)> = Vec::with_capacity(9);
         let exam_competency = q
             .exam_region
@@ -334,7 +359,7 @@ impl PolicyPack {
                     let e = if s.staff.username == q.actor.staff.username {
                         None
                     } else {
-                        Some(staff_entity(s, q.today, None))
+                        Some(staff_entity(s, q.today, wanted))
                     };
                     let suid = uid(&t.staff, s.staff.username.as_str());
                     if let Some(e) = e {
@@ -376,7 +401,7 @@ impl PolicyPack {
         } else {
             let colleague_uid = match q.colleague {
                 Some(c) if c.staff.username != q.actor.staff.username => {
-                    let e = staff_entity(c, q.today, None);
+                    let e = staff_entity(c, q.today, wanted);
                     let u = e.uid();
                     entities.push(e);
                     u
@@ -390,19 +415,20 @@ impl PolicyPack {
             colleague_uid
         };
 
+        pairs.retain(|(k, _)| wanted.has(k));
         let context = match Context::from_pairs(pairs) {
             Ok(c) => c,
             Err(e) => return Decision::deny(vec![format!("the question could not be put to the pack: {e}")], vec![]),
         };
-        let request = match Request::new(principal_uid, action.clone(), resource, context, schema) {
+        let request = match Request::new(principal_uid, slice.uid.clone(), resource, context, schema) {
             Ok(r) => r,
             Err(e) => return Decision::deny(vec![format!("the question could not be put to the pack: {e}")], vec![]),
         };
-        let entities = match self.action_entities.clone().add_entities(entities, schema) {
+        let entities = match Entities::from_entities(entities, schema) {
             Ok(e) => e,
             Err(e) => return Decision::deny(vec![format!("the question could not be put to the pack: {e}")], vec![]),
         };
-        let response = self.authorizer.is_authorized(&request, &self.policies, &entities);
+        let response = self.authorizer.is_authorized(&request, &slice.policies, &entities);
 
         let facts = Facts {
             actor: q.actor,
@@ -426,7 +452,7 @@ impl PolicyPack {
         if !errors.is_empty() {
             let mut reasons: Vec<String> = determining
                 .iter()
-                .filter_map(|id| self.policies.annotation(id, "reason"))
+                .filter_map(|id| slice.reasons.get(id))
                 .map(|r| facts.render(r))
                 .collect();
             reasons.extend(errors);
@@ -441,7 +467,7 @@ impl PolicyPack {
             CedarDecision::Deny => {
                 let mut reasons: Vec<String> = determining
                     .iter()
-                    .filter_map(|id| self.policies.annotation(id, "reason"))
+                    .filter_map(|id| slice.reasons.get(id))
                     .map(|r| facts.render(r))
                     .collect();
                 if reasons.is_empty() {

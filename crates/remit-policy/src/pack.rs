@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use cedar_policy::{Authorizer, Entities, EntityUid, PolicyId, PolicySet, Schema, ValidationMode, Validator};
+use cedar_policy::{
+    ActionConstraint, Authorizer, Entity, EntityUid, PolicyId, PolicySet, Schema, ValidationMode, Validator,
+};
 use miette::Diagnostic;
 use serde::Deserialize;
 
@@ -72,16 +74,87 @@ struct CompetencyFile {
 pub struct PolicyPack {
     pub(crate) dir: PathBuf,
     pub(crate) schema: Schema,
-    pub(crate) policies: PolicySet,
     /// Policy id → position in load order, so that reasons come out in the pack's order.
     pub(crate) order: HashMap<PolicyId, usize>,
     pub(crate) activities: Vec<Activity>,
     pub(crate) competencies: Vec<CatalogueCompetency>,
-    pub(crate) action_uids: HashMap<String, EntityUid>,
-    /// The schema's action entities with their groups: without them `action in Action::"patient-facing"` would
-    /// never hold. Every decision starts from these.
-    pub(crate) action_entities: Entities,
+    /// Per action: what a decision about it needs (built once at load).
+    pub(crate) slices: HashMap<String, ActionSlice>,
     pub(crate) authorizer: Authorizer,
+}
+
+/// The part of a pack one action's decisions can touch.
+pub(crate) struct ActionSlice {
+    pub(crate) uid: EntityUid,
+    /// The policies whose action scope can match this action: unconstrained, `==` it, or `in` one of its groups.
+    /// The others can never apply, so evaluating them would only cost time. Membership of the slice proves the
+    /// action scope, so each policy here has it rewritten to unconstrained: Cedar then neither rebuilds nor checks
+    /// it on every request.
+    pub(crate) policies: PolicySet,
+    /// The action's entity and its groups' entities, needed only when a condition asks `action in …`; empty
+    /// otherwise, which spares every request the entity hierarchy.
+    pub(crate) entities: Vec<Entity>,
+    /// Each forbid's `@reason`, looked up once here rather than on every refusal.
+    pub(crate) reasons: HashMap<PolicyId, String>,
+    /// Every attribute name the slice's policies can read (`x.attr`, `x has attr`). Cedar has no dynamic attribute
+    /// access, so entities and context built with only these decide exactly as complete ones would (the strict
+    /// path builds everything, and the tests compare the two).
+    pub(crate) attributes: HashSet<String>,
+}
+
+/// Adds every attribute name read in a policy (Cedar's JSON form) to `out`.
+fn attributes_read(json: &serde_json::Value, out: &mut HashSet<String>) {
+    match json {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                if (k == "." || k == "has")
+                    && let Some(attr) = v.get("attr").and_then(|a| a.as_str())
+                {
+                    out.insert(attr.to_owned());
+                }
+                attributes_read(v, out);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|i| attributes_read(i, out)),
+        _ => {}
+    }
+}
+
+/// Whether a policy's conditions (in Cedar's JSON form) test the action's place in the hierarchy.
+fn asks_action_in(json: &serde_json::Value) -> bool {
+    match json {
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| {
+            let direct = k == "in"
+                && v.get("left")
+                    .is_some_and(|l| l.get("Var").is_some_and(|x| x == "action"));
+            direct || asks_action_in(v)
+        }),
+        serde_json::Value::Array(items) => items.iter().any(asks_action_in),
+        _ => false,
+    }
+}
+
+/// The same policy with its action scope unconstrained.
+fn without_action_scope(p: &cedar_policy::Policy) -> Result<Prepared, String> {
+    let mut json = p.to_json().map_err(|e| e.to_string())?;
+    let needs_hierarchy = json.get("conditions").is_some_and(asks_action_in);
+    let mut attributes = HashSet::new();
+    attributes_read(&json, &mut attributes);
+    json["action"] = serde_json::json!({"op": "All"});
+    let policy = cedar_policy::Policy::from_json(Some(p.id().clone()), json).map_err(|e| e.to_string())?;
+    Ok(Prepared {
+        policy,
+        needs_hierarchy,
+        attributes,
+    })
+}
+
+/// A policy made ready for its slices.
+#[derive(Clone)]
+struct Prepared {
+    policy: cedar_policy::Policy,
+    needs_hierarchy: bool,
+    attributes: HashSet<String>,
 }
 
 impl std::fmt::Debug for PolicyPack {
@@ -383,15 +456,71 @@ impl PolicyPack {
         let action_entities = schema
             .action_entities()
             .map_err(|e| PackError::new(schema_path, None, format!("the actions cannot be built: {e}")))?;
+        let mut slices = HashMap::new();
+        // Each policy is rewritten once, whichever slices it lands in.
+        let mut rewritten_by_id: HashMap<PolicyId, Prepared> = HashMap::new();
+        for (name, uid) in &action_uids {
+            let ancestors: HashSet<EntityUid> = action_entities
+                .ancestors(uid)
+                .map(|a| a.cloned().collect())
+                .unwrap_or_default();
+            let mut slice = PolicySet::new();
+            let mut reasons = HashMap::new();
+            let mut needs_hierarchy = false;
+            let mut attributes = HashSet::new();
+            for p in policies.policies() {
+                let applies = match p.action_constraint() {
+                    ActionConstraint::Any => true,
+                    ActionConstraint::Eq(a) => a == *uid,
+                    ActionConstraint::In(groups) => groups.iter().any(|g| g == uid || ancestors.contains(g)),
+                };
+                if !applies {
+                    continue;
+                }
+                let prepared = match rewritten_by_id.get(p.id()) {
+                    Some(done) => done.clone(),
+                    None => {
+                        let done = without_action_scope(p).map_err(|e| {
+                            PackError::new(dir, None, format!("policy `{}` cannot be prepared: {e}", p.id()))
+                        })?;
+                        rewritten_by_id.insert(p.id().clone(), done.clone());
+                        done
+                    }
+                };
+                needs_hierarchy |= prepared.needs_hierarchy;
+                attributes.extend(prepared.attributes);
+                if let Some(r) = p.annotation("reason") {
+                    reasons.insert(p.id().clone(), r.to_owned());
+                }
+                slice.add(prepared.policy).expect("ids are unique in the whole set");
+            }
+            let entities: Vec<Entity> = if needs_hierarchy {
+                action_entities
+                    .clone()
+                    .into_iter()
+                    .filter(|e| e.uid() == *uid || ancestors.contains(&e.uid()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            slices.insert(
+                name.clone(),
+                ActionSlice {
+                    uid: uid.clone(),
+                    policies: slice,
+                    entities,
+                    reasons,
+                    attributes,
+                },
+            );
+        }
         Ok(Self {
             dir: dir.to_owned(),
-            action_entities,
+            slices,
             schema,
-            policies,
             order,
             activities,
             competencies,
-            action_uids,
             authorizer: Authorizer::new(),
         })
     }
