@@ -20,6 +20,10 @@ pub struct Cli {
     #[arg(long = "policy", global = true, env = "REMIT_POLICY")]
     pub policy: Option<PathBuf>,
 
+    /// An Agenda for Change pay table to use instead of the 2025/26 table compiled into remit.
+    #[arg(long = "pay-table", global = true, env = "REMIT_PAY_TABLE")]
+    pub pay_table: Option<PathBuf>,
+
     /// How log lines are written to standard error.
     #[arg(long, global = true, env = "REMIT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -69,6 +73,40 @@ pub enum Command {
     /// Continuing professional development.
     #[command(subcommand)]
     Cpd(CpdCommand),
+    /// Is this job offer fair? Agenda for Change pay.
+    #[command(subcommand)]
+    Pay(PayCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PayCommand {
+    /// Check an offer against the pay table: the verdict and what the post should pay.
+    Check {
+        /// The Agenda for Change band: 2 to 9, or 8a to 8d.
+        #[arg(long)]
+        band: String,
+        /// The annual salary offered, including any High Cost Area Supplement, e.g. 27000 or £27,000.
+        #[arg(long, allow_hyphen_values = true)]
+        salary: String,
+        /// none, fringe, outer-london or inner-london.
+        #[arg(long, default_value = "none")]
+        area: String,
+        /// Hours a week (full time is 37.5).
+        #[arg(long)]
+        hours: Option<String>,
+        /// Completed years in the band.
+        #[arg(long)]
+        years_in_band: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The usual band or bands for a Career Framework level.
+    Band {
+        #[arg(long)]
+        level: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@ mod audit_cmd;
 mod cli;
 mod commands;
 mod competency_cmd;
+mod pay_cmd;
 mod scope_cmd;
 mod serve;
 
@@ -74,6 +75,21 @@ pub fn load_pack(dir: Option<&std::path::Path>) -> CliResult<Arc<remit_policy::P
     }
 }
 
+/// The pay table: `--pay-table FILE` if given, else the 2025/26 table compiled in. A malformed file is a usage error
+/// naming the line.
+pub fn load_pay_table(file: Option<&std::path::Path>) -> CliResult<Arc<remit_domain::pay::PayTable>> {
+    match file {
+        Some(f) => {
+            let text =
+                std::fs::read_to_string(f).map_err(|e| CliError::Usage(format!("pay table `{}`: {e}", f.display())))?;
+            remit_domain::pay::PayTable::parse(&text)
+                .map(Arc::new)
+                .map_err(|e| CliError::Usage(format!("pay table {} {e}", f.display())))
+        }
+        None => Ok(Arc::new(remit_domain::pay::PayTable::shipped())),
+    }
+}
+
 /// The store with the pack's competency catalogue in place.
 pub async fn open_with_pack(url: &str, pack: &remit_policy::PolicyPack) -> CliResult<Store> {
     let store = open_store(url).await?;
@@ -117,9 +133,16 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
     let url = cli.database_url;
     let policy = cli.policy;
     let pack = || load_pack(policy.as_deref());
+    let pay_file = cli.pay_table;
+    let pay = || load_pay_table(pay_file.as_deref());
     match cli.command {
-        Command::Serve(args) => serve::serve(&url, pack()?, args).await.map(|()| ExitCode::SUCCESS),
-        Command::Demo(args) => serve::demo(&url, pack()?, args).await.map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => serve::serve(&url, pack()?, pay()?, args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Demo(args) => serve::demo(&url, pack()?, pay()?, args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Pay(cmd) => pay_cmd::pay(&*pay()?, cmd).map(|()| ExitCode::SUCCESS),
         Command::Migrate => {
             open_store(&url).await?;
             println!("migrations applied");

@@ -6,6 +6,7 @@ use remit_store::demo::{DEMO_PASSWORD, SeedOutcome, demo_usernames};
 use crate::cli::{DemoArgs, ServeArgs};
 use std::sync::Arc;
 
+use remit_domain::pay::PayTable;
 use remit_policy::PolicyPack;
 
 use crate::{CliError, CliResult, cli_actor, open_with_pack};
@@ -32,6 +33,7 @@ async fn shutdown_signal() {
 async fn run_server(
     store: remit_store::Store,
     pack: Arc<PolicyPack>,
+    pay: Arc<PayTable>,
     listen: std::net::SocketAddr,
     config: Config,
 ) -> CliResult {
@@ -42,22 +44,22 @@ async fn run_server(
     println!("remit listening on http://{addr}");
     tracing::info!(%addr, backend = ?store.backend(), "listening");
     tracing::info!(pack = %pack.dir().display(), policies = pack.policy_count(), "policy pack loaded");
-    let state = AppState::new(store, pack, config);
+    let state = AppState::new(store, pack, config).with_pay_table(pay);
     remit_server::serve(listener, state, shutdown_signal())
         .await
         .map_err(|e| CliError::Failed(format!("server stopped: {e}")))
 }
 
-pub async fn serve(url: &str, pack: Arc<PolicyPack>, args: ServeArgs) -> CliResult {
+pub async fn serve(url: &str, pack: Arc<PolicyPack>, pay: Arc<PayTable>, args: ServeArgs) -> CliResult {
     let store = open_with_pack(url, &pack).await?;
     let config = Config {
         secure_cookies: args.secure_cookies,
         ..Config::default()
     };
-    run_server(store, pack, args.listen, config).await
+    run_server(store, pack, pay, args.listen, config).await
 }
 
-pub async fn demo(url: &str, pack: Arc<PolicyPack>, args: DemoArgs) -> CliResult {
+pub async fn demo(url: &str, pack: Arc<PolicyPack>, pay: Arc<PayTable>, args: DemoArgs) -> CliResult {
     let store = open_with_pack(url, &pack).await?;
     match store.seed_demo(&cli_actor(), &pack.competency_catalogue()).await? {
         SeedOutcome::Seeded => println!("demo trust seeded"),
@@ -70,5 +72,5 @@ pub async fn demo(url: &str, pack: Arc<PolicyPack>, args: DemoArgs) -> CliResult
     println!("sign in as any of: {}", users.join(", "));
     println!("password for every demo user: {DEMO_PASSWORD}");
     println!("open http://{}/login", args.listen);
-    run_server(store, pack, args.listen, Config::default()).await
+    run_server(store, pack, pay, args.listen, Config::default()).await
 }

@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod cli;
 mod demo;
+mod pay;
 mod scope;
 
 use helpers::{Backend, TestFn};
@@ -29,6 +30,7 @@ fn main() {
         auth::tests(),
         cli::tests(),
         demo::tests(),
+        pay::tests(),
         scope::tests(),
     ]
     .concat();

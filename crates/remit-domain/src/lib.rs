@@ -9,6 +9,7 @@ pub mod competency;
 pub mod error;
 pub mod nhs;
 pub mod patient;
+pub mod pay;
 pub mod place;
 pub mod staff;
 pub mod time;

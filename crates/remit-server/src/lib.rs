@@ -21,6 +21,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderName;
 use axum::middleware;
 use axum::routing::get;
+use remit_domain::pay::PayTable;
 use remit_policy::PolicyPack;
 use remit_store::Store;
 use remit_store::session::SessionLimits;
@@ -59,6 +60,7 @@ impl Default for Config {
 pub struct AppState {
     pub store: Store,
     pub pack: Arc<PolicyPack>,
+    pub pay: Arc<PayTable>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
 }
@@ -68,9 +70,16 @@ impl AppState {
         Self {
             store,
             pack,
+            pay: Arc::new(PayTable::shipped()),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
         }
+    }
+
+    /// Uses another Agenda for Change pay table than the one compiled in.
+    pub fn with_pay_table(mut self, table: Arc<PayTable>) -> Self {
+        self.pay = table;
+        self
     }
 }
 
