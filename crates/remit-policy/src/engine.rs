@@ -320,13 +320,21 @@ impl PolicyPack {
                 vec![],
             );
         };
-        let wanted = if strict {
-            Wanted::All
-        } else {
-            Wanted::Only(&slice.attributes)
-        };
+        let a = &slice.attributes;
+        let wanted = |set| if strict { Wanted::All } else { Wanted::Only(set) };
         let t = Types::get();
-        let principal = staff_entity(q.actor, q.today, wanted);
+        // One entity playing two parts needs what both parts read.
+        let two_parts = match (activity.patient_facing, q.supervisor, q.colleague) {
+            (true, SupervisorRef::Named(s), _) => s.staff.username == q.actor.staff.username,
+            (true, _, _) => false,
+            (false, _, Some(c)) => c.staff.username == q.actor.staff.username,
+            (false, _, None) => true,
+        };
+        let principal = staff_entity(
+            q.actor,
+            q.today,
+            wanted(if two_parts { &a.any_staff } else { &a.principal }),
+        );
         let principal_uid = principal.uid();
         let mut entities = Vec::with_capacity(slice.entities.len() + 4);
         entities.extend(slice.entities.iter().cloned());
@@ -359,7 +367,7 @@ impl PolicyPack {
                     let e = if s.staff.username == q.actor.staff.username {
                         None
                     } else {
-                        Some(staff_entity(s, q.today, wanted))
+                        Some(staff_entity(s, q.today, wanted(&a.supervisor)))
                     };
                     let suid = uid(&t.staff, s.staff.username.as_str());
                     if let Some(e) = e {
@@ -401,7 +409,7 @@ impl PolicyPack {
         } else {
             let colleague_uid = match q.colleague {
                 Some(c) if c.staff.username != q.actor.staff.username => {
-                    let e = staff_entity(c, q.today, wanted);
+                    let e = staff_entity(c, q.today, wanted(&a.colleague));
                     let u = e.uid();
                     entities.push(e);
                     u
@@ -415,7 +423,7 @@ impl PolicyPack {
             colleague_uid
         };
 
-        pairs.retain(|(k, _)| wanted.has(k));
+        pairs.retain(|(k, _)| wanted(&a.context).has(k));
         let context = match Context::from_pairs(pairs) {
             Ok(c) => c,
             Err(e) => return Decision::deny(vec![format!("the question could not be put to the pack: {e}")], vec![]),

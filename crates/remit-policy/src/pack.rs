@@ -96,27 +96,84 @@ pub(crate) struct ActionSlice {
     pub(crate) entities: Vec<Entity>,
     /// Each forbid's `@reason`, looked up once here rather than on every refusal.
     pub(crate) reasons: HashMap<PolicyId, String>,
-    /// Every attribute name the slice's policies can read (`x.attr`, `x has attr`). Cedar has no dynamic attribute
-    /// access, so entities and context built with only these decide exactly as complete ones would (the strict
-    /// path builds everything, and the tests compare the two).
-    pub(crate) attributes: HashSet<String>,
+    /// The attribute names the slice's policies can read (`x.attr`, `x has attr`), by whose they are. Cedar has no
+    /// dynamic attribute access, so entities and context built with only these decide exactly as complete ones
+    /// would (the strict path builds everything, and the tests compare the two).
+    pub(crate) attributes: Attributes,
 }
 
-/// Adds every attribute name read in a policy (Cedar's JSON form) to `out`.
-fn attributes_read(json: &serde_json::Value, out: &mut HashSet<String>) {
-    match json {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map {
-                if (k == "." || k == "has")
-                    && let Some(attr) = v.get("attr").and_then(|a| a.as_str())
-                {
-                    out.insert(attr.to_owned());
+/// Attribute names read, by whose.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Attributes {
+    /// Read on `principal` (and on any staff entity, when the reader could not be told).
+    pub(crate) principal: HashSet<String>,
+    /// Read on `context.supervisor`.
+    pub(crate) supervisor: HashSet<String>,
+    /// Read on `resource` when it is a staff member.
+    pub(crate) colleague: HashSet<String>,
+    /// Context keys read.
+    pub(crate) context: HashSet<String>,
+    /// Everything read on any staff entity: for a staff member who plays two parts (their own supervisor, or the
+    /// colleague of a staff-facing activity).
+    pub(crate) any_staff: HashSet<String>,
+}
+
+impl Attributes {
+    fn extend(&mut self, other: &Attributes) {
+        self.principal.extend(other.principal.iter().cloned());
+        self.supervisor.extend(other.supervisor.iter().cloned());
+        self.colleague.extend(other.colleague.iter().cloned());
+        self.context.extend(other.context.iter().cloned());
+        self.any_staff.extend(
+            other
+                .principal
+                .iter()
+                .chain(&other.supervisor)
+                .chain(&other.colleague)
+                .cloned(),
+        );
+    }
+
+    /// Adds every attribute read in a policy (Cedar's JSON form). An attribute read on anything but `principal`,
+    /// `resource`, `context` or `context.supervisor` counts for every staff entity, to stay sound.
+    fn read_in(&mut self, json: &serde_json::Value) {
+        match json {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    if (k == "." || k == "has")
+                        && let Some(attr) = v.get("attr").and_then(|a| a.as_str())
+                    {
+                        let left = v.get("left");
+                        let var = |name: &str| left.is_some_and(|l| l.get("Var").is_some_and(|x| x == name));
+                        let supervisor = left.is_some_and(|l| {
+                            l.get(".").is_some_and(|inner| {
+                                inner.get("attr").is_some_and(|a| a == "supervisor")
+                                    && inner
+                                        .get("left")
+                                        .is_some_and(|x| x.get("Var").is_some_and(|v| v == "context"))
+                            })
+                        });
+                        let attr = attr.to_owned();
+                        if var("principal") {
+                            self.principal.insert(attr);
+                        } else if var("context") {
+                            self.context.insert(attr);
+                        } else if supervisor {
+                            self.supervisor.insert(attr);
+                        } else if var("resource") {
+                            self.colleague.insert(attr);
+                        } else {
+                            self.principal.insert(attr.clone());
+                            self.supervisor.insert(attr.clone());
+                            self.colleague.insert(attr);
+                        }
+                    }
+                    self.read_in(v);
                 }
-                attributes_read(v, out);
             }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| self.read_in(i)),
+            _ => {}
         }
-        serde_json::Value::Array(items) => items.iter().for_each(|i| attributes_read(i, out)),
-        _ => {}
     }
 }
 
@@ -138,8 +195,8 @@ fn asks_action_in(json: &serde_json::Value) -> bool {
 fn without_action_scope(p: &cedar_policy::Policy) -> Result<Prepared, String> {
     let mut json = p.to_json().map_err(|e| e.to_string())?;
     let needs_hierarchy = json.get("conditions").is_some_and(asks_action_in);
-    let mut attributes = HashSet::new();
-    attributes_read(&json, &mut attributes);
+    let mut attributes = Attributes::default();
+    attributes.read_in(&json);
     json["action"] = serde_json::json!({"op": "All"});
     let policy = cedar_policy::Policy::from_json(Some(p.id().clone()), json).map_err(|e| e.to_string())?;
     Ok(Prepared {
@@ -154,7 +211,7 @@ fn without_action_scope(p: &cedar_policy::Policy) -> Result<Prepared, String> {
 struct Prepared {
     policy: cedar_policy::Policy,
     needs_hierarchy: bool,
-    attributes: HashSet<String>,
+    attributes: Attributes,
 }
 
 impl std::fmt::Debug for PolicyPack {
@@ -467,7 +524,7 @@ impl PolicyPack {
             let mut slice = PolicySet::new();
             let mut reasons = HashMap::new();
             let mut needs_hierarchy = false;
-            let mut attributes = HashSet::new();
+            let mut attributes = Attributes::default();
             for p in policies.policies() {
                 let applies = match p.action_constraint() {
                     ActionConstraint::Any => true,
@@ -488,7 +545,7 @@ impl PolicyPack {
                     }
                 };
                 needs_hierarchy |= prepared.needs_hierarchy;
-                attributes.extend(prepared.attributes);
+                attributes.extend(&prepared.attributes);
                 if let Some(r) = p.annotation("reason") {
                     reasons.insert(p.id().clone(), r.to_owned());
                 }
