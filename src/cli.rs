@@ -172,6 +172,8 @@ pub enum CompetencyCommand {
         date: Option<String>,
         #[arg(long)]
         evidence: String,
+        #[arg(long)]
+        json: bool,
     },
     /// Revoke a person's current sign-off; `--by` must pass `competency.manage`.
     Revoke {
@@ -183,6 +185,8 @@ pub enum CompetencyCommand {
         by: String,
         #[arg(long)]
         reason: String,
+        #[arg(long)]
+        json: bool,
     },
     /// Competency records with their status today.
     List {
@@ -216,6 +220,8 @@ pub enum CpdCommand {
         activity: String,
         #[arg(long)]
         reflection: String,
+        #[arg(long)]
+        json: bool,
     },
     /// CPD entries, newest first.
     List {

@@ -66,6 +66,7 @@ pub async fn competency(url: &str, pack: &PolicyPack, cmd: CompetencyCommand) ->
             assessor,
             date,
             evidence,
+            json,
         } => {
             let staff = Username::parse(&staff)?;
             let assessor = Username::parse(&assessor)?;
@@ -113,7 +114,13 @@ pub async fn competency(url: &str, pack: &PolicyPack, cmd: CompetencyCommand) ->
                     })
                 })
                 .await?;
-            println!("{staff}: `{id}` signed off by {assessor} on {date}, valid until {expires}");
+            if json {
+                return print_json(&serde_json::json!({
+                    "staff": staff, "competency": competency, "signed_off_on": date, "expires_on": expires,
+                    "assessor": assessor,
+                }));
+            }
+            println!("{staff}: `{competency}` signed off by {assessor} on {date}, valid until {expires}");
             Ok(())
         }
         CompetencyCommand::Revoke {
@@ -121,6 +128,7 @@ pub async fn competency(url: &str, pack: &PolicyPack, cmd: CompetencyCommand) ->
             competency,
             by,
             reason,
+            json,
         } => {
             let staff = Username::parse(&staff)?;
             let by = Username::parse(&by)?;
@@ -135,11 +143,16 @@ pub async fn competency(url: &str, pack: &PolicyPack, cmd: CompetencyCommand) ->
             authorise(&store, pack, &ask, &actor, &target).await?;
             let draft = AuditDraft::permit(actor.clone(), "competency.revoke", target).with_payload(&(&id, &reason));
             let by_name = format!("staff:{by}");
-            store
+            let (revoked, _) = store
                 .command(draft, |tx| {
-                    Box::pin(async move { tx.revoke_competency(staff_id, &id, &by_name, &reason).await.map(drop) })
+                    Box::pin(async move { tx.revoke_competency(staff_id, &id, &by_name, &reason).await })
                 })
                 .await?;
+            if json {
+                return print_json(&serde_json::json!({
+                    "staff": staff, "competency": competency, "revoked_by": by, "records_revoked": revoked,
+                }));
+            }
             println!("{staff}: `{competency}` revoked by {by}");
             Ok(())
         }
@@ -191,6 +204,7 @@ pub async fn cpd(url: &str, cmd: CpdCommand) -> CliResult {
             hours,
             activity,
             reflection,
+            json,
         } => {
             let staff = Username::parse(&staff)?;
             let date = parse_date("date", &date)?;
@@ -224,6 +238,9 @@ pub async fn cpd(url: &str, cmd: CpdCommand) -> CliResult {
                     Box::pin(async move { tx.add_cpd(staff_id, date, minutes, &activity, &reflection, &by).await })
                 })
                 .await?;
+            if json {
+                return print_json(&serde_json::json!({"staff": staff, "date": date, "hours": minutes as f64 / 60.0}));
+            }
             println!("{staff}: CPD of {minutes} minutes on {date} recorded");
             Ok(())
         }
