@@ -73,6 +73,8 @@ pub enum Command {
     /// Continuing professional development.
     #[command(subcommand)]
     Cpd(CpdCommand),
+    /// Score observation sets: JSON Lines on standard input, one result line each on standard output.
+    News2,
     /// Is this job offer fair? Agenda for Change pay.
     #[command(subcommand)]
     Pay(PayCommand),

@@ -5,6 +5,7 @@ mod audit_cmd;
 mod cli;
 mod commands;
 mod competency_cmd;
+mod news2_cmd;
 mod pay_cmd;
 mod scope_cmd;
 mod serve;
@@ -107,6 +108,10 @@ pub fn cli_actor() -> String {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::News2 = cli.command {
+        // The batch scorer needs no database and no runtime.
+        return news2_cmd::run();
+    }
     init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
@@ -142,6 +147,7 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
         Command::Demo(args) => serve::demo(&url, pack()?, pay()?, args)
             .await
             .map(|()| ExitCode::SUCCESS),
+        Command::News2 => Ok(news2_cmd::run()),
         Command::Pay(cmd) => pay_cmd::pay(&*pay()?, cmd).map(|()| ExitCode::SUCCESS),
         Command::Migrate => {
             open_store(&url).await?;

@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod cli;
 mod demo;
+mod news2;
 mod pay;
 mod scope;
 
@@ -30,6 +31,7 @@ fn main() {
         auth::tests(),
         cli::tests(),
         demo::tests(),
+        news2::tests(),
         pay::tests(),
         scope::tests(),
     ]

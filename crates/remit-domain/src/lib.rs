@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod competency;
 pub mod error;
+pub mod news2;
 pub mod nhs;
 pub mod patient;
 pub mod pay;
