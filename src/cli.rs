@@ -24,6 +24,10 @@ pub struct Cli {
     #[arg(long = "pay-table", global = true, env = "REMIT_PAY_TABLE")]
     pub pay_table: Option<PathBuf>,
 
+    /// The most people one supervisor should supervise at once; delegating beyond it warns.
+    #[arg(long, global = true, env = "REMIT_MAX_SUPERVISEES", default_value_t = 4)]
+    pub max_supervisees: usize,
+
     /// How log lines are written to standard error.
     #[arg(long, global = true, env = "REMIT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -73,11 +77,111 @@ pub enum Command {
     /// Continuing professional development.
     #[command(subcommand)]
     Cpd(CpdCommand),
+    /// Delegated tasks: delegate, accept or decline, start, complete, countersign.
+    #[command(subcommand)]
+    Task(TaskCommand),
     /// Score observation sets: JSON Lines on standard input, one result line each on standard output.
     News2,
     /// Is this job offer fair? Agenda for Change pay.
     #[command(subcommand)]
     Pay(PayCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Delegate work for a patient. Both the delegator and the delegatee must pass the policy.
+    Delegate {
+        #[arg(long = "from")]
+        delegator: String,
+        #[arg(long = "to")]
+        delegatee: String,
+        #[arg(long)]
+        patient: String,
+        /// The activity, e.g. procedure.venepuncture.
+        #[arg(long)]
+        activity: String,
+        /// For X-ray work: chest, appendicular or axial.
+        #[arg(long)]
+        exam: Option<String>,
+        /// none, indirect or direct.
+        #[arg(long, default_value = "none")]
+        supervision: String,
+        #[arg(long)]
+        supervisor: Option<String>,
+        /// When it is due (RFC 3339).
+        #[arg(long)]
+        due: Option<String>,
+        #[arg(long, default_value = "")]
+        notes: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accept a task delegated to you (the policy is checked again).
+    Accept(TaskMove),
+    /// Decline a task delegated to you, saying why.
+    Decline(TaskMoveWithReason),
+    /// Start an accepted task.
+    Start(TaskMove),
+    /// Complete a task (the policy is checked again); under direct supervision it then awaits countersignature.
+    Complete(TaskMove),
+    /// Record that the work could not be done, saying why.
+    Fail(TaskMoveWithReason),
+    /// Countersign work done under your direct supervision.
+    Countersign(TaskMove),
+    /// Return work awaiting your countersignature, with a comment.
+    Return(TaskMoveWithReason),
+    /// Cancel a task you delegated, saying why.
+    Cancel(TaskMoveWithReason),
+    /// List tasks, newest first.
+    List {
+        /// Delegated to this person.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Delegated by this person.
+        #[arg(long)]
+        requester: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        patient: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one task with its history.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Who is working under each supervisor's supervision now.
+    Load {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TaskMove {
+    pub id: i64,
+    /// Who is making the move.
+    #[arg(long = "as")]
+    pub actor: String,
+    /// A note to record with the move.
+    #[arg(long)]
+    pub notes: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TaskMoveWithReason {
+    pub id: i64,
+    #[arg(long = "as")]
+    pub actor: String,
+    #[arg(long)]
+    pub reason: String,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@ mod news2_cmd;
 mod pay_cmd;
 mod scope_cmd;
 mod serve;
+mod task_cmd;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -138,7 +139,7 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
     let url = cli.database_url;
     let policy = cli.policy;
     let pack = || load_pack(policy.as_deref());
-    let pay_file = cli.pay_table;
+    let pay_file = cli.pay_table.clone();
     let pay = || load_pay_table(pay_file.as_deref());
     match cli.command {
         Command::Serve(args) => serve::serve(&url, pack()?, pay()?, args)
@@ -148,6 +149,7 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::News2 => Ok(news2_cmd::run()),
+        Command::Task(cmd) => task_cmd::task(&url, &*pack()?, cmd, cli.max_supervisees).await,
         Command::Pay(cmd) => pay_cmd::pay(&*pay()?, cmd).map(|()| ExitCode::SUCCESS),
         Command::Migrate => {
             open_store(&url).await?;

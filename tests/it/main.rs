@@ -13,6 +13,7 @@ mod demo;
 mod news2;
 mod pay;
 mod scope;
+mod tasks;
 
 use helpers::{Backend, TestFn};
 use libtest_mimic::{Arguments, Trial};
@@ -34,6 +35,7 @@ fn main() {
         news2::tests(),
         pay::tests(),
         scope::tests(),
+        tasks::tests(),
     ]
     .concat();
     let mut trials = Vec::new();

@@ -12,6 +12,7 @@ mod error;
 mod metrics;
 mod pages;
 pub mod scope;
+pub mod tasks;
 
 use std::sync::Arc;
 use std::time::Duration;

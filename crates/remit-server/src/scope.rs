@@ -26,7 +26,6 @@ pub struct Ask {
     /// Whether the imaging request is justified (for exposures; questions about a kind of work assume it is).
     pub request_justified: bool,
     pub named_supervisor: bool,
-    pub open_task: bool,
 }
 
 impl Ask {
@@ -43,13 +42,14 @@ impl Ask {
             break_glass: None,
             request_justified: false,
             named_supervisor: false,
-            open_task: false,
         }
     }
 }
 
 /// The facts a question needs, loaded as they stand now.
 pub struct Facts {
+    /// The actor has an open delegated task for the patient (it opens the record to them).
+    pub open_task: bool,
     pub actor: StaffProfile,
     pub supervisor: Option<StaffProfile>,
     pub colleague: Option<StaffProfile>,
@@ -89,7 +89,12 @@ impl Facts {
             }
             None => None,
         };
+        let open_task = match &ask.patient {
+            Some(nhs) => store.has_open_task(actor.id, nhs).await?,
+            None => false,
+        };
         Ok(Self {
+            open_task,
             actor,
             supervisor,
             colleague,
@@ -113,7 +118,7 @@ impl Facts {
         q.break_glass = ask.break_glass.is_some();
         q.request_justified = ask.request_justified;
         q.named_supervisor = ask.named_supervisor;
-        q.open_task = ask.open_task;
+        q.open_task = self.open_task;
         q
     }
 }

@@ -441,18 +441,35 @@ impl Store {
             )
             .await?;
         }
+        let mut patient_ids = std::collections::HashMap::new();
         for (nhs, given, family, dob, sex, place, bed) in PATIENTS {
-            tx.insert_patient(&Patient {
-                nhs_number: NhsNumber::parse(nhs).map_err(invalid)?,
-                given_name: PersonName::parse(given).map_err(invalid)?,
-                family_name: PersonName::parse(family).map_err(invalid)?,
-                date_of_birth: remit_domain::time::parse_date("date_of_birth", dob).map_err(invalid)?,
-                sex: *sex,
-                place: PlaceCode::parse(place).map_err(invalid)?,
-                bed: bed.map(str::to_owned),
-            })
-            .await?;
+            let id = tx
+                .insert_patient(&Patient {
+                    nhs_number: NhsNumber::parse(nhs).map_err(invalid)?,
+                    given_name: PersonName::parse(given).map_err(invalid)?,
+                    family_name: PersonName::parse(family).map_err(invalid)?,
+                    date_of_birth: remit_domain::time::parse_date("date_of_birth", dob).map_err(invalid)?,
+                    sex: *sex,
+                    place: PlaceCode::parse(place).map_err(invalid)?,
+                    bed: bed.map(str::to_owned),
+                })
+                .await?;
+            patient_ids.insert(*nhs, id);
         }
+        // Fatima Noor's bloods: an open task from the registered nurse to the assistant practitioner.
+        let due = tx.now() + chrono::Duration::hours(2);
+        tx.insert_task(&crate::task::NewTask {
+            patient_id: patient_ids["9990006857"],
+            activity: "procedure.venepuncture".into(),
+            exam_region: None,
+            delegator_id: ids["priya.rn"],
+            delegatee_id: ids["alex.ap"],
+            supervision: remit_domain::task::TaskSupervision::None,
+            supervisor_id: None,
+            due_at: Some(due),
+            notes: "FBC and U&Es before the ward round".into(),
+        })
+        .await?;
         tx.commit(AuditDraft::permit(actor, "demo.seed", "trust:demo")).await?;
         Ok(SeedOutcome::Seeded)
     }

@@ -16,6 +16,7 @@ pub mod patient;
 pub mod place;
 pub mod session;
 pub mod staff;
+pub mod task;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -205,6 +206,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "cpd",
         include_str!("../migrations/sqlite/0002_cpd.sql"),
         include_str!("../migrations/postgres/0002_cpd.sql"),
+    ),
+    (
+        3,
+        "tasks",
+        include_str!("../migrations/sqlite/0003_tasks.sql"),
+        include_str!("../migrations/postgres/0003_tasks.sql"),
     ),
 ];
 

@@ -28,6 +28,16 @@ fn patient_from_row(r: &AnyRow) -> Result<Patient> {
 }
 
 impl Store {
+    /// The id of an existing patient, or a not-found error naming the number.
+    pub async fn patient_id(&self, nhs: &NhsNumber) -> Result<i64> {
+        let row = sqlx::query("SELECT id FROM patient WHERE nhs_number = $1")
+            .bind(nhs.as_str())
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no patient with NHS number `{nhs}`")))?;
+        col(&row, "id")
+    }
+
     /// Patients, by place and bed, optionally in one place only.
     pub async fn list_patients(&self, place: Option<&PlaceCode>) -> Result<Vec<Patient>> {
         let sql = format!(

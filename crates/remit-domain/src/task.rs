@@ -1,0 +1,298 @@
+//! Delegated tasks (FHIR Task semantics): who may move a task from which status to which, and what each move needs.
+//!
+//! requested → accepted | rejected; accepted → in-progress; in-progress → completed | failed, or, under direct
+//! supervision, → awaiting-countersignature → completed (countersigned) | in-progress (returned with a comment).
+//! The delegator may cancel until the work is done.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::error::InvalidValue;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskStatus {
+    Requested,
+    Accepted,
+    Rejected,
+    InProgress,
+    AwaitingCountersignature,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl TaskStatus {
+    pub const ALL: [TaskStatus; 8] = [
+        TaskStatus::Requested,
+        TaskStatus::Accepted,
+        TaskStatus::Rejected,
+        TaskStatus::InProgress,
+        TaskStatus::AwaitingCountersignature,
+        TaskStatus::Completed,
+        TaskStatus::Failed,
+        TaskStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Requested => "requested",
+            TaskStatus::Accepted => "accepted",
+            TaskStatus::Rejected => "rejected",
+            TaskStatus::InProgress => "in-progress",
+            TaskStatus::AwaitingCountersignature => "awaiting-countersignature",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s.trim()).ok_or_else(|| {
+            let known: Vec<&str> = Self::ALL.iter().map(|t| t.as_str()).collect();
+            InvalidValue::new(
+                "status",
+                format!("`{}` is not one of {}", crate::error::echo(s), known.join(", ")),
+            )
+        })
+    }
+
+    /// Still work to be done: the task gives its delegatee access to the patient's record.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Requested
+                | TaskStatus::Accepted
+                | TaskStatus::InProgress
+                | TaskStatus::AwaitingCountersignature
+        )
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Who a person is to a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Part {
+    Delegator,
+    Delegatee,
+    Supervisor,
+}
+
+impl Part {
+    fn noun(self) -> &'static str {
+        match self {
+            Part::Delegator => "the person who delegated it",
+            Part::Delegatee => "the person it was delegated to",
+            Part::Supervisor => "the supervisor named on it",
+        }
+    }
+}
+
+/// Something a person does to a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Move {
+    Accept,
+    Decline,
+    Start,
+    Complete,
+    Fail,
+    Countersign,
+    Return,
+    Cancel,
+}
+
+impl Move {
+    pub const ALL: [Move; 8] = [
+        Move::Accept,
+        Move::Decline,
+        Move::Start,
+        Move::Complete,
+        Move::Fail,
+        Move::Countersign,
+        Move::Return,
+        Move::Cancel,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Move::Accept => "accept",
+            Move::Decline => "decline",
+            Move::Start => "start",
+            Move::Complete => "complete",
+            Move::Fail => "fail",
+            Move::Countersign => "countersign",
+            Move::Return => "return",
+            Move::Cancel => "cancel",
+        }
+    }
+
+    /// Who may make the move.
+    pub fn by(self) -> Part {
+        match self {
+            Move::Accept | Move::Decline | Move::Start | Move::Complete | Move::Fail => Part::Delegatee,
+            Move::Countersign | Move::Return => Part::Supervisor,
+            Move::Cancel => Part::Delegator,
+        }
+    }
+
+    /// Whether the move must say why (a decline, a failure, a return, a cancellation).
+    pub fn needs_reason(self) -> bool {
+        matches!(self, Move::Decline | Move::Fail | Move::Return | Move::Cancel)
+    }
+}
+
+/// The supervision the work is done under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskSupervision {
+    None,
+    Indirect,
+    Direct,
+}
+
+/// Why a move is not possible, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveRefused(pub String);
+
+impl fmt::Display for MoveRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The status after `mv`, made by someone in `parts` (a person may hold several parts), or why not.
+pub fn next_status(
+    current: TaskStatus,
+    mv: Move,
+    parts: &[Part],
+    supervision: TaskSupervision,
+) -> Result<TaskStatus, MoveRefused> {
+    if !parts.contains(&mv.by()) {
+        return Err(MoveRefused(format!(
+            "only {} may {} this task",
+            mv.by().noun(),
+            mv.as_str()
+        )));
+    }
+    use TaskStatus as S;
+    let next = match (current, mv) {
+        (S::Requested, Move::Accept) => S::Accepted,
+        (S::Requested, Move::Decline) => S::Rejected,
+        (S::Accepted, Move::Start) => S::InProgress,
+        (S::InProgress, Move::Complete) if supervision == TaskSupervision::Direct => S::AwaitingCountersignature,
+        (S::InProgress, Move::Complete) => S::Completed,
+        (S::InProgress, Move::Fail) => S::Failed,
+        (S::AwaitingCountersignature, Move::Countersign) => S::Completed,
+        (S::AwaitingCountersignature, Move::Return) => S::InProgress,
+        (S::Requested | S::Accepted | S::InProgress, Move::Cancel) => S::Cancelled,
+        _ => {
+            return Err(MoveRefused(format!(
+                "a task that is {} cannot be {}",
+                current.as_str(),
+                past(mv)
+            )));
+        }
+    };
+    Ok(next)
+}
+
+fn past(mv: Move) -> &'static str {
+    match mv {
+        Move::Accept => "accepted",
+        Move::Decline => "declined",
+        Move::Start => "started",
+        Move::Complete => "completed",
+        Move::Fail => "marked failed",
+        Move::Countersign => "countersigned",
+        Move::Return => "returned",
+        Move::Cancel => "cancelled",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TaskStatus as S;
+
+    const ALL_PARTS: [Part; 3] = [Part::Delegator, Part::Delegatee, Part::Supervisor];
+
+    /// Every (status, move) pair, with the status it leads to under indirect and direct supervision.
+    #[test]
+    fn the_whole_table() {
+        let allowed: &[(S, Move, S, S)] = &[
+            (S::Requested, Move::Accept, S::Accepted, S::Accepted),
+            (S::Requested, Move::Decline, S::Rejected, S::Rejected),
+            (S::Requested, Move::Cancel, S::Cancelled, S::Cancelled),
+            (S::Accepted, Move::Start, S::InProgress, S::InProgress),
+            (S::Accepted, Move::Cancel, S::Cancelled, S::Cancelled),
+            (S::InProgress, Move::Complete, S::Completed, S::AwaitingCountersignature),
+            (S::InProgress, Move::Fail, S::Failed, S::Failed),
+            (S::InProgress, Move::Cancel, S::Cancelled, S::Cancelled),
+            (
+                S::AwaitingCountersignature,
+                Move::Countersign,
+                S::Completed,
+                S::Completed,
+            ),
+            (S::AwaitingCountersignature, Move::Return, S::InProgress, S::InProgress),
+        ];
+        for status in S::ALL {
+            for mv in Move::ALL {
+                let expected = allowed.iter().find(|(s, m, _, _)| *s == status && *m == mv);
+                let indirect = next_status(status, mv, &ALL_PARTS, TaskSupervision::Indirect);
+                let direct = next_status(status, mv, &ALL_PARTS, TaskSupervision::Direct);
+                match expected {
+                    Some((_, _, i, d)) => {
+                        assert_eq!(indirect, Ok(*i), "{status:?} {mv:?}");
+                        assert_eq!(direct, Ok(*d), "{status:?} {mv:?} direct");
+                    }
+                    None => {
+                        let e = indirect.unwrap_err();
+                        assert!(e.0.starts_with(&format!("a task that is {}", status.as_str())), "{e}");
+                        assert!(direct.is_err());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_right_person_moves_a_task() {
+        for mv in Move::ALL {
+            for part in ALL_PARTS {
+                let r = next_status(S::Requested, mv, &[part], TaskSupervision::None);
+                if part != mv.by() {
+                    assert!(
+                        r.unwrap_err().0.starts_with(&format!("only {}", mv.by().noun())),
+                        "{mv:?} by {part:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            next_status(S::Requested, Move::Accept, &[Part::Delegatee], TaskSupervision::None),
+            Ok(S::Accepted)
+        );
+        assert!(next_status(S::Requested, Move::Accept, &[Part::Delegator], TaskSupervision::None).is_err());
+    }
+
+    #[test]
+    fn closed_tasks_are_closed() {
+        for s in [S::Rejected, S::Completed, S::Failed, S::Cancelled] {
+            assert!(!s.is_open());
+            for mv in Move::ALL {
+                assert!(
+                    next_status(s, mv, &ALL_PARTS, TaskSupervision::Direct).is_err(),
+                    "{s:?} {mv:?}"
+                );
+            }
+        }
+        assert!(S::AwaitingCountersignature.is_open());
+    }
+}

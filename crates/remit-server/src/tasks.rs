@@ -1,0 +1,289 @@
+//! Delegation: a registered professional hands work to a colleague and stays accountable. The policy decides at
+//! delegation, again at acceptance and again at completion, so a competency that lapsed in between stops the work
+//! with its reason. Every move and every refusal is audited.
+
+use remit_domain::audit::AuditDraft;
+use remit_domain::nhs::NhsNumber;
+use remit_domain::staff::Username;
+use remit_domain::task::{Move, Part, TaskStatus, TaskSupervision, next_status};
+use remit_policy::{Decision, ExamRegion, PolicyPack, Supervision};
+use remit_store::task::{NewTask, TaskView};
+use remit_store::{Store, StoreError};
+use serde::Serialize;
+
+use crate::scope::{self, Ask};
+
+/// A request to delegate, parsed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delegation {
+    pub delegator: Username,
+    pub delegatee: Username,
+    pub patient: NhsNumber,
+    pub activity: String,
+    pub exam: Option<ExamRegion>,
+    pub supervision: Supervision,
+    pub supervisor: Option<Username>,
+    pub due_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub notes: String,
+}
+
+/// How a delegation or a move ended, short of a database failure.
+#[derive(Debug)]
+pub enum Outcome<T> {
+    Done(T),
+    /// Refused with every reason; the refusal is in the audit log.
+    Refused(Vec<String>),
+}
+
+/// What a successful delegation says.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delegated {
+    pub task: TaskView,
+    /// Set when the supervisor now supervises more people than the configured maximum.
+    pub warning: Option<String>,
+}
+
+fn to_task_supervision(s: Supervision) -> TaskSupervision {
+    match s {
+        Supervision::None => TaskSupervision::None,
+        Supervision::Indirect => TaskSupervision::Indirect,
+        Supervision::Direct => TaskSupervision::Direct,
+    }
+}
+
+fn to_supervision(s: TaskSupervision) -> Supervision {
+    match s {
+        TaskSupervision::None => Supervision::None,
+        TaskSupervision::Indirect => Supervision::Indirect,
+        TaskSupervision::Direct => Supervision::Direct,
+    }
+}
+
+/// Activities that are not work to hand on.
+const NOT_DELEGABLE: &[&str] = &["task.delegate", "task.countersign"];
+
+/// The delegatee's own question: may they do the work, under the task's supervision, with the task open to them?
+fn work_question(
+    delegatee: &Username,
+    patient: &NhsNumber,
+    activity: &str,
+    exam: Option<ExamRegion>,
+    supervision: Supervision,
+    supervisor: Option<&Username>,
+) -> Ask {
+    let mut ask = Ask::new(delegatee.clone(), activity);
+    ask.patient = Some(patient.clone());
+    ask.exam = exam;
+    ask.supervision = supervision;
+    ask.supervisor = supervisor.cloned();
+    // Delegated X-ray work is the practical part of a justified request; the exposure itself is checked again
+    // against the request when it is recorded.
+    ask.request_justified = true;
+    ask
+}
+
+async fn refuse<T>(
+    store: &Store,
+    actor: &str,
+    action: &str,
+    target: &str,
+    reasons: Vec<String>,
+    payload: &impl Serialize,
+) -> Result<Outcome<T>, StoreError> {
+    store
+        .record(AuditDraft::deny(actor, action, target, reasons.clone()).with_payload(payload))
+        .await?;
+    Ok(Outcome::Refused(reasons))
+}
+
+/// Delegates a task, when both the delegator may delegate and the delegatee may do the work.
+pub async fn delegate(
+    store: &Store,
+    pack: &PolicyPack,
+    d: &Delegation,
+    audit_actor: &str,
+    max_supervisees: usize,
+) -> Result<Outcome<Delegated>, StoreError> {
+    match pack.activity(&d.activity) {
+        Some(a) if a.patient_facing && !NOT_DELEGABLE.contains(&a.id.as_str()) => {}
+        Some(_) => {
+            return Err(StoreError::Invalid(format!(
+                "activity: `{}` is not work that can be delegated",
+                d.activity
+            )));
+        }
+        None => {
+            return Err(StoreError::Invalid(format!(
+                "activity: `{}` is not an activity of the policy pack",
+                d.activity
+            )));
+        }
+    }
+    if d.supervision != Supervision::None && d.supervisor.is_none() {
+        return Err(StoreError::Invalid(
+            "supervisor: indirect or direct supervision needs a named supervisor".into(),
+        ));
+    }
+    if d.supervision == Supervision::None && d.supervisor.is_some() {
+        return Err(StoreError::Invalid(
+            "supervisor: a supervisor is named only with indirect or direct supervision".into(),
+        ));
+    }
+    let patient_id = store.patient_id(&d.patient).await?;
+    let delegator_id = store.staff_id(&d.delegator).await?;
+    let delegatee_id = store.staff_id(&d.delegatee).await?;
+    let supervisor_id = match &d.supervisor {
+        Some(s) => Some(store.staff_id(s).await?),
+        None => None,
+    };
+    let target = format!("patient:{}", d.patient);
+
+    let mut may_delegate = Ask::new(d.delegator.clone(), "task.delegate");
+    may_delegate.patient = Some(d.patient.clone());
+    let first: Decision = scope::check(store, pack, &may_delegate).await?;
+    let work = work_question(
+        &d.delegatee,
+        &d.patient,
+        &d.activity,
+        d.exam,
+        d.supervision,
+        d.supervisor.as_ref(),
+    );
+    // The task will open the record to the delegatee, so it is asked as if it were open.
+    let facts = scope::Facts::load(store, pack, &work).await?;
+    let mut question = facts.question(&work);
+    question.open_task = true;
+    let second = pack.decide(&question);
+    let mut reasons = first.reasons;
+    reasons.extend(second.reasons);
+    if !reasons.is_empty() {
+        return refuse(store, audit_actor, "task.delegate", &target, reasons, d).await;
+    }
+
+    let new = NewTask {
+        patient_id,
+        activity: d.activity.clone(),
+        exam_region: d.exam.map(|e| e.as_str().to_owned()),
+        delegator_id,
+        delegatee_id,
+        supervision: to_task_supervision(d.supervision),
+        supervisor_id,
+        due_at: d.due_at,
+        notes: d.notes.clone(),
+    };
+    let draft = AuditDraft::permit(audit_actor, "task.delegate", target).with_payload(d);
+    let (id, _) = store
+        .command(draft, |tx| Box::pin(async move { tx.insert_task(&new).await }))
+        .await?;
+    let task = store.task(id).await?;
+    let warning = match &d.supervisor {
+        Some(s) => store
+            .supervision_load()
+            .await?
+            .into_iter()
+            .find(|l| l.supervisor == s.as_str())
+            .filter(|l| l.supervisees.len() > max_supervisees)
+            .map(|l| {
+                format!(
+                    "{} now supervises {} people ({}), more than the maximum of {max_supervisees}",
+                    l.name,
+                    l.supervisees.len(),
+                    l.supervisees.join(", ")
+                )
+            }),
+        None => None,
+    };
+    Ok(Outcome::Done(Delegated { task, warning }))
+}
+
+/// Makes a move on a task as `actor`, checking who they are to it, the state of the task, and the policy: the
+/// delegatee's scope again at acceptance and completion, and the countersigner's right to countersign.
+pub async fn make_move(
+    store: &Store,
+    pack: &PolicyPack,
+    id: i64,
+    mv: Move,
+    actor: &Username,
+    note: Option<String>,
+    audit_actor: &str,
+) -> Result<Outcome<TaskView>, StoreError> {
+    let task = store.task(id).await?;
+    let actor_id = store.staff_id(actor).await?;
+    let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if mv.needs_reason() && note.is_none() {
+        return Err(StoreError::Invalid(format!(
+            "reason: say why the task is being {}",
+            match mv {
+                Move::Decline => "declined",
+                Move::Fail => "marked failed",
+                Move::Return => "returned",
+                _ => "cancelled",
+            }
+        )));
+    }
+    let action = format!("task.{}", mv.as_str());
+    let target = format!("task:{id}");
+    #[derive(Serialize)]
+    struct Payload<'a> {
+        task: i64,
+        by: &'a str,
+        note: Option<&'a str>,
+    }
+    let payload = Payload {
+        task: id,
+        by: actor.as_str(),
+        note: note.as_deref(),
+    };
+
+    let mut parts = Vec::new();
+    if task.delegator == actor.as_str() {
+        parts.push(Part::Delegator);
+    }
+    if task.delegatee == actor.as_str() {
+        parts.push(Part::Delegatee);
+    }
+    if task.supervisor.as_deref() == Some(actor.as_str()) {
+        parts.push(Part::Supervisor);
+    }
+    let to = match next_status(task.status, mv, &parts, task.supervision) {
+        Ok(to) => to,
+        Err(e) => return refuse(store, audit_actor, &action, &target, vec![format!("{e}.")], &payload).await,
+    };
+
+    let decision = match mv {
+        Move::Accept | Move::Complete => {
+            let supervisor = task.supervisor.as_deref().map(Username::parse).transpose()?;
+            let exam = task.exam_region.as_deref().map(ExamRegion::parse).transpose()?;
+            let work = work_question(
+                actor,
+                &task.patient,
+                &task.activity,
+                exam,
+                to_supervision(task.supervision),
+                supervisor.as_ref(),
+            );
+            Some(scope::check(store, pack, &work).await?)
+        }
+        Move::Countersign => {
+            let mut ask = Ask::new(actor.clone(), "task.countersign");
+            ask.patient = Some(task.patient.clone());
+            ask.named_supervisor = task.supervisor.as_deref() == Some(actor.as_str());
+            Some(scope::check(store, pack, &ask).await?)
+        }
+        _ => None,
+    };
+    if let Some(d) = decision
+        && !d.permitted()
+    {
+        return refuse(store, audit_actor, &action, &target, d.reasons, &payload).await;
+    }
+
+    let from: TaskStatus = task.status;
+    let draft = AuditDraft::permit(audit_actor, action, target).with_payload(&payload);
+    store
+        .command(draft, |tx| {
+            Box::pin(async move { tx.move_task(id, from, to, actor_id, mv, note.as_deref()).await })
+        })
+        .await?;
+    Ok(Outcome::Done(store.task(id).await?))
+}

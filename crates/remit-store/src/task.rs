@@ -1,0 +1,310 @@
+//! Delegated tasks and their history.
+
+use chrono::{DateTime, Utc};
+use remit_domain::nhs::NhsNumber;
+use remit_domain::task::{Move, TaskStatus, TaskSupervision};
+use remit_domain::time::{format_instant, parse_instant};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, StoreError, WriteTx, col, stored};
+
+/// What is needed to delegate a task (ids already resolved).
+#[derive(Debug, Clone, Serialize)]
+pub struct NewTask {
+    pub patient_id: i64,
+    pub activity: String,
+    pub exam_region: Option<String>,
+    pub delegator_id: i64,
+    pub delegatee_id: i64,
+    pub supervision: TaskSupervision,
+    pub supervisor_id: Option<i64>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub notes: String,
+}
+
+/// One move in a task's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskEvent {
+    pub at: String,
+    pub by: String,
+    #[serde(rename = "move")]
+    pub mv: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub note: Option<String>,
+}
+
+/// A task as people see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskView {
+    pub id: i64,
+    pub patient: NhsNumber,
+    pub place: String,
+    pub activity: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exam_region: Option<String>,
+    pub delegator: String,
+    pub delegatee: String,
+    pub supervision: TaskSupervision,
+    pub supervisor: Option<String>,
+    pub due_at: Option<String>,
+    pub notes: String,
+    pub status: TaskStatus,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Why it was declined, failed, returned or cancelled, from the latest such move.
+    pub last_note: Option<String>,
+    pub history: Vec<TaskEvent>,
+}
+
+/// Who is working under a supervisor's supervision now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SupervisionLoad {
+    pub supervisor: String,
+    pub name: String,
+    /// (delegatee, task id), for open tasks with indirect or direct supervision.
+    pub supervisees: Vec<String>,
+    pub tasks: Vec<i64>,
+}
+
+const TASK_COLUMNS: &str = "t.id, p.nhs_number, p.place_code, t.activity, t.exam_region, d.username AS delegator, \
+     e.username AS delegatee, t.supervision, s.username AS supervisor, t.due_at, t.notes, t.status, t.created_at, \
+     t.updated_at FROM task t JOIN patient p ON p.id = t.patient_id JOIN staff d ON d.id = t.delegator_id \
+     JOIN staff e ON e.id = t.delegatee_id LEFT JOIN staff s ON s.id = t.supervisor_id";
+
+fn supervision_of(s: &str) -> Result<TaskSupervision> {
+    match s {
+        "none" => Ok(TaskSupervision::None),
+        "indirect" => Ok(TaskSupervision::Indirect),
+        "direct" => Ok(TaskSupervision::Direct),
+        other => Err(StoreError::Corrupt(format!("task supervision `{other}`"))),
+    }
+}
+
+pub fn supervision_str(s: TaskSupervision) -> &'static str {
+    match s {
+        TaskSupervision::None => "none",
+        TaskSupervision::Indirect => "indirect",
+        TaskSupervision::Direct => "direct",
+    }
+}
+
+fn task_from_row(r: &AnyRow) -> Result<TaskView> {
+    Ok(TaskView {
+        id: col(r, "id")?,
+        patient: stored("nhs number", NhsNumber::parse(&col::<String>(r, "nhs_number")?))?,
+        place: col(r, "place_code")?,
+        activity: col(r, "activity")?,
+        exam_region: col(r, "exam_region")?,
+        delegator: col(r, "delegator")?,
+        delegatee: col(r, "delegatee")?,
+        supervision: supervision_of(&col::<String>(r, "supervision")?)?,
+        supervisor: col(r, "supervisor")?,
+        due_at: col(r, "due_at")?,
+        notes: col(r, "notes")?,
+        status: stored("task status", TaskStatus::parse(&col::<String>(r, "status")?))?,
+        created_at: col(r, "created_at")?,
+        updated_at: col(r, "updated_at")?,
+        last_note: None,
+        history: Vec::new(),
+    })
+}
+
+/// Which tasks to list.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub owner: Option<String>,
+    pub requester: Option<String>,
+    pub status: Option<TaskStatus>,
+    pub patient: Option<NhsNumber>,
+}
+
+impl Store {
+    /// One task with its history.
+    pub async fn task(&self, id: i64) -> Result<TaskView> {
+        let sql = format!("SELECT {TASK_COLUMNS} WHERE t.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no task {id}")))?;
+        let mut task = task_from_row(&row)?;
+        let events = sqlx::query(
+            "SELECT ev.at, s.username, ev.move, ev.from_status, ev.to_status, ev.note FROM task_event ev \
+             JOIN staff s ON s.id = ev.actor_id WHERE ev.task_id = $1 ORDER BY ev.id",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
+        task.history = events
+            .iter()
+            .map(|e| {
+                Ok(TaskEvent {
+                    at: col(e, "at")?,
+                    by: col(e, "username")?,
+                    mv: col(e, "move")?,
+                    from: col(e, "from_status")?,
+                    to: col(e, "to_status")?,
+                    note: col(e, "note")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        task.last_note = task.history.iter().rev().find_map(|e| e.note.clone());
+        Ok(task)
+    }
+
+    /// Tasks, newest first.
+    pub async fn list_tasks(&self, f: &TaskFilter) -> Result<Vec<TaskView>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} WHERE ($1 IS NULL OR e.username = $1) AND ($2 IS NULL OR d.username = $2) \
+             AND ($3 IS NULL OR t.status = $3) AND ($4 IS NULL OR p.nhs_number = $4) ORDER BY t.id DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(f.owner.as_deref())
+            .bind(f.requester.as_deref())
+            .bind(f.status.map(TaskStatus::as_str))
+            .bind(f.patient.as_ref().map(NhsNumber::as_str))
+            .fetch_all(self.pool())
+            .await?;
+        let mut out: Vec<TaskView> = rows.iter().map(task_from_row).collect::<Result<_>>()?;
+        for t in &mut out {
+            let note: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT note FROM task_event WHERE task_id = $1 AND note IS NOT NULL ORDER BY id DESC LIMIT 1",
+            )
+            .bind(t.id)
+            .fetch_optional(self.pool())
+            .await?;
+            t.last_note = note.flatten();
+        }
+        Ok(out)
+    }
+
+    /// Whether a staff member has an open task for a patient (it opens the patient's record to them).
+    pub async fn has_open_task(&self, staff_id: i64, nhs: &NhsNumber) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM task t JOIN patient p ON p.id = t.patient_id WHERE t.delegatee_id = $1 \
+             AND p.nhs_number = $2 AND t.status IN ('requested', 'accepted', 'in-progress', 'awaiting-countersignature')",
+        )
+        .bind(staff_id)
+        .bind(nhs.as_str())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// For every supervisor with anyone working under them now: who, and on which tasks.
+    pub async fn supervision_load(&self) -> Result<Vec<SupervisionLoad>> {
+        let rows = sqlx::query(
+            "SELECT s.username AS supervisor, s.name, e.username AS delegatee, t.id FROM task t \
+             JOIN staff s ON s.id = t.supervisor_id JOIN staff e ON e.id = t.delegatee_id \
+             WHERE t.supervision <> 'none' AND t.status IN ('accepted', 'in-progress', 'awaiting-countersignature') \
+             ORDER BY s.username, e.username, t.id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut out: Vec<SupervisionLoad> = Vec::new();
+        for r in &rows {
+            let supervisor: String = col(r, "supervisor")?;
+            let delegatee: String = col(r, "delegatee")?;
+            let id: i64 = col(r, "id")?;
+            if out.last().is_none_or(|l| l.supervisor != supervisor) {
+                out.push(SupervisionLoad {
+                    supervisor: supervisor.clone(),
+                    name: col(r, "name")?,
+                    supervisees: Vec::new(),
+                    tasks: Vec::new(),
+                });
+            }
+            let load = out.last_mut().expect("just pushed");
+            if !load.supervisees.contains(&delegatee) {
+                load.supervisees.push(delegatee);
+            }
+            load.tasks.push(id);
+        }
+        Ok(out)
+    }
+}
+
+impl WriteTx {
+    /// Records a new task, `requested`, with its first history entry.
+    pub async fn insert_task(&mut self, t: &NewTask) -> Result<i64> {
+        let now = format_instant(self.now());
+        let row = sqlx::query(
+            "INSERT INTO task (patient_id, activity, exam_region, delegator_id, delegatee_id, supervision, \
+             supervisor_id, due_at, notes, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'requested', $10, $10) RETURNING id",
+        )
+        .bind(t.patient_id)
+        .bind(&t.activity)
+        .bind(t.exam_region.as_deref())
+        .bind(t.delegator_id)
+        .bind(t.delegatee_id)
+        .bind(supervision_str(t.supervision))
+        .bind(t.supervisor_id)
+        .bind(t.due_at.map(format_instant))
+        .bind(&t.notes)
+        .bind(&now)
+        .fetch_one(self.conn())
+        .await?;
+        let id: i64 = col(&row, "id")?;
+        self.task_event(id, t.delegator_id, "delegate", None, TaskStatus::Requested, None)
+            .await?;
+        Ok(id)
+    }
+
+    /// Moves a task from `from` to `to`, only if it is still `from`: a task changed meanwhile is a conflict.
+    pub async fn move_task(
+        &mut self,
+        id: i64,
+        from: TaskStatus,
+        to: TaskStatus,
+        actor_id: i64,
+        mv: Move,
+        note: Option<&str>,
+    ) -> Result<()> {
+        let done = sqlx::query("UPDATE task SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2")
+            .bind(id)
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(format_instant(self.now()))
+            .execute(self.conn())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "task {id} has changed since it was read: it is no longer {from}"
+            )));
+        }
+        self.task_event(id, actor_id, mv.as_str(), Some(from), to, note).await
+    }
+
+    async fn task_event(
+        &mut self,
+        id: i64,
+        actor_id: i64,
+        mv: &str,
+        from: Option<TaskStatus>,
+        to: TaskStatus,
+        note: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO task_event (task_id, at, actor_id, move, from_status, to_status, note) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(format_instant(self.now()))
+        .bind(actor_id)
+        .bind(mv)
+        .bind(from.map(TaskStatus::as_str))
+        .bind(to.as_str())
+        .bind(note)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}
+
+/// Parses a due time.
+pub fn parse_due(input: &str) -> Result<DateTime<Utc>> {
+    parse_instant("due", input).map_err(StoreError::from)
+}
