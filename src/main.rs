@@ -142,10 +142,10 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
     let pay_file = cli.pay_table.clone();
     let pay = || load_pay_table(pay_file.as_deref());
     match cli.command {
-        Command::Serve(args) => serve::serve(&url, pack()?, pay()?, args)
+        Command::Serve(args) => serve::serve(&url, pack()?, pay()?, args, cli.max_supervisees)
             .await
             .map(|()| ExitCode::SUCCESS),
-        Command::Demo(args) => serve::demo(&url, pack()?, pay()?, args)
+        Command::Demo(args) => serve::demo(&url, pack()?, pay()?, args, cli.max_supervisees)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::News2 => Ok(news2_cmd::run()),

@@ -50,16 +50,29 @@ async fn run_server(
         .map_err(|e| CliError::Failed(format!("server stopped: {e}")))
 }
 
-pub async fn serve(url: &str, pack: Arc<PolicyPack>, pay: Arc<PayTable>, args: ServeArgs) -> CliResult {
+pub async fn serve(
+    url: &str,
+    pack: Arc<PolicyPack>,
+    pay: Arc<PayTable>,
+    args: ServeArgs,
+    max_supervisees: usize,
+) -> CliResult {
     let store = open_with_pack(url, &pack).await?;
     let config = Config {
         secure_cookies: args.secure_cookies,
+        max_supervisees,
         ..Config::default()
     };
     run_server(store, pack, pay, args.listen, config).await
 }
 
-pub async fn demo(url: &str, pack: Arc<PolicyPack>, pay: Arc<PayTable>, args: DemoArgs) -> CliResult {
+pub async fn demo(
+    url: &str,
+    pack: Arc<PolicyPack>,
+    pay: Arc<PayTable>,
+    args: DemoArgs,
+    max_supervisees: usize,
+) -> CliResult {
     let store = open_with_pack(url, &pack).await?;
     match store.seed_demo(&cli_actor(), &pack.competency_catalogue()).await? {
         SeedOutcome::Seeded => println!("demo trust seeded"),
@@ -72,5 +85,9 @@ pub async fn demo(url: &str, pack: Arc<PolicyPack>, pay: Arc<PayTable>, args: De
     println!("sign in as any of: {}", users.join(", "));
     println!("password for every demo user: {DEMO_PASSWORD}");
     println!("open http://{}/login", args.listen);
-    run_server(store, pack, pay, args.listen, Config::default()).await
+    let config = Config {
+        max_supervisees,
+        ..Config::default()
+    };
+    run_server(store, pack, pay, args.listen, config).await
 }

@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod cli;
 mod demo;
+mod fhir;
 mod news2;
 mod pay;
 mod scope;
@@ -32,6 +33,7 @@ fn main() {
         auth::tests(),
         cli::tests(),
         demo::tests(),
+        fhir::tests(),
         news2::tests(),
         pay::tests(),
         scope::tests(),

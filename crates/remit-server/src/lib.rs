@@ -9,6 +9,7 @@
 mod api;
 mod auth;
 mod error;
+mod fhir;
 mod metrics;
 mod pages;
 pub mod scope;
@@ -44,6 +45,8 @@ pub struct Config {
     pub secure_cookies: bool,
     /// The largest request body accepted; larger ones get 413 before they are read.
     pub body_limit: usize,
+    /// The most people one supervisor should supervise at once; delegating beyond it warns.
+    pub max_supervisees: usize,
 }
 
 impl Default for Config {
@@ -52,6 +55,7 @@ impl Default for Config {
             sessions: SessionLimits::default(),
             secure_cookies: false,
             body_limit: 1024 * 1024,
+            max_supervisees: 4,
         }
     }
 }
@@ -103,6 +107,7 @@ pub fn app(state: AppState) -> Router {
         .merge(pages::router())
         .merge(api::router())
         .merge(metrics::router())
+        .merge(fhir::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_auth));
 
     let public = Router::new()

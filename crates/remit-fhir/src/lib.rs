@@ -1,0 +1,145 @@
+//! FHIR R4 at the edge: remit's own values to and from FHIR JSON, checked against the `fhir-model` R4B types (which
+//! are R4-compatible for the resources remit uses).
+//!
+//! **Invariant:** this is the only crate that knows FHIR structures; the rest of remit sees domain types. It is its
+//! own crate so that the large FHIR model compiles once and is not rebuilt with the rest.
+#![forbid(unsafe_code)]
+
+pub mod task;
+
+use serde_json::{Value, json};
+
+/// The NHS number identifier system.
+pub const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
+/// remit's code system for activities of the policy pack.
+pub const ACTIVITY_SYSTEM: &str = "urn:remit:activity";
+/// remit's code system for task states FHIR has no status for.
+pub const TASK_STATE_SYSTEM: &str = "urn:remit:task-state";
+
+/// A problem with a FHIR request, as an OperationOutcome issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// FHIR issue type: `invalid`, `structure`, `required`, `value`, `forbidden`, `not-found`, `conflict`, …
+    pub code: &'static str,
+    pub diagnostics: String,
+    /// The element it is about, as a FHIRPath-like path (`Task.status`).
+    pub expression: Option<String>,
+}
+
+impl Issue {
+    pub fn new(code: &'static str, diagnostics: impl Into<String>) -> Self {
+        Self {
+            code,
+            diagnostics: diagnostics.into(),
+            expression: None,
+        }
+    }
+
+    pub fn at(mut self, expression: impl Into<String>) -> Self {
+        self.expression = Some(expression.into());
+        self
+    }
+}
+
+/// An OperationOutcome with one issue each.
+pub fn operation_outcome(issues: &[Issue]) -> Value {
+    json!({
+        "resourceType": "OperationOutcome",
+        "issue": issues.iter().map(|i| {
+            let mut v = json!({"severity": "error", "code": i.code, "diagnostics": i.diagnostics});
+            if let Some(e) = &i.expression {
+                v["expression"] = json!([e]);
+            }
+            v
+        }).collect::<Vec<_>>()
+    })
+}
+
+/// A searchset Bundle of the given resources.
+pub fn searchset(resources: Vec<Value>) -> Value {
+    json!({
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": resources.len(),
+        "entry": resources.into_iter().map(|r| {
+            let full_url = format!("{}/{}", r["resourceType"].as_str().unwrap_or_default(), r["id"].as_str().unwrap_or_default());
+            json!({"fullUrl": full_url, "resource": r, "search": {"mode": "match"}})
+        }).collect::<Vec<_>>()
+    })
+}
+
+/// Parses a resource into the FHIR model, refusing anything the model would silently drop: every key of the input
+/// must survive the round trip. Errors name the element.
+pub fn parse_strict<T>(input: &Value, resource: &str) -> Result<T, Issue>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    if input.get("resourceType").and_then(Value::as_str) != Some(resource) {
+        return Err(Issue::new("invalid", format!("the body must be a {resource} resource"))
+            .at(format!("{resource}.resourceType")));
+    }
+    let parsed: T = serde_json::from_value(input.clone())
+        .map_err(|e| Issue::new("structure", format!("not a valid {resource}: {e}")).at(resource.to_owned()))?;
+    let back = serde_json::to_value(&parsed).map_err(|e| Issue::new("exception", e.to_string()))?;
+    unknown_elements(input, &back, resource)?;
+    Ok(parsed)
+}
+
+fn unknown_elements(input: &Value, kept: &Value, path: &str) -> Result<(), Issue> {
+    match (input, kept) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in a {
+                let here = format!("{path}.{k}");
+                if v.is_null() {
+                    return Err(Issue::new("structure", format!("`{here}` is null: leave it out instead")).at(here));
+                }
+                match b.get(k) {
+                    None => {
+                        return Err(
+                            Issue::new("structure", format!("`{here}` is not an element remit knows")).at(here),
+                        );
+                    }
+                    Some(w) => unknown_elements(v, w, &here)?,
+                }
+            }
+            Ok(())
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (i, (v, w)) in a.iter().zip(b).enumerate() {
+                unknown_elements(v, w, &format!("{path}[{i}]"))?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fhir_model::r4b::resources::Task;
+
+    #[test]
+    fn unknown_elements_are_named() {
+        let ok = json!({"resourceType": "Task", "status": "requested", "intent": "order"});
+        assert!(parse_strict::<Task>(&ok, "Task").is_ok());
+        let extra = json!({"resourceType": "Task", "status": "requested", "intent": "order", "colour": "red"});
+        let e = parse_strict::<Task>(&extra, "Task").unwrap_err();
+        assert_eq!(e.expression.as_deref(), Some("Task.colour"));
+        let nested = json!({"resourceType": "Task", "status": "requested", "intent": "order", "note": [{"text": "x", "txet": "y"}]});
+        assert_eq!(
+            parse_strict::<Task>(&nested, "Task").unwrap_err().expression.as_deref(),
+            Some("Task.note[0].txet")
+        );
+        let wrong = json!({"resourceType": "Task", "status": "pending", "intent": "order"});
+        assert_eq!(parse_strict::<Task>(&wrong, "Task").unwrap_err().code, "structure");
+        let not_task = json!({"resourceType": "Patient"});
+        assert_eq!(
+            parse_strict::<Task>(&not_task, "Task")
+                .unwrap_err()
+                .expression
+                .as_deref(),
+            Some("Task.resourceType")
+        );
+    }
+}

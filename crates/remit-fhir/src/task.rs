@@ -1,0 +1,242 @@
+//! Delegated tasks as FHIR `Task`.
+//!
+//! remit's statuses are FHIR's, except `awaiting-countersignature`, which is `in-progress` with that
+//! `businessStatus`. The activity is `code` (system `urn:remit:activity`); the supervision, supervisor and
+//! examination region are `input`s; the due time is `restriction.period.end`.
+
+use fhir_model::r4b::resources::Task;
+use remit_domain::nhs::NhsNumber;
+use remit_domain::task::TaskStatus;
+use remit_store::task::{TaskView, supervision_str};
+use serde_json::{Value, json};
+
+use crate::{ACTIVITY_SYSTEM, Issue, NHS_NUMBER_SYSTEM, TASK_STATE_SYSTEM, parse_strict};
+
+fn practitioner(username: &str) -> Value {
+    json!({"reference": format!("Practitioner/{username}")})
+}
+
+/// The FHIR status and, where FHIR has none for it, the business status.
+pub fn fhir_status(s: TaskStatus) -> (&'static str, Option<&'static str>) {
+    match s {
+        TaskStatus::AwaitingCountersignature => ("in-progress", Some("awaiting-countersignature")),
+        other => (other.as_str(), None),
+    }
+}
+
+/// A task as FHIR JSON.
+pub fn to_fhir(t: &TaskView, title: Option<&str>) -> Value {
+    let (status, business) = fhir_status(t.status);
+    let mut coding = json!({"system": ACTIVITY_SYSTEM, "code": t.activity});
+    if let Some(title) = title {
+        coding["display"] = json!(title);
+    }
+    let mut v = json!({
+        "resourceType": "Task",
+        "id": t.id.to_string(),
+        "status": status,
+        "intent": "order",
+        "code": {"coding": [coding]},
+        "for": {"reference": format!("Patient/{}", t.patient), "identifier": {"system": NHS_NUMBER_SYSTEM, "value": t.patient.as_str()}},
+        "authoredOn": t.created_at,
+        "lastModified": t.updated_at,
+        "requester": practitioner(&t.delegator),
+        "owner": practitioner(&t.delegatee),
+    });
+    if let Some(b) = business {
+        v["businessStatus"] =
+            json!({"coding": [{"system": TASK_STATE_SYSTEM, "code": b}], "text": "Awaiting countersignature"});
+    }
+    if let Some(due) = &t.due_at {
+        v["restriction"] = json!({"period": {"end": due}});
+    }
+    if !t.notes.is_empty() {
+        v["note"] = json!([{"text": t.notes}]);
+    }
+    if let Some(reason) = &t.last_note
+        && matches!(
+            t.status,
+            TaskStatus::Rejected | TaskStatus::Failed | TaskStatus::Cancelled | TaskStatus::InProgress
+        )
+    {
+        v["statusReason"] = json!({"text": reason});
+    }
+    let mut input = vec![json!({"type": {"text": "supervision"}, "valueCode": supervision_str(t.supervision)})];
+    if let Some(s) = &t.supervisor {
+        input.push(json!({"type": {"text": "supervisor"}, "valueReference": practitioner(s)}));
+    }
+    if let Some(r) = &t.exam_region {
+        input.push(json!({"type": {"text": "exam-region"}, "valueCode": r}));
+    }
+    v["input"] = Value::Array(input);
+    v
+}
+
+/// What a client asks for when it creates a Task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRequest {
+    pub owner: String,
+    pub requester: Option<String>,
+    pub patient: NhsNumber,
+    pub activity: String,
+    pub supervision: String,
+    pub supervisor: Option<String>,
+    pub exam: Option<String>,
+    pub due: Option<String>,
+    pub notes: String,
+}
+
+/// The username in `Practitioner/{username}`.
+pub fn practitioner_ref(v: &Value, path: &str) -> Result<String, Issue> {
+    v.get("reference")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("Practitioner/"))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            Issue::new(
+                "value",
+                format!("`{path}` must reference a Practitioner, as Practitioner/USERNAME"),
+            )
+            .at(path.to_owned())
+        })
+}
+
+/// A patient reference: `Patient/{nhs}` or an NHS number identifier.
+pub fn patient_ref(v: &Value, path: &str) -> Result<NhsNumber, Issue> {
+    let bad = |m: String| Issue::new("value", m).at(path.to_owned());
+    if let Some(r) = v.get("reference").and_then(Value::as_str) {
+        let nhs = r
+            .strip_prefix("Patient/")
+            .ok_or_else(|| bad(format!("`{path}.reference` must be Patient/NHS_NUMBER")))?;
+        return NhsNumber::parse(nhs).map_err(|e| bad(e.to_string()));
+    }
+    match (
+        v.pointer("/identifier/system").and_then(Value::as_str),
+        v.pointer("/identifier/value").and_then(Value::as_str),
+    ) {
+        (Some(NHS_NUMBER_SYSTEM), Some(n)) => NhsNumber::parse(n).map_err(|e| bad(e.to_string())),
+        _ => Err(bad(format!(
+            "`{path}` must reference the patient by Patient/NHS_NUMBER or an NHS number identifier"
+        ))),
+    }
+}
+
+/// Reads a Task a client wants created. It must be `requested`, an `order`, with a remit activity, a patient and an
+/// owner; nothing remit does not know is accepted.
+pub fn from_fhir(v: &Value) -> Result<TaskRequest, Issue> {
+    let _: Task = parse_strict(v, "Task")?;
+    for forbidden in [
+        "id",
+        "meta",
+        "businessStatus",
+        "statusReason",
+        "lastModified",
+        "authoredOn",
+        "output",
+    ] {
+        if v.get(forbidden).is_some() {
+            return Err(Issue::new(
+                "invalid",
+                format!("`Task.{forbidden}` is set by remit, not by the client"),
+            )
+            .at(format!("Task.{forbidden}")));
+        }
+    }
+    if v.get("status").and_then(Value::as_str) != Some("requested") {
+        return Err(Issue::new("value", "a new Task's status must be `requested`").at("Task.status"));
+    }
+    if v.get("intent").and_then(Value::as_str) != Some("order") {
+        return Err(Issue::new("value", "a delegated Task's intent must be `order`").at("Task.intent"));
+    }
+    let coding = v
+        .pointer("/code/coding/0")
+        .ok_or_else(|| Issue::new("required", "`Task.code` names the activity").at("Task.code"))?;
+    if coding.get("system").and_then(Value::as_str) != Some(ACTIVITY_SYSTEM) {
+        return Err(Issue::new(
+            "value",
+            format!("`Task.code.coding[0].system` must be `{ACTIVITY_SYSTEM}`"),
+        )
+        .at("Task.code.coding[0].system"));
+    }
+    let activity = coding
+        .get("code")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let patient = patient_ref(
+        v.get("for")
+            .ok_or_else(|| Issue::new("required", "`Task.for` names the patient").at("Task.for"))?,
+        "Task.for",
+    )?;
+    let owner = practitioner_ref(
+        v.get("owner")
+            .ok_or_else(|| Issue::new("required", "`Task.owner` names who is to do the work").at("Task.owner"))?,
+        "Task.owner",
+    )?;
+    let requester = v
+        .get("requester")
+        .map(|r| practitioner_ref(r, "Task.requester"))
+        .transpose()?;
+    let mut supervision = "none".to_owned();
+    let mut supervisor = None;
+    let mut exam = None;
+    for (i, input) in v
+        .get("input")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let path = format!("Task.input[{i}]");
+        match input.pointer("/type/text").and_then(Value::as_str) {
+            Some("supervision") => {
+                supervision = input
+                    .get("valueCode")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            }
+            Some("supervisor") => {
+                supervisor = Some(practitioner_ref(
+                    input.get("valueReference").unwrap_or(&Value::Null),
+                    &format!("{path}.valueReference"),
+                )?)
+            }
+            Some("exam-region") => exam = input.get("valueCode").and_then(Value::as_str).map(str::to_owned),
+            _ => {
+                return Err(Issue::new(
+                    "value",
+                    "each input's `type.text` is `supervision`, `supervisor` or `exam-region`",
+                )
+                .at(format!("{path}.type")));
+            }
+        }
+    }
+    let due = v
+        .pointer("/restriction/period/end")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let notes: Vec<&str> = v
+        .get("note")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.get("text").and_then(Value::as_str))
+        .collect();
+    Ok(TaskRequest {
+        owner,
+        requester,
+        patient,
+        activity,
+        supervision,
+        supervisor,
+        exam,
+        due,
+        notes: notes.join("\n"),
+    })
+}
+
+/// Checks that remit's own Task JSON is a valid FHIR Task (tests use it on every shape remit writes).
+pub fn conforms(v: &Value) -> Result<(), Issue> {
+    parse_strict::<Task>(v, "Task").map(drop)
+}

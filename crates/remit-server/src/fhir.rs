@@ -1,0 +1,396 @@
+//! FHIR R4 over HTTP. Errors are OperationOutcomes; a policy refusal is 403 with one issue per unmet requirement.
+//!
+//! **Invariant:** every read of a Task passes the policy: its participants may read it, anyone else only if they
+//! may read the patient's record.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use remit_domain::nhs::NhsNumber;
+use remit_domain::staff::Username;
+use remit_domain::task::{Move, TaskStatus};
+use remit_fhir::{Issue, operation_outcome, searchset};
+use remit_policy::{ExamRegion, Supervision};
+use remit_store::StoreError;
+use remit_store::task::{TaskFilter, TaskView};
+use serde_json::Value;
+
+use crate::AppState;
+use crate::auth::Actor;
+use crate::scope::{self, Ask};
+use crate::tasks::{self, Delegation, Outcome};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/fhir/Task", post(create_task).get(search_tasks))
+        .route("/fhir/Task/{id}", get(read_task).patch(patch_task))
+        .route("/fhir/Task/{id}/{operation}", post(task_operation))
+}
+
+/// An error answered as an OperationOutcome.
+#[derive(Debug)]
+pub struct FhirError {
+    status: StatusCode,
+    issues: Vec<Issue>,
+}
+
+impl FhirError {
+    fn new(status: StatusCode, issue: Issue) -> Self {
+        Self {
+            status,
+            issues: vec![issue],
+        }
+    }
+
+    fn bad(issue: Issue) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, issue)
+    }
+
+    fn forbidden(reasons: Vec<String>) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            issues: reasons.into_iter().map(|r| Issue::new("forbidden", r)).collect(),
+        }
+    }
+}
+
+impl From<StoreError> for FhirError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, Issue::new("not-found", m)),
+            StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, Issue::new("conflict", m)),
+            StoreError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, Issue::new("invalid", m)),
+            other => {
+                tracing::error!(cause = %other, "internal error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Issue::new(
+                        "exception",
+                        "internal error: the server log has the details under this response's x-request-id",
+                    ),
+                )
+            }
+        }
+    }
+}
+
+impl From<remit_domain::InvalidValue> for FhirError {
+    fn from(e: remit_domain::InvalidValue) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, Issue::new("value", e.to_string()))
+    }
+}
+
+impl IntoResponse for FhirError {
+    fn into_response(self) -> Response {
+        fhir_json(self.status, &operation_outcome(&self.issues))
+    }
+}
+
+fn fhir_json(status: StatusCode, body: &Value) -> Response {
+    let mut res = (status, body.to_string()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/fhir+json; charset=utf-8"),
+    );
+    res
+}
+
+fn parse_body(headers: &HeaderMap, body: &Bytes, allowed: &[&str]) -> Result<Value, FhirError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !allowed.iter().any(|a| ct.starts_with(a)) {
+        return Err(FhirError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Issue::new("not-supported", format!("send the body as {}", allowed.join(" or "))),
+        ));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| FhirError::bad(Issue::new("structure", format!("the body is not valid JSON: {e}"))))
+}
+
+fn task_id(raw: &str) -> Result<i64, FhirError> {
+    raw.parse().map_err(|_| {
+        FhirError::new(
+            StatusCode::NOT_FOUND,
+            Issue::new("not-found", format!("no Task `{raw}`")),
+        )
+    })
+}
+
+/// The task as FHIR, if `actor` may read it: a participant, or someone who may read the patient's record.
+async fn readable(state: &AppState, actor: &Actor, t: &TaskView) -> Result<Option<Value>, FhirError> {
+    let me = actor.profile.staff.username.as_str();
+    let participant = t.delegator == me || t.delegatee == me || t.supervisor.as_deref() == Some(me);
+    if !participant {
+        let mut ask = Ask::new(actor.profile.staff.username.clone(), "record.read");
+        ask.patient = Some(t.patient.clone());
+        if !scope::check(&state.store, &state.pack, &ask).await?.permitted() {
+            return Ok(None);
+        }
+    }
+    let title = state.pack.activity(&t.activity).map(|a| a.title.as_str());
+    Ok(Some(remit_fhir::task::to_fhir(t, title)))
+}
+
+#[tracing::instrument(skip_all)]
+async fn create_task(
+    State(state): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, FhirError> {
+    let v = parse_body(&headers, &body, &["application/fhir+json", "application/json"])?;
+    let req = remit_fhir::task::from_fhir(&v).map_err(FhirError::bad)?;
+    let me = actor.profile.staff.username.clone();
+    if req.requester.as_deref().is_some_and(|r| r != me.as_str()) {
+        return Err(FhirError::new(
+            StatusCode::FORBIDDEN,
+            Issue::new("forbidden", "a Task is requested by the person who creates it").at("Task.requester"),
+        ));
+    }
+    let at = |path: &'static str| {
+        move |e: remit_domain::InvalidValue| {
+            FhirError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Issue::new("value", e.to_string()).at(path),
+            )
+        }
+    };
+    let d = Delegation {
+        delegator: me,
+        delegatee: Username::parse(&req.owner).map_err(at("Task.owner"))?,
+        patient: req.patient,
+        activity: req.activity,
+        exam: req
+            .exam
+            .as_deref()
+            .map(ExamRegion::parse)
+            .transpose()
+            .map_err(at("Task.input"))?,
+        supervision: Supervision::parse(&req.supervision).map_err(at("Task.input"))?,
+        supervisor: req
+            .supervisor
+            .as_deref()
+            .map(Username::parse)
+            .transpose()
+            .map_err(at("Task.input"))?,
+        due_at: req
+            .due
+            .as_deref()
+            .map(|d| remit_domain::time::parse_instant("due", d))
+            .transpose()
+            .map_err(at("Task.restriction.period.end"))?,
+        notes: req.notes,
+    };
+    if let Some(due) = d.due_at
+        && due <= state.store.now()
+    {
+        return Err(FhirError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Issue::new("value", "the due time is not in the future").at("Task.restriction.period.end"),
+        ));
+    }
+    match tasks::delegate(
+        &state.store,
+        &state.pack,
+        &d,
+        &actor.audit_name(),
+        state.config.max_supervisees,
+    )
+    .await?
+    {
+        Outcome::Refused(reasons) => Err(FhirError::forbidden(reasons)),
+        Outcome::Done(done) => {
+            let title = state.pack.activity(&done.task.activity).map(|a| a.title.as_str());
+            let mut res = fhir_json(StatusCode::CREATED, &remit_fhir::task::to_fhir(&done.task, title));
+            if let Ok(loc) = HeaderValue::from_str(&format!("/fhir/Task/{}", done.task.id)) {
+                res.headers_mut().insert(header::LOCATION, loc);
+            }
+            if let Some(w) = done.warning.and_then(|w| HeaderValue::from_str(&w).ok()) {
+                res.headers_mut().insert("x-remit-warning", w);
+            }
+            Ok(res)
+        }
+    }
+}
+
+#[tracing::instrument(skip_all)]
+async fn read_task(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<Response, FhirError> {
+    let t = state.store.task(task_id(&id)?).await?;
+    match readable(&state, &actor, &t).await? {
+        Some(v) => Ok(fhir_json(StatusCode::OK, &v)),
+        None => Err(FhirError::forbidden(vec![format!(
+            "{} is not part of this task and may not read the record of its patient",
+            actor.profile.staff.name
+        )])),
+    }
+}
+
+fn username_param(raw: &str, name: &str) -> Result<String, FhirError> {
+    let u = raw.strip_prefix("Practitioner/").unwrap_or(raw);
+    Username::parse(u)
+        .map(|u| u.to_string())
+        .map_err(|e| FhirError::bad(Issue::new("value", format!("{name}: {e}"))))
+}
+
+#[tracing::instrument(skip_all)]
+async fn search_tasks(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, FhirError> {
+    let mut f = TaskFilter::default();
+    for (k, v) in &params {
+        match k.as_str() {
+            "owner" => f.owner = Some(username_param(v, "owner")?),
+            "requester" => f.requester = Some(username_param(v, "requester")?),
+            "status" => {
+                f.status = Some(TaskStatus::parse(v).map_err(|e| FhirError::bad(Issue::new("value", e.to_string())))?)
+            }
+            "patient" | "subject" | "for" => {
+                let raw = v.strip_prefix("Patient/").unwrap_or(v);
+                let raw = raw
+                    .strip_prefix(&format!("{}|", remit_fhir::NHS_NUMBER_SYSTEM))
+                    .unwrap_or(raw);
+                f.patient =
+                    Some(NhsNumber::parse(raw).map_err(|e| FhirError::bad(Issue::new("value", e.to_string())))?);
+            }
+            other => {
+                return Err(FhirError::bad(Issue::new(
+                    "not-supported",
+                    format!("`{other}` is not a search parameter of Task here (owner, requester, status, patient)"),
+                )));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for t in state.store.list_tasks(&f).await? {
+        if let Some(v) = readable(&state, &actor, &t).await? {
+            found.push(v);
+        }
+    }
+    Ok(fhir_json(StatusCode::OK, &searchset(found)))
+}
+
+/// The move that takes a task from its status to `target`, for the person asking.
+fn move_to(current: TaskStatus, target: &str) -> Result<Move, FhirError> {
+    let mv = match (current, target) {
+        (_, "accepted") => Move::Accept,
+        (_, "rejected") => Move::Decline,
+        (TaskStatus::AwaitingCountersignature, "in-progress") => Move::Return,
+        (_, "in-progress") => Move::Start,
+        (TaskStatus::AwaitingCountersignature, "completed") => Move::Countersign,
+        (_, "completed") => Move::Complete,
+        (_, "failed") => Move::Fail,
+        (_, "cancelled") => Move::Cancel,
+        (_, other) => {
+            return Err(FhirError::bad(
+                Issue::new("value", format!("a Task cannot be moved to `{other}`")).at("Task.status"),
+            ));
+        }
+    };
+    Ok(mv)
+}
+
+async fn apply(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    mv: Move,
+    reason: Option<String>,
+) -> Result<Response, FhirError> {
+    let me = actor.profile.staff.username.clone();
+    match tasks::make_move(&state.store, &state.pack, id, mv, &me, reason, &actor.audit_name()).await? {
+        Outcome::Refused(reasons) => Err(FhirError::forbidden(reasons)),
+        Outcome::Done(t) => {
+            let title = state.pack.activity(&t.activity).map(|a| a.title.as_str());
+            Ok(fhir_json(StatusCode::OK, &remit_fhir::task::to_fhir(&t, title)))
+        }
+    }
+}
+
+/// `PATCH` with a JSON Patch that replaces `/status` (and, for a decline, failure, return or cancellation,
+/// `/statusReason`).
+#[tracing::instrument(skip_all)]
+async fn patch_task(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, FhirError> {
+    let id = task_id(&id)?;
+    let patch = parse_body(&headers, &body, &["application/json-patch+json"])?;
+    let ops = patch
+        .as_array()
+        .ok_or_else(|| FhirError::bad(Issue::new("structure", "a JSON Patch is an array of operations")))?;
+    let mut status = None;
+    let mut reason = None;
+    for (i, op) in ops.iter().enumerate() {
+        let kind = op.get("op").and_then(Value::as_str);
+        let path = op.get("path").and_then(Value::as_str);
+        let value = op.get("value");
+        match (kind, path, value) {
+            (Some("replace" | "add"), Some("/status"), Some(Value::String(s))) => status = Some(s.clone()),
+            (Some("replace" | "add"), Some("/statusReason"), Some(v)) => {
+                reason = v.get("text").and_then(Value::as_str).map(str::to_owned);
+            }
+            (Some("replace" | "add"), Some("/statusReason/text"), Some(Value::String(s))) => reason = Some(s.clone()),
+            _ => {
+                return Err(FhirError::bad(Issue::new(
+                    "not-supported",
+                    format!("operation {i}: only replacing `/status` and `/statusReason` is supported"),
+                )));
+            }
+        }
+    }
+    let target = status.ok_or_else(|| FhirError::bad(Issue::new("required", "the patch must replace `/status`")))?;
+    let current = state.store.task(id).await?.status;
+    apply(&state, &actor, id, move_to(current, &target)?, reason).await
+}
+
+/// `POST /fhir/Task/{id}/$accept` and the other named operations, with an optional Parameters body carrying
+/// `reason`.
+#[tracing::instrument(skip_all)]
+async fn task_operation(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path((id, operation)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, FhirError> {
+    let id = task_id(&id)?;
+    let mv = Move::ALL
+        .into_iter()
+        .find(|m| operation.strip_prefix('$') == Some(m.as_str()))
+        .ok_or_else(|| {
+            FhirError::new(
+                StatusCode::NOT_FOUND,
+                Issue::new("not-supported", format!("`{operation}` is not an operation on Task")),
+            )
+        })?;
+    let reason = if body.is_empty() {
+        None
+    } else {
+        let p = parse_body(&headers, &body, &["application/fhir+json", "application/json"])?;
+        if p.get("resourceType").and_then(Value::as_str) != Some("Parameters") {
+            return Err(FhirError::bad(Issue::new(
+                "invalid",
+                "the body must be a Parameters resource",
+            )));
+        }
+        p.get("parameter")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|x| x.get("name").and_then(Value::as_str) == Some("reason"))
+            .and_then(|x| x.get("valueString").and_then(Value::as_str))
+            .map(str::to_owned)
+    };
+    apply(&state, &actor, id, mv, reason).await
+}
