@@ -36,23 +36,7 @@ impl Store {
         .bind(staff_id)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                let revoked_at: Option<String> = col(r, "revoked_at")?;
-                Ok(CompetencyRecord {
-                    competency: stored("competency", CompetencyId::parse(&col::<String>(r, "competency_id")?))?,
-                    signed_off_on: stored(
-                        "sign-off date",
-                        parse_date("signed_off_on", &col::<String>(r, "signed_off_on")?),
-                    )?,
-                    expires_on: stored("expiry", parse_date("expires_on", &col::<String>(r, "expires_on")?))?,
-                    assessor: col(r, "assessor")?,
-                    evidence: col(r, "evidence")?,
-                    revoked: revoked_at.is_some(),
-                    revoke_reason: col(r, "revoke_reason")?,
-                })
-            })
-            .collect()
+        rows.iter().map(record_from_row).collect()
     }
 }
 
@@ -122,6 +106,24 @@ pub struct CpdEntry {
     pub reflection: String,
 }
 
+/// A competency record from a row with `competency_id`, `signed_off_on`, `expires_on`, `assessor` (a username),
+/// `evidence`, `revoked_at` and `revoke_reason`.
+fn record_from_row(r: &sqlx::any::AnyRow) -> Result<CompetencyRecord> {
+    let revoked_at: Option<String> = col(r, "revoked_at")?;
+    Ok(CompetencyRecord {
+        competency: stored("competency", CompetencyId::parse(&col::<String>(r, "competency_id")?))?,
+        signed_off_on: stored(
+            "sign-off date",
+            parse_date("signed_off_on", &col::<String>(r, "signed_off_on")?),
+        )?,
+        expires_on: stored("expiry", parse_date("expires_on", &col::<String>(r, "expires_on")?))?,
+        assessor: col(r, "assessor")?,
+        evidence: col(r, "evidence")?,
+        revoked: revoked_at.is_some(),
+        revoke_reason: col(r, "revoke_reason")?,
+    })
+}
+
 fn status_on(r: &CompetencyRecord, today: NaiveDate) -> &'static str {
     if r.revoked {
         "revoked"
@@ -175,19 +177,7 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
-                let revoked_at: Option<String> = col(r, "revoked_at")?;
-                let record = CompetencyRecord {
-                    competency: stored("competency", CompetencyId::parse(&col::<String>(r, "competency_id")?))?,
-                    signed_off_on: stored(
-                        "sign-off date",
-                        parse_date("signed_off_on", &col::<String>(r, "signed_off_on")?),
-                    )?,
-                    expires_on: stored("expiry", parse_date("expires_on", &col::<String>(r, "expires_on")?))?,
-                    assessor: col(r, "assessor")?,
-                    evidence: col(r, "evidence")?,
-                    revoked: revoked_at.is_some(),
-                    revoke_reason: col(r, "revoke_reason")?,
-                };
+                let record = record_from_row(r)?;
                 Ok(StaffCompetency {
                     staff: col(r, "username")?,
                     name: col(r, "name")?,
