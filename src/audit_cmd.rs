@@ -10,7 +10,7 @@ use remit_store::{Store, VerifyOutcome};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::AuditCommand;
-use crate::{CliError, CliResult, open_store};
+use crate::{CliError, CliResult, open_store, print_json};
 
 /// What a checkpoint states: the log had `count` entries and the last one's hash was `head`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,8 +65,7 @@ pub async fn run(url: &str, cmd: AuditCommand) -> CliResult<ExitCode> {
             let store = open_store(url).await?;
             let entries = store.audit_log(limit).await?;
             if json {
-                let text = serde_json::to_string_pretty(&entries).map_err(|e| CliError::Failed(e.to_string()))?;
-                println!("{text}");
+                print_json(&entries)?;
             } else {
                 for e in entries {
                     let reasons = if e.reasons.is_empty() {
@@ -114,8 +113,7 @@ pub async fn run(url: &str, cmd: AuditCommand) -> CliResult<ExitCode> {
                 statement,
                 signature: hex::encode(signature.to_bytes()),
             };
-            let text = serde_json::to_string_pretty(&cp).map_err(|e| CliError::Failed(e.to_string()))?;
-            println!("{text}");
+            print_json(&cp)?;
             Ok(ExitCode::SUCCESS)
         }
     }

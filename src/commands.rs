@@ -20,13 +20,7 @@ use remit_store::{Store, StoreError, WriteTx};
 use serde::Serialize;
 
 use crate::cli::{PatientCommand, PlaceCommand, StaffAdd, StaffCommand, TokenCommand};
-use crate::{CliError, CliResult, cli_actor, open_store};
-
-fn print_json(value: &impl Serialize) -> CliResult {
-    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Failed(e.to_string()))?;
-    println!("{text}");
-    Ok(())
-}
+use crate::{CliError, CliResult, cli_actor, open_store, print_json};
 
 fn read_password_from_stdin() -> CliResult<String> {
     let mut buf = String::new();

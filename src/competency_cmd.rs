@@ -10,13 +10,7 @@ use remit_store::Store;
 use serde::Serialize;
 
 use crate::cli::{CompetencyCommand, CpdCommand};
-use crate::{CliError, CliResult, cli_actor, open_store, open_with_pack};
-
-fn print_json(value: &impl Serialize) -> CliResult {
-    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Failed(e.to_string()))?;
-    println!("{text}");
-    Ok(())
-}
+use crate::{CliError, CliResult, cli_actor, open_store, open_with_pack, print_json};
 
 /// Asks the pack whether `actor` may do `activity` to `colleague`; a refusal is audited and ends the command.
 async fn authorise(store: &Store, pack: &PolicyPack, ask: &Ask, audit_actor: &str, target: &str) -> CliResult {

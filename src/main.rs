@@ -47,6 +47,13 @@ impl From<remit_domain::InvalidValue> for CliError {
 
 pub type CliResult<T = ()> = Result<T, CliError>;
 
+/// Prints a value as pretty JSON on standard output, for every `--json`.
+pub fn print_json(value: &impl serde::Serialize) -> CliResult {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Failed(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));

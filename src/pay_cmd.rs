@@ -4,7 +4,7 @@ use remit_domain::pay::{Offer, PayTable};
 use remit_domain::staff::CareerLevel;
 
 use crate::cli::PayCommand;
-use crate::{CliError, CliResult};
+use crate::{CliResult, print_json};
 
 pub fn pay(table: &PayTable, cmd: PayCommand) -> CliResult {
     match cmd {
@@ -26,8 +26,7 @@ pub fn pay(table: &PayTable, cmd: PayCommand) -> CliResult {
             )?;
             let check = table.check(&offer);
             if json {
-                let text = serde_json::to_string_pretty(&check).map_err(|e| CliError::Failed(e.to_string()))?;
-                println!("{text}");
+                print_json(&check)?;
             } else {
                 println!("{}", check.explanation);
                 println!("({}, effective {})", table.title, table.effective_from);
@@ -39,10 +38,7 @@ pub fn pay(table: &PayTable, cmd: PayCommand) -> CliResult {
             let bands = table.bands_for_level(level);
             if json {
                 let v = serde_json::json!({"level": level.get(), "name": level.name(), "bands": bands});
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&v).map_err(|e| CliError::Failed(e.to_string()))?
-                );
+                print_json(&v)?;
             } else if bands.is_empty() {
                 println!("level {level} ({}): no usual Agenda for Change band", level.name());
             } else {

@@ -10,13 +10,7 @@ use remit_server::scope::{self, Ask};
 use serde::Serialize;
 
 use crate::cli::{PolicyCommand, ScopeCommand};
-use crate::{CliError, CliResult, cli_actor, open_store, open_with_pack};
-
-fn print_json(value: &impl Serialize) -> CliResult {
-    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Failed(e.to_string()))?;
-    println!("{text}");
-    Ok(())
-}
+use crate::{CliError, CliResult, cli_actor, open_store, open_with_pack, print_json};
 
 fn supervision_text(s: Option<Supervision>) -> &'static str {
     s.map_or("not allowed", Supervision::as_str)

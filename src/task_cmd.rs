@@ -8,16 +8,9 @@ use remit_domain::task::{Move, TaskStatus};
 use remit_policy::{ExamRegion, PolicyPack, Supervision};
 use remit_server::tasks::{self, Delegation, Outcome};
 use remit_store::task::{TaskFilter, TaskView};
-use serde::Serialize;
 
 use crate::cli::{TaskCommand, TaskMove, TaskMoveWithReason};
-use crate::{CliError, CliResult, cli_actor, open_with_pack};
-
-fn print_json(value: &impl Serialize) -> CliResult {
-    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Failed(e.to_string()))?;
-    println!("{text}");
-    Ok(())
-}
+use crate::{CliError, CliResult, cli_actor, open_with_pack, print_json};
 
 fn line(t: &TaskView) -> String {
     format!(
