@@ -13,6 +13,7 @@ pub mod patient;
 pub mod pay;
 pub mod place;
 pub mod staff;
+pub mod supervision;
 pub mod task;
 pub mod time;
 

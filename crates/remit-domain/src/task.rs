@@ -9,6 +9,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::error::InvalidValue;
+use crate::supervision::Supervision;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -147,15 +148,6 @@ impl Move {
     }
 }
 
-/// The supervision the work is done under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TaskSupervision {
-    None,
-    Indirect,
-    Direct,
-}
-
 /// Why a move is not possible, in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MoveRefused(pub String);
@@ -171,7 +163,7 @@ pub fn next_status(
     current: TaskStatus,
     mv: Move,
     parts: &[Part],
-    supervision: TaskSupervision,
+    supervision: Supervision,
 ) -> Result<TaskStatus, MoveRefused> {
     if !parts.contains(&mv.by()) {
         return Err(MoveRefused(format!(
@@ -185,7 +177,7 @@ pub fn next_status(
         (S::Requested, Move::Accept) => S::Accepted,
         (S::Requested, Move::Decline) => S::Rejected,
         (S::Accepted, Move::Start) => S::InProgress,
-        (S::InProgress, Move::Complete) if supervision == TaskSupervision::Direct => S::AwaitingCountersignature,
+        (S::InProgress, Move::Complete) if supervision == Supervision::Direct => S::AwaitingCountersignature,
         (S::InProgress, Move::Complete) => S::Completed,
         (S::InProgress, Move::Fail) => S::Failed,
         (S::AwaitingCountersignature, Move::Countersign) => S::Completed,
@@ -245,8 +237,8 @@ mod tests {
         for status in S::ALL {
             for mv in Move::ALL {
                 let expected = allowed.iter().find(|(s, m, _, _)| *s == status && *m == mv);
-                let indirect = next_status(status, mv, &ALL_PARTS, TaskSupervision::Indirect);
-                let direct = next_status(status, mv, &ALL_PARTS, TaskSupervision::Direct);
+                let indirect = next_status(status, mv, &ALL_PARTS, Supervision::Indirect);
+                let direct = next_status(status, mv, &ALL_PARTS, Supervision::Direct);
                 match expected {
                     Some((_, _, i, d)) => {
                         assert_eq!(indirect, Ok(*i), "{status:?} {mv:?}");
@@ -266,7 +258,7 @@ mod tests {
     fn only_the_right_person_moves_a_task() {
         for mv in Move::ALL {
             for part in ALL_PARTS {
-                let r = next_status(S::Requested, mv, &[part], TaskSupervision::None);
+                let r = next_status(S::Requested, mv, &[part], Supervision::None);
                 if part != mv.by() {
                     assert!(
                         r.unwrap_err().0.starts_with(&format!("only {}", mv.by().noun())),
@@ -276,10 +268,10 @@ mod tests {
             }
         }
         assert_eq!(
-            next_status(S::Requested, Move::Accept, &[Part::Delegatee], TaskSupervision::None),
+            next_status(S::Requested, Move::Accept, &[Part::Delegatee], Supervision::None),
             Ok(S::Accepted)
         );
-        assert!(next_status(S::Requested, Move::Accept, &[Part::Delegator], TaskSupervision::None).is_err());
+        assert!(next_status(S::Requested, Move::Accept, &[Part::Delegator], Supervision::None).is_err());
     }
 
     #[test]
@@ -288,7 +280,7 @@ mod tests {
             assert!(!s.is_open());
             for mv in Move::ALL {
                 assert!(
-                    next_status(s, mv, &ALL_PARTS, TaskSupervision::Direct).is_err(),
+                    next_status(s, mv, &ALL_PARTS, Supervision::Direct).is_err(),
                     "{s:?} {mv:?}"
                 );
             }

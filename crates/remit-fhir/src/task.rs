@@ -7,7 +7,7 @@
 use fhir_model::r4b::resources::Task;
 use remit_domain::nhs::NhsNumber;
 use remit_domain::task::TaskStatus;
-use remit_store::task::{TaskView, supervision_str};
+use remit_store::task::TaskView;
 use serde_json::{Value, json};
 
 use crate::{ACTIVITY_SYSTEM, Issue, NHS_NUMBER_SYSTEM, TASK_STATE_SYSTEM, parse_strict};
@@ -61,7 +61,7 @@ pub fn to_fhir(t: &TaskView, title: Option<&str>) -> Value {
     {
         v["statusReason"] = json!({"text": reason});
     }
-    let mut input = vec![json!({"type": {"text": "supervision"}, "valueCode": supervision_str(t.supervision)})];
+    let mut input = vec![json!({"type": {"text": "supervision"}, "valueCode": t.supervision.as_str()})];
     if let Some(s) = &t.supervisor {
         input.push(json!({"type": {"text": "supervisor"}, "valueReference": practitioner(s)}));
     }

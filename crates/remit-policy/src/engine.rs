@@ -16,33 +16,7 @@ use serde::Serialize;
 
 use crate::pack::PolicyPack;
 use crate::reasons::Facts;
-
-/// The supervision in place for a request, least first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Supervision {
-    None,
-    Indirect,
-    Direct,
-}
-
-impl Supervision {
-    pub const ALL: [Supervision; 3] = [Supervision::None, Supervision::Indirect, Supervision::Direct];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Supervision::None => "none",
-            Supervision::Indirect => "indirect",
-            Supervision::Direct => "direct",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Self, remit_domain::InvalidValue> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s.trim()).ok_or_else(|| {
-            remit_domain::InvalidValue::new("supervision", format!("`{s}` is not one of none, indirect, direct"))
-        })
-    }
-}
+pub use remit_domain::supervision::Supervision;
 
 /// The examination regions of the X-ray catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]

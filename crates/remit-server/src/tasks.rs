@@ -5,7 +5,7 @@
 use remit_domain::audit::AuditDraft;
 use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::Username;
-use remit_domain::task::{Move, Part, TaskStatus, TaskSupervision, next_status};
+use remit_domain::task::{Move, Part, TaskStatus, next_status};
 use remit_policy::{Decision, ExamRegion, PolicyPack, Supervision};
 use remit_store::task::{NewTask, TaskView};
 use remit_store::{Store, StoreError};
@@ -41,22 +41,6 @@ pub struct Delegated {
     pub task: TaskView,
     /// Set when the supervisor now supervises more people than the configured maximum.
     pub warning: Option<String>,
-}
-
-fn to_task_supervision(s: Supervision) -> TaskSupervision {
-    match s {
-        Supervision::None => TaskSupervision::None,
-        Supervision::Indirect => TaskSupervision::Indirect,
-        Supervision::Direct => TaskSupervision::Direct,
-    }
-}
-
-fn to_supervision(s: TaskSupervision) -> Supervision {
-    match s {
-        TaskSupervision::None => Supervision::None,
-        TaskSupervision::Indirect => Supervision::Indirect,
-        TaskSupervision::Direct => Supervision::Direct,
-    }
 }
 
 /// Activities that are not work to hand on.
@@ -166,7 +150,7 @@ pub async fn delegate(
         exam_region: d.exam.map(|e| e.as_str().to_owned()),
         delegator_id,
         delegatee_id,
-        supervision: to_task_supervision(d.supervision),
+        supervision: d.supervision,
         supervisor_id,
         due_at: d.due_at,
         notes: d.notes.clone(),
@@ -259,7 +243,7 @@ pub async fn make_move(
                 &task.patient,
                 &task.activity,
                 exam,
-                to_supervision(task.supervision),
+                task.supervision,
                 supervisor.as_ref(),
             );
             Some(scope::check(store, pack, &work).await?)

@@ -464,7 +464,7 @@ impl Store {
             exam_region: None,
             delegator_id: ids["priya.rn"],
             delegatee_id: ids["alex.ap"],
-            supervision: remit_domain::task::TaskSupervision::None,
+            supervision: remit_domain::supervision::Supervision::None,
             supervisor_id: None,
             due_at: Some(due),
             notes: "FBC and U&Es before the ward round".into(),

@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use remit_domain::nhs::NhsNumber;
-use remit_domain::task::{Move, TaskStatus, TaskSupervision};
+use remit_domain::supervision::Supervision;
+use remit_domain::task::{Move, TaskStatus};
 use remit_domain::time::{format_instant, parse_instant};
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -17,7 +18,7 @@ pub struct NewTask {
     pub exam_region: Option<String>,
     pub delegator_id: i64,
     pub delegatee_id: i64,
-    pub supervision: TaskSupervision,
+    pub supervision: Supervision,
     pub supervisor_id: Option<i64>,
     pub due_at: Option<DateTime<Utc>>,
     pub notes: String,
@@ -46,7 +47,7 @@ pub struct TaskView {
     pub exam_region: Option<String>,
     pub delegator: String,
     pub delegatee: String,
-    pub supervision: TaskSupervision,
+    pub supervision: Supervision,
     pub supervisor: Option<String>,
     pub due_at: Option<String>,
     pub notes: String,
@@ -73,21 +74,8 @@ const TASK_COLUMNS: &str = "t.id, p.nhs_number, p.place_code, t.activity, t.exam
      t.updated_at FROM task t JOIN patient p ON p.id = t.patient_id JOIN staff d ON d.id = t.delegator_id \
      JOIN staff e ON e.id = t.delegatee_id LEFT JOIN staff s ON s.id = t.supervisor_id";
 
-fn supervision_of(s: &str) -> Result<TaskSupervision> {
-    match s {
-        "none" => Ok(TaskSupervision::None),
-        "indirect" => Ok(TaskSupervision::Indirect),
-        "direct" => Ok(TaskSupervision::Direct),
-        other => Err(StoreError::Corrupt(format!("task supervision `{other}`"))),
-    }
-}
-
-pub fn supervision_str(s: TaskSupervision) -> &'static str {
-    match s {
-        TaskSupervision::None => "none",
-        TaskSupervision::Indirect => "indirect",
-        TaskSupervision::Direct => "direct",
-    }
+fn supervision_of(s: &str) -> Result<Supervision> {
+    stored("task supervision", Supervision::parse(s))
 }
 
 fn task_from_row(r: &AnyRow) -> Result<TaskView> {
@@ -240,7 +228,7 @@ impl WriteTx {
         .bind(t.exam_region.as_deref())
         .bind(t.delegator_id)
         .bind(t.delegatee_id)
-        .bind(supervision_str(t.supervision))
+        .bind(t.supervision.as_str())
         .bind(t.supervisor_id)
         .bind(t.due_at.map(format_instant))
         .bind(&t.notes)
