@@ -28,6 +28,12 @@ pub struct Cli {
     #[arg(long, global = true, env = "REMIT_MAX_SUPERVISEES", default_value_t = 4)]
     pub max_supervisees: usize,
 
+    /// Minutes an escalation may wait unacknowledged before it is sent again; after twice as long it goes to the
+    /// nurse in charge, after three times to the registrar.
+    #[arg(long, global = true, env = "REMIT_ESCALATION_ACK_MINUTES", default_value_t = 15,
+          value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub escalation_ack_minutes: u32,
+
     /// How log lines are written to standard error.
     #[arg(long, global = true, env = "REMIT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -80,11 +86,186 @@ pub enum Command {
     /// Delegated tasks: delegate, accept or decline, start, complete, countersign.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// Vital signs: record, amend or void a set, see a patient's sets, who is overdue, SpO2 scale 2.
+    #[command(subcommand)]
+    Obs(ObsCommand),
+    /// NEWS2 escalations: list, acknowledge, review.
+    #[command(subcommand)]
+    Escalation(EscalationCommand),
     /// Score observation sets: JSON Lines on standard input, one result line each on standard output.
     News2,
     /// Is this job offer fair? Agenda for Change pay.
     #[command(subcommand)]
     Pay(PayCommand),
+}
+
+/// The values of a set, as flags. A parameter that could not be taken is named with `--missing`.
+#[derive(Debug, Args)]
+pub struct SetValues {
+    /// Respiration rate, breaths a minute.
+    #[arg(long = "rr")]
+    pub respiration_rate: Option<i64>,
+    /// SpO2, percent.
+    #[arg(long)]
+    pub spo2: Option<i64>,
+    /// The SpO2 scale asked for (1 or 2); by default the patient's prescription decides.
+    #[arg(long)]
+    pub scale: Option<i64>,
+    /// The patient is on supplemental oxygen (otherwise breathing air).
+    #[arg(long)]
+    pub on_oxygen: bool,
+    /// Oxygen flow, litres a minute.
+    #[arg(long)]
+    pub flow: Option<f64>,
+    /// Oxygen device: nasal-cannula, simple-mask, venturi-mask, reservoir-mask, high-flow, cpap, niv, other.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Systolic blood pressure, mmHg.
+    #[arg(long = "sbp")]
+    pub systolic_bp: Option<i64>,
+    /// Diastolic blood pressure, mmHg.
+    #[arg(long = "dbp")]
+    pub diastolic_bp: Option<i64>,
+    /// Pulse, beats a minute.
+    #[arg(long)]
+    pub pulse: Option<i64>,
+    /// ACVPU: alert, new-confusion, voice, pain or unresponsive.
+    #[arg(long = "acvpu")]
+    pub consciousness: Option<String>,
+    /// Temperature, degrees Celsius (one decimal place).
+    #[arg(long = "temp")]
+    pub temperature: Option<f64>,
+    /// A parameter not recorded, as PARAMETER:not-obtained|refused:REASON (repeatable).
+    #[arg(long)]
+    pub missing: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ObsCommand {
+    /// Record a set of vital signs, scored by NEWS2; raises an escalation when the score calls for one.
+    Record {
+        #[arg(long)]
+        patient: String,
+        /// Who took the observations.
+        #[arg(long)]
+        by: String,
+        /// The registered colleague supervising a level 2-3 recorder.
+        #[arg(long)]
+        supervisor: Option<String>,
+        /// When they were taken (RFC 3339); now by default.
+        #[arg(long)]
+        taken_at: Option<String>,
+        #[command(flatten)]
+        values: SetValues,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Correct a set: the corrected values become a new version; the original is kept.
+    Amend {
+        /// The id of the set's current version.
+        version: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        supervisor: Option<String>,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        values: SetValues,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark a set entered in error (wrong patient, never taken). It is kept, and no longer counts.
+    EnteredInError {
+        version: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every version of a set, oldest first.
+    History {
+        set: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A patient's sets, newest first.
+    List {
+        #[arg(long)]
+        patient: String,
+        /// Include superseded versions and sets entered in error.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Patients whose observations are overdue, with how late they are.
+    Overdue {
+        #[arg(long)]
+        ward: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record that a patient is scored on SpO2 scale 2, with the target range.
+    #[command(name = "prescribe-scale-2")]
+    PrescribeScale2 {
+        #[arg(long)]
+        patient: String,
+        #[arg(long)]
+        by: String,
+        /// The target SpO2 range, e.g. 88-92.
+        #[arg(long)]
+        target: String,
+        /// The clinical indication (hypercapnic respiratory failure).
+        #[arg(long)]
+        reason: String,
+    },
+    /// End a patient's SpO2 scale 2 prescription.
+    #[command(name = "end-scale-2")]
+    EndScale2 {
+        #[arg(long)]
+        patient: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EscalationCommand {
+    /// Escalations, newest first, with whom they are addressed to now.
+    List {
+        /// Only those not yet closed.
+        #[arg(long)]
+        open: bool,
+        #[arg(long)]
+        ward: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Acknowledge an escalation as the responsible registered nurse.
+    Acknowledge {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record the clinical review of an escalated patient; closes the escalation.
+    Review {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        note: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod competency_cmd;
 mod news2_cmd;
+mod obs_cmd;
 mod pay_cmd;
 mod scope_cmd;
 mod serve;
@@ -148,15 +149,22 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
     let pack = || load_pack(policy.as_deref());
     let pay_file = cli.pay_table.clone();
     let pay = || load_pay_table(pay_file.as_deref());
+    let config = remit_server::Config {
+        max_supervisees: cli.max_supervisees,
+        escalation_ack: chrono::Duration::minutes(i64::from(cli.escalation_ack_minutes)),
+        ..remit_server::Config::default()
+    };
     match cli.command {
-        Command::Serve(args) => serve::serve(&url, pack()?, pay()?, args, cli.max_supervisees)
+        Command::Serve(args) => serve::serve(&url, pack()?, pay()?, args, config)
             .await
             .map(|()| ExitCode::SUCCESS),
-        Command::Demo(args) => serve::demo(&url, pack()?, pay()?, args, cli.max_supervisees)
+        Command::Demo(args) => serve::demo(&url, pack()?, pay()?, args, config)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::News2 => Ok(news2_cmd::run()),
         Command::Task(cmd) => task_cmd::task(&url, &*pack()?, cmd, cli.max_supervisees).await,
+        Command::Obs(cmd) => obs_cmd::obs(&url, &*pack()?, cmd).await,
+        Command::Escalation(cmd) => obs_cmd::escalation(&url, &*pack()?, cmd, config.escalation_ack).await,
         Command::Pay(cmd) => pay_cmd::pay(&*pay()?, cmd).map(|()| ExitCode::SUCCESS),
         Command::Migrate => {
             open_store(&url).await?;

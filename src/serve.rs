@@ -44,37 +44,39 @@ async fn run_server(
     println!("remit listening on http://{addr}");
     tracing::info!(%addr, backend = ?store.backend(), "listening");
     tracing::info!(pack = %pack.dir().display(), policies = pack.policy_count(), "policy pack loaded");
+    // Escalations nobody acknowledges move along the cascade even when nobody is looking at a list.
+    let sweeper = {
+        let (store, ack) = (store.clone(), config.escalation_ack);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
+            loop {
+                tick.tick().await;
+                if let Err(e) = remit_server::obs::sweep(&store, ack).await {
+                    tracing::error!(cause = %e, "escalation cascade failed");
+                }
+            }
+        })
+    };
     let state = AppState::new(store, pack, config).with_pay_table(pay);
-    remit_server::serve(listener, state, shutdown_signal())
+    let served = remit_server::serve(listener, state, shutdown_signal())
         .await
-        .map_err(|e| CliError::Failed(format!("server stopped: {e}")))
+        .map_err(|e| CliError::Failed(format!("server stopped: {e}")));
+    sweeper.abort();
+    served
 }
 
-pub async fn serve(
-    url: &str,
-    pack: Arc<PolicyPack>,
-    pay: Arc<PayTable>,
-    args: ServeArgs,
-    max_supervisees: usize,
-) -> CliResult {
+pub async fn serve(url: &str, pack: Arc<PolicyPack>, pay: Arc<PayTable>, args: ServeArgs, config: Config) -> CliResult {
     let store = open_with_pack(url, &pack).await?;
     let config = Config {
         secure_cookies: args.secure_cookies,
-        max_supervisees,
-        ..Config::default()
+        ..config
     };
     run_server(store, pack, pay, args.listen, config).await
 }
 
-pub async fn demo(
-    url: &str,
-    pack: Arc<PolicyPack>,
-    pay: Arc<PayTable>,
-    args: DemoArgs,
-    max_supervisees: usize,
-) -> CliResult {
+pub async fn demo(url: &str, pack: Arc<PolicyPack>, pay: Arc<PayTable>, args: DemoArgs, config: Config) -> CliResult {
     let store = open_with_pack(url, &pack).await?;
-    match store.seed_demo(&cli_actor(), &pack.competency_catalogue()).await? {
+    match remit_server::demo::seed(&store, &pack, &cli_actor()).await? {
         SeedOutcome::Seeded => println!("demo trust seeded"),
         SeedOutcome::AlreadyPresent => println!("demo trust already present"),
     }
@@ -85,9 +87,5 @@ pub async fn demo(
     println!("sign in as any of: {}", users.join(", "));
     println!("password for every demo user: {DEMO_PASSWORD}");
     println!("open http://{}/login", args.listen);
-    let config = Config {
-        max_supervisees,
-        ..Config::default()
-    };
     run_server(store, pack, pay, args.listen, config).await
 }

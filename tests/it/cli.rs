@@ -446,7 +446,10 @@ async fn the_audit_log_lists_newest_first(db: TestDb) -> Result<()> {
             && log[0]["seq"].as_i64() == log[1]["seq"].as_i64().map(|s| s + 1),
         "{log}"
     );
-    ensure!(log[1]["action"] == "demo.seed");
+    ensure!(
+        log[1]["action"] == "vitals.record",
+        "the demo's last entry is its last set: {log}"
+    );
     ensure!(
         !stdout(&out).contains("under investigation"),
         "the payload is kept as a digest only"

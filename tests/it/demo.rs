@@ -124,7 +124,7 @@ async fn seeding_twice_changes_nothing(db: TestDb) -> Result<()> {
         store.audit_head().await?.0 == entries,
         "the second seeding wrote nothing"
     );
-    let log = store.audit_log(10).await?;
+    let log = store.audit_log(100).await?;
     ensure!(
         log.iter().filter(|e| e.action == "demo.seed").count() == 1,
         "one seed, one audit entry"

@@ -12,6 +12,7 @@ mod cli;
 mod demo;
 mod fhir;
 mod news2;
+mod obs;
 mod pay;
 mod scope;
 mod tasks;
@@ -35,6 +36,7 @@ fn main() {
         demo::tests(),
         fhir::tests(),
         news2::tests(),
+        obs::tests(),
         pay::tests(),
         scope::tests(),
         tasks::tests(),

@@ -9,6 +9,7 @@ pub mod competency;
 pub mod error;
 pub mod news2;
 pub mod nhs;
+pub mod obs;
 pub mod patient;
 pub mod pay;
 pub mod place;

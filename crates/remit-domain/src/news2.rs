@@ -51,6 +51,15 @@ pub enum Spo2Scale {
     Two,
 }
 
+impl Serialize for Spo2Scale {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(match self {
+            Spo2Scale::One => 1,
+            Spo2Scale::Two => 2,
+        })
+    }
+}
+
 /// A complete set of the seven NEWS2 parameters, each within the accepted range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct VitalSigns {
@@ -144,6 +153,36 @@ pub enum Monitoring {
     Hourly,
     #[serde(rename = "continuous")]
     Continuous,
+}
+
+impl Monitoring {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Monitoring::TwelveHourly => "12-hourly",
+            Monitoring::FourToSixHourly => "4-6-hourly",
+            Monitoring::Hourly => "hourly",
+            Monitoring::Continuous => "continuous",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Monitoring::TwelveHourly,
+            Monitoring::FourToSixHourly,
+            Monitoring::Hourly,
+            Monitoring::Continuous,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+    }
+}
+
+impl Risk {
+    pub fn parse(s: &str) -> Option<Self> {
+        [Risk::Low, Risk::LowMedium, Risk::Medium, Risk::High]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
 }
 
 /// The score of a set: its parts, total, risk and monitoring.

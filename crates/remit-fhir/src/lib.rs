@@ -5,6 +5,7 @@
 //! own crate so that the large FHIR model compiles once and is not rebuilt with the rest.
 #![forbid(unsafe_code)]
 
+pub mod obs;
 pub mod task;
 
 use serde_json::{Value, json};
@@ -111,6 +112,21 @@ fn unknown_elements(input: &Value, kept: &Value, path: &str) -> Result<(), Issue
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+/// Checks that JSON remit wrote is a valid resource of the FHIR model, whatever its type among those remit serves
+/// (tests use it on every shape remit answers with).
+pub fn conforms(v: &Value) -> Result<(), Issue> {
+    use fhir_model::r4b::resources as r;
+    match v.get("resourceType").and_then(Value::as_str).unwrap_or_default() {
+        "Observation" => parse_strict::<r::Observation>(v, "Observation").map(drop),
+        "Bundle" => parse_strict::<r::Bundle>(v, "Bundle").map(drop),
+        "Patient" => parse_strict::<r::Patient>(v, "Patient").map(drop),
+        "Task" => parse_strict::<r::Task>(v, "Task").map(drop),
+        "OperationOutcome" => parse_strict::<r::OperationOutcome>(v, "OperationOutcome").map(drop),
+        "CapabilityStatement" => parse_strict::<r::CapabilityStatement>(v, "CapabilityStatement").map(drop),
+        other => Err(Issue::new("not-supported", format!("remit does not serve {other}"))),
     }
 }
 

@@ -40,25 +40,33 @@ impl Modify for BearerAuth {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// Every API route, with its OpenAPI description.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(me))
         .routes(routes!(scope_check))
         .routes(routes!(staff_scope))
         .routes(routes!(pay_check))
-        .split_for_parts();
+        .routes(routes!(crate::obs_api::record_set, crate::obs_api::list_sets))
+        .routes(routes!(crate::obs_api::set_history))
+        .routes(routes!(crate::obs_api::amend_set))
+        .routes(routes!(crate::obs_api::set_entered_in_error))
+        .routes(routes!(crate::obs_api::prescribe_scale2))
+        .routes(routes!(crate::obs_api::overdue))
+        .routes(routes!(crate::obs_api::escalations))
+        .routes(routes!(crate::obs_api::acknowledge))
+        .routes(routes!(crate::obs_api::review))
+}
+
+pub fn router() -> Router<AppState> {
+    let (router, doc) = routes().split_for_parts();
     let doc = std::sync::Arc::new(doc);
     router.route("/api/openapi.json", get(move || async move { Json((*doc).clone()) }))
 }
 
 /// The generated OpenAPI document, for tools that want it without a server.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
-        .routes(routes!(me))
-        .routes(routes!(scope_check))
-        .routes(routes!(staff_scope))
-        .routes(routes!(pay_check))
-        .into_openapi()
+    routes().into_openapi()
 }
 
 /// A JSON body whose rejections are remit's errors: 400 for malformed JSON, 422 naming the field otherwise.

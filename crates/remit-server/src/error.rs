@@ -16,6 +16,9 @@ pub enum AppError {
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
+    /// A policy refusal, with every unmet requirement.
+    #[error("refused: {}", .0.join(" "))]
+    Refused(Vec<String>),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -49,7 +52,7 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Forbidden(_) | AppError::Refused(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -68,7 +71,11 @@ impl IntoResponse for AppError {
             }
             other => other.to_string(),
         };
-        let mut res = (status, Json(serde_json::json!({ "error": message }))).into_response();
+        let body = match &self {
+            AppError::Refused(reasons) => serde_json::json!({ "error": message, "reasons": reasons }),
+            _ => serde_json::json!({ "error": message }),
+        };
+        let mut res = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

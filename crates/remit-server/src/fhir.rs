@@ -28,6 +28,15 @@ pub fn router() -> Router<AppState> {
         .route("/fhir/Task", post(create_task).get(search_tasks))
         .route("/fhir/Task/{id}", get(read_task).patch(patch_task))
         .route("/fhir/Task/{id}/{operation}", post(task_operation))
+        .route("/fhir", post(crate::fhir_obs::transaction))
+        .route(
+            "/fhir/Observation",
+            post(crate::fhir_obs::create_observation).get(crate::fhir_obs::search_observations),
+        )
+        .route("/fhir/Observation/{id}", get(crate::fhir_obs::read_observation))
+        .route("/fhir/Patient", get(crate::fhir_obs::search_patients))
+        .route("/fhir/Patient/{id}", get(crate::fhir_obs::read_patient))
+        .route("/fhir/metadata", get(crate::fhir_obs::metadata))
 }
 
 /// An error answered as an OperationOutcome.
@@ -45,11 +54,15 @@ impl FhirError {
         }
     }
 
+    pub(crate) fn with(status: StatusCode, issues: Vec<Issue>) -> Self {
+        Self { status, issues }
+    }
+
     fn bad(issue: Issue) -> Self {
         Self::new(StatusCode::BAD_REQUEST, issue)
     }
 
-    fn forbidden(reasons: Vec<String>) -> Self {
+    pub(crate) fn forbidden(reasons: Vec<String>) -> Self {
         Self {
             status: StatusCode::FORBIDDEN,
             issues: reasons.into_iter().map(|r| Issue::new("forbidden", r)).collect(),
@@ -89,7 +102,7 @@ impl IntoResponse for FhirError {
     }
 }
 
-fn fhir_json(status: StatusCode, body: &Value) -> Response {
+pub(crate) fn fhir_json(status: StatusCode, body: &Value) -> Response {
     let mut res = (status, body.to_string()).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -98,7 +111,7 @@ fn fhir_json(status: StatusCode, body: &Value) -> Response {
     res
 }
 
-fn parse_body(headers: &HeaderMap, body: &Bytes, allowed: &[&str]) -> Result<Value, FhirError> {
+pub(crate) fn parse_body(headers: &HeaderMap, body: &Bytes, allowed: &[&str]) -> Result<Value, FhirError> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -8,9 +8,13 @@
 
 mod api;
 mod auth;
+pub mod demo;
 mod error;
 mod fhir;
+mod fhir_obs;
 mod metrics;
+pub mod obs;
+mod obs_api;
 mod pages;
 pub mod scope;
 pub mod tasks;
@@ -47,6 +51,9 @@ pub struct Config {
     pub body_limit: usize,
     /// The most people one supervisor should supervise at once; delegating beyond it warns.
     pub max_supervisees: usize,
+    /// How long an escalation may wait unacknowledged before it is sent again; twice this, it goes to the nurse in
+    /// charge; three times, to the registrar.
+    pub escalation_ack: chrono::Duration,
 }
 
 impl Default for Config {
@@ -56,6 +63,7 @@ impl Default for Config {
             secure_cookies: false,
             body_limit: 1024 * 1024,
             max_supervisees: 4,
+            escalation_ack: chrono::Duration::minutes(15),
         }
     }
 }
@@ -68,6 +76,36 @@ pub struct AppState {
     pub pay: Arc<PayTable>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    pub events: Arc<Events>,
+}
+
+/// News for open pages: each escalation raised, acknowledged or reviewed bumps a counter that subscribers (the
+/// server-sent event streams of ward boards and inboxes) are told about.
+pub struct Events {
+    tx: tokio::sync::broadcast::Sender<u64>,
+    seq: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self {
+            tx: tokio::sync::broadcast::channel(64).0,
+            seq: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl Events {
+    /// Tells subscribers that escalations changed.
+    pub fn escalation_raised(&self) {
+        let n = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        // No subscriber is not an error.
+        let _ = self.tx.send(n);
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<u64> {
+        self.tx.subscribe()
+    }
 }
 
 impl AppState {
@@ -78,6 +116,7 @@ impl AppState {
             pay: Arc::new(PayTable::shipped()),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
+            events: Arc::new(Events::default()),
         }
     }
 

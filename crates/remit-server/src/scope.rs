@@ -8,6 +8,29 @@ use remit_policy::{Decision, ExamRegion, PatientFacts, PolicyPack, Question, Sco
 use remit_store::{Store, StoreError};
 use serde::Serialize;
 
+/// How a clinical command ended, short of a database failure.
+#[derive(Debug)]
+pub enum Outcome<T> {
+    Done(T),
+    /// Refused with every reason; the refusal is in the audit log.
+    Refused(Vec<String>),
+}
+
+/// Records a refusal with every reason, and answers it.
+pub async fn refuse<T>(
+    store: &Store,
+    actor: &str,
+    action: &str,
+    target: &str,
+    reasons: Vec<String>,
+    payload: &impl Serialize,
+) -> Result<Outcome<T>, StoreError> {
+    store
+        .record(AuditDraft::deny(actor, action, target, reasons.clone()).with_payload(payload))
+        .await?;
+    Ok(Outcome::Refused(reasons))
+}
+
 /// A question about one action, parsed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ask {
@@ -121,6 +144,39 @@ impl Facts {
         q.open_task = self.open_task;
         q
     }
+}
+
+/// Which of these patients (NHS number and place) `actor` may read now (`record.read`): their duty, an open task,
+/// asked once per patient with the actor's profile and the places loaded once.
+pub async fn readable(
+    store: &Store,
+    pack: &PolicyPack,
+    actor: &StaffProfile,
+    patients: &[(NhsNumber, String)],
+) -> Result<std::collections::BTreeSet<NhsNumber>, StoreError> {
+    let places: std::collections::BTreeMap<String, String> = store
+        .places()
+        .await?
+        .into_iter()
+        .map(|p| (p.code.to_string(), p.name))
+        .collect();
+    let tasks = store.open_task_patients(actor.id).await?;
+    let today = store.now().date_naive();
+    let mut out = std::collections::BTreeSet::new();
+    for (nhs, place) in patients {
+        let facts = PatientFacts {
+            nhs_number: nhs.clone(),
+            place: remit_domain::place::PlaceCode::parse(place)?,
+            place_name: places.get(place).cloned().unwrap_or_default(),
+        };
+        let mut q = Question::new(actor, "record.read", today);
+        q.patient = Some(&facts);
+        q.open_task = tasks.contains(nhs.as_str());
+        if pack.decide(&q).permitted() {
+            out.insert(nhs.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// Loads the facts and asks.

@@ -11,7 +11,8 @@ use remit_store::task::{NewTask, TaskView};
 use remit_store::{Store, StoreError};
 use serde::Serialize;
 
-use crate::scope::{self, Ask};
+pub use crate::scope::Outcome;
+use crate::scope::{self, Ask, refuse};
 
 /// A request to delegate, parsed.
 #[derive(Debug, Clone, Serialize)]
@@ -25,14 +26,6 @@ pub struct Delegation {
     pub supervisor: Option<Username>,
     pub due_at: Option<chrono::DateTime<chrono::Utc>>,
     pub notes: String,
-}
-
-/// How a delegation or a move ended, short of a database failure.
-#[derive(Debug)]
-pub enum Outcome<T> {
-    Done(T),
-    /// Refused with every reason; the refusal is in the audit log.
-    Refused(Vec<String>),
 }
 
 /// What a successful delegation says.
@@ -64,20 +57,6 @@ fn work_question(
     // against the request when it is recorded.
     ask.request_justified = true;
     ask
-}
-
-async fn refuse<T>(
-    store: &Store,
-    actor: &str,
-    action: &str,
-    target: &str,
-    reasons: Vec<String>,
-    payload: &impl Serialize,
-) -> Result<Outcome<T>, StoreError> {
-    store
-        .record(AuditDraft::deny(actor, action, target, reasons.clone()).with_payload(payload))
-        .await?;
-    Ok(Outcome::Refused(reasons))
 }
 
 /// Delegates a task, when both the delegator may delegate and the delegatee may do the work.

@@ -12,6 +12,7 @@ pub mod competency;
 pub mod credentials;
 pub mod demo;
 mod error;
+pub mod obs;
 pub mod patient;
 pub mod place;
 pub mod session;
@@ -212,6 +213,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "tasks",
         include_str!("../migrations/sqlite/0003_tasks.sql"),
         include_str!("../migrations/postgres/0003_tasks.sql"),
+    ),
+    (
+        4,
+        "observations",
+        include_str!("../migrations/sqlite/0004_observations.sql"),
+        include_str!("../migrations/postgres/0004_observations.sql"),
     ),
 ];
 

@@ -200,6 +200,23 @@ impl Store {
             .collect()
     }
 
+    /// The active staff on duty at `place` at `at`, by username.
+    pub async fn on_duty_at(&self, place: &str, at: DateTime<Utc>) -> Result<Vec<Username>> {
+        let at = format_instant(at);
+        let rows = sqlx::query(
+            "SELECT DISTINCT s.username FROM duty d JOIN staff s ON s.id = d.staff_id WHERE d.place_code = $1 \
+             AND d.starts_at <= $2 AND (d.ends_at IS NULL OR d.ends_at > $2) AND s.status = 'active' \
+             ORDER BY s.username",
+        )
+        .bind(place)
+        .bind(&at)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| stored("username", Username::parse(&col::<String>(r, "username")?)))
+            .collect()
+    }
+
     /// The stored password hash and status for sign-in.
     pub async fn credentials_of(&self, username: &Username) -> Result<Option<(i64, Option<String>, StaffStatus)>> {
         let row = sqlx::query("SELECT id, password_hash, status FROM staff WHERE username = $1")

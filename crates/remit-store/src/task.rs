@@ -181,6 +181,18 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// The patients (by NHS number) for whom a staff member has an open delegated task.
+    pub async fn open_task_patients(&self, staff_id: i64) -> Result<std::collections::BTreeSet<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT p.nhs_number FROM task t JOIN patient p ON p.id = t.patient_id WHERE t.delegatee_id = $1 \
+             AND t.status IN ('requested', 'accepted', 'in-progress', 'awaiting-countersignature')",
+        )
+        .bind(staff_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| col(r, "nhs_number")).collect()
+    }
+
     /// For every supervisor with anyone working under them now: who, and on which tasks.
     pub async fn supervision_load(&self) -> Result<Vec<SupervisionLoad>> {
         let rows = sqlx::query(

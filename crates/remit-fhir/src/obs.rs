@@ -1,0 +1,725 @@
+//! Vital signs as FHIR `Observation`s (the vital-signs profile: LOINC codes, UCUM units), a set as a transaction
+//! `Bundle`, the NEWS2 total as an Observation derived from its parameters, and `Patient`.
+//!
+//! Each stored set version gives one Observation per parameter recorded, with the id `{version}-{part}` (`rr`,
+//! `spo2`, `o2`, `bp`, `pulse`, `acvpu`, `temp`, `news2`). A parameter that was not obtained is an Observation with
+//! a `dataAbsentReason` (`asked-declined` when the patient refused, `not-performed` otherwise).
+
+use fhir_model::r4b::resources::{Bundle, Observation};
+use remit_domain::news2::Consciousness;
+use remit_domain::nhs::NhsNumber;
+use remit_domain::obs::{Absence, Missing, Param, Readings};
+use remit_domain::patient::Patient;
+use remit_store::obs::SetView;
+use serde_json::{Map, Value, json};
+
+use crate::{Issue, NHS_NUMBER_SYSTEM, parse_strict};
+
+pub const LOINC: &str = "http://loinc.org";
+pub const SNOMED: &str = "http://snomed.info/sct";
+pub const UCUM: &str = "http://unitsofmeasure.org";
+pub const CATEGORY_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
+pub const ABSENT_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/data-absent-reason";
+pub const NEWS2_CODE: &str = "1104051000000101";
+/// remit's code system for NEWS2 risk.
+pub const RISK_SYSTEM: &str = "urn:remit:news2-risk";
+
+/// The parts of a set: (id suffix, LOINC code, display).
+pub const PARTS: [(&str, &str, &str); 7] = [
+    ("rr", "9279-1", "Respiratory rate"),
+    (
+        "spo2",
+        "59408-5",
+        "Oxygen saturation in Arterial blood by Pulse oximetry",
+    ),
+    ("o2", "3151-8", "Inhaled oxygen flow rate"),
+    ("bp", "85354-9", "Blood pressure panel with all children optional"),
+    ("pulse", "8867-4", "Heart rate"),
+    ("acvpu", "67775-7", "Level of consciousness"),
+    ("temp", "8310-5", "Body temperature"),
+];
+
+const ACVPU: [(Consciousness, &str, &str); 5] = [
+    (Consciousness::Alert, "LA9340-6", "Alert"),
+    (Consciousness::NewConfusion, "LA6560-2", "Confused"),
+    (Consciousness::Voice, "LA17108-4", "Verbal"),
+    (Consciousness::Pain, "LA17107-6", "Painful"),
+    (Consciousness::Unresponsive, "LA9343-0", "Unresponsive"),
+];
+
+fn param_of(part: &str) -> Option<Param> {
+    Some(match part {
+        "rr" => Param::RespirationRate,
+        "spo2" => Param::Spo2,
+        "bp" => Param::SystolicBp,
+        "pulse" => Param::Pulse,
+        "acvpu" => Param::Consciousness,
+        "temp" => Param::Temperature,
+        _ => return None,
+    })
+}
+
+fn quantity(value: f64, unit: &str, code: &str) -> Value {
+    json!({"value": value, "unit": unit, "system": UCUM, "code": code})
+}
+
+fn subject(nhs: &NhsNumber) -> Value {
+    json!({"reference": format!("Patient/{nhs}"), "identifier": {"system": NHS_NUMBER_SYSTEM, "value": nhs.as_str()}})
+}
+
+fn base(set: &SetView, part: &str, code: &str, display: &str) -> Value {
+    let status = match set.state.as_str() {
+        "entered-in-error" => "entered-in-error",
+        _ if set.version > 1 => "amended",
+        _ => "final",
+    };
+    let mut v = json!({
+        "resourceType": "Observation",
+        "id": format!("{}-{part}", set.id),
+        "meta": {"profile": ["http://hl7.org/fhir/StructureDefinition/vitalsigns"]},
+        "status": status,
+        "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "vital-signs", "display": "Vital Signs"}]}],
+        "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
+        "subject": subject(&set.patient),
+        "effectiveDateTime": set.taken_at,
+        "issued": set.recorded_at,
+        "performer": [{"reference": format!("Practitioner/{}", set.recorded_by)}],
+    });
+    if part == "news2" {
+        v["code"] = json!({"coding": [{"system": SNOMED, "code": NEWS2_CODE, "display": "Royal College of Physicians NEWS2 (National Early Warning Score 2) total score"}]});
+        v["category"] = json!([{"coding": [{"system": CATEGORY_SYSTEM, "code": "survey", "display": "Survey"}]}]);
+        v.as_object_mut().map(|o| o.remove("meta"));
+    }
+    v
+}
+
+/// Every Observation of one stored set version: its parameters, then the NEWS2 total.
+pub fn set_to_fhir(set: &SetView) -> Vec<Value> {
+    let r = &set.readings;
+    let mut out = Vec::new();
+    let mut ids = Vec::new();
+    for (part, code, display) in PARTS {
+        let mut v = base(set, part, code, display);
+        let missing = param_of(part).and_then(|p| r.missing.iter().find(|m| m.parameter == p));
+        if let Some(m) = missing {
+            let (c, d) = match m.absence {
+                Absence::Refused => ("asked-declined", "Asked But Declined"),
+                Absence::NotObtained => ("not-performed", "Not Performed"),
+            };
+            v["dataAbsentReason"] =
+                json!({"coding": [{"system": ABSENT_SYSTEM, "code": c, "display": d}], "text": m.reason});
+        } else {
+            match part {
+                "rr" => v["valueQuantity"] = quantity(f64::from(r.respiration_rate.unwrap_or(0)), "/min", "/min"),
+                "spo2" => v["valueQuantity"] = quantity(f64::from(r.spo2.unwrap_or(0)), "%", "%"),
+                "o2" => {
+                    let flow = if r.on_oxygen {
+                        f64::from(r.oxygen_flow_tenths.unwrap_or(0)) / 10.0
+                    } else {
+                        0.0
+                    };
+                    v["valueQuantity"] = quantity(flow, "L/min", "L/min");
+                    if let Some(d) = r.oxygen_device {
+                        v["device"] = json!({"display": d.as_str()});
+                    }
+                    if r.on_oxygen && r.oxygen_flow_tenths.is_none() {
+                        v.as_object_mut().map(|o| o.remove("valueQuantity"));
+                        v["valueString"] = json!("on oxygen, flow not recorded");
+                    }
+                }
+                "bp" => {
+                    let mut comps = vec![json!({
+                        "code": {"coding": [{"system": LOINC, "code": "8480-6", "display": "Systolic blood pressure"}]},
+                        "valueQuantity": quantity(f64::from(r.systolic_bp.unwrap_or(0)), "mmHg", "mm[Hg]"),
+                    })];
+                    if let Some(d) = r.diastolic_bp {
+                        comps.push(json!({
+                            "code": {"coding": [{"system": LOINC, "code": "8462-4", "display": "Diastolic blood pressure"}]},
+                            "valueQuantity": quantity(f64::from(d), "mmHg", "mm[Hg]"),
+                        }));
+                    }
+                    v["component"] = Value::Array(comps);
+                }
+                "pulse" => v["valueQuantity"] = quantity(f64::from(r.pulse.unwrap_or(0)), "/min", "/min"),
+                "acvpu" => {
+                    let c = r.consciousness.unwrap_or(Consciousness::Alert);
+                    let (_, code, display) = ACVPU.iter().find(|(k, _, _)| *k == c).copied().unwrap_or(ACVPU[0]);
+                    v["valueCodeableConcept"] =
+                        json!({"coding": [{"system": LOINC, "code": code, "display": display}], "text": c.as_str()});
+                }
+                _ => {
+                    let t = r.temperature_tenths.unwrap_or(0);
+                    v["valueQuantity"] = quantity(f64::from(t) / 10.0, "Cel", "Cel");
+                }
+            }
+        }
+        ids.push(json!({"reference": format!("Observation/{}-{part}", set.id)}));
+        out.push(v);
+    }
+    out.push(news2_to_fhir(set, ids));
+    out
+}
+
+/// The NEWS2 total of a set, derived from its parameters.
+pub fn news2_to_fhir(set: &SetView, derived_from: Vec<Value>) -> Value {
+    let mut v = base(set, "news2", NEWS2_CODE, "");
+    v["valueInteger"] = json!(set.total);
+    v["derivedFrom"] = Value::Array(derived_from);
+    let risk_text = format!(
+        "{} risk, {} monitoring{}",
+        set.risk.as_str(),
+        set.monitoring.as_str(),
+        if set.complete {
+            String::new()
+        } else {
+            "; incomplete set: the total counts only the parameters obtained".to_owned()
+        }
+    );
+    v["interpretation"] = json!([{"coding": [{"system": RISK_SYSTEM, "code": set.risk.as_str()}], "text": risk_text}]);
+    v
+}
+
+/// Splits an Observation id into the version id and the part.
+pub fn parse_id(id: &str) -> Option<(i64, &str)> {
+    let (n, part) = id.split_once('-')?;
+    let n: i64 = n.parse().ok()?;
+    (part == "news2" || PARTS.iter().any(|(p, _, _)| *p == part)).then_some((n, part))
+}
+
+/// The part names an Observation search `code` selects (`9279-1`, `http://loinc.org|9279-1`, the NEWS2 code).
+pub fn parts_for_code(code: &str) -> Option<Vec<&'static str>> {
+    let code = code.rsplit('|').next().unwrap_or(code);
+    if code == NEWS2_CODE {
+        return Some(vec!["news2"]);
+    }
+    if code == "2708-6" {
+        return Some(vec!["spo2"]);
+    }
+    if code == "85353-1" {
+        return Some(PARTS.iter().map(|p| p.0).collect());
+    }
+    PARTS.iter().find(|p| p.1 == code).map(|p| vec![p.0])
+}
+
+/// A set as it arrives over FHIR: the patient, when it was taken, and the readings.
+#[derive(Debug, Clone)]
+pub struct IncomingSet {
+    pub patient: NhsNumber,
+    pub effective: String,
+    pub readings: Readings,
+}
+
+fn err(code: &'static str, at: String, msg: impl Into<String>) -> Issue {
+    Issue::new(code, msg).at(at)
+}
+
+fn coding_codes<'a>(cc: &'a Value, system: &str) -> Vec<&'a str> {
+    cc.get("coding")
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .filter(|c| c.get("system").and_then(Value::as_str) == Some(system))
+                .filter_map(|c| c.get("code").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Reads a quantity's value, checking its UCUM unit.
+fn value_of(q: Option<&Value>, at: &str, unit: &str) -> Result<f64, Issue> {
+    let q = q.ok_or_else(|| err("required", format!("{at}.valueQuantity"), "needs a valueQuantity"))?;
+    let system = q.get("system").and_then(Value::as_str);
+    let code = q.get("code").and_then(Value::as_str);
+    if system != Some(UCUM) || code != Some(unit) {
+        return Err(err(
+            "value",
+            format!("{at}.valueQuantity"),
+            format!("must be in UCUM `{unit}` (system {UCUM}, code {unit})"),
+        ));
+    }
+    q.get("value")
+        .and_then(Value::as_f64)
+        .ok_or_else(|| err("required", format!("{at}.valueQuantity.value"), "needs a number"))
+}
+
+fn whole(x: f64, at: &str) -> Result<Value, Issue> {
+    if x.fract() != 0.0 {
+        return Err(err("value", at.to_owned(), format!("`{x}` is not a whole number")));
+    }
+    Ok(json!(x as i64))
+}
+
+fn patient_of(subject: &Value, at: &str) -> Result<NhsNumber, Issue> {
+    let raw = if let Some(r) = subject.get("reference").and_then(Value::as_str) {
+        r.strip_prefix("Patient/")
+            .ok_or_else(|| err("value", format!("{at}.reference"), "must be `Patient/{NHS number}`"))?
+            .to_owned()
+    } else if let Some(i) = subject.get("identifier") {
+        if i.get("system").and_then(Value::as_str) != Some(NHS_NUMBER_SYSTEM) {
+            return Err(err(
+                "value",
+                format!("{at}.identifier.system"),
+                format!("must be {NHS_NUMBER_SYSTEM}"),
+            ));
+        }
+        i.get("value").and_then(Value::as_str).unwrap_or_default().to_owned()
+    } else {
+        return Err(err(
+            "required",
+            at.to_owned(),
+            "needs a reference or an NHS number identifier",
+        ));
+    };
+    NhsNumber::parse(&raw).map_err(|e| err("value", at.to_owned(), e.to_string()))
+}
+
+/// Checks one Observation and adds what it says to `fields` (the JSON form `Readings::from_json` reads). Returns the
+/// patient and the effective time.
+fn read_observation(
+    o: &Value,
+    at: &str,
+    fields: &mut Map<String, Value>,
+    missing: &mut Vec<Value>,
+) -> Result<(NhsNumber, String), Issue> {
+    let status = o.get("status").and_then(Value::as_str).unwrap_or_default();
+    if status != "final" {
+        return Err(err(
+            "value",
+            format!("{at}.status"),
+            format!("`{status}` must be `final`"),
+        ));
+    }
+    let vital = o.get("category").and_then(Value::as_array).is_some_and(|cs| {
+        cs.iter()
+            .any(|c| coding_codes(c, CATEGORY_SYSTEM).contains(&"vital-signs"))
+    });
+    if !vital {
+        return Err(err(
+            "value",
+            format!("{at}.category"),
+            format!("must include `vital-signs` ({CATEGORY_SYSTEM})"),
+        ));
+    }
+    let patient = patient_of(
+        o.get("subject")
+            .ok_or_else(|| err("required", format!("{at}.subject"), "is required"))?,
+        &format!("{at}.subject"),
+    )?;
+    let effective = o
+        .get("effectiveDateTime")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err("required", format!("{at}.effectiveDateTime"), "is required"))?
+        .to_owned();
+    let codes = coding_codes(o.get("code").unwrap_or(&Value::Null), LOINC);
+    let part = codes
+        .iter()
+        .find_map(|c| {
+            if *c == "2708-6" {
+                Some("spo2")
+            } else {
+                PARTS.iter().find(|p| p.1 == *c).map(|p| p.0)
+            }
+        })
+        .ok_or_else(|| {
+            err(
+                "code-invalid",
+                format!("{at}.code"),
+                "is not a NEWS2 parameter: use LOINC 9279-1, 59408-5 (or 2708-6), 3151-8, 85354-9, 8867-4, 67775-7 or 8310-5",
+            )
+        })?;
+    let name = match part {
+        "rr" => "respiration_rate",
+        "spo2" => "spo2",
+        "o2" => "on_oxygen",
+        "bp" => "systolic_bp",
+        "pulse" => "pulse",
+        "acvpu" => "consciousness",
+        _ => "temperature",
+    };
+    if fields.contains_key(name) || missing.iter().any(|m| m["parameter"] == name) {
+        return Err(err(
+            "duplicate",
+            format!("{at}.code"),
+            format!("the set already has a {name} Observation"),
+        ));
+    }
+    if let Some(absent) = o.get("dataAbsentReason") {
+        let Some(param) = param_of(part) else {
+            return Err(err(
+                "value",
+                format!("{at}.dataAbsentReason"),
+                "air or oxygen is always known: send 0 L/min for air",
+            ));
+        };
+        let refused = coding_codes(absent, ABSENT_SYSTEM).contains(&"asked-declined");
+        let reason = absent
+            .get("text")
+            .and_then(Value::as_str)
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                err(
+                    "required",
+                    format!("{at}.dataAbsentReason.text"),
+                    "say why it could not be recorded",
+                )
+            })?;
+        missing.push(json!({
+            "parameter": param.as_str(),
+            "absence": if refused { "refused" } else { "not-obtained" },
+            "reason": reason,
+        }));
+        return Ok((patient, effective));
+    }
+    let q = o.get("valueQuantity");
+    match part {
+        "rr" => {
+            fields.insert(
+                name.into(),
+                whole(value_of(q, at, "/min")?, &format!("{at}.valueQuantity.value"))?,
+            );
+        }
+        "pulse" => {
+            fields.insert(
+                name.into(),
+                whole(value_of(q, at, "/min")?, &format!("{at}.valueQuantity.value"))?,
+            );
+        }
+        "spo2" => {
+            fields.insert(
+                name.into(),
+                whole(value_of(q, at, "%")?, &format!("{at}.valueQuantity.value"))?,
+            );
+        }
+        "temp" => {
+            fields.insert(name.into(), json!(value_of(q, at, "Cel")?));
+        }
+        "o2" => {
+            let flow = value_of(q, at, "L/min")?;
+            fields.insert("on_oxygen".into(), json!(flow > 0.0));
+            if flow > 0.0 {
+                fields.insert("oxygen_flow".into(), json!(flow));
+            }
+        }
+        "bp" => {
+            let comps = o.get("component").and_then(Value::as_array).ok_or_else(|| {
+                err(
+                    "required",
+                    format!("{at}.component"),
+                    "needs the systolic (8480-6) component",
+                )
+            })?;
+            for (i, c) in comps.iter().enumerate() {
+                let cat = format!("{at}.component[{i}]");
+                let codes = coding_codes(c.get("code").unwrap_or(&Value::Null), LOINC);
+                let key = if codes.contains(&"8480-6") {
+                    "systolic_bp"
+                } else if codes.contains(&"8462-4") {
+                    "diastolic_bp"
+                } else {
+                    return Err(err(
+                        "code-invalid",
+                        format!("{cat}.code"),
+                        "must be 8480-6 or 8462-4 (LOINC)",
+                    ));
+                };
+                let v = whole(
+                    value_of(c.get("valueQuantity"), &cat, "mm[Hg]")?,
+                    &format!("{cat}.valueQuantity.value"),
+                )?;
+                fields.insert(key.into(), v);
+            }
+            if !fields.contains_key("systolic_bp") {
+                return Err(err(
+                    "required",
+                    format!("{at}.component"),
+                    "needs the systolic (8480-6) component",
+                ));
+            }
+        }
+        _ => {
+            let cc = o.get("valueCodeableConcept").ok_or_else(|| {
+                err(
+                    "required",
+                    format!("{at}.valueCodeableConcept"),
+                    "needs an ACVPU answer code",
+                )
+            })?;
+            let codes = coding_codes(cc, LOINC);
+            let c = ACVPU
+                .iter()
+                .find(|(_, code, _)| codes.contains(code))
+                .map(|(c, _, _)| *c)
+                .ok_or_else(|| {
+                    err(
+                        "code-invalid",
+                        format!("{at}.valueCodeableConcept"),
+                        "must be LA9340-6, LA6560-2, LA17108-4, LA17107-6 or LA9343-0 (LOINC)",
+                    )
+                })?;
+            fields.insert(name.into(), json!(c.as_str()));
+        }
+    }
+    Ok((patient, effective))
+}
+
+fn finish(
+    mut fields: Map<String, Value>,
+    missing: Vec<Value>,
+    patient: NhsNumber,
+    effective: String,
+    at: &str,
+) -> Result<IncomingSet, Issue> {
+    if !fields.contains_key("on_oxygen") {
+        return Err(err(
+            "required",
+            at.to_owned(),
+            "the set needs an inhaled oxygen flow rate Observation (3151-8): 0 L/min for air",
+        ));
+    }
+    if !missing.is_empty() {
+        fields.insert("missing".into(), Value::Array(missing));
+    }
+    let (readings, _) = Readings::from_json(&fields).map_err(|e| {
+        let element = match e.field() {
+            "respiration_rate" | "pulse" | "spo2" | "temperature" | "systolic_bp" | "diastolic_bp"
+            | "consciousness" => "value",
+            _ => "set",
+        };
+        err(
+            if element == "value" { "value" } else { "required" },
+            at.to_owned(),
+            e.to_string(),
+        )
+    })?;
+    Ok(IncomingSet {
+        patient,
+        effective,
+        readings,
+    })
+}
+
+/// Reads a transaction Bundle of a set: every entry a `POST Observation`, one per parameter, all for one patient at
+/// one time. Unknown elements, wrong codes and impossible values are named.
+pub fn bundle_to_set(input: &Value) -> Result<IncomingSet, Issue> {
+    let _: Bundle = parse_strict(input, "Bundle")?;
+    if input.get("type").and_then(Value::as_str) != Some("transaction") {
+        return Err(err("value", "Bundle.type".into(), "must be `transaction`"));
+    }
+    let entries = input
+        .get("entry")
+        .and_then(Value::as_array)
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| err("required", "Bundle.entry".into(), "needs one Observation per parameter"))?;
+    let mut fields = Map::new();
+    let mut missing = Vec::new();
+    let mut who: Option<(NhsNumber, String)> = None;
+    for (i, e) in entries.iter().enumerate() {
+        let at = format!("Bundle.entry[{i}]");
+        let method = e.pointer("/request/method").and_then(Value::as_str);
+        let url = e.pointer("/request/url").and_then(Value::as_str);
+        if method != Some("POST") || url != Some("Observation") {
+            return Err(err("value", format!("{at}.request"), "must be `POST Observation`"));
+        }
+        let o = e
+            .get("resource")
+            .filter(|r| r.get("resourceType").and_then(Value::as_str) == Some("Observation"))
+            .ok_or_else(|| err("value", format!("{at}.resource"), "must be an Observation"))?;
+        let here = read_observation(o, &format!("{at}.resource"), &mut fields, &mut missing)?;
+        match &who {
+            None => who = Some(here),
+            Some(w) if w.0 != here.0 => {
+                return Err(err(
+                    "value",
+                    format!("{at}.resource.subject"),
+                    "every Observation must be for the same patient",
+                ));
+            }
+            Some(w) if w.1 != here.1 => {
+                return Err(err(
+                    "value",
+                    format!("{at}.resource.effectiveDateTime"),
+                    "every Observation of a set must have the same effectiveDateTime",
+                ));
+            }
+            _ => {}
+        }
+    }
+    let (patient, effective) = who.ok_or_else(|| err("required", "Bundle.entry".into(), "is empty"))?;
+    finish(fields, missing, patient, effective, "Bundle.entry")
+}
+
+/// Reads one Observation posted on its own: a set of one parameter, the others recorded as not obtained.
+pub fn observation_to_set(input: &Value) -> Result<(IncomingSet, &'static str), Issue> {
+    let _: Observation = parse_strict(input, "Observation")?;
+    let mut fields = Map::new();
+    let mut missing = Vec::new();
+    let (patient, effective) = read_observation(input, "Observation", &mut fields, &mut missing)?;
+    if !fields.contains_key("on_oxygen") {
+        fields.insert("on_oxygen".into(), json!(false));
+    }
+    let mut part = "o2";
+    for p in Param::ALL {
+        let present = fields.contains_key(p.as_str()) || missing.iter().any(|m| m["parameter"] == p.as_str());
+        if present {
+            part = PARTS.iter().find(|x| param_of(x.0) == Some(*p)).map_or("o2", |x| x.0);
+        } else {
+            missing.push(json!({"parameter": p.as_str(), "absence": "not-obtained", "reason": "recorded on its own, as a single observation"}));
+        }
+    }
+    let set = finish(fields, missing, patient, effective, "Observation")?;
+    Ok((set, part))
+}
+
+/// The missing parameters that `observation_to_set` adds: for telling a single observation from a set.
+pub fn is_single(m: &Missing) -> bool {
+    m.reason == "recorded on its own, as a single observation"
+}
+
+/// A patient as FHIR.
+pub fn patient_to_fhir(p: &Patient) -> Value {
+    json!({
+        "resourceType": "Patient",
+        "id": p.nhs_number.as_str(),
+        "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": p.nhs_number.as_str()}],
+        "name": [{"use": "official", "family": p.family_name.as_str(), "given": [p.given_name.as_str()]}],
+        "gender": p.sex.as_str(),
+        "birthDate": p.date_of_birth.to_string(),
+    })
+}
+
+/// The server's CapabilityStatement.
+pub fn capability_statement(version: &str, date: &str) -> Value {
+    let search = |names: &[(&str, &str)]| -> Value {
+        Value::Array(names.iter().map(|(n, t)| json!({"name": n, "type": t})).collect())
+    };
+    json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": date,
+        "publisher": "remit",
+        "kind": "instance",
+        "software": {"name": "remit", "version": version},
+        "implementation": {"description": "remit: scope of practice, vital signs and delegation"},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json"],
+        "rest": [{
+            "mode": "server",
+            "security": {"service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "OAuth"}], "text": "Bearer token or session"}]},
+            "interaction": [{"code": "transaction"}],
+            "resource": [
+                {"type": "Observation", "profile": "http://hl7.org/fhir/StructureDefinition/vitalsigns",
+                 "interaction": [{"code": "read"}, {"code": "create"}, {"code": "search-type"}],
+                 "searchParam": search(&[("patient", "reference"), ("code", "token"), ("date", "date"), ("_sort", "string"), ("_count", "number")])},
+                {"type": "Patient", "interaction": [{"code": "read"}, {"code": "search-type"}],
+                 "searchParam": search(&[("identifier", "token")])},
+                {"type": "Task", "interaction": [{"code": "read"}, {"code": "create"}, {"code": "patch"}, {"code": "search-type"}],
+                 "searchParam": search(&[("owner", "reference"), ("requester", "reference"), ("status", "token"), ("patient", "reference")])}
+            ]
+        }]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(code: &str, value: Value) -> Value {
+        let mut o = json!({
+            "resourceType": "Observation", "status": "final",
+            "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "vital-signs"}]}],
+            "code": {"coding": [{"system": LOINC, "code": code}]},
+            "subject": {"reference": "Patient/9990002746"},
+            "effectiveDateTime": "2026-11-25T10:00:00Z"
+        });
+        for (k, v) in value.as_object().unwrap() {
+            o[k] = v.clone();
+        }
+        o
+    }
+
+    fn q(v: f64, unit: &str) -> Value {
+        json!({"valueQuantity": {"value": v, "unit": unit, "system": UCUM, "code": unit}})
+    }
+
+    pub(crate) fn bundle() -> Value {
+        let entries: Vec<Value> = [
+            obs("9279-1", q(22.0, "/min")),
+            obs("59408-5", q(95.0, "%")),
+            obs("3151-8", q(0.0, "L/min")),
+            obs("85354-9", json!({"component": [
+                {"code": {"coding": [{"system": LOINC, "code": "8480-6"}]}, "valueQuantity": {"value": 105, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"}},
+                {"code": {"coding": [{"system": LOINC, "code": "8462-4"}]}, "valueQuantity": {"value": 70, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"}}]})),
+            obs("8867-4", q(95.0, "/min")),
+            obs("67775-7", json!({"valueCodeableConcept": {"coding": [{"system": LOINC, "code": "LA9340-6"}]}})),
+            obs("8310-5", q(38.2, "Cel")),
+        ]
+        .into_iter()
+        .map(|r| json!({"resource": r, "request": {"method": "POST", "url": "Observation"}}))
+        .collect();
+        json!({"resourceType": "Bundle", "type": "transaction", "entry": entries})
+    }
+
+    #[test]
+    fn a_transaction_bundle_reads_as_a_set() {
+        let s = bundle_to_set(&bundle()).unwrap();
+        assert_eq!(s.patient.as_str(), "9990002746");
+        let r = &s.readings;
+        assert_eq!(
+            (
+                r.respiration_rate,
+                r.spo2,
+                r.on_oxygen,
+                r.systolic_bp,
+                r.diastolic_bp,
+                r.pulse
+            ),
+            (Some(22), Some(95), false, Some(105), Some(70), Some(95))
+        );
+        assert_eq!(r.temperature_tenths, Some(382));
+    }
+
+    #[test]
+    fn wrong_codes_units_and_unknown_elements_are_named() {
+        let mut b = bundle();
+        b["entry"][0]["resource"]["code"]["coding"][0]["code"] = json!("1234-5");
+        assert_eq!(
+            bundle_to_set(&b).unwrap_err().expression.as_deref(),
+            Some("Bundle.entry[0].resource.code")
+        );
+        let mut b = bundle();
+        b["entry"][6]["resource"]["valueQuantity"]["code"] = json!("[degF]");
+        assert_eq!(
+            bundle_to_set(&b).unwrap_err().expression.as_deref(),
+            Some("Bundle.entry[6].resource.valueQuantity")
+        );
+        let mut b = bundle();
+        b["entry"][1]["resource"]["colour"] = json!("red");
+        assert_eq!(
+            bundle_to_set(&b).unwrap_err().expression.as_deref(),
+            Some("Bundle.entry[1].resource.colour")
+        );
+        let mut b = bundle();
+        b["entry"][0]["resource"]["valueQuantity"]["value"] = json!(81);
+        assert!(bundle_to_set(&b).unwrap_err().diagnostics.contains("respiration_rate"));
+        let mut b = bundle();
+        b["entry"].as_array_mut().unwrap().remove(4);
+        assert!(bundle_to_set(&b).unwrap_err().diagnostics.contains("pulse"));
+        let mut b = bundle();
+        b["entry"][3]["resource"]["subject"] = json!({"reference": "Patient/9990001375"});
+        assert!(bundle_to_set(&b).is_err());
+    }
+
+    #[test]
+    fn a_refused_parameter_is_a_data_absent_reason() {
+        let mut b = bundle();
+        let o = b["entry"][6]["resource"].as_object_mut().unwrap();
+        o.remove("valueQuantity");
+        o.insert(
+            "dataAbsentReason".into(),
+            json!({"coding": [{"system": ABSENT_SYSTEM, "code": "asked-declined"}], "text": "asleep"}),
+        );
+        let s = bundle_to_set(&b).unwrap();
+        assert_eq!(s.readings.missing[0].absence, Absence::Refused);
+        assert_eq!(s.readings.temperature_tenths, None);
+    }
+}

@@ -1,0 +1,368 @@
+//! FHIR vital signs: `POST /fhir` (a transaction Bundle of a set), `POST /fhir/Observation` (one sign),
+//! `GET /fhir/Observation/{id}`, Observation search, `Patient` read and search, and `/fhir/metadata`. Recording goes
+//! through `obs::record`, so the policy, the scale 2 rule and escalation are the same as every other way in.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use remit_domain::nhs::NhsNumber;
+use remit_domain::staff::Username;
+use remit_domain::time::parse_instant;
+use remit_fhir::obs::{IncomingSet, parse_id, parts_for_code, set_to_fhir};
+use remit_fhir::{Issue, NHS_NUMBER_SYSTEM, searchset};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::Actor;
+use crate::fhir::{FhirError, fhir_json, parse_body};
+use crate::obs::{self, RecordSet, Recorded};
+use crate::scope::{self, Ask, Outcome};
+
+fn invalid(issue: Issue) -> FhirError {
+    let status = if matches!(issue.code, "structure" | "invalid") {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    FhirError::with(status, vec![issue])
+}
+
+/// The supervisor named among the performers: a `Practitioner/{username}` other than the person recording.
+fn supervisor_of(resource: &Value, me: &Username, at: &str) -> Result<Option<Username>, FhirError> {
+    let mut found = None;
+    for (i, p) in resource
+        .get("performer")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let r = p.get("reference").and_then(Value::as_str).unwrap_or_default();
+        let u = r.strip_prefix("Practitioner/").ok_or_else(|| {
+            invalid(Issue::new("value", "a performer is `Practitioner/{username}`").at(format!("{at}.performer[{i}]")))
+        })?;
+        let u = Username::parse(u)
+            .map_err(|e| invalid(Issue::new("value", e.to_string()).at(format!("{at}.performer[{i}]"))))?;
+        if &u != me {
+            found = Some(u);
+        }
+    }
+    Ok(found)
+}
+
+async fn record(
+    state: &AppState,
+    actor: &Actor,
+    set: IncomingSet,
+    supervisor: Option<Username>,
+    at: &str,
+) -> Result<Recorded, FhirError> {
+    let taken_at = parse_instant("effectiveDateTime", &set.effective)
+        .map_err(|e| invalid(Issue::new("value", e.to_string()).at(format!("{at}.effectiveDateTime"))))?;
+    let r = RecordSet {
+        patient: set.patient,
+        by: actor.profile.staff.username.clone(),
+        supervisor,
+        taken_at: Some(taken_at),
+        readings: set.readings,
+        scale: None,
+    };
+    match obs::record(&state.store, &state.pack, &r, &actor.audit_name()).await? {
+        Outcome::Refused(reasons) => Err(FhirError::forbidden(reasons)),
+        Outcome::Done(done) => {
+            if done.escalation.is_some() {
+                state.events.escalation_raised();
+            }
+            Ok(done)
+        }
+    }
+}
+
+/// `POST /fhir`: a transaction Bundle of one set. The answer is a `transaction-response` with each Observation's
+/// location, then the NEWS2 total Observation.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn transaction(
+    State(state): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, FhirError> {
+    let v = parse_body(&headers, &body, &["application/fhir+json", "application/json"])?;
+    let set = remit_fhir::obs::bundle_to_set(&v).map_err(invalid)?;
+    let me = actor.profile.staff.username.clone();
+    let mut supervisor = None;
+    for (i, e) in v["entry"].as_array().into_iter().flatten().enumerate() {
+        if let Some(s) = supervisor_of(&e["resource"], &me, &format!("Bundle.entry[{i}].resource"))? {
+            supervisor = Some(s);
+        }
+    }
+    let done = record(&state, &actor, set, supervisor, "Bundle.entry[0].resource").await?;
+    let resources = set_to_fhir(&done.set);
+    let mut entries: Vec<Value> = Vec::new();
+    let n = v["entry"].as_array().map_or(0, Vec::len);
+    // One response entry per request entry, in order: the parameter each posted Observation became.
+    for e in v["entry"].as_array().into_iter().flatten() {
+        let code = e["resource"]["code"]["coding"][0]["code"].as_str().unwrap_or_default();
+        let part = parts_for_code(code).and_then(|p| p.first().copied()).unwrap_or("rr");
+        entries.push(json!({"response": {
+            "status": "201 Created",
+            "location": format!("Observation/{}-{part}", done.set.id),
+            "lastModified": done.set.recorded_at,
+        }}));
+    }
+    debug_assert_eq!(entries.len(), n);
+    if let Some(total) = resources.last() {
+        entries.push(json!({
+            "fullUrl": format!("Observation/{}", total["id"].as_str().unwrap_or_default()),
+            "resource": total,
+            "response": {"status": "201 Created", "location": format!("Observation/{}-news2", done.set.id)},
+        }));
+    }
+    let mut res = fhir_json(
+        StatusCode::OK,
+        &json!({"resourceType": "Bundle", "type": "transaction-response", "entry": entries}),
+    );
+    escalation_header(&mut res, &done);
+    Ok(res)
+}
+
+fn escalation_header(res: &mut Response, done: &Recorded) {
+    if let Some(e) = &done.escalation
+        && let Ok(v) = HeaderValue::from_str(&format!("{} {}", e.id, e.level.as_str()))
+    {
+        res.headers_mut().insert("x-remit-escalation", v);
+    }
+}
+
+/// `POST /fhir/Observation`: one vital sign, recorded as a set of one (the other parameters not obtained). The
+/// answer is the created Observation; the NEWS2 total Observation is named in the `Link` header.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn create_observation(
+    State(state): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, FhirError> {
+    let v = parse_body(&headers, &body, &["application/fhir+json", "application/json"])?;
+    let (set, part) = remit_fhir::obs::observation_to_set(&v).map_err(invalid)?;
+    let me = actor.profile.staff.username.clone();
+    let supervisor = supervisor_of(&v, &me, "Observation")?;
+    let done = record(&state, &actor, set, supervisor, "Observation").await?;
+    let resources = set_to_fhir(&done.set);
+    let id = format!("{}-{part}", done.set.id);
+    let created = resources
+        .iter()
+        .find(|r| r["id"] == id.as_str())
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut res = fhir_json(StatusCode::CREATED, &created);
+    if let Ok(loc) = HeaderValue::from_str(&format!("/fhir/Observation/{id}")) {
+        res.headers_mut().insert(header::LOCATION, loc);
+    }
+    if let Ok(link) = HeaderValue::from_str(&format!("</fhir/Observation/{}-news2>; rel=\"related\"", done.set.id)) {
+        res.headers_mut().insert(header::LINK, link);
+    }
+    escalation_header(&mut res, &done);
+    Ok(res)
+}
+
+fn not_found(id: &str) -> FhirError {
+    FhirError::with(
+        StatusCode::NOT_FOUND,
+        vec![Issue::new(
+            "not-found",
+            format!("no Observation `{}`", id.chars().take(40).collect::<String>()),
+        )],
+    )
+}
+
+async fn must_read(state: &AppState, actor: &Actor, nhs: &NhsNumber) -> Result<(), FhirError> {
+    let mut ask = Ask::new(actor.profile.staff.username.clone(), "record.read");
+    ask.patient = Some(nhs.clone());
+    let d = scope::check(&state.store, &state.pack, &ask).await?;
+    if d.permitted() {
+        Ok(())
+    } else {
+        Err(FhirError::forbidden(d.reasons))
+    }
+}
+
+/// `GET /fhir/Observation/{id}`.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn read_observation(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let (version, part) = parse_id(&id).ok_or_else(|| not_found(&id))?;
+    let set = state.store.obs_version(version).await.map_err(|_| not_found(&id))?;
+    must_read(&state, &actor, &set.patient).await?;
+    let r = set_to_fhir(&set)
+        .into_iter()
+        .find(|r| r["id"] == format!("{version}-{part}").as_str())
+        .ok_or_else(|| not_found(&id))?;
+    Ok(fhir_json(StatusCode::OK, &r))
+}
+
+fn bad_param(name: &str, msg: impl Into<String>) -> FhirError {
+    FhirError::with(
+        StatusCode::BAD_REQUEST,
+        vec![Issue::new("value", msg).at(name.to_owned())],
+    )
+}
+
+fn patient_param(v: &str) -> Result<NhsNumber, FhirError> {
+    let raw = v.strip_prefix("Patient/").unwrap_or(v);
+    let raw = raw.strip_prefix(&format!("{NHS_NUMBER_SYSTEM}|")).unwrap_or(raw);
+    NhsNumber::parse(raw).map_err(|e| bad_param("patient", e.to_string()))
+}
+
+/// `GET /fhir/Observation?patient=…&code=…&date=ge…&_sort=-date&_count=…`: the patient's current observations,
+/// newest first.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn search_observations(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, FhirError> {
+    let mut patient = None;
+    let mut parts: Option<Vec<&'static str>> = None;
+    let mut since = None;
+    let mut count: i64 = 50;
+    for (k, v) in &params {
+        match k.as_str() {
+            "patient" | "subject" => patient = Some(patient_param(v)?),
+            "code" => {
+                let mut all = Vec::new();
+                for c in v.split(',') {
+                    all.extend(parts_for_code(c).ok_or_else(|| {
+                        bad_param(
+                            "code",
+                            format!(
+                                "`{}` is not a code remit records",
+                                c.chars().take(40).collect::<String>()
+                            ),
+                        )
+                    })?);
+                }
+                parts = Some(all);
+            }
+            "date" => {
+                let d = v
+                    .strip_prefix("ge")
+                    .ok_or_else(|| bad_param("date", "only `ge` (on or after) is supported: date=geYYYY-MM-DD"))?;
+                let instant = if d.len() == 10 {
+                    format!("{d}T00:00:00Z")
+                } else {
+                    d.to_owned()
+                };
+                since = Some(parse_instant("date", &instant).map_err(|e| bad_param("date", e.to_string()))?);
+            }
+            "_sort" => {
+                if v != "-date" {
+                    return Err(bad_param("_sort", "only `-date` (newest first) is supported"));
+                }
+            }
+            "_count" => {
+                count = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| bad_param("_count", "must be a whole number 1-1000"))?;
+            }
+            other => {
+                return Err(bad_param(
+                    other,
+                    format!(
+                        "`{}` is not a search parameter of Observation here (patient, code, date, _sort, _count)",
+                        other.chars().take(40).collect::<String>()
+                    ),
+                ));
+            }
+        }
+    }
+    let patient = patient.ok_or_else(|| bad_param("patient", "name the patient: patient=Patient/{NHS number}"))?;
+    let patient_id = state.store.patient_id(&patient).await?;
+    must_read(&state, &actor, &patient).await?;
+    let sets = state.store.obs_for_patient(patient_id, since, count, false).await?;
+    let mut found = Vec::new();
+    'sets: for s in &sets {
+        for r in set_to_fhir(s) {
+            let id = r["id"].as_str().unwrap_or_default();
+            let part = id.split_once('-').map_or("", |x| x.1);
+            let single_absent = r.get("dataAbsentReason").is_some()
+                && s.readings
+                    .missing
+                    .iter()
+                    .any(|m| remit_fhir::obs::is_single(m) && r["dataAbsentReason"]["text"] == m.reason.as_str());
+            if single_absent || parts.as_ref().is_some_and(|p| !p.contains(&part)) {
+                continue;
+            }
+            found.push(r);
+            if found.len() as i64 >= count {
+                break 'sets;
+            }
+        }
+    }
+    Ok(fhir_json(StatusCode::OK, &searchset(found)))
+}
+
+/// `GET /fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|…`.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn search_patients(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, FhirError> {
+    let mut nhs = None;
+    for (k, v) in &params {
+        match k.as_str() {
+            "identifier" | "_id" => nhs = Some(patient_param(v)?),
+            other => {
+                return Err(bad_param(
+                    other,
+                    "not a search parameter of Patient here (identifier, _id)",
+                ));
+            }
+        }
+    }
+    let nhs = nhs.ok_or_else(|| {
+        bad_param(
+            "identifier",
+            "search by identifier=https://fhir.nhs.uk/Id/nhs-number|{number}",
+        )
+    })?;
+    let found = match state.store.patient(&nhs).await {
+        Ok(p) => {
+            must_read(&state, &actor, &nhs).await?;
+            vec![remit_fhir::obs::patient_to_fhir(&p)]
+        }
+        Err(remit_store::StoreError::NotFound(_)) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(fhir_json(StatusCode::OK, &searchset(found)))
+}
+
+/// `GET /fhir/Patient/{nhs_number}`.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn read_patient(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let nhs = NhsNumber::parse(&id)
+        .map_err(|_| FhirError::with(StatusCode::NOT_FOUND, vec![Issue::new("not-found", "no such Patient")]))?;
+    let p = state.store.patient(&nhs).await?;
+    must_read(&state, &actor, &nhs).await?;
+    Ok(fhir_json(StatusCode::OK, &remit_fhir::obs::patient_to_fhir(&p)))
+}
+
+/// `GET /fhir/metadata`.
+pub(crate) async fn metadata(State(state): State<AppState>, _actor: Actor) -> Response {
+    let date = remit_domain::time::format_instant(state.store.now());
+    fhir_json(
+        StatusCode::OK,
+        &remit_fhir::obs::capability_statement(env!("CARGO_PKG_VERSION"), &date[..10]),
+    )
+}

@@ -1,0 +1,709 @@
+//! Observation sets, SpO2 scale 2 prescriptions and NEWS2 escalations.
+//!
+//! A set is never overwritten: each correction is a new version of it (`set_id` names the set, `version` counts),
+//! the earlier one kept as `superseded` with the new version saying who changed it, when and why. A set marked
+//! entered in error keeps its values and says who marked it and why. Escalations are tied to the set that raised
+//! them and keep every notice, acknowledgement and review as an event.
+
+use chrono::{DateTime, Utc};
+use remit_domain::news2::{Consciousness, Monitoring, Risk, Spo2Scale};
+use remit_domain::nhs::NhsNumber;
+use remit_domain::obs::{Assessment, EscalationLevel, Missing, OxygenDevice, PartialScores, Readings};
+use remit_domain::time::{format_instant, parse_instant};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, StoreError, WriteTx, col, stored};
+
+/// A set to store (ids already resolved, already scored).
+#[derive(Debug, Clone)]
+pub struct NewSet {
+    pub patient_id: i64,
+    pub taken_at: DateTime<Utc>,
+    /// When it was entered (the command's time, except for history seeded for the demo).
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: i64,
+    pub supervisor_id: Option<i64>,
+    pub readings: Readings,
+    pub scale: Spo2Scale,
+    pub assessment: Assessment,
+    pub next_due_at: DateTime<Utc>,
+}
+
+/// Which version a new one replaces, and why.
+#[derive(Debug, Clone)]
+pub struct Amends<'a> {
+    pub set_id: i64,
+    pub version: i64,
+    pub reason: &'a str,
+}
+
+/// One version of a set as people see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetView {
+    /// This version's id.
+    pub id: i64,
+    /// The set's id (its first version's).
+    pub set_id: i64,
+    pub version: i64,
+    pub patient: NhsNumber,
+    pub state: String,
+    pub taken_at: String,
+    pub recorded_at: String,
+    pub recorded_by: String,
+    pub supervisor: Option<String>,
+    pub spo2_scale: u8,
+    pub readings: Readings,
+    pub scores: PartialScores,
+    pub total: u8,
+    pub risk: Risk,
+    pub monitoring: Monitoring,
+    pub complete: bool,
+    pub next_due_at: String,
+    pub change_reason: Option<String>,
+    pub changed_by: Option<String>,
+    pub changed_at: Option<String>,
+}
+
+/// A current SpO2 scale 2 prescription.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Scale2 {
+    pub id: i64,
+    pub target_low: u8,
+    pub target_high: u8,
+    pub reason: String,
+    pub prescribed_by: String,
+    pub prescribed_at: String,
+}
+
+/// An escalation as people see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EscalationView {
+    pub id: i64,
+    pub patient: NhsNumber,
+    pub patient_name: String,
+    pub bed: Option<String>,
+    pub place: String,
+    pub set_id: i64,
+    pub version_id: i64,
+    pub level: EscalationLevel,
+    pub score: u8,
+    pub state: String,
+    pub raised_at: String,
+    pub stage: u8,
+    pub notified_at: String,
+    pub acknowledged_at: Option<String>,
+    pub acknowledged_by: Option<String>,
+    pub reviewed_at: Option<String>,
+    pub reviewed_by: Option<String>,
+    pub review_note: Option<String>,
+    pub superseded_by: Option<i64>,
+    pub note: Option<String>,
+    pub history: Vec<EscalationEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EscalationEvent {
+    pub at: String,
+    pub actor: String,
+    pub what: String,
+    pub note: Option<String>,
+}
+
+/// A patient and where their observations stand, for the ward board and the overdue list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PatientObs {
+    pub patient: NhsNumber,
+    pub name: String,
+    pub place: String,
+    pub bed: Option<String>,
+    /// The latest current set, if any.
+    pub latest: Option<SetView>,
+    /// When the next set is due: from the latest set, or from admission when there is none.
+    pub next_due_at: String,
+}
+
+const SET_COLUMNS: &str = "o.id, COALESCE(o.set_id, o.id) AS set_key, o.version, p.nhs_number, o.state, o.taken_at, \
+     o.recorded_at, r.username AS recorded_by, s.username AS supervisor, o.respiration_rate, o.spo2, o.spo2_scale, \
+     o.on_oxygen, o.oxygen_flow_tenths, o.oxygen_device, o.systolic_bp, o.diastolic_bp, o.pulse, o.consciousness, \
+     o.temperature_tenths, o.missing, o.scores, o.total, o.risk, o.monitoring, o.complete, o.next_due_at, \
+     o.change_reason, c.username AS changed_by, o.changed_at FROM obs_set o JOIN patient p ON p.id = o.patient_id \
+     JOIN staff r ON r.id = o.recorded_by LEFT JOIN staff s ON s.id = o.supervisor_id \
+     LEFT JOIN staff c ON c.id = o.changed_by";
+
+fn opt_int<T: TryFrom<i64>>(r: &AnyRow, name: &str) -> Result<Option<T>> {
+    col::<Option<i64>>(r, name)?
+        .map(|v| T::try_from(v).map_err(|_| StoreError::Corrupt(format!("{name}: `{v}` is out of range"))))
+        .transpose()
+}
+
+fn set_from_row(r: &AnyRow) -> Result<SetView> {
+    let missing: Vec<Missing> = serde_json::from_str(&col::<String>(r, "missing")?)
+        .map_err(|e| StoreError::Corrupt(format!("obs_set.missing: {e}")))?;
+    let scores: PartialScores = serde_json::from_str(&col::<String>(r, "scores")?)
+        .map_err(|e| StoreError::Corrupt(format!("obs_set.scores: {e}")))?;
+    let consciousness = match col::<Option<String>>(r, "consciousness")? {
+        Some(c) => Some(Consciousness::parse(&c).ok_or_else(|| StoreError::Corrupt(format!("consciousness: `{c}`")))?),
+        None => None,
+    };
+    let oxygen_device = match col::<Option<String>>(r, "oxygen_device")? {
+        Some(d) => Some(stored("oxygen device", OxygenDevice::parse(&d))?),
+        None => None,
+    };
+    let risk: String = col(r, "risk")?;
+    let monitoring: String = col(r, "monitoring")?;
+    Ok(SetView {
+        id: col(r, "id")?,
+        set_id: col(r, "set_key")?,
+        version: col(r, "version")?,
+        patient: stored("nhs number", NhsNumber::parse(&col::<String>(r, "nhs_number")?))?,
+        state: col(r, "state")?,
+        taken_at: col(r, "taken_at")?,
+        recorded_at: col(r, "recorded_at")?,
+        recorded_by: col(r, "recorded_by")?,
+        supervisor: col(r, "supervisor")?,
+        spo2_scale: opt_int(r, "spo2_scale")?.unwrap_or(1),
+        readings: Readings {
+            respiration_rate: opt_int(r, "respiration_rate")?,
+            spo2: opt_int(r, "spo2")?,
+            on_oxygen: col::<i64>(r, "on_oxygen")? == 1,
+            oxygen_flow_tenths: opt_int(r, "oxygen_flow_tenths")?,
+            oxygen_device,
+            systolic_bp: opt_int(r, "systolic_bp")?,
+            diastolic_bp: opt_int(r, "diastolic_bp")?,
+            pulse: opt_int(r, "pulse")?,
+            consciousness,
+            temperature_tenths: opt_int(r, "temperature_tenths")?,
+            missing,
+        },
+        scores,
+        total: opt_int(r, "total")?.unwrap_or(0),
+        risk: Risk::parse(&risk).ok_or_else(|| StoreError::Corrupt(format!("risk: `{risk}`")))?,
+        monitoring: Monitoring::parse(&monitoring)
+            .ok_or_else(|| StoreError::Corrupt(format!("monitoring: `{monitoring}`")))?,
+        complete: col::<i64>(r, "complete")? == 1,
+        next_due_at: col(r, "next_due_at")?,
+        change_reason: col(r, "change_reason")?,
+        changed_by: col(r, "changed_by")?,
+        changed_at: col(r, "changed_at")?,
+    })
+}
+
+const ESCALATION_COLUMNS: &str = "e.id, p.nhs_number, p.given_name, p.family_name, p.bed, e.place_code, e.set_id, \
+     e.version_id, e.level, e.score, e.state, e.raised_at, e.stage, e.notified_at, e.acknowledged_at, \
+     a.username AS acknowledged_by, e.reviewed_at, v.username AS reviewed_by, e.review_note, e.superseded_by, e.note \
+     FROM escalation e JOIN patient p ON p.id = e.patient_id LEFT JOIN staff a ON a.id = e.acknowledged_by \
+     LEFT JOIN staff v ON v.id = e.reviewed_by";
+
+fn escalation_from_row(r: &AnyRow) -> Result<EscalationView> {
+    Ok(EscalationView {
+        id: col(r, "id")?,
+        patient: stored("nhs number", NhsNumber::parse(&col::<String>(r, "nhs_number")?))?,
+        patient_name: format!(
+            "{} {}",
+            col::<String>(r, "given_name")?,
+            col::<String>(r, "family_name")?
+        ),
+        bed: col(r, "bed")?,
+        place: col(r, "place_code")?,
+        set_id: col(r, "set_id")?,
+        version_id: col(r, "version_id")?,
+        level: stored("escalation level", EscalationLevel::parse(&col::<String>(r, "level")?))?,
+        score: opt_int(r, "score")?.unwrap_or(0),
+        state: col(r, "state")?,
+        raised_at: col(r, "raised_at")?,
+        stage: opt_int(r, "stage")?.unwrap_or(0),
+        notified_at: col(r, "notified_at")?,
+        acknowledged_at: col(r, "acknowledged_at")?,
+        acknowledged_by: col(r, "acknowledged_by")?,
+        reviewed_at: col(r, "reviewed_at")?,
+        reviewed_by: col(r, "reviewed_by")?,
+        review_note: col(r, "review_note")?,
+        superseded_by: col(r, "superseded_by")?,
+        note: col(r, "note")?,
+        history: Vec::new(),
+    })
+}
+
+/// Which escalations to list.
+#[derive(Debug, Clone, Default)]
+pub struct EscalationFilter {
+    /// Only those not yet closed or superseded.
+    pub open: bool,
+    pub place: Option<String>,
+    pub patient: Option<NhsNumber>,
+}
+
+/// What a new escalation is.
+#[derive(Debug, Clone)]
+pub struct NewEscalation {
+    pub patient_id: i64,
+    pub place: String,
+    pub set_id: i64,
+    pub version_id: i64,
+    pub level: EscalationLevel,
+    pub score: u8,
+    pub raised_at: DateTime<Utc>,
+}
+
+/// An open escalation, as the recording path needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveEscalation {
+    pub id: i64,
+    pub set_id: i64,
+    pub level: EscalationLevel,
+    pub score: u8,
+}
+
+impl Store {
+    /// One version of a set.
+    pub async fn obs_version(&self, id: i64) -> Result<SetView> {
+        let sql = format!("SELECT {SET_COLUMNS} WHERE o.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no observation set {id}")))?;
+        set_from_row(&row)
+    }
+
+    /// Every version of the set `set_id`, oldest first.
+    pub async fn obs_history(&self, set_id: i64) -> Result<Vec<SetView>> {
+        let sql = format!("SELECT {SET_COLUMNS} WHERE o.id = $1 OR o.set_id = $1 ORDER BY o.version");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(set_id)
+            .fetch_all(self.pool())
+            .await?;
+        if rows.is_empty() {
+            return Err(StoreError::NotFound(format!("no observation set {set_id}")));
+        }
+        rows.iter().map(set_from_row).collect()
+    }
+
+    /// A patient's sets, newest first: the current version of each (with `all_versions`, every version and the
+    /// sets entered in error too), taken at or after `since`, at most `limit`.
+    pub async fn obs_for_patient(
+        &self,
+        patient_id: i64,
+        since: Option<DateTime<Utc>>,
+        limit: i64,
+        all_versions: bool,
+    ) -> Result<Vec<SetView>> {
+        let states = if all_versions {
+            "o.state IN ('current', 'superseded', 'entered-in-error')"
+        } else {
+            "o.state = 'current'"
+        };
+        let sql = format!(
+            "SELECT {SET_COLUMNS} WHERE o.patient_id = $1 AND o.taken_at >= $2 AND {states} \
+             ORDER BY o.taken_at DESC, o.id DESC LIMIT $3"
+        );
+        let since = since.map(format_instant).unwrap_or_default();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(patient_id)
+            .bind(since)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(set_from_row).collect()
+    }
+
+    /// The patient's current SpO2 scale 2 prescription, if any.
+    pub async fn scale2(&self, patient_id: i64) -> Result<Option<Scale2>> {
+        let row = sqlx::query(
+            "SELECT x.id, x.target_low, x.target_high, x.reason, s.username, x.prescribed_at FROM scale2 x \
+             JOIN staff s ON s.id = x.prescribed_by WHERE x.patient_id = $1 AND x.ended_at IS NULL \
+             ORDER BY x.id DESC LIMIT 1",
+        )
+        .bind(patient_id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(Scale2 {
+                id: col(&r, "id")?,
+                target_low: opt_int(&r, "target_low")?.unwrap_or(0),
+                target_high: opt_int(&r, "target_high")?.unwrap_or(0),
+                reason: col(&r, "reason")?,
+                prescribed_by: col(&r, "username")?,
+                prescribed_at: col(&r, "prescribed_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Patients (in one place, or all) with their latest current set and when the next is due, by place and bed.
+    pub async fn patients_obs(&self, place: Option<&str>) -> Result<Vec<PatientObs>> {
+        let patients = sqlx::query(
+            "SELECT p.id, p.nhs_number, p.given_name, p.family_name, p.place_code, p.bed, p.created_at, \
+             (SELECT o.id FROM obs_set o WHERE o.patient_id = p.id AND o.state = 'current' \
+              ORDER BY o.taken_at DESC, o.id DESC LIMIT 1) AS latest \
+             FROM patient p WHERE ($1 IS NULL OR p.place_code = $1) ORDER BY p.place_code, p.bed, p.family_name",
+        )
+        .bind(place)
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::with_capacity(patients.len());
+        for r in &patients {
+            let latest = match col::<Option<i64>>(r, "latest")? {
+                Some(id) => Some(self.obs_version(id).await?),
+                // A patient with no bed (seen in a department) has no schedule until a set is recorded.
+                None if col::<Option<String>>(r, "bed")?.is_none() => continue,
+                None => None,
+            };
+            let next_due_at = match &latest {
+                Some(s) => s.next_due_at.clone(),
+                None => col(r, "created_at")?,
+            };
+            out.push(PatientObs {
+                patient: stored("nhs number", NhsNumber::parse(&col::<String>(r, "nhs_number")?))?,
+                name: format!(
+                    "{} {}",
+                    col::<String>(r, "given_name")?,
+                    col::<String>(r, "family_name")?
+                ),
+                place: col(r, "place_code")?,
+                bed: col(r, "bed")?,
+                latest,
+                next_due_at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One escalation with its history.
+    pub async fn escalation(&self, id: i64) -> Result<EscalationView> {
+        let sql = format!("SELECT {ESCALATION_COLUMNS} WHERE e.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no escalation {id}")))?;
+        let mut e = escalation_from_row(&row)?;
+        let events =
+            sqlx::query("SELECT at, actor, what, note FROM escalation_event WHERE escalation_id = $1 ORDER BY id")
+                .bind(id)
+                .fetch_all(self.pool())
+                .await?;
+        e.history = events
+            .iter()
+            .map(|r| {
+                Ok(EscalationEvent {
+                    at: col(r, "at")?,
+                    actor: col(r, "actor")?,
+                    what: col(r, "what")?,
+                    note: col(r, "note")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(e)
+    }
+
+    /// Escalations, newest first.
+    pub async fn escalations(&self, f: &EscalationFilter) -> Result<Vec<EscalationView>> {
+        let open = if f.open {
+            "e.state IN ('open', 'acknowledged')"
+        } else {
+            "1 = 1"
+        };
+        let sql = format!(
+            "SELECT {ESCALATION_COLUMNS} WHERE {open} AND ($1 IS NULL OR e.place_code = $1) \
+             AND ($2 IS NULL OR p.nhs_number = $2) ORDER BY e.raised_at DESC, e.id DESC"
+        );
+        let ids: Vec<i64> = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(f.place.as_deref())
+            .bind(f.patient.as_ref().map(NhsNumber::as_str))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| col(r, "id"))
+            .collect::<Result<_>>()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.escalation(id).await?);
+        }
+        Ok(out)
+    }
+
+    /// Unacknowledged escalations with when they were raised and the stage they are at: the cascade's work list.
+    pub async fn unacknowledged(&self) -> Result<Vec<(i64, DateTime<Utc>, u8)>> {
+        let rows = sqlx::query("SELECT id, raised_at, stage FROM escalation WHERE state = 'open' ORDER BY id")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let raised = stored("raised_at", parse_instant("raised_at", &col::<String>(r, "raised_at")?))?;
+                Ok((col(r, "id")?, raised, opt_int(r, "stage")?.unwrap_or(0)))
+            })
+            .collect()
+    }
+}
+
+impl WriteTx {
+    /// Stores a set (a first version, or with `amends` a new version of an existing set). Returns the new
+    /// version's id and the set's id.
+    pub async fn insert_set(&mut self, s: &NewSet, amends: Option<&Amends<'_>>) -> Result<(i64, i64)> {
+        let r = &s.readings;
+        let a = &s.assessment;
+        let now = format_instant(s.recorded_at);
+        let missing = serde_json::to_string(&r.missing).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let scores = serde_json::to_string(&a.parameters).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let row = sqlx::query(
+            "INSERT INTO obs_set (set_id, version, patient_id, state, taken_at, recorded_at, recorded_by, \
+             supervisor_id, respiration_rate, spo2, spo2_scale, on_oxygen, oxygen_flow_tenths, oxygen_device, \
+             systolic_bp, diastolic_bp, pulse, consciousness, temperature_tenths, missing, scores, total, risk, \
+             monitoring, complete, next_due_at, change_reason, changed_by, changed_at) VALUES ($1, $2, $3, \
+             'current', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+             $23, $24, $25, $26, $27, $28) RETURNING id",
+        )
+        .bind(amends.map(|m| m.set_id))
+        .bind(amends.map_or(1, |m| m.version + 1))
+        .bind(s.patient_id)
+        .bind(format_instant(s.taken_at))
+        .bind(&now)
+        .bind(s.recorded_by)
+        .bind(s.supervisor_id)
+        .bind(r.respiration_rate.map(i64::from))
+        .bind(r.spo2.map(i64::from))
+        .bind(match s.scale {
+            Spo2Scale::One => 1i64,
+            Spo2Scale::Two => 2,
+        })
+        .bind(i64::from(r.on_oxygen))
+        .bind(r.oxygen_flow_tenths.map(i64::from))
+        .bind(r.oxygen_device.map(OxygenDevice::as_str))
+        .bind(r.systolic_bp.map(i64::from))
+        .bind(r.diastolic_bp.map(i64::from))
+        .bind(r.pulse.map(i64::from))
+        .bind(r.consciousness.map(Consciousness::as_str))
+        .bind(r.temperature_tenths.map(i64::from))
+        .bind(missing)
+        .bind(scores)
+        .bind(i64::from(a.total))
+        .bind(a.risk.as_str())
+        .bind(a.monitoring.as_str())
+        .bind(i64::from(a.complete))
+        .bind(format_instant(s.next_due_at))
+        .bind(amends.map(|m| m.reason))
+        .bind(amends.map(|_| s.recorded_by))
+        .bind(amends.map(|_| now.clone()))
+        .fetch_one(self.conn())
+        .await?;
+        let id: i64 = col(&row, "id")?;
+        Ok((id, amends.map_or(id, |m| m.set_id)))
+    }
+
+    /// Marks a current version as superseded or entered in error. A version that is no longer current is a
+    /// conflict (someone else changed the set first).
+    pub async fn retire_version(&mut self, version_id: i64, state: &str, by: i64, reason: Option<&str>) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE obs_set SET state = $1, change_reason = COALESCE($2, change_reason), \
+             changed_by = CASE WHEN $2 IS NULL THEN changed_by ELSE $3 END, \
+             changed_at = CASE WHEN $2 IS NULL THEN changed_at ELSE $4 END WHERE id = $5 AND state = 'current'",
+        )
+        .bind(state)
+        .bind(reason)
+        .bind(by)
+        .bind(format_instant(self.now()))
+        .bind(version_id)
+        .execute(self.conn())
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict(format!(
+                "observation set version {version_id} is no longer the current version"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Records a scale 2 prescription, ending any current one.
+    pub async fn prescribe_scale2(&mut self, patient_id: i64, low: u8, high: u8, reason: &str, by: i64) -> Result<i64> {
+        self.end_scale2(patient_id, by, "replaced by a new prescription")
+            .await?;
+        let row = sqlx::query(
+            "INSERT INTO scale2 (patient_id, target_low, target_high, reason, prescribed_by, prescribed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(patient_id)
+        .bind(i64::from(low))
+        .bind(i64::from(high))
+        .bind(reason)
+        .bind(by)
+        .bind(format_instant(self.now()))
+        .fetch_one(self.conn())
+        .await?;
+        col(&row, "id")
+    }
+
+    /// Ends the current scale 2 prescription; returns whether there was one.
+    pub async fn end_scale2(&mut self, patient_id: i64, by: i64, reason: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE scale2 SET ended_by = $1, ended_at = $2, end_reason = $3 WHERE patient_id = $4 \
+             AND ended_at IS NULL",
+        )
+        .bind(by)
+        .bind(format_instant(self.now()))
+        .bind(reason)
+        .bind(patient_id)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The patient's escalation that is still open (unacknowledged or awaiting review), read inside the command.
+    pub async fn live_escalation(&mut self, patient_id: i64) -> Result<Option<LiveEscalation>> {
+        let row = sqlx::query(
+            "SELECT id, set_id, level, score FROM escalation WHERE patient_id = $1 \
+             AND state IN ('open', 'acknowledged') ORDER BY id DESC LIMIT 1",
+        )
+        .bind(patient_id)
+        .fetch_optional(self.conn())
+        .await?;
+        row.map(|r| {
+            Ok(LiveEscalation {
+                id: col(&r, "id")?,
+                set_id: col(&r, "set_id")?,
+                level: stored("escalation level", EscalationLevel::parse(&col::<String>(&r, "level")?))?,
+                score: opt_int(&r, "score")?.unwrap_or(0),
+            })
+        })
+        .transpose()
+    }
+
+    /// Raises an escalation, addressed at once.
+    pub async fn raise_escalation(&mut self, e: &NewEscalation, actor: &str, what: &str) -> Result<i64> {
+        let now = format_instant(e.raised_at);
+        let row = sqlx::query(
+            "INSERT INTO escalation (patient_id, place_code, set_id, version_id, level, score, state, raised_at, \
+             stage, notified_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, 0, $7) RETURNING id",
+        )
+        .bind(e.patient_id)
+        .bind(&e.place)
+        .bind(e.set_id)
+        .bind(e.version_id)
+        .bind(e.level.as_str())
+        .bind(i64::from(e.score))
+        .bind(&now)
+        .fetch_one(self.conn())
+        .await?;
+        let id: i64 = col(&row, "id")?;
+        self.escalation_event_at(id, e.raised_at, actor, what, None).await?;
+        Ok(id)
+    }
+
+    /// Appends to an escalation's history.
+    pub async fn escalation_event(&mut self, id: i64, actor: &str, what: &str, note: Option<&str>) -> Result<()> {
+        let now = self.now();
+        self.escalation_event_at(id, now, actor, what, note).await
+    }
+
+    async fn escalation_event_at(
+        &mut self,
+        id: i64,
+        at: DateTime<Utc>,
+        actor: &str,
+        what: &str,
+        note: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO escalation_event (escalation_id, at, actor, what, note) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(format_instant(at))
+            .bind(actor)
+            .bind(what)
+            .bind(note)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Moves an escalation from one of `from` states to `to`, setting the columns of that move. A state that moved
+    /// meanwhile is a conflict.
+    pub async fn move_escalation(&mut self, id: i64, from: &[&str], to: &str, set: EscalationChange<'_>) -> Result<()> {
+        let now = format_instant(set.at.unwrap_or(self.now()));
+        let placeholders: Vec<String> = from.iter().map(|s| format!("'{s}'")).collect();
+        // `from` holds only the fixed state names of this module.
+        let sql = format!(
+            "UPDATE escalation SET state = $1, \
+             acknowledged_at = CASE WHEN $2 IS NULL THEN acknowledged_at ELSE $3 END, \
+             acknowledged_by = COALESCE($2, acknowledged_by), \
+             reviewed_at = CASE WHEN $4 IS NULL THEN reviewed_at ELSE $3 END, \
+             reviewed_by = COALESCE($4, reviewed_by), review_note = COALESCE($5, review_note), \
+             superseded_by = COALESCE($6, superseded_by) WHERE id = $7 AND state IN ({})",
+            placeholders.join(", ")
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(to)
+            .bind(set.acknowledged_by)
+            .bind(&now)
+            .bind(set.reviewed_by)
+            .bind(set.review_note)
+            .bind(set.superseded_by)
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict(format!(
+                "escalation {id} is no longer {}",
+                from.join(" or ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Points an escalation at the newest version of its set, with a note for the people responding.
+    pub async fn follow_correction(&mut self, id: i64, version_id: i64, score: u8, note: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE escalation SET version_id = $1, score = $2, note = COALESCE($3, note) WHERE id = $4")
+            .bind(version_id)
+            .bind(i64::from(score))
+            .bind(note)
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Escalations raised by (any version of) a set that are still open.
+    pub async fn live_escalations_of_set(&mut self, set_id: i64) -> Result<Vec<LiveEscalation>> {
+        let rows = sqlx::query(
+            "SELECT id, set_id, level, score FROM escalation WHERE set_id = $1 AND state IN ('open', 'acknowledged')",
+        )
+        .bind(set_id)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LiveEscalation {
+                    id: col(r, "id")?,
+                    set_id: col(r, "set_id")?,
+                    level: stored("escalation level", EscalationLevel::parse(&col::<String>(r, "level")?))?,
+                    score: opt_int(r, "score")?.unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// Moves an unacknowledged escalation to a later cascade stage. Returns false when it was acknowledged or
+    /// moved on meanwhile.
+    pub async fn escalation_stage(&mut self, id: i64, from_stage: u8, to_stage: u8) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE escalation SET stage = $1, notified_at = $2 WHERE id = $3 AND stage = $4 AND state = 'open'",
+        )
+        .bind(i64::from(to_stage))
+        .bind(format_instant(self.now()))
+        .bind(id)
+        .bind(i64::from(from_stage))
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// The columns a move of an escalation sets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EscalationChange<'a> {
+    pub acknowledged_by: Option<i64>,
+    pub reviewed_by: Option<i64>,
+    pub review_note: Option<&'a str>,
+    pub superseded_by: Option<i64>,
+    /// When the move happened, if not now (history seeded for the demo).
+    pub at: Option<DateTime<Utc>>,
+}
