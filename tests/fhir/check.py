@@ -1,0 +1,174 @@
+"""remit's FHIR API checked by independent code: every resource the server returns is validated with the
+`fhir.resources` R4B models, and the API is driven with the `fhirpy` client.
+
+Usage: python tests/fhir/check.py PATH_TO_REMIT_BINARY
+
+It seeds the demo trust into a fresh SQLite file, serves it on a free loopback port, and exits non-zero on the first
+resource that does not validate or answer that is not what FHIR says it should be.
+"""
+
+import datetime
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from fhir.resources.R4B import get_fhir_model_class
+from fhirpy import SyncFHIRClient
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+NHS = "https://fhir.nhs.uk/Id/nhs-number"
+MARGARET = "9990001375"
+
+checked = 0
+
+
+def validate(resource):
+    """Validates a resource (and each resource in a Bundle) against the R4B model."""
+    global checked
+    model = get_fhir_model_class(resource["resourceType"])
+    model.model_validate(resource)
+    checked += 1
+    for entry in resource.get("entry", []):
+        if "resource" in entry:
+            validate(entry["resource"])
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(base, token, method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Authorization", f"Bearer {token}")
+    req.add_header("Content-Type", "application/fhir+json")
+    try:
+        with urllib.request.urlopen(req) as res:
+            return res.status, json.loads(res.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def observation(code, when, **value):
+    o = {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                  "code": "vital-signs"}]}],
+        "code": {"coding": [{"system": LOINC, "code": code}]},
+        "subject": {"identifier": {"system": NHS, "value": MARGARET}},
+        "effectiveDateTime": when,
+    }
+    o.update(value)
+    return o
+
+
+def qty(v, unit):
+    return {"value": v, "unit": unit, "system": UCUM, "code": unit}
+
+
+def transaction(when):
+    bp = [{"code": {"coding": [{"system": LOINC, "code": "8480-6"}]}, "valueQuantity": qty(105, "mm[Hg]")},
+          {"code": {"coding": [{"system": LOINC, "code": "8462-4"}]}, "valueQuantity": qty(65, "mm[Hg]")}]
+    resources = [
+        observation("9279-1", when, valueQuantity=qty(25, "/min")),
+        observation("59408-5", when, valueQuantity=qty(93, "%")),
+        observation("3151-8", when, valueQuantity=qty(0, "L/min")),
+        observation("85354-9", when, component=bp),
+        observation("8867-4", when, valueQuantity=qty(105, "/min")),
+        observation("67775-7", when, valueCodeableConcept={"coding": [{"system": LOINC, "code": "LA9340-6"}]}),
+        observation("8310-5", when, valueQuantity=qty(37.5, "Cel")),
+    ]
+    for r in resources:
+        validate(r)
+    bundle = {"resourceType": "Bundle", "type": "transaction",
+              "entry": [{"resource": r, "request": {"method": "POST", "url": "Observation"}} for r in resources]}
+    validate(bundle)
+    return bundle
+
+
+def main():
+    remit = os.path.abspath(sys.argv[1])
+    work = tempfile.mkdtemp(prefix="remit-fhir-check-")
+    env = dict(os.environ, REMIT_DATABASE_URL=f"sqlite://{work}/remit.db")
+    subprocess.run([remit, "demo", "--seed-only"], env=env, check=True, stdout=subprocess.DEVNULL)
+    tokens = {}
+    for user in ("alex.ap", "sam.hca"):
+        out = subprocess.run([remit, "token", "create", "--staff", user], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        tokens[user] = out.split()[-1]
+    port = free_port()
+    server = subprocess.Popen([remit, "serve", "--listen", f"127.0.0.1:{port}"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/health")
+                break
+            except OSError:
+                time.sleep(0.1)
+        alex = tokens["alex.ap"]
+        when = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+
+        status, meta = request(base, alex, "GET", "/fhir/metadata")
+        assert status == 200, meta
+        validate(meta)
+
+        status, resp = request(base, alex, "POST", "/fhir", transaction(when))
+        assert status == 200, resp
+        validate(resp)
+        total = resp["entry"][-1]["resource"]
+        assert total["valueInteger"] == 7, total
+        for entry in resp["entry"]:
+            status, obs = request(base, alex, "GET", "/fhir/" + entry["response"]["location"])
+            assert status == 200, obs
+            validate(obs)
+
+        # Errors are OperationOutcomes that validate too.
+        bad = transaction(when)
+        bad["entry"][0]["resource"]["code"]["coding"][0]["code"] = "0000-0"
+        status, outcome = request(base, alex, "POST", "/fhir", bad)
+        assert status == 422, outcome
+        validate(outcome)
+        status, outcome = request(base, tokens["sam.hca"], "POST", "/fhir", transaction(when))
+        assert status == 403 and len(outcome["issue"]) >= 1, outcome
+        validate(outcome)
+
+        # The client library: search observations and patients, read one, create one.
+        client = SyncFHIRClient(base + "/fhir", authorization=f"Bearer {alex}")
+        found = client.resources("Observation").search(
+            patient=f"Patient/{MARGARET}", code=f"{LOINC}|9279-1", date="ge2000-01-01").sort("-date").limit(5).fetch()
+        assert found and all(o["code"]["coding"][0]["code"] == "9279-1" for o in found), found
+        for o in found:
+            validate(o.serialize())
+        patients = client.resources("Patient").search(identifier=f"{NHS}|{MARGARET}").fetch()
+        assert len(patients) == 1 and patients[0]["name"][0]["family"] == "Hughes"
+        validate(patients[0].serialize())
+        one = client.resource("Observation", **observation("8867-4", when, valueQuantity=qty(88, "/min")))
+        one.save()
+        assert one.id, "the created Observation has an id"
+        validate(one.serialize())
+        read = client.reference("Observation", one.id).to_resource()
+        validate(read.serialize())
+        tasks = client.resources("Task").search(owner="alex.ap").fetch()
+        for t in tasks:
+            validate(t.serialize())
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    print(f"FHIR check passed: {checked} resources validated with fhir.resources (R4B), API driven with fhirpy")
+
+
+if __name__ == "__main__":
+    main()
