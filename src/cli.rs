@@ -24,6 +24,10 @@ pub struct Cli {
     #[arg(long = "pay-table", global = true, env = "REMIT_PAY_TABLE")]
     pub pay_table: Option<PathBuf>,
 
+    /// An X-ray examination catalogue (with local DRLs) to use instead of the default compiled into remit.
+    #[arg(long = "imaging-catalogue", global = true, env = "REMIT_IMAGING_CATALOGUE")]
+    pub imaging_catalogue: Option<PathBuf>,
+
     /// The most people one supervisor should supervise at once; delegating beyond it warns.
     #[arg(long, global = true, env = "REMIT_MAX_SUPERVISEES", default_value_t = 4)]
     pub max_supervisees: usize,
@@ -92,6 +96,12 @@ pub enum Command {
     /// NEWS2 escalations: list, acknowledge, review.
     #[command(subcommand)]
     Escalation(EscalationCommand),
+    /// X-ray requests under IR(ME)R: refer, justify or reject, pregnancy enquiry, expose, report, worklists, doses.
+    #[command(subcommand)]
+    Imaging(ImagingCommand),
+    /// Diagnoses and prescriptions (only for those whose scope allows them).
+    #[command(subcommand)]
+    Clinical(ClinicalCommand),
     /// Score observation sets: JSON Lines on standard input, one result line each on standard output.
     News2,
     /// Is this job offer fair? Agenda for Change pay.
@@ -233,6 +243,167 @@ pub enum ObsCommand {
         by: String,
         #[arg(long)]
         reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagingCommand {
+    /// Refer a patient for an examination of the catalogue (the referrer must pass `imaging.refer`).
+    Refer {
+        #[arg(long)]
+        patient: String,
+        /// The examination's id in the catalogue, e.g. chest-pa.
+        #[arg(long)]
+        examination: String,
+        /// The clinical information that lets a practitioner justify the exposure.
+        #[arg(long)]
+        clinical_info: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Justify a request as an IR(ME)R practitioner.
+    Justify {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long, default_value = "")]
+        note: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reject a request, with the reason the referrer will see.
+    Reject {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record the pregnancy enquiry's answer: not-pregnant, could-be, is-pregnant or declined.
+    Pregnancy {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        answer: String,
+        #[arg(long, default_value = "none")]
+        supervision: String,
+        #[arg(long)]
+        supervisor: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record an exposure as its operator.
+    Expose {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long, default_value = "none")]
+        supervision: String,
+        #[arg(long)]
+        supervisor: Option<String>,
+        /// A projection taken (repeatable), e.g. PA.
+        #[arg(long = "projection", required = true)]
+        projections: Vec<String>,
+        #[arg(long)]
+        kv: f64,
+        #[arg(long)]
+        mas: f64,
+        /// Dose-area product, Gy·cm².
+        #[arg(long)]
+        dap: f64,
+        /// Source-to-image distance, cm.
+        #[arg(long)]
+        sid: f64,
+        /// A repeated projection, as PROJECTION:REASON (repeatable).
+        #[arg(long = "repeat")]
+        repeats: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Report an exposed request.
+    Report {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long, default_value = "")]
+        findings: String,
+        #[arg(long)]
+        conclusion: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One request with its exposure and report.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A worklist: awaiting-justification, awaiting-exposure, awaiting-report or drl-exceeded.
+    Worklist {
+        #[arg(long)]
+        stage: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A patient's exposures with their cumulative DAP.
+    DoseHistory {
+        #[arg(long)]
+        patient: String,
+        #[arg(long)]
+        csv: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// An operator's exposures.
+    OperatorActivity {
+        #[arg(long)]
+        operator: String,
+        #[arg(long)]
+        csv: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClinicalCommand {
+    /// Record a diagnosis (needs `clinical.diagnose`).
+    Diagnose {
+        #[arg(long)]
+        patient: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        diagnosis: String,
+        /// A SNOMED CT concept id.
+        #[arg(long)]
+        code: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record a prescription (needs `medicines.prescribe`).
+    Prescribe {
+        #[arg(long)]
+        patient: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        medicine: String,
+        /// An amount and unit, e.g. "500 mg".
+        #[arg(long)]
+        dose: String,
+        /// oral, intravenous, intramuscular, subcutaneous, inhaled, topical, rectal, sublingual, nasal or other.
+        #[arg(long)]
+        route: String,
+        #[arg(long)]
+        frequency: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 

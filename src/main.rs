@@ -5,6 +5,7 @@ mod audit_cmd;
 mod cli;
 mod commands;
 mod competency_cmd;
+mod imaging_cmd;
 mod news2_cmd;
 mod obs_cmd;
 mod pay_cmd;
@@ -100,6 +101,19 @@ pub fn load_pay_table(file: Option<&std::path::Path>) -> CliResult<Arc<remit_dom
     }
 }
 
+pub fn load_catalogue(file: Option<&std::path::Path>) -> CliResult<Arc<remit_domain::imaging::Catalogue>> {
+    match file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| CliError::Usage(format!("imaging catalogue `{}`: {e}", f.display())))?;
+            remit_domain::imaging::Catalogue::parse(&text)
+                .map(Arc::new)
+                .map_err(|e| CliError::Usage(format!("imaging catalogue {} {e}", f.display())))
+        }
+        None => Ok(Arc::new(remit_domain::imaging::Catalogue::shipped())),
+    }
+}
+
 /// The store with the pack's competency catalogue in place.
 pub async fn open_with_pack(url: &str, pack: &remit_policy::PolicyPack) -> CliResult<Store> {
     let store = open_store(url).await?;
@@ -149,20 +163,24 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
     let pack = || load_pack(policy.as_deref());
     let pay_file = cli.pay_table.clone();
     let pay = || load_pay_table(pay_file.as_deref());
+    let catalogue_file = cli.imaging_catalogue.clone();
+    let catalogue = || load_catalogue(catalogue_file.as_deref());
     let config = remit_server::Config {
         max_supervisees: cli.max_supervisees,
         escalation_ack: chrono::Duration::minutes(i64::from(cli.escalation_ack_minutes)),
         ..remit_server::Config::default()
     };
     match cli.command {
-        Command::Serve(args) => serve::serve(&url, pack()?, pay()?, args, config)
+        Command::Serve(args) => serve::serve(&url, pack()?, pay()?, catalogue()?, args, config)
             .await
             .map(|()| ExitCode::SUCCESS),
-        Command::Demo(args) => serve::demo(&url, pack()?, pay()?, args, config)
+        Command::Demo(args) => serve::demo(&url, pack()?, pay()?, catalogue()?, args, config)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::News2 => Ok(news2_cmd::run()),
         Command::Task(cmd) => task_cmd::task(&url, &*pack()?, cmd, cli.max_supervisees).await,
+        Command::Imaging(cmd) => imaging_cmd::imaging(&url, &*pack()?, &*catalogue()?, cmd).await,
+        Command::Clinical(cmd) => imaging_cmd::clinical(&url, &*pack()?, cmd).await,
         Command::Obs(cmd) => obs_cmd::obs(&url, &*pack()?, cmd).await,
         Command::Escalation(cmd) => obs_cmd::escalation(&url, &*pack()?, cmd, config.escalation_ack).await,
         Command::Pay(cmd) => pay_cmd::pay(&*pay()?, cmd).map(|()| ExitCode::SUCCESS),

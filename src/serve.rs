@@ -6,6 +6,7 @@ use remit_store::demo::{DEMO_PASSWORD, SeedOutcome, demo_usernames};
 use crate::cli::{DemoArgs, ServeArgs};
 use std::sync::Arc;
 
+use remit_domain::imaging::Catalogue;
 use remit_domain::pay::PayTable;
 use remit_policy::PolicyPack;
 
@@ -34,6 +35,7 @@ async fn run_server(
     store: remit_store::Store,
     pack: Arc<PolicyPack>,
     pay: Arc<PayTable>,
+    catalogue: Arc<Catalogue>,
     listen: std::net::SocketAddr,
     config: Config,
 ) -> CliResult {
@@ -57,7 +59,9 @@ async fn run_server(
             }
         })
     };
-    let state = AppState::new(store, pack, config).with_pay_table(pay);
+    let state = AppState::new(store, pack, config)
+        .with_pay_table(pay)
+        .with_imaging_catalogue(catalogue);
     let served = remit_server::serve(listener, state, shutdown_signal())
         .await
         .map_err(|e| CliError::Failed(format!("server stopped: {e}")));
@@ -65,18 +69,32 @@ async fn run_server(
     served
 }
 
-pub async fn serve(url: &str, pack: Arc<PolicyPack>, pay: Arc<PayTable>, args: ServeArgs, config: Config) -> CliResult {
+pub async fn serve(
+    url: &str,
+    pack: Arc<PolicyPack>,
+    pay: Arc<PayTable>,
+    catalogue: Arc<Catalogue>,
+    args: ServeArgs,
+    config: Config,
+) -> CliResult {
     let store = open_with_pack(url, &pack).await?;
     let config = Config {
         secure_cookies: args.secure_cookies,
         ..config
     };
-    run_server(store, pack, pay, args.listen, config).await
+    run_server(store, pack, pay, catalogue, args.listen, config).await
 }
 
-pub async fn demo(url: &str, pack: Arc<PolicyPack>, pay: Arc<PayTable>, args: DemoArgs, config: Config) -> CliResult {
+pub async fn demo(
+    url: &str,
+    pack: Arc<PolicyPack>,
+    pay: Arc<PayTable>,
+    catalogue: Arc<Catalogue>,
+    args: DemoArgs,
+    config: Config,
+) -> CliResult {
     let store = open_with_pack(url, &pack).await?;
-    match remit_server::demo::seed(&store, &pack, &cli_actor()).await? {
+    match remit_server::demo::seed(&store, &pack, &catalogue, &cli_actor()).await? {
         SeedOutcome::Seeded => println!("demo trust seeded"),
         SeedOutcome::AlreadyPresent => println!("demo trust already present"),
     }
@@ -87,5 +105,5 @@ pub async fn demo(url: &str, pack: Arc<PolicyPack>, pay: Arc<PayTable>, args: De
     println!("sign in as any of: {}", users.join(", "));
     println!("password for every demo user: {DEMO_PASSWORD}");
     println!("open http://{}/login", args.listen);
-    run_server(store, pack, pay, args.listen, config).await
+    run_server(store, pack, pay, catalogue, args.listen, config).await
 }

@@ -102,7 +102,7 @@ def main():
     env = dict(os.environ, REMIT_DATABASE_URL=f"sqlite://{work}/remit.db")
     subprocess.run([remit, "demo", "--seed-only"], env=env, check=True, stdout=subprocess.DEVNULL)
     tokens = {}
-    for user in ("alex.ap", "sam.hca"):
+    for user in ("alex.ap", "sam.hca", "dr.okafor", "tom.rad"):
         out = subprocess.run([remit, "token", "create", "--staff", user], env=env, check=True,
                              capture_output=True, text=True).stdout
         tokens[user] = out.split()[-1]
@@ -164,6 +164,39 @@ def main():
         tasks = client.resources("Task").search(owner="alex.ap").fetch()
         for t in tasks:
             validate(t.serialize())
+
+        # X-ray referrals and the clinical line: ServiceRequest, Condition, MedicationRequest.
+        doctor = SyncFHIRClient(base + "/fhir", authorization=f"Bearer {tokens['dr.okafor']}")
+        sr = doctor.resource("ServiceRequest", status="active", intent="order",
+                             code={"coding": [{"system": "urn:remit:examination", "code": "chest-pa"}]},
+                             subject={"reference": "Patient/9990002746"},
+                             reasonCode=[{"text": "Fever and crackles: ? pneumonia"}])
+        validate(sr.serialize())
+        sr.save()
+        validate(doctor.reference("ServiceRequest", sr.id).to_resource().serialize())
+        status, john = request(base, tokens["tom.rad"], "GET", "/fhir/ServiceRequest/1")
+        assert status == 200, john
+        validate(john)
+        condition = {"resourceType": "Condition", "subject": {"reference": "Patient/9990002746"},
+                     "code": {"text": "Community-acquired pneumonia"}}
+        validate(condition)
+        status, refused = request(base, alex, "POST", "/fhir/Condition", condition)
+        assert status == 403, refused
+        validate(refused)
+        status, created = request(base, tokens["dr.okafor"], "POST", "/fhir/Condition", condition)
+        assert status == 201, created
+        validate(created)
+        med = {"resourceType": "MedicationRequest", "status": "active", "intent": "order",
+               "medicationCodeableConcept": {"text": "Amoxicillin"}, "subject": {"reference": "Patient/9990002746"},
+               "dosageInstruction": [{"route": {"text": "oral"}, "timing": {"code": {"text": "three times a day"}},
+                                      "doseAndRate": [{"doseQuantity": {"value": 500, "unit": "mg"}}]}]}
+        validate(med)
+        status, refused = request(base, alex, "POST", "/fhir/MedicationRequest", med)
+        assert status == 403, refused
+        validate(refused)
+        status, created = request(base, tokens["dr.okafor"], "POST", "/fhir/MedicationRequest", med)
+        assert status == 201, created
+        validate(created)
     finally:
         server.terminate()
         server.wait(timeout=10)

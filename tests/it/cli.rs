@@ -447,8 +447,8 @@ async fn the_audit_log_lists_newest_first(db: TestDb) -> Result<()> {
         "{log}"
     );
     ensure!(
-        log[1]["action"] == "vitals.record",
-        "the demo's last entry is its last set: {log}"
+        log[1]["action"] == "imaging.refer",
+        "the demo's last entry is its last referral: {log}"
     );
     ensure!(
         !stdout(&out).contains("under investigation"),

@@ -11,6 +11,7 @@ mod auth;
 mod cli;
 mod demo;
 mod fhir;
+mod imaging;
 mod news2;
 mod obs;
 mod pay;
@@ -35,6 +36,7 @@ fn main() {
         cli::tests(),
         demo::tests(),
         fhir::tests(),
+        imaging::tests(),
         news2::tests(),
         obs::tests(),
         pay::tests(),

@@ -5,8 +5,10 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod clinical;
 pub mod competency;
 pub mod error;
+pub mod imaging;
 pub mod news2;
 pub mod nhs;
 pub mod obs;

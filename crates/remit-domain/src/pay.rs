@@ -12,23 +12,7 @@ use crate::error::{InvalidValue, echo};
 /// The table shipped with remit.
 const SHIPPED: &str = include_str!("../../../data/pay/afc-england-2025-26.toml");
 
-/// What is wrong with a pay table file, with the line where it is known.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PayTableError {
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for PayTableError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "line {l}: {}", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
-
-impl std::error::Error for PayTableError {}
+pub use crate::error::FileError as PayTableError;
 
 /// High Cost Area Supplement areas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -5,6 +5,7 @@
 //! own crate so that the large FHIR model compiles once and is not rebuilt with the rest.
 #![forbid(unsafe_code)]
 
+pub mod clinical;
 pub mod obs;
 pub mod task;
 
@@ -126,6 +127,10 @@ pub fn conforms(v: &Value) -> Result<(), Issue> {
         "Task" => parse_strict::<r::Task>(v, "Task").map(drop),
         "OperationOutcome" => parse_strict::<r::OperationOutcome>(v, "OperationOutcome").map(drop),
         "CapabilityStatement" => parse_strict::<r::CapabilityStatement>(v, "CapabilityStatement").map(drop),
+        "ServiceRequest" => parse_strict::<r::ServiceRequest>(v, "ServiceRequest").map(drop),
+        "DiagnosticReport" => parse_strict::<r::DiagnosticReport>(v, "DiagnosticReport").map(drop),
+        "Condition" => parse_strict::<r::Condition>(v, "Condition").map(drop),
+        "MedicationRequest" => parse_strict::<r::MedicationRequest>(v, "MedicationRequest").map(drop),
         other => Err(Issue::new("not-supported", format!("remit does not serve {other}"))),
     }
 }

@@ -612,6 +612,10 @@ pub fn capability_statement(version: &str, date: &str) -> Value {
                  "searchParam": search(&[("patient", "reference"), ("code", "token"), ("date", "date"), ("_sort", "string"), ("_count", "number")])},
                 {"type": "Patient", "interaction": [{"code": "read"}, {"code": "search-type"}],
                  "searchParam": search(&[("identifier", "token")])},
+                {"type": "ServiceRequest", "interaction": [{"code": "read"}, {"code": "create"}]},
+                {"type": "DiagnosticReport", "interaction": [{"code": "read"}, {"code": "create"}]},
+                {"type": "Condition", "interaction": [{"code": "create"}]},
+                {"type": "MedicationRequest", "interaction": [{"code": "create"}]},
                 {"type": "Task", "interaction": [{"code": "read"}, {"code": "create"}, {"code": "patch"}, {"code": "search-type"}],
                  "searchParam": search(&[("owner", "reference"), ("requester", "reference"), ("status", "token"), ("patient", "reference")])}
             ]

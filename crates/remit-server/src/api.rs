@@ -56,6 +56,18 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::obs_api::escalations))
         .routes(routes!(crate::obs_api::acknowledge))
         .routes(routes!(crate::obs_api::review))
+        .routes(routes!(crate::imaging_api::refer))
+        .routes(routes!(crate::imaging_api::show))
+        .routes(routes!(crate::imaging_api::justify))
+        .routes(routes!(crate::imaging_api::reject))
+        .routes(routes!(crate::imaging_api::pregnancy))
+        .routes(routes!(crate::imaging_api::expose))
+        .routes(routes!(crate::imaging_api::report))
+        .routes(routes!(crate::imaging_api::worklist))
+        .routes(routes!(crate::imaging_api::dose_history))
+        .routes(routes!(crate::imaging_api::operator_activity))
+        .routes(routes!(crate::imaging_api::diagnose))
+        .routes(routes!(crate::imaging_api::prescribe))
 }
 
 pub fn router() -> Router<AppState> {

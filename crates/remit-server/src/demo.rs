@@ -14,6 +14,8 @@ use remit_store::obs::{EscalationChange, NewSet};
 use remit_store::{Store, StoreError};
 
 use crate::obs::{SetRef, escalate};
+use remit_domain::imaging::{Catalogue, RequestStatus};
+use remit_store::imaging::NewRequest;
 
 /// One set of the story: minutes ago, the recorder, and the values (RR, SpO2, O2 L/min, SBP, pulse, ACVPU, temp).
 struct Story {
@@ -116,7 +118,12 @@ fn stories() -> Vec<Story> {
 }
 
 /// Seeds the demo trust (if the database is empty) and its observation stories. Idempotent.
-pub async fn seed(store: &Store, pack: &PolicyPack, actor: &str) -> Result<SeedOutcome, StoreError> {
+pub async fn seed(
+    store: &Store,
+    pack: &PolicyPack,
+    catalogue: &Catalogue,
+    actor: &str,
+) -> Result<SeedOutcome, StoreError> {
     let outcome = store.seed_demo(actor, &pack.competency_catalogue()).await?;
     if outcome == SeedOutcome::AlreadyPresent {
         return Ok(outcome);
@@ -139,6 +146,7 @@ pub async fn seed(store: &Store, pack: &PolicyPack, actor: &str) -> Result<SeedO
     for st in list {
         seed_set(store, actor, &st, now).await?;
     }
+    seed_imaging(store, catalogue, actor).await?;
     Ok(outcome)
 }
 
@@ -217,5 +225,62 @@ async fn seed_set(store: &Store, actor: &str, st: &Story, now: DateTime<Utc>) ->
             })
         })
         .await?;
+    Ok(())
+}
+
+/// John Murphy's chest X-ray, referred by dr.okafor and justified by tom.rad, awaiting exposure; Linda Evans's
+/// lumbar spine, referred by maria.acp, awaiting justification.
+async fn seed_imaging(store: &Store, catalogue: &Catalogue, actor: &str) -> Result<(), StoreError> {
+    let stories = [
+        (
+            "9990012334",
+            "chest-pa",
+            "dr.okafor",
+            "Productive cough for three weeks, crackles right base: ? consolidation.",
+            Some("tom.rad"),
+        ),
+        (
+            "9990013705",
+            "lumbar-spine",
+            "maria.acp",
+            "Low back pain after a fall two days ago, tender L3: ? fracture.",
+            None,
+        ),
+    ];
+    for (nhs, exam, referrer, info, practitioner) in stories {
+        let exam = catalogue.examination(exam)?;
+        let new = NewRequest {
+            patient_id: store.patient_id(&NhsNumber::parse(nhs)?).await?,
+            department: catalogue.department.clone(),
+            examination: exam.id.clone(),
+            region: exam.region.as_str().to_owned(),
+            clinical_info: info.to_owned(),
+            referrer_id: store.staff_id(&Username::parse(referrer)?).await?,
+        };
+        let justifier = match practitioner {
+            Some(p) => Some(store.staff_id(&Username::parse(p)?).await?),
+            None => None,
+        };
+        let draft = AuditDraft::permit(actor, "imaging.refer", format!("patient:{nhs}"))
+            .with_payload(&serde_json::json!({"examination": exam.id, "by": referrer, "seeded": "demo"}));
+        store
+            .command(draft, |tx| {
+                Box::pin(async move {
+                    let id = tx.insert_request(&new).await?;
+                    if let Some(p) = justifier {
+                        tx.decide_request(
+                            id,
+                            &[RequestStatus::Referred],
+                            RequestStatus::Justified,
+                            p,
+                            "Justified: chest X-ray indicated.",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .await?;
+    }
     Ok(())
 }

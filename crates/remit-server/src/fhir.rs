@@ -37,6 +37,27 @@ pub fn router() -> Router<AppState> {
         .route("/fhir/Patient", get(crate::fhir_obs::search_patients))
         .route("/fhir/Patient/{id}", get(crate::fhir_obs::read_patient))
         .route("/fhir/metadata", get(crate::fhir_obs::metadata))
+        .route(
+            "/fhir/ServiceRequest",
+            post(crate::fhir_clinical::create_service_request),
+        )
+        .route(
+            "/fhir/ServiceRequest/{id}",
+            get(crate::fhir_clinical::read_service_request),
+        )
+        .route(
+            "/fhir/DiagnosticReport",
+            post(crate::fhir_clinical::create_diagnostic_report),
+        )
+        .route(
+            "/fhir/DiagnosticReport/{id}",
+            get(crate::fhir_clinical::read_diagnostic_report),
+        )
+        .route("/fhir/Condition", post(crate::fhir_clinical::create_condition))
+        .route(
+            "/fhir/MedicationRequest",
+            post(crate::fhir_clinical::create_medication_request),
+        )
 }
 
 /// An error answered as an OperationOutcome.

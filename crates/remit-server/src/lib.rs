@@ -11,7 +11,10 @@ mod auth;
 pub mod demo;
 mod error;
 mod fhir;
+mod fhir_clinical;
 mod fhir_obs;
+pub mod imaging;
+mod imaging_api;
 mod metrics;
 pub mod obs;
 mod obs_api;
@@ -74,6 +77,8 @@ pub struct AppState {
     pub store: Store,
     pub pack: Arc<PolicyPack>,
     pub pay: Arc<PayTable>,
+    /// The examination catalogue and local DRLs.
+    pub imaging: Arc<remit_domain::imaging::Catalogue>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     pub events: Arc<Events>,
@@ -114,10 +119,17 @@ impl AppState {
             store,
             pack,
             pay: Arc::new(PayTable::shipped()),
+            imaging: Arc::new(remit_domain::imaging::Catalogue::shipped()),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             events: Arc::new(Events::default()),
         }
+    }
+
+    /// Uses another examination catalogue than the one compiled in.
+    pub fn with_imaging_catalogue(mut self, catalogue: Arc<remit_domain::imaging::Catalogue>) -> Self {
+        self.imaging = catalogue;
+        self
     }
 
     /// Uses another Agenda for Change pay table than the one compiled in.

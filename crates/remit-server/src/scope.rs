@@ -49,6 +49,8 @@ pub struct Ask {
     /// Whether the imaging request is justified (for exposures; questions about a kind of work assume it is).
     pub request_justified: bool,
     pub named_supervisor: bool,
+    /// Where the work happens when it is not where the patient is: the department of an X-ray request.
+    pub place: Option<remit_domain::place::PlaceCode>,
 }
 
 impl Ask {
@@ -65,6 +67,7 @@ impl Ask {
             break_glass: None,
             request_justified: false,
             named_supervisor: false,
+            place: None,
         }
     }
 }
@@ -103,10 +106,11 @@ impl Facts {
         let patient = match &ask.patient {
             Some(nhs) => {
                 let p = store.patient(nhs).await?;
-                let place = store.place(&p.place).await?;
+                let code = ask.place.clone().unwrap_or(p.place);
+                let place = store.place(&code).await?;
                 Some(PatientFacts {
                     nhs_number: p.nhs_number,
-                    place: p.place,
+                    place: code,
                     place_name: place.name,
                 })
             }

@@ -12,6 +12,7 @@ pub mod competency;
 pub mod credentials;
 pub mod demo;
 mod error;
+pub mod imaging;
 pub mod obs;
 pub mod patient;
 pub mod place;
@@ -219,6 +220,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "observations",
         include_str!("../migrations/sqlite/0004_observations.sql"),
         include_str!("../migrations/postgres/0004_observations.sql"),
+    ),
+    (
+        5,
+        "imaging",
+        include_str!("../migrations/sqlite/0005_imaging.sql"),
+        include_str!("../migrations/postgres/0005_imaging.sql"),
     ),
 ];
 

@@ -1,0 +1,436 @@
+//! The JSON API for X-ray work: the steps of the IR(ME)R chain as the signed-in person, the worklists, and dose
+//! records (JSON or CSV). Reads pass `record.read` for the patient (judged in the imaging department).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use remit_domain::clinical::{Diagnosis, Prescription};
+use remit_domain::imaging::{ExposureRecord, Pregnancy, Repeat, Stage};
+use remit_domain::nhs::NhsNumber;
+use remit_domain::place::PlaceCode;
+use remit_domain::staff::Username;
+use remit_policy::Supervision;
+use remit_store::imaging::{DoseRow, RequestView};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::api::ApiJson;
+use crate::auth::Actor;
+use crate::error::AppError;
+use crate::imaging::{self, Exposure, Referral};
+use crate::scope::{self, Ask, Outcome};
+
+fn done<T>(o: Outcome<T>) -> Result<T, AppError> {
+    match o {
+        Outcome::Done(v) => Ok(v),
+        Outcome::Refused(reasons) => Err(AppError::Refused(reasons)),
+    }
+}
+
+/// May the actor read this patient's record, judged where the work happens?
+async fn may_read(state: &AppState, actor: &Actor, nhs: &NhsNumber, place: Option<&str>) -> Result<bool, AppError> {
+    let mut ask = Ask::new(actor.profile.staff.username.clone(), "record.read");
+    ask.patient = Some(nhs.clone());
+    ask.place = place.map(PlaceCode::parse).transpose()?;
+    Ok(scope::check(&state.store, &state.pack, &ask).await?.permitted())
+}
+
+/// A request is readable by its referrer, and by anyone who may read the patient's record on the patient's ward or
+/// in the department.
+pub(crate) async fn readable(state: &AppState, actor: &Actor, r: &RequestView) -> Result<bool, AppError> {
+    Ok(r.referrer == actor.profile.staff.username.as_str()
+        || may_read(state, actor, &r.patient, None).await?
+        || may_read(state, actor, &r.patient, Some(&r.department)).await?)
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReferBody {
+    /// The patient's NHS number.
+    patient: String,
+    /// The examination's id in the catalogue, e.g. `chest-pa`.
+    examination: String,
+    /// Enough clinical information for a practitioner to justify the exposure.
+    clinical_info: String,
+}
+
+/// Refer a patient for an X-ray (as the signed-in referrer).
+#[utoipa::path(post, path = "/api/imaging/requests", tag = "imaging", request_body = ReferBody,
+    responses((status = 201, body = Object), (status = 400, body = Object), (status = 401, body = Object),
+        (status = 403, body = Object), (status = 404, body = Object), (status = 422, body = Object)))]
+pub(crate) async fn refer(
+    State(state): State<AppState>,
+    actor: Actor,
+    ApiJson(b): ApiJson<ReferBody>,
+) -> Result<(StatusCode, Json<RequestView>), AppError> {
+    let r = Referral {
+        patient: NhsNumber::parse(&b.patient)?,
+        examination: b.examination,
+        clinical_info: b.clinical_info,
+        by: actor.profile.staff.username.clone(),
+    };
+    let out = done(imaging::refer(&state.store, &state.pack, &state.imaging, &r, &actor.audit_name()).await?)?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// One request with its exposure and report.
+#[utoipa::path(get, path = "/api/imaging/requests/{id}", tag = "imaging",
+    params(("id" = i64, Path, description = "The request's id")),
+    responses((status = 200, body = Object), (status = 401, body = Object), (status = 403, body = Object),
+        (status = 404, body = Object)))]
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> Result<Json<RequestView>, AppError> {
+    let r = state.store.imaging_request(id).await?;
+    if !readable(&state, &actor, &r).await? {
+        return Err(AppError::Forbidden(format!(
+            "{} may not read this patient's record",
+            actor.profile.staff.name
+        )));
+    }
+    Ok(Json(r))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DecisionBody {
+    /// A note on the justification, or the reason for a rejection (required to reject).
+    #[serde(default)]
+    note: String,
+}
+
+/// Justify a request as an IR(ME)R practitioner.
+#[utoipa::path(post, path = "/api/imaging/requests/{id}/justify", tag = "imaging",
+    params(("id" = i64, Path, description = "The request's id")), request_body = DecisionBody,
+    responses((status = 200, body = Object), (status = 401, body = Object), (status = 403, body = Object),
+        (status = 404, body = Object), (status = 409, body = Object), (status = 422, body = Object)))]
+pub(crate) async fn justify(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<DecisionBody>,
+) -> Result<Json<RequestView>, AppError> {
+    let by = actor.profile.staff.username.clone();
+    Ok(Json(done(
+        imaging::decide(&state.store, &state.pack, id, &by, true, &b.note, &actor.audit_name()).await?,
+    )?))
+}
+
+/// Reject a request, with the reason the referrer sees.
+#[utoipa::path(post, path = "/api/imaging/requests/{id}/reject", tag = "imaging",
+    params(("id" = i64, Path, description = "The request's id")), request_body = DecisionBody,
+    responses((status = 200, body = Object), (status = 401, body = Object), (status = 403, body = Object),
+        (status = 404, body = Object), (status = 409, body = Object), (status = 422, body = Object)))]
+pub(crate) async fn reject(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<DecisionBody>,
+) -> Result<Json<RequestView>, AppError> {
+    let by = actor.profile.staff.username.clone();
+    Ok(Json(done(
+        imaging::decide(&state.store, &state.pack, id, &by, false, &b.note, &actor.audit_name()).await?,
+    )?))
+}
+
+fn supervision(s: &Option<String>, sup: &Option<String>) -> Result<(Supervision, Option<Username>), AppError> {
+    let s = s
+        .as_deref()
+        .map(Supervision::parse)
+        .transpose()?
+        .unwrap_or(Supervision::None);
+    Ok((s, sup.as_deref().map(Username::parse).transpose()?))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PregnancyBody {
+    /// not-pregnant, could-be, is-pregnant or declined.
+    answer: String,
+    /// none (default), indirect or direct.
+    #[serde(default)]
+    supervision: Option<String>,
+    #[serde(default)]
+    supervisor: Option<String>,
+}
+
+/// Record the pregnancy enquiry's answer; anything but not-pregnant returns the request to the practitioner.
+#[utoipa::path(post, path = "/api/imaging/requests/{id}/pregnancy", tag = "imaging",
+    params(("id" = i64, Path, description = "The request's id")), request_body = PregnancyBody,
+    responses((status = 200, body = Object), (status = 401, body = Object), (status = 403, body = Object),
+        (status = 404, body = Object), (status = 409, body = Object), (status = 422, body = Object)))]
+pub(crate) async fn pregnancy(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<PregnancyBody>,
+) -> Result<Json<RequestView>, AppError> {
+    let answer = Pregnancy::parse(&b.answer)?;
+    let (s, sup) = supervision(&b.supervision, &b.supervisor)?;
+    let op = imaging::Operator {
+        by: actor.profile.staff.username.clone(),
+        supervision: s,
+        supervisor: sup,
+    };
+    let o = imaging::pregnancy(&state.store, &state.pack, id, &op, answer, &actor.audit_name()).await?;
+    Ok(Json(done(o)?))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RepeatBody {
+    projection: String,
+    reason: String,
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExposeBody {
+    #[serde(default)]
+    supervision: Option<String>,
+    #[serde(default)]
+    supervisor: Option<String>,
+    /// The projections taken, e.g. ["PA"].
+    projections: Vec<String>,
+    /// kVp, 40-150.
+    kv: f64,
+    /// mAs, 0.01-1000, two decimal places.
+    mas: f64,
+    /// Dose-area product, Gy·cm², three decimal places.
+    dap: f64,
+    /// Source-to-image distance, cm, 50-400.
+    sid_cm: f64,
+    #[serde(default)]
+    repeats: Vec<RepeatBody>,
+}
+
+/// Record an exposure as its operator. A DAP above the local DRL is flagged for review.
+#[utoipa::path(post, path = "/api/imaging/requests/{id}/expose", tag = "imaging",
+    params(("id" = i64, Path, description = "The request's id")), request_body = ExposeBody,
+    responses((status = 200, body = Object), (status = 401, body = Object), (status = 403, body = Object),
+        (status = 404, body = Object), (status = 409, body = Object), (status = 422, body = Object)))]
+pub(crate) async fn expose(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<ExposeBody>,
+) -> Result<Json<RequestView>, AppError> {
+    let repeats: Vec<Repeat> = b
+        .repeats
+        .into_iter()
+        .map(|r| Repeat {
+            projection: r.projection,
+            reason: r.reason,
+        })
+        .collect();
+    let (s, sup) = supervision(&b.supervision, &b.supervisor)?;
+    let e = Exposure {
+        request: id,
+        by: actor.profile.staff.username.clone(),
+        supervision: s,
+        supervisor: sup,
+        record: ExposureRecord::parse(&b.projections, b.kv, b.mas, b.dap, b.sid_cm, &repeats)?,
+    };
+    Ok(Json(done(
+        imaging::expose(&state.store, &state.pack, &state.imaging, &e, &actor.audit_name()).await?,
+    )?))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReportBody {
+    #[serde(default)]
+    findings: String,
+    conclusion: String,
+}
+
+/// Report an exposed request.
+#[utoipa::path(post, path = "/api/imaging/requests/{id}/report", tag = "imaging",
+    params(("id" = i64, Path, description = "The request's id")), request_body = ReportBody,
+    responses((status = 200, body = Object), (status = 401, body = Object), (status = 403, body = Object),
+        (status = 404, body = Object), (status = 409, body = Object), (status = 422, body = Object)))]
+pub(crate) async fn report(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<ReportBody>,
+) -> Result<Json<RequestView>, AppError> {
+    let by = actor.profile.staff.username.clone();
+    Ok(Json(done(
+        imaging::report(
+            &state.store,
+            &state.pack,
+            id,
+            &by,
+            &b.findings,
+            &b.conclusion,
+            &actor.audit_name(),
+        )
+        .await?,
+    )?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct WorklistQuery {
+    /// awaiting-justification, awaiting-exposure, awaiting-report or drl-exceeded.
+    stage: String,
+}
+
+/// A worklist, oldest first, among the requests the reader may see.
+#[utoipa::path(get, path = "/api/imaging/worklist", tag = "imaging", params(WorklistQuery),
+    responses((status = 200, body = Object), (status = 401, body = Object), (status = 422, body = Object)))]
+pub(crate) async fn worklist(
+    State(state): State<AppState>,
+    actor: Actor,
+    query: Result<Query<WorklistQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<RequestView>>, AppError> {
+    let Query(q) = query.map_err(|e| AppError::Unprocessable(format!("query: {}", e.body_text())))?;
+    let stage = Stage::parse(&q.stage)?;
+    let mut out = Vec::new();
+    for r in state.store.imaging_worklist(stage).await? {
+        if readable(&state, &actor, &r).await? {
+            out.push(r);
+        }
+    }
+    Ok(Json(out))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct FormatQuery {
+    /// `json` (default) or `csv`.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+fn doses(
+    rows: Vec<DoseRow>,
+    q: Result<Query<FormatQuery>, axum::extract::rejection::QueryRejection>,
+    cumulative: bool,
+) -> Result<Response, AppError> {
+    let Query(q) = q.map_err(|e| AppError::Unprocessable(format!("query: {}", e.body_text())))?;
+    match q.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(rows).into_response()),
+        "csv" => Ok((
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            crate::imaging::dose_csv(&rows, cumulative),
+        )
+            .into_response()),
+        other => Err(AppError::Unprocessable(format!(
+            "format: `{}` is not json or csv",
+            other.chars().take(20).collect::<String>()
+        ))),
+    }
+}
+
+/// A patient's exposures with the cumulative DAP (`?format=csv` to export).
+#[utoipa::path(get, path = "/api/patients/{nhs_number}/dose-history", tag = "imaging",
+    params(("nhs_number" = String, Path, description = "The patient's NHS number"), FormatQuery),
+    responses((status = 200, body = Object), (status = 401, body = Object), (status = 403, body = Object),
+        (status = 404, body = Object), (status = 422, body = Object)))]
+pub(crate) async fn dose_history(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(nhs): Path<String>,
+    q: Result<Query<FormatQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let nhs = NhsNumber::parse(&nhs)?;
+    let id = state.store.patient_id(&nhs).await?;
+    let dept = state.imaging.department.clone();
+    if !(may_read(&state, &actor, &nhs, None).await? || may_read(&state, &actor, &nhs, Some(&dept)).await?) {
+        return Err(AppError::Forbidden(format!(
+            "{} may not read this patient's record",
+            actor.profile.staff.name
+        )));
+    }
+    doses(state.store.dose_history(id).await?, q, true)
+}
+
+/// An operator's exposures (`?format=csv` to export): for the operator, and for practitioners and administrators.
+#[utoipa::path(get, path = "/api/imaging/operators/{username}/activity", tag = "imaging",
+    params(("username" = String, Path, description = "The operator"), FormatQuery),
+    responses((status = 200, body = Object), (status = 401, body = Object), (status = 403, body = Object),
+        (status = 404, body = Object), (status = 422, body = Object)))]
+pub(crate) async fn operator_activity(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(username): Path<String>,
+    q: Result<Query<FormatQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let u = Username::parse(&username)?;
+    let id = state.store.staff_id(&u).await?;
+    let me = &actor.profile;
+    let allowed = me.staff.username == u
+        || me
+            .entitlements
+            .contains(&remit_domain::staff::Entitlement::IrmerPractitioner)
+        || me.staff.roles.contains(&remit_domain::staff::Role::Admin);
+    if !allowed {
+        return Err(AppError::Forbidden(
+            "an operator's activity is for the operator, IR(ME)R practitioners and administrators".into(),
+        ));
+    }
+    doses(state.store.operator_activity(id).await?, q, false)
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DiagnoseBody {
+    diagnosis: String,
+    /// A SNOMED CT concept id.
+    #[serde(default)]
+    code: Option<String>,
+}
+
+/// Record a diagnosis (needs `clinical.diagnose`).
+#[utoipa::path(post, path = "/api/patients/{nhs_number}/diagnoses", tag = "clinical",
+    params(("nhs_number" = String, Path, description = "The patient's NHS number")), request_body = DiagnoseBody,
+    responses((status = 201, body = Object), (status = 401, body = Object), (status = 403, body = Object),
+        (status = 404, body = Object), (status = 422, body = Object)))]
+pub(crate) async fn diagnose(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(nhs): Path<String>,
+    ApiJson(b): ApiJson<DiagnoseBody>,
+) -> Result<Response, AppError> {
+    let nhs = NhsNumber::parse(&nhs)?;
+    let d = Diagnosis::parse(&b.diagnosis, b.code.as_deref())?;
+    let by = actor.profile.staff.username.clone();
+    let out = done(imaging::diagnose(&state.store, &state.pack, &nhs, &by, &d, &actor.audit_name()).await?)?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PrescribeBody {
+    medicine: String,
+    /// An amount and unit, e.g. `500 mg`.
+    dose: String,
+    route: String,
+    frequency: String,
+}
+
+/// Record a prescription (needs `medicines.prescribe`).
+#[utoipa::path(post, path = "/api/patients/{nhs_number}/prescriptions", tag = "clinical",
+    params(("nhs_number" = String, Path, description = "The patient's NHS number")), request_body = PrescribeBody,
+    responses((status = 201, body = Object), (status = 401, body = Object), (status = 403, body = Object),
+        (status = 404, body = Object), (status = 422, body = Object)))]
+pub(crate) async fn prescribe(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(nhs): Path<String>,
+    ApiJson(b): ApiJson<PrescribeBody>,
+) -> Result<Response, AppError> {
+    let nhs = NhsNumber::parse(&nhs)?;
+    let p = Prescription::parse(&b.medicine, &b.dose, &b.route, &b.frequency)?;
+    let by = actor.profile.staff.username.clone();
+    let out = done(imaging::prescribe(&state.store, &state.pack, &nhs, &by, &p, &actor.audit_name()).await?)?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}

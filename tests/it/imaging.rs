@@ -1,0 +1,612 @@
+//! X-ray work under IR(ME)R, step by step, and the line an assistant practitioner never crosses: diagnosis and
+//! prescription.
+
+use anyhow::{Context, Result, ensure};
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::helpers::{Auth, TestApp, TestDb, TestResponse, expect_status, stderr, stdout};
+
+crate::tests!(
+    the_demo_requests_wait_where_the_story_says,
+    the_irmer_chain_runs_from_referral_to_report,
+    an_assistant_practitioner_may_neither_justify_nor_report,
+    a_rejection_reaches_the_referrer,
+    the_pregnancy_enquiry_returns_the_request_to_the_practitioner,
+    worklists_dose_history_and_operator_activity,
+    diagnoses_and_prescriptions_only_within_scope,
+    the_catalogue_is_data_and_a_bad_one_is_named,
+    fhir_service_requests_and_reports,
+);
+
+const DAVID: &str = "9990002746";
+const LINDA: &str = "9990013705";
+
+async fn audit_actions(app: &TestApp, n: i64) -> Result<Vec<String>> {
+    Ok(app.store.audit_log(n).await?.into_iter().map(|e| e.action).collect())
+}
+
+fn exposure(dap: f64) -> Value {
+    json!({"supervision": "indirect", "supervisor": "tom.rad", "projections": ["PA"], "kv": 110, "mas": 2.5,
+           "dap": dap, "sid_cm": 180})
+}
+
+async fn refer(app: &TestApp, auth: &Auth, patient: &str, exam: &str) -> Result<TestResponse> {
+    app.post_json(
+        "/api/imaging/requests",
+        auth,
+        &json!({"patient": patient, "examination": exam, "clinical_info": "Cough for three weeks: ? consolidation"}),
+    )
+    .await
+}
+
+async fn the_demo_requests_wait_where_the_story_says(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let tom = app.token_for("tom.rad").await?;
+    let exposure = app
+        .get("/api/imaging/worklist?stage=awaiting-exposure", &tom)
+        .await?
+        .json()?;
+    let john = &exposure[0];
+    ensure!(
+        john["patient"] == "9990012334" && john["examination"] == "chest-pa" && john["referrer"] == "dr.okafor",
+        "{exposure}"
+    );
+    ensure!(john["practitioner"] == "tom.rad" && john["status"] == "justified");
+    let justification = app
+        .get("/api/imaging/worklist?stage=awaiting-justification", &tom)
+        .await?
+        .json()?;
+    ensure!(
+        justification[0]["patient"] == LINDA && justification[0]["referrer"] == "maria.acp",
+        "{justification}"
+    );
+    ensure!(justification[0]["examination"] == "lumbar-spine");
+    let res = app.get("/api/imaging/worklist?stage=upside-down", &tom).await?;
+    ensure!(
+        res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("stage"),
+        "{}",
+        res.body
+    );
+    Ok(())
+}
+
+async fn the_irmer_chain_runs_from_referral_to_report(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let okafor = app.token_for("dr.okafor").await?;
+    // Clinical information is required.
+    let res = app
+        .post_json(
+            "/api/imaging/requests",
+            &okafor,
+            &json!({"patient": DAVID, "examination": "chest-pa", "clinical_info": "  "}),
+        )
+        .await?;
+    ensure!(
+        res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("clinical_info"),
+        "{}",
+        res.body
+    );
+    let res = refer(&app, &okafor, DAVID, "chest-pa").await?;
+    ensure!(res.status == StatusCode::CREATED, "{}: {}", res.status, res.body);
+    let id = res.json()?["id"].as_i64().unwrap();
+    // Not yet justified: the operator may not expose, and says why.
+    let jo = app.token_for("jo.ap").await?;
+    let res = app
+        .post_json(&format!("/api/imaging/requests/{id}/expose"), &jo, &exposure(0.08))
+        .await?;
+    ensure!(
+        res.status == StatusCode::FORBIDDEN && res.body.contains("justified"),
+        "{}",
+        res.body
+    );
+    // The practitioner in the department justifies a patient on the ward.
+    let tom = app.token_for("tom.rad").await?;
+    let res = app
+        .post_json(
+            &format!("/api/imaging/requests/{id}/justify"),
+            &tom,
+            &json!({"note": "indicated"}),
+        )
+        .await?;
+    ensure!(
+        res.status == StatusCode::OK && res.json()?["status"] == "justified",
+        "{}",
+        res.body
+    );
+    // An assistant practitioner exposes only under a radiographer's indirect supervision.
+    let mut alone = exposure(0.08);
+    alone["supervision"] = json!("none");
+    alone.as_object_mut().unwrap().remove("supervisor");
+    let res = app
+        .post_json(&format!("/api/imaging/requests/{id}/expose"), &jo, &alone)
+        .await?;
+    ensure!(
+        res.status == StatusCode::FORBIDDEN && res.body.contains("indirect supervision"),
+        "{}",
+        res.body
+    );
+    let res = app
+        .post_json(&format!("/api/imaging/requests/{id}/expose"), &jo, &exposure(0.12))
+        .await?;
+    ensure!(res.status == StatusCode::OK, "{}", res.body);
+    let v = res.json()?;
+    ensure!(v["status"] == "exposed" && v["exposure"]["operator"] == "jo.ap", "{v}");
+    ensure!(
+        v["exposure"]["supervisor"] == "tom.rad" && v["exposure"]["kv"] == 110,
+        "{v}"
+    );
+    ensure!(
+        v["exposure"]["drl_exceeded"] == true && v["exposure"]["drl_dap"] == 0.1,
+        "0.12 > 0.10: {v}"
+    );
+    // Exposed once only.
+    let res = app
+        .post_json(&format!("/api/imaging/requests/{id}/expose"), &jo, &exposure(0.08))
+        .await?;
+    ensure!(res.status.is_client_error(), "{}", res.body);
+    // The radiologist reports.
+    let reid = app.token_for("dr.reid").await?;
+    let res = app
+        .post_json(
+            &format!("/api/imaging/requests/{id}/report"),
+            &reid,
+            &json!({"findings": "Right basal opacity.", "conclusion": "Right lower lobe consolidation."}),
+        )
+        .await?;
+    ensure!(res.status == StatusCode::OK, "{}", res.body);
+    ensure!(res.json()?["report"]["reporter"] == "dr.reid");
+    let actions = audit_actions(&app, 12).await?;
+    for step in ["imaging.report", "imaging.expose", "imaging.justify", "imaging.refer"] {
+        ensure!(actions.iter().any(|a| a == step), "{step} audited: {actions:?}");
+    }
+    // The referrer can read the request; the DRL exceedance is listed for review.
+    let v = app.get(&format!("/api/imaging/requests/{id}"), &okafor).await?.json()?;
+    ensure!(v["status"] == "reported", "{v}");
+    let drl = app
+        .get("/api/imaging/worklist?stage=drl-exceeded", &tom)
+        .await?
+        .json()?;
+    ensure!(drl.as_array().unwrap().iter().any(|r| r["id"] == id), "{drl}");
+    Ok(())
+}
+
+async fn an_assistant_practitioner_may_neither_justify_nor_report(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let jo = app.token_for("jo.ap").await?;
+    let res = app
+        .post_json("/api/imaging/requests/2/justify", &jo, &json!({}))
+        .await?;
+    ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.body);
+    let reasons = res.json()?["reasons"].clone();
+    ensure!(
+        reasons.as_array().unwrap().len() == 2,
+        "registration and entitlement: {reasons}"
+    );
+    ensure!(reasons.to_string().contains("HCPC or GMC") && reasons.to_string().contains("irmer-practitioner"));
+    let last = app.store.audit_log(1).await?;
+    ensure!(last[0].decision == remit_domain::audit::Decision::Deny && last[0].action == "imaging.justify");
+    // John's chest X-ray: exposed by Jo under Tom, then Jo may not report it.
+    let res = app
+        .post_json("/api/imaging/requests/1/expose", &jo, &exposure(0.08))
+        .await?;
+    ensure!(res.status == StatusCode::OK, "{}", res.body);
+    let res = app
+        .post_json(
+            "/api/imaging/requests/1/report",
+            &jo,
+            &json!({"conclusion": "Normal chest."}),
+        )
+        .await?;
+    ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.body);
+    let reasons = res.json()?["reasons"].to_string();
+    ensure!(
+        reasons.contains("image-reporting") && reasons.contains("level 4"),
+        "{reasons}"
+    );
+    // The trainee exposes only under direct supervision.
+    let ria = app.token_for("ria.trainee").await?;
+    let res = app
+        .post_json("/api/imaging/requests/1/expose", &ria, &exposure(0.08))
+        .await?;
+    ensure!(res.status.is_client_error(), "{}", res.body);
+    Ok(())
+}
+
+async fn a_rejection_reaches_the_referrer(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let tom = app.token_for("tom.rad").await?;
+    let res = app
+        .post_json("/api/imaging/requests/2/reject", &tom, &json!({"note": " "}))
+        .await?;
+    ensure!(
+        res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("reason"),
+        "{}",
+        res.body
+    );
+    let res = app
+        .post_json(
+            "/api/imaging/requests/2/reject",
+            &tom,
+            &json!({"note": "No red flags: manage conservatively, MRI if symptoms persist."}),
+        )
+        .await?;
+    ensure!(res.status == StatusCode::OK, "{}", res.body);
+    let maria = app.token_for("maria.acp").await?;
+    let v = app.get("/api/imaging/requests/2", &maria).await?.json()?;
+    ensure!(
+        v["status"] == "rejected" && v["decision_note"].as_str().unwrap().contains("conservatively"),
+        "{v}"
+    );
+    let res = app
+        .post_json("/api/imaging/requests/2/justify", &tom, &json!({}))
+        .await?;
+    ensure!(res.status == StatusCode::CONFLICT, "{}", res.body);
+    Ok(())
+}
+
+async fn the_pregnancy_enquiry_returns_the_request_to_the_practitioner(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let tom = app.token_for("tom.rad").await?;
+    app.post_json(
+        "/api/imaging/requests/2/justify",
+        &tom,
+        &json!({"note": "fall, tender L3"}),
+    )
+    .await?;
+    let op = json!({"projections": ["AP", "lateral"], "kv": 85, "mas": 20, "dap": 1.2, "sid_cm": 100});
+    let res = app.post_json("/api/imaging/requests/2/expose", &tom, &op).await?;
+    ensure!(
+        res.status == StatusCode::FORBIDDEN && res.body.contains("pregnancy enquiry"),
+        "{}",
+        res.body
+    );
+    for answer in ["could-be", "declined"] {
+        let res = app
+            .post_json("/api/imaging/requests/2/pregnancy", &tom, &json!({"answer": answer}))
+            .await?;
+        ensure!(res.status == StatusCode::OK, "{}", res.body);
+        let v = res.json()?;
+        ensure!(v["status"] == "returned" && v["pregnancy"] == answer, "{v}");
+        ensure!(
+            v["returned_reason"]
+                .as_str()
+                .unwrap()
+                .contains("practitioner must decide again")
+        );
+        let res = app.post_json("/api/imaging/requests/2/expose", &tom, &op).await?;
+        ensure!(
+            res.status == StatusCode::FORBIDDEN,
+            "returned, not exposable: {}",
+            res.body
+        );
+        let res = app
+            .post_json(
+                "/api/imaging/requests/2/justify",
+                &tom,
+                &json!({"note": "benefit outweighs the risk"}),
+            )
+            .await?;
+        ensure!(res.json()?["status"] == "justified", "{}", res.body);
+    }
+    let res = app
+        .post_json("/api/imaging/requests/2/pregnancy", &tom, &json!({"answer": "maybe"}))
+        .await?;
+    ensure!(
+        res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("answer"),
+        "{}",
+        res.body
+    );
+    let res = app.post_json("/api/imaging/requests/2/expose", &tom, &op).await?;
+    ensure!(
+        res.status == StatusCode::OK,
+        "re-justified after the answer: {}",
+        res.body
+    );
+    Ok(())
+}
+
+async fn worklists_dose_history_and_operator_activity(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let jo = app.token_for("jo.ap").await?;
+    app.post_json("/api/imaging/requests/1/expose", &jo, &exposure(0.08))
+        .await?;
+    let tom = app.token_for("tom.rad").await?;
+    let report = app
+        .get("/api/imaging/worklist?stage=awaiting-report", &tom)
+        .await?
+        .json()?;
+    ensure!(report[0]["id"] == 1, "{report}");
+    let csv = app
+        .get("/api/patients/9990012334/dose-history?format=csv", &tom)
+        .await?;
+    ensure!(
+        csv.header("content-type").is_some_and(|c| c.starts_with("text/csv")),
+        "{:?}",
+        csv.headers
+    );
+    let lines: Vec<&str> = csv.body.lines().collect();
+    ensure!(
+        lines.len() == 2 && lines[0].starts_with("request,patient,examination"),
+        "{}",
+        csv.body
+    );
+    ensure!(
+        lines[1].contains("\"chest-pa\"") && lines[1].ends_with(",0.080"),
+        "{}",
+        csv.body
+    );
+    let json = app.get("/api/patients/9990012334/dose-history", &tom).await?.json()?;
+    ensure!(json[0]["cumulative_dap"] == 0.08, "{json}");
+    let mine = app.get("/api/imaging/operators/jo.ap/activity", &jo).await?.json()?;
+    ensure!(mine.as_array().unwrap().len() == 1, "{mine}");
+    let ria = app.token_for("ria.trainee").await?;
+    let res = app.get("/api/imaging/operators/jo.ap/activity", &ria).await?;
+    ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.body);
+    // The CLI: worklists and CSV.
+    let out = db.remit(&["imaging", "worklist", "--stage", "awaiting-justification", "--json"]);
+    expect_status(&out, 0)?;
+    ensure!(stdout(&out).contains(LINDA));
+    let out = db.remit(&["imaging", "operator-activity", "--operator", "jo.ap", "--csv"]);
+    expect_status(&out, 0)?;
+    ensure!(stdout(&out).lines().count() == 2, "{}", stdout(&out));
+    Ok(())
+}
+
+async fn post_fhir(app: &TestApp, path: &str, auth: &Auth, body: &Value) -> Result<TestResponse> {
+    let Auth::Bearer(t) = auth else { anyhow::bail!("bearer") };
+    let req = Request::post(path)
+        .header(header::AUTHORIZATION, format!("Bearer {t}"))
+        .header(header::CONTENT_TYPE, "application/fhir+json")
+        .body(Body::from(body.to_string()))?;
+    app.send(req).await
+}
+
+fn conforms(v: &Value) -> Result<()> {
+    remit_fhir::conforms(v).map_err(|e| anyhow::anyhow!("{} at {:?}", e.diagnostics, e.expression))
+}
+
+async fn diagnoses_and_prescriptions_only_within_scope(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let condition = json!({"resourceType": "Condition", "subject": {"reference": format!("Patient/{DAVID}")},
+        "code": {"text": "Community-acquired pneumonia", "coding": [{"system": "http://snomed.info/sct", "code": "385093006"}]}});
+    let medication = json!({"resourceType": "MedicationRequest", "status": "active", "intent": "order",
+        "medicationCodeableConcept": {"text": "Amoxicillin"},
+        "subject": {"reference": format!("Patient/{DAVID}")},
+        "dosageInstruction": [{"route": {"text": "oral"}, "timing": {"code": {"text": "three times a day"}},
+            "doseAndRate": [{"doseQuantity": {"value": 500, "unit": "mg"}}]}]});
+    let alex = app.token_for("alex.ap").await?;
+    let before = app.store.audit_log(1).await?[0].seq;
+    for (path, body) in [
+        ("/fhir/Condition", &condition),
+        ("/fhir/MedicationRequest", &medication),
+    ] {
+        let res = post_fhir(&app, path, &alex, body).await?;
+        ensure!(res.status == StatusCode::FORBIDDEN, "{path}: {}", res.body);
+        let v = res.json()?;
+        conforms(&v)?;
+        ensure!(
+            v["issue"].as_array().unwrap().iter().all(|i| i["code"] == "forbidden"),
+            "{v}"
+        );
+    }
+    let log = app.store.audit_log(2).await?;
+    ensure!(
+        log.iter()
+            .all(|e| e.decision == remit_domain::audit::Decision::Deny && e.seq > before)
+    );
+    let res = post_fhir(&app, "/fhir/Condition", &app.token_for("dr.okafor").await?, &condition).await?;
+    ensure!(res.status == StatusCode::CREATED, "{}", res.body);
+    conforms(&res.json()?)?;
+    let res = post_fhir(
+        &app,
+        "/fhir/MedicationRequest",
+        &app.token_for("maria.acp").await?,
+        &medication,
+    )
+    .await?;
+    ensure!(res.status == StatusCode::CREATED, "{}", res.body);
+    let v = res.json()?;
+    conforms(&v)?;
+    ensure!(
+        v["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 500.0,
+        "{v}"
+    );
+    // Validated content: no dose, an unknown element.
+    let mut bad = medication.clone();
+    bad["dosageInstruction"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("doseAndRate");
+    let res = post_fhir(
+        &app,
+        "/fhir/MedicationRequest",
+        &app.token_for("maria.acp").await?,
+        &bad,
+    )
+    .await?;
+    ensure!(
+        res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("doseAndRate"),
+        "{}",
+        res.body
+    );
+    let mut bad = condition.clone();
+    bad["severity2"] = json!("x");
+    let res = post_fhir(&app, "/fhir/Condition", &app.token_for("dr.okafor").await?, &bad).await?;
+    ensure!(
+        res.status == StatusCode::BAD_REQUEST && res.body.contains("Condition.severity2"),
+        "{}",
+        res.body
+    );
+    // The CLI does the same.
+    let out = db.remit(&[
+        "clinical",
+        "prescribe",
+        "--patient",
+        DAVID,
+        "--by",
+        "alex.ap",
+        "--medicine",
+        "Amoxicillin",
+        "--dose",
+        "500 mg",
+        "--route",
+        "oral",
+        "--frequency",
+        "three times a day",
+    ]);
+    expect_status(&out, 1)?;
+    ensure!(stderr(&out).contains("independent-prescriber"), "{}", stderr(&out));
+    let out = db.remit(&[
+        "clinical",
+        "diagnose",
+        "--patient",
+        DAVID,
+        "--by",
+        "alex.ap",
+        "--diagnosis",
+        "Pneumonia",
+    ]);
+    expect_status(&out, 1)?;
+    let out = db.remit(&[
+        "clinical",
+        "prescribe",
+        "--patient",
+        DAVID,
+        "--by",
+        "maria.acp",
+        "--medicine",
+        "Amoxicillin",
+        "--dose",
+        "lots",
+        "--route",
+        "oral",
+        "--frequency",
+        "daily",
+    ]);
+    expect_status(&out, 2)?;
+    ensure!(stderr(&out).contains("dose"));
+    Ok(())
+}
+
+async fn the_catalogue_is_data_and_a_bad_one_is_named(db: TestDb) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/imaging/examinations.toml"))?;
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, text.replacen("region = \"chest\"", "region = \"thorax\"", 1))?;
+    let out = db.remit(&[
+        "--imaging-catalogue",
+        bad.to_str().context("path")?,
+        "imaging",
+        "worklist",
+        "--stage",
+        "awaiting-exposure",
+    ]);
+    expect_status(&out, 2)?;
+    ensure!(
+        stderr(&out).contains("line 16") && stderr(&out).contains("thorax"),
+        "{}",
+        stderr(&out)
+    );
+    // An employer's own DRL applies.
+    let own = dir.path().join("own.toml");
+    std::fs::write(&own, text.replacen("drl_dap = 0.10", "drl_dap = 0.05", 1))?;
+    expect_status(&db.remit(&["demo", "--seed-only"]), 0)?;
+    let out = db.remit(&[
+        "--imaging-catalogue",
+        own.to_str().unwrap(),
+        "imaging",
+        "expose",
+        "1",
+        "--by",
+        "jo.ap",
+        "--supervision",
+        "indirect",
+        "--supervisor",
+        "tom.rad",
+        "--projection",
+        "PA",
+        "--kv",
+        "110",
+        "--mas",
+        "2.5",
+        "--dap",
+        "0.08",
+        "--sid",
+        "180",
+        "--json",
+    ]);
+    expect_status(&out, 0)?;
+    let v: Value = serde_json::from_str(&stdout(&out))?;
+    ensure!(
+        v["exposure"]["drl_exceeded"] == true && v["exposure"]["drl_dap"] == 0.05,
+        "{v}"
+    );
+    Ok(())
+}
+
+async fn fhir_service_requests_and_reports(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let okafor = app.token_for("dr.okafor").await?;
+    let sr = json!({"resourceType": "ServiceRequest", "status": "active", "intent": "order",
+        "code": {"coding": [{"system": "urn:remit:examination", "code": "chest-pa"}]},
+        "subject": {"identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": DAVID}},
+        "reasonCode": [{"text": "Fever and crackles: ? pneumonia"}]});
+    let res = post_fhir(&app, "/fhir/ServiceRequest", &okafor, &sr).await?;
+    ensure!(res.status == StatusCode::CREATED, "{}", res.body);
+    let v = res.json()?;
+    conforms(&v)?;
+    let id = v["id"].as_str().unwrap().to_owned();
+    let mut no_info = sr.clone();
+    no_info.as_object_mut().unwrap().remove("reasonCode");
+    let res = post_fhir(&app, "/fhir/ServiceRequest", &okafor, &no_info).await?;
+    ensure!(
+        res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("clinical information"),
+        "{}",
+        res.body
+    );
+    let mut unknown = sr.clone();
+    unknown["code"]["coding"][0]["code"] = json!("brain-mri");
+    let res = post_fhir(&app, "/fhir/ServiceRequest", &okafor, &unknown).await?;
+    ensure!(
+        res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("ServiceRequest.code"),
+        "{}",
+        res.body
+    );
+    // Alex may not refer.
+    let res = post_fhir(&app, "/fhir/ServiceRequest", &app.token_for("alex.ap").await?, &sr).await?;
+    ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.body);
+    // Justify and expose by the API, report by FHIR.
+    let tom = app.token_for("tom.rad").await?;
+    app.post_json(&format!("/api/imaging/requests/{id}/justify"), &tom, &json!({}))
+        .await?;
+    let op = json!({"projections": ["PA"], "kv": 110, "mas": 2.5, "dap": 0.08, "sid_cm": 180});
+    let res = app
+        .post_json(&format!("/api/imaging/requests/{id}/expose"), &tom, &op)
+        .await?;
+    ensure!(res.status == StatusCode::OK, "{}", res.body);
+    let dr = json!({"resourceType": "DiagnosticReport", "status": "final",
+        "basedOn": [{"reference": format!("ServiceRequest/{id}")}],
+        "code": {"coding": [{"system": "urn:remit:examination", "code": "chest-pa"}]},
+        "conclusion": "Left lower lobe consolidation."});
+    let res = post_fhir(&app, "/fhir/DiagnosticReport", &tom, &dr).await?;
+    ensure!(
+        res.status == StatusCode::FORBIDDEN,
+        "a level 5 radiographer does not report: {}",
+        res.body
+    );
+    let res = post_fhir(&app, "/fhir/DiagnosticReport", &app.token_for("dr.reid").await?, &dr).await?;
+    ensure!(res.status == StatusCode::CREATED, "{}", res.body);
+    conforms(&res.json()?)?;
+    let read = app.get(&format!("/fhir/ServiceRequest/{id}"), &okafor).await?;
+    let v = read.json()?;
+    conforms(&v)?;
+    ensure!(v["status"] == "completed", "{v}");
+    let read = app
+        .get(&format!("/fhir/DiagnosticReport/{id}"), &okafor)
+        .await?
+        .json()?;
+    conforms(&read)?;
+    Ok(())
+}
