@@ -2,12 +2,14 @@
 //!
 //! Every test gets a fresh database with a unique name, dropped afterwards. The PostgreSQL trials run when
 //! `REMIT_TEST_DATABASE_URL` names a server (any database on it: it is used only to create and drop test
-//! databases); without it they are listed as ignored and a line says the suite was skipped.
+//! databases); without it they are listed as ignored and a line says the suite was skipped. The `browser::` trials
+//! drive headless Chromium and run when chromium and chromedriver are installed.
 
 mod helpers;
 
 mod audit;
 mod auth;
+mod browser;
 mod cli;
 mod demo;
 mod fhir;
@@ -52,6 +54,22 @@ fn main() {
         trials.push(
             Trial::test(format!("postgres::{name}"), move || helpers::run(Backend::Postgres, f))
                 .with_ignored_flag(pg.is_none()),
+        );
+    }
+    // The browser suite runs once, on SQLite: it is about the pages, not the database.
+    let browser = browser::available();
+    if !browser {
+        eprintln!(
+            "Browser suite skipped: install chromium and chromium-driver ({} and {}) to run it (the browser:: tests \
+             below are marked ignored)\n",
+            browser::CHROMIUM,
+            browser::CHROMEDRIVER
+        );
+    }
+    for (name, f) in browser::tests() {
+        trials.push(
+            Trial::test(format!("browser::{name}"), move || helpers::run(Backend::Sqlite, f))
+                .with_ignored_flag(!browser),
         );
     }
     libtest_mimic::run(&args, trials).exit();

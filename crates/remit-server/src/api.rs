@@ -56,6 +56,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::obs_api::escalations))
         .routes(routes!(crate::obs_api::acknowledge))
         .routes(routes!(crate::obs_api::review))
+        .routes(routes!(crate::obs_api::score))
         .routes(routes!(crate::imaging_api::refer))
         .routes(routes!(crate::imaging_api::show))
         .routes(routes!(crate::imaging_api::justify))

@@ -21,6 +21,7 @@ mod obs_api;
 mod pages;
 pub mod scope;
 pub mod tasks;
+mod ward_pages;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -156,6 +157,7 @@ impl MakeRequestId for RandomRequestId {
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
         .merge(pages::router())
+        .merge(ward_pages::router())
         .merge(api::router())
         .merge(metrics::router())
         .merge(fhir::router())

@@ -421,3 +421,29 @@ pub(crate) async fn review(
     state.events.escalation_raised();
     Ok(Json(out))
 }
+
+/// The NEWS2 score of a set as it is being typed, on the scale the patient's record says: nothing is stored. Missing
+/// parameters are scored as incomplete.
+#[utoipa::path(post, path = "/api/news2/score/{nhs_number}", tag = "vital signs",
+    params(("nhs_number" = String, Path, description = "The patient's NHS number")), request_body = SetBody,
+    responses((status = 200, body = Object), (status = 400, body = Object), (status = 401, body = Object),
+        (status = 404, body = Object), (status = 422, body = Object)))]
+pub(crate) async fn score(
+    State(state): State<AppState>,
+    _actor: Actor,
+    Path(nhs): Path<String>,
+    ApiJson(body): ApiJson<SetBody>,
+) -> Result<Json<Value>, AppError> {
+    let nhs = NhsNumber::parse(&nhs)?;
+    let id = state.store.patient_id(&nhs).await?;
+    let scale = if state.store.scale2(id).await?.is_some() {
+        remit_domain::news2::Spo2Scale::Two
+    } else {
+        remit_domain::news2::Spo2Scale::One
+    };
+    let v = serde_json::to_value(&body).map_err(|e| AppError::Internal(e.to_string()))?;
+    let Value::Object(o) = v else {
+        return Err(AppError::Internal("a set is an object".into()));
+    };
+    Ok(Json(crate::ward_pages::live_score(&o, scale)?))
+}

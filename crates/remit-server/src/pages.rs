@@ -22,7 +22,8 @@ pub fn public_router() -> Router<AppState> {
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
+        .route("/", get(front))
+        .route("/me", get(home))
         .route("/logout", post(logout))
         .route("/pay", get(pay_page))
 }
@@ -176,6 +177,14 @@ async fn logout(State(state): State<AppState>, actor: Actor) -> Result<Response,
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(res)
+}
+
+/// `/` sends a person on duty to their ward's board, anyone else to their own page.
+async fn front(actor: Actor) -> Redirect {
+    match crate::ward_pages::home_ward(&actor) {
+        Some(w) => Redirect::to(&format!("/wards/{w}")),
+        None => Redirect::to("/me"),
+    }
 }
 
 async fn home(State(state): State<AppState>, actor: Actor) -> Result<Html<String>, AppError> {

@@ -1,0 +1,844 @@
+//! Pages for the ward and the bedside: the ward board, the patient's chart, recording a set, the supervisor's inbox,
+//! prescribing (for those who may), and the server-sent events that keep open boards and inboxes current.
+//!
+//! Every page asks the same questions as the API: a patient's record opens only to those who may read it, and a
+//! refused action shows every reason on the page.
+
+use std::collections::BTreeSet;
+use std::convert::Infallible;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use remit_domain::clinical::Prescription;
+use remit_domain::news2::Spo2Scale;
+use remit_domain::nhs::NhsNumber;
+use remit_domain::obs::{CHART_ROWS, EscalationLevel, Readings, tenths};
+use remit_domain::place::PlaceCode;
+use remit_domain::staff::Username;
+use remit_store::obs::{EscalationFilter, SetView};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::AppState;
+use crate::auth::Actor;
+use crate::error::{AppError, render};
+use crate::obs::{self, EscalationNotice, RecordSet, Recorded};
+use crate::scope::{self, Ask, Outcome};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/wards/{place}", get(ward_board))
+        .route("/patients/{nhs}", get(patient_page))
+        .route("/patients/{nhs}/observations/new", get(new_set_page))
+        .route("/patients/{nhs}/observations", post(record_set))
+        .route("/patients/{nhs}/prescribe", get(prescribe_page).post(prescribe))
+        .route("/inbox", get(inbox))
+        .route("/escalations/{id}/acknowledge", post(acknowledge))
+        .route("/events", get(events))
+}
+
+/// Where `/` sends a person: the first ward or department they are on duty in.
+pub fn home_ward(actor: &Actor) -> Option<String> {
+    actor.profile.on_duty.first().map(ToString::to_string)
+}
+
+fn risk_class(total: u8, risk: &str) -> &'static str {
+    match risk {
+        "high" => "risk-high",
+        "medium" => "risk-medium",
+        "low-medium" => "risk-lowmed",
+        _ if total > 0 => "risk-low",
+        _ => "risk-none",
+    }
+}
+
+fn risk_text(risk: &str, complete: bool) -> String {
+    let r = match risk {
+        "high" => "High risk",
+        "medium" => "Medium risk",
+        "low-medium" => "Low–medium risk (a single red score)",
+        _ => "Low risk",
+    };
+    if complete {
+        r.to_owned()
+    } else {
+        format!("{r} — incomplete set")
+    }
+}
+
+fn minutes_text(m: i64) -> String {
+    if m >= 60 {
+        format!("{} h {} min", m / 60, m % 60)
+    } else {
+        format!("{m} min")
+    }
+}
+
+struct BoardRow {
+    nhs: String,
+    name: String,
+    bed: String,
+    score: Option<u8>,
+    risk_class: &'static str,
+    risk_text: String,
+    trend: String,
+    due: String,
+    overdue: bool,
+    escalation: Option<String>,
+    tasks: usize,
+}
+
+#[derive(Template)]
+#[template(path = "ward.html")]
+struct WardPage<'a> {
+    actor: &'a Actor,
+    place_name: String,
+    rows: Vec<BoardRow>,
+}
+
+async fn ward_board(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(place): Path<String>,
+) -> Result<Html<String>, AppError> {
+    let code = PlaceCode::parse(&place)?;
+    let p = state.store.place(&code).await?;
+    obs::sweep(&state.store, state.config.escalation_ack).await?;
+    let patients = state.store.patients_obs(Some(code.as_str())).await?;
+    let pairs: Vec<_> = patients.iter().map(|p| (p.patient.clone(), p.place.clone())).collect();
+    let readable = scope::readable(&state.store, &state.pack, &actor.profile, &pairs).await?;
+    let escalations = state
+        .store
+        .escalations(&EscalationFilter {
+            open: true,
+            place: Some(code.to_string()),
+            patient: None,
+        })
+        .await?;
+    let tasks = state
+        .store
+        .list_tasks(&remit_store::task::TaskFilter::default())
+        .await?;
+    let now = state.store.now();
+    let mut rows = Vec::new();
+    for po in patients.iter().filter(|p| readable.contains(&p.patient)) {
+        let id = state.store.patient_id(&po.patient).await?;
+        let recent = state.store.obs_for_patient(id, None, 3, false).await?;
+        let trend = match recent.as_slice() {
+            [a, b, ..] if a.total > b.total => format!("rising ({} → {})", b.total, a.total),
+            [a, b, ..] if a.total < b.total => format!("falling ({} → {})", b.total, a.total),
+            [a, _, ..] => format!("steady ({})", a.total),
+            _ => "—".into(),
+        };
+        let due = remit_domain::time::parse_instant("due", &po.next_due_at).ok();
+        let (due_text, overdue) = match due {
+            Some(d) if d < now => (format!("overdue by {}", minutes_text((now - d).num_minutes())), true),
+            Some(d) => (format!("due in {}", minutes_text((d - now).num_minutes())), false),
+            None => ("—".into(), false),
+        };
+        let esc = escalations.iter().find(|e| e.patient == po.patient).map(|e| {
+            format!(
+                "{} (NEWS2 {}), {}",
+                level_text(e.level),
+                e.score,
+                if e.state == "open" {
+                    "not yet acknowledged"
+                } else {
+                    "acknowledged, awaiting review"
+                }
+            )
+        });
+        let open_tasks = tasks
+            .iter()
+            .filter(|t| t.patient == po.patient && t.status.is_open())
+            .count();
+        let latest = po.latest.as_ref();
+        rows.push(BoardRow {
+            nhs: po.patient.to_string(),
+            name: po.name.clone(),
+            bed: po.bed.clone().unwrap_or_else(|| "—".into()),
+            score: latest.map(|s| s.total),
+            risk_class: latest.map_or("risk-none", |s| risk_class(s.total, s.risk.as_str())),
+            risk_text: latest.map_or_else(
+                || "No observations yet".into(),
+                |s| risk_text(s.risk.as_str(), s.complete),
+            ),
+            trend,
+            due: due_text,
+            overdue,
+            escalation: esc,
+            tasks: open_tasks,
+        });
+    }
+    render(&WardPage {
+        actor: &actor,
+        place_name: p.name,
+        rows,
+    })
+}
+
+fn level_text(l: EscalationLevel) -> &'static str {
+    match l {
+        EscalationLevel::Ward => "Ward response",
+        EscalationLevel::SingleRed => "Single red score: inform the medical team",
+        EscalationLevel::Urgent => "URGENT response",
+        EscalationLevel::Emergency => "EMERGENCY response",
+    }
+}
+
+/// The NEWS2 chart as SVG: one row per parameter, one column per set (oldest on the left), each cell shaded by its
+/// score and showing the value; the total and risk beneath.
+pub fn chart_svg(sets: &[SetView]) -> String {
+    const LABELS: [&str; 7] = [
+        "Resp. rate",
+        "SpO2",
+        "Air / O2",
+        "Systolic BP",
+        "Pulse",
+        "ACVPU",
+        "Temp °C",
+    ];
+    let (left, cell_w, cell_h, top) = (110, 64, 30, 40);
+    let n = sets.len().max(1);
+    let width = left + cell_w * n + 10;
+    let height = top + cell_h * 9 + 10;
+    let fill = |s: Option<u8>| match s {
+        Some(3) => "#d4351c",
+        Some(2) => "#f47738",
+        Some(1) => "#ffdd00",
+        Some(_) => "#ffffff",
+        None => "#dddddd",
+    };
+    let ink = |s: Option<u8>| if s == Some(3) { "#ffffff" } else { "#0b0c0c" };
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-labelledby=\"chart-title\" width=\"{width}\" \
+         height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"system-ui, sans-serif\" font-size=\"12\">\
+         <title id=\"chart-title\">NEWS2 chart, {n} most recent sets, oldest first</title>"
+    );
+    for (i, label) in LABELS.iter().enumerate() {
+        let y = top + cell_h * i;
+        out.push_str(&format!(
+            "<text x=\"4\" y=\"{}\" font-weight=\"bold\">{label}</text>",
+            y + 19
+        ));
+    }
+    out.push_str(&format!(
+        "<text x=\"4\" y=\"{}\" font-weight=\"bold\">NEWS2</text><text x=\"4\" y=\"{}\" font-weight=\"bold\">Risk</text>",
+        top + cell_h * 7 + 19,
+        top + cell_h * 8 + 19
+    ));
+    for (c, s) in sets.iter().rev().enumerate() {
+        let x = left + cell_w * c;
+        let when = s.taken_at.get(5..16).unwrap_or(&s.taken_at).replace('T', " ");
+        out.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"10\">{}</text>",
+            x + cell_w / 2,
+            top - 8,
+            html_escape(&when)
+        ));
+        let r = &s.readings;
+        let values = [
+            r.respiration_rate.map(|v| v.to_string()),
+            r.spo2
+                .map(|v| format!("{v}{}", if s.spo2_scale == 2 { "²" } else { "" })),
+            Some(if r.on_oxygen {
+                r.oxygen_flow_tenths
+                    .map_or("O2".into(), |f| format!("O2 {}", tenths(f)))
+            } else {
+                "Air".into()
+            }),
+            r.systolic_bp.map(|v| v.to_string()),
+            r.pulse.map(|v| v.to_string()),
+            r.consciousness.map(|c| {
+                match c.as_str() {
+                    "alert" => "A",
+                    "new-confusion" => "C",
+                    "voice" => "V",
+                    "pain" => "P",
+                    _ => "U",
+                }
+                .to_owned()
+            }),
+            r.temperature_tenths.map(tenths),
+        ];
+        for (i, (row, v)) in CHART_ROWS.iter().zip(values).enumerate() {
+            let score = s.scores.get(row);
+            let y = top + cell_h * i;
+            out.push_str(&format!(
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{cell_w}\" height=\"{cell_h}\" fill=\"{}\" stroke=\"#b1b4b6\"/>\
+                 <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{}\">{}</text>",
+                fill(score),
+                x + cell_w / 2,
+                y + 19,
+                ink(score),
+                html_escape(&v.unwrap_or_else(|| "—".into()))
+            ));
+        }
+        let y = top + cell_h * 7;
+        let total_fill = match s.risk.as_str() {
+            "high" => "#d4351c",
+            "medium" => "#f47738",
+            "low-medium" => "#ffdd00",
+            _ => "#ffffff",
+        };
+        out.push_str(&format!(
+            "<rect x=\"{x}\" y=\"{y}\" width=\"{cell_w}\" height=\"{cell_h}\" fill=\"{total_fill}\" stroke=\"#0b0c0c\"/>\
+             <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-weight=\"bold\">{}{}</text>\
+             <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"10\">{}</text>",
+            x + cell_w / 2,
+            y + 19,
+            s.total,
+            if s.complete { "" } else { "*" },
+            x + cell_w / 2,
+            y + cell_h + 19,
+            s.risk.as_str()
+        ));
+    }
+    out.push_str("</svg>");
+    out
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+struct HistoryRow {
+    set_id: i64,
+    version: i64,
+    state: String,
+    taken_at: String,
+    recorded: String,
+    total: u8,
+    risk: String,
+    summary: String,
+    change: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "patient.html")]
+struct PatientPage<'a> {
+    actor: &'a Actor,
+    nhs: String,
+    name: String,
+    place: String,
+    bed: String,
+    chart: String,
+    history: Vec<HistoryRow>,
+    escalations: Vec<EscalationNotice>,
+    scale2: Option<String>,
+}
+
+async fn must_read(state: &AppState, actor: &Actor, nhs: &NhsNumber) -> Result<(), AppError> {
+    let mut ask = Ask::new(actor.profile.staff.username.clone(), "record.read");
+    ask.patient = Some(nhs.clone());
+    let d = scope::check(&state.store, &state.pack, &ask).await?;
+    if d.permitted() {
+        Ok(())
+    } else {
+        Err(AppError::Refused(d.reasons))
+    }
+}
+
+async fn patient_page(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(nhs): Path<String>,
+) -> Result<Response, AppError> {
+    let nhs = NhsNumber::parse(&nhs)?;
+    let patient = state.store.patient(&nhs).await?;
+    if let Err(AppError::Refused(reasons)) = must_read(&state, &actor, &nhs).await {
+        return refused_page(&actor, "Open this patient's record", &reasons);
+    }
+    let id = state.store.patient_id(&nhs).await?;
+    let mut current = state.store.obs_for_patient(id, None, 12, false).await?;
+    current.truncate(12);
+    let all = state.store.obs_for_patient(id, None, 50, true).await?;
+    let history = all
+        .iter()
+        .map(|s| HistoryRow {
+            set_id: s.set_id,
+            version: s.version,
+            state: s.state.clone(),
+            taken_at: s.taken_at.get(..16).unwrap_or(&s.taken_at).replace('T', " "),
+            recorded: format!(
+                "{} by {}",
+                s.recorded_at.get(..16).unwrap_or(&s.recorded_at).replace('T', " "),
+                s.recorded_by
+            ),
+            total: s.total,
+            risk: s.risk.as_str().to_owned(),
+            summary: if s.complete {
+                "complete".into()
+            } else {
+                let m: Vec<String> = s
+                    .readings
+                    .missing
+                    .iter()
+                    .map(|m| format!("{} {} ({})", m.parameter.title(), m.absence.as_str(), m.reason))
+                    .collect();
+                format!("incomplete: {}", m.join("; "))
+            },
+            change: s.change_reason.as_ref().map(|r| {
+                format!(
+                    "{} by {}: {r}",
+                    if s.state == "entered-in-error" {
+                        "Entered in error"
+                    } else {
+                        "Amended"
+                    },
+                    s.changed_by.as_deref().unwrap_or("?")
+                )
+            }),
+        })
+        .collect();
+    let escalations = obs::notices(
+        &state.store,
+        &state.pack,
+        &EscalationFilter {
+            open: true,
+            place: None,
+            patient: Some(nhs.clone()),
+        },
+        state.config.escalation_ack,
+    )
+    .await?;
+    let scale2 = state.store.scale2(id).await?.map(|s| {
+        format!(
+            "SpO2 scale 2, target {}–{}% (prescribed by {})",
+            s.target_low, s.target_high, s.prescribed_by
+        )
+    });
+    let page = render(&PatientPage {
+        actor: &actor,
+        nhs: nhs.to_string(),
+        name: patient.display_name(),
+        place: patient.place.to_string(),
+        bed: patient.bed.unwrap_or_else(|| "—".into()),
+        chart: chart_svg(&current),
+        history,
+        escalations,
+        scale2,
+    })?;
+    Ok(page.into_response())
+}
+
+#[derive(Template)]
+#[template(path = "refused.html")]
+struct RefusedPage<'a> {
+    actor: &'a Actor,
+    what: &'a str,
+    reasons: &'a [String],
+}
+
+fn refused_page(actor: &Actor, what: &str, reasons: &[String]) -> Result<Response, AppError> {
+    let page = render(&RefusedPage { actor, what, reasons })?;
+    Ok((StatusCode::FORBIDDEN, page).into_response())
+}
+
+/// The values of the set form, as typed.
+#[derive(Deserialize, Default, Clone)]
+pub(crate) struct SetForm {
+    #[serde(default)]
+    respiration_rate: String,
+    #[serde(default)]
+    spo2: String,
+    #[serde(default)]
+    on_oxygen: String,
+    #[serde(default)]
+    oxygen_flow: String,
+    #[serde(default)]
+    systolic_bp: String,
+    #[serde(default)]
+    diastolic_bp: String,
+    #[serde(default)]
+    pulse: String,
+    #[serde(default)]
+    consciousness: String,
+    #[serde(default)]
+    temperature: String,
+    #[serde(default)]
+    supervisor: String,
+    #[serde(default)]
+    missing_reason: String,
+}
+
+impl SetForm {
+    /// The form as the JSON set the parser reads; a blank parameter is missing (with the reason given once for all).
+    fn readings(&self) -> Result<Readings, AppError> {
+        let mut o = Map::new();
+        let mut missing = Vec::new();
+        let num = |s: &str| -> Value {
+            let t = s.trim();
+            t.parse::<i64>()
+                .map(Value::from)
+                .or_else(|_| t.parse::<f64>().map(Value::from))
+                .unwrap_or_else(|_| Value::String(t.to_owned()))
+        };
+        for (name, v) in [
+            ("respiration_rate", &self.respiration_rate),
+            ("spo2", &self.spo2),
+            ("systolic_bp", &self.systolic_bp),
+            ("pulse", &self.pulse),
+            ("temperature", &self.temperature),
+        ] {
+            if v.trim().is_empty() {
+                missing.push(name);
+            } else {
+                o.insert(name.into(), num(v));
+            }
+        }
+        if self.consciousness.trim().is_empty() {
+            missing.push("consciousness");
+        } else {
+            o.insert(
+                "consciousness".into(),
+                Value::String(self.consciousness.trim().to_owned()),
+            );
+        }
+        if !self.diastolic_bp.trim().is_empty() {
+            o.insert("diastolic_bp".into(), num(&self.diastolic_bp));
+        }
+        let on_oxygen = self.on_oxygen == "yes";
+        o.insert("on_oxygen".into(), Value::Bool(on_oxygen));
+        if on_oxygen && !self.oxygen_flow.trim().is_empty() {
+            o.insert("oxygen_flow".into(), num(&self.oxygen_flow));
+        }
+        if !missing.is_empty() {
+            let reason = self.missing_reason.trim();
+            if reason.is_empty() {
+                return Err(AppError::Unprocessable(format!(
+                    "{}: not recorded — enter a value, or give the reason it could not be taken",
+                    missing.join(", ")
+                )));
+            }
+            let list: Vec<Value> = missing
+                .iter()
+                .map(|p| serde_json::json!({"parameter": p, "absence": "not-obtained", "reason": reason}))
+                .collect();
+            o.insert("missing".into(), Value::Array(list));
+        }
+        Ok(Readings::from_json(&o)?.0)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "record.html")]
+struct RecordPage<'a> {
+    actor: &'a Actor,
+    nhs: String,
+    name: String,
+    form: SetForm,
+    error: Option<String>,
+    reasons: Vec<String>,
+    supervisors: Vec<(String, String)>,
+    needs_supervisor: bool,
+    recorded: Option<Recorded>,
+}
+
+impl RecordPage<'_> {
+    fn response(&self) -> &str {
+        self.recorded
+            .as_ref()
+            .and_then(|r| r.response)
+            .unwrap_or("Continue routine monitoring.")
+    }
+}
+
+/// Registered colleagues on duty where the patient is, who could supervise.
+async fn supervisors(state: &AppState, place: &str) -> Result<Vec<(String, String)>, AppError> {
+    let today = state.store.now().date_naive();
+    let mut out = Vec::new();
+    for u in state.store.on_duty_at(place, state.store.now()).await? {
+        let p = state.store.staff_profile(&u).await?;
+        if p.is_registered(today) && p.staff.level.is_some_and(|l| l.get() >= 5) {
+            out.push((u.to_string(), p.staff.name.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+async fn record_page(
+    state: &AppState,
+    actor: &Actor,
+    nhs: &NhsNumber,
+    form: SetForm,
+    error: Option<String>,
+    reasons: Vec<String>,
+    recorded: Option<Recorded>,
+) -> Result<Html<String>, AppError> {
+    let patient = state.store.patient(nhs).await?;
+    let needs_supervisor = actor.profile.staff.level.is_some_and(|l| l.get() <= 3);
+    render(&RecordPage {
+        actor,
+        nhs: nhs.to_string(),
+        name: patient.display_name(),
+        form,
+        error,
+        reasons,
+        supervisors: supervisors(state, patient.place.as_str()).await?,
+        needs_supervisor,
+        recorded,
+    })
+}
+
+async fn new_set_page(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(nhs): Path<String>,
+) -> Result<Html<String>, AppError> {
+    let nhs = NhsNumber::parse(&nhs)?;
+    record_page(&state, &actor, &nhs, SetForm::default(), None, Vec::new(), None).await
+}
+
+async fn record_set(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(nhs): Path<String>,
+    Form(form): Form<SetForm>,
+) -> Result<Response, AppError> {
+    let nhs = NhsNumber::parse(&nhs)?;
+    let readings = match form.readings() {
+        Ok(r) => r,
+        Err(e) => {
+            let page = record_page(&state, &actor, &nhs, form, Some(e.to_string()), Vec::new(), None).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
+    let supervisor = match form.supervisor.trim() {
+        "" => None,
+        s => Some(Username::parse(s)?),
+    };
+    let r = RecordSet {
+        patient: nhs.clone(),
+        by: actor.profile.staff.username.clone(),
+        supervisor,
+        taken_at: None,
+        readings,
+        scale: None,
+    };
+    match obs::record(&state.store, &state.pack, &r, &actor.audit_name()).await? {
+        Outcome::Refused(reasons) => {
+            let page = record_page(&state, &actor, &nhs, form, None, reasons, None).await?;
+            Ok((StatusCode::FORBIDDEN, page).into_response())
+        }
+        Outcome::Done(done) => {
+            if done.escalation.is_some() {
+                state.events.escalation_raised();
+            }
+            let page = record_page(&state, &actor, &nhs, SetForm::default(), None, Vec::new(), Some(done)).await?;
+            Ok((StatusCode::CREATED, page).into_response())
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage<'a> {
+    actor: &'a Actor,
+    escalations: Vec<EscalationNotice>,
+    countersign: Vec<remit_store::task::TaskView>,
+    supervisees: Vec<String>,
+    message: Option<String>,
+    reasons: Vec<String>,
+}
+
+async fn inbox_page(
+    state: &AppState,
+    actor: &Actor,
+    message: Option<String>,
+    reasons: Vec<String>,
+) -> Result<Html<String>, AppError> {
+    let me = actor.profile.staff.username.as_str();
+    let all = obs::notices(
+        &state.store,
+        &state.pack,
+        &EscalationFilter {
+            open: true,
+            place: None,
+            patient: None,
+        },
+        state.config.escalation_ack,
+    )
+    .await?;
+    let escalations: Vec<EscalationNotice> = all
+        .into_iter()
+        .filter(|n| n.recipients.iter().any(|r| r.username == me))
+        .collect();
+    let countersign = state
+        .store
+        .list_tasks(&remit_store::task::TaskFilter {
+            status: Some(remit_domain::task::TaskStatus::AwaitingCountersignature),
+            ..Default::default()
+        })
+        .await?
+        .into_iter()
+        .filter(|t| t.supervisor.as_deref() == Some(me))
+        .collect();
+    let supervisees = state
+        .store
+        .supervision_load()
+        .await?
+        .into_iter()
+        .filter(|l| l.supervisor == me)
+        .flat_map(|l| l.supervisees)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    render(&InboxPage {
+        actor,
+        escalations,
+        countersign,
+        supervisees,
+        message,
+        reasons,
+    })
+}
+
+async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Html<String>, AppError> {
+    inbox_page(&state, &actor, None, Vec::new()).await
+}
+
+async fn acknowledge(State(state): State<AppState>, actor: Actor, Path(id): Path<i64>) -> Result<Response, AppError> {
+    let by = actor.profile.staff.username.clone();
+    match obs::acknowledge(&state.store, &state.pack, id, &by, &actor.audit_name()).await? {
+        Outcome::Refused(reasons) => {
+            let page = inbox_page(&state, &actor, None, reasons).await?;
+            Ok((StatusCode::FORBIDDEN, page).into_response())
+        }
+        Outcome::Done(n) => {
+            state.events.escalation_raised();
+            let msg = format!(
+                "Escalation {} for {} acknowledged.",
+                n.escalation.id, n.escalation.patient_name
+            );
+            Ok(inbox_page(&state, &actor, Some(msg), Vec::new()).await?.into_response())
+        }
+    }
+}
+
+/// Server-sent events: `escalation` whenever an escalation is raised, acknowledged or reviewed.
+async fn events(
+    State(state): State<AppState>,
+    _actor: Actor,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let rx = state.events.subscribe();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(n) => return Some((Ok(Event::default().event("escalation").data(n.to_string())), rx)),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+#[derive(Deserialize, Default)]
+struct PrescribeForm {
+    #[serde(default)]
+    medicine: String,
+    #[serde(default)]
+    dose: String,
+    #[serde(default)]
+    route: String,
+    #[serde(default)]
+    frequency: String,
+}
+
+#[derive(Template)]
+#[template(path = "prescribe.html")]
+struct PrescribePage<'a> {
+    actor: &'a Actor,
+    nhs: String,
+    name: String,
+    form: PrescribeForm,
+    error: Option<String>,
+    reasons: Vec<String>,
+    done: Option<String>,
+}
+
+async fn prescribe_page(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(nhs): Path<String>,
+) -> Result<Html<String>, AppError> {
+    let nhs = NhsNumber::parse(&nhs)?;
+    let p = state.store.patient(&nhs).await?;
+    render(&PrescribePage {
+        actor: &actor,
+        nhs: nhs.to_string(),
+        name: p.display_name(),
+        form: PrescribeForm::default(),
+        error: None,
+        reasons: Vec::new(),
+        done: None,
+    })
+}
+
+async fn prescribe(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(nhs): Path<String>,
+    Form(form): Form<PrescribeForm>,
+) -> Result<Response, AppError> {
+    let nhs = NhsNumber::parse(&nhs)?;
+    let p = state.store.patient(&nhs).await?;
+    let mut page = PrescribePage {
+        actor: &actor,
+        nhs: nhs.to_string(),
+        name: p.display_name(),
+        form,
+        error: None,
+        reasons: Vec::new(),
+        done: None,
+    };
+    let f = &page.form;
+    let rx = match Prescription::parse(&f.medicine, &f.dose, &f.route, &f.frequency) {
+        Ok(rx) => rx,
+        Err(e) => {
+            page.error = Some(e.to_string());
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
+        }
+    };
+    let by = actor.profile.staff.username.clone();
+    let status = match crate::imaging::prescribe(&state.store, &state.pack, &nhs, &by, &rx, &actor.audit_name()).await?
+    {
+        Outcome::Refused(reasons) => {
+            page.reasons = reasons;
+            StatusCode::FORBIDDEN
+        }
+        Outcome::Done(r) => {
+            page.done = Some(format!(
+                "Prescribed: {} {} {} {}.",
+                r.content.medicine, r.content.dose, r.content.route, r.content.frequency
+            ));
+            StatusCode::CREATED
+        }
+    };
+    Ok((status, render(&page)?).into_response())
+}
+
+/// The live score the record form shows as values are typed (`POST /api/news2/score`): the same parser and
+/// engine as recording, nothing stored.
+pub fn live_score(set: &Map<String, Value>, scale: Spo2Scale) -> Result<Value, AppError> {
+    let (r, _) = Readings::from_json(set)?;
+    let a = r.assess(scale);
+    Ok(serde_json::json!({
+        "total": a.total,
+        "complete": a.complete,
+        "risk": a.risk.as_str(),
+        "risk_text": risk_text(a.risk.as_str(), a.complete),
+        "monitoring": a.monitoring.as_str(),
+        "response": a.escalation.map_or("Continue routine monitoring.", EscalationLevel::response),
+        "parameters": a.parameters,
+    }))
+}

@@ -1,0 +1,365 @@
+//! The web interface in a real browser: headless Chromium driven over WebDriver (chromedriver), against remit served
+//! on a loopback port with the demo trust. Each test saves screenshots under `artifacts/screenshots/`.
+//!
+//! The suite runs when `chromedriver` and `chromium` are installed (`.ci/run` installs Debian's packages); without
+//! them its trials are listed as ignored and a line says so.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use fantoccini::{Client, ClientBuilder, Locator};
+use remit_domain::obs::Readings;
+use remit_domain::staff::Username;
+use remit_policy::PolicyPack;
+use remit_server::obs::{self, RecordSet};
+use remit_server::{AppState, Config};
+use serde_json::json;
+
+use crate::helpers::{TestClock, TestDb};
+
+crate::tests!(
+    an_assistant_practitioner_records_a_7_and_sees_the_emergency_response,
+    a_nurses_open_inbox_shows_a_new_escalation_without_reloading,
+    a_support_worker_is_asked_to_name_a_supervisor,
+    an_assistant_practitioner_who_tries_to_prescribe_sees_the_reasons,
+);
+
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Whether the browser suite can run here.
+pub fn available() -> bool {
+    Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists()
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// remit on a loopback port, chromedriver, and a browser session; all stopped on drop.
+struct Browser {
+    base: String,
+    state: AppState,
+    client: Client,
+    driver: Child,
+    server: tokio::task::JoinHandle<()>,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start(db: &TestDb) -> Result<Self> {
+        let store = db.store(TestClock::new()).await?;
+        let pack = Arc::new(PolicyPack::nhs_england());
+        remit_server::demo::seed(&store, &pack, &remit_domain::imaging::Catalogue::shipped(), "test").await?;
+        let state = AppState::new(store, pack, Config::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let served = state.clone();
+        let server = tokio::spawn(async move {
+            let _ = remit_server::serve(listener, served, std::future::pending()).await;
+        });
+        let port = free_port()?;
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting chromedriver")?;
+        let profile = tempfile::tempdir()?;
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--no-first-run", "--disable-quic", "--window-size=1280,1000",
+                         format!("--user-data-dir={}", profile.path().display())]
+            }
+        });
+        let caps = caps.as_object().cloned().unwrap_or_default();
+        let mut client = None;
+        for _ in 0..100 {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(c) => {
+                    client = Some(c);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let client = client.context("chromedriver did not answer")?;
+        Ok(Self {
+            base,
+            state,
+            client,
+            driver,
+            server,
+            _profile: profile,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn sign_in(&self, username: &str) -> Result<()> {
+        let c = &self.client;
+        c.goto(&self.url("/login")).await?;
+        c.find(Locator::Css("#username")).await?.send_keys(username).await?;
+        c.find(Locator::Css("#password")).await?.send_keys("remit-demo").await?;
+        c.find(Locator::Css("form button[type=submit]")).await?.click().await?;
+        let url = c.current_url().await?;
+        ensure!(
+            !url.path().starts_with("/login"),
+            "still on the sign-in page as {username}"
+        );
+        Ok(())
+    }
+
+    async fn screenshot(&self, name: &str) -> Result<PathBuf> {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts/screenshots");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, self.client.screenshot().await?)?;
+        Ok(path)
+    }
+
+    async fn text(&self, css: &str) -> Result<String> {
+        Ok(self.client.find(Locator::Css(css)).await?.text().await?)
+    }
+
+    /// Waits up to five seconds for the page's text to contain `needle`.
+    async fn wait_for_text(&self, css: &str, needle: &str) -> Result<String> {
+        let mut last = String::new();
+        for _ in 0..50 {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                last = e.text().await.unwrap_or_default();
+                if last.contains(needle) {
+                    return Ok(last);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("`{css}` never showed `{needle}`; last text: {last}")
+    }
+
+    async fn fill(&self, id: &str, value: &str) -> Result<()> {
+        let e = self.client.find(Locator::Id(id)).await?;
+        e.clear().await?;
+        e.send_keys(value).await?;
+        Ok(())
+    }
+
+    async fn close(mut self) -> Result<()> {
+        let r = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        self.server.abort();
+        r.map_err(Into::into)
+    }
+}
+
+/// Runs a browser test, closing the browser whatever happens.
+async fn with_browser<F>(db: TestDb, f: F) -> Result<()>
+where
+    F: for<'a> FnOnce(&'a Browser) -> futures_util::future::BoxFuture<'a, Result<()>>,
+{
+    let b = Browser::start(&db).await?;
+    let outcome = f(&b).await;
+    if outcome.is_err() {
+        let _ = b.screenshot("failure").await;
+    }
+    b.close().await?;
+    outcome
+}
+
+const MARGARET: &str = "9990001375";
+
+async fn an_assistant_practitioner_records_a_7_and_sees_the_emergency_response(db: TestDb) -> Result<()> {
+    with_browser(db, |b| {
+        Box::pin(async move {
+            b.sign_in("alex.ap").await?;
+            // `/` sent Alex to the ward board.
+            ensure!(b.client.current_url().await?.path() == "/wards/ward-7");
+            b.wait_for_text("#board", "David Clarke").await?;
+            b.screenshot("ward-board").await?;
+            b.client.goto(&b.url(&format!("/patients/{MARGARET}"))).await?;
+            b.wait_for_text("main", "NEWS2 chart").await?;
+            b.screenshot("patient-chart").await?;
+            b.client
+                .goto(&b.url(&format!("/patients/{MARGARET}/observations/new")))
+                .await?;
+            // RR 25 (3), SpO2 93 (2), SBP 105 (1), pulse 105 (1), alert, 37.5: NEWS2 7.
+            for (id, v) in [
+                ("respiration_rate", "25"),
+                ("spo2", "93"),
+                ("systolic_bp", "105"),
+                ("pulse", "105"),
+                ("temperature", "37.5"),
+            ] {
+                b.fill(id, v).await?;
+            }
+            b.client
+                .find(Locator::Id("consciousness"))
+                .await?
+                .select_by_value("alert")
+                .await?;
+            // The score shows as the values are typed, before saving.
+            let live = b.wait_for_text("#live-score", "NEWS2 7").await?;
+            ensure!(
+                live.contains("High risk") && live.contains("Emergency response"),
+                "{live}"
+            );
+            b.client
+                .find(Locator::Css("#set-form button[type=submit]"))
+                .await?
+                .click()
+                .await?;
+            let saved = b.wait_for_text("#saved", "NEWS2 7").await?;
+            ensure!(
+                saved.contains("high risk") && saved.contains("Emergency response"),
+                "{saved}"
+            );
+            ensure!(b.text("#escalation-raised").await?.contains("emergency"));
+            b.screenshot("recorded-7-emergency").await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+async fn a_nurses_open_inbox_shows_a_new_escalation_without_reloading(db: TestDb) -> Result<()> {
+    with_browser(db, |b| {
+        Box::pin(async move {
+            b.sign_in("priya.rn").await?;
+            b.client.goto(&b.url("/inbox")).await?;
+            b.wait_for_text("#escalations", "David Clarke").await?;
+            ensure!(!b.text("#escalations").await?.contains("Margaret Hughes"));
+            // A marker that a reload would wipe.
+            b.client.execute("window.stillHere = 42; return null;", vec![]).await?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            // Alex records a 7 for Margaret elsewhere.
+            let set = json!({"respiration_rate": 25, "spo2": 93, "on_oxygen": false, "systolic_bp": 105, "pulse": 105,
+                             "consciousness": "alert", "temperature": 37.5});
+            let (readings, _) = Readings::from_json(set.as_object().context("set")?)?;
+            let r = RecordSet {
+                patient: remit_domain::nhs::NhsNumber::parse(MARGARET)?,
+                by: Username::parse("alex.ap")?,
+                supervisor: None,
+                taken_at: None,
+                readings,
+                scale: None,
+            };
+            let s = &b.state;
+            match obs::record(&s.store, &s.pack, &r, "staff:alex.ap").await? {
+                remit_server::scope::Outcome::Done(_) => s.events.escalation_raised(),
+                remit_server::scope::Outcome::Refused(r) => bail!("refused: {r:?}"),
+            }
+            b.wait_for_text("#escalations", "Margaret Hughes").await?;
+            let marker = b.client.execute("return window.stillHere;", vec![]).await?;
+            ensure!(marker == json!(42), "the page was reloaded: {marker}");
+            b.screenshot("inbox-new-escalation").await?;
+            // Acknowledge it.
+            let buttons = b.client.find_all(Locator::Css("[data-escalation] button")).await?;
+            let mut clicked = false;
+            for button in buttons {
+                if button.text().await?.contains("Acknowledge") {
+                    let html = button.html(false).await?;
+                    if html.contains("Margaret Hughes") {
+                        button.click().await?;
+                        clicked = true;
+                        break;
+                    }
+                }
+            }
+            ensure!(clicked, "no Acknowledge button for Margaret Hughes");
+            let msg = b.wait_for_text("main", "acknowledged").await?;
+            ensure!(msg.contains("Margaret Hughes acknowledged"), "{msg}");
+            b.screenshot("inbox-acknowledged").await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+async fn a_support_worker_is_asked_to_name_a_supervisor(db: TestDb) -> Result<()> {
+    with_browser(db, |b| {
+        Box::pin(async move {
+            b.sign_in("sam.hca").await?;
+            b.client
+                .goto(&b.url(&format!("/patients/{MARGARET}/observations/new")))
+                .await?;
+            let label = b.text("label[for=supervisor]").await?;
+            ensure!(label.contains("required at your level"), "{label}");
+            for (id, v) in [
+                ("respiration_rate", "16"),
+                ("spo2", "97"),
+                ("systolic_bp", "124"),
+                ("pulse", "76"),
+                ("temperature", "37.0"),
+            ] {
+                b.fill(id, v).await?;
+            }
+            b.client
+                .find(Locator::Id("consciousness"))
+                .await?
+                .select_by_value("alert")
+                .await?;
+            b.client
+                .find(Locator::Css("#set-form button[type=submit]"))
+                .await?
+                .click()
+                .await?;
+            let reasons = b.wait_for_text("#reasons", "supervision").await?;
+            ensure!(reasons.contains("name a registered colleague on duty"), "{reasons}");
+            b.screenshot("support-worker-needs-supervisor").await?;
+            // Naming Priya, on duty on the ward, records the set.
+            b.client
+                .find(Locator::Id("supervisor"))
+                .await?
+                .select_by_value("priya.rn")
+                .await?;
+            b.client
+                .find(Locator::Css("#set-form button[type=submit]"))
+                .await?
+                .click()
+                .await?;
+            b.wait_for_text("#saved", "NEWS2 0").await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+async fn an_assistant_practitioner_who_tries_to_prescribe_sees_the_reasons(db: TestDb) -> Result<()> {
+    with_browser(db, |b| {
+        Box::pin(async move {
+            b.sign_in("alex.ap").await?;
+            b.client.goto(&b.url("/patients/9990002746/prescribe")).await?;
+            b.fill("medicine", "Amoxicillin").await?;
+            b.fill("dose", "500 mg").await?;
+            b.fill("frequency", "three times a day").await?;
+            b.client
+                .find(Locator::Css("main form button[type=submit]"))
+                .await?
+                .click()
+                .await?;
+            let reasons = b.wait_for_text("#reasons", "Prescribing").await?;
+            ensure!(
+                reasons.contains("GMC registration") && reasons.contains("independent-prescriber"),
+                "{reasons}"
+            );
+            ensure!(!reasons.to_lowercase().contains("forbidden"));
+            b.screenshot("prescribing-refused").await?;
+            Ok(())
+        })
+    })
+    .await
+}
