@@ -73,7 +73,12 @@ async fn signing_in_starts_a_new_server_side_session(db: TestDb) -> Result<()> {
         "{cookie}"
     );
     let first = Auth::Cookie(cookie.split(';').next().unwrap().to_owned());
-    let home = app.get("/", &first).await?;
+    let front = app.get("/", &first).await?;
+    ensure!(
+        front.status == StatusCode::SEE_OTHER && front.header("location") == Some("/wards/ward-7"),
+        "`/` sends a person on duty to their ward"
+    );
+    let home = app.get("/me", &first).await?;
     ensure!(home.status == StatusCode::OK && home.body.contains("Alex Morgan") && home.body.contains("Ward 7"));
 
     // Signing in again, even from the same browser, gives a new id and ends the old one.
@@ -98,10 +103,10 @@ async fn signing_in_starts_a_new_server_side_session(db: TestDb) -> Result<()> {
         .to_owned();
     ensure!(&second != old, "a new session id at sign-in");
     ensure!(
-        app.get("/", &first).await?.status == StatusCode::UNAUTHORIZED,
+        app.get("/me", &first).await?.status == StatusCode::UNAUTHORIZED,
         "the old session ended"
     );
-    ensure!(app.get("/", &Auth::Cookie(second)).await?.status == StatusCode::OK);
+    ensure!(app.get("/me", &Auth::Cookie(second)).await?.status == StatusCode::OK);
 
     let entry = app.store.audit_log(1).await?.remove(0);
     ensure!(entry.action == "session.sign-in" && entry.actor == "staff:alex.ap");
@@ -139,13 +144,13 @@ async fn signing_out_ends_the_session_on_the_server(db: TestDb) -> Result<()> {
     ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.status);
     let res = app.post_form("/logout", &auth, &[("csrf", "0000")]).await?;
     ensure!(res.status == StatusCode::FORBIDDEN);
-    ensure!(app.get("/", &auth).await?.status == StatusCode::OK);
+    ensure!(app.get("/me", &auth).await?.status == StatusCode::OK);
     let csrf = app.csrf(&auth).await?;
     let res = app.post_form("/logout", &auth, &[("csrf", &csrf)]).await?;
     ensure!(res.status == StatusCode::SEE_OTHER && res.header("location") == Some("/login"));
     ensure!(res.header("set-cookie").is_some_and(|c| c.contains("Max-Age=0")));
     // The browser's copy of the cookie is worthless now.
-    ensure!(app.get("/", &auth).await?.status == StatusCode::UNAUTHORIZED);
+    ensure!(app.get("/me", &auth).await?.status == StatusCode::UNAUTHORIZED);
     ensure!(app.store.audit_log(1).await?[0].action == "session.sign-out");
     Ok(())
 }
@@ -318,7 +323,7 @@ async fn cross_site_form_posts_are_refused(db: TestDb) -> Result<()> {
         )
         .await?;
     ensure!(res.status == StatusCode::FORBIDDEN);
-    ensure!(app.get("/", &auth).await?.status == StatusCode::OK);
+    ensure!(app.get("/me", &auth).await?.status == StatusCode::OK);
     Ok(())
 }
 

@@ -290,7 +290,7 @@ impl TestApp {
 
     /// The CSRF token a signed-in page carries.
     pub async fn csrf(&self, auth: &Auth) -> Result<String> {
-        let home = self.get("/", auth).await?;
+        let home = self.get("/me", auth).await?;
         let marker = "name=\"csrf\" value=\"";
         let start = home.body.find(marker).context("no csrf field on the home page")? + marker.len();
         Ok(home.body[start..].split('"').next().unwrap_or_default().to_owned())
