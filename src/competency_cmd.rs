@@ -5,9 +5,8 @@ use remit_domain::audit::AuditDraft;
 use remit_domain::staff::{CompetencyId, Username, parse_title};
 use remit_domain::time::parse_date;
 use remit_policy::PolicyPack;
-use remit_server::scope::{self, Ask};
+use remit_server::scope::{self, Ask, Outcome};
 use remit_store::Store;
-use serde::Serialize;
 
 use crate::cli::{CompetencyCommand, CpdCommand};
 use crate::{CliError, CliResult, cli_actor, open_store, open_with_pack, print_json};
@@ -62,60 +61,28 @@ pub async fn competency(url: &str, pack: &PolicyPack, cmd: CompetencyCommand) ->
             evidence,
             json,
         } => {
-            let staff = Username::parse(&staff)?;
-            let assessor = Username::parse(&assessor)?;
-            let id = CompetencyId::parse(&competency)?;
-            let evidence = parse_title("evidence", &evidence)?;
-            let catalogue = pack.competency_catalogue();
-            let Some(c) = catalogue.iter().find(|c| c.id == id).cloned() else {
-                return Err(CliError::Usage(format!("competency: `{id}` is not in the catalogue")));
+            let s = remit_server::competency::SignOff {
+                staff: Username::parse(&staff)?,
+                competency: CompetencyId::parse(&competency)?,
+                assessor: Username::parse(&assessor)?,
+                date: date.as_deref().map(|d| parse_date("date", d)).transpose()?,
+                evidence,
             };
             let store = open_with_pack(url, pack).await?;
-            let today = store.now().date_naive();
-            let date = match date {
-                Some(d) => parse_date("date", &d)?,
-                None => today,
-            };
-            if date > today {
-                return Err(CliError::Usage(format!("date: `{date}` is in the future")));
+            let actor = format!("staff:{} via {}", s.assessor, cli_actor());
+            match remit_server::competency::sign_off(&store, pack, &s, &actor).await? {
+                Outcome::Refused(reasons) => Err(CliError::Failed(format!("refused:\n  - {}", reasons.join("\n  - ")))),
+                Outcome::Done(done) => {
+                    if json {
+                        return print_json(&done);
+                    }
+                    println!(
+                        "{}: `{}` signed off by {} on {}, valid until {}",
+                        done.staff, done.competency, done.assessor, done.signed_off_on, done.expires_on
+                    );
+                    Ok(())
+                }
             }
-            let staff_id = store.staff_id(&staff).await?;
-            let assessor_id = store.staff_id(&assessor).await?;
-            let actor = format!("staff:{assessor} via {}", cli_actor());
-            let target = format!("staff:{staff}");
-            let mut ask = Ask::new(assessor.clone(), "competency.sign-off");
-            ask.colleague = Some(staff.clone());
-            ask.competency = Some(id.clone());
-            authorise(&store, pack, &ask, &actor, &target).await?;
-            let expires = c.expiry_from(date);
-            #[derive(Serialize)]
-            struct Payload<'a> {
-                competency: &'a CompetencyId,
-                date: chrono::NaiveDate,
-                evidence: &'a str,
-            }
-            let draft = AuditDraft::permit(actor, "competency.sign-off", target).with_payload(&Payload {
-                competency: &id,
-                date,
-                evidence: &evidence,
-            });
-            store
-                .command(draft, |tx| {
-                    Box::pin(async move {
-                        tx.insert_competency_record(staff_id, &c, date, expires, Some(assessor_id), &evidence)
-                            .await
-                            .map(drop)
-                    })
-                })
-                .await?;
-            if json {
-                return print_json(&serde_json::json!({
-                    "staff": staff, "competency": competency, "signed_off_on": date, "expires_on": expires,
-                    "assessor": assessor,
-                }));
-            }
-            println!("{staff}: `{competency}` signed off by {assessor} on {date}, valid until {expires}");
-            Ok(())
         }
         CompetencyCommand::Revoke {
             staff,

@@ -16,6 +16,7 @@ mod fhir;
 mod imaging;
 mod news2;
 mod obs;
+mod pages;
 mod pay;
 mod scope;
 mod tasks;
@@ -41,6 +42,7 @@ fn main() {
         imaging::tests(),
         news2::tests(),
         obs::tests(),
+        pages::tests(),
         pay::tests(),
         scope::tests(),
         tasks::tests(),

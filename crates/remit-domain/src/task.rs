@@ -133,6 +133,21 @@ impl Move {
         }
     }
 
+    pub fn parse(input: &str) -> Result<Self, crate::InvalidValue> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str() == input.trim())
+            .ok_or_else(|| {
+                crate::InvalidValue::new(
+                    "move",
+                    format!(
+                        "`{}` is not one of accept, decline, start, complete, fail, countersign, return, cancel",
+                        crate::error::echo(input)
+                    ),
+                )
+            })
+    }
+
     /// Who may make the move.
     pub fn by(self) -> Part {
         match self {

@@ -36,6 +36,25 @@ impl Actor {
         format!("staff:{}", self.profile.staff.username)
     }
 
+    /// Whether the actor has an IR(ME)R entitlement (the radiography pages are theirs).
+    pub fn has_imaging_role(&self) -> bool {
+        !self.profile.entitlements.is_empty()
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.profile.staff.roles.contains(&remit_domain::staff::Role::Admin)
+    }
+
+    /// Education leads and administrators see the competency matrix.
+    pub fn is_education_lead(&self) -> bool {
+        self.is_admin()
+            || self
+                .profile
+                .staff
+                .roles
+                .contains(&remit_domain::staff::Role::EducationLead)
+    }
+
     /// The CSRF token to put in forms (empty for token clients, which do not use forms).
     pub fn csrf_token(&self) -> &str {
         match &self.credential {

@@ -8,6 +8,7 @@
 
 mod api;
 mod auth;
+pub mod competency;
 pub mod demo;
 mod error;
 mod fhir;
@@ -22,6 +23,7 @@ mod pages;
 pub mod scope;
 pub mod tasks;
 mod ward_pages;
+mod work_pages;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -158,6 +160,7 @@ pub fn app(state: AppState) -> Router {
     let protected = Router::new()
         .merge(pages::router())
         .merge(ward_pages::router())
+        .merge(work_pages::router())
         .merge(api::router())
         .merge(metrics::router())
         .merge(fhir::router())

@@ -23,7 +23,6 @@ pub fn public_router() -> Router<AppState> {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(front))
-        .route("/me", get(home))
         .route("/logout", post(logout))
         .route("/pay", get(pay_page))
 }
@@ -46,14 +45,6 @@ impl SignInNeeded {
                 .unwrap_or_else(|_| "<a href=\"/login\">Sign in</a>".into()),
         )
     }
-}
-
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage<'a> {
-    actor: &'a Actor,
-    level: String,
-    on_duty: String,
 }
 
 async fn login_page() -> Result<Html<String>, AppError> {
@@ -185,34 +176,6 @@ async fn front(actor: Actor) -> Redirect {
         Some(w) => Redirect::to(&format!("/wards/{w}")),
         None => Redirect::to("/me"),
     }
-}
-
-async fn home(State(state): State<AppState>, actor: Actor) -> Result<Html<String>, AppError> {
-    let places = state.store.places().await?;
-    let on_duty: Vec<String> = actor
-        .profile
-        .on_duty
-        .iter()
-        .map(|c| {
-            places
-                .iter()
-                .find(|p| &p.code == c)
-                .map_or_else(|| c.to_string(), |p| p.name.clone())
-        })
-        .collect();
-    let level = actor.profile.staff.level.map_or_else(
-        || "no clinical level".to_owned(),
-        |l| format!("level {l} — {}", l.name()),
-    );
-    render(&HomePage {
-        actor: &actor,
-        level,
-        on_duty: if on_duty.is_empty() {
-            "not on duty".into()
-        } else {
-            on_duty.join(", ")
-        },
-    })
 }
 
 #[derive(Template)]

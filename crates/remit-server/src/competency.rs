@@ -1,0 +1,92 @@
+//! Competency sign-off: an assessor who passes `competency.sign-off` (registered, level 5 or above, holding the
+//! competency valid now, not their own) records it with date and evidence; it expires by the catalogue's validity.
+//! The CLI and the education lead's page both come here.
+
+use chrono::NaiveDate;
+use remit_domain::audit::AuditDraft;
+use remit_domain::staff::{CompetencyId, Username};
+use remit_policy::PolicyPack;
+use remit_store::{Store, StoreError};
+use serde::Serialize;
+
+use crate::scope::{self, Ask, Outcome, refuse};
+
+/// A sign-off, parsed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignOff {
+    pub staff: Username,
+    pub competency: CompetencyId,
+    pub assessor: Username,
+    /// The day of the assessment; today if not given. Never in the future.
+    pub date: Option<NaiveDate>,
+    pub evidence: String,
+}
+
+/// What a sign-off recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignedOff {
+    pub staff: Username,
+    pub competency: CompetencyId,
+    pub assessor: Username,
+    pub signed_off_on: NaiveDate,
+    pub expires_on: NaiveDate,
+}
+
+pub async fn sign_off(
+    store: &Store,
+    pack: &PolicyPack,
+    s: &SignOff,
+    audit_actor: &str,
+) -> Result<Outcome<SignedOff>, StoreError> {
+    let evidence = remit_domain::staff::parse_title("evidence", &s.evidence)?;
+    let catalogue = pack.competency_catalogue();
+    let Some(c) = catalogue.iter().find(|c| c.id == s.competency).cloned() else {
+        return Err(StoreError::Invalid(format!(
+            "competency: `{}` is not in the catalogue",
+            s.competency
+        )));
+    };
+    let today = store.now().date_naive();
+    let date = s.date.unwrap_or(today);
+    if date > today {
+        return Err(StoreError::Invalid(format!("date: `{date}` is in the future")));
+    }
+    let staff_id = store.staff_id(&s.staff).await?;
+    let assessor_id = store.staff_id(&s.assessor).await?;
+    let target = format!("staff:{}", s.staff);
+    let mut ask = Ask::new(s.assessor.clone(), "competency.sign-off");
+    ask.colleague = Some(s.staff.clone());
+    ask.competency = Some(s.competency.clone());
+    let d = scope::check(store, pack, &ask).await?;
+    if !d.permitted() {
+        return refuse(store, audit_actor, "competency.sign-off", &target, d.reasons, &ask).await;
+    }
+    let expires = c.expiry_from(date);
+    #[derive(Serialize)]
+    struct Payload<'a> {
+        competency: &'a CompetencyId,
+        date: NaiveDate,
+        evidence: &'a str,
+    }
+    let draft = AuditDraft::permit(audit_actor, "competency.sign-off", target).with_payload(&Payload {
+        competency: &s.competency,
+        date,
+        evidence: &evidence,
+    });
+    store
+        .command(draft, |tx| {
+            Box::pin(async move {
+                tx.insert_competency_record(staff_id, &c, date, expires, Some(assessor_id), &evidence)
+                    .await
+                    .map(drop)
+            })
+        })
+        .await?;
+    Ok(Outcome::Done(SignedOff {
+        staff: s.staff.clone(),
+        competency: s.competency.clone(),
+        assessor: s.assessor.clone(),
+        signed_off_on: date,
+        expires_on: expires,
+    }))
+}

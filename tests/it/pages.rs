@@ -1,0 +1,213 @@
+//! The pages, through the router with real sessions and CSRF tokens: the ward board, the chart, my work, the education
+//! lead's matrix and sign-off, the radiography forms and the audit log. (The browser suite drives the core journeys
+//! in Chromium; these cover every page on both databases.)
+
+use anyhow::{Result, ensure};
+use axum::http::StatusCode;
+use sqlx::Executor;
+
+use crate::helpers::{Auth, TestApp, TestDb, TestResponse};
+
+crate::tests!(
+    the_ward_board_and_the_chart_show_the_stories,
+    my_work_shows_tasks_scope_and_competencies_and_moves_a_task,
+    the_education_lead_sees_the_matrix_and_signs_off,
+    the_radiography_forms_run_the_chain_and_show_refusals,
+    the_audit_page_shows_whether_the_chain_verifies,
+);
+
+async fn post(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> Result<TestResponse> {
+    let csrf = app.csrf(auth).await?;
+    let mut fields = vec![("csrf", csrf.as_str())];
+    fields.extend_from_slice(form);
+    app.post_form(path, auth, &fields).await
+}
+
+async fn the_ward_board_and_the_chart_show_the_stories(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let priya = app.sign_in("priya.rn", "remit-demo").await?;
+    let board = app.get("/wards/ward-7", &priya).await?;
+    ensure!(board.status == StatusCode::OK, "{}", board.status);
+    let b = &board.body;
+    for needle in [
+        "Margaret Hughes",
+        "David Clarke",
+        "George Wilson",
+        "URGENT response (NEWS2 6)",
+        "overdue by 2 h 0 min",
+    ] {
+        ensure!(b.contains(needle), "the board lacks `{needle}`");
+    }
+    ensure!(b.contains("rising (4 → 6)"), "David's trend");
+    ensure!(
+        b.contains("risk-medium") && b.contains("Medium risk"),
+        "risk by colour and by text"
+    );
+    ensure!(
+        !b.contains("Susan Blake"),
+        "ward 9's patients are not on ward 7's board"
+    );
+    let chart = app.get("/patients/9990002746", &priya).await?;
+    ensure!(chart.status == StatusCode::OK);
+    ensure!(
+        chart.body.contains("<svg") && chart.body.matches("<rect").count() >= 3 * 8,
+        "a cell per parameter and set"
+    );
+    ensure!(chart.body.contains("#f47738"), "a score of 2 shaded orange");
+    ensure!(chart.body.contains("Escalation") && chart.body.contains("acknowledged"));
+    // Ben works on ward 9: David's record is not his to open.
+    let ben = app.sign_in("ben.rn", "remit-demo").await?;
+    let res = app.get("/patients/9990002746", &ben).await?;
+    ensure!(
+        res.status == StatusCode::FORBIDDEN && res.body.contains("not on duty"),
+        "{}",
+        res.body
+    );
+    Ok(())
+}
+
+async fn my_work_shows_tasks_scope_and_competencies_and_moves_a_task(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let alex = app.sign_in("alex.ap", "remit-demo").await?;
+    let me = app.get("/me", &alex).await?;
+    ensure!(me.status == StatusCode::OK);
+    for needle in [
+        "procedure.venepuncture",
+        "What I may do now",
+        "catheterisation",
+        "expired",
+        "expires in 20 days",
+    ] {
+        ensure!(me.body.contains(needle), "/me lacks `{needle}`");
+    }
+    ensure!(me.body.contains("Prescribe a medicine") && me.body.contains("not allowed"));
+    let res = post(&app, &alex, "/tasks/1/decline", &[("reason", "")]).await?;
+    ensure!(
+        res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("say why"),
+        "{}",
+        res.body
+    );
+    let res = post(&app, &alex, "/tasks/1/accept", &[]).await?;
+    ensure!(
+        res.status == StatusCode::OK && res.body.contains("Task 1 is now accepted"),
+        "{}",
+        res.body
+    );
+    // A form without the session's CSRF token is refused.
+    let res = app.post_form("/tasks/1/start", &alex, &[("csrf", "forged")]).await?;
+    ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.status);
+    Ok(())
+}
+
+async fn the_education_lead_sees_the_matrix_and_signs_off(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let lee = app.sign_in("lee.edu", "remit-demo").await?;
+    let page = app.get("/education", &lee).await?;
+    ensure!(page.status == StatusCode::OK, "{}", page.status);
+    for needle in [
+        "Ward 7 — Acute Medical Unit",
+        "Alex Morgan",
+        "Within 30 days",
+        "venepuncture expires",
+    ] {
+        ensure!(page.body.contains(needle), "/education lacks `{needle}`");
+    }
+    let res = post(
+        &app,
+        &lee,
+        "/education/sign-off",
+        &[
+            ("staff", "alex.ap"),
+            ("competency", "catheterisation"),
+            ("evidence", "Observed on ward 7, three catheterisations"),
+        ],
+    )
+    .await?;
+    ensure!(
+        res.status == StatusCode::OK && res.body.contains("signed off, valid until"),
+        "{}",
+        res.body
+    );
+    // Lee does not hold x-ray competencies: refused, with the reason.
+    let res = post(
+        &app,
+        &lee,
+        "/education/sign-off",
+        &[
+            ("staff", "jo.ap"),
+            ("competency", "xray-axial"),
+            ("evidence", "observed"),
+        ],
+    )
+    .await?;
+    ensure!(
+        res.status == StatusCode::FORBIDDEN && res.body.contains("xray-axial"),
+        "{}",
+        res.body
+    );
+    let alex = app.sign_in("alex.ap", "remit-demo").await?;
+    ensure!(app.get("/education", &alex).await?.status == StatusCode::FORBIDDEN);
+    Ok(())
+}
+
+async fn the_radiography_forms_run_the_chain_and_show_refusals(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let tom = app.sign_in("tom.rad", "remit-demo").await?;
+    let lists = app.get("/imaging", &tom).await?;
+    ensure!(lists.body.contains("Awaiting justification") && lists.body.contains("Linda Evans"));
+    let res = post(
+        &app,
+        &tom,
+        "/imaging/requests/2/justify",
+        &[("note", "fall, tender L3")],
+    )
+    .await?;
+    ensure!(res.body.contains("Request 2 is now justified"), "{}", res.body);
+    let jo = app.sign_in("jo.ap", "remit-demo").await?;
+    let exposure = [
+        ("projections", "PA"),
+        ("kv", "110"),
+        ("mas", "2.5"),
+        ("dap", "0.08"),
+        ("sid_cm", "180"),
+    ];
+    let res = post(&app, &jo, "/imaging/requests/1/expose", &exposure).await?;
+    ensure!(
+        res.status == StatusCode::FORBIDDEN && res.body.contains("indirect supervision"),
+        "{}",
+        res.body
+    );
+    let mut supervised = exposure.to_vec();
+    supervised.push(("supervisor", "tom.rad"));
+    let res = post(&app, &jo, "/imaging/requests/1/expose", &supervised).await?;
+    ensure!(res.body.contains("Request 1 is now exposed"), "{}", res.body);
+    let res = post(&app, &jo, "/imaging/requests/1/report", &[("conclusion", "normal")]).await?;
+    ensure!(
+        res.status == StatusCode::FORBIDDEN && res.body.contains("image-reporting"),
+        "{}",
+        res.body
+    );
+    let res = post(&app, &jo, "/imaging/requests/2/expose", &[("kv", "lots")]).await?;
+    ensure!(res.status == StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    Ok(())
+}
+
+async fn the_audit_page_shows_whether_the_chain_verifies(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let admin = app.sign_in("admin", "remit-demo").await?;
+    let page = app.get("/audit", &admin).await?;
+    ensure!(
+        page.status == StatusCode::OK && page.body.contains("The hash chain verifies"),
+        "{}",
+        page.body
+    );
+    db.raw()
+        .await?
+        .execute("UPDATE audit_entry SET actor = 'someone-else' WHERE seq = 3")
+        .await?;
+    let page = app.get("/audit", &admin).await?;
+    ensure!(page.body.contains("The hash chain is broken"), "{}", page.body);
+    let priya = app.sign_in("priya.rn", "remit-demo").await?;
+    ensure!(app.get("/audit", &priya).await?.status == StatusCode::FORBIDDEN);
+    Ok(())
+}
