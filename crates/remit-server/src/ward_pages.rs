@@ -438,7 +438,7 @@ struct RefusedPage<'a> {
     reasons: &'a [String],
 }
 
-fn refused_page(actor: &Actor, what: &str, reasons: &[String]) -> Result<Response, AppError> {
+pub(crate) fn refused_page(actor: &Actor, what: &str, reasons: &[String]) -> Result<Response, AppError> {
     let page = render(&RefusedPage { actor, what, reasons })?;
     Ok((StatusCode::FORBIDDEN, page).into_response())
 }

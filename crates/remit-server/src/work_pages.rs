@@ -24,6 +24,7 @@ use crate::AppState;
 use crate::auth::Actor;
 use crate::error::{AppError, render};
 use crate::scope::Outcome;
+use crate::ward_pages::refused_page;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -209,9 +210,11 @@ struct EducationPage<'a> {
 
 async fn education_page(state: &AppState, actor: &Actor, notice: Notice) -> Result<Response, AppError> {
     if !actor.is_education_lead() {
-        return Err(AppError::Forbidden(
-            "The competency matrix is for education leads and administrators.".into(),
-        ));
+        return refused_page(
+            actor,
+            "Open the competency matrix",
+            &["The competency matrix is for education leads and administrators.".to_owned()],
+        );
     }
     let now = state.store.now();
     let records = state.store.competency_records(None).await?;
@@ -364,10 +367,11 @@ struct RequestPage<'a> {
 async fn request_view(state: &AppState, actor: &Actor, id: i64, notice: Notice) -> Result<Response, AppError> {
     let r = state.store.imaging_request(id).await?;
     if !crate::imaging_api::readable(state, actor, &r).await? {
-        return Err(AppError::Forbidden(format!(
-            "{} may not read this patient's record.",
+        let why = format!(
+            "{} is not on duty where this patient is, nor in the department, and did not refer them.",
             actor.profile.staff.name
-        )));
+        );
+        return refused_page(actor, "Open this X-ray request", &[why]);
     }
     let title = state
         .imaging
@@ -542,9 +546,13 @@ struct AuditPage<'a> {
     rows: Vec<AuditRow>,
 }
 
-async fn audit(State(state): State<AppState>, actor: Actor) -> Result<Html<String>, AppError> {
+async fn audit(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
     if !actor.is_admin() {
-        return Err(AppError::Forbidden("The audit log is for administrators.".into()));
+        return refused_page(
+            &actor,
+            "Open the audit log",
+            &["The audit log is for administrators.".to_owned()],
+        );
     }
     let v = state.store.verify_audit().await?;
     let (intact, problem) = match &v.outcome {
@@ -566,11 +574,12 @@ async fn audit(State(state): State<AppState>, actor: Actor) -> Result<Html<Strin
             reasons: e.reasons.join(" "),
         })
         .collect();
-    render(&AuditPage {
+    Ok(render(&AuditPage {
         actor: &actor,
         intact,
         verified: v.verified,
         problem,
         rows,
-    })
+    })?
+    .into_response())
 }
