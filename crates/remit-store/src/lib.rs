@@ -171,6 +171,17 @@ impl Store {
     }
 }
 
+/// Runs one administrative statement (such as `CREATE DATABASE`) on its own connection: for harnesses that make and
+/// drop their own databases. Never used with input from outside.
+pub async fn admin_execute(url: &str, sql: &str) -> Result<()> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await.map_err(StoreError::Connect)?;
+    conn.execute(sqlx::AssertSqlSafe(sql.to_owned())).await?;
+    conn.close().await?;
+    Ok(())
+}
+
 /// One command's transaction. Dropped without [`WriteTx::commit`], it rolls back and leaves no trace.
 pub struct WriteTx {
     tx: Transaction<'static, Any>,

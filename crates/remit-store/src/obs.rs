@@ -267,6 +267,13 @@ impl Store {
         set_from_row(&row)
     }
 
+    /// How many set versions are stored (the load harness checks its acknowledged sets against it).
+    pub async fn count_obs_sets(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM obs_set")
+            .fetch_one(self.pool())
+            .await?)
+    }
+
     /// Every version of the set `set_id`, oldest first.
     pub async fn obs_history(&self, set_id: i64) -> Result<Vec<SetView>> {
         let sql = format!("SELECT {SET_COLUMNS} WHERE o.id = $1 OR o.set_id = $1 ORDER BY o.version");

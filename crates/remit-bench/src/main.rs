@@ -1,0 +1,430 @@
+//! `remit-bench`: the load harness. It seeds a fresh database (the demo trust plus `--patients N` on the wards),
+//! starts the real `remit serve` as a child process on a loopback port, and drives `--clients C` concurrent API
+//! clients for `--duration S` seconds: each records observation sets as FHIR transaction Bundles and now and then
+//! reads a ward board or a patient's chart. It prints throughput, p50/p99/max latency per operation and the server's
+//! peak RSS, and checks at the end that every set it counted as acknowledged is in the database.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use bytes::Bytes;
+use clap::{Parser, ValueEnum};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use remit_domain::audit::AuditDraft;
+use remit_domain::nhs::NhsNumber;
+use remit_domain::patient::{Patient, Sex};
+use remit_domain::place::PlaceCode;
+use remit_domain::staff::{PersonName, Username};
+use remit_domain::time::SystemClock;
+use remit_policy::PolicyPack;
+use remit_store::Store;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "remit-bench", about = "Drive a real remit server and measure it")]
+struct Args {
+    #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
+    backend: Backend,
+    /// For `--backend postgres`: a server where the harness may create and drop its database.
+    #[arg(
+        long,
+        env = "REMIT_TEST_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    postgres_url: String,
+    /// Patients to add, spread over Ward 7 and Ward 9.
+    #[arg(long, default_value_t = 60)]
+    patients: usize,
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Out of every 20 requests, how many read a ward board and how many a chart (the rest record sets).
+    #[arg(long, default_value_t = 1)]
+    boards_per_20: u32,
+    #[arg(long, default_value_t = 1)]
+    charts_per_20: u32,
+    /// The `remit` binary to serve with (by default, the one next to this harness).
+    #[arg(long)]
+    remit: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Timings {
+    record: Vec<u64>,
+    board: Vec<u64>,
+    chart: Vec<u64>,
+    errors: u64,
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+fn set_bundle(nhs: &str, when: &str, seed: u64) -> Value {
+    let rr = 12 + (seed % 14) as i64;
+    let pulse = 60 + (seed % 50) as i64;
+    let obs = |code: &str, value: (&str, Value)| {
+        let mut o = json!({
+            "resourceType": "Observation", "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "subject": {"reference": format!("Patient/{nhs}")},
+            "effectiveDateTime": when
+        });
+        o[value.0] = value.1;
+        json!({"resource": o, "request": {"method": "POST", "url": "Observation"}})
+    };
+    let q = |v: i64, unit: &str| {
+        (
+            "valueQuantity",
+            json!({"value": v, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}),
+        )
+    };
+    json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        obs("9279-1", q(rr, "/min")),
+        obs("59408-5", q(96, "%")),
+        obs("3151-8", ("valueQuantity", json!({"value": 0, "unit": "L/min", "system": "http://unitsofmeasure.org", "code": "L/min"}))),
+        obs("85354-9", ("component", json!([{"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+            "valueQuantity": {"value": 125, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}]))),
+        obs("8867-4", q(pulse, "/min")),
+        obs("67775-7", ("valueCodeableConcept", json!({"coding": [{"system": "http://loinc.org", "code": "LA9340-6"}]}))),
+        obs("8310-5", ("valueQuantity", json!({"value": 37.1, "unit": "Cel", "system": "http://unitsofmeasure.org", "code": "Cel"}))),
+    ]})
+}
+
+/// NHS numbers from 9991000000 up that pass Modulus 11.
+fn nhs_numbers(n: usize) -> Vec<String> {
+    let mut out = Vec::with_capacity(n);
+    let mut base: u64 = 999_100_000;
+    while out.len() < n {
+        let s = base.to_string();
+        if let Ok(v) = NhsNumber::parse(&format!("{s}0")) {
+            out.push(v.to_string());
+        } else {
+            for d in 0..10 {
+                if let Ok(v) = NhsNumber::parse(&format!("{s}{d}")) {
+                    out.push(v.to_string());
+                    break;
+                }
+            }
+        }
+        base += 1;
+    }
+    out
+}
+
+/// The harness's own database: a fresh SQLite file (removed on drop) or a fresh PostgreSQL database (dropped at the
+/// end of the run).
+struct Database {
+    url: String,
+    drop: Option<(String, String)>,
+    dir: Option<PathBuf>,
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Some(d) = &self.dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+async fn database(args: &Args) -> Result<Database> {
+    let stamp = format!("{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    match args.backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("remit-bench-{stamp}"));
+            std::fs::create_dir_all(&dir)?;
+            Ok(Database {
+                url: format!("sqlite://{}/bench.db", dir.display()),
+                drop: None,
+                dir: Some(dir),
+            })
+        }
+        Backend::Postgres => {
+            let name = format!("remit_bench_{stamp}");
+            remit_store::admin_execute(&args.postgres_url, &format!("CREATE DATABASE {name}")).await?;
+            let (base, _) = args
+                .postgres_url
+                .rsplit_once('/')
+                .context("a postgres URL ends with /DATABASE")?;
+            Ok(Database {
+                url: format!("{base}/{name}"),
+                drop: Some((args.postgres_url.clone(), name)),
+                dir: None,
+            })
+        }
+    }
+}
+
+async fn seed(url: &str, patients: usize) -> Result<(Vec<(String, &'static str)>, Vec<(&'static str, String)>)> {
+    let store = Store::connect(url, Arc::new(SystemClock)).await?;
+    store.migrate().await?;
+    let pack = PolicyPack::nhs_england();
+    remit_server::demo::seed(&store, &pack, &remit_domain::imaging::Catalogue::shipped(), "bench").await?;
+    let numbers = nhs_numbers(patients);
+    let mut placed = Vec::new();
+    let mut tx = store.begin().await?;
+    for (i, nhs) in numbers.iter().enumerate() {
+        let ward = if i % 2 == 0 { "ward-7" } else { "ward-9" };
+        let p = Patient {
+            nhs_number: NhsNumber::parse(nhs)?,
+            given_name: PersonName::parse("Bench")?,
+            family_name: PersonName::parse(&format!("Patient {i}"))?,
+            date_of_birth: chrono::NaiveDate::from_ymd_opt(1950, 1, 1).context("date")?,
+            sex: Sex::Unknown,
+            place: PlaceCode::parse(ward)?,
+            bed: Some(format!("B{}", 10 + i / 2)),
+        };
+        tx.insert_patient(&p).await?;
+        placed.push((nhs.clone(), ward));
+    }
+    let mut tokens = Vec::new();
+    for (user, ward) in [("priya.rn", "ward-7"), ("ben.rn", "ward-9")] {
+        let id = store.staff_id(&Username::parse(user)?).await?;
+        tokens.push((ward, tx.create_token(id, "bench").await?));
+    }
+    tx.commit(AuditDraft::permit("bench", "bench.seed", "bench")).await?;
+    store.close().await;
+    Ok((placed, tokens))
+}
+
+async fn count_sets(url: &str) -> Result<i64> {
+    let store = Store::connect(url, Arc::new(SystemClock)).await?;
+    let n = store.count_obs_sets().await?;
+    store.close().await;
+    Ok(n)
+}
+
+fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    ensure!(
+        args.clients > 0 && args.duration > 0,
+        "clients and duration must be above 0"
+    );
+    ensure!(
+        args.boards_per_20 + args.charts_per_20 <= 20,
+        "boards and charts are out of 20 requests"
+    );
+    let remit = match &args.remit {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?.with_file_name("remit"),
+    };
+    ensure!(
+        remit.exists(),
+        "no remit binary at {} (build it, or pass --remit)",
+        remit.display()
+    );
+    let db = database(&args).await?;
+    let (patients, tokens) = seed(&db.url, args.patients).await?;
+    let before = count_sets(&db.url).await?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut server = tokio::process::Command::new(&remit)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("REMIT_DATABASE_URL", &db.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting remit serve")?;
+    let pid = server.id().context("server pid")?;
+    let base = format!("http://127.0.0.1:{port}");
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(args.clients * 2)
+        .build(connector);
+    for _ in 0..100 {
+        let req = hyper::Request::get(format!("{base}/health")).body(Full::new(Bytes::new()))?;
+        if client.request(req).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(args.duration);
+    let patients = Arc::new(patients);
+    let tokens = Arc::new(tokens);
+    let when = remit_domain::time::format_instant(chrono::Utc::now() - chrono::Duration::minutes(5));
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for c in 0..args.clients {
+        let (client, base, patients, tokens, when) = (
+            client.clone(),
+            base.clone(),
+            patients.clone(),
+            tokens.clone(),
+            when.clone(),
+        );
+        let (boards, charts) = (args.boards_per_20, args.charts_per_20);
+        handles.push(tokio::spawn(async move {
+            let mut t = Timings {
+                record: Vec::new(),
+                board: Vec::new(),
+                chart: Vec::new(),
+                errors: 0,
+            };
+            let mut i: u64 = c as u64 * 7919;
+            while Instant::now() < deadline {
+                i += 1;
+                let (nhs, ward) = &patients[(i as usize * 31 + c) % patients.len()];
+                let token = &tokens
+                    .iter()
+                    .find(|(w, _)| w == ward)
+                    .map(|(_, t)| t.clone())
+                    .unwrap_or_default();
+                let slot = (i % 20) as u32;
+                let (req, kind) = if slot < boards {
+                    (
+                        hyper::Request::get(format!("{base}/wards/{ward}")).body(Full::new(Bytes::new())),
+                        1,
+                    )
+                } else if slot < boards + charts {
+                    (
+                        hyper::Request::get(format!("{base}/patients/{nhs}")).body(Full::new(Bytes::new())),
+                        2,
+                    )
+                } else {
+                    let body = set_bundle(nhs, &when, i).to_string();
+                    (
+                        hyper::Request::post(format!("{base}/fhir"))
+                            .header("content-type", "application/fhir+json")
+                            .body(Full::new(Bytes::from(body))),
+                        0,
+                    )
+                };
+                let Ok(mut req) = req else {
+                    t.errors += 1;
+                    continue;
+                };
+                if let Ok(v) = format!("Bearer {token}").parse() {
+                    req.headers_mut().insert("authorization", v);
+                }
+                let t0 = Instant::now();
+                let ok = match client.request(req).await {
+                    Ok(res) => {
+                        let status = res.status();
+                        let body = res.into_body().collect().await;
+                        status.is_success() && body.is_ok()
+                    }
+                    Err(_) => false,
+                };
+                let us = t0.elapsed().as_micros() as u64;
+                if !ok {
+                    t.errors += 1;
+                    continue;
+                }
+                match kind {
+                    0 => t.record.push(us),
+                    1 => t.board.push(us),
+                    _ => t.chart.push(us),
+                }
+            }
+            t
+        }));
+    }
+    let mut all = Timings {
+        record: Vec::new(),
+        board: Vec::new(),
+        chart: Vec::new(),
+        errors: 0,
+    };
+    for h in handles {
+        let t = h.await?;
+        all.record.extend(t.record);
+        all.board.extend(t.board);
+        all.chart.extend(t.chart);
+        all.errors += t.errors;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let rss = peak_rss_mb(pid);
+    server.kill().await.ok();
+    let after = count_sets(&db.url).await?;
+    let stored = after - before;
+    let acked = all.record.len() as i64;
+    if let Some((admin, name)) = &db.drop {
+        remit_store::admin_execute(admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+    }
+    if stored < acked {
+        bail!("{acked} sets were acknowledged but only {stored} are in the database");
+    }
+    for v in [&mut all.record, &mut all.board, &mut all.chart] {
+        v.sort_unstable();
+    }
+    let report = json!({
+        "backend": format!("{:?}", args.backend).to_lowercase(),
+        "clients": args.clients,
+        "patients": args.patients,
+        "duration_s": elapsed,
+        "sets_acknowledged": acked,
+        "sets_stored": stored,
+        "sets_per_s": acked as f64 / elapsed,
+        "record_p50_ms": percentile(&all.record, 0.50),
+        "record_p99_ms": percentile(&all.record, 0.99),
+        "record_max_ms": percentile(&all.record, 1.0),
+        "board_reads": all.board.len(),
+        "board_p50_ms": percentile(&all.board, 0.50),
+        "board_p99_ms": percentile(&all.board, 0.99),
+        "board_max_ms": percentile(&all.board, 1.0),
+        "chart_reads": all.chart.len(),
+        "chart_p50_ms": percentile(&all.chart, 0.50),
+        "chart_p99_ms": percentile(&all.chart, 0.99),
+        "chart_max_ms": percentile(&all.chart, 1.0),
+        "errors": all.errors,
+        "rss_mb": rss,
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!(
+            "{} clients, {} patients, {:.1} s on {:?}",
+            args.clients, args.patients, elapsed, args.backend
+        );
+        println!(
+            "record: {:.0} sets/s acknowledged ({} sets, all {} in the database); p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            report["sets_per_s"].as_f64().unwrap_or(0.0),
+            acked,
+            stored,
+            report["record_p50_ms"].as_f64().unwrap_or(0.0),
+            report["record_p99_ms"].as_f64().unwrap_or(0.0),
+            report["record_max_ms"].as_f64().unwrap_or(0.0)
+        );
+        for (name, n) in [("board", all.board.len()), ("chart", all.chart.len())] {
+            println!(
+                "{name}: {n} reads; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                report[format!("{name}_p50_ms")].as_f64().unwrap_or(0.0),
+                report[format!("{name}_p99_ms")].as_f64().unwrap_or(0.0),
+                report[format!("{name}_max_ms")].as_f64().unwrap_or(0.0)
+            );
+        }
+        println!("errors: {}; server peak RSS: {:.1} MB", all.errors, rss.unwrap_or(0.0));
+    }
+    Ok(())
+}
