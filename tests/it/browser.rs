@@ -115,12 +115,14 @@ impl Browser {
         c.find(Locator::Css("#username")).await?.send_keys(username).await?;
         c.find(Locator::Css("#password")).await?.send_keys("remit-demo").await?;
         c.find(Locator::Css("form button[type=submit]")).await?.click().await?;
-        let url = c.current_url().await?;
-        ensure!(
-            !url.path().starts_with("/login"),
-            "still on the sign-in page as {username}"
-        );
-        Ok(())
+        // The click may return before the browser has followed the redirect: wait for it.
+        for _ in 0..100 {
+            if !c.current_url().await?.path().starts_with("/login") {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("still on the sign-in page as {username}")
     }
 
     async fn screenshot(&self, name: &str) -> Result<PathBuf> {
