@@ -189,7 +189,15 @@ async fn an_assistant_practitioner_records_a_7_and_sees_the_emergency_response(d
         Box::pin(async move {
             b.sign_in("alex.ap").await?;
             // `/` sent Alex to the ward board.
-            ensure!(b.client.current_url().await?.path() == "/wards/ward-7");
+            let mut path = String::new();
+            for _ in 0..50 {
+                path = b.client.current_url().await?.path().to_owned();
+                if path == "/wards/ward-7" {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            ensure!(path == "/wards/ward-7", "signed in at {path}");
             b.wait_for_text("#board", "David Clarke").await?;
             b.screenshot("ward-board").await?;
             b.client.goto(&b.url(&format!("/patients/{MARGARET}"))).await?;
