@@ -636,28 +636,33 @@ fn gmc_registered(p: &StaffProfile, today: chrono::NaiveDate) -> bool {
 pub async fn recipients(store: &Store, pack: &PolicyPack, e: &EscalationView) -> Result<Vec<Recipient>, StoreError> {
     let now = store.now();
     let today = now.date_naive();
+    let patient = store.patient(&e.patient).await?;
+    let place = store.place(&patient.place).await?;
+    let facts = remit_policy::PatientFacts {
+        nhs_number: patient.nhs_number.clone(),
+        place: patient.place.clone(),
+        place_name: place.name,
+    };
     let mut profiles = Vec::new();
     for u in store.on_duty_at(&e.place, now).await? {
         profiles.push(store.staff_profile(&u).await?);
     }
-    let asks = |activity: &str, p: &StaffProfile| {
-        let mut ask = Ask::new(p.staff.username.clone(), activity);
-        ask.patient = Some(e.patient.clone());
-        ask
-    };
+    // Each person is asked with their profile loaded once (not through `scope::check`, which would load it again
+    // for every question).
     let mut nurses = Vec::new();
     let mut medics = Vec::new();
     for p in &profiles {
-        if scope::check(store, pack, &asks("escalation.acknowledge", p))
-            .await?
-            .permitted()
-        {
+        let open_task = store.has_open_task(p.id, &e.patient).await?;
+        let may = |activity: &str| {
+            let mut q = remit_policy::Question::new(p, activity, today);
+            q.patient = Some(&facts);
+            q.open_task = open_task;
+            pack.decide(&q).permitted()
+        };
+        if may("escalation.acknowledge") {
             nurses.push(p);
         }
-        if scope::check(store, pack, &asks("escalation.review", p))
-            .await?
-            .permitted()
-        {
+        if may("escalation.review") {
             medics.push(p);
         }
     }
@@ -698,6 +703,17 @@ pub async fn notices(
     filter: &EscalationFilter,
     ack_within: Duration,
 ) -> Result<Vec<EscalationNotice>, StoreError> {
+    notices_with(store, Some(pack), filter, ack_within).await
+}
+
+/// Escalations as notices; with no pack, without working out who each is addressed to (for pages that show the
+/// escalation but not its recipients, which cost a policy question per person on duty).
+pub async fn notices_with(
+    store: &Store,
+    pack: Option<&PolicyPack>,
+    filter: &EscalationFilter,
+    ack_within: Duration,
+) -> Result<Vec<EscalationNotice>, StoreError> {
     sweep(store, ack_within).await?;
     let now = store.now();
     let mut out = Vec::new();
@@ -709,7 +725,7 @@ pub async fn notices(
 
 async fn notice(
     store: &Store,
-    pack: &PolicyPack,
+    pack: Option<&PolicyPack>,
     e: EscalationView,
     now: DateTime<Utc>,
 ) -> Result<EscalationNotice, StoreError> {
@@ -721,10 +737,9 @@ async fn notice(
         }
         _ => now,
     };
-    let recipients = if matches!(e.state.as_str(), "open" | "acknowledged") {
-        recipients(store, pack, &e).await?
-    } else {
-        Vec::new()
+    let recipients = match pack {
+        Some(pack) if matches!(e.state.as_str(), "open" | "acknowledged") => recipients(store, pack, &e).await?,
+        _ => Vec::new(),
     };
     Ok(EscalationNotice {
         response: e.level.response(),
@@ -737,7 +752,7 @@ async fn notice(
 /// One escalation as a notice.
 pub async fn notice_of(store: &Store, pack: &PolicyPack, id: i64) -> Result<EscalationNotice, StoreError> {
     let e = store.escalation(id).await?;
-    notice(store, pack, e, store.now()).await
+    notice(store, Some(pack), e, store.now()).await
 }
 
 /// Acknowledges an escalation as the responsible registered nurse. A ward-level escalation (NEWS2 1–4) is then

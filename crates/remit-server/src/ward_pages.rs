@@ -90,7 +90,7 @@ struct BoardRow {
     due: String,
     overdue: bool,
     escalation: Option<String>,
-    tasks: usize,
+    tasks: i64,
 }
 
 #[derive(Template)]
@@ -120,10 +120,7 @@ async fn ward_board(
             patient: None,
         })
         .await?;
-    let tasks = state
-        .store
-        .list_tasks(&remit_store::task::TaskFilter::default())
-        .await?;
+    let tasks = state.store.open_task_counts(code.as_str()).await?;
     let now = state.store.now();
     let mut rows = Vec::new();
     for po in patients.iter().filter(|p| readable.contains(&p.patient)) {
@@ -153,10 +150,7 @@ async fn ward_board(
                 }
             )
         });
-        let open_tasks = tasks
-            .iter()
-            .filter(|t| t.patient == po.patient && t.status.is_open())
-            .count();
+        let open_tasks = tasks.get(po.patient.as_str()).copied().unwrap_or(0);
         let latest = po.latest.as_ref();
         rows.push(BoardRow {
             nhs: po.patient.to_string(),
@@ -399,9 +393,9 @@ async fn patient_page(
             }),
         })
         .collect();
-    let escalations = obs::notices(
+    let escalations = obs::notices_with(
         &state.store,
-        &state.pack,
+        None,
         &EscalationFilter {
             open: true,
             place: None,
