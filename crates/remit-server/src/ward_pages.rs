@@ -124,12 +124,10 @@ async fn ward_board(
     let now = state.store.now();
     let mut rows = Vec::new();
     for po in patients.iter().filter(|p| readable.contains(&p.patient)) {
-        let id = state.store.patient_id(&po.patient).await?;
-        let recent = state.store.obs_for_patient(id, None, 3, false).await?;
-        let trend = match recent.as_slice() {
-            [a, b, ..] if a.total > b.total => format!("rising ({} → {})", b.total, a.total),
-            [a, b, ..] if a.total < b.total => format!("falling ({} → {})", b.total, a.total),
-            [a, _, ..] => format!("steady ({})", a.total),
+        let trend = match (po.latest.as_ref().map(|s| s.total), po.previous_total) {
+            (Some(now), Some(before)) if now > before => format!("rising ({before} → {now})"),
+            (Some(now), Some(before)) if now < before => format!("falling ({before} → {now})"),
+            (Some(now), Some(_)) => format!("steady ({now})"),
             _ => "—".into(),
         };
         let due = remit_domain::time::parse_instant("due", &po.next_due_at).ok();

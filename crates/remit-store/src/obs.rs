@@ -119,6 +119,8 @@ pub struct PatientObs {
     pub bed: Option<String>,
     /// The latest current set, if any.
     pub latest: Option<SetView>,
+    /// The NEWS2 total of the set before it, for the trend.
+    pub previous_total: Option<u8>,
     /// When the next set is due: from the latest set, or from admission when there is none.
     pub next_due_at: String,
 }
@@ -343,16 +345,36 @@ impl Store {
         let patients = sqlx::query(
             "SELECT p.id, p.nhs_number, p.given_name, p.family_name, p.place_code, p.bed, p.created_at, \
              (SELECT o.id FROM obs_set o WHERE o.patient_id = p.id AND o.state = 'current' \
-              ORDER BY o.taken_at DESC, o.id DESC LIMIT 1) AS latest \
+              ORDER BY o.taken_at DESC, o.id DESC LIMIT 1) AS latest, \
+             (SELECT o.total FROM obs_set o WHERE o.patient_id = p.id AND o.state = 'current' \
+              ORDER BY o.taken_at DESC, o.id DESC LIMIT 1 OFFSET 1) AS previous_total \
              FROM patient p WHERE ($1 IS NULL OR p.place_code = $1) ORDER BY p.place_code, p.bed, p.family_name",
         )
         .bind(place)
         .fetch_all(self.pool())
         .await?;
+        // Every latest set in one query rather than one each.
+        let ids: Vec<i64> = patients
+            .iter()
+            .filter_map(|r| col::<Option<i64>>(r, "latest").ok().flatten())
+            .collect();
+        let mut sets: std::collections::HashMap<i64, SetView> = std::collections::HashMap::new();
+        if !ids.is_empty() {
+            // The list holds only integers read from the database.
+            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            let sql = format!("SELECT {SET_COLUMNS} WHERE o.id IN ({})", list.join(", "));
+            for row in sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await? {
+                let s = set_from_row(&row)?;
+                sets.insert(s.id, s);
+            }
+        }
         let mut out = Vec::with_capacity(patients.len());
         for r in &patients {
             let latest = match col::<Option<i64>>(r, "latest")? {
-                Some(id) => Some(self.obs_version(id).await?),
+                Some(id) => Some(
+                    sets.remove(&id)
+                        .ok_or_else(|| StoreError::Corrupt(format!("observation set {id} vanished")))?,
+                ),
                 // A patient with no bed (seen in a department) has no schedule until a set is recorded.
                 None if col::<Option<String>>(r, "bed")?.is_none() => continue,
                 None => None,
@@ -371,6 +393,7 @@ impl Store {
                 place: col(r, "place_code")?,
                 bed: col(r, "bed")?,
                 latest,
+                previous_total: opt_int(r, "previous_total")?,
                 next_due_at,
             });
         }
