@@ -26,6 +26,7 @@ crate::tests!(
     metrics_are_for_administrators,
     cross_site_form_posts_are_refused,
     a_real_server_serves_on_a_real_port,
+    the_logs_carry_no_patient_data,
 );
 
 async fn every_route_but_health_and_sign_in_needs_credentials(db: TestDb) -> Result<()> {
@@ -335,6 +336,148 @@ fn http_get(addr: &str, path: &str) -> Result<(u16, String)> {
     s.read_to_string(&mut text)?;
     let status = text.split_whitespace().nth(1).context("status")?.parse()?;
     Ok((status, text))
+}
+
+fn http(addr: &str, method: &str, path: &str, token: &str, body: &str) -> Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let status = text.split_whitespace().nth(1).context("status")?.parse()?;
+    Ok((status, text))
+}
+
+/// A whole run through the routes that carry patient data (reads, writes, refusals, bad input, unknown ids), with
+/// the server's logs captured: no demo patient's name or NHS number may appear in them.
+async fn the_logs_carry_no_patient_data(db: TestDb) -> Result<()> {
+    crate::helpers::expect_status(&db.remit(&["demo", "--seed-only"]), 0)?;
+    let token = |who: &str| -> Result<String> {
+        let out = db.remit(&["token", "create", "--staff", who]);
+        crate::helpers::expect_status(&out, 0)?;
+        Ok(crate::helpers::stdout(&out).trim().to_owned())
+    };
+    let (priya, ben, alex) = (token("priya.rn")?, token("ben.rn")?, token("alex.ap")?);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_remit"))
+        .args([
+            "--database-url",
+            &db.url,
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    // Drain the logs as they come, so a full pipe never blocks the server.
+    let mut stderr = child.stderr.take().context("stderr")?;
+    let drain = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+    let addr = line
+        .trim()
+        .strip_prefix("remit listening on http://")
+        .context("address line")?
+        .to_owned();
+    let set = r#"{"set": {"respiration_rate": 25, "spo2": 93, "on_oxygen": false, "systolic_bp": 105, "pulse": 105,
+        "consciousness": "alert", "temperature": 37.5}}"#;
+    let result = (|| -> Result<()> {
+        for (who, method, path, body, want) in [
+            (&priya, "GET", "/wards/ward-7", "", 200),
+            (&priya, "GET", "/patients/9990002746", "", 200),
+            (&priya, "GET", "/api/patients/9990002746/observations", "", 200),
+            (&priya, "POST", "/api/patients/9990001375/observations", set, 201),
+            (
+                &priya,
+                "POST",
+                "/api/patients/9990001375/observations",
+                r#"{"set": {"on_oxygen": "maybe"}}"#,
+                422,
+            ),
+            (&ben, "POST", "/api/patients/9990004110/observations", set, 403),
+            (&ben, "GET", "/patients/9990005486", "", 403),
+            (&priya, "GET", "/patients/9991000003", "", 404),
+            (&priya, "GET", "/patients/9990000000", "", 422),
+            (
+                &priya,
+                "GET",
+                "/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9990006857",
+                "",
+                200,
+            ),
+            (
+                &priya,
+                "GET",
+                "/fhir/Observation?patient=Patient/9990002746&_count=3",
+                "",
+                200,
+            ),
+            (&priya, "GET", "/fhir/Observation/999999-rr", "", 404),
+            (
+                &alex,
+                "POST",
+                "/api/patients/9990002746/prescriptions",
+                r#"{"medicine": "X", "dose": "5 mg", "route": "oral", "frequency": "daily"}"#,
+                403,
+            ),
+            (&priya, "GET", "/api/escalations?open=true", "", 200),
+            (&ben, "GET", "/api/imaging/requests/1", "", 403),
+        ] {
+            let (status, text) = http(&addr, method, path, who, body)?;
+            ensure!(status == want, "{method} {path}: {status}, wanted {want}: {text}");
+        }
+        Ok(())
+    })();
+    child.kill()?;
+    child.wait()?;
+    let logs = drain.join().map_err(|_| anyhow::anyhow!("the log reader panicked"))?;
+    result?;
+    ensure!(logs.lines().count() >= 14, "the run was logged: {logs}");
+    for needle in [
+        "Margaret",
+        "Hughes",
+        "David",
+        "Clarke",
+        "Aisha",
+        "Rahman",
+        "George",
+        "Wilson",
+        "Fatima",
+        "Noor",
+        "Peter",
+        "O'Neill",
+        "Susan",
+        "Blake",
+        "John",
+        "Murphy",
+        "Linda",
+        "Evans",
+        "9990001375",
+        "9990002746",
+        "9990004110",
+        "9990005486",
+        "9990006857",
+        "9990008221",
+        "9990009597",
+        "9990012334",
+        "9990013705",
+        "9990000000",
+        "9991000003",
+    ] {
+        ensure!(!logs.contains(needle), "the logs name `{needle}`: {logs}");
+    }
+    Ok(())
 }
 
 async fn a_real_server_serves_on_a_real_port(db: TestDb) -> Result<()> {
