@@ -9,7 +9,7 @@ use remit_server::scope::{self, Ask, Outcome};
 use remit_store::Store;
 
 use crate::cli::{CompetencyCommand, CpdCommand};
-use crate::{CliError, CliResult, cli_actor, open_store, open_with_pack, print_json};
+use crate::{CliError, CliResult, cli_actor, on_behalf, open_store, open_with_pack, print_json};
 
 /// Asks the pack whether `actor` may do `activity` to `colleague`; a refusal is audited and ends the command.
 async fn authorise(store: &Store, pack: &PolicyPack, ask: &Ask, audit_actor: &str, target: &str) -> CliResult {
@@ -69,7 +69,7 @@ pub async fn competency(url: &str, pack: &PolicyPack, cmd: CompetencyCommand) ->
                 evidence,
             };
             let store = open_with_pack(url, pack).await?;
-            let actor = format!("staff:{} via {}", s.assessor, cli_actor());
+            let actor = on_behalf(&s.assessor);
             match remit_server::competency::sign_off(&store, pack, &s, &actor).await? {
                 Outcome::Refused(reasons) => Err(CliError::Failed(format!("refused:\n  - {}", reasons.join("\n  - ")))),
                 Outcome::Done(done) => {
@@ -97,7 +97,7 @@ pub async fn competency(url: &str, pack: &PolicyPack, cmd: CompetencyCommand) ->
             let reason = parse_title("reason", &reason)?;
             let store = open_with_pack(url, pack).await?;
             let staff_id = store.staff_id(&staff).await?;
-            let actor = format!("staff:{by} via {}", cli_actor());
+            let actor = on_behalf(&by);
             let target = format!("staff:{staff}");
             let mut ask = Ask::new(by.clone(), "competency.manage");
             ask.colleague = Some(staff.clone());

@@ -13,19 +13,7 @@ use remit_server::scope::Outcome;
 use remit_store::imaging::{DoseRow, RequestView};
 
 use crate::cli::{ClinicalCommand, ImagingCommand};
-use crate::{CliError, CliResult, cli_actor, open_with_pack, print_json};
-
-fn refused(reasons: &[String]) -> ExitCode {
-    eprintln!("refused:");
-    for r in reasons {
-        eprintln!("  - {r}");
-    }
-    ExitCode::from(1)
-}
-
-fn on_behalf(by: &Username) -> String {
-    format!("staff:{by} via {}", cli_actor())
-}
+use crate::{CliError, CliResult, on_behalf, open_with_pack, print_json, refused};
 
 fn line(r: &RequestView) -> String {
     let mut s = format!(

@@ -121,6 +121,20 @@ pub async fn open_with_pack(url: &str, pack: &remit_policy::PolicyPack) -> CliRe
     Ok(store)
 }
 
+/// Prints a policy refusal with every reason; the command exits 1.
+pub fn refused(reasons: &[String]) -> ExitCode {
+    eprintln!("refused:");
+    for r in reasons {
+        eprintln!("  - {r}");
+    }
+    ExitCode::from(1)
+}
+
+/// How a command done on a staff member's behalf appears in the audit log.
+pub fn on_behalf(by: &remit_domain::staff::Username) -> String {
+    format!("staff:{by} via {}", cli_actor())
+}
+
 /// Who the command acts as in the audit log: the operating-system user at the console.
 pub fn cli_actor() -> String {
     let user = std::env::var("USER")

@@ -16,19 +16,7 @@ use remit_store::obs::{EscalationFilter, SetView};
 use serde_json::{Map, Value, json};
 
 use crate::cli::{EscalationCommand, ObsCommand, SetValues};
-use crate::{CliError, CliResult, cli_actor, open_with_pack, print_json};
-
-fn refused(reasons: &[String]) -> ExitCode {
-    eprintln!("refused:");
-    for r in reasons {
-        eprintln!("  - {r}");
-    }
-    ExitCode::from(1)
-}
-
-fn on_behalf(by: &Username) -> String {
-    format!("staff:{by} via {}", cli_actor())
-}
+use crate::{CliError, CliResult, on_behalf, open_with_pack, print_json, refused};
 
 /// The flags as the JSON object the API takes, so that one parser checks both.
 fn readings(v: &SetValues) -> CliResult<(Readings, Option<Spo2Scale>)> {

@@ -10,7 +10,7 @@ use remit_server::tasks::{self, Delegation, Outcome};
 use remit_store::task::{TaskFilter, TaskView};
 
 use crate::cli::{TaskCommand, TaskMove, TaskMoveWithReason};
-use crate::{CliError, CliResult, cli_actor, open_with_pack, print_json};
+use crate::{CliError, CliResult, on_behalf, open_with_pack, print_json, refused};
 
 fn line(t: &TaskView) -> String {
     format!(
@@ -26,14 +26,6 @@ fn line(t: &TaskView) -> String {
             .map(|s| format!("  supervised by {s}"))
             .unwrap_or_default()
     )
-}
-
-fn refused(reasons: &[String]) -> ExitCode {
-    eprintln!("refused:");
-    for r in reasons {
-        eprintln!("  - {r}");
-    }
-    ExitCode::from(1)
 }
 
 pub async fn task(url: &str, pack: &PolicyPack, cmd: TaskCommand, max_supervisees: usize) -> CliResult<ExitCode> {
@@ -74,7 +66,7 @@ pub async fn task(url: &str, pack: &PolicyPack, cmd: TaskCommand, max_supervisee
                     remit_domain::time::format_instant(due)
                 )));
             }
-            let actor = format!("staff:{} via {}", d.delegator, cli_actor());
+            let actor = on_behalf(&d.delegator);
             match tasks::delegate(&store, pack, &d, &actor, max_supervisees).await? {
                 Outcome::Refused(reasons) => Ok(refused(&reasons)),
                 Outcome::Done(done) => {
@@ -179,7 +171,7 @@ async fn run_move(
 ) -> CliResult<ExitCode> {
     let actor = Username::parse(actor)?;
     let store = open_with_pack(url, pack).await?;
-    let audit_actor = format!("staff:{actor} via {}", cli_actor());
+    let audit_actor = on_behalf(&actor);
     match tasks::make_move(&store, pack, id, mv, &actor, note, &audit_actor).await? {
         Outcome::Refused(reasons) => Ok(refused(&reasons)),
         Outcome::Done(t) => {

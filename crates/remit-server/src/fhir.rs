@@ -147,6 +147,16 @@ pub(crate) fn parse_body(headers: &HeaderMap, body: &Bytes, allowed: &[&str]) ->
         .map_err(|e| FhirError::bad(Issue::new("structure", format!("the body is not valid JSON: {e}"))))
 }
 
+/// A request that does not read as FHIR: 400 for a structural problem, 422 for a wrong code or value.
+pub(crate) fn invalid(issue: Issue) -> FhirError {
+    let status = if matches!(issue.code, "structure" | "invalid") {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    FhirError::with(status, vec![issue])
+}
+
 fn task_id(raw: &str) -> Result<i64, FhirError> {
     raw.parse().map_err(|_| {
         FhirError::new(

@@ -19,14 +19,7 @@ use crate::scope::Outcome;
 
 const JSON: &[&str] = &["application/fhir+json", "application/json"];
 
-fn invalid(issue: Issue) -> FhirError {
-    let status = if matches!(issue.code, "structure" | "invalid") {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    FhirError::with(status, vec![issue])
-}
+use crate::fhir::invalid;
 
 fn value_at(at: &'static str) -> impl Fn(remit_domain::InvalidValue) -> FhirError {
     move |e| invalid(Issue::new("value", e.to_string()).at(at))

@@ -17,16 +17,9 @@ use crate::AppState;
 use crate::auth::Actor;
 use crate::fhir::{FhirError, fhir_json, parse_body};
 use crate::obs::{self, RecordSet, Recorded};
-use crate::scope::{self, Ask, Outcome};
+use crate::scope::{self, Outcome};
 
-fn invalid(issue: Issue) -> FhirError {
-    let status = if matches!(issue.code, "structure" | "invalid") {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    FhirError::with(status, vec![issue])
-}
+use crate::fhir::invalid;
 
 /// The supervisor named among the performers: a `Practitioner/{username}` other than the person recording.
 fn supervisor_of(resource: &Value, me: &Username, at: &str) -> Result<Option<Username>, FhirError> {
@@ -178,9 +171,7 @@ fn not_found(id: &str) -> FhirError {
 }
 
 async fn must_read(state: &AppState, actor: &Actor, nhs: &NhsNumber) -> Result<(), FhirError> {
-    let mut ask = Ask::new(actor.profile.staff.username.clone(), "record.read");
-    ask.patient = Some(nhs.clone());
-    let d = scope::check(&state.store, &state.pack, &ask).await?;
+    let d = scope::may_read(&state.store, &state.pack, &actor.profile.staff.username, nhs, None).await?;
     if d.permitted() {
         Ok(())
     } else {

@@ -20,7 +20,7 @@ use crate::api::ApiJson;
 use crate::auth::Actor;
 use crate::error::AppError;
 use crate::imaging::{self, Exposure, Referral};
-use crate::scope::{self, Ask, Outcome};
+use crate::scope::{self, Outcome};
 
 fn done<T>(o: Outcome<T>) -> Result<T, AppError> {
     match o {
@@ -31,10 +31,11 @@ fn done<T>(o: Outcome<T>) -> Result<T, AppError> {
 
 /// May the actor read this patient's record, judged where the work happens?
 async fn may_read(state: &AppState, actor: &Actor, nhs: &NhsNumber, place: Option<&str>) -> Result<bool, AppError> {
-    let mut ask = Ask::new(actor.profile.staff.username.clone(), "record.read");
-    ask.patient = Some(nhs.clone());
-    ask.place = place.map(PlaceCode::parse).transpose()?;
-    Ok(scope::check(&state.store, &state.pack, &ask).await?.permitted())
+    let place = place.map(PlaceCode::parse).transpose()?;
+    let who = &actor.profile.staff.username;
+    Ok(scope::may_read(&state.store, &state.pack, who, nhs, place)
+        .await?
+        .permitted())
 }
 
 /// A request is readable by its referrer, and by anyone who may read the patient's record on the patient's ward or

@@ -48,6 +48,28 @@ pub struct Recorded {
     pub scale2: Option<Scale2>,
 }
 
+impl Recorded {
+    /// The answer to recording or correcting a set, read back as stored.
+    async fn load(
+        store: &Store,
+        version_id: i64,
+        assessment: &Assessment,
+        escalation: Option<i64>,
+        scale2: Option<Scale2>,
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            set: store.obs_version(version_id).await?,
+            escalation_level: assessment.escalation,
+            response: assessment.escalation.map(EscalationLevel::response),
+            escalation: match escalation {
+                Some(id) => Some(store.escalation(id).await?),
+                None => None,
+            },
+            scale2,
+        })
+    }
+}
+
 /// How far back a set may be entered late: beyond this it is a different kind of record.
 const LATE_ENTRY: i64 = 24;
 
@@ -271,16 +293,9 @@ pub async fn record(
             })
         })
         .await?;
-    Ok(Outcome::Done(Recorded {
-        set: store.obs_version(version_id).await?,
-        escalation_level: assessment.escalation,
-        response: assessment.escalation.map(EscalationLevel::response),
-        escalation: match escalation {
-            Some(id) => Some(store.escalation(id).await?),
-            None => None,
-        },
-        scale2: prescription,
-    }))
+    Ok(Outcome::Done(
+        Recorded::load(store, version_id, &assessment, escalation, prescription).await?,
+    ))
 }
 
 /// A correction of a set: new values, and why.
@@ -404,16 +419,9 @@ pub async fn amend(
             })
         })
         .await?;
-    Ok(Outcome::Done(Recorded {
-        set: store.obs_version(version_id).await?,
-        escalation_level: assessment.escalation,
-        response: assessment.escalation.map(EscalationLevel::response),
-        escalation: match escalation {
-            Some(id) => Some(store.escalation(id).await?),
-            None => None,
-        },
-        scale2: None,
-    }))
+    Ok(Outcome::Done(
+        Recorded::load(store, version_id, &assessment, escalation, None).await?,
+    ))
 }
 
 /// Marks a set entered in error (it was for the wrong patient, or never taken). Its values are kept; its open

@@ -150,6 +150,21 @@ impl Facts {
     }
 }
 
+/// May `actor` read the patient's record now (`record.read`)? With `place`, judged where the work happens (an X-ray
+/// request's department) rather than where the patient is.
+pub async fn may_read(
+    store: &Store,
+    pack: &PolicyPack,
+    actor: &Username,
+    patient: &NhsNumber,
+    place: Option<remit_domain::place::PlaceCode>,
+) -> Result<Decision, StoreError> {
+    let mut ask = Ask::new(actor.clone(), "record.read");
+    ask.patient = Some(patient.clone());
+    ask.place = place;
+    check(store, pack, &ask).await
+}
+
 /// Which of these patients (NHS number and place) `actor` may read now (`record.read`): their duty, an open task,
 /// asked once per patient with the actor's profile and the places loaded once.
 pub async fn readable(

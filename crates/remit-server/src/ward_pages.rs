@@ -28,7 +28,8 @@ use crate::AppState;
 use crate::auth::Actor;
 use crate::error::{AppError, render};
 use crate::obs::{self, EscalationNotice, RecordSet, Recorded};
-use crate::scope::{self, Ask, Outcome};
+use crate::obs_api::must_read;
+use crate::scope::{self, Outcome};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -326,17 +327,6 @@ struct PatientPage<'a> {
     history: Vec<HistoryRow>,
     escalations: Vec<EscalationNotice>,
     scale2: Option<String>,
-}
-
-async fn must_read(state: &AppState, actor: &Actor, nhs: &NhsNumber) -> Result<(), AppError> {
-    let mut ask = Ask::new(actor.profile.staff.username.clone(), "record.read");
-    ask.patient = Some(nhs.clone());
-    let d = scope::check(&state.store, &state.pack, &ask).await?;
-    if d.permitted() {
-        Ok(())
-    } else {
-        Err(AppError::Refused(d.reasons))
-    }
 }
 
 async fn patient_page(
