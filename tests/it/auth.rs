@@ -27,7 +27,224 @@ crate::tests!(
     cross_site_form_posts_are_refused,
     a_real_server_serves_on_a_real_port,
     the_logs_carry_no_patient_data,
+    every_declared_route_refuses_anonymous_requests,
+    oversized_bodies_are_refused_early,
+    reading_outside_duty_is_refused_and_break_glass_is_the_audited_exception,
 );
+
+/// The paths the server declares, read from its source so that a new route cannot escape this sweep.
+fn declared_paths() -> Result<Vec<String>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/remit-server/src");
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(&dir)? {
+        let text = std::fs::read_to_string(entry?.path())?;
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find(".route(") {
+            rest = rest[i + ".route(".len()..].trim_start();
+            if let Some(lit) = rest.strip_prefix('"') {
+                let end = lit.find('"').context("unterminated route literal")?;
+                paths.push(lit[..end].to_owned());
+            }
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    Ok(paths)
+}
+
+/// Fills each `{parameter}` of a route template with a plausible value.
+fn concrete(template: &str) -> String {
+    template
+        .split('/')
+        .map(|seg| match seg {
+            "{nhs}" | "{nhs_number}" => "9990001375",
+            s if s.starts_with('{') => "1",
+            s => s,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+async fn every_declared_route_refuses_anonymous_requests(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let paths = declared_paths()?;
+    ensure!(paths.len() > 20 && paths.iter().any(|p| p == "/fhir"), "{paths:?}");
+    let public = ["/health", "/login"];
+    let mut tried = 0;
+    for template in paths.iter().filter(|p| !public.contains(&p.as_str())) {
+        let path = concrete(template);
+        let mut refused = 0;
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            let req = Request::builder()
+                .method(method)
+                .uri(&path)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from("{}"))?;
+            let res = app.send(req).await?;
+            ensure!(
+                matches!(res.status, StatusCode::UNAUTHORIZED | StatusCode::METHOD_NOT_ALLOWED),
+                "{method} {path}: {} {}",
+                res.status,
+                res.body
+            );
+            refused += usize::from(res.status == StatusCode::UNAUTHORIZED);
+        }
+        ensure!(refused > 0, "{template}: no method answered 401");
+        tried += 1;
+    }
+    // Every operation of the OpenAPI document, with its own method.
+    let admin = app.token_for("admin").await?;
+    let doc = app.get("/api/openapi.json", &admin).await?.json()?;
+    let ops = doc["paths"].as_object().context("paths")?;
+    for (template, item) in ops {
+        for method in item.as_object().context("path item")?.keys() {
+            let req = Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(concrete(template))
+                .body(Body::empty())?;
+            let res = app.send(req).await?;
+            ensure!(
+                res.status == StatusCode::UNAUTHORIZED,
+                "{method} {template}: {}",
+                res.status
+            );
+            tried += 1;
+        }
+    }
+    ensure!(tried > 40, "only {tried} routes tried");
+    Ok(())
+}
+
+async fn oversized_bodies_are_refused_early(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let alex = app.token_for("alex.ap").await?;
+    let before = app.store.audit_log(100_000).await?.len();
+    let big = format!(
+        "{{\"resourceType\":\"Bundle\",\"pad\":\"{}\"}}",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    for (path, kind) in [
+        ("/fhir", "application/fhir+json"),
+        ("/api/patients/9990001375/observations", "application/json"),
+        ("/login", "application/x-www-form-urlencoded"),
+        ("/patients/9990001375/observations", "application/x-www-form-urlencoded"),
+    ] {
+        let req = alex
+            .apply(Request::post(path))
+            .header(header::CONTENT_TYPE, kind)
+            .body(Body::from(big.clone()))?;
+        let res = app.send(req).await?;
+        ensure!(
+            res.status == StatusCode::PAYLOAD_TOO_LARGE,
+            "POST {path}: {}",
+            res.status
+        );
+    }
+    // Without a length announced, the limit still holds as the body streams in.
+    let chunks = futures_util::stream::iter(
+        (0..64).map(|_| Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b' '; 64 * 1024]))),
+    );
+    let req = alex
+        .apply(Request::post("/fhir"))
+        .header(header::CONTENT_TYPE, "application/fhir+json")
+        .body(Body::from_stream(chunks))?;
+    let res = app.send(req).await?;
+    ensure!(
+        res.status == StatusCode::PAYLOAD_TOO_LARGE,
+        "streamed: {} {}",
+        res.status,
+        res.body
+    );
+    ensure!(
+        app.store.audit_log(100_000).await?.len() == before,
+        "nothing is written"
+    );
+    Ok(())
+}
+
+/// The newest audit entry for reading a record (the escalation sweep may write its own in between).
+async fn last_read(app: &TestApp) -> Result<remit_domain::audit::AuditEntry> {
+    let log = app.store.audit_log(50).await?;
+    log.into_iter()
+        .find(|e| e.action == "record.read")
+        .context("no record.read entry")
+}
+
+async fn reading_outside_duty_is_refused_and_break_glass_is_the_audited_exception(db: TestDb) -> Result<()> {
+    const MARGARET: &str = "9990001375";
+    let app = TestApp::demo(&db).await?;
+    // Ben is on duty on another ward than Margaret's.
+    let ben = app.token_for("ben.rn").await?;
+    let chart = format!("/api/patients/{MARGARET}/observations");
+    let before = app.store.audit_log(100_000).await?.len();
+    let res = app.get(&chart, &ben).await?;
+    ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.status);
+    ensure!(res.body.contains("break-glass"), "{}", res.body);
+    let last = last_read(&app).await?;
+    ensure!(
+        last.decision == remit_domain::audit::Decision::Deny && last.seq > before as i64,
+        "{last:?}"
+    );
+    // A blank reason is no reason.
+    let blank = |path: &str| {
+        ben.apply(Request::get(path))
+            .header("remit-break-glass", "   ")
+            .body(Body::empty())
+    };
+    ensure!(app.send(blank(&chart)?).await?.status == StatusCode::FORBIDDEN);
+    // With a stated reason the record opens, and the read is audited with the reason.
+    let reason = "Cardiac arrest call to the bay; resuscitation team lead";
+    let glass = |path: &str| {
+        ben.apply(Request::get(path))
+            .header("remit-break-glass", reason)
+            .body(Body::empty())
+    };
+    let res = app.send(glass(&chart)?).await?;
+    ensure!(res.status == StatusCode::OK, "{}: {}", res.status, res.body);
+    let last = last_read(&app).await?;
+    ensure!(
+        last.actor == "staff:ben.rn"
+            && last.decision == remit_domain::audit::Decision::Permit
+            && last.reasons == vec![format!("break-glass: {reason}")],
+        "{last:?}"
+    );
+    // FHIR reads too.
+    let fhir = format!("/fhir/Observation?patient=Patient/{MARGARET}");
+    ensure!(app.get(&fhir, &ben).await?.status == StatusCode::FORBIDDEN);
+    ensure!(app.send(glass(&fhir)?).await?.status == StatusCode::OK);
+    // Break-glass opens reading only: writing stays refused.
+    let res = app
+        .send(
+            ben.apply(Request::post(chart.as_str()))
+                .header("remit-break-glass", reason)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    serde_json::json!({"set": {"respiration_rate": 16, "spo2": 97, "on_oxygen": false,
+                        "systolic_bp": 120, "pulse": 70, "consciousness": "alert", "temperature": 37.0}})
+                    .to_string(),
+                ))?,
+        )
+        .await?;
+    ensure!(res.status == StatusCode::FORBIDDEN, "{}: {}", res.status, res.body);
+    // In the browser the refusal offers break-glass, and the stated reason opens the page.
+    let cookie = app.sign_in("ben.rn", DEMO_PASSWORD).await?;
+    let page = app.get(&format!("/patients/{MARGARET}"), &cookie).await?;
+    ensure!(page.status == StatusCode::FORBIDDEN && page.body.contains("name=\"break_glass\""));
+    let page = app
+        .get(&format!("/patients/{MARGARET}?break_glass=Bleep+from+the+bay"), &cookie)
+        .await?;
+    ensure!(
+        page.status == StatusCode::OK && page.body.contains("Margaret"),
+        "{}",
+        page.status
+    );
+    let last = last_read(&app).await?;
+    ensure!(
+        last.reasons == vec!["break-glass: Bleep from the bay".to_owned()],
+        "{last:?}"
+    );
+    Ok(())
+}
 
 async fn every_route_but_health_and_sign_in_needs_credentials(db: TestDb) -> Result<()> {
     let app = TestApp::demo(&db).await?;

@@ -323,7 +323,7 @@ pub enum Auth {
 }
 
 impl Auth {
-    fn apply(&self, b: axum::http::request::Builder) -> axum::http::request::Builder {
+    pub fn apply(&self, b: axum::http::request::Builder) -> axum::http::request::Builder {
         match self {
             Auth::None => b,
             Auth::Cookie(c) => b.header(header::COOKIE, c),

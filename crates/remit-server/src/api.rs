@@ -105,6 +105,9 @@ where
             Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::BadRequest(
                 "send the body as JSON with `Content-Type: application/json`".into(),
             )),
+            Err(other) if other.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(AppError::TooLarge("body: larger than the server accepts".into()))
+            }
             Err(other) => Err(AppError::BadRequest(format!("body: {}", other.body_text()))),
         }
     }

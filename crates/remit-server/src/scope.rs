@@ -165,6 +165,75 @@ pub async fn may_read(
     check(store, pack, &ask).await
 }
 
+/// Opens the patient's record to `actor` (`record.read`), or refuses with every reason, audited. A stated
+/// break-glass reason opens a record outside the actor's duty; that read is audited with the reason.
+pub async fn open_record(
+    store: &Store,
+    pack: &PolicyPack,
+    actor: &Username,
+    patient: &NhsNumber,
+    break_glass: Option<&str>,
+) -> Result<Outcome<()>, StoreError> {
+    let mut ask = Ask::new(actor.clone(), "record.read");
+    ask.patient = Some(patient.clone());
+    let mut decision = check(store, pack, &ask).await?;
+    if decision.permitted() {
+        return Ok(Outcome::Done(()));
+    }
+    let who = format!("staff:{actor}");
+    let target = format!("patient:{patient}");
+    if let Some(reason) = break_glass {
+        ask.break_glass = Some(reason.to_owned());
+        decision = check(store, pack, &ask).await?;
+        if decision.permitted() {
+            let mut draft = AuditDraft::permit(&who, "record.read", &target);
+            draft.reasons = vec![format!("break-glass: {reason}")];
+            store.record(draft).await?;
+            return Ok(Outcome::Done(()));
+        }
+    }
+    refuse(store, &who, "record.read", &target, decision.reasons, &()).await
+}
+
+/// A break-glass reason stated with a request: the `Remit-Break-Glass` header, or `break_glass` in the query (the
+/// form on a refused page). Blank is not a reason.
+#[derive(Debug, Clone, Default)]
+pub struct BreakGlass(pub Option<String>);
+
+/// The longest break-glass reason kept.
+const BREAK_GLASS_MAX: usize = 500;
+
+impl BreakGlass {
+    pub fn reason(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+
+    fn from_parts(parts: &axum::http::request::Parts) -> Self {
+        let header = parts
+            .headers
+            .get("remit-break-glass")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let query = parts.uri.query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "break_glass")
+                .map(|(_, v)| v.into_owned())
+        });
+        let reason = header
+            .or(query)
+            .map(|r| r.trim().chars().take(BREAK_GLASS_MAX).collect::<String>());
+        Self(reason.filter(|r| !r.is_empty()))
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for BreakGlass {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_parts(parts))
+    }
+}
+
 /// Which of these patients (NHS number and place) `actor` may read now (`record.read`): their duty, an open task,
 /// asked once per patient with the actor's profile and the places loaded once.
 pub async fn readable(

@@ -29,7 +29,7 @@ use crate::auth::Actor;
 use crate::error::{AppError, render};
 use crate::obs::{self, EscalationNotice, RecordSet, Recorded};
 use crate::obs_api::must_read;
-use crate::scope::{self, Outcome};
+use crate::scope::{self, BreakGlass, Outcome};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -332,12 +332,22 @@ struct PatientPage<'a> {
 async fn patient_page(
     State(state): State<AppState>,
     actor: Actor,
+    bg: BreakGlass,
     Path(nhs): Path<String>,
 ) -> Result<Response, AppError> {
     let nhs = NhsNumber::parse(&nhs)?;
     let patient = state.store.patient(&nhs).await?;
-    if let Err(AppError::Refused(reasons)) = must_read(&state, &actor, &nhs).await {
-        return refused_page(&actor, "Open this patient's record", &reasons);
+    match must_read(&state, &actor, &nhs, &bg).await {
+        Err(AppError::Refused(reasons)) => {
+            let page = RefusedPage {
+                actor: &actor,
+                what: "Open this patient's record",
+                reasons: &reasons,
+                break_glass: Some(format!("/patients/{nhs}")),
+            };
+            return Ok((StatusCode::FORBIDDEN, render(&page)?).into_response());
+        }
+        other => other?,
     }
     let id = state.store.patient_id(&nhs).await?;
     let mut current = state.store.obs_for_patient(id, None, 12, false).await?;
@@ -418,10 +428,17 @@ struct RefusedPage<'a> {
     actor: &'a Actor,
     what: &'a str,
     reasons: &'a [String],
+    /// Where a break-glass reason may be stated to open a record anyway.
+    break_glass: Option<String>,
 }
 
 pub(crate) fn refused_page(actor: &Actor, what: &str, reasons: &[String]) -> Result<Response, AppError> {
-    let page = render(&RefusedPage { actor, what, reasons })?;
+    let page = render(&RefusedPage {
+        actor,
+        what,
+        reasons,
+        break_glass: None,
+    })?;
     Ok((StatusCode::FORBIDDEN, page).into_response())
 }
 
