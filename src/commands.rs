@@ -35,11 +35,11 @@ fn read_password_from_stdin() -> CliResult<String> {
 /// Runs a change to one staff member as one audited command.
 async fn staff_change<F>(store: &Store, username: &Username, action: &str, payload: &impl Serialize, f: F) -> CliResult
 where
-    F: for<'a> FnOnce(&'a mut WriteTx, i64) -> BoxFuture<'a, Result<(), StoreError>>,
+    F: for<'a> FnOnce(&'a mut WriteTx, i64) -> BoxFuture<'a, Result<(), StoreError>> + Send + 'static,
 {
     let id = store.staff_id(username).await?;
     let draft = AuditDraft::permit(cli_actor(), action, format!("staff:{username}")).with_payload(payload);
-    store.command(draft, |tx| f(tx, id)).await?;
+    store.command(draft, move |tx| f(tx, id)).await?;
     Ok(())
 }
 
@@ -103,7 +103,7 @@ pub async fn staff(url: &str, cmd: StaffCommand) -> CliResult {
                 places: places.clone(),
                 until: until.map(format_instant),
             };
-            staff_change(&store, &username, "staff.set-duty", &payload, |tx, id| {
+            staff_change(&store, &username, "staff.set-duty", &payload, move |tx, id| {
                 Box::pin(async move { tx.set_duty(id, &places, until).await })
             })
             .await?;
@@ -115,7 +115,7 @@ pub async fn staff(url: &str, cmd: StaffCommand) -> CliResult {
             let reg = Registration::parse_spec(&registration)?;
             let store = open_store(url).await?;
             let payload = reg.clone();
-            staff_change(&store, &username, "staff.add-registration", &payload, |tx, id| {
+            staff_change(&store, &username, "staff.add-registration", &payload, move |tx, id| {
                 Box::pin(async move { tx.add_registration(id, &reg).await })
             })
             .await?;
@@ -127,7 +127,7 @@ pub async fn staff(url: &str, cmd: StaffCommand) -> CliResult {
             let e = Entitlement::parse(&entitlement)?;
             let store = open_store(url).await?;
             let actor = cli_actor();
-            staff_change(&store, &username, "staff.grant-entitlement", &e, |tx, id| {
+            staff_change(&store, &username, "staff.grant-entitlement", &e, move |tx, id| {
                 Box::pin(async move { tx.grant_entitlement(id, e, &actor).await })
             })
             .await?;
@@ -223,7 +223,7 @@ async fn staff_add(url: &str, a: StaffAdd) -> CliResult {
         registrations: &registrations,
     });
     store
-        .command(draft, |tx| {
+        .command(draft, move |tx| {
             Box::pin(async move {
                 let id = tx.insert_staff(&new).await?;
                 for r in &registrations {
@@ -312,7 +312,7 @@ pub async fn place(url: &str, cmd: PlaceCommand) -> CliResult {
             let code = place.code.clone();
             let draft = AuditDraft::permit(cli_actor(), "place.add", format!("place:{code}")).with_payload(&place);
             store
-                .command(draft, |tx| Box::pin(async move { tx.insert_place(&place).await }))
+                .command(draft, move |tx| Box::pin(async move { tx.insert_place(&place).await }))
                 .await?;
             println!("place {code}: added");
             Ok(())
@@ -357,7 +357,7 @@ pub async fn patient(url: &str, cmd: PatientCommand) -> CliResult {
             let nhs = p.nhs_number.clone();
             let draft = AuditDraft::permit(cli_actor(), "patient.add", format!("patient:{nhs}")).with_payload(&p);
             store
-                .command(draft, |tx| {
+                .command(draft, move |tx| {
                     Box::pin(async move { tx.insert_patient(&p).await.map(drop) })
                 })
                 .await?;
@@ -428,7 +428,7 @@ pub async fn token(url: &str, cmd: TokenCommand) -> CliResult {
             let draft =
                 AuditDraft::permit(cli_actor(), "token.create", format!("staff:{username}")).with_payload(&label);
             let (token, _) = store
-                .command(draft, |tx| {
+                .command(draft, move |tx| {
                     Box::pin(async move { tx.create_token(profile.id, &label).await })
                 })
                 .await?;
@@ -444,7 +444,7 @@ pub async fn token(url: &str, cmd: TokenCommand) -> CliResult {
             let draft =
                 AuditDraft::permit(cli_actor(), "token.revoke", format!("staff:{username}")).with_payload(&label);
             let (n, _) = store
-                .command(draft, |tx| Box::pin(async move { tx.revoke_tokens(id, &label).await }))
+                .command(draft, move |tx| Box::pin(async move { tx.revoke_tokens(id, &label).await }))
                 .await?;
             println!("{username}: {n} token(s) revoked");
             Ok(())

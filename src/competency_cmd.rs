@@ -105,7 +105,7 @@ pub async fn competency(url: &str, pack: &PolicyPack, cmd: CompetencyCommand) ->
             let draft = AuditDraft::permit(actor.clone(), "competency.revoke", target).with_payload(&(&id, &reason));
             let by_name = format!("staff:{by}");
             let (revoked, _) = store
-                .command(draft, |tx| {
+                .command(draft, move |tx| {
                     Box::pin(async move { tx.revoke_competency(staff_id, &id, &by_name, &reason).await })
                 })
                 .await?;
@@ -195,7 +195,7 @@ pub async fn cpd(url: &str, cmd: CpdCommand) -> CliResult {
             let draft = AuditDraft::permit(by.clone(), "cpd.add", format!("staff:{staff}"))
                 .with_payload(&(date, minutes, &activity));
             store
-                .command(draft, |tx| {
+                .command(draft, move |tx| {
                     Box::pin(async move { tx.add_cpd(staff_id, date, minutes, &activity, &reflection, &by).await })
                 })
                 .await?;

@@ -18,6 +18,7 @@ crate::tests!(
     a_signed_checkpoint_detects_a_rewritten_table,
     a_checkpoint_with_a_bad_signature_is_refused,
     concurrent_commands_keep_one_chain,
+    commands_that_share_a_commit_fail_alone,
 );
 
 /// A log of `n` entries, alternating permitted commands and refusals.
@@ -236,5 +237,73 @@ async fn concurrent_commands_keep_one_chain(db: TestDb) -> Result<()> {
     let v = store.verify_audit().await?;
     ensure!(v.outcome == remit_store::VerifyOutcome::Intact, "{:?}", v.outcome);
     ensure!(v.verified == 80, "expected 80 entries, found {}", v.verified);
+    Ok(())
+}
+
+/// Many commands at once share commits (group commit); each one that fails rolls back its own writes only, a conflict
+/// is recorded as a refusal, and the chain holds every entry once.
+async fn commands_that_share_a_commit_fail_alone(db: TestDb) -> Result<()> {
+    use remit_domain::place::{Place, PlaceCode, PlaceKind};
+    use remit_store::StoreError;
+    let store = db.store(TestClock::new()).await?;
+    let before = store.verify_audit().await?.verified;
+    let places_before = store.places().await?.len();
+    let mut tasks = Vec::new();
+    for i in 0..240 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let place = Place {
+                code: PlaceCode::parse(&format!("gc{i}"))?,
+                name: format!("Group commit {i}"),
+                kind: PlaceKind::Ward,
+            };
+            let draft = AuditDraft::permit("test", "place.add", format!("place:gc{i}"));
+            let outcome = store
+                .command(draft, move |tx| {
+                    Box::pin(async move {
+                        tx.insert_place(&place).await?;
+                        match i % 6 {
+                            1 => Err(StoreError::Conflict(format!("conflict {i}"))),
+                            2 => Err(StoreError::Invalid(format!("invalid {i}"))),
+                            _ => Ok(i),
+                        }
+                    })
+                })
+                .await;
+            anyhow::Ok((i, outcome))
+        }));
+    }
+    let mut kept = 0;
+    let mut refused = 0;
+    for t in tasks {
+        let (i, outcome) = t.await??;
+        match (i % 6, outcome) {
+            (1, Err(StoreError::Conflict(_))) => refused += 1,
+            (2, Err(StoreError::Invalid(_))) => {}
+            (_, Ok((n, entry))) => {
+                ensure!(n == i && entry.action == "place.add", "{i}: {entry:?}");
+                kept += 1;
+            }
+            (_, other) => anyhow::bail!("command {i}: {other:?}"),
+        }
+    }
+    ensure!(kept == 160 && refused == 40, "{kept} kept, {refused} refused");
+    let places = store.places().await?;
+    ensure!(places.len() == places_before + 160, "{} places", places.len());
+    for p in &places {
+        if let Some(n) = p.code.as_str().strip_prefix("gc") {
+            let n: u32 = n.parse()?;
+            ensure!(n % 6 != 1 && n % 6 != 2, "the work of failed command {n} was kept");
+        }
+    }
+    let v = store.verify_audit().await?;
+    ensure!(v.outcome == remit_store::VerifyOutcome::Intact, "{:?}", v.outcome);
+    ensure!(v.verified == before + 200, "expected {} entries, found {}", before + 200, v.verified);
+    let log = store.audit_log(200).await?;
+    let denies = log
+        .iter()
+        .filter(|e| e.decision == remit_domain::audit::Decision::Deny)
+        .count();
+    ensure!(denies == 40, "{denies} refusals recorded");
     Ok(())
 }

@@ -74,7 +74,7 @@ pub async fn sign_off(
         evidence: &evidence,
     });
     store
-        .command(draft, |tx| {
+        .command(draft, move |tx| {
             Box::pin(async move {
                 tx.insert_competency_record(staff_id, &c, date, expires, Some(assessor_id), &evidence)
                     .await

@@ -134,7 +134,7 @@ pub async fn seed(
     let draft = AuditDraft::permit(actor, "vitals.prescribe-scale-2", "patient:9990008221")
         .with_payload(&serde_json::json!({"by": "dr.okafor", "target": "88-92", "seeded": "demo"}));
     store
-        .command(draft, |tx| {
+        .command(draft, move |tx| {
             Box::pin(async move {
                 tx.prescribe_scale2(peter, 88, 92, "COPD with hypercapnic respiratory failure", okafor)
                     .await
@@ -186,7 +186,7 @@ async fn seed_set(store: &Store, actor: &str, st: &Story, now: DateTime<Utc>) ->
     let place = patient.place.to_string();
     let actor = actor.to_owned();
     store
-        .command(draft, |tx| {
+        .command(draft, move |tx| {
             Box::pin(async move {
                 let (version_id, set_id) = tx.insert_set(&new, None).await?;
                 let raised = escalate(
@@ -264,7 +264,7 @@ async fn seed_imaging(store: &Store, catalogue: &Catalogue, actor: &str) -> Resu
         let draft = AuditDraft::permit(actor, "imaging.refer", format!("patient:{nhs}"))
             .with_payload(&serde_json::json!({"examination": exam.id, "by": referrer, "seeded": "demo"}));
         store
-            .command(draft, |tx| {
+            .command(draft, move |tx| {
                 Box::pin(async move {
                     let id = tx.insert_request(&new).await?;
                     if let Some(p) = justifier {

@@ -83,7 +83,7 @@ pub async fn refer(
     };
     let draft = AuditDraft::permit(audit_actor, "imaging.refer", target).with_payload(r);
     let (id, _) = store
-        .command(draft, |tx| Box::pin(async move { tx.insert_request(&new).await }))
+        .command(draft, move |tx| Box::pin(async move { tx.insert_request(&new).await }))
         .await?;
     Ok(Outcome::Done(store.imaging_request(id).await?))
 }
@@ -132,7 +132,7 @@ pub async fn decide(
     let verb = if justify { "imaging.justify" } else { "imaging.reject" };
     let draft = AuditDraft::permit(audit_actor, verb, target).with_payload(&payload);
     store
-        .command(draft, |tx| {
+        .command(draft, move |tx| {
             Box::pin(async move {
                 tx.decide_request(
                     id,
@@ -213,7 +213,7 @@ pub async fn pregnancy(
     });
     let draft = AuditDraft::permit(audit_actor, "imaging.pregnancy-enquiry", target).with_payload(&payload);
     store
-        .command(draft, |tx| {
+        .command(draft, move |tx| {
             Box::pin(async move { tx.record_pregnancy(id, answer, by_id, returned.as_deref()).await })
         })
         .await?;
@@ -281,7 +281,7 @@ pub async fn expose(
     let id = e.request;
     let record = e.record.clone();
     store
-        .command(draft, |tx| {
+        .command(draft, move |tx| {
             Box::pin(async move { tx.insert_exposure(id, by_id, supervisor_id, &record, drl).await })
         })
         .await?;
@@ -324,7 +324,7 @@ pub async fn report(
     }
     let draft = AuditDraft::permit(audit_actor, "imaging.report", target).with_payload(&payload);
     store
-        .command(draft, |tx| {
+        .command(draft, move |tx| {
             Box::pin(async move { tx.insert_report(id, by_id, &findings, &conclusion).await })
         })
         .await?;
@@ -419,7 +419,7 @@ where
     }
     let draft = AuditDraft::permit(audit_actor, action, target).with_payload(content);
     let c = content.clone();
-    let (id, entry) = store.command(draft, |tx| insert(tx, patient_id, by_id, c)).await?;
+    let (id, entry) = store.command(draft, move |tx| insert(tx, patient_id, by_id, c)).await?;
     Ok(Outcome::Done(Recorded {
         id,
         patient: patient.clone(),

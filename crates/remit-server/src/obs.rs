@@ -273,7 +273,7 @@ pub async fn record(
     let place = patient.place.to_string();
     let actor = audit_actor.to_owned();
     let ((version_id, escalation), _) = store
-        .command(draft, |tx| {
+        .command(draft, move |tx| {
             Box::pin(async move {
                 let (version_id, set_id) = tx.insert_set(&new, None).await?;
                 let esc = escalate(
@@ -374,7 +374,7 @@ pub async fn amend(
     let actor = audit_actor.to_owned();
     let by_name = a.by.to_string();
     let ((version_id, escalation), _) = store
-        .command(draft, |tx| {
+        .command(draft, move |tx| {
             Box::pin(async move {
                 tx.retire_version(old.id, "superseded", by_id, None).await?;
                 let amends = Amends {
@@ -466,7 +466,7 @@ pub async fn entered_in_error(
     let by_name = by.to_string();
     let set_id = old.set_id;
     store
-        .command(draft, |tx| {
+        .command(draft, move |tx| {
             Box::pin(async move {
                 tx.retire_version(version, "entered-in-error", by_id, Some(&reason))
                     .await?;
@@ -535,7 +535,7 @@ pub async fn prescribe_scale2(
     let draft = AuditDraft::permit(audit_actor, "vitals.prescribe-scale-2", target).with_payload(p);
     let (low, high) = (p.target_low, p.target_high);
     store
-        .command(draft, |tx| {
+        .command(draft, move |tx| {
             Box::pin(async move { tx.prescribe_scale2(patient_id, low, high, &reason, by_id).await })
         })
         .await?;
@@ -571,7 +571,7 @@ pub async fn end_scale2(
     }
     let draft = AuditDraft::permit(audit_actor, "vitals.end-scale-2", target).with_payload(&payload);
     store
-        .command(draft, |tx| {
+        .command(draft, move |tx| {
             Box::pin(async move { tx.end_scale2(patient_id, by_id, &reason).await.map(|_| ()) })
         })
         .await?;
@@ -812,7 +812,7 @@ pub async fn acknowledge(
     let draft = AuditDraft::permit(audit_actor, "escalation.acknowledge", target).with_payload(&payload);
     let actor = audit_actor.to_owned();
     store
-        .command(draft, |tx| {
+        .command(draft, move |tx| {
             Box::pin(async move {
                 tx.move_escalation(
                     id,
@@ -866,7 +866,7 @@ pub async fn review(
     let draft = AuditDraft::permit(audit_actor, "escalation.review", target).with_payload(&payload);
     let actor = audit_actor.to_owned();
     store
-        .command(draft, |tx| {
+        .command(draft, move |tx| {
             Box::pin(async move {
                 tx.move_escalation(
                     id,

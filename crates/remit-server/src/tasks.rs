@@ -136,7 +136,7 @@ pub async fn delegate(
     };
     let draft = AuditDraft::permit(audit_actor, "task.delegate", target).with_payload(d);
     let (id, _) = store
-        .command(draft, |tx| Box::pin(async move { tx.insert_task(&new).await }))
+        .command(draft, move |tx| Box::pin(async move { tx.insert_task(&new).await }))
         .await?;
     let task = store.task(id).await?;
     let warning = match &d.supervisor {
@@ -244,7 +244,7 @@ pub async fn make_move(
     let from: TaskStatus = task.status;
     let draft = AuditDraft::permit(audit_actor, action, target).with_payload(&payload);
     store
-        .command(draft, |tx| {
+        .command(draft, move |tx| {
             Box::pin(async move { tx.move_task(id, from, to, actor_id, mv, note.as_deref()).await })
         })
         .await?;

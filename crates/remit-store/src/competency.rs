@@ -148,7 +148,7 @@ impl Store {
         let n = changed.len();
         let ids: Vec<String> = changed.iter().map(|c| c.id.to_string()).collect();
         let draft = AuditDraft::permit(actor, "competency.catalogue", "catalogue:competencies").with_payload(&ids);
-        self.command(draft, |tx| {
+        self.command(draft, move |tx| {
             Box::pin(async move {
                 for c in &changed {
                     tx.upsert_competency(c).await?;

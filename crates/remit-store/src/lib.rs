@@ -1,10 +1,11 @@
 //! Storage for remit: one schema on SQLite (the embedded default) and PostgreSQL (production), reached through
 //! sqlx's `Any` driver so that the SQL is written once, with migrations kept per dialect.
 //!
-//! **Invariant:** every change to clinical or staff data goes through a [`WriteTx`], and the only way to commit a
-//! `WriteTx` is [`WriteTx::commit`], which appends the command's audit entry in the same transaction. A refusal is
-//! committed on its own with [`Store::record`]. Nothing is half-written: a `WriteTx` dropped without commit
-//! rolls back.
+//! **Invariant:** every change to clinical or staff data goes through a [`WriteTx`], and every commit of a `WriteTx`
+//! appends the command's audit entry in the same transaction: [`Store::command`] (group commit: the commands
+//! queued while the last commit synced share the next one, each under its own savepoint, each answered only after
+//! it) or [`WriteTx::commit`]. A refusal is committed with [`Store::record`]. Nothing is half-written: a `WriteTx`
+//! dropped without commit, or a command whose work fails, rolls back.
 #![forbid(unsafe_code)]
 
 mod audit;
@@ -19,6 +20,7 @@ pub mod place;
 pub mod session;
 pub mod staff;
 pub mod task;
+mod writer;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -63,6 +65,7 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     clock: Arc<dyn Clock>,
+    writer: writer::Writer,
 }
 
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
@@ -94,7 +97,13 @@ impl Store {
                 })
             });
         let pool = options.connect(&url).await.map_err(StoreError::Connect)?;
-        Ok(Self { pool, backend, clock })
+        let writer = writer::Writer::start(pool.clone(), backend, clock.clone());
+        Ok(Self {
+            pool,
+            backend,
+            clock,
+            writer,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -142,32 +151,26 @@ impl Store {
         Ok(WriteTx {
             tx,
             now: self.clock.now(),
+            broken: false,
         })
     }
 
     /// Records an audit entry and nothing else (a refusal, or a question and its answer).
     pub async fn record(&self, draft: AuditDraft) -> Result<AuditEntry> {
-        self.begin().await?.commit(draft).await
+        let ((), entry) = self.command(draft, |_| Box::pin(async { Ok(()) })).await?;
+        Ok(entry)
     }
 
-    /// Runs one command: `work` in a transaction, committed with `draft` as its audit entry. If the data refuses the
-    /// command (a conflict with what is already recorded), everything rolls back and the refusal alone is recorded,
-    /// with its reason. Unknown references and invalid values write nothing: they are bad input, not refusals.
+    /// Runs one command: `work` in a transaction, committed with `draft` as its audit entry, and answered only once
+    /// that commit is durable. If the data refuses the command (a conflict with what is already recorded), its work
+    /// rolls back and the refusal alone is recorded, with its reason. Unknown references and invalid values write
+    /// nothing: they are bad input, not refusals. Commands arriving together share one commit (see `writer`).
     pub async fn command<T, F>(&self, draft: AuditDraft, work: F) -> Result<(T, AuditEntry)>
     where
-        F: for<'a> FnOnce(&'a mut WriteTx) -> futures_util::future::BoxFuture<'a, Result<T>>,
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a mut WriteTx) -> futures_util::future::BoxFuture<'a, Result<T>> + Send + 'static,
     {
-        let mut tx = self.begin().await?;
-        match work(&mut tx).await {
-            Ok(value) => Ok((value, tx.commit(draft).await?)),
-            Err(e) => {
-                drop(tx);
-                if let StoreError::Conflict(reason) = &e {
-                    self.record(draft.refused(vec![reason.clone()])).await?;
-                }
-                Err(e)
-            }
-        }
+        self.writer.command(draft, work).await
     }
 }
 
@@ -186,6 +189,8 @@ pub async fn admin_execute(url: &str, sql: &str) -> Result<()> {
 pub struct WriteTx {
     tx: Transaction<'static, Any>,
     now: DateTime<Utc>,
+    /// A statement that keeps the transaction whole (a savepoint) failed: it must not be committed.
+    broken: bool,
 }
 
 impl WriteTx {
@@ -196,6 +201,15 @@ impl WriteTx {
 
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
         &mut self.tx
+    }
+
+    /// Runs a statement that keeps the transaction whole; if it fails, the transaction is marked broken.
+    pub(crate) async fn statement(&mut self, sql: &'static str) -> Result<()> {
+        if let Err(e) = sqlx::query(sql).execute(&mut *self.tx).await {
+            self.broken = true;
+            return Err(e.into());
+        }
+        Ok(())
     }
 
     /// Appends the command's audit entry and commits: the response that says "done" may be sent after this returns.
