@@ -444,7 +444,9 @@ pub async fn token(url: &str, cmd: TokenCommand) -> CliResult {
             let draft =
                 AuditDraft::permit(cli_actor(), "token.revoke", format!("staff:{username}")).with_payload(&label);
             let (n, _) = store
-                .command(draft, move |tx| Box::pin(async move { tx.revoke_tokens(id, &label).await }))
+                .command(draft, move |tx| {
+                    Box::pin(async move { tx.revoke_tokens(id, &label).await })
+                })
                 .await?;
             println!("{username}: {n} token(s) revoked");
             Ok(())

@@ -298,7 +298,12 @@ async fn commands_that_share_a_commit_fail_alone(db: TestDb) -> Result<()> {
     }
     let v = store.verify_audit().await?;
     ensure!(v.outcome == remit_store::VerifyOutcome::Intact, "{:?}", v.outcome);
-    ensure!(v.verified == before + 200, "expected {} entries, found {}", before + 200, v.verified);
+    ensure!(
+        v.verified == before + 200,
+        "expected {} entries, found {}",
+        before + 200,
+        v.verified
+    );
     let log = store.audit_log(200).await?;
     let denies = log
         .iter()

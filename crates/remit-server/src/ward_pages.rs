@@ -841,3 +841,74 @@ pub fn live_score(set: &Map<String, Value>, scale: Spo2Scale) -> Result<Value, A
         "parameters": a.parameters,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::SetForm;
+
+    fn typed() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,12}",
+            "[ ]?-?[0-9]{0,4}(\\.[0-9]{0,3})?[eE]?[0-9]{0,3}[ ]?",
+            proptest::sample::select(vec![
+                "alert",
+                "new-confusion",
+                "voice",
+                "pain",
+                "unresponsive",
+                "yes",
+                "no",
+                ""
+            ])
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        /// Whatever is typed into the set form, it reads as a set within range or as an error naming the field.
+        #[test]
+        fn the_set_form_at_random(f in proptest::collection::vec(typed(), 11)) {
+            let form = SetForm {
+                respiration_rate: f[0].clone(),
+                spo2: f[1].clone(),
+                on_oxygen: f[2].clone(),
+                oxygen_flow: f[3].clone(),
+                systolic_bp: f[4].clone(),
+                diastolic_bp: f[5].clone(),
+                pulse: f[6].clone(),
+                consciousness: f[7].clone(),
+                temperature: f[8].clone(),
+                supervisor: f[9].clone(),
+                missing_reason: f[10].clone(),
+            };
+            match form.readings() {
+                Ok(r) => prop_assert!(r.validate().is_ok(), "{r:?}"),
+                Err(e) => {
+                    let text = e.to_string();
+                    prop_assert!(text.contains(':'), "the error names the field: {text}");
+                }
+            }
+        }
+
+        /// Values in range, typed as people type them, always read.
+        #[test]
+        fn values_in_range_read(rr in 0u8..=80, spo2 in 0u8..=100, sbp in 0u16..=300, pulse in 0u16..=300,
+                                t in 250u16..=450, pad in "[ ]{0,2}") {
+            let form = SetForm {
+                respiration_rate: format!("{pad}{rr}{pad}"),
+                spo2: spo2.to_string(),
+                systolic_bp: sbp.to_string(),
+                pulse: pulse.to_string(),
+                consciousness: "alert".into(),
+                temperature: format!("{}.{}", t / 10, t % 10),
+                ..SetForm::default()
+            };
+            let r = form.readings();
+            prop_assert!(r.is_ok(), "{:?}", r.err().map(|e| e.to_string()));
+        }
+    }
+}
