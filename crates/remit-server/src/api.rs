@@ -82,6 +82,24 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().into_openapi()
 }
 
+/// Path parameters whose rejections are remit's errors: an id that cannot be one names nothing (404, JSON).
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Self(v)),
+            Err(e) => Err(AppError::NotFound(format!("path: {}", e.body_text()))),
+        }
+    }
+}
+
 /// A JSON body whose rejections are remit's errors: 400 for malformed JSON, 422 naming the field otherwise.
 pub struct ApiJson<T>(pub T);
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::api::ApiJson;
+use crate::api::{ApiJson, ApiPath};
 use crate::auth::Actor;
 use crate::error::AppError;
 use crate::imaging::{self, Exposure, Referral};
@@ -84,7 +84,7 @@ pub(crate) async fn refer(
 pub(crate) async fn show(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<RequestView>, AppError> {
     let r = state.store.imaging_request(id).await?;
     if !readable(&state, &actor, &r).await? {
@@ -112,7 +112,7 @@ pub(crate) struct DecisionBody {
 pub(crate) async fn justify(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<DecisionBody>,
 ) -> Result<Json<RequestView>, AppError> {
     let by = actor.profile.staff.username.clone();
@@ -129,7 +129,7 @@ pub(crate) async fn justify(
 pub(crate) async fn reject(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<DecisionBody>,
 ) -> Result<Json<RequestView>, AppError> {
     let by = actor.profile.staff.username.clone();
@@ -167,7 +167,7 @@ pub(crate) struct PregnancyBody {
 pub(crate) async fn pregnancy(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<PregnancyBody>,
 ) -> Result<Json<RequestView>, AppError> {
     let answer = Pregnancy::parse(&b.answer)?;
@@ -217,7 +217,7 @@ pub(crate) struct ExposeBody {
 pub(crate) async fn expose(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<ExposeBody>,
 ) -> Result<Json<RequestView>, AppError> {
     let repeats: Vec<Repeat> = b
@@ -257,7 +257,7 @@ pub(crate) struct ReportBody {
 pub(crate) async fn report(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<ReportBody>,
 ) -> Result<Json<RequestView>, AppError> {
     let by = actor.profile.staff.username.clone();
@@ -285,7 +285,7 @@ pub(crate) struct WorklistQuery {
 
 /// A worklist, oldest first, among the requests the reader may see.
 #[utoipa::path(get, path = "/api/imaging/worklist", tag = "imaging", params(WorklistQuery),
-    responses((status = 200, body = Object), (status = 401, body = Object), (status = 422, body = Object)))]
+    responses((status = 200, body = [Object]), (status = 401, body = Object), (status = 422, body = Object)))]
 pub(crate) async fn worklist(
     State(state): State<AppState>,
     actor: Actor,
@@ -334,7 +334,7 @@ fn doses(
 /// A patient's exposures with the cumulative DAP (`?format=csv` to export).
 #[utoipa::path(get, path = "/api/patients/{nhs_number}/dose-history", tag = "imaging",
     params(("nhs_number" = String, Path, description = "The patient's NHS number"), FormatQuery),
-    responses((status = 200, body = Object), (status = 401, body = Object), (status = 403, body = Object),
+    responses((status = 200, content((Object = "application/json"), (String = "text/csv"))), (status = 401, body = Object), (status = 403, body = Object),
         (status = 404, body = Object), (status = 422, body = Object)))]
 pub(crate) async fn dose_history(
     State(state): State<AppState>,
@@ -357,7 +357,7 @@ pub(crate) async fn dose_history(
 /// An operator's exposures (`?format=csv` to export): for the operator, and for practitioners and administrators.
 #[utoipa::path(get, path = "/api/imaging/operators/{username}/activity", tag = "imaging",
     params(("username" = String, Path, description = "The operator"), FormatQuery),
-    responses((status = 200, body = Object), (status = 401, body = Object), (status = 403, body = Object),
+    responses((status = 200, content(([Object] = "application/json"), (String = "text/csv"))), (status = 401, body = Object), (status = 403, body = Object),
         (status = 404, body = Object), (status = 422, body = Object)))]
 pub(crate) async fn operator_activity(
     State(state): State<AppState>,

@@ -14,7 +14,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::api::ApiJson;
+use crate::api::{ApiJson, ApiPath};
 use crate::auth::Actor;
 use crate::error::AppError;
 use crate::obs::{self, Amendment, EscalationNotice, Overdue, RecordSet, Recorded, Scale2Prescription};
@@ -198,7 +198,7 @@ pub(crate) struct SetsQuery {
 /// A patient's sets, newest first.
 #[utoipa::path(get, path = "/api/patients/{nhs_number}/observations", tag = "vital signs",
     params(("nhs_number" = String, Path, description = "The patient's NHS number"), SetsQuery),
-    responses((status = 200, body = Object), (status = 401, body = Object), (status = 403, body = Object),
+    responses((status = 200, body = [Object]), (status = 401, body = Object), (status = 403, body = Object),
         (status = 404, body = Object), (status = 422, body = Object)))]
 pub(crate) async fn list_sets(
     State(state): State<AppState>,
@@ -226,13 +226,13 @@ pub(crate) async fn list_sets(
 /// Every version of a set, oldest first: who recorded and who corrected it, when and why.
 #[utoipa::path(get, path = "/api/observations/{set_id}/history", tag = "vital signs",
     params(("set_id" = i64, Path, description = "The set's id")),
-    responses((status = 200, body = Object), (status = 401, body = Object), (status = 403, body = Object),
+    responses((status = 200, body = [Object]), (status = 401, body = Object), (status = 403, body = Object),
         (status = 404, body = Object)))]
 pub(crate) async fn set_history(
     State(state): State<AppState>,
     actor: Actor,
     bg: BreakGlass,
-    Path(set_id): Path<i64>,
+    ApiPath(set_id): ApiPath<i64>,
 ) -> Result<Json<Vec<SetView>>, AppError> {
     let versions = state.store.obs_history(set_id).await?;
     must_read(&state, &actor, &versions[0].patient, &bg).await?;
@@ -249,7 +249,7 @@ pub(crate) async fn set_history(
 pub(crate) async fn amend_set(
     State(state): State<AppState>,
     actor: Actor,
-    Path(version): Path<i64>,
+    ApiPath(version): ApiPath<i64>,
     ApiJson(body): ApiJson<AmendBody>,
 ) -> Result<(StatusCode, Json<Recorded>), AppError> {
     let (readings, _) = body.set.readings()?;
@@ -277,7 +277,7 @@ pub(crate) async fn amend_set(
 pub(crate) async fn set_entered_in_error(
     State(state): State<AppState>,
     actor: Actor,
-    Path(version): Path<i64>,
+    ApiPath(version): ApiPath<i64>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Json<SetView>, AppError> {
     let by = actor.profile.staff.username.clone();
@@ -342,7 +342,7 @@ fn ward_query(
 
 /// Patients whose observations are overdue, most overdue first, among those the reader may see.
 #[utoipa::path(get, path = "/api/observations/overdue", tag = "vital signs", params(WardQuery),
-    responses((status = 200, body = Object), (status = 401, body = Object), (status = 404, body = Object),
+    responses((status = 200, body = [Object]), (status = 401, body = Object), (status = 404, body = Object),
         (status = 422, body = Object)))]
 pub(crate) async fn overdue(
     State(state): State<AppState>,
@@ -361,7 +361,7 @@ pub(crate) async fn overdue(
 
 /// Escalations, newest first, with the people each is addressed to now, among the patients the reader may see.
 #[utoipa::path(get, path = "/api/escalations", tag = "escalations", params(WardQuery),
-    responses((status = 200, body = Object), (status = 401, body = Object), (status = 404, body = Object),
+    responses((status = 200, body = [Object]), (status = 401, body = Object), (status = 404, body = Object),
         (status = 422, body = Object)))]
 pub(crate) async fn escalations(
     State(state): State<AppState>,
@@ -398,7 +398,7 @@ pub(crate) async fn escalations(
 pub(crate) async fn acknowledge(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<EscalationNotice>, AppError> {
     let by = actor.profile.staff.username.clone();
     let out = done(obs::acknowledge(&state.store, &state.pack, id, &by, &actor.audit_name()).await?)?;
@@ -415,7 +415,7 @@ pub(crate) async fn acknowledge(
 pub(crate) async fn review(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ReviewBody>,
 ) -> Result<Json<EscalationNotice>, AppError> {
     let by = actor.profile.staff.username.clone();
