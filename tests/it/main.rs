@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod browser;
 mod cli;
+mod crash;
 mod demo;
 mod fhir;
 mod imaging;
@@ -37,6 +38,7 @@ fn main() {
         audit::tests(),
         auth::tests(),
         cli::tests(),
+        crash::tests(),
         demo::tests(),
         fhir::tests(),
         imaging::tests(),
