@@ -26,7 +26,7 @@ use remit_policy::PolicyPack;
 use remit_store::Store;
 use serde_json::{Value, json};
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Backend {
     Sqlite,
     Postgres,
@@ -60,6 +60,17 @@ struct Args {
     /// The `remit` binary to serve with (by default, the one next to this harness).
     #[arg(long)]
     remit: Option<PathBuf>,
+    /// Older sets to put in the table before the load, spread over every patient (the chart and board targets are
+    /// for a table of 1,000,000).
+    #[arg(long, default_value_t = 0)]
+    fill_sets: u64,
+    /// Audit entries to append before the load (through the store's group commit), so that `audit verify` is
+    /// measured over a long chain.
+    #[arg(long, default_value_t = 0)]
+    fill_audit: u64,
+    /// Keep the database afterwards (its URL is printed on standard error), to look into or profile.
+    #[arg(long)]
+    keep: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -209,6 +220,81 @@ async fn seed(url: &str, patients: usize) -> Result<(Vec<(String, &'static str)>
     Ok((placed, tokens))
 }
 
+/// Copies a recorded set `n` times over every patient, each copy a minute older than the last, in one statement.
+async fn fill_sets(url: &str, backend: Backend, n: u64) -> Result<()> {
+    const COLUMNS: &str = "recorded_by, respiration_rate, spo2, spo2_scale, on_oxygen, oxygen_flow_tenths, \
+        oxygen_device, systolic_bp, diastolic_bp, pulse, consciousness, temperature_tenths, missing, scores, total, \
+        risk, monitoring, complete";
+    let copied = COLUMNS
+        .split(", ")
+        .map(|c| format!("t.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (series, stamp) = match backend {
+        Backend::Sqlite => (
+            format!("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {n} - 1)"),
+            "strftime('%Y-%m-%dT%H:%M:%S', 'now', '-' || (n.i / c.c + 120) || ' minutes') || '.000000Z'",
+        ),
+        Backend::Postgres => (
+            format!("WITH n(i) AS (SELECT generate_series(0, {n} - 1))"),
+            "to_char((now() AT TIME ZONE 'UTC') - ((n.i / c.c + 120) * interval '1 minute'), \
+             'YYYY-MM-DD\"T\"HH24:MI:SS') || '.000000Z'",
+        ),
+    };
+    let sql = format!(
+        "{series}, t AS (SELECT * FROM obs_set WHERE state = 'current' AND complete = 1 ORDER BY id LIMIT 1), \
+         p AS (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS k FROM patient), \
+         c AS (SELECT COUNT(*) AS c FROM patient) \
+         INSERT INTO obs_set (version, patient_id, state, taken_at, recorded_at, next_due_at, {COLUMNS}) \
+         SELECT 1, p.id, 'current', {stamp}, {stamp}, {stamp}, {copied} \
+         FROM n CROSS JOIN t CROSS JOIN c JOIN p ON p.k = n.i % c.c"
+    );
+    remit_store::admin_execute(url, &sql).await?;
+    if backend == Backend::Postgres {
+        remit_store::admin_execute(url, "ANALYZE").await?;
+    }
+    Ok(())
+}
+
+/// Appends `n` audit entries from 64 concurrent writers, as commands arrive in a busy server.
+async fn fill_audit(url: &str, n: u64) -> Result<()> {
+    let store = Store::connect(url, Arc::new(SystemClock)).await?;
+    let mut tasks = Vec::new();
+    for w in 0..64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut i = w;
+            while i < n {
+                store
+                    .record(AuditDraft::permit("bench", "bench.fill", format!("entry:{i}")).with_payload(&i))
+                    .await?;
+                i += 64;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// Verifies the whole audit chain as `remit audit verify` does; answers the entries and the seconds it took.
+async fn time_verify(url: &str) -> Result<(i64, f64)> {
+    let store = Store::connect(url, Arc::new(SystemClock)).await?;
+    let t0 = Instant::now();
+    let v = store.verify_audit().await?;
+    let secs = t0.elapsed().as_secs_f64();
+    store.close().await;
+    ensure!(
+        v.outcome == remit_store::VerifyOutcome::Intact,
+        "the audit chain does not verify: {:?}",
+        v.outcome
+    );
+    Ok((v.verified, secs))
+}
+
 async fn count_sets(url: &str) -> Result<i64> {
     let store = Store::connect(url, Arc::new(SystemClock)).await?;
     let n = store.count_obs_sets().await?;
@@ -243,8 +329,18 @@ async fn main() -> Result<()> {
         "no remit binary at {} (build it, or pass --remit)",
         remit.display()
     );
-    let db = database(&args).await?;
+    let mut db = database(&args).await?;
+    if args.keep {
+        eprintln!("database kept: {}", db.url);
+        db.dir = None;
+    }
     let (patients, tokens) = seed(&db.url, args.patients).await?;
+    if args.fill_sets > 0 {
+        fill_sets(&db.url, args.backend, args.fill_sets).await?;
+    }
+    if args.fill_audit > 0 {
+        fill_audit(&db.url, args.fill_audit).await?;
+    }
     let before = count_sets(&db.url).await?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let mut server = tokio::process::Command::new(&remit)
@@ -368,8 +464,9 @@ async fn main() -> Result<()> {
     server.kill().await.ok();
     let after = count_sets(&db.url).await?;
     let stored = after - before;
+    let (audit_entries, verify_s) = time_verify(&db.url).await?;
     let acked = all.record.len() as i64;
-    if let Some((admin, name)) = &db.drop {
+    if let (Some((admin, name)), false) = (&db.drop, args.keep) {
         remit_store::admin_execute(admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
     }
     if stored < acked {
@@ -399,6 +496,10 @@ async fn main() -> Result<()> {
         "chart_max_ms": percentile(&all.chart, 1.0),
         "errors": all.errors,
         "rss_mb": rss,
+        "sets_in_table": after,
+        "audit_entries": audit_entries,
+        "audit_verify_s": verify_s,
+        "audit_verify_entries_per_s": audit_entries as f64 / verify_s,
     });
     if args.json {
         println!("{report}");
@@ -425,6 +526,10 @@ async fn main() -> Result<()> {
             );
         }
         println!("errors: {}; server peak RSS: {:.1} MB", all.errors, rss.unwrap_or(0.0));
+        println!(
+            "sets in the table: {after}; audit verify: {audit_entries} entries in {verify_s:.2} s ({:.0} entries/s)",
+            audit_entries as f64 / verify_s
+        );
     }
     Ok(())
 }

@@ -61,7 +61,7 @@ async fn record(
         readings: set.readings,
         scale: None,
     };
-    match obs::record(&state.store, &state.pack, &r, &actor.audit_name()).await? {
+    match obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(&actor.profile)).await? {
         Outcome::Refused(reasons) => Err(FhirError::forbidden(reasons)),
         Outcome::Done(done) => {
             if done.escalation.is_some() {

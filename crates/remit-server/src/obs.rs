@@ -122,6 +122,7 @@ async fn may_record(
     by: &Username,
     patient: &NhsNumber,
     supervisor: Option<&Username>,
+    known: Option<&StaffProfile>,
 ) -> Result<Vec<String>, StoreError> {
     let mut ask = Ask::new(by.clone(), "vitals.record");
     ask.patient = Some(patient.clone());
@@ -129,7 +130,7 @@ async fn may_record(
         ask.supervision = Supervision::Indirect;
         ask.supervisor = Some(s.clone());
     }
-    Ok(scope::check(store, pack, &ask).await?.reasons)
+    Ok(scope::check_with(store, pack, &ask, known).await?.reasons)
 }
 
 /// The set a score came from, for raising its escalation.
@@ -212,26 +213,32 @@ pub(crate) async fn escalate(
 }
 
 /// Records a set.
+/// `by`: the recorder's profile when the request already loaded it (signing in does), else it is loaded here.
 pub async fn record(
     store: &Store,
     pack: &PolicyPack,
     r: &RecordSet,
     audit_actor: &str,
+    by: Option<&StaffProfile>,
 ) -> Result<Outcome<Recorded>, StoreError> {
+    let by = by.filter(|p| p.staff.username == r.by);
     let now = store.now();
     let taken_at = r.taken_at.unwrap_or(now);
     check_taken_at(taken_at, now)?;
     r.readings.validate()?;
     let patient = store.patient(&r.patient).await?;
     let patient_id = store.patient_id(&r.patient).await?;
-    let by_id = store.staff_id(&r.by).await?;
+    let by_id = match by {
+        Some(p) => p.id,
+        None => store.staff_id(&r.by).await?,
+    };
     let supervisor_id = match &r.supervisor {
         Some(s) => Some(store.staff_id(s).await?),
         None => None,
     };
     let target = format!("patient:{}", r.patient);
     let prescription = store.scale2(patient_id).await?;
-    let mut reasons = may_record(store, pack, &r.by, &r.patient, r.supervisor.as_ref()).await?;
+    let mut reasons = may_record(store, pack, &r.by, &r.patient, r.supervisor.as_ref(), by).await?;
     let scale = match scale_for(r.scale, prescription.as_ref()) {
         Ok(s) => s,
         Err(reason) => {
@@ -346,7 +353,7 @@ pub async fn amend(
     let patient = store.patient(&old.patient).await?;
     let patient_id = store.patient_id(&old.patient).await?;
     let target = format!("obs-set:{}", old.set_id);
-    let reasons = may_record(store, pack, &a.by, &old.patient, a.supervisor.as_ref()).await?;
+    let reasons = may_record(store, pack, &a.by, &old.patient, a.supervisor.as_ref(), None).await?;
     if !reasons.is_empty() {
         return refuse(store, audit_actor, "vitals.amend", &target, reasons, a).await;
     }
@@ -449,7 +456,7 @@ pub async fn entered_in_error(
         by: by.as_str(),
         reason: &reason,
     };
-    let reasons = may_record(store, pack, by, &old.patient, None).await?;
+    let reasons = may_record(store, pack, by, &old.patient, None, None).await?;
     if !reasons.is_empty() {
         return refuse(
             store,

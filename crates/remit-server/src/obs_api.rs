@@ -176,7 +176,7 @@ pub(crate) async fn record_set(
         readings,
         scale,
     };
-    let out = done(obs::record(&state.store, &state.pack, &r, &actor.audit_name()).await?)?;
+    let out = done(obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(&actor.profile)).await?)?;
     if out.escalation.is_some() {
         state.events.escalation_raised();
     }

@@ -86,6 +86,16 @@ pub struct Facts {
 impl Facts {
     /// Loads them. Unknown staff, patients or activities are bad input (not-found / invalid errors).
     pub async fn load(store: &Store, pack: &PolicyPack, ask: &Ask) -> Result<Self, StoreError> {
+        Self::load_with(store, pack, ask, None).await
+    }
+
+    /// Loads them, reusing the actor's profile when this request already loaded it (signing in loads it).
+    pub async fn load_with(
+        store: &Store,
+        pack: &PolicyPack,
+        ask: &Ask,
+        actor: Option<&StaffProfile>,
+    ) -> Result<Self, StoreError> {
         if pack.activity(&ask.activity).is_none() {
             let known: Vec<&str> = pack.activities().iter().map(|a| a.id.as_str()).collect();
             return Err(StoreError::Invalid(format!(
@@ -94,7 +104,10 @@ impl Facts {
                 known.join(", ")
             )));
         }
-        let actor = store.staff_profile(&ask.staff).await?;
+        let actor = match actor {
+            Some(p) if p.staff.username == ask.staff => p.clone(),
+            _ => store.staff_profile(&ask.staff).await?,
+        };
         let supervisor = match &ask.supervisor {
             Some(u) => Some(store.staff_profile(u).await?),
             None => None,
@@ -269,7 +282,17 @@ pub async fn readable(
 
 /// Loads the facts and asks.
 pub async fn check(store: &Store, pack: &PolicyPack, ask: &Ask) -> Result<Decision, StoreError> {
-    let facts = Facts::load(store, pack, ask).await?;
+    check_with(store, pack, ask, None).await
+}
+
+/// Asks, reusing the actor's profile when this request already loaded it.
+pub async fn check_with(
+    store: &Store,
+    pack: &PolicyPack,
+    ask: &Ask,
+    actor: Option<&StaffProfile>,
+) -> Result<Decision, StoreError> {
+    let facts = Facts::load_with(store, pack, ask, actor).await?;
     Ok(pack.decide(&facts.question(ask)))
 }
 
