@@ -199,13 +199,13 @@ impl ChainVerifier {
                 entry.seq
             )));
         }
-        if entry.prev_hash != hex::encode(self.prev) {
+        if !hex_is(&entry.prev_hash, &self.prev) {
             return Err(fail(
                 "its link to the entry before does not match: an entry was deleted, inserted or rewritten".into(),
             ));
         }
         let hash = entry.compute_hash(&self.prev);
-        if entry.hash != hex::encode(hash) {
+        if !hex_is(&entry.hash, &hash) {
             return Err(fail("its contents do not match its hash: the entry was altered".into()));
         }
         self.prev = hash;
@@ -237,6 +237,12 @@ impl ChainVerifier {
         }
         Ok(())
     }
+}
+
+/// Whether `text` is the lowercase hex of `bytes` (as the log stores hashes), without allocating.
+fn hex_is(text: &str, bytes: &[u8; 32]) -> bool {
+    let mut buf = [0u8; 64];
+    hex::encode_to_slice(bytes, &mut buf).is_ok() && text.as_bytes() == buf
 }
 
 #[cfg(test)]
