@@ -427,10 +427,32 @@ async fn main() -> Result<()> {
                 let ok = match client.request(req).await {
                     Ok(res) => {
                         let status = res.status();
-                        let body = res.into_body().collect().await;
-                        status.is_success() && body.is_ok()
+                        match res.into_body().collect().await {
+                            Ok(_) if status.is_success() => true,
+                            Ok(body) => {
+                                if t.errors < 3 {
+                                    let text = String::from_utf8_lossy(&body.to_bytes())
+                                        .chars()
+                                        .take(300)
+                                        .collect::<String>();
+                                    eprintln!("error: {status}: {text}");
+                                }
+                                false
+                            }
+                            Err(e) => {
+                                if t.errors < 3 {
+                                    eprintln!("error: {status}: the body did not arrive: {e}");
+                                }
+                                false
+                            }
+                        }
                     }
-                    Err(_) => false,
+                    Err(e) => {
+                        if t.errors < 3 {
+                            eprintln!("error: no answer: {e}");
+                        }
+                        false
+                    }
                 };
                 let us = t0.elapsed().as_micros() as u64;
                 if !ok {

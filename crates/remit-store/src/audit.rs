@@ -1,9 +1,9 @@
 //! Appending to and verifying the hash-chained audit log.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use remit_domain::audit::{AuditDraft, AuditEntry, ChainBreak, ChainVerifier, Decision};
 use remit_domain::time::format_instant;
+use serde::Deserialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
@@ -72,7 +72,18 @@ const VERIFY_PAGE: i64 = 4096;
 
 /// An entry as a page of the verification reads it (the columns of [`ENTRY_COLUMNS`], in order).
 #[derive(Deserialize)]
-struct PageEntry(i64, String, String, String, String, String, String, String, String, String);
+struct PageEntry(
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
 
 impl PageEntry {
     fn into_entry(self) -> AuditEntry {

@@ -68,6 +68,9 @@ pub struct Store {
     writer: writer::Writer,
 }
 
+/// How long a pooled connection may sit idle before it is checked with a ping on its way out.
+const IDLE_BEFORE_PING: std::time::Duration = std::time::Duration::from_secs(10);
+
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
 
@@ -87,6 +90,18 @@ impl Store {
             .max_connections(match backend {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
+            })
+            // sqlx pings every connection as it leaves the pool by default: a round trip (on SQLite a hop to the
+            // connection's thread and back) before every query. Ping only one that has sat idle a while, when a
+            // PostgreSQL server might have dropped it.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_BEFORE_PING {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
             })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
