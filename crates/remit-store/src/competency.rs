@@ -26,18 +26,6 @@ impl Store {
             })
             .collect()
     }
-
-    pub(crate) async fn competency_records_of(&self, staff_id: i64) -> Result<Vec<CompetencyRecord>> {
-        let rows = sqlx::query(
-            "SELECT r.competency_id, r.signed_off_on, r.expires_on, a.username AS assessor, r.evidence, \
-             r.revoked_at, r.revoke_reason FROM competency_record r LEFT JOIN staff a ON a.id = r.assessor_id \
-             WHERE r.staff_id = $1 ORDER BY r.competency_id, r.signed_off_on",
-        )
-        .bind(staff_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(record_from_row).collect()
-    }
 }
 
 impl WriteTx {
@@ -109,18 +97,37 @@ pub struct CpdEntry {
 /// A competency record from a row with `competency_id`, `signed_off_on`, `expires_on`, `assessor` (a username),
 /// `evidence`, `revoked_at` and `revoke_reason`.
 fn record_from_row(r: &sqlx::any::AnyRow) -> Result<CompetencyRecord> {
-    let revoked_at: Option<String> = col(r, "revoked_at")?;
-    Ok(CompetencyRecord {
-        competency: stored("competency", CompetencyId::parse(&col::<String>(r, "competency_id")?))?,
-        signed_off_on: stored(
-            "sign-off date",
-            parse_date("signed_off_on", &col::<String>(r, "signed_off_on")?),
-        )?,
-        expires_on: stored("expiry", parse_date("expires_on", &col::<String>(r, "expires_on")?))?,
+    record_from_parts(RecordParts {
+        competency_id: col(r, "competency_id")?,
+        signed_off_on: col(r, "signed_off_on")?,
+        expires_on: col(r, "expires_on")?,
         assessor: col(r, "assessor")?,
         evidence: col(r, "evidence")?,
-        revoked: revoked_at.is_some(),
+        revoked_at: col(r, "revoked_at")?,
         revoke_reason: col(r, "revoke_reason")?,
+    })
+}
+
+/// A competency record's stored columns, however they were selected.
+pub(crate) struct RecordParts {
+    pub competency_id: String,
+    pub signed_off_on: String,
+    pub expires_on: String,
+    pub assessor: Option<String>,
+    pub evidence: String,
+    pub revoked_at: Option<String>,
+    pub revoke_reason: Option<String>,
+}
+
+pub(crate) fn record_from_parts(p: RecordParts) -> Result<CompetencyRecord> {
+    Ok(CompetencyRecord {
+        competency: stored("competency", CompetencyId::parse(&p.competency_id))?,
+        signed_off_on: stored("sign-off date", parse_date("signed_off_on", &p.signed_off_on))?,
+        expires_on: stored("expiry", parse_date("expires_on", &p.expires_on))?,
+        assessor: p.assessor,
+        evidence: p.evidence,
+        revoked: p.revoked_at.is_some(),
+        revoke_reason: p.revoke_reason,
     })
 }
 

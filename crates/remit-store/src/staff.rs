@@ -116,17 +116,73 @@ impl Store {
         self.complete_profile(id, staff).await
     }
 
+    /// Everything about a staff member a decision needs, read in one query (each query is a round trip, and a
+    /// profile is read for every request): a row per role, membership, registration, entitlement, current duty and
+    /// competency record, the kind in the first column.
     async fn complete_profile(&self, id: i64, mut staff: Staff) -> Result<StaffProfile> {
-        let now = self.now();
-        staff.roles = self.roles_of(id).await?;
-        staff.professional_bodies = self.memberships_of(id).await?;
+        const SQL: &str = "\
+            SELECT 'role' AS kind, role AS a, NULL AS b, NULL AS c, NULL AS d, NULL AS e, NULL AS f, NULL AS g \
+              FROM staff_role WHERE staff_id = $1 \
+            UNION ALL SELECT 'body', body, NULL, NULL, NULL, NULL, NULL, NULL \
+              FROM staff_membership WHERE staff_id = $1 \
+            UNION ALL SELECT 'registration', regulator, number, expires_on, annotations, NULL, NULL, NULL \
+              FROM registration WHERE staff_id = $1 \
+            UNION ALL SELECT 'entitlement', entitlement, NULL, NULL, NULL, NULL, NULL, NULL \
+              FROM entitlement WHERE staff_id = $1 \
+            UNION ALL SELECT DISTINCT 'duty', place_code, NULL, NULL, NULL, NULL, NULL, NULL \
+              FROM duty WHERE staff_id = $1 AND starts_at <= $2 AND (ends_at IS NULL OR ends_at > $2) \
+            UNION ALL SELECT 'competency', r.competency_id, r.signed_off_on, r.expires_on, a.username, r.evidence, \
+              r.revoked_at, r.revoke_reason \
+              FROM competency_record r LEFT JOIN staff a ON a.id = r.assessor_id WHERE r.staff_id = $1 \
+            ORDER BY 1, 2, 3";
+        let rows = sqlx::query(SQL)
+            .bind(id)
+            .bind(format_instant(self.now()))
+            .fetch_all(self.pool())
+            .await?;
+        let mut registrations = Vec::new();
+        let mut entitlements = BTreeSet::new();
+        let mut on_duty = Vec::new();
+        let mut competencies = Vec::new();
+        staff.roles = BTreeSet::new();
+        staff.professional_bodies = Vec::new();
+        for r in &rows {
+            let kind: String = col(r, "kind")?;
+            let a: String = col(r, "a")?;
+            let text = |name: &str| col::<Option<String>>(r, name);
+            let need = |name: &str| -> Result<String> {
+                text(name)?.ok_or_else(|| StoreError::Corrupt(format!("a {kind} of staff {id} lacks a value")))
+            };
+            match kind.as_str() {
+                "role" => {
+                    staff.roles.insert(stored("role", Role::parse(&a))?);
+                }
+                "body" => staff.professional_bodies.push(a),
+                "registration" => {
+                    registrations.push(registration_from_parts(&a, need("b")?, &need("c")?, &need("d")?)?)
+                }
+                "entitlement" => {
+                    entitlements.insert(stored("entitlement", Entitlement::parse(&a))?);
+                }
+                "duty" => on_duty.push(stored("place", PlaceCode::parse(&a))?),
+                _ => competencies.push(crate::competency::record_from_parts(crate::competency::RecordParts {
+                    competency_id: a,
+                    signed_off_on: need("b")?,
+                    expires_on: need("c")?,
+                    assessor: text("d")?,
+                    evidence: need("e")?,
+                    revoked_at: text("f")?,
+                    revoke_reason: text("g")?,
+                })?),
+            }
+        }
         Ok(StaffProfile {
             id,
             staff,
-            registrations: self.registrations_of(id).await?,
-            entitlements: self.entitlements_of(id).await?,
-            on_duty: self.duty_of(id, now).await?,
-            competencies: self.competency_records_of(id).await?,
+            registrations,
+            entitlements,
+            on_duty,
+            competencies,
         })
     }
 
@@ -146,42 +202,6 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(|r| col(r, "body")).collect()
-    }
-
-    async fn registrations_of(&self, id: i64) -> Result<Vec<Registration>> {
-        let rows = sqlx::query(
-            "SELECT regulator, number, expires_on, annotations FROM registration WHERE staff_id = $1 \
-             ORDER BY regulator, number",
-        )
-        .bind(id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let annotations: String = col(r, "annotations")?;
-                let expires: String = col(r, "expires_on")?;
-                Ok(Registration {
-                    regulator: stored("regulator", Regulator::parse(&col::<String>(r, "regulator")?))?,
-                    number: col(r, "number")?,
-                    expires_on: stored("expiry", remit_domain::time::parse_date("expires_on", &expires))?,
-                    annotations: annotations
-                        .split(',')
-                        .filter(|a| !a.is_empty())
-                        .map(|a| stored("annotation", Annotation::parse(a)))
-                        .collect::<Result<_>>()?,
-                })
-            })
-            .collect()
-    }
-
-    async fn entitlements_of(&self, id: i64) -> Result<BTreeSet<Entitlement>> {
-        let rows = sqlx::query("SELECT entitlement FROM entitlement WHERE staff_id = $1")
-            .bind(id)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter()
-            .map(|r| stored("entitlement", Entitlement::parse(&col::<String>(r, "entitlement")?)))
-            .collect()
     }
 
     /// The places where a staff member is on duty at `at`.
@@ -390,4 +410,23 @@ impl WriteTx {
             .await?;
         Ok(())
     }
+}
+
+/// A registration from its stored columns.
+fn registration_from_parts(
+    regulator: &str,
+    number: String,
+    expires_on: &str,
+    annotations: &str,
+) -> Result<Registration> {
+    Ok(Registration {
+        regulator: stored("regulator", Regulator::parse(regulator))?,
+        number,
+        expires_on: stored("expiry", remit_domain::time::parse_date("expires_on", expires_on))?,
+        annotations: annotations
+            .split(',')
+            .filter(|a| !a.is_empty())
+            .map(|a| stored("annotation", Annotation::parse(a)))
+            .collect::<Result<_>>()?,
+    })
 }
