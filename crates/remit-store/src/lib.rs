@@ -267,6 +267,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0005_imaging.sql"),
         include_str!("../migrations/postgres/0005_imaging.sql"),
     ),
+    (
+        6,
+        "escalation set index",
+        include_str!("../migrations/sqlite/0006_escalation_set.sql"),
+        include_str!("../migrations/postgres/0006_escalation_set.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

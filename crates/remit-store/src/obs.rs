@@ -197,6 +197,15 @@ const ESCALATION_COLUMNS: &str = "e.id, p.nhs_number, p.given_name, p.family_nam
      FROM escalation e JOIN patient p ON p.id = e.patient_id LEFT JOIN staff a ON a.id = e.acknowledged_by \
      LEFT JOIN staff v ON v.id = e.reviewed_by";
 
+fn event_from_row(r: &AnyRow) -> Result<EscalationEvent> {
+    Ok(EscalationEvent {
+        at: col(r, "at")?,
+        actor: col(r, "actor")?,
+        what: col(r, "what")?,
+        note: col(r, "note")?,
+    })
+}
+
 fn escalation_from_row(r: &AnyRow) -> Result<EscalationView> {
     Ok(EscalationView {
         id: col(r, "id")?,
@@ -409,22 +418,13 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("no escalation {id}")))?;
         let mut e = escalation_from_row(&row)?;
-        let events =
-            sqlx::query("SELECT at, actor, what, note FROM escalation_event WHERE escalation_id = $1 ORDER BY id")
-                .bind(id)
-                .fetch_all(self.pool())
-                .await?;
-        e.history = events
-            .iter()
-            .map(|r| {
-                Ok(EscalationEvent {
-                    at: col(r, "at")?,
-                    actor: col(r, "actor")?,
-                    what: col(r, "what")?,
-                    note: col(r, "note")?,
-                })
-            })
-            .collect::<Result<_>>()?;
+        let events = sqlx::query(
+            "SELECT escalation_id, at, actor, what, note FROM escalation_event WHERE escalation_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
+        e.history = events.iter().map(event_from_row).collect::<Result<_>>()?;
         Ok(e)
     }
 
@@ -439,17 +439,38 @@ impl Store {
             "SELECT {ESCALATION_COLUMNS} WHERE {open} AND ($1 IS NULL OR e.place_code = $1) \
              AND ($2 IS NULL OR p.nhs_number = $2) ORDER BY e.raised_at DESC, e.id DESC"
         );
-        let ids: Vec<i64> = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut out = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(f.place.as_deref())
             .bind(f.patient.as_ref().map(NhsNumber::as_str))
             .fetch_all(self.pool())
             .await?
             .iter()
-            .map(|r| col(r, "id"))
-            .collect::<Result<_>>()?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.push(self.escalation(id).await?);
+            .map(escalation_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        if out.is_empty() {
+            return Ok(out);
+        }
+        // Every listed escalation's history in one query, not one each.
+        let sql = format!(
+            "SELECT x.escalation_id, x.at, x.actor, x.what, x.note FROM escalation_event x WHERE x.escalation_id IN \
+             (SELECT e.id FROM escalation e JOIN patient p ON p.id = e.patient_id WHERE {open} \
+             AND ($1 IS NULL OR e.place_code = $1) AND ($2 IS NULL OR p.nhs_number = $2)) ORDER BY x.id"
+        );
+        let mut history: std::collections::HashMap<i64, Vec<EscalationEvent>> = std::collections::HashMap::new();
+        for r in sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(f.place.as_deref())
+            .bind(f.patient.as_ref().map(NhsNumber::as_str))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+        {
+            history
+                .entry(col(r, "escalation_id")?)
+                .or_default()
+                .push(event_from_row(r)?);
+        }
+        for e in &mut out {
+            e.history = history.remove(&e.id).unwrap_or_default();
         }
         Ok(out)
     }
