@@ -20,6 +20,20 @@ use crate::error::AppError;
 use crate::obs::{self, Amendment, EscalationNotice, Overdue, RecordSet, Recorded, Scale2Prescription};
 use crate::scope::{self, BreakGlass, Outcome};
 
+/// The break-glass header, as the OpenAPI document shows it.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[expect(
+    dead_code,
+    reason = "read by scope::BreakGlass; declared here for the OpenAPI document"
+)]
+struct BreakGlassHeader {
+    /// Why you must read this record outside your duty (an emergency): opens it for reading only, and the read is
+    /// audited with the reason.
+    #[param(rename = "Remit-Break-Glass")]
+    break_glass: Option<String>,
+}
+
 /// A parameter that was not recorded.
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -197,7 +211,7 @@ pub(crate) struct SetsQuery {
 
 /// A patient's sets, newest first.
 #[utoipa::path(get, path = "/api/patients/{nhs_number}/observations", tag = "vital signs",
-    params(("nhs_number" = String, Path, description = "The patient's NHS number"), SetsQuery),
+    params(("nhs_number" = String, Path, description = "The patient's NHS number"), SetsQuery, BreakGlassHeader),
     responses((status = 200, body = [Object]), (status = 401, body = Object), (status = 403, body = Object),
         (status = 404, body = Object), (status = 422, body = Object)))]
 pub(crate) async fn list_sets(
@@ -225,7 +239,7 @@ pub(crate) async fn list_sets(
 
 /// Every version of a set, oldest first: who recorded and who corrected it, when and why.
 #[utoipa::path(get, path = "/api/observations/{set_id}/history", tag = "vital signs",
-    params(("set_id" = i64, Path, description = "The set's id")),
+    params(("set_id" = i64, Path, description = "The set's id"), BreakGlassHeader),
     responses((status = 200, body = [Object]), (status = 401, body = Object), (status = 403, body = Object),
         (status = 404, body = Object)))]
 pub(crate) async fn set_history(
