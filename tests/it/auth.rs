@@ -1,8 +1,6 @@
 //! Sign-in, sessions, tokens and the routes they open.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::io::Read;
 
 use anyhow::{Context, Result, ensure};
 use axum::body::Body;
@@ -12,7 +10,7 @@ use remit_domain::audit::AuditDraft;
 use remit_domain::staff::{StaffStatus, Username};
 use remit_store::demo::DEMO_PASSWORD;
 
-use crate::helpers::{Auth, TestApp, TestDb};
+use crate::helpers::{Auth, TestApp, TestDb, http, http_get};
 
 crate::tests!(
     every_route_but_health_and_sign_in_needs_credentials,
@@ -546,29 +544,6 @@ async fn cross_site_form_posts_are_refused(db: TestDb) -> Result<()> {
 }
 
 /// One plain HTTP/1.1 request over a real socket.
-fn http_get(addr: &str, path: &str) -> Result<(u16, String)> {
-    let mut s = TcpStream::connect(addr)?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
-    let mut text = String::new();
-    s.read_to_string(&mut text)?;
-    let status = text.split_whitespace().nth(1).context("status")?.parse()?;
-    Ok((status, text))
-}
-
-fn http(addr: &str, method: &str, path: &str, token: &str, body: &str) -> Result<(u16, String)> {
-    let mut s = TcpStream::connect(addr)?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut text = String::new();
-    s.read_to_string(&mut text)?;
-    let status = text.split_whitespace().nth(1).context("status")?.parse()?;
-    Ok((status, text))
-}
-
 /// A whole run through the routes that carry patient data (reads, writes, refusals, bad input, unknown ids), with
 /// the server's logs captured: no demo patient's name or NHS number may appear in them.
 async fn the_logs_carry_no_patient_data(db: TestDb) -> Result<()> {
@@ -579,20 +554,7 @@ async fn the_logs_carry_no_patient_data(db: TestDb) -> Result<()> {
         Ok(crate::helpers::stdout(&out).trim().to_owned())
     };
     let (priya, ben, alex) = (token("priya.rn")?, token("ben.rn")?, token("alex.ap")?);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_remit"))
-        .args([
-            "--database-url",
-            &db.url,
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let (mut child, addr) = db.serve("debug")?;
     // Drain the logs as they come, so a full pipe never blocks the server.
     let mut stderr = child.stderr.take().context("stderr")?;
     let drain = std::thread::spawn(move || {
@@ -600,13 +562,6 @@ async fn the_logs_carry_no_patient_data(db: TestDb) -> Result<()> {
         let _ = stderr.read_to_string(&mut text);
         text
     });
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-    let addr = line
-        .trim()
-        .strip_prefix("remit listening on http://")
-        .context("address line")?
-        .to_owned();
     let set = r#"{"set": {"respiration_rate": 25, "spo2": 93, "on_oxygen": false, "systolic_bp": 105, "pulse": 105,
         "consciousness": "alert", "temperature": 37.5}}"#;
     let result = (|| -> Result<()> {
@@ -699,26 +654,7 @@ async fn the_logs_carry_no_patient_data(db: TestDb) -> Result<()> {
 
 async fn a_real_server_serves_on_a_real_port(db: TestDb) -> Result<()> {
     crate::helpers::expect_status(&db.remit(&["demo", "--seed-only"]), 0)?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_remit"))
-        .args([
-            "--database-url",
-            &db.url,
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-    let addr = line
-        .trim()
-        .strip_prefix("remit listening on http://")
-        .context("address line")?
-        .to_owned();
+    let (mut child, addr) = db.serve("info")?;
     let result = (|| -> Result<()> {
         let (status, body) = http_get(&addr, "/health")?;
         ensure!(status == 200 && body.contains("\"status\":\"ok\""), "{body}");

@@ -2,18 +2,15 @@
 //! restarted each time. Every acknowledged set must survive, nothing may be half-written, the audit chain must
 //! verify and (SQLite) the file must pass `PRAGMA integrity_check`.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use remit_domain::audit::Decision;
 use sqlx::Row;
 
-use crate::helpers::{TestClock, TestDb, expect_status, stdout};
+use crate::helpers::{TestClock, TestDb, expect_status, http, stdout};
 
 crate::tests!(acknowledged_sets_survive_sigkill_under_load);
 
@@ -37,53 +34,15 @@ impl Lcg {
     }
 }
 
-fn serve(db: &TestDb, port: u16) -> Result<Child> {
-    let child = Command::new(env!("CARGO_BIN_EXE_remit"))
-        .args([
-            "--database-url",
-            &db.url,
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env_remove("REMIT_DATABASE_URL")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = write!(s, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-            let mut text = String::new();
-            if s.read_to_string(&mut text).is_ok() && text.starts_with("HTTP/1.1 200") {
-                return Ok(child);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    bail!("the server did not answer /health within 30 s")
-}
-
 /// Posts one set; `Some(set_id)` only when the server answered 201 with the whole body.
-fn post_set(port: u16, token: &str, nhs: &str, seq: u64) -> Option<i64> {
+fn post_set(addr: &str, token: &str, nhs: &str, seq: u64) -> Option<i64> {
     let rr = 12 + seq % 14;
     let body = format!(
         r#"{{"set":{{"respiration_rate":{rr},"spo2":96,"on_oxygen":false,"systolic_bp":124,"pulse":{},"consciousness":"alert","temperature":37.1}}}}"#,
         60 + seq % 50
     );
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    write!(
-        s,
-        "POST /api/patients/{nhs}/observations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    if !text.starts_with("HTTP/1.1 201") {
+    let (status, text) = http(addr, "POST", &format!("/api/patients/{nhs}/observations"), token, &body).ok()?;
+    if status != 201 {
         return None;
     }
     let json: serde_json::Value = serde_json::from_str(text.split("\r\n\r\n").nth(1)?).ok()?;
@@ -108,17 +67,18 @@ async fn acknowledged_sets_survive_sigkill_under_load(db: TestDb) -> Result<()> 
         let db = TestDb { url: db_url };
         let mut rng = Lcg(seed);
         for round in 0..KILLS {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-            let mut server = serve(&db, port).with_context(|| format!("round {round}, seed {seed}"))?;
+            let (mut server, addr) = db
+                .serve("error")
+                .with_context(|| format!("round {round}, seed {seed}"))?;
             let stop = Arc::new(AtomicBool::new(false));
             let clients: Vec<_> = (0..CLIENTS)
                 .map(|c| {
-                    let (stop, ack, token) = (stop.clone(), ack.clone(), token.clone());
+                    let (stop, ack, token, addr) = (stop.clone(), ack.clone(), token.clone(), addr.clone());
                     std::thread::spawn(move || {
                         let mut seq = (round * CLIENTS + c) as u64 * 1000;
                         while !stop.load(Ordering::Relaxed) {
                             seq += 1;
-                            if let Some(id) = post_set(port, &token, WARD_7[(seq as usize) % 3], seq) {
+                            if let Some(id) = post_set(&addr, &token, WARD_7[(seq as usize) % 3], seq) {
                                 ack.lock().expect("lock").push(id);
                             }
                         }
@@ -134,8 +94,7 @@ async fn acknowledged_sets_survive_sigkill_under_load(db: TestDb) -> Result<()> 
             }
         }
         // The last restart recovers the database and serves.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let mut server = serve(&db, port)?;
+        let (mut server, _) = db.serve("error")?;
         server.kill()?;
         server.wait()?;
         Ok(())

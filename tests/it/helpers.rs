@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -129,6 +129,35 @@ impl TestDb {
     /// Runs the `remit` binary against this database.
     pub fn remit(&self, args: &[&str]) -> Output {
         self.remit_with_stdin(args, "")
+    }
+
+    /// Runs `remit serve` on a free loopback port with JSON logs at `rust_log`, standard output and error piped;
+    /// returns once it listens, with its address (`127.0.0.1:PORT`).
+    pub fn serve(&self, rust_log: &str) -> Result<(Child, String)> {
+        use std::io::BufRead as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_remit"))
+            .args([
+                "--database-url",
+                &self.url,
+                "--log-format",
+                "json",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env_remove("REMIT_DATABASE_URL")
+            .env("RUST_LOG", rust_log)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+        let addr = line
+            .trim()
+            .strip_prefix("remit listening on http://")
+            .with_context(|| format!("no address line from the server: `{line}`"))?
+            .to_owned();
+        Ok((child, addr))
     }
 
     pub fn remit_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
@@ -368,4 +397,31 @@ pub fn stdout(out: &Output) -> String {
 
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// One plain HTTP/1.1 GET to a served remit; the status and the whole response text.
+pub fn http_get(addr: &str, path: &str) -> Result<(u16, String)> {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr)?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let status = text.split_whitespace().nth(1).context("status")?.parse()?;
+    Ok((status, text))
+}
+
+/// One plain HTTP/1.1 request with a bearer token and a JSON body; the status and the whole response text.
+pub fn http(addr: &str, method: &str, path: &str, token: &str, body: &str) -> Result<(u16, String)> {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr)?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let status = text.split_whitespace().nth(1).context("status")?.parse()?;
+    Ok((status, text))
 }

@@ -159,15 +159,7 @@ impl Store {
     /// Begins a command. On SQLite the write lock is taken at once (`BEGIN IMMEDIATE`), so a command never fails
     /// half-way for want of it.
     pub async fn begin(&self) -> Result<WriteTx> {
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        Ok(WriteTx {
-            tx,
-            now: self.clock.now(),
-            broken: false,
-        })
+        Ok(WriteTx::begin(&self.pool, self.backend, self.clock.as_ref()).await?)
     }
 
     /// Records an audit entry and nothing else (a refusal, or a question and its answer).
@@ -209,6 +201,23 @@ pub struct WriteTx {
 }
 
 impl WriteTx {
+    /// Begins a transaction on `pool`: on SQLite with the write lock taken at once (`BEGIN IMMEDIATE`).
+    pub(crate) async fn begin(
+        pool: &AnyPool,
+        backend: Backend,
+        clock: &dyn Clock,
+    ) -> std::result::Result<Self, sqlx::Error> {
+        let tx = match backend {
+            Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => pool.begin().await?,
+        };
+        Ok(WriteTx {
+            tx,
+            now: clock.now(),
+            broken: false,
+        })
+    }
+
     /// The instant this command is stamped with.
     pub fn now(&self) -> DateTime<Utc> {
         self.now

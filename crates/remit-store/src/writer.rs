@@ -12,7 +12,7 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use remit_domain::audit::{AuditDraft, AuditEntry};
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use remit_domain::time::Clock;
@@ -136,17 +136,10 @@ where
     }
 }
 
-async fn begin(pool: &AnyPool, backend: Backend) -> std::result::Result<Transaction<'static, Any>, sqlx::Error> {
-    match backend {
-        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
-        Backend::Postgres => pool.begin().await,
-    }
-}
-
 async fn run(pool: AnyPool, backend: Backend, clock: Arc<dyn Clock>, mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let tx = match begin(&pool, backend).await {
+        let mut tx = match WriteTx::begin(&pool, backend, clock.as_ref()).await {
             Ok(tx) => tx,
             Err(e) => {
                 tracing::error!(error = %e, "could not begin a write transaction");
@@ -156,11 +149,6 @@ async fn run(pool: AnyPool, backend: Backend, clock: Arc<dyn Clock>, mut jobs: m
                 }
                 continue;
             }
-        };
-        let mut tx = WriteTx {
-            tx,
-            now: clock.now(),
-            broken: false,
         };
         let mut answers = Vec::with_capacity(batch.len());
         for job in batch.drain(..) {
