@@ -171,8 +171,7 @@ fn not_found(id: &str) -> FhirError {
 }
 
 async fn must_read(state: &AppState, actor: &Actor, nhs: &NhsNumber, bg: &BreakGlass) -> Result<(), FhirError> {
-    let who = &actor.profile.staff.username;
-    match scope::open_record(&state.store, &state.pack, who, nhs, bg.reason()).await? {
+    match scope::open_record(&state.store, &state.pack, &actor.profile, nhs, bg.reason()).await? {
         Outcome::Done(()) => Ok(()),
         Outcome::Refused(reasons) => Err(FhirError::forbidden(reasons)),
     }

@@ -155,8 +155,7 @@ pub(crate) async fn must_read(
     nhs: &NhsNumber,
     break_glass: &BreakGlass,
 ) -> Result<(), AppError> {
-    let who = &actor.profile.staff.username;
-    done(scope::open_record(&state.store, &state.pack, who, nhs, break_glass.reason()).await?)
+    done(scope::open_record(&state.store, &state.pack, &actor.profile, nhs, break_glass.reason()).await?)
 }
 
 fn username(s: &Option<String>) -> Result<Option<Username>, AppError> {

@@ -183,21 +183,24 @@ pub async fn may_read(
 pub async fn open_record(
     store: &Store,
     pack: &PolicyPack,
-    actor: &Username,
+    actor: &StaffProfile,
     patient: &NhsNumber,
     break_glass: Option<&str>,
 ) -> Result<Outcome<()>, StoreError> {
-    let mut ask = Ask::new(actor.clone(), "record.read");
+    let username = &actor.staff.username;
+    let mut ask = Ask::new(username.clone(), "record.read");
     ask.patient = Some(patient.clone());
-    let mut decision = check(store, pack, &ask).await?;
+    let facts = Facts::load_with(store, pack, &ask, Some(actor)).await?;
+    let mut decision = pack.decide(&facts.question(&ask));
     if decision.permitted() {
         return Ok(Outcome::Done(()));
     }
-    let who = format!("staff:{actor}");
+    let who = format!("staff:{username}");
     let target = format!("patient:{patient}");
     if let Some(reason) = break_glass {
-        ask.break_glass = Some(reason.to_owned());
-        decision = check(store, pack, &ask).await?;
+        let mut glass = ask.clone();
+        glass.break_glass = Some(reason.to_owned());
+        decision = pack.decide(&facts.question(&glass));
         if decision.permitted() {
             let mut draft = AuditDraft::permit(&who, "record.read", &target);
             draft.reasons = vec![format!("break-glass: {reason}")];
