@@ -418,12 +418,12 @@ async fn tokens_are_created_once_and_revoked(db: TestDb) -> Result<()> {
         .await?;
     ensure!(!stored.contains(&token[6..]), "the token itself is not stored");
     let store = db.store(TestClock::new()).await?;
-    ensure!(store.token_owner(&token).await?.is_some());
+    ensure!(store.token_holder(&token).await?.is_some());
     expect_status(
         &db.remit(&["token", "revoke", "--staff", "alex.ap", "--label", "ward tablet"]),
         0,
     )?;
-    ensure!(store.token_owner(&token).await?.is_none());
+    ensure!(store.token_holder(&token).await?.is_none());
     expect_status(
         &db.remit(&["token", "revoke", "--staff", "alex.ap", "--label", "ward tablet"]),
         2,

@@ -47,6 +47,20 @@ async fn record(app: &TestApp, auth: &Auth, patient: &str, body: Value) -> Resul
         .await
 }
 
+/// The set in the answer to recording it is the set as stored (the answer is built without reading it back).
+async fn answered_as_stored(app: &TestApp, answer: &Value) -> Result<()> {
+    let id = answer["set"]["id"]
+        .as_i64()
+        .context("the answer names the set's version")?;
+    let stored = serde_json::to_value(app.store.obs_version(id).await?)?;
+    ensure!(
+        answer["set"] == stored,
+        "answered {} but stored {stored}",
+        answer["set"]
+    );
+    Ok(())
+}
+
 async fn audit_count(app: &TestApp) -> Result<usize> {
     Ok(app.store.audit_log(100_000).await?.len())
 }
@@ -66,6 +80,7 @@ async fn a_set_is_scored_escalated_and_audited(db: TestDb) -> Result<()> {
         v["set"]["recorded_by"] == "alex.ap" && v["set"]["complete"] == true,
         "{v}"
     );
+    answered_as_stored(&app, &v).await?;
     ensure!(v["escalation_level"] == "emergency", "{v}");
     ensure!(v["response"].as_str().unwrap().contains("Emergency response"), "{v}");
     ensure!(
@@ -117,6 +132,7 @@ async fn recording_passes_the_policy_and_refusals_name_every_reason(db: TestDb) 
     let res = record(&app, &sam, MARGARET, json!({"supervisor": "priya.rn", "set": normal()})).await?;
     ensure!(res.status == StatusCode::CREATED, "{}: {}", res.status, res.body);
     ensure!(res.json()?["set"]["supervisor"] == "priya.rn");
+    answered_as_stored(&app, &res.json()?).await?;
     ensure!(app.store.obs_for_patient(id, None, 100, true).await?.len() == sets_before + 1);
     // A supervisor on another ward does not count.
     let res = record(&app, &sam, MARGARET, json!({"supervisor": "ben.rn", "set": normal()})).await?;
@@ -175,6 +191,11 @@ async fn scale_2_applies_only_under_a_prescription(db: TestDb) -> Result<()> {
         v["set"]["spo2_scale"] == 2 && v["set"]["scores"]["spo2"] == 0 && v["set"]["total"] == 0,
         "{v}"
     );
+    answered_as_stored(&app, &v).await?;
+    ensure!(
+        v["scale2"]["target_low"] == 88,
+        "the answer names the prescription: {v}"
+    );
     let mut one = set(16, 90, 124, 76, "alert", 37.0);
     one["spo2_scale"] = json!(1);
     let res = record(&app, &alex, MARGARET, json!({"set": one})).await?;
@@ -209,6 +230,7 @@ async fn an_incomplete_set_is_recorded_with_reasons_and_due_sooner(db: TestDb) -
         v["set"]["readings"]["missing"][0]["reason"] == "asleep, declined",
         "{v}"
     );
+    answered_as_stored(&app, &v).await?;
     let taken = remit_domain::time::parse_instant("t", v["set"]["taken_at"].as_str().unwrap())?;
     let due = remit_domain::time::parse_instant("t", v["set"]["next_due_at"].as_str().unwrap())?;
     ensure!(

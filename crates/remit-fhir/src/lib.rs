@@ -80,35 +80,72 @@ where
         return Err(Issue::new("invalid", format!("the body must be a {resource} resource"))
             .at(format!("{resource}.resourceType")));
     }
-    let parsed: T = serde_json::from_value(input.clone())
+    // Deserialized from the borrowed tree: no copy of the input.
+    let parsed = T::deserialize(input)
         .map_err(|e| Issue::new("structure", format!("not a valid {resource}: {e}")).at(resource.to_owned()))?;
     let back = serde_json::to_value(&parsed).map_err(|e| Issue::new("exception", e.to_string()))?;
-    unknown_elements(input, &back, resource)?;
+    let mut path = Vec::new();
+    if let Err(what) = unknown_elements(input, &back, &mut path) {
+        let here = element_path(resource, &path);
+        let message = match what {
+            Unknown::Null => format!("`{here}` is null: leave it out instead"),
+            Unknown::Element => format!("`{here}` is not an element remit knows"),
+        };
+        return Err(Issue::new("structure", message).at(here));
+    }
     Ok(parsed)
 }
 
-fn unknown_elements(input: &Value, kept: &Value, path: &str) -> Result<(), Issue> {
+/// Why an element of the input did not survive the round trip.
+enum Unknown {
+    Null,
+    Element,
+}
+
+/// A step into a JSON document: a key or an index.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// `Resource.a.b[2].c`, built only when an error names it.
+fn element_path(resource: &str, path: &[Step<'_>]) -> String {
+    let mut out = resource.to_owned();
+    for step in path {
+        match step {
+            Step::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// Finds the first element of `input` that `kept` (the model's round trip of it) lacks; `path` is left pointing at
+/// it.
+fn unknown_elements<'a>(input: &'a Value, kept: &Value, path: &mut Vec<Step<'a>>) -> Result<(), Unknown> {
     match (input, kept) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in a {
-                let here = format!("{path}.{k}");
+                path.push(Step::Key(k));
                 if v.is_null() {
-                    return Err(Issue::new("structure", format!("`{here}` is null: leave it out instead")).at(here));
+                    return Err(Unknown::Null);
                 }
                 match b.get(k) {
-                    None => {
-                        return Err(
-                            Issue::new("structure", format!("`{here}` is not an element remit knows")).at(here),
-                        );
-                    }
-                    Some(w) => unknown_elements(v, w, &here)?,
+                    None => return Err(Unknown::Element),
+                    Some(w) => unknown_elements(v, w, path)?,
                 }
+                path.pop();
             }
             Ok(())
         }
         (Value::Array(a), Value::Array(b)) => {
             for (i, (v, w)) in a.iter().zip(b).enumerate() {
-                unknown_elements(v, w, &format!("{path}[{i}]"))?;
+                path.push(Step::Index(i));
+                unknown_elements(v, w, path)?;
+                path.pop();
             }
             Ok(())
         }

@@ -97,7 +97,6 @@ fn base(set: &SetView, part: &str, code: &str, display: &str) -> Value {
 pub fn set_to_fhir(set: &SetView) -> Vec<Value> {
     let r = &set.readings;
     let mut out = Vec::new();
-    let mut ids = Vec::new();
     for (part, code, display) in PARTS {
         let mut v = base(set, part, code, display);
         let missing = param_of(part).and_then(|p| r.missing.iter().find(|m| m.parameter == p));
@@ -153,11 +152,19 @@ pub fn set_to_fhir(set: &SetView) -> Vec<Value> {
                 }
             }
         }
-        ids.push(json!({"reference": format!("Observation/{}-{part}", set.id)}));
         out.push(v);
     }
-    out.push(news2_to_fhir(set, ids));
+    out.push(total_to_fhir(set));
     out
+}
+
+/// The NEWS2 total Observation of a set alone (the last of [`set_to_fhir`]'s), derived from every parameter's.
+pub fn total_to_fhir(set: &SetView) -> Value {
+    let ids = PARTS
+        .iter()
+        .map(|(part, _, _)| json!({"reference": format!("Observation/{}-{part}", set.id)}))
+        .collect();
+    news2_to_fhir(set, ids)
 }
 
 /// The NEWS2 total of a set, derived from its parameters.

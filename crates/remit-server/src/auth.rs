@@ -94,10 +94,9 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Optio
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
         let Some(token) = token else { return Ok(None) };
-        let Some(staff_id) = state.store.token_owner(token).await? else {
+        let Some(profile) = state.store.token_holder(token).await? else {
             return Ok(None);
         };
-        let profile = state.store.staff_profile_by_id(staff_id).await?;
         return Ok(Some(Actor {
             profile,
             credential: Credential::Token,

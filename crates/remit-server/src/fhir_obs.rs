@@ -9,8 +9,9 @@ use axum::response::Response;
 use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::Username;
 use remit_domain::time::parse_instant;
-use remit_fhir::obs::{IncomingSet, parse_id, parts_for_code, set_to_fhir};
+use remit_fhir::obs::{IncomingSet, parse_id, parts_for_code, set_to_fhir, total_to_fhir};
 use remit_fhir::{Issue, NHS_NUMBER_SYSTEM, searchset};
+use remit_store::patient::PatientRecord;
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -91,7 +92,7 @@ pub(crate) async fn transaction(
         }
     }
     let done = record(&state, &actor, set, supervisor, "Bundle.entry[0].resource").await?;
-    let resources = set_to_fhir(&done.set);
+    let total = total_to_fhir(&done.set);
     let mut entries: Vec<Value> = Vec::new();
     let n = v["entry"].as_array().map_or(0, Vec::len);
     // One response entry per request entry, in order: the parameter each posted Observation became.
@@ -105,13 +106,11 @@ pub(crate) async fn transaction(
         }}));
     }
     debug_assert_eq!(entries.len(), n);
-    if let Some(total) = resources.last() {
-        entries.push(json!({
-            "fullUrl": format!("Observation/{}", total["id"].as_str().unwrap_or_default()),
-            "resource": total,
-            "response": {"status": "201 Created", "location": format!("Observation/{}-news2", done.set.id)},
-        }));
-    }
+    entries.push(json!({
+        "fullUrl": format!("Observation/{}-news2", done.set.id),
+        "resource": total,
+        "response": {"status": "201 Created", "location": format!("Observation/{}-news2", done.set.id)},
+    }));
     let mut res = fhir_json(
         StatusCode::OK,
         &json!({"resourceType": "Bundle", "type": "transaction-response", "entry": entries}),
@@ -170,9 +169,14 @@ fn not_found(id: &str) -> FhirError {
     )
 }
 
-async fn must_read(state: &AppState, actor: &Actor, nhs: &NhsNumber, bg: &BreakGlass) -> Result<(), FhirError> {
+async fn must_read(
+    state: &AppState,
+    actor: &Actor,
+    nhs: &NhsNumber,
+    bg: &BreakGlass,
+) -> Result<PatientRecord, FhirError> {
     match scope::open_record(&state.store, &state.pack, &actor.profile, nhs, bg.reason()).await? {
-        Outcome::Done(()) => Ok(()),
+        Outcome::Done(record) => Ok(record),
         Outcome::Refused(reasons) => Err(FhirError::forbidden(reasons)),
     }
 }
@@ -274,9 +278,8 @@ pub(crate) async fn search_observations(
         }
     }
     let patient = patient.ok_or_else(|| bad_param("patient", "name the patient: patient=Patient/{NHS number}"))?;
-    let patient_id = state.store.patient_id(&patient).await?;
-    must_read(&state, &actor, &patient, &bg).await?;
-    let sets = state.store.obs_for_patient(patient_id, since, count, false).await?;
+    let record = must_read(&state, &actor, &patient, &bg).await?;
+    let sets = state.store.obs_for_patient(record.id, since, count, false).await?;
     let mut found = Vec::new();
     'sets: for s in &sets {
         for r in set_to_fhir(s) {

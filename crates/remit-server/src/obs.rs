@@ -115,7 +115,8 @@ fn scale_for(requested: Option<Spo2Scale>, prescription: Option<&Scale2>) -> Res
     }
 }
 
-/// Asks whether `by` may record vital signs for the patient, under the named supervisor if any.
+/// Asks whether `by` may record vital signs for the patient, under the named supervisor if any: every reason
+/// against, and the facts the question was asked of (the patient's record among them).
 async fn may_record(
     store: &Store,
     pack: &PolicyPack,
@@ -123,14 +124,16 @@ async fn may_record(
     patient: &NhsNumber,
     supervisor: Option<&Username>,
     known: Option<&StaffProfile>,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<(Vec<String>, scope::Facts), StoreError> {
     let mut ask = Ask::new(by.clone(), "vitals.record");
     ask.patient = Some(patient.clone());
     if let Some(s) = supervisor {
         ask.supervision = Supervision::Indirect;
         ask.supervisor = Some(s.clone());
     }
-    Ok(scope::check_with(store, pack, &ask, known).await?.reasons)
+    let facts = scope::Facts::load_with(store, pack, &ask, known).await?;
+    let reasons = pack.decide(&facts.question(&ask)).reasons;
+    Ok((reasons, facts))
 }
 
 /// The set a score came from, for raising its escalation.
@@ -221,25 +224,16 @@ pub async fn record(
     audit_actor: &str,
     by: Option<&StaffProfile>,
 ) -> Result<Outcome<Recorded>, StoreError> {
-    let by = by.filter(|p| p.staff.username == r.by);
     let now = store.now();
     let taken_at = r.taken_at.unwrap_or(now);
     check_taken_at(taken_at, now)?;
     r.readings.validate()?;
-    let patient = store.patient(&r.patient).await?;
-    let patient_id = store.patient_id(&r.patient).await?;
-    let by_id = match by {
-        Some(p) => p.id,
-        None => store.staff_id(&r.by).await?,
-    };
-    let supervisor_id = match &r.supervisor {
-        Some(s) => Some(store.staff_id(s).await?),
-        None => None,
-    };
+    let (mut reasons, facts) = may_record(store, pack, &r.by, &r.patient, r.supervisor.as_ref(), by).await?;
+    let record = facts
+        .record
+        .ok_or_else(|| StoreError::NotFound(format!("no patient with NHS number `{}`", r.patient)))?;
     let target = format!("patient:{}", r.patient);
-    let prescription = store.scale2(patient_id).await?;
-    let mut reasons = may_record(store, pack, &r.by, &r.patient, r.supervisor.as_ref(), by).await?;
-    let scale = match scale_for(r.scale, prescription.as_ref()) {
+    let scale = match scale_for(r.scale, record.scale2.as_ref()) {
         Ok(s) => s,
         Err(reason) => {
             reasons.push(reason);
@@ -249,13 +243,14 @@ pub async fn record(
     if !reasons.is_empty() {
         return refuse(store, audit_actor, "vitals.record", &target, reasons, r).await;
     }
+    let patient_id = record.id;
     let assessment = r.readings.assess(scale);
     let new = NewSet {
         patient_id,
         taken_at,
         recorded_at: now,
-        recorded_by: by_id,
-        supervisor_id,
+        recorded_by: facts.actor.id,
+        supervisor_id: facts.supervisor.as_ref().map(|s| s.id),
         readings: r.readings.clone(),
         scale,
         assessment,
@@ -277,9 +272,10 @@ pub async fn record(
         risk: assessment.risk.as_str(),
         complete: assessment.complete,
     });
-    let place = patient.place.to_string();
+    let place = record.patient.place.to_string();
     let actor = audit_actor.to_owned();
-    let ((version_id, escalation), _) = store
+    let written = new.clone();
+    let ((version_id, set_id, escalation), _) = store
         .command(draft, move |tx| {
             Box::pin(async move {
                 let (version_id, set_id) = tx.insert_set(&new, None).await?;
@@ -296,13 +292,29 @@ pub async fn record(
                     &actor,
                 )
                 .await?;
-                Ok((version_id, esc))
+                Ok((version_id, set_id, esc))
             })
         })
         .await?;
-    Ok(Outcome::Done(
-        Recorded::load(store, version_id, &assessment, escalation, prescription).await?,
-    ))
+    // The answer is built from what was written, not read back: one query fewer for every set.
+    let set = SetView::inserted(
+        &written,
+        version_id,
+        set_id,
+        &r.patient,
+        r.by.as_str(),
+        r.supervisor.as_ref().map(Username::as_str),
+    );
+    Ok(Outcome::Done(Recorded {
+        set,
+        escalation_level: assessment.escalation,
+        response: assessment.escalation.map(EscalationLevel::response),
+        escalation: match escalation {
+            Some(id) => Some(store.escalation(id).await?),
+            None => None,
+        },
+        scale2: record.scale2,
+    }))
 }
 
 /// A correction of a set: new values, and why.
@@ -353,7 +365,7 @@ pub async fn amend(
     let patient = store.patient(&old.patient).await?;
     let patient_id = store.patient_id(&old.patient).await?;
     let target = format!("obs-set:{}", old.set_id);
-    let reasons = may_record(store, pack, &a.by, &old.patient, a.supervisor.as_ref(), None).await?;
+    let (reasons, _) = may_record(store, pack, &a.by, &old.patient, a.supervisor.as_ref(), None).await?;
     if !reasons.is_empty() {
         return refuse(store, audit_actor, "vitals.amend", &target, reasons, a).await;
     }
@@ -456,7 +468,7 @@ pub async fn entered_in_error(
         by: by.as_str(),
         reason: &reason,
     };
-    let reasons = may_record(store, pack, by, &old.patient, None, None).await?;
+    let (reasons, _) = may_record(store, pack, by, &old.patient, None, None).await?;
     if !reasons.is_empty() {
         return refuse(
             store,

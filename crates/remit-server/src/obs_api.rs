@@ -9,6 +9,7 @@ use remit_domain::obs::Readings;
 use remit_domain::staff::Username;
 use remit_domain::time::parse_instant;
 use remit_store::obs::{EscalationFilter, SetView};
+use remit_store::patient::PatientRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -148,13 +149,13 @@ fn done<T>(o: Outcome<T>) -> Result<T, AppError> {
 }
 
 /// Refuses, with every reason and audited, unless the actor may read the patient's record now (or states a
-/// break-glass reason).
+/// break-glass reason). Answers the record opened.
 pub(crate) async fn must_read(
     state: &AppState,
     actor: &Actor,
     nhs: &NhsNumber,
     break_glass: &BreakGlass,
-) -> Result<(), AppError> {
+) -> Result<PatientRecord, AppError> {
     done(scope::open_record(&state.store, &state.pack, &actor.profile, nhs, break_glass.reason()).await?)
 }
 
@@ -226,12 +227,11 @@ pub(crate) async fn list_sets(
     if !(1..=1000).contains(&limit) {
         return Err(AppError::Unprocessable(format!("limit: `{limit}` is outside 1-1000")));
     }
-    let id = state.store.patient_id(&nhs).await?;
-    must_read(&state, &actor, &nhs, &bg).await?;
+    let record = must_read(&state, &actor, &nhs, &bg).await?;
     Ok(Json(
         state
             .store
-            .obs_for_patient(id, None, limit, q.all.unwrap_or(false))
+            .obs_for_patient(record.id, None, limit, q.all.unwrap_or(false))
             .await?,
     ))
 }

@@ -5,6 +5,7 @@ use remit_domain::audit::{AuditDraft, Decision as AuditDecision};
 use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::{CompetencyId, StaffProfile, Username};
 use remit_policy::{Decision, ExamRegion, PatientFacts, PolicyPack, Question, ScopeLine, Supervision, SupervisorRef};
+use remit_store::patient::PatientRecord;
 use remit_store::{Store, StoreError};
 use serde::Serialize;
 
@@ -74,12 +75,14 @@ impl Ask {
 
 /// The facts a question needs, loaded as they stand now.
 pub struct Facts {
-    /// The actor has an open delegated task for the patient (it opens the record to them).
-    pub open_task: bool,
     pub actor: StaffProfile,
     pub supervisor: Option<StaffProfile>,
     pub colleague: Option<StaffProfile>,
+    /// The patient as the policy sees them: where the work happens.
     pub patient: Option<PatientFacts>,
+    /// The patient's record as the store holds it (its id, the scale 2 prescription, the actor's open tasks), for
+    /// the command that follows the question.
+    pub record: Option<PatientRecord>,
     pub today: chrono::NaiveDate,
 }
 
@@ -116,29 +119,31 @@ impl Facts {
             Some(u) => Some(store.staff_profile(u).await?),
             None => None,
         };
-        let patient = match &ask.patient {
-            Some(nhs) => {
-                let p = store.patient(nhs).await?;
-                let code = ask.place.clone().unwrap_or(p.place);
-                let place = store.place(&code).await?;
-                Some(PatientFacts {
-                    nhs_number: p.nhs_number,
-                    place: code,
-                    place_name: place.name,
-                })
-            }
+        let record = match &ask.patient {
+            Some(nhs) => Some(store.patient_record(nhs, actor.id).await?),
             None => None,
         };
-        let open_task = match &ask.patient {
-            Some(nhs) => store.has_open_task(actor.id, nhs).await?,
-            None => false,
+        let patient = match &record {
+            Some(r) => Some(match &ask.place {
+                Some(code) if *code != r.patient.place => PatientFacts {
+                    nhs_number: r.patient.nhs_number.clone(),
+                    place: code.clone(),
+                    place_name: store.place(code).await?.name,
+                },
+                _ => PatientFacts {
+                    nhs_number: r.patient.nhs_number.clone(),
+                    place: r.patient.place.clone(),
+                    place_name: r.place_name.clone(),
+                },
+            }),
+            None => None,
         };
         Ok(Self {
-            open_task,
             actor,
             supervisor,
             colleague,
             patient,
+            record,
             today: store.now().date_naive(),
         })
     }
@@ -158,7 +163,7 @@ impl Facts {
         q.break_glass = ask.break_glass.is_some();
         q.request_justified = ask.request_justified;
         q.named_supervisor = ask.named_supervisor;
-        q.open_task = self.open_task;
+        q.open_task = self.record.as_ref().is_some_and(|r| r.open_task);
         q
     }
 }
@@ -179,21 +184,27 @@ pub async fn may_read(
 }
 
 /// Opens the patient's record to `actor` (`record.read`), or refuses with every reason, audited. A stated
-/// break-glass reason opens a record outside the actor's duty; that read is audited with the reason.
+/// break-glass reason opens a record outside the actor's duty; that read is audited with the reason. What is opened
+/// is the patient's record as the question saw it.
 pub async fn open_record(
     store: &Store,
     pack: &PolicyPack,
     actor: &StaffProfile,
     patient: &NhsNumber,
     break_glass: Option<&str>,
-) -> Result<Outcome<()>, StoreError> {
+) -> Result<Outcome<PatientRecord>, StoreError> {
     let username = &actor.staff.username;
     let mut ask = Ask::new(username.clone(), "record.read");
     ask.patient = Some(patient.clone());
     let facts = Facts::load_with(store, pack, &ask, Some(actor)).await?;
     let mut decision = pack.decide(&facts.question(&ask));
+    let opened = |facts: Facts| {
+        facts
+            .record
+            .ok_or_else(|| StoreError::NotFound(format!("no patient with NHS number `{patient}`")))
+    };
     if decision.permitted() {
-        return Ok(Outcome::Done(()));
+        return Ok(Outcome::Done(opened(facts)?));
     }
     let who = format!("staff:{username}");
     let target = format!("patient:{patient}");
@@ -205,7 +216,7 @@ pub async fn open_record(
             let mut draft = AuditDraft::permit(&who, "record.read", &target);
             draft.reasons = vec![format!("break-glass: {reason}")];
             store.record(draft).await?;
-            return Ok(Outcome::Done(()));
+            return Ok(Outcome::Done(opened(facts)?));
         }
     }
     refuse(store, &who, "record.read", &target, decision.reasons, &()).await

@@ -336,8 +336,7 @@ async fn patient_page(
     Path(nhs): Path<String>,
 ) -> Result<Response, AppError> {
     let nhs = NhsNumber::parse(&nhs)?;
-    let patient = state.store.patient(&nhs).await?;
-    match must_read(&state, &actor, &nhs, &bg).await {
+    let record = match must_read(&state, &actor, &nhs, &bg).await {
         Err(AppError::Refused(reasons)) => {
             let page = RefusedPage {
                 actor: &actor,
@@ -348,8 +347,8 @@ async fn patient_page(
             return Ok((StatusCode::FORBIDDEN, render(&page)?).into_response());
         }
         other => other?,
-    }
-    let id = state.store.patient_id(&nhs).await?;
+    };
+    let id = record.id;
     let mut current = state.store.obs_for_patient(id, None, 12, false).await?;
     current.truncate(12);
     let all = state.store.obs_for_patient(id, None, 50, true).await?;
@@ -402,12 +401,13 @@ async fn patient_page(
         state.config.escalation_ack,
     )
     .await?;
-    let scale2 = state.store.scale2(id).await?.map(|s| {
+    let scale2 = record.scale2.as_ref().map(|s| {
         format!(
             "SpO2 scale 2, target {}–{}% (prescribed by {})",
             s.target_low, s.target_high, s.prescribed_by
         )
     });
+    let patient = record.patient;
     let page = render(&PatientPage {
         actor: &actor,
         nhs: nhs.to_string(),

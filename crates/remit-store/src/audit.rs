@@ -9,44 +9,79 @@ use sqlx::{Any, Transaction};
 
 use crate::{Result, Store, StoreError, col};
 
-/// Appends `draft` as the next entry. Taking the head row (`UPDATE … RETURNING`) locks it until the transaction
-/// ends, so concurrent appends queue up instead of forking the chain.
-pub(crate) async fn append(
-    tx: &mut Transaction<'static, Any>,
-    draft: AuditDraft,
-    now: DateTime<Utc>,
-) -> Result<AuditEntry> {
-    let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-        .fetch_one(&mut **tx)
-        .await?;
-    let seq: i64 = col(&head, "seq")?;
-    let prev_hex: String = col(&head, "hash")?;
-    let prev: [u8; 32] = hex::decode(&prev_hex)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| StoreError::Corrupt("the audit head hash is not 32 bytes of hex".into()))?;
-    let entry = AuditEntry::seal(draft, seq, format_instant(now), &prev);
-    sqlx::query(
-        "INSERT INTO audit_entry (seq, at, actor, action, target, decision, reasons, payload_digest, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(entry.seq)
-    .bind(&entry.at)
-    .bind(&entry.actor)
-    .bind(&entry.action)
-    .bind(&entry.target)
-    .bind(entry.decision.as_str())
-    .bind(serde_json::to_string(&entry.reasons).unwrap_or_else(|_| "[]".into()))
-    .bind(&entry.payload_digest)
-    .bind(&entry.prev_hash)
-    .bind(&entry.hash)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+/// The audit chain's head as a transaction holds it: taken once (`UPDATE … RETURNING` locks the row until the
+/// transaction ends, so concurrent appenders queue up instead of forking the chain), advanced in memory by every
+/// entry appended, and written back once with [`Head::store`] before the commit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Head {
+    seq: i64,
+    hash: [u8; 32],
+    moved: bool,
+}
+
+impl Head {
+    /// Takes the head row for the rest of the transaction.
+    pub(crate) async fn take(tx: &mut Transaction<'static, Any>) -> Result<Self> {
+        let head = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
+            .fetch_one(&mut **tx)
+            .await?;
+        let prev_hex: String = col(&head, "hash")?;
+        let hash: [u8; 32] = hex::decode(&prev_hex)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| StoreError::Corrupt("the audit head hash is not 32 bytes of hex".into()))?;
+        Ok(Self {
+            seq: col(&head, "seq")?,
+            hash,
+            moved: false,
+        })
+    }
+
+    /// Appends `draft` as the next entry. The head moves on only once the entry is written.
+    pub(crate) async fn append(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        draft: AuditDraft,
+        now: DateTime<Utc>,
+    ) -> Result<AuditEntry> {
+        let entry = AuditEntry::seal(draft, self.seq + 1, format_instant(now), &self.hash);
+        let hash: [u8; 32] = hex::decode(&entry.hash)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| StoreError::Corrupt("a sealed entry's hash is not 32 bytes of hex".into()))?;
+        sqlx::query(
+            "INSERT INTO audit_entry (seq, at, actor, action, target, decision, reasons, payload_digest, prev_hash, \
+             hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(entry.seq)
+        .bind(&entry.at)
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(&entry.target)
+        .bind(entry.decision.as_str())
+        .bind(serde_json::to_string(&entry.reasons).unwrap_or_else(|_| "[]".into()))
+        .bind(&entry.payload_digest)
+        .bind(&entry.prev_hash)
         .bind(&entry.hash)
         .execute(&mut **tx)
         .await?;
-    Ok(entry)
+        self.seq = entry.seq;
+        self.hash = hash;
+        self.moved = true;
+        Ok(entry)
+    }
+
+    /// Writes the head back, if any entry was appended.
+    pub(crate) async fn store(self, tx: &mut Transaction<'static, Any>) -> Result<()> {
+        if self.moved {
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(self.seq)
+                .bind(hex::encode(self.hash))
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 fn entry_from_row(row: &AnyRow) -> Result<AuditEntry> {

@@ -198,6 +198,8 @@ pub struct WriteTx {
     now: DateTime<Utc>,
     /// A statement that keeps the transaction whole (a savepoint) failed: it must not be committed.
     broken: bool,
+    /// The audit chain's head, once taken.
+    head: Option<audit::Head>,
 }
 
 impl WriteTx {
@@ -215,7 +217,36 @@ impl WriteTx {
             tx,
             now: clock.now(),
             broken: false,
+            head: None,
         })
+    }
+
+    /// Takes the audit chain's head for the rest of the transaction (on PostgreSQL, a row lock that makes other
+    /// appenders wait). Done outside any savepoint: rolling one back would let the lock go.
+    pub(crate) async fn take_head(&mut self) -> Result<()> {
+        if self.head.is_none() {
+            self.head = Some(audit::Head::take(&mut self.tx).await?);
+        }
+        Ok(())
+    }
+
+    /// Appends an audit entry to the chain, taking the head first if this transaction has not.
+    pub(crate) async fn append(&mut self, draft: AuditDraft) -> Result<AuditEntry> {
+        self.take_head().await?;
+        let head = self
+            .head
+            .as_mut()
+            .ok_or_else(|| StoreError::Commit("the audit head was not taken".into()))?;
+        head.append(&mut self.tx, draft, self.now).await
+    }
+
+    /// Writes the audit head back and commits.
+    pub(crate) async fn finish(mut self) -> Result<()> {
+        if let Some(head) = self.head.take() {
+            head.store(&mut self.tx).await?;
+        }
+        self.tx.commit().await?;
+        Ok(())
     }
 
     /// The instant this command is stamped with.
@@ -238,8 +269,8 @@ impl WriteTx {
 
     /// Appends the command's audit entry and commits: the response that says "done" may be sent after this returns.
     pub async fn commit(mut self, draft: AuditDraft) -> Result<AuditEntry> {
-        let entry = audit::append(&mut self.tx, draft, self.now).await?;
-        self.tx.commit().await?;
+        let entry = self.append(draft).await?;
+        self.finish().await?;
         Ok(entry)
     }
 }

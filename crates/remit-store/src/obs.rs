@@ -65,6 +65,46 @@ pub struct SetView {
     pub changed_at: Option<String>,
 }
 
+impl SetView {
+    /// The first version [`WriteTx::insert_set`] stored as `id` (set `set_id`) from `s`: what reading it back would
+    /// give, without the read.
+    pub fn inserted(
+        s: &NewSet,
+        id: i64,
+        set_id: i64,
+        patient: &NhsNumber,
+        recorded_by: &str,
+        supervisor: Option<&str>,
+    ) -> Self {
+        let a = &s.assessment;
+        Self {
+            id,
+            set_id,
+            version: 1,
+            patient: patient.clone(),
+            state: "current".to_owned(),
+            taken_at: format_instant(s.taken_at),
+            recorded_at: format_instant(s.recorded_at),
+            recorded_by: recorded_by.to_owned(),
+            supervisor: supervisor.map(str::to_owned),
+            spo2_scale: match s.scale {
+                Spo2Scale::One => 1,
+                Spo2Scale::Two => 2,
+            },
+            readings: s.readings.clone(),
+            scores: a.parameters,
+            total: a.total,
+            risk: a.risk,
+            monitoring: a.monitoring,
+            complete: a.complete,
+            next_due_at: format_instant(s.next_due_at),
+            change_reason: None,
+            changed_by: None,
+            changed_at: None,
+        }
+    }
+}
+
 /// A current SpO2 scale 2 prescription.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Scale2 {
@@ -137,6 +177,25 @@ fn opt_int<T: TryFrom<i64>>(r: &AnyRow, name: &str) -> Result<Option<T>> {
     col::<Option<i64>>(r, name)?
         .map(|v| T::try_from(v).map_err(|_| StoreError::Corrupt(format!("{name}: `{v}` is out of range"))))
         .transpose()
+}
+
+/// A scale 2 prescription's columns, from `scale2 x` and its prescriber `staff xs` (read by [`scale2_from_row`]).
+pub(crate) const SCALE2_COLUMNS: &str = "x.id AS scale2_id, x.target_low AS scale2_low, x.target_high AS scale2_high, \
+     x.reason AS scale2_reason, xs.username AS scale2_by, x.prescribed_at AS scale2_at";
+
+/// The prescription in a row read with [`SCALE2_COLUMNS`]; none where they are null (an outer join found none).
+pub(crate) fn scale2_from_row(r: &AnyRow) -> Result<Option<Scale2>> {
+    let Some(id) = col::<Option<i64>>(r, "scale2_id")? else {
+        return Ok(None);
+    };
+    Ok(Some(Scale2 {
+        id,
+        target_low: opt_int(r, "scale2_low")?.unwrap_or(0),
+        target_high: opt_int(r, "scale2_high")?.unwrap_or(0),
+        reason: col(r, "scale2_reason")?,
+        prescribed_by: col(r, "scale2_by")?,
+        prescribed_at: col(r, "scale2_at")?,
+    }))
 }
 
 fn set_from_row(r: &AnyRow) -> Result<SetView> {
@@ -328,25 +387,18 @@ impl Store {
 
     /// The patient's current SpO2 scale 2 prescription, if any.
     pub async fn scale2(&self, patient_id: i64) -> Result<Option<Scale2>> {
-        let row = sqlx::query(
-            "SELECT x.id, x.target_low, x.target_high, x.reason, s.username, x.prescribed_at FROM scale2 x \
-             JOIN staff s ON s.id = x.prescribed_by WHERE x.patient_id = $1 AND x.ended_at IS NULL \
-             ORDER BY x.id DESC LIMIT 1",
-        )
-        .bind(patient_id)
-        .fetch_optional(self.pool())
-        .await?;
-        row.map(|r| {
-            Ok(Scale2 {
-                id: col(&r, "id")?,
-                target_low: opt_int(&r, "target_low")?.unwrap_or(0),
-                target_high: opt_int(&r, "target_high")?.unwrap_or(0),
-                reason: col(&r, "reason")?,
-                prescribed_by: col(&r, "username")?,
-                prescribed_at: col(&r, "prescribed_at")?,
-            })
+        let sql = format!(
+            "SELECT {SCALE2_COLUMNS} FROM scale2 x JOIN staff xs ON xs.id = x.prescribed_by \
+             WHERE x.patient_id = $1 AND x.ended_at IS NULL ORDER BY x.id DESC LIMIT 1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(patient_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(r) => scale2_from_row(&r)?,
+            None => None,
         })
-        .transpose()
     }
 
     /// Patients (in one place, or all) with their latest current set and when the next is due, by place and bed.

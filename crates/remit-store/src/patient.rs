@@ -8,6 +8,7 @@ use remit_domain::time::{format_instant, parse_date};
 use sqlx::any::AnyRow;
 
 use crate::error::on_unique;
+use crate::obs::{SCALE2_COLUMNS, Scale2, scale2_from_row};
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
 const PATIENT_COLUMNS: &str = "nhs_number, given_name, family_name, date_of_birth, sex, place_code, bed";
@@ -27,7 +28,48 @@ fn patient_from_row(r: &AnyRow) -> Result<Patient> {
     })
 }
 
+/// A patient as a clinical request about them needs them: who and where they are, the store's id, the name of
+/// their place, the current SpO2 scale 2 prescription, and whether the person asking has an open delegated task for
+/// them.
+#[derive(Debug, Clone)]
+pub struct PatientRecord {
+    pub id: i64,
+    pub patient: Patient,
+    pub place_name: String,
+    pub scale2: Option<Scale2>,
+    pub open_task: bool,
+}
+
 impl Store {
+    /// The patient with what a clinical request about them needs (see [`PatientRecord`]), in one query; `reader` is
+    /// the staff id of the person asking.
+    pub async fn patient_record(&self, nhs: &NhsNumber, reader: i64) -> Result<PatientRecord> {
+        let sql = format!(
+            "SELECT p.id, p.nhs_number, p.given_name, p.family_name, p.date_of_birth, p.sex, p.place_code, p.bed, \
+             pl.name AS place_name, {SCALE2_COLUMNS}, \
+             (SELECT COUNT(*) FROM task t WHERE t.patient_id = p.id AND t.delegatee_id = $2 AND t.status IN \
+              ('requested', 'accepted', 'in-progress', 'awaiting-countersignature')) AS open_tasks \
+             FROM patient p JOIN place pl ON pl.code = p.place_code \
+             LEFT JOIN scale2 x ON x.id = (SELECT MAX(c.id) FROM scale2 c WHERE c.patient_id = p.id \
+              AND c.ended_at IS NULL) \
+             LEFT JOIN staff xs ON xs.id = x.prescribed_by \
+             WHERE p.nhs_number = $1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(nhs.as_str())
+            .bind(reader)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no patient with NHS number `{nhs}`")))?;
+        Ok(PatientRecord {
+            id: col(&row, "id")?,
+            patient: patient_from_row(&row)?,
+            place_name: col(&row, "place_name")?,
+            scale2: scale2_from_row(&row)?,
+            open_task: col::<i64>(&row, "open_tasks")? > 0,
+        })
+    }
+
     /// The id of an existing patient, or a not-found error naming the number.
     pub async fn patient_id(&self, nhs: &NhsNumber) -> Result<i64> {
         let row = sqlx::query("SELECT id FROM patient WHERE nhs_number = $1")

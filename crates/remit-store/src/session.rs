@@ -98,18 +98,6 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// The staff id behind a bearer token, if the token exists, is not revoked and its owner is active.
-    pub async fn token_owner(&self, token: &str) -> Result<Option<i64>> {
-        let row = sqlx::query(
-            "SELECT t.staff_id FROM api_token t JOIN staff s ON s.id = t.staff_id \
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND s.status = 'active'",
-        )
-        .bind(secret_digest(token))
-        .fetch_optional(self.pool())
-        .await?;
-        row.map(|r| col(&r, "staff_id")).transpose()
-    }
-
     /// When sign-in for this username is refused because of recent failures, the time it opens again.
     pub async fn sign_in_locked_until(&self, username: &str) -> Result<Option<DateTime<Utc>>> {
         let now = self.now();

@@ -116,6 +116,23 @@ impl Store {
         self.complete_profile(id, staff).await
     }
 
+    /// The profile of whoever holds a bearer token, if the token exists, is not revoked and its holder is active.
+    pub async fn token_holder(&self, token: &str) -> Result<Option<StaffProfile>> {
+        let sql = format!(
+            "SELECT {STAFF_COLUMNS} FROM staff WHERE status = 'active' AND id = \
+             (SELECT staff_id FROM api_token WHERE token_hash = $1 AND revoked_at IS NULL)"
+        );
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(crate::credentials::secret_digest(token))
+            .fetch_optional(self.pool())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (id, staff) = staff_from_row(&row)?;
+        Ok(Some(self.complete_profile(id, staff).await?))
+    }
+
     /// Everything about a staff member a decision needs, read in one query (each query is a round trip, and a
     /// profile is read for every request): a row per role, membership, registration, entitlement, current duty and
     /// competency record, the kind in the first column.

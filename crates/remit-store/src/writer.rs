@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use remit_domain::time::Clock;
 
-use crate::{Backend, Result, StoreError, WriteTx, audit};
+use crate::{Backend, Result, StoreError, WriteTx};
 
 /// The most commands one commit holds: bounds how long the write lock is kept and the latency of the last one.
 const MAX_BATCH: usize = 64;
@@ -108,38 +108,41 @@ where
     }
 }
 
-/// One command under its own savepoint.
+/// One command under its own savepoint. A command that succeeds leaves its savepoint in place (releasing it would
+/// be one more statement; the commit ends them all); a failed one rolls back to it.
 async fn one<T, F>(tx: &mut WriteTx, draft: AuditDraft, work: F) -> Result<(T, AuditEntry)>
 where
     F: for<'a> FnOnce(&'a mut WriteTx) -> BoxFuture<'a, Result<T>>,
 {
     tx.statement("SAVEPOINT command").await?;
     let done = match work(tx).await {
-        Ok(value) => audit::append(&mut tx.tx, draft.clone(), tx.now)
-            .await
-            .map(|entry| (value, entry)),
+        Ok(value) => tx.append(draft.clone()).await.map(|entry| (value, entry)),
         Err(e) => Err(e),
     };
     match done {
-        Ok(done) => {
-            tx.statement("RELEASE SAVEPOINT command").await?;
-            Ok(done)
-        }
+        Ok(done) => Ok(done),
         Err(e) => {
+            // The most recent savepoint of that name is this command's own.
             tx.statement("ROLLBACK TO SAVEPOINT command").await?;
-            tx.statement("RELEASE SAVEPOINT command").await?;
             if let StoreError::Conflict(reason) = &e {
-                audit::append(&mut tx.tx, draft.refused(vec![reason.clone()]), tx.now).await?;
+                tx.append(draft.refused(vec![reason.clone()])).await?;
             }
             Err(e)
         }
     }
 }
 
+/// Begins a batch's transaction and takes the audit head before any command's savepoint.
+async fn begin(pool: &AnyPool, backend: Backend, clock: &dyn Clock) -> Result<WriteTx> {
+    let mut tx = WriteTx::begin(pool, backend, clock).await?;
+    tx.take_head().await?;
+    Ok(tx)
+}
+
 async fn run(pool: AnyPool, backend: Backend, clock: Arc<dyn Clock>, mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let mut tx = match WriteTx::begin(&pool, backend, clock.as_ref()).await {
+        let mut tx = match begin(&pool, backend, clock.as_ref()).await {
             Ok(tx) => tx,
             Err(e) => {
                 tracing::error!(error = %e, "could not begin a write transaction");
@@ -163,7 +166,7 @@ async fn run(pool: AnyPool, backend: Backend, clock: Arc<dyn Clock>, mut jobs: m
         let committed = if tx.broken {
             Err("a command in the same commit failed part-way; nothing in it was written".to_owned())
         } else {
-            tx.tx.commit().await.map_err(|e| e.to_string())
+            tx.finish().await.map_err(|e| e.to_string())
         };
         if let Err(e) = &committed {
             tracing::error!(error = %e, commands = answers.len(), "a group commit failed");
