@@ -100,6 +100,9 @@ pub(crate) struct ActionSlice {
     /// dynamic attribute access, so entities and context built with only these decide exactly as complete ones
     /// would (the strict path builds everything, and the tests compare the two).
     pub(crate) attributes: Attributes,
+    /// Whether a policy of the slice names a particular patient. If none does, a decision depends on the patient
+    /// only through the facts a question gives about them (their place, the actor's open task for them).
+    pub(crate) names_patient: bool,
 }
 
 /// Attribute names read, by whose.
@@ -197,13 +200,33 @@ fn without_action_scope(p: &cedar_policy::Policy) -> Result<Prepared, String> {
     let needs_hierarchy = json.get("conditions").is_some_and(asks_action_in);
     let mut attributes = Attributes::default();
     attributes.read_in(&json);
+    let names_patient = names_a_patient(&json);
     json["action"] = serde_json::json!({"op": "All"});
     let policy = cedar_policy::Policy::from_json(Some(p.id().clone()), json).map_err(|e| e.to_string())?;
     Ok(Prepared {
         policy,
         needs_hierarchy,
         attributes,
+        names_patient,
     })
+}
+
+/// Whether a policy (Cedar's JSON form) names a particular patient: an entity literal of type `Patient` anywhere, in
+/// its scope or its conditions.
+fn names_a_patient(json: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match json {
+        Value::Object(m) => {
+            let patient = m
+                .get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t == "Patient" || t.ends_with("::Patient"))
+                && m.contains_key("id");
+            patient || m.values().any(names_a_patient)
+        }
+        Value::Array(a) => a.iter().any(names_a_patient),
+        _ => false,
+    }
 }
 
 /// A policy made ready for its slices.
@@ -212,6 +235,7 @@ struct Prepared {
     policy: cedar_policy::Policy,
     needs_hierarchy: bool,
     attributes: Attributes,
+    names_patient: bool,
 }
 
 impl std::fmt::Debug for PolicyPack {
@@ -525,6 +549,7 @@ impl PolicyPack {
             let mut reasons = HashMap::new();
             let mut needs_hierarchy = false;
             let mut attributes = Attributes::default();
+            let mut names_patient = false;
             for p in policies.policies() {
                 let applies = match p.action_constraint() {
                     ActionConstraint::Any => true,
@@ -545,6 +570,7 @@ impl PolicyPack {
                     }
                 };
                 needs_hierarchy |= prepared.needs_hierarchy;
+                names_patient |= prepared.names_patient;
                 attributes.extend(&prepared.attributes);
                 if let Some(r) = p.annotation("reason") {
                     reasons.insert(p.id().clone(), r.to_owned());
@@ -568,6 +594,7 @@ impl PolicyPack {
                     entities,
                     reasons,
                     attributes,
+                    names_patient,
                 },
             );
         }
@@ -593,6 +620,13 @@ impl PolicyPack {
 
     pub fn activity(&self, id: &str) -> Option<&Activity> {
         self.activities.iter().find(|a| a.id == id)
+    }
+
+    /// Whether every patient in the same place gets the same decision about `activity` from the same actor, given
+    /// the same open-task fact: true unless a policy that can apply to it names a particular patient. Lets a list of
+    /// patients be judged once per place rather than once per patient.
+    pub fn alike_for_every_patient(&self, activity: &str) -> bool {
+        self.slices.get(activity).is_some_and(|s| !s.names_patient)
     }
 
     /// The competency catalogue.
@@ -628,8 +662,8 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/nhs-england")
     }
 
-    /// A copy of the shipped pack with one file replaced.
-    fn broken(file: &str, edit: impl FnOnce(String) -> String) -> (tempfile::TempDir, PackError) {
+    /// A copy of the shipped pack with one file edited.
+    fn edited(file: &str, edit: impl FnOnce(String) -> String) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         for entry in std::fs::read_dir(shipped_dir()).unwrap() {
             let path = entry.unwrap().path();
@@ -638,8 +672,40 @@ mod tests {
         let target = dir.path().join(file);
         let text = std::fs::read_to_string(&target).unwrap_or_default();
         std::fs::write(&target, edit(text)).unwrap();
+        dir
+    }
+
+    /// A copy of the shipped pack with one file replaced, and the error loading it.
+    fn broken(file: &str, edit: impl FnOnce(String) -> String) -> (tempfile::TempDir, PackError) {
+        let dir = edited(file, edit);
         let err = PolicyPack::load(dir.path()).unwrap_err();
         (dir, err)
+    }
+
+    #[test]
+    fn a_policy_naming_a_patient_makes_decisions_patient_specific() {
+        let shipped = PolicyPack::nhs_england();
+        assert!(shipped.alike_for_every_patient("record.read"));
+        assert!(shipped.alike_for_every_patient("vitals.record"));
+        assert!(!shipped.alike_for_every_patient("no.such.activity"));
+        // Named in the scope, or in a condition.
+        for (scope, condition) in [
+            ("resource == Patient::\"9990001375\"", ""),
+            ("resource", "when { resource == Patient::\"9990001375\" }"),
+        ] {
+            let dir = edited("10-patient-facing.cedar", |text| {
+                format!(
+                    "{text}\n@id(\"vip\")\n@reason(\"This patient's record is restricted.\")\n\
+                     forbid (principal, action == Action::\"record.read\", {scope})\n{condition};\n"
+                )
+            });
+            let pack = PolicyPack::load(dir.path()).unwrap();
+            assert!(!pack.alike_for_every_patient("record.read"), "{scope} {condition}");
+            assert!(
+                pack.alike_for_every_patient("vitals.record"),
+                "other actions are not touched"
+            );
+        }
     }
 
     #[test]

@@ -262,7 +262,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for BreakGlass {
 }
 
 /// Which of these patients (NHS number and place) `actor` may read now (`record.read`): their duty, an open task,
-/// asked once per patient with the actor's profile and the places loaded once.
+/// with the actor's profile and the places loaded once. Where no policy names a particular patient, the question is
+/// asked once per place and open-task fact, not once per patient.
 pub async fn readable(
     store: &Store,
     pack: &PolicyPack,
@@ -277,17 +278,31 @@ pub async fn readable(
         .collect();
     let tasks = store.open_task_patients(actor.id).await?;
     let today = store.now().date_naive();
+    let alike = pack.alike_for_every_patient("record.read");
+    let mut asked: std::collections::HashMap<(&str, bool), bool> = std::collections::HashMap::new();
     let mut out = std::collections::BTreeSet::new();
     for (nhs, place) in patients {
-        let facts = PatientFacts {
-            nhs_number: nhs.clone(),
-            place: remit_domain::place::PlaceCode::parse(place)?,
-            place_name: places.get(place).cloned().unwrap_or_default(),
+        let open_task = tasks.contains(nhs.as_str());
+        let ask = || -> Result<bool, StoreError> {
+            let facts = PatientFacts {
+                nhs_number: nhs.clone(),
+                place: remit_domain::place::PlaceCode::parse(place)?,
+                place_name: places.get(place).cloned().unwrap_or_default(),
+            };
+            let mut q = Question::new(actor, "record.read", today);
+            q.patient = Some(&facts);
+            q.open_task = open_task;
+            Ok(pack.decide(&q).permitted())
         };
-        let mut q = Question::new(actor, "record.read", today);
-        q.patient = Some(&facts);
-        q.open_task = tasks.contains(nhs.as_str());
-        if pack.decide(&q).permitted() {
+        let permitted = match asked.get(&(place.as_str(), open_task)) {
+            Some(p) if alike => *p,
+            _ => {
+                let p = ask()?;
+                asked.insert((place.as_str(), open_task), p);
+                p
+            }
+        };
+        if permitted {
             out.insert(nhs.clone());
         }
     }
