@@ -228,10 +228,8 @@ pub async fn record(
     let taken_at = r.taken_at.unwrap_or(now);
     check_taken_at(taken_at, now)?;
     r.readings.validate()?;
-    let (mut reasons, facts) = may_record(store, pack, &r.by, &r.patient, r.supervisor.as_ref(), by).await?;
-    let record = facts
-        .record
-        .ok_or_else(|| StoreError::NotFound(format!("no patient with NHS number `{}`", r.patient)))?;
+    let (mut reasons, mut facts) = may_record(store, pack, &r.by, &r.patient, r.supervisor.as_ref(), by).await?;
+    let record = facts.take_record()?;
     let target = format!("patient:{}", r.patient);
     let scale = match scale_for(r.scale, record.scale2.as_ref()) {
         Ok(s) => s,
@@ -357,18 +355,15 @@ pub async fn amend(
             old.id, old.state
         )));
     }
-    let by_id = store.staff_id(&a.by).await?;
-    let supervisor_id = match &a.supervisor {
-        Some(s) => Some(store.staff_id(s).await?),
-        None => None,
-    };
-    let patient = store.patient(&old.patient).await?;
-    let patient_id = store.patient_id(&old.patient).await?;
     let target = format!("obs-set:{}", old.set_id);
-    let (reasons, _) = may_record(store, pack, &a.by, &old.patient, a.supervisor.as_ref(), None).await?;
+    let (reasons, mut facts) = may_record(store, pack, &a.by, &old.patient, a.supervisor.as_ref(), None).await?;
     if !reasons.is_empty() {
         return refuse(store, audit_actor, "vitals.amend", &target, reasons, a).await;
     }
+    let by_id = facts.actor.id;
+    let supervisor_id = facts.supervisor.as_ref().map(|s| s.id);
+    let record = facts.take_record()?;
+    let patient_id = record.id;
     let scale = if old.spo2_scale == 2 {
         Spo2Scale::Two
     } else {
@@ -389,7 +384,7 @@ pub async fn amend(
         next_due_at: assessment.next_due(taken_at),
     };
     let draft = AuditDraft::permit(audit_actor, "vitals.amend", target).with_payload(a);
-    let place = patient.place.to_string();
+    let place = record.patient.place.to_string();
     let actor = audit_actor.to_owned();
     let by_name = a.by.to_string();
     let ((version_id, escalation), _) = store

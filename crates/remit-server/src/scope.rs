@@ -148,6 +148,13 @@ impl Facts {
         })
     }
 
+    /// The patient's record the question was about, taken for the command that follows it.
+    pub fn take_record(&mut self) -> Result<PatientRecord, StoreError> {
+        self.record
+            .take()
+            .ok_or_else(|| StoreError::Invalid("the question names no patient".into()))
+    }
+
     /// The question these facts and `ask` make.
     pub fn question<'a>(&'a self, ask: &'a Ask) -> Question<'a> {
         let mut q = Question::new(&self.actor, &ask.activity, self.today);
@@ -196,15 +203,10 @@ pub async fn open_record(
     let username = &actor.staff.username;
     let mut ask = Ask::new(username.clone(), "record.read");
     ask.patient = Some(patient.clone());
-    let facts = Facts::load_with(store, pack, &ask, Some(actor)).await?;
+    let mut facts = Facts::load_with(store, pack, &ask, Some(actor)).await?;
     let mut decision = pack.decide(&facts.question(&ask));
-    let opened = |facts: Facts| {
-        facts
-            .record
-            .ok_or_else(|| StoreError::NotFound(format!("no patient with NHS number `{patient}`")))
-    };
     if decision.permitted() {
-        return Ok(Outcome::Done(opened(facts)?));
+        return Ok(Outcome::Done(facts.take_record()?));
     }
     let who = format!("staff:{username}");
     let target = format!("patient:{patient}");
@@ -216,7 +218,7 @@ pub async fn open_record(
             let mut draft = AuditDraft::permit(&who, "record.read", &target);
             draft.reasons = vec![format!("break-glass: {reason}")];
             store.record(draft).await?;
-            return Ok(Outcome::Done(opened(facts)?));
+            return Ok(Outcome::Done(facts.take_record()?));
         }
     }
     refuse(store, &who, "record.read", &target, decision.reasons, &()).await
