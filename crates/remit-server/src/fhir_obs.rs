@@ -349,9 +349,11 @@ pub(crate) async fn read_patient(
 ) -> Result<Response, FhirError> {
     let nhs = NhsNumber::parse(&id)
         .map_err(|_| FhirError::with(StatusCode::NOT_FOUND, vec![Issue::new("not-found", "no such Patient")]))?;
-    let p = state.store.patient(&nhs).await?;
-    must_read(&state, &actor, &nhs, &bg).await?;
-    Ok(fhir_json(StatusCode::OK, &remit_fhir::obs::patient_to_fhir(&p)))
+    let record = must_read(&state, &actor, &nhs, &bg).await?;
+    Ok(fhir_json(
+        StatusCode::OK,
+        &remit_fhir::obs::patient_to_fhir(&record.patient),
+    ))
 }
 
 /// `GET /fhir/metadata`.

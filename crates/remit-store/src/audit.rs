@@ -25,14 +25,9 @@ impl Head {
         let head = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
             .fetch_one(&mut **tx)
             .await?;
-        let prev_hex: String = col(&head, "hash")?;
-        let hash: [u8; 32] = hex::decode(&prev_hex)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| StoreError::Corrupt("the audit head hash is not 32 bytes of hex".into()))?;
         Ok(Self {
             seq: col(&head, "seq")?,
-            hash,
+            hash: hash_bytes(&col::<String>(&head, "hash")?, "the audit head hash")?,
             moved: false,
         })
     }
@@ -45,10 +40,7 @@ impl Head {
         now: DateTime<Utc>,
     ) -> Result<AuditEntry> {
         let entry = AuditEntry::seal(draft, self.seq + 1, format_instant(now), &self.hash);
-        let hash: [u8; 32] = hex::decode(&entry.hash)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| StoreError::Corrupt("a sealed entry's hash is not 32 bytes of hex".into()))?;
+        let hash = hash_bytes(&entry.hash, "a sealed entry's hash")?;
         sqlx::query(
             "INSERT INTO audit_entry (seq, at, actor, action, target, decision, reasons, payload_digest, prev_hash, \
              hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -82,6 +74,14 @@ impl Head {
         }
         Ok(())
     }
+}
+
+/// A hash as the log stores it (64 hex digits), as bytes.
+fn hash_bytes(hex_text: &str, what: &str) -> Result<[u8; 32]> {
+    hex::decode(hex_text)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("{what} is not 32 bytes of hex")))
 }
 
 fn entry_from_row(row: &AnyRow) -> Result<AuditEntry> {

@@ -232,12 +232,14 @@ impl WriteTx {
 
     /// Appends an audit entry to the chain, taking the head first if this transaction has not.
     pub(crate) async fn append(&mut self, draft: AuditDraft) -> Result<AuditEntry> {
-        self.take_head().await?;
-        let head = self
-            .head
-            .as_mut()
-            .ok_or_else(|| StoreError::Commit("the audit head was not taken".into()))?;
-        head.append(&mut self.tx, draft, self.now).await
+        let mut head = match self.head {
+            Some(head) => head,
+            None => audit::Head::take(&mut self.tx).await?,
+        };
+        // The head moves on only if the entry was written; taken, it stays held either way.
+        let entry = head.append(&mut self.tx, draft, self.now).await;
+        self.head = Some(head);
+        entry
     }
 
     /// Writes the audit head back and commits.
