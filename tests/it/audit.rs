@@ -11,6 +11,8 @@ use crate::helpers::{TestClock, TestDb, expect_status, stdout};
 crate::tests!(
     an_intact_log_verifies,
     an_edited_entry_is_named,
+    an_unreadable_decision_or_reasons_list_is_named,
+    verification_reads_one_snapshot_while_entries_are_appended,
     a_deleted_entry_is_named,
     an_inserted_entry_is_named,
     reordered_entries_are_named,
@@ -76,6 +78,51 @@ async fn an_edited_entry_is_named(db: TestDb) -> Result<()> {
         .execute("UPDATE audit_entry SET decision = 'permit' WHERE seq = 4")
         .await?;
     verify_names(&db, 4)
+}
+
+/// A decision that is neither `permit` nor `deny` (here a refusal's `deny` capitalised), or a reasons list that is
+/// not JSON, cannot stand for the value that was sealed.
+async fn an_unreadable_decision_or_reasons_list_is_named(db: TestDb) -> Result<()> {
+    log_of(&db, 6).await?;
+    db.raw()
+        .await?
+        .execute("UPDATE audit_entry SET decision = 'Deny' WHERE seq = 4")
+        .await?;
+    verify_names(&db, 4)?;
+    db.raw()
+        .await?
+        .execute("UPDATE audit_entry SET decision = 'deny' WHERE seq = 4")
+        .await?;
+    expect_status(&db.remit(&["audit", "verify"]), 0)?;
+    db.raw()
+        .await?
+        .execute("UPDATE audit_entry SET reasons = '[\"Prescribing needs a current GMC registration\"' WHERE seq = 2")
+        .await?;
+    verify_names(&db, 2)
+}
+
+/// Entries appended while the chain is verified are either all in what it reads or not at all, head included: the
+/// verification never reports a break that is only a commit it half saw.
+async fn verification_reads_one_snapshot_while_entries_are_appended(db: TestDb) -> Result<()> {
+    let store = log_of(&db, 20).await?;
+    let writing = {
+        let store = store.clone();
+        tokio::spawn(async move { append(&store, 400, "staff:writer").await })
+    };
+    let mut last = 0;
+    while !writing.is_finished() {
+        let v = store.verify_audit().await?;
+        ensure!(v.outcome == remit_store::VerifyOutcome::Intact, "{:?}", v.outcome);
+        ensure!(v.verified >= last, "{} entries after {last}", v.verified);
+        last = v.verified;
+    }
+    writing.await??;
+    let v = store.verify_audit().await?;
+    ensure!(
+        v.outcome == remit_store::VerifyOutcome::Intact && v.verified == 420,
+        "{v:?}"
+    );
+    Ok(())
 }
 
 async fn a_deleted_entry_is_named(db: TestDb) -> Result<()> {

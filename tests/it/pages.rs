@@ -10,6 +10,7 @@ use crate::helpers::{Auth, TestApp, TestDb, TestResponse};
 
 crate::tests!(
     the_ward_board_and_the_chart_show_the_stories,
+    the_chart_shows_the_newest_current_sets_however_often_one_was_corrected,
     my_work_shows_tasks_scope_and_competencies_and_moves_a_task,
     the_education_lead_sees_the_matrix_and_signs_off,
     the_radiography_forms_run_the_chain_and_show_refusals,
@@ -63,6 +64,54 @@ async fn the_ward_board_and_the_chart_show_the_stories(db: TestDb) -> Result<()>
         res.status == StatusCode::FORBIDDEN && res.body.contains("not on duty"),
         "{}",
         res.body
+    );
+    Ok(())
+}
+
+/// The chart's sets are the newest current ones, and the history the newest versions of any state. The page takes the
+/// chart's from the history when it holds enough of them; here the newest set was corrected 45 times, so the 50
+/// newest versions hold only 5 current sets and the chart's 12 must be read on their own.
+async fn the_chart_shows_the_newest_current_sets_however_often_one_was_corrected(db: TestDb) -> Result<()> {
+    const MARGARET: &str = "9990001375";
+    let app = TestApp::demo(&db).await?;
+    let alex = app.token_for("alex.ap").await?;
+    let set = |pulse: i64| {
+        serde_json::json!({"set": {"respiration_rate": 16, "spo2": 97, "on_oxygen": false, "systolic_bp": 124,
+            "pulse": pulse, "consciousness": "alert", "temperature": 37.0}})
+    };
+    let mut version = 0;
+    for pulse in 61..=73 {
+        let res = app
+            .post_json(&format!("/api/patients/{MARGARET}/observations"), &alex, &set(pulse))
+            .await?;
+        ensure!(res.status == StatusCode::CREATED, "{}", res.body);
+        version = res.json()?["set"]["id"].as_i64().unwrap_or_default();
+    }
+    let page = app.get(&format!("/patients/{MARGARET}"), &alex).await?;
+    ensure!(page.status == StatusCode::OK, "{}", page.status);
+    ensure!(
+        page.body.contains("NEWS2 chart, 12 most recent sets"),
+        "before corrections"
+    );
+    for n in 0..45 {
+        let mut body = set(80 + n % 10);
+        body["reason"] = serde_json::json!("pulse recounted");
+        let res = app
+            .post_json(&format!("/api/observations/{version}/amend"), &alex, &body)
+            .await?;
+        ensure!(res.status == StatusCode::CREATED, "{}", res.body);
+        version = res.json()?["set"]["id"].as_i64().unwrap_or_default();
+    }
+    let page = app.get(&format!("/patients/{MARGARET}"), &alex).await?;
+    ensure!(page.status == StatusCode::OK, "{}", page.status);
+    let b = &page.body;
+    ensure!(b.contains("NEWS2 chart, 12 most recent sets"), "after corrections");
+    // The oldest of the twelve is the set with pulse 62 (61 is the thirteenth newest); the newest is the last
+    // correction (pulse 84).
+    ensure!(b.contains(">62</text>") && !b.contains(">61</text>") && b.contains(">84</text>"));
+    ensure!(
+        b.matches("superseded").count() >= 45,
+        "the history lists the corrections"
     );
     Ok(())
 }

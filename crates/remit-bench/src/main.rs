@@ -1,8 +1,8 @@
 //! `remit-bench`: the load harness. It seeds a fresh database (the demo trust plus `--patients N` on the wards),
 //! starts the real `remit serve` as a child process on a loopback port, and drives `--clients C` concurrent API
 //! clients for `--duration S` seconds: each records observation sets as FHIR transaction Bundles and now and then
-//! reads a ward board or a patient's chart. It prints throughput, p50/p99/max latency per operation and the server's
-//! peak RSS, and checks at the end that every set it counted as acknowledged is in the database.
+//! reads a ward board or a patient's chart. It prints throughput, p50/p99/max latency per operation, the server's
+//! peak RSS and its CPU time per request answered, and checks at the end that every set it counted as acknowledged is in the database.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -302,6 +302,17 @@ async fn count_sets(url: &str) -> Result<i64> {
     Ok(n)
 }
 
+/// The CPU time the process has used so far (user and system), in seconds: `/proc/PID/stat` fields 14 and 15, in
+/// clock ticks (100 a second on Linux).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after it follow its closing parenthesis.
+    let mut after = stat.rsplit_once(')')?.1.split_whitespace();
+    let utime: f64 = after.nth(11)?.parse().ok()?;
+    let stime: f64 = after.next()?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 fn peak_rss_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -370,6 +381,7 @@ async fn main() -> Result<()> {
     let tokens = Arc::new(tokens);
     let when = remit_domain::time::format_instant(chrono::Utc::now() - chrono::Duration::minutes(5));
     let started = Instant::now();
+    let cpu_before = cpu_seconds(pid);
     let mut handles = Vec::new();
     for c in 0..args.clients {
         let (client, base, patients, tokens, when) = (
@@ -483,6 +495,11 @@ async fn main() -> Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let rss = peak_rss_mb(pid);
+    // The server's own CPU per request answered (on PostgreSQL the database's processes are not counted).
+    let answered = all.record.len() + all.board.len() + all.chart.len();
+    let cpu_ms_per_request = cpu_before
+        .zip(cpu_seconds(pid))
+        .map(|(before, after)| (after - before) * 1000.0 / answered.max(1) as f64);
     server.kill().await.ok();
     let after = count_sets(&db.url).await?;
     let stored = after - before;
@@ -518,6 +535,7 @@ async fn main() -> Result<()> {
         "chart_max_ms": percentile(&all.chart, 1.0),
         "errors": all.errors,
         "rss_mb": rss,
+        "server_cpu_ms_per_request": cpu_ms_per_request,
         "sets_in_table": after,
         "audit_entries": audit_entries,
         "audit_verify_s": verify_s,
@@ -547,7 +565,12 @@ async fn main() -> Result<()> {
                 report[format!("{name}_max_ms")].as_f64().unwrap_or(0.0)
             );
         }
-        println!("errors: {}; server peak RSS: {:.1} MB", all.errors, rss.unwrap_or(0.0));
+        println!(
+            "errors: {}; server peak RSS: {:.1} MB; server CPU {:.2} ms a request",
+            all.errors,
+            rss.unwrap_or(0.0),
+            cpu_ms_per_request.unwrap_or(0.0)
+        );
         println!(
             "sets in the table: {after}; audit verify: {audit_entries} entries in {verify_s:.2} s ({:.0} entries/s)",
             audit_entries as f64 / verify_s

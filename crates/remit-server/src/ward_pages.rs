@@ -329,6 +329,10 @@ struct PatientPage<'a> {
     scale2: Option<String>,
 }
 
+/// Sets shown on a patient's NEWS2 chart, and versions listed in its history.
+const CHART_SETS: usize = 12;
+const HISTORY_ROWS: i64 = 50;
+
 async fn patient_page(
     State(state): State<AppState>,
     actor: Actor,
@@ -349,9 +353,18 @@ async fn patient_page(
         other => other?,
     };
     let id = record.id;
-    let mut current = state.store.obs_for_patient(id, None, 12, false).await?;
-    current.truncate(12);
-    let all = state.store.obs_for_patient(id, None, 50, true).await?;
+    let all = state.store.obs_for_patient(id, None, HISTORY_ROWS, true).await?;
+    // The chart's sets are the newest current ones. Both lists are in the same order, so when the history holds
+    // enough current sets the chart's are its first; otherwise (many corrected sets) they are read on their own.
+    let mut current: Vec<SetView> = all
+        .iter()
+        .filter(|s| s.state == "current")
+        .take(CHART_SETS)
+        .cloned()
+        .collect();
+    if current.len() < CHART_SETS && all.len() as i64 == HISTORY_ROWS {
+        current = state.store.obs_for_patient(id, None, CHART_SETS as i64, false).await?;
+    }
     let history = all
         .iter()
         .map(|s| HistoryRow {

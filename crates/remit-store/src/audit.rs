@@ -1,9 +1,8 @@
 //! Appending to and verifying the hash-chained audit log.
 
 use chrono::{DateTime, Utc};
-use remit_domain::audit::{AuditDraft, AuditEntry, ChainBreak, ChainVerifier, Decision};
+use remit_domain::audit::{AuditDraft, AuditEntry, ChainBreak, ChainVerifier, Decision, EntryView};
 use remit_domain::time::format_instant;
-use serde::Deserialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
@@ -102,44 +101,11 @@ fn entry_from_row(row: &AnyRow) -> Result<AuditEntry> {
     })
 }
 
-/// Entries read per page by [`Store::verify_audit`].
-const VERIFY_PAGE: i64 = 4096;
-
-/// An entry as a page of the verification reads it (the columns of [`ENTRY_COLUMNS`], in order).
-#[derive(Deserialize)]
-struct PageEntry(
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-);
-
-impl PageEntry {
-    fn into_entry(self) -> AuditEntry {
-        let PageEntry(seq, at, actor, action, target, decision, reasons, payload_digest, prev_hash, hash) = self;
-        AuditEntry {
-            seq,
-            at,
-            actor,
-            action,
-            target,
-            decision: Decision::parse(&decision).unwrap_or(Decision::Deny),
-            reasons: read_reasons(&reasons),
-            payload_digest,
-            prev_hash,
-            hash,
-        }
-    }
-}
-
 /// The stored reasons list; an unreadable one is given a value that cannot hash alike.
 fn read_reasons(stored: &str) -> Vec<String> {
+    if stored == "[]" {
+        return Vec::new();
+    }
     serde_json::from_str(stored).unwrap_or_else(|_| vec![format!("unreadable: {stored}")])
 }
 
@@ -161,63 +127,139 @@ pub struct AuditVerification {
     pub outcome: VerifyOutcome,
 }
 
-impl Store {
-    /// Recomputes the whole chain in sequence order and checks its end against the head row.
-    pub async fn verify_audit(&self) -> Result<AuditVerification> {
-        let mut verifier = ChainVerifier::default();
-        // Pages of entries as one JSON row each: one row crossing from the database per page rather than per entry
-        // (on SQLite each row is a hop between threads, which cost more than hashing the entry).
-        let sql = match self.backend() {
-            crate::Backend::Sqlite => {
-                "SELECT json_group_array(json_array(seq, at, actor, action, target, decision, reasons, \
-                 payload_digest, prev_hash, hash) ORDER BY seq) AS page, MAX(seq) AS last \
-                 FROM (SELECT * FROM audit_entry WHERE seq > $1 ORDER BY seq LIMIT $2)"
-            }
-            crate::Backend::Postgres => {
-                "SELECT json_agg(json_build_array(seq, at, actor, action, target, decision, reasons, \
-                 payload_digest, prev_hash, hash) ORDER BY seq)::text AS page, MAX(seq) AS last \
-                 FROM (SELECT * FROM audit_entry WHERE seq > $1 ORDER BY seq LIMIT $2) AS p"
-            }
+/// A verification in progress: stored entries are pushed in sequence order, as borrowed from the rows they were
+/// read from, until the first that breaks the chain.
+#[derive(Default)]
+struct Verification {
+    verifier: ChainVerifier,
+    broken: Option<ChainBreak>,
+}
+
+impl Verification {
+    /// Checks the next entry, given its sequence number and a reader of its text columns by their place in
+    /// [`ENTRY_COLUMNS`] (1 to 9); answers whether to go on (false from the first break).
+    fn push<'r>(&mut self, seq: i64, text: impl Fn(usize) -> Result<&'r str>) -> Result<bool> {
+        let (at, actor, action, target, decision) = (text(1)?, text(2)?, text(3)?, text(4)?, text(5)?);
+        let (reasons, payload_digest, prev_hash, hash) = (text(6)?, text(7)?, text(8)?, text(9)?);
+        let reasons = read_reasons(reasons);
+        let entry = EntryView {
+            seq,
+            at,
+            actor,
+            action,
+            target,
+            decision,
+            reasons: &reasons,
+            payload_digest,
+            prev_hash,
+            hash,
         };
-        let mut broken = None;
-        let mut after = 0_i64;
-        'pages: loop {
-            let row = sqlx::query(sql)
-                .bind(after)
-                .bind(VERIFY_PAGE)
-                .fetch_one(self.pool())
-                .await?;
-            let Some(last) = col::<Option<i64>>(&row, "last")? else {
-                break;
-            };
-            let page: String = col(&row, "page")?;
-            let entries: Vec<PageEntry> = serde_json::from_str(&page)
-                .map_err(|e| StoreError::Corrupt(format!("audit entries after {after} do not read: {e}")))?;
-            for e in entries {
-                if let Err(b) = verifier.push(&e.into_entry()) {
-                    broken = Some(b);
-                    break 'pages;
-                }
+        match self.verifier.push(&entry) {
+            Ok(()) => Ok(true),
+            Err(b) => {
+                self.broken = Some(b);
+                Ok(false)
             }
-            after = last;
         }
-        if broken.is_none() {
-            let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-                .fetch_optional(self.pool())
-                .await?;
-            broken = match head {
-                Some(h) => verifier.finish(col(&h, "seq")?, &col::<String>(&h, "hash")?).err(),
+    }
+
+    /// Checks the chain's end against the head row, read in the same snapshot as the entries.
+    fn finish(mut self, head: Option<(i64, String)>) -> AuditVerification {
+        if self.broken.is_none() {
+            self.broken = match head {
+                Some((seq, hash)) => self.verifier.finish(seq, &hash).err(),
                 None => Some(ChainBreak {
-                    seq: verifier.count() + 1,
+                    seq: self.verifier.count() + 1,
                     reason: "the log's head record is missing".into(),
                 }),
             };
         }
-        Ok(AuditVerification {
-            verified: verifier.count(),
-            head_hash: hex::encode(verifier.head()),
-            outcome: broken.map_or(VerifyOutcome::Intact, VerifyOutcome::Broken),
-        })
+        AuditVerification {
+            verified: self.verifier.count(),
+            head_hash: hex::encode(self.verifier.head()),
+            outcome: self.broken.map_or(VerifyOutcome::Intact, VerifyOutcome::Broken),
+        }
+    }
+}
+
+const VERIFY_ENTRIES: &str = "SELECT seq, at, actor, action, target, decision, reasons, payload_digest, prev_hash, \
+     hash FROM audit_entry ORDER BY seq";
+const VERIFY_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+
+/// Verifies an SQLite database's chain on a read-only connection of its own, in one read transaction (one
+/// snapshot), reading each row's text in place: through sqlx every row would be copied and handed from the
+/// connection's thread to the caller's, which costs more than hashing the entry.
+fn verify_sqlite(path: &std::path::Path) -> Result<AuditVerification> {
+    use rusqlite::{Connection, OpenFlags, OptionalExtension};
+    let mut conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let tx = conn.transaction()?;
+    let mut verification = Verification::default();
+    {
+        let mut entries = tx.prepare(VERIFY_ENTRIES)?;
+        let mut rows = entries.query([])?;
+        while let Some(row) = rows.next()? {
+            let text = |i: usize| -> Result<&str> {
+                row.get_ref(i)?
+                    .as_str()
+                    .map_err(|_| StoreError::Corrupt(format!("audit entry column {i} is not text")))
+            };
+            if !verification.push(row.get(0)?, text)? {
+                break;
+            }
+        }
+    }
+    let head = tx
+        .query_row(VERIFY_HEAD, [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(verification.finish(head))
+}
+
+/// Verifies a PostgreSQL database's chain on a connection of its own in one repeatable-read transaction (one
+/// snapshot), streaming the rows and reading their text in place.
+async fn verify_postgres(url: &str) -> Result<AuditVerification> {
+    use futures_util::TryStreamExt;
+    use sqlx::{Connection, Executor, Row};
+    let mut conn = sqlx::PgConnection::connect(url).await.map_err(StoreError::Connect)?;
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
+    let mut verification = Verification::default();
+    let mut broke = false;
+    {
+        let mut rows = sqlx::query(VERIFY_ENTRIES).fetch(&mut conn);
+        while let Some(row) = rows.try_next().await? {
+            let text = |i: usize| row.try_get::<&str, _>(i).map_err(StoreError::from);
+            if !verification.push(row.try_get(0)?, text)? {
+                broke = true;
+                break;
+            }
+        }
+    }
+    let head = if broke {
+        None
+    } else {
+        sqlx::query_as::<_, (i64, String)>(VERIFY_HEAD)
+            .fetch_optional(&mut conn)
+            .await?
+    };
+    // The transaction only read; closing the connection ends it.
+    conn.close().await?;
+    Ok(verification.finish(head))
+}
+
+impl Store {
+    /// Recomputes the whole chain in sequence order, in one snapshot, and checks its end against the head row.
+    pub async fn verify_audit(&self) -> Result<AuditVerification> {
+        match self.backend() {
+            crate::Backend::Sqlite => {
+                let options: sqlx::sqlite::SqliteConnectOptions = self.url.parse()?;
+                let path = options.get_filename().to_owned();
+                tokio::task::spawn_blocking(move || verify_sqlite(&path))
+                    .await
+                    .map_err(|e| StoreError::Corrupt(format!("the verification stopped: {e}")))?
+            }
+            crate::Backend::Postgres => verify_postgres(&self.url).await,
+        }
     }
 
     /// The newest entries first.

@@ -18,6 +18,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the embedded database read directly (the audit chain's verification).
+    #[error("database error: {0}")]
+    Embedded(#[from] rusqlite::Error),
     /// The commit that held the command failed: nothing of it was written.
     #[error("the commit failed: {0}")]
     Commit(String),

@@ -63,6 +63,8 @@ impl Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// As connected (an SQLite URL with its `mode`): the audit chain's verification opens its own connection.
+    url: Arc<str>,
     backend: Backend,
     clock: Arc<dyn Clock>,
     writer: writer::Writer,
@@ -115,6 +117,7 @@ impl Store {
         let writer = writer::Writer::start(pool.clone(), backend, clock.clone());
         Ok(Self {
             pool,
+            url: url.into(),
             backend,
             clock,
             writer,
@@ -314,6 +317,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "escalation set index",
         include_str!("../migrations/sqlite/0006_escalation_set.sql"),
         include_str!("../migrations/postgres/0006_escalation_set.sql"),
+    ),
+    (
+        7,
+        "obs_set patient order",
+        include_str!("../migrations/sqlite/0007_obs_set_patient_order.sql"),
+        include_str!("../migrations/postgres/0007_obs_set_patient_order.sql"),
     ),
 ];
 

@@ -421,10 +421,15 @@ impl Store {
             .collect();
         let mut sets: std::collections::HashMap<i64, SetView> = std::collections::HashMap::new();
         if !ids.is_empty() {
-            // The list holds only integers read from the database.
+            // The list holds only integers read from the database. The statement differs with every list, so it is
+            // not kept in the connection's statement cache, where it would push out the statements used again.
             let list: Vec<String> = ids.iter().map(i64::to_string).collect();
             let sql = format!("SELECT {SET_COLUMNS} WHERE o.id IN ({})", list.join(", "));
-            for row in sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await? {
+            for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+                .persistent(false)
+                .fetch_all(self.pool())
+                .await?
+            {
                 let s = set_from_row(&row)?;
                 sets.insert(s.id, s);
             }

@@ -40,25 +40,50 @@ pub struct StaffSummary {
 const STAFF_COLUMNS: &str = "id, username, name, job_title, level, trainee, status";
 
 fn staff_from_row(row: &AnyRow) -> Result<(i64, Staff)> {
-    let level: Option<i64> = col(row, "level")?;
-    let status: String = col(row, "status")?;
-    let trainee: i64 = col(row, "trainee")?;
     Ok((
         col(row, "id")?,
-        Staff {
-            username: stored("staff username", Username::parse(&col::<String>(row, "username")?))?,
-            name: stored("staff name", PersonName::parse(&col::<String>(row, "name")?))?,
-            job_title: col(row, "job_title")?,
-            level: level
-                .map(CareerLevel::new)
-                .transpose()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            trainee: trainee != 0,
-            roles: BTreeSet::new(),
-            status: stored("staff status", StaffStatus::parse(&status))?,
-            professional_bodies: Vec::new(),
-        },
+        staff_from_parts(
+            col(row, "username")?,
+            col(row, "name")?,
+            col(row, "job_title")?,
+            col(row, "level")?,
+            col(row, "trainee")?,
+            col(row, "status")?,
+        )?,
     ))
+}
+
+fn staff_from_parts(
+    username: String,
+    name: String,
+    job_title: String,
+    level: Option<i64>,
+    trainee: i64,
+    status: String,
+) -> Result<Staff> {
+    Ok(Staff {
+        username: stored("staff username", Username::parse(&username))?,
+        name: stored("staff name", PersonName::parse(&name))?,
+        job_title,
+        level: level
+            .map(CareerLevel::new)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        trainee: trainee != 0,
+        roles: BTreeSet::new(),
+        status: stored("staff status", StaffStatus::parse(&status))?,
+        professional_bodies: Vec::new(),
+    })
+}
+
+/// Whose profile [`Store::profile_of`] reads, as the condition on the `staff` table that finds them and its one
+/// parameter.
+enum Whose<'a> {
+    Username(&'a str),
+    Id(i64),
+    /// The holder of a bearer token, by the token's digest: only while the token is not revoked and its holder is
+    /// active.
+    TokenDigest(String),
 }
 
 impl Store {
@@ -94,87 +119,93 @@ impl Store {
 
     /// A staff member with registrations, entitlements, duty and competency records, as they stand now.
     pub async fn staff_profile(&self, username: &Username) -> Result<StaffProfile> {
-        let sql = format!("SELECT {STAFF_COLUMNS} FROM staff WHERE username = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(username.as_str())
-            .fetch_optional(self.pool())
+        self.profile_of(Whose::Username(username.as_str()))
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("no staff member `{username}`")))?;
-        let (id, staff) = staff_from_row(&row)?;
-        self.complete_profile(id, staff).await
+            .ok_or_else(|| StoreError::NotFound(format!("no staff member `{username}`")))
     }
 
     /// The same, by id (used once a session or token has named the staff member).
     pub async fn staff_profile_by_id(&self, id: i64) -> Result<StaffProfile> {
-        let sql = format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(self.pool())
+        self.profile_of(Whose::Id(id))
             .await?
-            .ok_or_else(|| StoreError::NotFound("no such staff member".into()))?;
-        let (id, staff) = staff_from_row(&row)?;
-        self.complete_profile(id, staff).await
+            .ok_or_else(|| StoreError::NotFound("no such staff member".into()))
     }
 
     /// The profile of whoever holds a bearer token, if the token exists, is not revoked and its holder is active.
     pub async fn token_holder(&self, token: &str) -> Result<Option<StaffProfile>> {
-        let sql = format!(
-            "SELECT {STAFF_COLUMNS} FROM staff WHERE status = 'active' AND id = \
-             (SELECT staff_id FROM api_token WHERE token_hash = $1 AND revoked_at IS NULL)"
-        );
-        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(crate::credentials::secret_digest(token))
-            .fetch_optional(self.pool())
-            .await?
-        else {
-            return Ok(None);
-        };
-        let (id, staff) = staff_from_row(&row)?;
-        Ok(Some(self.complete_profile(id, staff).await?))
+        self.profile_of(Whose::TokenDigest(crate::credentials::secret_digest(token)))
+            .await
     }
 
     /// Everything about a staff member a decision needs, read in one query (each query is a round trip, and a
-    /// profile is read for every request): a row per role, membership, registration, entitlement, current duty and
-    /// competency record, the kind in the first column.
-    async fn complete_profile(&self, id: i64, mut staff: Staff) -> Result<StaffProfile> {
-        const SQL: &str = "\
-            SELECT 'role' AS kind, role AS a, NULL AS b, NULL AS c, NULL AS d, NULL AS e, NULL AS f, NULL AS g \
-              FROM staff_role WHERE staff_id = $1 \
-            UNION ALL SELECT 'body', body, NULL, NULL, NULL, NULL, NULL, NULL \
-              FROM staff_membership WHERE staff_id = $1 \
-            UNION ALL SELECT 'registration', regulator, number, expires_on, annotations, NULL, NULL, NULL \
-              FROM registration WHERE staff_id = $1 \
-            UNION ALL SELECT 'entitlement', entitlement, NULL, NULL, NULL, NULL, NULL, NULL \
-              FROM entitlement WHERE staff_id = $1 \
-            UNION ALL SELECT DISTINCT 'duty', place_code, NULL, NULL, NULL, NULL, NULL, NULL \
-              FROM duty WHERE staff_id = $1 AND starts_at <= $2 AND (ends_at IS NULL OR ends_at > $2) \
+    /// profile is read for every request): the staff row, then a row per role, membership, registration,
+    /// entitlement, current duty and competency record, the kind in the first column.
+    async fn profile_of(&self, whose: Whose<'_>) -> Result<Option<StaffProfile>> {
+        // (PostgreSQL types a `SELECT DISTINCT` arm's bare NULLs as text, so the duty arm casts its numeric ones.)
+        const ARMS: &str = "\
+            SELECT 'staff' AS kind, username AS a, name AS b, job_title AS c, status AS d, NULL AS e, NULL AS f, \
+              NULL AS g, id AS id, level AS level, trainee AS trainee FROM me \
+            UNION ALL SELECT 'role', role, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
+              FROM staff_role WHERE staff_id = (SELECT id FROM me) \
+            UNION ALL SELECT 'body', body, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
+              FROM staff_membership WHERE staff_id = (SELECT id FROM me) \
+            UNION ALL SELECT 'registration', regulator, number, expires_on, annotations, NULL, NULL, NULL, NULL, \
+              NULL, NULL FROM registration WHERE staff_id = (SELECT id FROM me) \
+            UNION ALL SELECT 'entitlement', entitlement, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
+              FROM entitlement WHERE staff_id = (SELECT id FROM me) \
+            UNION ALL SELECT DISTINCT 'duty', place_code, NULL, NULL, NULL, NULL, NULL, NULL, CAST(NULL AS BIGINT), \
+              CAST(NULL AS BIGINT), CAST(NULL AS BIGINT) \
+              FROM duty WHERE staff_id = (SELECT id FROM me) AND starts_at <= $2 AND (ends_at IS NULL OR ends_at > $2) \
             UNION ALL SELECT 'competency', r.competency_id, r.signed_off_on, r.expires_on, a.username, r.evidence, \
-              r.revoked_at, r.revoke_reason \
-              FROM competency_record r LEFT JOIN staff a ON a.id = r.assessor_id WHERE r.staff_id = $1 \
+              r.revoked_at, r.revoke_reason, NULL, NULL, NULL \
+              FROM competency_record r LEFT JOIN staff a ON a.id = r.assessor_id WHERE r.staff_id = (SELECT id FROM me) \
             ORDER BY 1, 2, 3";
-        let rows = sqlx::query(SQL)
-            .bind(id)
-            .bind(format_instant(self.now()))
-            .fetch_all(self.pool())
-            .await?;
+        let cond = match whose {
+            Whose::Username(_) => "username = $1",
+            Whose::Id(_) => "id = $1",
+            Whose::TokenDigest(_) => {
+                "status = 'active' AND id = \
+                 (SELECT staff_id FROM api_token WHERE token_hash = $1 AND revoked_at IS NULL)"
+            }
+        };
+        let sql = format!("WITH me AS (SELECT {STAFF_COLUMNS} FROM staff WHERE {cond}) {ARMS}");
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let query = match whose {
+            Whose::Username(name) => query.bind(name),
+            Whose::Id(id) => query.bind(id),
+            Whose::TokenDigest(digest) => query.bind(digest),
+        };
+        let rows = query.bind(format_instant(self.now())).fetch_all(self.pool()).await?;
+        let mut found = None;
+        let mut roles = BTreeSet::new();
+        let mut professional_bodies = Vec::new();
         let mut registrations = Vec::new();
         let mut entitlements = BTreeSet::new();
         let mut on_duty = Vec::new();
         let mut competencies = Vec::new();
-        staff.roles = BTreeSet::new();
-        staff.professional_bodies = Vec::new();
         for r in &rows {
             let kind: String = col(r, "kind")?;
             let a: String = col(r, "a")?;
             let text = |name: &str| col::<Option<String>>(r, name);
             let need = |name: &str| -> Result<String> {
-                text(name)?.ok_or_else(|| StoreError::Corrupt(format!("a {kind} of staff {id} lacks a value")))
+                text(name)?.ok_or_else(|| StoreError::Corrupt(format!("a {kind} of a staff member lacks a value")))
             };
             match kind.as_str() {
-                "role" => {
-                    staff.roles.insert(stored("role", Role::parse(&a))?);
+                "staff" => {
+                    let staff = staff_from_parts(
+                        a,
+                        need("b")?,
+                        need("c")?,
+                        col(r, "level")?,
+                        col(r, "trainee")?,
+                        need("d")?,
+                    )?;
+                    found = Some((col::<i64>(r, "id")?, staff));
                 }
-                "body" => staff.professional_bodies.push(a),
+                "role" => {
+                    roles.insert(stored("role", Role::parse(&a))?);
+                }
+                "body" => professional_bodies.push(a),
                 "registration" => {
                     registrations.push(registration_from_parts(&a, need("b")?, &need("c")?, &need("d")?)?)
                 }
@@ -193,14 +224,19 @@ impl Store {
                 })?),
             }
         }
-        Ok(StaffProfile {
+        let Some((id, mut staff)) = found else {
+            return Ok(None);
+        };
+        staff.roles = roles;
+        staff.professional_bodies = professional_bodies;
+        Ok(Some(StaffProfile {
             id,
             staff,
             registrations,
             entitlements,
             on_duty,
             competencies,
-        })
+        }))
     }
 
     async fn roles_of(&self, id: i64) -> Result<BTreeSet<Role>> {
