@@ -137,7 +137,7 @@ struct Verification {
 
 impl Verification {
     /// Checks the next entry, given its sequence number and a reader of its text columns by their place in
-    /// [`ENTRY_COLUMNS`] (1 to 9); answers whether to go on (false from the first break).
+    /// [`VERIFY_ENTRIES`] (1 to 9); answers whether to go on (false from the first break).
     fn push<'r>(&mut self, seq: i64, text: impl Fn(usize) -> Result<&'r str>) -> Result<bool> {
         let (at, actor, action, target, decision) = (text(1)?, text(2)?, text(3)?, text(4)?, text(5)?);
         let (reasons, payload_digest, prev_hash, hash) = (text(6)?, text(7)?, text(8)?, text(9)?);
@@ -200,12 +200,13 @@ fn verify_sqlite(path: &std::path::Path) -> Result<AuditVerification> {
         let mut entries = tx.prepare(VERIFY_ENTRIES)?;
         let mut rows = entries.query([])?;
         while let Some(row) = rows.next()? {
+            let seq = row.get(0)?;
             let text = |i: usize| -> Result<&str> {
                 row.get_ref(i)?
                     .as_str()
-                    .map_err(|_| StoreError::Corrupt(format!("audit entry column {i} is not text")))
+                    .map_err(|_| StoreError::Corrupt(format!("audit entry {seq}: column {i} is not text")))
             };
-            if !verification.push(row.get(0)?, text)? {
+            if !verification.push(seq, text)? {
                 break;
             }
         }
@@ -254,9 +255,10 @@ impl Store {
             crate::Backend::Sqlite => {
                 let options: sqlx::sqlite::SqliteConnectOptions = self.url.parse()?;
                 let path = options.get_filename().to_owned();
+                // The blocking thread only ends early if it panicked or the runtime is shutting down.
                 tokio::task::spawn_blocking(move || verify_sqlite(&path))
                     .await
-                    .map_err(|e| StoreError::Corrupt(format!("the verification stopped: {e}")))?
+                    .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
             }
             crate::Backend::Postgres => verify_postgres(&self.url).await,
         }
