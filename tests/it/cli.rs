@@ -58,6 +58,41 @@ async fn staff_are_added_shown_and_listed(db: TestDb) -> Result<()> {
     let out = db.remit(&["staff", "list", "--json"]);
     let list: serde_json::Value = serde_json::from_str(&stdout(&out))?;
     ensure!(list.as_array().map(Vec::len) == Some(13));
+    // The list says of everyone what their own record says: roles, memberships and where they are on duty now.
+    let mut usernames = Vec::new();
+    for entry in list.as_array().into_iter().flatten() {
+        let username = entry["username"].as_str().unwrap_or_default();
+        let shown: serde_json::Value =
+            serde_json::from_str(&stdout(&db.remit(&["staff", "show", username, "--json"])))?;
+        for field in ["name", "level", "status", "roles", "professional_bodies", "on_duty"] {
+            ensure!(
+                entry[field] == shown[field],
+                "{username}'s {field}: {} listed, {} shown",
+                entry[field],
+                shown[field]
+            );
+        }
+        usernames.push(username.to_owned());
+    }
+    ensure!(
+        usernames.windows(2).all(|w| w[0] < w[1]),
+        "listed by username: {usernames:?}"
+    );
+    let kim = list
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["username"] == "kim.ap"));
+    ensure!(
+        kim.is_some_and(|k| k["professional_bodies"] == serde_json::json!(["UNISON"])),
+        "{kim:?}"
+    );
+    let some = |field: &str| {
+        list.as_array()
+            .is_some_and(|l| l.iter().any(|e| e[field].as_array().is_some_and(|v| !v.is_empty())))
+    };
+    ensure!(
+        some("on_duty") && some("roles"),
+        "someone on duty and someone with a role: {list}"
+    );
     let out = db.remit(&["staff", "show", "kim.ap"]);
     ensure!(
         stdout(&out).contains("HCPC RA654321 expires 2030-01-31"),
