@@ -84,19 +84,14 @@ async fn an_edited_entry_is_named(db: TestDb) -> Result<()> {
 /// not JSON, cannot stand for the value that was sealed.
 async fn an_unreadable_decision_or_reasons_list_is_named(db: TestDb) -> Result<()> {
     log_of(&db, 6).await?;
-    db.raw()
-        .await?
-        .execute("UPDATE audit_entry SET decision = 'Deny' WHERE seq = 4")
+    let mut raw = db.raw().await?;
+    raw.execute("UPDATE audit_entry SET decision = 'Deny' WHERE seq = 4")
         .await?;
     verify_names(&db, 4)?;
-    db.raw()
-        .await?
-        .execute("UPDATE audit_entry SET decision = 'deny' WHERE seq = 4")
+    raw.execute("UPDATE audit_entry SET decision = 'deny' WHERE seq = 4")
         .await?;
     expect_status(&db.remit(&["audit", "verify"]), 0)?;
-    db.raw()
-        .await?
-        .execute("UPDATE audit_entry SET reasons = '[\"Prescribing needs a current GMC registration\"' WHERE seq = 2")
+    raw.execute("UPDATE audit_entry SET reasons = '[\"Prescribing needs a current GMC registration\"' WHERE seq = 2")
         .await?;
     verify_names(&db, 2)
 }

@@ -2,7 +2,8 @@
 //! starts the real `remit serve` as a child process on a loopback port, and drives `--clients C` concurrent API
 //! clients for `--duration S` seconds: each records observation sets as FHIR transaction Bundles and now and then
 //! reads a ward board or a patient's chart. It prints throughput, p50/p99/max latency per operation, the server's
-//! peak RSS and its CPU time per request answered, and checks at the end that every set it counted as acknowledged is in the database.
+//! peak RSS and its CPU time per request answered, and checks at the end that every set it counted as acknowledged
+//! is in the database.
 
 use std::path::PathBuf;
 use std::process::Stdio;

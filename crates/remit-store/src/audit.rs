@@ -109,7 +109,14 @@ fn read_reasons(stored: &str) -> Vec<String> {
     serde_json::from_str(stored).unwrap_or_else(|_| vec![format!("unreadable: {stored}")])
 }
 
-const ENTRY_COLUMNS: &str = "seq, at, actor, action, target, decision, reasons, payload_digest, prev_hash, hash";
+/// An entry's columns, in the order [`Verification::push`] reads them (a macro, so that constant queries can be
+/// built from it with `concat!`).
+macro_rules! entry_columns {
+    () => {
+        "seq, at, actor, action, target, decision, reasons, payload_digest, prev_hash, hash"
+    };
+}
+const ENTRY_COLUMNS: &str = entry_columns!();
 
 /// The result of recomputing the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,7 +144,7 @@ struct Verification {
 
 impl Verification {
     /// Checks the next entry, given its sequence number and a reader of its text columns by their place in
-    /// [`VERIFY_ENTRIES`] (1 to 9); answers whether to go on (false from the first break).
+    /// [`ENTRY_COLUMNS`] (1 to 9); answers whether to go on (false from the first break).
     fn push<'r>(&mut self, seq: i64, text: impl Fn(usize) -> Result<&'r str>) -> Result<bool> {
         let (at, actor, action, target, decision) = (text(1)?, text(2)?, text(3)?, text(4)?, text(5)?);
         let (reasons, payload_digest, prev_hash, hash) = (text(6)?, text(7)?, text(8)?, text(9)?);
@@ -182,9 +189,8 @@ impl Verification {
     }
 }
 
-const VERIFY_ENTRIES: &str = "SELECT seq, at, actor, action, target, decision, reasons, payload_digest, prev_hash, \
-     hash FROM audit_entry ORDER BY seq";
-const VERIFY_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+const VERIFY_ENTRIES: &str = concat!("SELECT ", entry_columns!(), " FROM audit_entry ORDER BY seq");
+const HEAD_ROW: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
 
 /// Verifies an SQLite database's chain on a read-only connection of its own, in one read transaction (one
 /// snapshot), reading each row's text in place: through sqlx every row would be copied and handed from the
@@ -211,9 +217,7 @@ fn verify_sqlite(path: &std::path::Path) -> Result<AuditVerification> {
             }
         }
     }
-    let head = tx
-        .query_row(VERIFY_HEAD, [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+    let head = tx.query_row(HEAD_ROW, [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
     Ok(verification.finish(head))
 }
 
@@ -225,21 +229,20 @@ async fn verify_postgres(url: &str) -> Result<AuditVerification> {
     let mut conn = sqlx::PgConnection::connect(url).await.map_err(StoreError::Connect)?;
     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
     let mut verification = Verification::default();
-    let mut broke = false;
     {
         let mut rows = sqlx::query(VERIFY_ENTRIES).fetch(&mut conn);
         while let Some(row) = rows.try_next().await? {
             let text = |i: usize| row.try_get::<&str, _>(i).map_err(StoreError::from);
             if !verification.push(row.try_get(0)?, text)? {
-                broke = true;
                 break;
             }
         }
     }
-    let head = if broke {
+    // After a break the rest of the rows are left unread, and the head is not needed.
+    let head = if verification.broken.is_some() {
         None
     } else {
-        sqlx::query_as::<_, (i64, String)>(VERIFY_HEAD)
+        sqlx::query_as::<_, (i64, String)>(HEAD_ROW)
             .fetch_optional(&mut conn)
             .await?
     };
@@ -286,9 +289,7 @@ impl Store {
 
     /// The head as recorded: the number of entries and the last hash.
     pub async fn audit_head(&self) -> Result<(i64, String)> {
-        let h = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(self.pool())
-            .await?;
+        let h = sqlx::query(HEAD_ROW).fetch_one(self.pool()).await?;
         Ok((col(&h, "seq")?, col(&h, "hash")?))
     }
 }

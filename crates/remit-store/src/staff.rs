@@ -114,23 +114,23 @@ impl Store {
         .bind(format_instant(self.now()))
         .fetch_all(self.pool())
         .await?;
-        let mut summaries = std::collections::HashMap::new();
+        let mut summaries = Vec::with_capacity(rows.len());
+        let mut index_of = std::collections::HashMap::with_capacity(rows.len());
         for row in &rows {
             let (id, staff) = staff_from_row(row)?;
-            summaries.insert(
-                id,
-                StaffSummary {
-                    staff,
-                    on_duty: Vec::new(),
-                },
-            );
+            index_of.insert(id, summaries.len());
+            summaries.push(StaffSummary {
+                staff,
+                on_duty: Vec::new(),
+            });
         }
         for r in &parts {
             let kind: String = col(r, "kind")?;
             let a: String = col(r, "a")?;
-            let Some(summary) = summaries.get_mut(&col::<i64>(r, "staff_id")?) else {
+            let Some(&i) = index_of.get(&col::<i64>(r, "staff_id")?) else {
                 continue;
             };
+            let summary = &mut summaries[i];
             match kind.as_str() {
                 "role" => {
                     summary.staff.roles.insert(stored("role", Role::parse(&a))?);
@@ -139,14 +139,7 @@ impl Store {
                 _ => summary.on_duty.push(stored("place", PlaceCode::parse(&a))?),
             }
         }
-        rows.iter()
-            .map(|row| {
-                let id: i64 = col(row, "id")?;
-                summaries
-                    .remove(&id)
-                    .ok_or_else(|| StoreError::Corrupt(format!("staff member {id} is listed twice")))
-            })
-            .collect()
+        Ok(summaries)
     }
 
     /// A staff member with registrations, entitlements, duty and competency records, as they stand now.
