@@ -3,10 +3,9 @@
 use chrono::{DateTime, Utc};
 use remit_domain::audit::{AuditDraft, AuditEntry, ChainBreak, ChainVerifier, Decision, EntryView};
 use remit_domain::time::format_instant;
-use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
 
-use crate::{Result, Store, StoreError, col};
+use crate::db::{Row, query, query_built};
+use crate::{Result, Store, StoreError, WriteTx, col};
 
 /// The audit chain's head as a transaction holds it: taken once (`UPDATE … RETURNING` locks the row until the
 /// transaction ends, so concurrent appenders queue up instead of forking the chain), advanced in memory by every
@@ -20,9 +19,9 @@ pub(crate) struct Head {
 
 impl Head {
     /// Takes the head row for the rest of the transaction.
-    pub(crate) async fn take(tx: &mut Transaction<'static, Any>) -> Result<Self> {
-        let head = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
-            .fetch_one(&mut **tx)
+    pub(crate) async fn take(tx: &mut WriteTx) -> Result<Self> {
+        let head = query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
+            .fetch_one(tx.conn())
             .await?;
         Ok(Self {
             seq: col(&head, "seq")?,
@@ -34,13 +33,13 @@ impl Head {
     /// Appends `draft` as the next entry. The head moves on only once the entry is written.
     pub(crate) async fn append(
         &mut self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut WriteTx,
         draft: AuditDraft,
         now: DateTime<Utc>,
     ) -> Result<AuditEntry> {
         let entry = AuditEntry::seal(draft, self.seq + 1, format_instant(now), &self.hash);
         let hash = hash_bytes(&entry.hash, "a sealed entry's hash")?;
-        sqlx::query(
+        query(
             "INSERT INTO audit_entry (seq, at, actor, action, target, decision, reasons, payload_digest, prev_hash, \
              hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
@@ -54,7 +53,7 @@ impl Head {
         .bind(&entry.payload_digest)
         .bind(&entry.prev_hash)
         .bind(&entry.hash)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         self.seq = entry.seq;
         self.hash = hash;
@@ -63,12 +62,12 @@ impl Head {
     }
 
     /// Writes the head back, if any entry was appended.
-    pub(crate) async fn store(self, tx: &mut Transaction<'static, Any>) -> Result<()> {
+    pub(crate) async fn store(self, tx: &mut WriteTx) -> Result<()> {
         if self.moved {
-            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
                 .bind(self.seq)
                 .bind(hex::encode(self.hash))
-                .execute(&mut **tx)
+                .execute(tx.conn())
                 .await?;
         }
         Ok(())
@@ -83,7 +82,7 @@ fn hash_bytes(hex_text: &str, what: &str) -> Result<[u8; 32]> {
         .ok_or_else(|| StoreError::Corrupt(format!("{what} is not 32 bytes of hex")))
 }
 
-fn entry_from_row(row: &AnyRow) -> Result<AuditEntry> {
+fn entry_from_row(row: &Row) -> Result<AuditEntry> {
     let decision: String = col(row, "decision")?;
     let reasons: String = col(row, "reasons")?;
     Ok(AuditEntry {
@@ -254,42 +253,35 @@ async fn verify_postgres(url: &str) -> Result<AuditVerification> {
 impl Store {
     /// Recomputes the whole chain in sequence order, in one snapshot, and checks its end against the head row.
     pub async fn verify_audit(&self) -> Result<AuditVerification> {
-        match self.backend() {
-            crate::Backend::Sqlite => {
-                let options: sqlx::sqlite::SqliteConnectOptions = self.url.parse()?;
-                let path = options.get_filename().to_owned();
+        match &self.db {
+            crate::db::Db::Lite(pool) => {
+                let path = pool.path().to_owned();
                 // The blocking thread only ends early if it panicked or the runtime is shutting down.
                 tokio::task::spawn_blocking(move || verify_sqlite(&path))
                     .await
                     .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
             }
-            crate::Backend::Postgres => verify_postgres(&self.url).await,
+            crate::db::Db::Any(_) => verify_postgres(&self.url).await,
         }
     }
 
     /// The newest entries first.
     pub async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>> {
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM audit_entry ORDER BY seq DESC LIMIT $1");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = query_built(sql).bind(limit).fetch_all(self.pool()).await?;
         rows.iter().map(entry_from_row).collect()
     }
 
     /// One entry by its sequence number.
     pub async fn audit_entry(&self, seq: i64) -> Result<Option<AuditEntry>> {
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM audit_entry WHERE seq = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(seq)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = query_built(sql).bind(seq).fetch_optional(self.pool()).await?;
         row.as_ref().map(entry_from_row).transpose()
     }
 
     /// The head as recorded: the number of entries and the last hash.
     pub async fn audit_head(&self) -> Result<(i64, String)> {
-        let h = sqlx::query(HEAD_ROW).fetch_one(self.pool()).await?;
+        let h = query(HEAD_ROW).fetch_one(self.pool()).await?;
         Ok((col(&h, "seq")?, col(&h, "hash")?))
     }
 }

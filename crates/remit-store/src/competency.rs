@@ -6,12 +6,13 @@ pub use remit_domain::competency::{Competency, CompetencyRecord};
 use remit_domain::staff::CompetencyId;
 use remit_domain::time::{format_instant, parse_date};
 
+use crate::db::{Row, query};
 use crate::error::on_unique;
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
 impl Store {
     pub async fn competency_catalogue(&self) -> Result<Vec<Competency>> {
-        let rows = sqlx::query("SELECT id, title, validity_months FROM competency ORDER BY id")
+        let rows = query("SELECT id, title, validity_months FROM competency ORDER BY id")
             .fetch_all(self.pool())
             .await?;
         rows.iter()
@@ -30,7 +31,7 @@ impl Store {
 
 impl WriteTx {
     pub async fn upsert_competency(&mut self, c: &Competency) -> Result<()> {
-        sqlx::query(
+        query(
             "INSERT INTO competency (id, title, validity_months) VALUES ($1, $2, $3) \
              ON CONFLICT (id) DO UPDATE SET title = excluded.title, validity_months = excluded.validity_months",
         )
@@ -52,7 +53,7 @@ impl WriteTx {
         assessor_id: Option<i64>,
         evidence: &str,
     ) -> Result<NaiveDate> {
-        sqlx::query(
+        query(
             "INSERT INTO competency_record (staff_id, competency_id, signed_off_on, expires_on, assessor_id, \
              evidence, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -96,7 +97,7 @@ pub struct CpdEntry {
 
 /// A competency record from a row with `competency_id`, `signed_off_on`, `expires_on`, `assessor` (a username),
 /// `evidence`, `revoked_at` and `revoke_reason`.
-fn record_from_row(r: &sqlx::any::AnyRow) -> Result<CompetencyRecord> {
+fn record_from_row(r: &Row) -> Result<CompetencyRecord> {
     record_from_parts(RecordParts {
         competency_id: col(r, "competency_id")?,
         signed_off_on: col(r, "signed_off_on")?,
@@ -173,7 +174,7 @@ impl Store {
         staff: Option<&remit_domain::staff::Username>,
     ) -> Result<Vec<StaffCompetency>> {
         let today = self.now().date_naive();
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT s.username, s.name, r.competency_id, r.signed_off_on, r.expires_on, a.username AS assessor, \
              r.evidence, r.revoked_at, r.revoke_reason FROM competency_record r JOIN staff s ON s.id = r.staff_id \
              LEFT JOIN staff a ON a.id = r.assessor_id WHERE ($1 IS NULL OR s.username = $1) \
@@ -227,7 +228,7 @@ impl Store {
 
     /// CPD entries, optionally for one person, newest first.
     pub async fn cpd_entries(&self, staff: Option<&remit_domain::staff::Username>) -> Result<Vec<CpdEntry>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT s.username, c.done_on, c.minutes, c.activity, c.reflection FROM cpd_entry c \
              JOIN staff s ON s.id = c.staff_id WHERE ($1 IS NULL OR s.username = $1) ORDER BY c.done_on DESC, c.id DESC",
         )
@@ -259,7 +260,7 @@ impl WriteTx {
         reason: &str,
     ) -> Result<u64> {
         let today = self.now().date_naive().to_string();
-        let done = sqlx::query(
+        let done = query(
             "UPDATE competency_record SET revoked_at = $4, revoked_by = $5, revoke_reason = $6 \
              WHERE staff_id = $1 AND competency_id = $2 AND revoked_at IS NULL AND expires_on >= $3",
         )
@@ -271,12 +272,12 @@ impl WriteTx {
         .bind(reason)
         .execute(self.conn())
         .await?;
-        if done.rows_affected() == 0 {
+        if done == 0 {
             return Err(StoreError::Conflict(format!(
                 "there is no current `{competency}` sign-off to revoke"
             )));
         }
-        Ok(done.rows_affected())
+        Ok(done)
     }
 
     pub async fn add_cpd(
@@ -288,7 +289,7 @@ impl WriteTx {
         reflection: &str,
         by: &str,
     ) -> Result<()> {
-        sqlx::query(
+        query(
             "INSERT INTO cpd_entry (staff_id, done_on, minutes, activity, reflection, recorded_at, recorded_by) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )

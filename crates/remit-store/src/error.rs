@@ -18,7 +18,7 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    /// From the embedded database read directly (the audit chain's verification).
+    /// From the embedded database (SQLite).
     #[error("database error: {0}")]
     Embedded(#[from] rusqlite::Error),
     /// The commit that held the command failed: nothing of it was written.
@@ -42,10 +42,36 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether the database refused a row that repeats a unique key.
+    pub(crate) fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => db.is_unique_violation(),
+            StoreError::Embedded(e) => matches!(
+                e.sqlite_error().map(|e| e.extended_code),
+                Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+            ),
+            _ => false,
+        }
+    }
+
+    /// Whether the database refused a row that names another row that does not exist.
+    pub(crate) fn is_foreign_key_violation(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => db.is_foreign_key_violation(),
+            StoreError::Embedded(e) => {
+                e.sqlite_error().map(|e| e.extended_code) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Maps a unique-constraint violation to a conflict with the given message; other errors pass through.
-pub(crate) fn on_unique(e: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(message()),
-        _ => StoreError::Database(e),
+pub(crate) fn on_unique(e: StoreError, message: impl FnOnce() -> String) -> StoreError {
+    if e.is_unique_violation() {
+        StoreError::Conflict(message())
+    } else {
+        e
     }
 }

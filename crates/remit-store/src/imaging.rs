@@ -5,8 +5,8 @@ use remit_domain::imaging::{ExposureRecord, Pregnancy, Repeat, RequestStatus, St
 use remit_domain::nhs::NhsNumber;
 use remit_domain::time::format_instant;
 use serde::Serialize;
-use sqlx::any::AnyRow;
 
+use crate::db::{Row, query, query_built};
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
 /// A referral to store (ids resolved, examination checked against the catalogue).
@@ -100,7 +100,7 @@ fn milli(v: i64) -> f64 {
     v as f64 / 1000.0
 }
 
-fn request_from_row(r: &AnyRow) -> Result<RequestView> {
+fn request_from_row(r: &Row) -> Result<RequestView> {
     let exposure = match col::<Option<String>>(r, "operator")? {
         Some(operator) => Some(ExposureView {
             operator,
@@ -157,7 +157,7 @@ fn request_from_row(r: &AnyRow) -> Result<RequestView> {
     })
 }
 
-fn dose_from_row(r: &AnyRow) -> Result<DoseRow> {
+fn dose_from_row(r: &Row) -> Result<DoseRow> {
     let repeats: Vec<Repeat> = serde_json::from_str(&col::<String>(r, "repeats")?)
         .map_err(|e| StoreError::Corrupt(format!("repeats: {e}")))?;
     Ok(DoseRow {
@@ -181,7 +181,7 @@ const DOSE_COLUMNS: &str = "x.request_id, p.nhs_number, r.examination, x.exposed
 impl Store {
     pub async fn imaging_request(&self, id: i64) -> Result<RequestView> {
         let sql = format!("SELECT {REQUEST_COLUMNS} WHERE r.id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = query_built(sql)
             .bind(id)
             .fetch_optional(self.pool())
             .await?
@@ -198,17 +198,14 @@ impl Store {
             Stage::DrlExceeded => "x.drl_exceeded = 1",
         };
         let sql = format!("SELECT {REQUEST_COLUMNS} WHERE {filter} ORDER BY r.referred_at, r.id");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
+        let rows = query_built(sql).fetch_all(self.pool()).await?;
         rows.iter().map(request_from_row).collect()
     }
 
     /// A patient's exposures, oldest first, with the running total of DAP.
     pub async fn dose_history(&self, patient_id: i64) -> Result<Vec<DoseRow>> {
         let sql = format!("SELECT {DOSE_COLUMNS} WHERE r.patient_id = $1 ORDER BY x.exposed_at, x.id");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(patient_id)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = query_built(sql).bind(patient_id).fetch_all(self.pool()).await?;
         let mut total_milli: i64 = 0;
         rows.iter()
             .map(|r| {
@@ -223,10 +220,7 @@ impl Store {
     /// An operator's exposures, newest first.
     pub async fn operator_activity(&self, staff_id: i64) -> Result<Vec<DoseRow>> {
         let sql = format!("SELECT {DOSE_COLUMNS} WHERE x.operator_id = $1 ORDER BY x.exposed_at DESC, x.id DESC");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(staff_id)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = query_built(sql).bind(staff_id).fetch_all(self.pool()).await?;
         rows.iter().map(dose_from_row).collect()
     }
 }
@@ -234,7 +228,7 @@ impl Store {
 impl WriteTx {
     pub async fn insert_request(&mut self, r: &NewRequest) -> Result<i64> {
         let now = format_instant(self.now());
-        let row = sqlx::query(
+        let row = query(
             "INSERT INTO imaging_request (patient_id, department, examination, region, clinical_info, status, \
              referrer_id, referred_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'referred', $6, $7, $7) RETURNING id",
         )
@@ -260,10 +254,10 @@ impl WriteTx {
         note: &str,
     ) -> Result<()> {
         let now = format_instant(self.now());
-        let done = sqlx::query(sqlx::AssertSqlSafe(status_update(
+        let done = query_built(status_update(
             from,
             ", practitioner_id = $4, decided_at = $2, decision_note = $5",
-        )))
+        ))
         .bind(to.as_str())
         .bind(&now)
         .bind(id)
@@ -271,7 +265,7 @@ impl WriteTx {
         .bind(note)
         .execute(self.conn())
         .await?;
-        changed(done.rows_affected(), id)
+        changed(done, id)
     }
 
     /// Records the pregnancy enquiry's answer; an answer other than "not pregnant" returns the request.
@@ -288,10 +282,10 @@ impl WriteTx {
         } else {
             RequestStatus::Justified
         };
-        let done = sqlx::query(sqlx::AssertSqlSafe(status_update(
+        let done = query_built(status_update(
             &[RequestStatus::Justified],
             ", pregnancy = $4, pregnancy_by = $5, pregnancy_at = $2, returned_reason = COALESCE($6, returned_reason)",
-        )))
+        ))
         .bind(to.as_str())
         .bind(&now)
         .bind(id)
@@ -300,7 +294,7 @@ impl WriteTx {
         .bind(returned)
         .execute(self.conn())
         .await?;
-        changed(done.rows_affected(), id)
+        changed(done, id)
     }
 
     /// Records the exposure and moves the request on to await its report.
@@ -313,16 +307,16 @@ impl WriteTx {
         drl_dap: u32,
     ) -> Result<()> {
         let now = format_instant(self.now());
-        let done = sqlx::query(sqlx::AssertSqlSafe(status_update(&[RequestStatus::Justified], "")))
+        let done = query_built(status_update(&[RequestStatus::Justified], ""))
             .bind(RequestStatus::Exposed.as_str())
             .bind(&now)
             .bind(id)
             .execute(self.conn())
             .await?;
-        changed(done.rows_affected(), id)?;
+        changed(done, id)?;
         let projections = serde_json::to_string(&e.projections).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let repeats = serde_json::to_string(&e.repeats).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(
+        query(
             "INSERT INTO imaging_exposure (request_id, operator_id, supervisor_id, exposed_at, projections, kv, \
              mas_hundredths, dap, sid_cm, repeats, drl_dap, drl_exceeded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
              $9, $10, $11, $12)",
@@ -347,14 +341,14 @@ impl WriteTx {
     /// Records the report and closes the request.
     pub async fn insert_report(&mut self, id: i64, reporter_id: i64, findings: &str, conclusion: &str) -> Result<()> {
         let now = format_instant(self.now());
-        let done = sqlx::query(sqlx::AssertSqlSafe(status_update(&[RequestStatus::Exposed], "")))
+        let done = query_built(status_update(&[RequestStatus::Exposed], ""))
             .bind(RequestStatus::Reported.as_str())
             .bind(&now)
             .bind(id)
             .execute(self.conn())
             .await?;
-        changed(done.rows_affected(), id)?;
-        sqlx::query(
+        changed(done, id)?;
+        query(
             "INSERT INTO imaging_report (request_id, reporter_id, reported_at, findings, conclusion) \
              VALUES ($1, $2, $3, $4, $5)",
         )
@@ -369,7 +363,7 @@ impl WriteTx {
     }
 
     pub async fn insert_diagnosis(&mut self, patient_id: i64, by: i64, d: &Diagnosis) -> Result<i64> {
-        let row = sqlx::query(
+        let row = query(
             "INSERT INTO diagnosis (patient_id, recorded_by, recorded_at, text, snomed) VALUES ($1, $2, $3, $4, $5) \
              RETURNING id",
         )
@@ -384,7 +378,7 @@ impl WriteTx {
     }
 
     pub async fn insert_prescription(&mut self, patient_id: i64, by: i64, p: &Prescription) -> Result<i64> {
-        let row = sqlx::query(
+        let row = query(
             "INSERT INTO prescription (patient_id, prescriber_id, prescribed_at, medicine, dose, route, frequency) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )

@@ -1,5 +1,5 @@
-//! Storage for remit: one schema on SQLite (the embedded default) and PostgreSQL (production), reached through
-//! sqlx's `Any` driver so that the SQL is written once, with migrations kept per dialect.
+//! Storage for remit: one schema on SQLite (the embedded default) and PostgreSQL (production), with the SQL written
+//! once (see `db`: SQLite through rusqlite, PostgreSQL through sqlx) and migrations kept per dialect.
 //!
 //! **Invariant:** every change to clinical or staff data goes through a [`WriteTx`], and every commit of a `WriteTx`
 //! appends the command's audit entry in the same transaction: [`Store::command`] (group commit: the commands
@@ -11,6 +11,7 @@
 mod audit;
 pub mod competency;
 pub mod credentials;
+mod db;
 pub mod demo;
 mod error;
 pub mod imaging;
@@ -28,9 +29,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use remit_domain::audit::{AuditDraft, AuditEntry};
 use remit_domain::time::Clock;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+
+use db::{Db, FromVal, LitePool, LiteTx, On, Row, TxConn, query};
 
 pub use audit::{AuditVerification, VerifyOutcome};
 pub use error::StoreError;
@@ -62,7 +64,7 @@ impl Backend {
 /// The database, with the clock that stamps what is written.
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    db: Db,
     /// As connected (an SQLite URL with its `mode`): the audit chain's verification opens its own connection.
     url: Arc<str>,
     backend: Backend,
@@ -72,9 +74,6 @@ pub struct Store {
 
 /// How long a pooled connection may sit idle before it is checked with a ping on its way out.
 const IDLE_BEFORE_PING: std::time::Duration = std::time::Duration::from_secs(10);
-
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-    PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
 
 impl Store {
     /// Connects, creating an absent SQLite file. Migrations are not applied: call [`Store::migrate`].
@@ -88,35 +87,38 @@ impl Store {
             }
             _ => url.to_owned(),
         };
-        let options = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
-            })
-            // sqlx pings every connection as it leaves the pool by default: a round trip (on SQLite a hop to the
-            // connection's thread and back) before every query. Ping only one that has sat idle a while, when a
-            // PostgreSQL server might have dropped it.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for > IDLE_BEFORE_PING {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute(SQLITE_PRAGMAS).await?;
-                    }
-                    Ok(())
-                })
-            });
-        let pool = options.connect(&url).await.map_err(StoreError::Connect)?;
-        let writer = writer::Writer::start(pool.clone(), backend, clock.clone());
+        let db = match backend {
+            Backend::Sqlite => {
+                let options: sqlx::sqlite::SqliteConnectOptions = url.parse().map_err(StoreError::Connect)?;
+                let pool = LitePool::open(options.get_filename().to_owned()).map_err(|e| {
+                    StoreError::Connect(sqlx::Error::Configuration(
+                        format!("cannot open the SQLite file: {e}").into(),
+                    ))
+                })?;
+                Db::Lite(Arc::new(pool))
+            }
+            Backend::Postgres => Db::Any(
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    // sqlx pings every connection as it leaves the pool by default: a round trip before every query.
+                    // Ping only one that has sat idle a while, when the server might have dropped it.
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for > IDLE_BEFORE_PING {
+                                sqlx::Connection::ping(conn).await?;
+                            }
+                            Ok(true)
+                        })
+                    })
+                    .connect(&url)
+                    .await
+                    .map_err(StoreError::Connect)?,
+            ),
+        };
+        let writer = writer::Writer::start(db.clone(), clock.clone());
         Ok(Self {
-            pool,
+            db,
             url: url.into(),
             backend,
             clock,
@@ -136,33 +138,42 @@ impl Store {
         &self.clock
     }
 
-    pub(crate) fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// Where a statement outside any write transaction runs.
+    pub(crate) fn pool(&self) -> On<'_> {
+        On::Store(self)
     }
 
     /// Applies the migrations of this backend's dialect that have not been applied yet.
     pub async fn migrate(&self) -> Result<()> {
         let migrator = migrator(self.backend);
-        migrator
-            .run(&self.pool)
+        // On a connection of its own (sqlx's: its migrator keeps the table of applied migrations).
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&self.url)
             .await
-            .map_err(|e| StoreError::Migrate(e.to_string()))
+            .map_err(StoreError::Connect)?;
+        let ran = migrator.run(&pool).await;
+        pool.close().await;
+        ran.map_err(|e| StoreError::Migrate(e.to_string()))
     }
 
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        query("SELECT 1").execute(self.pool()).await?;
         Ok(())
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &self.db {
+            Db::Lite(pool) => pool.close(),
+            Db::Any(pool) => pool.close().await,
+        }
     }
 
     /// Begins a command. On SQLite the write lock is taken at once (`BEGIN IMMEDIATE`), so a command never fails
     /// half-way for want of it.
     pub async fn begin(&self) -> Result<WriteTx> {
-        Ok(WriteTx::begin(&self.pool, self.backend, self.clock.as_ref()).await?)
+        WriteTx::begin(&self.db, self.clock.as_ref(), Waits::Blocking).await
     }
 
     /// Records an audit entry and nothing else (a refusal, or a question and its answer).
@@ -187,7 +198,7 @@ impl Store {
 /// Runs one administrative statement (such as `CREATE DATABASE`) on its own connection: for harnesses that make and
 /// drop their own databases. Never used with input from outside.
 pub async fn admin_execute(url: &str, sql: &str) -> Result<()> {
-    use sqlx::Connection;
+    use sqlx::{Connection, Executor};
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(url).await.map_err(StoreError::Connect)?;
     conn.execute(sqlx::AssertSqlSafe(sql.to_owned())).await?;
@@ -197,30 +208,44 @@ pub async fn admin_execute(url: &str, sql: &str) -> Result<()> {
 
 /// One command's transaction. Dropped without [`WriteTx::commit`], it rolls back and leaves no trace.
 pub struct WriteTx {
-    tx: Transaction<'static, Any>,
+    conn: TxConn,
     now: DateTime<Utc>,
     /// A statement that keeps the transaction whole (a savepoint) failed: it must not be committed.
     broken: bool,
     /// The audit chain's head, once taken.
     head: Option<audit::Head>,
+    /// On SQLite, where taking the write lock and syncing the commit may wait.
+    waits: Waits,
+}
+
+/// Where an SQLite transaction may wait for the write lock and for its commit's sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waits {
+    /// Here: the writer's own thread.
+    Here,
+    /// On a blocking thread, not the async task's.
+    Blocking,
 }
 
 impl WriteTx {
-    /// Begins a transaction on `pool`: on SQLite with the write lock taken at once (`BEGIN IMMEDIATE`).
-    pub(crate) async fn begin(
-        pool: &AnyPool,
-        backend: Backend,
-        clock: &dyn Clock,
-    ) -> std::result::Result<Self, sqlx::Error> {
-        let tx = match backend {
-            Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => pool.begin().await?,
+    /// Begins a transaction: on SQLite with the write lock taken at once (`BEGIN IMMEDIATE`).
+    pub(crate) async fn begin(db: &Db, clock: &dyn Clock, waits: Waits) -> Result<Self> {
+        let conn = match db {
+            Db::Lite(pool) => {
+                let pool = pool.clone();
+                TxConn::Lite(match waits {
+                    Waits::Here => LiteTx::begin(pool)?,
+                    Waits::Blocking => blocking(move || LiteTx::begin(pool)).await?,
+                })
+            }
+            Db::Any(pool) => TxConn::Any(pool.begin().await?),
         };
         Ok(WriteTx {
-            tx,
+            conn,
             now: clock.now(),
             broken: false,
             head: None,
+            waits,
         })
     }
 
@@ -228,7 +253,7 @@ impl WriteTx {
     /// appenders wait). Done outside any savepoint: rolling one back would let the lock go.
     pub(crate) async fn take_head(&mut self) -> Result<()> {
         if self.head.is_none() {
-            self.head = Some(audit::Head::take(&mut self.tx).await?);
+            self.head = Some(audit::Head::take(self).await?);
         }
         Ok(())
     }
@@ -237,10 +262,11 @@ impl WriteTx {
     pub(crate) async fn append(&mut self, draft: AuditDraft) -> Result<AuditEntry> {
         let mut head = match self.head {
             Some(head) => head,
-            None => audit::Head::take(&mut self.tx).await?,
+            None => audit::Head::take(self).await?,
         };
         // The head moves on only if the entry was written; taken, it stays held either way.
-        let entry = head.append(&mut self.tx, draft, self.now).await;
+        let now = self.now;
+        let entry = head.append(self, draft, now).await;
         self.head = Some(head);
         entry
     }
@@ -248,10 +274,13 @@ impl WriteTx {
     /// Writes the audit head back and commits.
     pub(crate) async fn finish(mut self) -> Result<()> {
         if let Some(head) = self.head.take() {
-            head.store(&mut self.tx).await?;
+            head.store(&mut self).await?;
         }
-        self.tx.commit().await?;
-        Ok(())
+        match (self.conn, self.waits) {
+            (TxConn::Lite(tx), Waits::Here) => tx.commit(),
+            (TxConn::Lite(tx), Waits::Blocking) => blocking(move || tx.commit()).await,
+            (TxConn::Any(tx), _) => Ok(tx.commit().await?),
+        }
     }
 
     /// The instant this command is stamped with.
@@ -259,17 +288,21 @@ impl WriteTx {
         self.now
     }
 
-    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.tx
+    /// Where a statement in this transaction runs.
+    pub(crate) fn conn(&mut self) -> On<'_> {
+        On::Tx(self)
     }
 
     /// Runs a statement that keeps the transaction whole; if it fails, the transaction is marked broken.
     pub(crate) async fn statement(&mut self, sql: &'static str) -> Result<()> {
-        if let Err(e) = sqlx::query(sql).execute(&mut *self.tx).await {
+        let ran = match &self.conn {
+            TxConn::Lite(tx) => tx.execute_batch(sql),
+            TxConn::Any(_) => query(sql).execute(self.conn()).await.map(|_| ()),
+        };
+        if ran.is_err() {
             self.broken = true;
-            return Err(e.into());
         }
-        Ok(())
+        ran
     }
 
     /// Appends the command's audit entry and commits: the response that says "done" may be sent after this returns.
@@ -278,6 +311,13 @@ impl WriteTx {
         self.finish().await?;
         Ok(entry)
     }
+}
+
+/// Runs `f` on a blocking thread.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| StoreError::Commit("the database thread stopped".into()))?
 }
 
 /// Migrations per dialect: (version, description, SQLite, PostgreSQL). Add new ones at the end.
@@ -357,11 +397,8 @@ fn migrator(backend: Backend) -> Migrator {
 }
 
 /// Reads a column that must be present, turning a decoding failure into a store error.
-pub(crate) fn col<'r, T>(row: &'r AnyRow, name: &str) -> Result<T>
-where
-    T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
-{
-    row.try_get(name).map_err(StoreError::from)
+pub(crate) fn col<T: FromVal>(row: &Row, name: &str) -> Result<T> {
+    row.get(name)
 }
 
 /// Parses a stored value with a domain parser; a failure means the database holds what remit would never write.

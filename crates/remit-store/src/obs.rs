@@ -11,8 +11,8 @@ use remit_domain::nhs::NhsNumber;
 use remit_domain::obs::{Assessment, EscalationLevel, Missing, OxygenDevice, PartialScores, Readings};
 use remit_domain::time::{format_instant, parse_instant};
 use serde::Serialize;
-use sqlx::any::AnyRow;
 
+use crate::db::{Row, query, query_built};
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
 /// A set to store (ids already resolved, already scored).
@@ -173,7 +173,7 @@ const SET_COLUMNS: &str = "o.id, COALESCE(o.set_id, o.id) AS set_key, o.version,
      JOIN staff r ON r.id = o.recorded_by LEFT JOIN staff s ON s.id = o.supervisor_id \
      LEFT JOIN staff c ON c.id = o.changed_by";
 
-fn opt_int<T: TryFrom<i64>>(r: &AnyRow, name: &str) -> Result<Option<T>> {
+fn opt_int<T: TryFrom<i64>>(r: &Row, name: &str) -> Result<Option<T>> {
     col::<Option<i64>>(r, name)?
         .map(|v| T::try_from(v).map_err(|_| StoreError::Corrupt(format!("{name}: `{v}` is out of range"))))
         .transpose()
@@ -184,7 +184,7 @@ pub(crate) const SCALE2_COLUMNS: &str = "x.id AS scale2_id, x.target_low AS scal
      x.reason AS scale2_reason, xs.username AS scale2_by, x.prescribed_at AS scale2_at";
 
 /// The prescription in a row read with [`SCALE2_COLUMNS`]; none where they are null (an outer join found none).
-pub(crate) fn scale2_from_row(r: &AnyRow) -> Result<Option<Scale2>> {
+pub(crate) fn scale2_from_row(r: &Row) -> Result<Option<Scale2>> {
     let Some(id) = col::<Option<i64>>(r, "scale2_id")? else {
         return Ok(None);
     };
@@ -198,7 +198,7 @@ pub(crate) fn scale2_from_row(r: &AnyRow) -> Result<Option<Scale2>> {
     }))
 }
 
-fn set_from_row(r: &AnyRow) -> Result<SetView> {
+fn set_from_row(r: &Row) -> Result<SetView> {
     let missing: Vec<Missing> = serde_json::from_str(&col::<String>(r, "missing")?)
         .map_err(|e| StoreError::Corrupt(format!("obs_set.missing: {e}")))?;
     let scores: PartialScores = serde_json::from_str(&col::<String>(r, "scores")?)
@@ -256,7 +256,7 @@ const ESCALATION_COLUMNS: &str = "e.id, p.nhs_number, p.given_name, p.family_nam
      FROM escalation e JOIN patient p ON p.id = e.patient_id LEFT JOIN staff a ON a.id = e.acknowledged_by \
      LEFT JOIN staff v ON v.id = e.reviewed_by";
 
-fn event_from_row(r: &AnyRow) -> Result<EscalationEvent> {
+fn event_from_row(r: &Row) -> Result<EscalationEvent> {
     Ok(EscalationEvent {
         at: col(r, "at")?,
         actor: col(r, "actor")?,
@@ -265,7 +265,7 @@ fn event_from_row(r: &AnyRow) -> Result<EscalationEvent> {
     })
 }
 
-fn escalation_from_row(r: &AnyRow) -> Result<EscalationView> {
+fn escalation_from_row(r: &Row) -> Result<EscalationView> {
     Ok(EscalationView {
         id: col(r, "id")?,
         patient: stored("nhs number", NhsNumber::parse(&col::<String>(r, "nhs_number")?))?,
@@ -329,7 +329,7 @@ impl Store {
     /// One version of a set.
     pub async fn obs_version(&self, id: i64) -> Result<SetView> {
         let sql = format!("SELECT {SET_COLUMNS} WHERE o.id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = query_built(sql)
             .bind(id)
             .fetch_optional(self.pool())
             .await?
@@ -339,18 +339,18 @@ impl Store {
 
     /// How many set versions are stored (the load harness checks its acknowledged sets against it).
     pub async fn count_obs_sets(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM obs_set")
-            .fetch_one(self.pool())
-            .await?)
+        col(
+            &query("SELECT COUNT(*) AS n FROM obs_set")
+                .fetch_one(self.pool())
+                .await?,
+            "n",
+        )
     }
 
     /// Every version of the set `set_id`, oldest first.
     pub async fn obs_history(&self, set_id: i64) -> Result<Vec<SetView>> {
         let sql = format!("SELECT {SET_COLUMNS} WHERE o.id = $1 OR o.set_id = $1 ORDER BY o.version");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(set_id)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = query_built(sql).bind(set_id).fetch_all(self.pool()).await?;
         if rows.is_empty() {
             return Err(StoreError::NotFound(format!("no observation set {set_id}")));
         }
@@ -376,7 +376,7 @@ impl Store {
              ORDER BY o.taken_at DESC, o.id DESC LIMIT $3"
         );
         let since = since.map(format_instant).unwrap_or_default();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = query_built(sql)
             .bind(patient_id)
             .bind(since)
             .bind(limit)
@@ -391,10 +391,7 @@ impl Store {
             "SELECT {SCALE2_COLUMNS} FROM scale2 x JOIN staff xs ON xs.id = x.prescribed_by \
              WHERE x.patient_id = $1 AND x.ended_at IS NULL ORDER BY x.id DESC LIMIT 1"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(patient_id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = query_built(sql).bind(patient_id).fetch_optional(self.pool()).await?;
         Ok(match row {
             Some(r) => scale2_from_row(&r)?,
             None => None,
@@ -403,7 +400,7 @@ impl Store {
 
     /// Patients (in one place, or all) with their latest current set and when the next is due, by place and bed.
     pub async fn patients_obs(&self, place: Option<&str>) -> Result<Vec<PatientObs>> {
-        let patients = sqlx::query(
+        let patients = query(
             "SELECT p.id, p.nhs_number, p.given_name, p.family_name, p.place_code, p.bed, p.created_at, \
              (SELECT o.id FROM obs_set o WHERE o.patient_id = p.id AND o.state = 'current' \
               ORDER BY o.taken_at DESC, o.id DESC LIMIT 1) AS latest, \
@@ -425,11 +422,7 @@ impl Store {
             // not kept in the connection's statement cache, where it would push out the statements used again.
             let list: Vec<String> = ids.iter().map(i64::to_string).collect();
             let sql = format!("SELECT {SET_COLUMNS} WHERE o.id IN ({})", list.join(", "));
-            for row in sqlx::query(sqlx::AssertSqlSafe(sql))
-                .persistent(false)
-                .fetch_all(self.pool())
-                .await?
-            {
+            for row in query_built(sql).persistent(false).fetch_all(self.pool()).await? {
                 let s = set_from_row(&row)?;
                 sets.insert(s.id, s);
             }
@@ -469,13 +462,13 @@ impl Store {
     /// One escalation with its history.
     pub async fn escalation(&self, id: i64) -> Result<EscalationView> {
         let sql = format!("SELECT {ESCALATION_COLUMNS} WHERE e.id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = query_built(sql)
             .bind(id)
             .fetch_optional(self.pool())
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("no escalation {id}")))?;
         let mut e = escalation_from_row(&row)?;
-        let events = sqlx::query(
+        let events = query(
             "SELECT escalation_id, at, actor, what, note FROM escalation_event WHERE escalation_id = $1 ORDER BY id",
         )
         .bind(id)
@@ -496,7 +489,7 @@ impl Store {
             "SELECT {ESCALATION_COLUMNS} WHERE {open} AND ($1 IS NULL OR e.place_code = $1) \
              AND ($2 IS NULL OR p.nhs_number = $2) ORDER BY e.raised_at DESC, e.id DESC"
         );
-        let mut out = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut out = query_built(sql)
             .bind(f.place.as_deref())
             .bind(f.patient.as_ref().map(NhsNumber::as_str))
             .fetch_all(self.pool())
@@ -514,7 +507,7 @@ impl Store {
              AND ($1 IS NULL OR e.place_code = $1) AND ($2 IS NULL OR p.nhs_number = $2)) ORDER BY x.id"
         );
         let mut history: std::collections::HashMap<i64, Vec<EscalationEvent>> = std::collections::HashMap::new();
-        for r in sqlx::query(sqlx::AssertSqlSafe(sql))
+        for r in query_built(sql)
             .bind(f.place.as_deref())
             .bind(f.patient.as_ref().map(NhsNumber::as_str))
             .fetch_all(self.pool())
@@ -534,7 +527,7 @@ impl Store {
 
     /// Unacknowledged escalations with when they were raised and the stage they are at: the cascade's work list.
     pub async fn unacknowledged(&self) -> Result<Vec<(i64, DateTime<Utc>, u8)>> {
-        let rows = sqlx::query("SELECT id, raised_at, stage FROM escalation WHERE state = 'open' ORDER BY id")
+        let rows = query("SELECT id, raised_at, stage FROM escalation WHERE state = 'open' ORDER BY id")
             .fetch_all(self.pool())
             .await?;
         rows.iter()
@@ -555,7 +548,7 @@ impl WriteTx {
         let now = format_instant(s.recorded_at);
         let missing = serde_json::to_string(&r.missing).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let scores = serde_json::to_string(&a.parameters).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let row = sqlx::query(
+        let row = query(
             "INSERT INTO obs_set (set_id, version, patient_id, state, taken_at, recorded_at, recorded_by, \
              supervisor_id, respiration_rate, spo2, spo2_scale, on_oxygen, oxygen_flow_tenths, oxygen_device, \
              systolic_bp, diastolic_bp, pulse, consciousness, temperature_tenths, missing, scores, total, risk, \
@@ -603,7 +596,7 @@ impl WriteTx {
     /// Marks a current version as superseded or entered in error. A version that is no longer current is a
     /// conflict (someone else changed the set first).
     pub async fn retire_version(&mut self, version_id: i64, state: &str, by: i64, reason: Option<&str>) -> Result<()> {
-        let done = sqlx::query(
+        let done = query(
             "UPDATE obs_set SET state = $1, change_reason = COALESCE($2, change_reason), \
              changed_by = CASE WHEN $2 IS NULL THEN changed_by ELSE $3 END, \
              changed_at = CASE WHEN $2 IS NULL THEN changed_at ELSE $4 END WHERE id = $5 AND state = 'current'",
@@ -615,7 +608,7 @@ impl WriteTx {
         .bind(version_id)
         .execute(self.conn())
         .await?;
-        if done.rows_affected() != 1 {
+        if done != 1 {
             return Err(StoreError::Conflict(format!(
                 "observation set version {version_id} is no longer the current version"
             )));
@@ -627,7 +620,7 @@ impl WriteTx {
     pub async fn prescribe_scale2(&mut self, patient_id: i64, low: u8, high: u8, reason: &str, by: i64) -> Result<i64> {
         self.end_scale2(patient_id, by, "replaced by a new prescription")
             .await?;
-        let row = sqlx::query(
+        let row = query(
             "INSERT INTO scale2 (patient_id, target_low, target_high, reason, prescribed_by, prescribed_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
@@ -644,7 +637,7 @@ impl WriteTx {
 
     /// Ends the current scale 2 prescription; returns whether there was one.
     pub async fn end_scale2(&mut self, patient_id: i64, by: i64, reason: &str) -> Result<bool> {
-        let done = sqlx::query(
+        let done = query(
             "UPDATE scale2 SET ended_by = $1, ended_at = $2, end_reason = $3 WHERE patient_id = $4 \
              AND ended_at IS NULL",
         )
@@ -654,12 +647,12 @@ impl WriteTx {
         .bind(patient_id)
         .execute(self.conn())
         .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(done > 0)
     }
 
     /// The patient's escalation that is still open (unacknowledged or awaiting review), read inside the command.
     pub async fn live_escalation(&mut self, patient_id: i64) -> Result<Option<LiveEscalation>> {
-        let row = sqlx::query(
+        let row = query(
             "SELECT id, set_id, level, score FROM escalation WHERE patient_id = $1 \
              AND state IN ('open', 'acknowledged') ORDER BY id DESC LIMIT 1",
         )
@@ -680,7 +673,7 @@ impl WriteTx {
     /// Raises an escalation, addressed at once.
     pub async fn raise_escalation(&mut self, e: &NewEscalation, actor: &str, what: &str) -> Result<i64> {
         let now = format_instant(e.raised_at);
-        let row = sqlx::query(
+        let row = query(
             "INSERT INTO escalation (patient_id, place_code, set_id, version_id, level, score, state, raised_at, \
              stage, notified_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, 0, $7) RETURNING id",
         )
@@ -712,7 +705,7 @@ impl WriteTx {
         what: &str,
         note: Option<&str>,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO escalation_event (escalation_id, at, actor, what, note) VALUES ($1, $2, $3, $4, $5)")
+        query("INSERT INTO escalation_event (escalation_id, at, actor, what, note) VALUES ($1, $2, $3, $4, $5)")
             .bind(id)
             .bind(format_instant(at))
             .bind(actor)
@@ -738,7 +731,7 @@ impl WriteTx {
              superseded_by = COALESCE($6, superseded_by) WHERE id = $7 AND state IN ({})",
             placeholders.join(", ")
         );
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let done = query_built(sql)
             .bind(to)
             .bind(set.acknowledged_by)
             .bind(&now)
@@ -748,7 +741,7 @@ impl WriteTx {
             .bind(id)
             .execute(self.conn())
             .await?;
-        if done.rows_affected() != 1 {
+        if done != 1 {
             return Err(StoreError::Conflict(format!(
                 "escalation {id} is no longer {}",
                 from.join(" or ")
@@ -759,7 +752,7 @@ impl WriteTx {
 
     /// Points an escalation at the newest version of its set, with a note for the people responding.
     pub async fn follow_correction(&mut self, id: i64, version_id: i64, score: u8, note: Option<&str>) -> Result<()> {
-        sqlx::query("UPDATE escalation SET version_id = $1, score = $2, note = COALESCE($3, note) WHERE id = $4")
+        query("UPDATE escalation SET version_id = $1, score = $2, note = COALESCE($3, note) WHERE id = $4")
             .bind(version_id)
             .bind(i64::from(score))
             .bind(note)
@@ -771,7 +764,7 @@ impl WriteTx {
 
     /// Escalations raised by (any version of) a set that are still open.
     pub async fn live_escalations_of_set(&mut self, set_id: i64) -> Result<Vec<LiveEscalation>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT id, set_id, level, score FROM escalation WHERE set_id = $1 AND state IN ('open', 'acknowledged')",
         )
         .bind(set_id)
@@ -792,16 +785,15 @@ impl WriteTx {
     /// Moves an unacknowledged escalation to a later cascade stage. Returns false when it was acknowledged or
     /// moved on meanwhile.
     pub async fn escalation_stage(&mut self, id: i64, from_stage: u8, to_stage: u8) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE escalation SET stage = $1, notified_at = $2 WHERE id = $3 AND stage = $4 AND state = 'open'",
-        )
-        .bind(i64::from(to_stage))
-        .bind(format_instant(self.now()))
-        .bind(id)
-        .bind(i64::from(from_stage))
-        .execute(self.conn())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let done =
+            query("UPDATE escalation SET stage = $1, notified_at = $2 WHERE id = $3 AND stage = $4 AND state = 'open'")
+                .bind(i64::from(to_stage))
+                .bind(format_instant(self.now()))
+                .bind(id)
+                .bind(i64::from(from_stage))
+                .execute(self.conn())
+                .await?;
+        Ok(done == 1)
     }
 }
 

@@ -5,15 +5,15 @@ use remit_domain::patient::{Patient, Sex};
 use remit_domain::place::PlaceCode;
 use remit_domain::staff::PersonName;
 use remit_domain::time::{format_instant, parse_date};
-use sqlx::any::AnyRow;
 
+use crate::db::{Row, query, query_built};
 use crate::error::on_unique;
 use crate::obs::{SCALE2_COLUMNS, Scale2, scale2_from_row};
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
 const PATIENT_COLUMNS: &str = "nhs_number, given_name, family_name, date_of_birth, sex, place_code, bed";
 
-fn patient_from_row(r: &AnyRow) -> Result<Patient> {
+fn patient_from_row(r: &Row) -> Result<Patient> {
     Ok(Patient {
         nhs_number: stored("nhs number", NhsNumber::parse(&col::<String>(r, "nhs_number")?))?,
         given_name: stored("given name", PersonName::parse(&col::<String>(r, "given_name")?))?,
@@ -55,7 +55,7 @@ impl Store {
              LEFT JOIN staff xs ON xs.id = x.prescribed_by \
              WHERE p.nhs_number = $1"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = query_built(sql)
             .bind(nhs.as_str())
             .bind(reader)
             .fetch_optional(self.pool())
@@ -72,7 +72,7 @@ impl Store {
 
     /// The id of an existing patient, or a not-found error naming the number.
     pub async fn patient_id(&self, nhs: &NhsNumber) -> Result<i64> {
-        let row = sqlx::query("SELECT id FROM patient WHERE nhs_number = $1")
+        let row = query("SELECT id FROM patient WHERE nhs_number = $1")
             .bind(nhs.as_str())
             .fetch_optional(self.pool())
             .await?
@@ -86,7 +86,7 @@ impl Store {
             "SELECT {PATIENT_COLUMNS} FROM patient WHERE ($1 IS NULL OR place_code = $1) \
              ORDER BY place_code, bed, family_name"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = query_built(sql)
             .bind(place.map(PlaceCode::as_str))
             .fetch_all(self.pool())
             .await?;
@@ -95,7 +95,7 @@ impl Store {
 
     pub async fn patient(&self, nhs: &NhsNumber) -> Result<Patient> {
         let sql = format!("SELECT {PATIENT_COLUMNS} FROM patient WHERE nhs_number = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = query_built(sql)
             .bind(nhs.as_str())
             .fetch_optional(self.pool())
             .await?
@@ -106,7 +106,7 @@ impl Store {
 
 impl WriteTx {
     pub async fn insert_patient(&mut self, p: &Patient) -> Result<i64> {
-        let row = sqlx::query(
+        let row = query(
             "INSERT INTO patient (nhs_number, given_name, family_name, date_of_birth, sex, place_code, bed, \
              created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
@@ -121,9 +121,7 @@ impl WriteTx {
         .fetch_one(self.conn())
         .await
         .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                StoreError::NotFound(format!("no place `{}`", p.place))
-            }
+            e if e.is_foreign_key_violation() => StoreError::NotFound(format!("no place `{}`", p.place)),
             _ => on_unique(e, || {
                 format!("a patient with NHS number `{}` already exists", p.nhs_number)
             }),

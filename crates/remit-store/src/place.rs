@@ -2,12 +2,13 @@
 
 use remit_domain::place::{Place, PlaceCode, PlaceKind};
 
+use crate::db::query;
 use crate::error::on_unique;
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
 impl Store {
     pub async fn places(&self) -> Result<Vec<Place>> {
-        let rows = sqlx::query("SELECT code, name, kind FROM place ORDER BY code")
+        let rows = query("SELECT code, name, kind FROM place ORDER BY code")
             .fetch_all(self.pool())
             .await?;
         rows.iter()
@@ -32,7 +33,7 @@ impl Store {
 
 impl WriteTx {
     pub async fn insert_place(&mut self, p: &Place) -> Result<()> {
-        sqlx::query("INSERT INTO place (code, name, kind) VALUES ($1, $2, $3)")
+        query("INSERT INTO place (code, name, kind) VALUES ($1, $2, $3)")
             .bind(p.code.as_str())
             .bind(&p.name)
             .bind(p.kind.as_str())

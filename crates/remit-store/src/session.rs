@@ -8,6 +8,7 @@ use remit_domain::staff::Username;
 use remit_domain::time::{format_instant, parse_instant};
 
 use crate::credentials::{random_secret, secret_digest};
+use crate::db::query;
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
 /// How long a session lasts.
@@ -51,7 +52,7 @@ impl Store {
     /// The live session for a cookie value, refreshing its idle clock. An expired session is deleted.
     pub async fn session(&self, id: &str, limits: SessionLimits) -> Result<Option<SessionInfo>> {
         let digest = secret_digest(id);
-        let Some(row) = sqlx::query(
+        let Some(row) = query(
             "SELECT s.staff_id, s.csrf_token, s.created_at, s.last_seen_at, st.status FROM web_session s \
              JOIN staff st ON st.id = s.staff_id WHERE s.id_hash = $1",
         )
@@ -77,7 +78,7 @@ impl Store {
         }
         // Refresh at most once a minute, so that reads stay reads.
         if now - seen > Duration::minutes(1) {
-            sqlx::query("UPDATE web_session SET last_seen_at = $2 WHERE id_hash = $1")
+            query("UPDATE web_session SET last_seen_at = $2 WHERE id_hash = $1")
                 .bind(&digest)
                 .bind(format_instant(now))
                 .execute(self.pool())
@@ -91,18 +92,18 @@ impl Store {
 
     /// Ends a session on the server (sign-out, or expiry).
     pub async fn end_session(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM web_session WHERE id_hash = $1")
+        let done = query("DELETE FROM web_session WHERE id_hash = $1")
             .bind(secret_digest(id))
             .execute(self.pool())
             .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(done > 0)
     }
 
     /// When sign-in for this username is refused because of recent failures, the time it opens again.
     pub async fn sign_in_locked_until(&self, username: &str) -> Result<Option<DateTime<Utc>>> {
         let now = self.now();
         let since = format_instant(now - Duration::minutes(THROTTLE_WINDOW_MINUTES));
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT at FROM sign_in_attempt WHERE username = $1 AND succeeded = 0 AND at > $2 \
              AND at > COALESCE((SELECT MAX(at) FROM sign_in_attempt WHERE username = $1 AND succeeded = 1), '') \
              ORDER BY at DESC LIMIT $3",
@@ -122,7 +123,7 @@ impl Store {
 
     /// Notes a sign-in attempt (kept outside the audit log's transactions: it is throttling state).
     pub async fn note_sign_in_attempt(&self, username: &str, succeeded: bool) -> Result<()> {
-        sqlx::query("INSERT INTO sign_in_attempt (username, at, succeeded) VALUES ($1, $2, $3)")
+        query("INSERT INTO sign_in_attempt (username, at, succeeded) VALUES ($1, $2, $3)")
             .bind(username)
             .bind(format_instant(self.now()))
             .bind(i64::from(succeeded))
@@ -135,7 +136,7 @@ impl Store {
 impl WriteTx {
     /// Ends a session as part of a command (sign-out).
     pub async fn end_session(&mut self, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM web_session WHERE id_hash = $1")
+        query("DELETE FROM web_session WHERE id_hash = $1")
             .bind(secret_digest(id))
             .execute(self.conn())
             .await?;
@@ -149,7 +150,7 @@ impl WriteTx {
             csrf_token: random_secret(),
         };
         let now = format_instant(self.now());
-        sqlx::query(
+        query(
             "INSERT INTO web_session (id_hash, staff_id, csrf_token, created_at, last_seen_at) \
              VALUES ($1, $2, $3, $4, $4)",
         )
@@ -165,7 +166,7 @@ impl WriteTx {
     /// Creates an API token for a staff member; the token is returned once and only its digest kept.
     pub async fn create_token(&mut self, staff_id: i64, label: &str) -> Result<String> {
         let token = format!("remit_{}", random_secret());
-        sqlx::query("INSERT INTO api_token (staff_id, token_hash, label, created_at) VALUES ($1, $2, $3, $4)")
+        query("INSERT INTO api_token (staff_id, token_hash, label, created_at) VALUES ($1, $2, $3, $4)")
             .bind(staff_id)
             .bind(secret_digest(&token))
             .bind(label)
@@ -177,18 +178,17 @@ impl WriteTx {
 
     /// Revokes every token with this label for a staff member; says how many.
     pub async fn revoke_tokens(&mut self, staff_id: i64, label: &str) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE api_token SET revoked_at = $3 WHERE staff_id = $1 AND label = $2 AND revoked_at IS NULL",
-        )
-        .bind(staff_id)
-        .bind(label)
-        .bind(format_instant(self.now()))
-        .execute(self.conn())
-        .await?;
-        if done.rows_affected() == 0 {
+        let done =
+            query("UPDATE api_token SET revoked_at = $3 WHERE staff_id = $1 AND label = $2 AND revoked_at IS NULL")
+                .bind(staff_id)
+                .bind(label)
+                .bind(format_instant(self.now()))
+                .execute(self.conn())
+                .await?;
+        if done == 0 {
             return Err(StoreError::NotFound(format!("no live token labelled `{label}`")));
         }
-        Ok(done.rows_affected())
+        Ok(done)
     }
 }
 

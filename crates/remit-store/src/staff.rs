@@ -10,8 +10,8 @@ use remit_domain::staff::{
 };
 use remit_domain::time::format_instant;
 use serde::Serialize;
-use sqlx::any::AnyRow;
 
+use crate::db::{Row, query, query_built};
 use crate::error::on_unique;
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
@@ -39,7 +39,7 @@ pub struct StaffSummary {
 
 const STAFF_COLUMNS: &str = "id, username, name, job_title, level, trainee, status";
 
-fn staff_from_row(row: &AnyRow) -> Result<(i64, Staff)> {
+fn staff_from_row(row: &Row) -> Result<(i64, Staff)> {
     Ok((
         col(row, "id")?,
         staff_from_parts(
@@ -89,7 +89,7 @@ enum Whose<'a> {
 impl Store {
     /// The id of an existing staff member, or a not-found error naming the username.
     pub async fn staff_id(&self, username: &Username) -> Result<i64> {
-        let row = sqlx::query("SELECT id FROM staff WHERE username = $1")
+        let row = query("SELECT id FROM staff WHERE username = $1")
             .bind(username.as_str())
             .fetch_optional(self.pool())
             .await?;
@@ -102,9 +102,9 @@ impl Store {
     /// Everyone, with where they are on duty now.
     pub async fn list_staff(&self) -> Result<Vec<StaffSummary>> {
         let sql = format!("SELECT {STAFF_COLUMNS} FROM staff ORDER BY username");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
+        let rows = query_built(sql).fetch_all(self.pool()).await?;
         // Everyone's roles, memberships and current duty in one more query (not three a person).
-        let parts = sqlx::query(
+        let parts = query(
             "SELECT 'role' AS kind, staff_id, role AS a FROM staff_role \
              UNION ALL SELECT 'body', staff_id, body FROM staff_membership \
              UNION ALL SELECT DISTINCT 'duty', staff_id, place_code FROM duty \
@@ -166,7 +166,9 @@ impl Store {
     /// profile is read for every request): the staff row, then a row per role, membership, registration,
     /// entitlement, current duty and competency record, the kind in the first column.
     async fn profile_of(&self, whose: Whose<'_>) -> Result<Option<StaffProfile>> {
-        // (PostgreSQL types a `SELECT DISTINCT` arm's bare NULLs as text, so the duty arm casts its numeric ones.)
+        // (PostgreSQL types a bare NULL in a later arm as text, so the duty arm casts its numeric ones.) The rows
+        // are put in order here, not by the database: on SQLite an `ORDER BY` over the arms cost a temporary
+        // b-tree an arm and made this query, run on every request, three times as long.
         const ARMS: &str = "\
             SELECT 'staff' AS kind, username AS a, name AS b, job_title AS c, status AS d, NULL AS e, NULL AS f, \
               NULL AS g, id AS id, level AS level, trainee AS trainee FROM me \
@@ -178,13 +180,12 @@ impl Store {
               NULL, NULL FROM registration WHERE staff_id = (SELECT id FROM me) \
             UNION ALL SELECT 'entitlement', entitlement, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
               FROM entitlement WHERE staff_id = (SELECT id FROM me) \
-            UNION ALL SELECT DISTINCT 'duty', place_code, NULL, NULL, NULL, NULL, NULL, NULL, CAST(NULL AS BIGINT), \
+            UNION ALL SELECT 'duty', place_code, NULL, NULL, NULL, NULL, NULL, NULL, CAST(NULL AS BIGINT), \
               CAST(NULL AS BIGINT), CAST(NULL AS BIGINT) \
               FROM duty WHERE staff_id = (SELECT id FROM me) AND starts_at <= $2 AND (ends_at IS NULL OR ends_at > $2) \
             UNION ALL SELECT 'competency', r.competency_id, r.signed_off_on, r.expires_on, a.username, r.evidence, \
               r.revoked_at, r.revoke_reason, NULL, NULL, NULL \
-              FROM competency_record r LEFT JOIN staff a ON a.id = r.assessor_id WHERE r.staff_id = (SELECT id FROM me) \
-            ORDER BY 1, 2, 3";
+              FROM competency_record r LEFT JOIN staff a ON a.id = r.assessor_id WHERE r.staff_id = (SELECT id FROM me)";
         let cond = match whose {
             Whose::Username(_) => "username = $1",
             Whose::Id(_) => "id = $1",
@@ -194,13 +195,17 @@ impl Store {
             }
         };
         let sql = format!("WITH me AS (SELECT {STAFF_COLUMNS} FROM staff WHERE {cond}) {ARMS}");
-        let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let query = query_built(sql);
         let query = match whose {
             Whose::Username(name) => query.bind(name),
             Whose::Id(id) => query.bind(id),
             Whose::TokenDigest(digest) => query.bind(digest),
         };
-        let rows = query.bind(format_instant(self.now())).fetch_all(self.pool()).await?;
+        let mut rows = query.bind(format_instant(self.now())).fetch_all(self.pool()).await?;
+        fn key(r: &Row) -> [Option<&str>; 4] {
+            [r.text("kind"), r.text("a"), r.text("b"), r.text("c")]
+        }
+        rows.sort_by(|x, y| key(x).cmp(&key(y)));
         let mut found = None;
         let mut roles = BTreeSet::new();
         let mut professional_bodies = Vec::new();
@@ -254,6 +259,8 @@ impl Store {
         };
         staff.roles = roles;
         staff.professional_bodies = professional_bodies;
+        // Two duty rows may overlap at the same place.
+        on_duty.dedup();
         Ok(Some(StaffProfile {
             id,
             staff,
@@ -267,7 +274,7 @@ impl Store {
     /// The active staff on duty at `place` at `at`, by username.
     pub async fn on_duty_at(&self, place: &str, at: DateTime<Utc>) -> Result<Vec<Username>> {
         let at = format_instant(at);
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT DISTINCT s.username FROM duty d JOIN staff s ON s.id = d.staff_id WHERE d.place_code = $1 \
              AND d.starts_at <= $2 AND (d.ends_at IS NULL OR d.ends_at > $2) AND s.status = 'active' \
              ORDER BY s.username",
@@ -283,7 +290,7 @@ impl Store {
 
     /// The stored password hash and status for sign-in.
     pub async fn credentials_of(&self, username: &Username) -> Result<Option<(i64, Option<String>, StaffStatus)>> {
-        let row = sqlx::query("SELECT id, password_hash, status FROM staff WHERE username = $1")
+        let row = query("SELECT id, password_hash, status FROM staff WHERE username = $1")
             .bind(username.as_str())
             .fetch_optional(self.pool())
             .await?;
@@ -302,7 +309,7 @@ impl WriteTx {
     /// Adds a staff member; a taken username is a conflict.
     pub async fn insert_staff(&mut self, s: &NewStaff) -> Result<i64> {
         let now = format_instant(self.now());
-        let row = sqlx::query(
+        let row = query(
             "INSERT INTO staff (username, name, job_title, level, trainee, status, password_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5, 'active', $6, $7) RETURNING id",
         )
@@ -318,14 +325,14 @@ impl WriteTx {
         .map_err(|e| on_unique(e, || format!("username `{}` is already taken", s.username)))?;
         let id: i64 = col(&row, "id")?;
         for role in &s.roles {
-            sqlx::query("INSERT INTO staff_role (staff_id, role) VALUES ($1, $2)")
+            query("INSERT INTO staff_role (staff_id, role) VALUES ($1, $2)")
                 .bind(id)
                 .bind(role.as_str())
                 .execute(self.conn())
                 .await?;
         }
         for body in &s.professional_bodies {
-            sqlx::query("INSERT INTO staff_membership (staff_id, body) VALUES ($1, $2)")
+            query("INSERT INTO staff_membership (staff_id, body) VALUES ($1, $2)")
                 .bind(id)
                 .bind(body)
                 .execute(self.conn())
@@ -337,7 +344,7 @@ impl WriteTx {
 
     pub async fn add_registration(&mut self, staff_id: i64, r: &Registration) -> Result<()> {
         let annotations: Vec<&str> = r.annotations.iter().map(Annotation::as_str).collect();
-        sqlx::query(
+        query(
             "INSERT INTO registration (staff_id, regulator, number, expires_on, annotations) \
              VALUES ($1, $2, $3, $4, $5)",
         )
@@ -358,7 +365,7 @@ impl WriteTx {
 
     pub async fn grant_entitlement(&mut self, staff_id: i64, e: Entitlement, granted_by: &str) -> Result<()> {
         let now = format_instant(self.now());
-        sqlx::query("INSERT INTO entitlement (staff_id, entitlement, granted_at, granted_by) VALUES ($1, $2, $3, $4)")
+        query("INSERT INTO entitlement (staff_id, entitlement, granted_at, granted_by) VALUES ($1, $2, $3, $4)")
             .bind(staff_id)
             .bind(e.as_str())
             .bind(&now)
@@ -380,7 +387,7 @@ impl WriteTx {
                 format_instant(u)
             )));
         }
-        sqlx::query(
+        query(
             "UPDATE duty SET ends_at = $2 WHERE staff_id = $1 AND starts_at <= $2 AND (ends_at IS NULL OR ends_at > $2)",
         )
         .bind(staff_id)
@@ -389,18 +396,19 @@ impl WriteTx {
         .await?;
         let until = until.map(format_instant);
         for place in places {
-            sqlx::query("INSERT INTO duty (staff_id, place_code, starts_at, ends_at) VALUES ($1, $2, $3, $4)")
+            query("INSERT INTO duty (staff_id, place_code, starts_at, ends_at) VALUES ($1, $2, $3, $4)")
                 .bind(staff_id)
                 .bind(place.as_str())
                 .bind(&now)
                 .bind(until.as_deref())
                 .execute(self.conn())
                 .await
-                .map_err(|e| match &e {
-                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                .map_err(|e| {
+                    if e.is_foreign_key_violation() {
                         StoreError::NotFound(format!("no place `{place}`"))
+                    } else {
+                        e
                     }
-                    _ => StoreError::Database(e),
                 })?;
         }
         Ok(())
@@ -414,7 +422,7 @@ impl WriteTx {
         starts_at: DateTime<Utc>,
         ends_at: Option<DateTime<Utc>>,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO duty (staff_id, place_code, starts_at, ends_at) VALUES ($1, $2, $3, $4)")
+        query("INSERT INTO duty (staff_id, place_code, starts_at, ends_at) VALUES ($1, $2, $3, $4)")
             .bind(staff_id)
             .bind(place.as_str())
             .bind(format_instant(starts_at))
@@ -427,13 +435,13 @@ impl WriteTx {
     /// Suspends or reinstates. Suspension ends every session and revokes no tokens, but a suspended account's
     /// tokens are refused at use.
     pub async fn set_status(&mut self, staff_id: i64, status: StaffStatus) -> Result<()> {
-        sqlx::query("UPDATE staff SET status = $2 WHERE id = $1")
+        query("UPDATE staff SET status = $2 WHERE id = $1")
             .bind(staff_id)
             .bind(status.as_str())
             .execute(self.conn())
             .await?;
         if status == StaffStatus::Suspended {
-            sqlx::query("DELETE FROM web_session WHERE staff_id = $1")
+            query("DELETE FROM web_session WHERE staff_id = $1")
                 .bind(staff_id)
                 .execute(self.conn())
                 .await?;
@@ -443,12 +451,12 @@ impl WriteTx {
 
     /// Sets a new password hash and ends the member's sessions.
     pub async fn set_password(&mut self, staff_id: i64, password_hash: &str) -> Result<()> {
-        sqlx::query("UPDATE staff SET password_hash = $2 WHERE id = $1")
+        query("UPDATE staff SET password_hash = $2 WHERE id = $1")
             .bind(staff_id)
             .bind(password_hash)
             .execute(self.conn())
             .await?;
-        sqlx::query("DELETE FROM web_session WHERE staff_id = $1")
+        query("DELETE FROM web_session WHERE staff_id = $1")
             .bind(staff_id)
             .execute(self.conn())
             .await?;

@@ -6,8 +6,8 @@ use remit_domain::supervision::Supervision;
 use remit_domain::task::{Move, TaskStatus};
 use remit_domain::time::{format_instant, parse_instant};
 use serde::Serialize;
-use sqlx::any::AnyRow;
 
+use crate::db::{Row, query, query_built};
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
 /// What is needed to delegate a task (ids already resolved).
@@ -78,7 +78,7 @@ fn supervision_of(s: &str) -> Result<Supervision> {
     stored("task supervision", Supervision::parse(s))
 }
 
-fn task_from_row(r: &AnyRow) -> Result<TaskView> {
+fn task_from_row(r: &Row) -> Result<TaskView> {
     Ok(TaskView {
         id: col(r, "id")?,
         patient: stored("nhs number", NhsNumber::parse(&col::<String>(r, "nhs_number")?))?,
@@ -112,13 +112,13 @@ impl Store {
     /// One task with its history.
     pub async fn task(&self, id: i64) -> Result<TaskView> {
         let sql = format!("SELECT {TASK_COLUMNS} WHERE t.id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = query_built(sql)
             .bind(id)
             .fetch_optional(self.pool())
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("no task {id}")))?;
         let mut task = task_from_row(&row)?;
-        let events = sqlx::query(
+        let events = query(
             "SELECT ev.at, s.username, ev.move, ev.from_status, ev.to_status, ev.note FROM task_event ev \
              JOIN staff s ON s.id = ev.actor_id WHERE ev.task_id = $1 ORDER BY ev.id",
         )
@@ -148,7 +148,7 @@ impl Store {
             "SELECT {TASK_COLUMNS} WHERE ($1 IS NULL OR e.username = $1) AND ($2 IS NULL OR d.username = $2) \
              AND ($3 IS NULL OR t.status = $3) AND ($4 IS NULL OR p.nhs_number = $4) ORDER BY t.id DESC"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = query_built(sql)
             .bind(f.owner.as_deref())
             .bind(f.requester.as_deref())
             .bind(f.status.map(TaskStatus::as_str))
@@ -157,33 +157,32 @@ impl Store {
             .await?;
         let mut out: Vec<TaskView> = rows.iter().map(task_from_row).collect::<Result<_>>()?;
         for t in &mut out {
-            let note: Option<Option<String>> = sqlx::query_scalar(
-                "SELECT note FROM task_event WHERE task_id = $1 AND note IS NOT NULL ORDER BY id DESC LIMIT 1",
-            )
-            .bind(t.id)
-            .fetch_optional(self.pool())
-            .await?;
-            t.last_note = note.flatten();
+            let note =
+                query("SELECT note FROM task_event WHERE task_id = $1 AND note IS NOT NULL ORDER BY id DESC LIMIT 1")
+                    .bind(t.id)
+                    .fetch_optional(self.pool())
+                    .await?;
+            t.last_note = note.map(|r| col(&r, "note")).transpose()?;
         }
         Ok(out)
     }
 
     /// Whether a staff member has an open task for a patient (it opens the patient's record to them).
     pub async fn has_open_task(&self, staff_id: i64, nhs: &NhsNumber) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM task t JOIN patient p ON p.id = t.patient_id WHERE t.delegatee_id = $1 \
+        let row = query(
+            "SELECT COUNT(*) AS n FROM task t JOIN patient p ON p.id = t.patient_id WHERE t.delegatee_id = $1 \
              AND p.nhs_number = $2 AND t.status IN ('requested', 'accepted', 'in-progress', 'awaiting-countersignature')",
         )
         .bind(staff_id)
         .bind(nhs.as_str())
         .fetch_one(self.pool())
         .await?;
-        Ok(n > 0)
+        Ok(col::<i64>(&row, "n")? > 0)
     }
 
     /// How many open tasks each patient of a place has, by NHS number.
     pub async fn open_task_counts(&self, place: &str) -> Result<std::collections::BTreeMap<String, i64>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT p.nhs_number, COUNT(*) AS n FROM task t JOIN patient p ON p.id = t.patient_id \
              WHERE p.place_code = $1 AND t.status IN ('requested', 'accepted', 'in-progress', \
              'awaiting-countersignature') GROUP BY p.nhs_number",
@@ -196,7 +195,7 @@ impl Store {
 
     /// The patients (by NHS number) for whom a staff member has an open delegated task.
     pub async fn open_task_patients(&self, staff_id: i64) -> Result<std::collections::BTreeSet<String>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT DISTINCT p.nhs_number FROM task t JOIN patient p ON p.id = t.patient_id WHERE t.delegatee_id = $1 \
              AND t.status IN ('requested', 'accepted', 'in-progress', 'awaiting-countersignature')",
         )
@@ -208,7 +207,7 @@ impl Store {
 
     /// For every supervisor with anyone working under them now: who, and on which tasks.
     pub async fn supervision_load(&self) -> Result<Vec<SupervisionLoad>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT s.username AS supervisor, s.name, e.username AS delegatee, t.id FROM task t \
              JOIN staff s ON s.id = t.supervisor_id JOIN staff e ON e.id = t.delegatee_id \
              WHERE t.supervision <> 'none' AND t.status IN ('accepted', 'in-progress', 'awaiting-countersignature') \
@@ -243,7 +242,7 @@ impl WriteTx {
     /// Records a new task, `requested`, with its first history entry.
     pub async fn insert_task(&mut self, t: &NewTask) -> Result<i64> {
         let now = format_instant(self.now());
-        let row = sqlx::query(
+        let row = query(
             "INSERT INTO task (patient_id, activity, exam_region, delegator_id, delegatee_id, supervision, \
              supervisor_id, due_at, notes, status, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'requested', $10, $10) RETURNING id",
@@ -276,14 +275,14 @@ impl WriteTx {
         mv: Move,
         note: Option<&str>,
     ) -> Result<()> {
-        let done = sqlx::query("UPDATE task SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2")
+        let done = query("UPDATE task SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2")
             .bind(id)
             .bind(from.as_str())
             .bind(to.as_str())
             .bind(format_instant(self.now()))
             .execute(self.conn())
             .await?;
-        if done.rows_affected() == 0 {
+        if done == 0 {
             return Err(StoreError::Conflict(format!(
                 "task {id} has changed since it was read: it is no longer {from}"
             )));
@@ -300,7 +299,7 @@ impl WriteTx {
         to: TaskStatus,
         note: Option<&str>,
     ) -> Result<()> {
-        sqlx::query(
+        query(
             "INSERT INTO task_event (task_id, at, actor_id, move, from_status, to_status, note) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )

@@ -5,6 +5,9 @@
 //!
 //! On SQLite this removes the wait for the write lock (the busy handler sleeps) and all but one sync per batch; on
 //! PostgreSQL it holds the audit chain's head row once per batch instead of once per command.
+//!
+//! On SQLite the writer is a thread of its own: its statements run on it directly, and the sync of each commit waits
+//! there, not on a request's thread. On PostgreSQL it is a task on the runtime.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -12,12 +15,12 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use remit_domain::audit::{AuditDraft, AuditEntry};
-use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use remit_domain::time::Clock;
 
-use crate::{Backend, Result, StoreError, WriteTx};
+use crate::db::Db;
+use crate::{Result, StoreError, Waits, WriteTx};
 
 /// The most commands one commit holds: bounds how long the write lock is kept and the latency of the last one.
 const MAX_BATCH: usize = 64;
@@ -43,9 +46,24 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Starts the writer task on the current runtime. It ends when the last `Writer` is dropped.
-    pub(crate) fn start(pool: AnyPool, backend: Backend, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn start(db: Db, clock: Arc<dyn Clock>) -> Self {
         let (queue, jobs) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, backend, clock, jobs));
+        match db {
+            Db::Lite(_) => {
+                let runtime = tokio::runtime::Handle::current();
+                let spawned = std::thread::Builder::new().name("remit-writer".into()).spawn(move || {
+                    let _entered = runtime.enter();
+                    futures_executor::block_on(run(db, Waits::Here, clock, jobs));
+                });
+                if let Err(e) = spawned {
+                    // The queue's receiver went with the thread: every command is answered that the writer stopped.
+                    tracing::error!(error = %e, "could not start the database writer thread");
+                }
+            }
+            Db::Any(_) => {
+                tokio::spawn(run(db, Waits::Blocking, clock, jobs));
+            }
+        }
         Self { queue }
     }
 
@@ -133,16 +151,16 @@ where
 }
 
 /// Begins a batch's transaction and takes the audit head before any command's savepoint.
-async fn begin(pool: &AnyPool, backend: Backend, clock: &dyn Clock) -> Result<WriteTx> {
-    let mut tx = WriteTx::begin(pool, backend, clock).await?;
+async fn begin(db: &Db, waits: Waits, clock: &dyn Clock) -> Result<WriteTx> {
+    let mut tx = WriteTx::begin(db, clock, waits).await?;
     tx.take_head().await?;
     Ok(tx)
 }
 
-async fn run(pool: AnyPool, backend: Backend, clock: Arc<dyn Clock>, mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>) {
+async fn run(db: Db, waits: Waits, clock: Arc<dyn Clock>, mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let mut tx = match begin(&pool, backend, clock.as_ref()).await {
+        let mut tx = match begin(&db, waits, clock.as_ref()).await {
             Ok(tx) => tx,
             Err(e) => {
                 tracing::error!(error = %e, "could not begin a write transaction");
