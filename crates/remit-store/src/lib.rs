@@ -65,9 +65,9 @@ impl Backend {
 #[derive(Clone)]
 pub struct Store {
     db: Db,
-    /// As connected (an SQLite URL with its `mode`): the audit chain's verification opens its own connection.
+    /// As connected (an SQLite URL with its `mode`): the migrations and PostgreSQL's audit verification open
+    /// connections of their own.
     url: Arc<str>,
-    backend: Backend,
     clock: Arc<dyn Clock>,
     writer: writer::Writer,
 }
@@ -120,14 +120,16 @@ impl Store {
         Ok(Self {
             db,
             url: url.into(),
-            backend,
             clock,
             writer,
         })
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        match self.db {
+            Db::Lite(_) => Backend::Sqlite,
+            Db::Any(_) => Backend::Postgres,
+        }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -145,7 +147,7 @@ impl Store {
 
     /// Applies the migrations of this backend's dialect that have not been applied yet.
     pub async fn migrate(&self) -> Result<()> {
-        let migrator = migrator(self.backend);
+        let migrator = migrator(self.backend());
         // On a connection of its own (sqlx's: its migrator keeps the table of applied migrations).
         let pool = AnyPoolOptions::new()
             .max_connections(1)
