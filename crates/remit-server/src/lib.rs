@@ -24,6 +24,7 @@ pub mod scope;
 pub mod tasks;
 mod ward_pages;
 mod work_pages;
+mod writes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -176,7 +177,8 @@ pub fn app(state: AppState) -> Router {
         .merge(protected)
         .fallback(error::not_found)
         .with_state(state.clone())
-        .layer(middleware::from_fn_with_state(state, metrics::track))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(middleware::from_fn_with_state(state.store.backend(), writes::on_write_threads))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(
             TraceLayer::new_for_http()

@@ -167,7 +167,6 @@ pub(crate) enum On<'a> {
 pub(crate) struct Query {
     sql: Cow<'static, str>,
     args: Vec<Arg>,
-    persistent: bool,
 }
 
 /// A statement written into the source.
@@ -175,7 +174,6 @@ pub(crate) fn query(sql: &'static str) -> Query {
     Query {
         sql: Cow::Borrowed(sql),
         args: Vec::new(),
-        persistent: true,
     }
 }
 
@@ -184,7 +182,6 @@ pub(crate) fn query_built(sql: String) -> Query {
     Query {
         sql: Cow::Owned(sql),
         args: Vec::new(),
-        persistent: true,
     }
 }
 
@@ -201,13 +198,6 @@ enum Ran {
 impl Query {
     pub(crate) fn bind(mut self, value: impl IntoArg) -> Self {
         self.args.push(value.into_arg());
-        self
-    }
-
-    /// Whether the prepared statement is kept for reuse (the default); a statement that differs every time
-    /// should not push out ones that do not.
-    pub(crate) fn persistent(mut self, keep: bool) -> Self {
-        self.persistent = keep;
         self
     }
 
@@ -253,11 +243,10 @@ impl Query {
     where
         E: sqlx::Executor<'e, Database = Any>,
     {
-        let q = match self.sql {
+        let mut q = match self.sql {
             Cow::Borrowed(sql) => sqlx::query(sql),
             Cow::Owned(sql) => sqlx::query(sqlx::AssertSqlSafe(sql)),
         };
-        let mut q = q.persistent(self.persistent);
         for a in self.args {
             q = match a {
                 Arg::Int(v) => q.bind(v),
@@ -279,15 +268,7 @@ impl Query {
     /// Runs the statement on an SQLite connection. A parameter `$n` takes the n-th argument, wherever it appears
     /// and however often.
     fn run_lite(self, conn: &rusqlite::Connection, want: Want) -> Result<Ran> {
-        let mut cached;
-        let mut once;
-        let stmt: &mut rusqlite::Statement<'_> = if self.persistent {
-            cached = conn.prepare_cached(&self.sql)?;
-            &mut cached
-        } else {
-            once = conn.prepare(&self.sql)?;
-            &mut once
-        };
+        let mut stmt = conn.prepare_cached(&self.sql)?;
         for i in 1..=stmt.parameter_count() {
             let n = match stmt.parameter_name(i) {
                 Some(name) => name
@@ -600,5 +581,27 @@ mod tests {
         tx.commit().expect("commit");
         let count = db.0.with(|conn| Ok(rows(query("SELECT COUNT(*) AS n FROM t"), conn)));
         assert_eq!(count.expect("count")[0].get::<i64>("n").expect("n"), 2);
+    }
+
+    #[test]
+    fn sqlite_is_built_with_a_page_cache_per_connection_and_no_allocation_statistics() {
+        // `.cargo/config.toml` sets these for libsqlite3-sys: its default shares one page cache, behind one mutex,
+        // between every connection of the process.
+        let db = Scratch::new("options");
+        let options =
+            db.0.with(|conn| Ok(rows(query("PRAGMA compile_options"), conn)))
+                .expect("options");
+        let options: Vec<String> = options
+            .iter()
+            .map(|r| r.get::<String>("compile_options").expect("text"))
+            .collect();
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "one shared page cache: {options:?}"
+        );
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "allocation statistics on: {options:?}"
+        );
     }
 }

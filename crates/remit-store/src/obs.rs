@@ -402,8 +402,6 @@ impl Store {
     pub async fn patients_obs(&self, place: Option<&str>) -> Result<Vec<PatientObs>> {
         let patients = query(
             "SELECT p.id, p.nhs_number, p.given_name, p.family_name, p.place_code, p.bed, p.created_at, \
-             (SELECT o.id FROM obs_set o WHERE o.patient_id = p.id AND o.state = 'current' \
-              ORDER BY o.taken_at DESC, o.id DESC LIMIT 1) AS latest, \
              (SELECT o.total FROM obs_set o WHERE o.patient_id = p.id AND o.state = 'current' \
               ORDER BY o.taken_at DESC, o.id DESC LIMIT 1 OFFSET 1) AS previous_total \
              FROM patient p WHERE ($1 IS NULL OR p.place_code = $1) ORDER BY p.place_code, p.bed, p.family_name",
@@ -411,29 +409,28 @@ impl Store {
         .bind(place)
         .fetch_all(self.pool())
         .await?;
-        // Every latest set in one query rather than one each.
-        let ids: Vec<i64> = patients
-            .iter()
-            .filter_map(|r| col::<Option<i64>>(r, "latest").ok().flatten())
-            .collect();
-        let mut sets: std::collections::HashMap<i64, SetView> = std::collections::HashMap::new();
-        if !ids.is_empty() {
-            // The list holds only integers read from the database. The statement differs with every list, so it is
-            // not kept in the connection's statement cache, where it would push out the statements used again.
-            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-            let sql = format!("SELECT {SET_COLUMNS} WHERE o.id IN ({})", list.join(", "));
-            for row in query_built(sql).persistent(false).fetch_all(self.pool()).await? {
+        // Every latest set in one query rather than one each, and the same statement for every board, so that it
+        // is prepared once (the ids written into it as a list made a new statement each time, and parsing it was a
+        // tenth of a board's time). The queries are two reads: a set recorded between them is shown as the latest,
+        // beside the previous total read before it.
+        let mut sets: std::collections::HashMap<NhsNumber, SetView> = std::collections::HashMap::new();
+        if !patients.is_empty() {
+            const LATEST: &str = "SELECT l.id FROM obs_set l WHERE l.patient_id = q.id AND l.state = 'current' \
+                ORDER BY l.taken_at DESC, l.id DESC LIMIT 1";
+            let sql = format!(
+                "SELECT {SET_COLUMNS} WHERE o.id IN (SELECT ({LATEST}) FROM patient q \
+                 WHERE ($1 IS NULL OR q.place_code = $1))"
+            );
+            for row in query_built(sql).bind(place).fetch_all(self.pool()).await? {
                 let s = set_from_row(&row)?;
-                sets.insert(s.id, s);
+                sets.insert(s.patient.clone(), s);
             }
         }
         let mut out = Vec::with_capacity(patients.len());
         for r in &patients {
-            let latest = match col::<Option<i64>>(r, "latest")? {
-                Some(id) => Some(
-                    sets.remove(&id)
-                        .ok_or_else(|| StoreError::Corrupt(format!("observation set {id} vanished")))?,
-                ),
+            let patient = stored("nhs number", NhsNumber::parse(&col::<String>(r, "nhs_number")?))?;
+            let latest = match sets.remove(&patient) {
+                Some(set) => Some(set),
                 // A patient with no bed (seen in a department) has no schedule until a set is recorded.
                 None if col::<Option<String>>(r, "bed")?.is_none() => continue,
                 None => None,
@@ -443,7 +440,7 @@ impl Store {
                 None => col(r, "created_at")?,
             };
             out.push(PatientObs {
-                patient: stored("nhs number", NhsNumber::parse(&col::<String>(r, "nhs_number")?))?,
+                patient,
                 name: format!(
                     "{} {}",
                     col::<String>(r, "given_name")?,
