@@ -6,7 +6,7 @@
 //! recording clients, boards p50 10 ms and p99 20 ms). Requests that change something (anything but `GET`, `HEAD`
 //! and `OPTIONS`) are now worked on a runtime of their own; the connections, reading and writing requests, and the
 //! reads stay on the server's runtime. The kernel shares the processor between the two sets of threads, so a read
-//! waits for other reads, not for the sets (boards p50 4 ms, p99 14 ms in the same load, at the same throughput;
+//! waits for other reads, not for the sets (boards p50 4 ms, p99 11–12 ms in the same load, at the same throughput;
 //! `BENCHMARKS.md`, round 6).
 //!
 //! Not on PostgreSQL: there a request mostly waits for the database, and moving writes to other threads only added
