@@ -442,10 +442,6 @@ impl LiteTx {
             }
         }
     }
-
-    pub(crate) fn execute_batch(&self, sql: &str) -> Result<()> {
-        Ok(self.conn()?.execute_batch(sql)?)
-    }
 }
 
 impl Drop for LiteTx {
@@ -576,7 +572,8 @@ mod tests {
         );
         // And the connection it held was handed back usable: a new write transaction can begin and commit.
         let tx = LiteTx::begin(db.0.clone()).expect("begin again");
-        tx.execute_batch("INSERT INTO t (code, parent) VALUES ('d', 1)")
+        query("INSERT INTO t (code, parent) VALUES ('d', 1)")
+            .run_lite(tx.conn().expect("open"), Want::Changes)
             .expect("insert");
         tx.commit().expect("commit");
         let count = db.0.with(|conn| Ok(rows(query("SELECT COUNT(*) AS n FROM t"), conn)));

@@ -297,10 +297,7 @@ impl WriteTx {
 
     /// Runs a statement that keeps the transaction whole; if it fails, the transaction is marked broken.
     pub(crate) async fn statement(&mut self, sql: &'static str) -> Result<()> {
-        let ran = match &self.conn {
-            TxConn::Lite(tx) => tx.execute_batch(sql),
-            TxConn::Any(_) => query(sql).execute(self.conn()).await.map(|_| ()),
-        };
+        let ran = query(sql).execute(self.conn()).await.map(|_| ());
         if ran.is_err() {
             self.broken = true;
         }
