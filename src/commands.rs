@@ -35,7 +35,7 @@ fn read_password_from_stdin() -> CliResult<String> {
 /// Runs a change to one staff member as one audited command.
 async fn staff_change<F>(store: &Store, username: &Username, action: &str, payload: &impl Serialize, f: F) -> CliResult
 where
-    F: for<'a> FnOnce(&'a mut WriteTx, i64) -> BoxFuture<'a, Result<(), StoreError>> + Send + 'static,
+    F: for<'a> FnOnce(&'a mut WriteTx, i64) -> BoxFuture<'a, Result<(), StoreError>> + Clone + Send + 'static,
 {
     let id = store.staff_id(username).await?;
     let draft = AuditDraft::permit(cli_actor(), action, format!("staff:{username}")).with_payload(payload);

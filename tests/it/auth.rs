@@ -19,6 +19,7 @@ crate::tests!(
     signing_out_ends_the_session_on_the_server,
     sessions_end_when_idle_and_at_their_absolute_lifetime,
     a_suspended_account_loses_its_sessions_and_tokens,
+    a_profile_is_read_again_once_anything_in_it_changes,
     repeated_failed_sign_ins_are_throttled,
     bearer_tokens_authenticate_api_clients,
     metrics_are_for_administrators,
@@ -420,6 +421,85 @@ async fn a_suspended_account_loses_its_sessions_and_tokens(db: TestDb) -> Result
         .await?;
     ensure!(res.status == StatusCode::FORBIDDEN && res.body.contains("suspended"));
     ensure!(res.header("set-cookie").is_none());
+    Ok(())
+}
+
+/// The server keeps the staff profiles it reads (one is needed for every request) and uses one again only while
+/// nothing in it has changed: a change made behind its back (another process, a SQL prompt) shows at the very next
+/// request, and so does a duty beginning or ending as the clock passes it.
+async fn a_profile_is_read_again_once_anything_in_it_changes(db: TestDb) -> Result<()> {
+    use remit_domain::place::PlaceCode;
+    use remit_domain::time::Clock;
+    use sqlx::Executor;
+    let app = TestApp::demo(&db).await?;
+    let token = app.token_for("ben.rn").await?;
+    let me = || async {
+        let res = app.get("/api/me", &token).await?;
+        anyhow::Ok((res.status, res.json().ok()))
+    };
+    let duty = |v: &Option<serde_json::Value>| -> Vec<String> {
+        v.as_ref()
+            .and_then(|v| v["on_duty"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| p.as_str().map(str::to_owned))
+            .collect()
+    };
+    let (status, first) = me().await?;
+    ensure!(
+        status == StatusCode::OK && duty(&first) == ["ward-9"],
+        "{status}: {first:?}"
+    );
+    ensure!(me().await?.1 == first, "the same profile, asked again");
+
+    // A duty on Ward 7 from an hour from now for two hours: not yet, then on duty there, then no longer.
+    let id = app.store.staff_id(&Username::parse("ben.rn")?).await?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    tx.insert_duty(
+        id,
+        &PlaceCode::parse("ward-7")?,
+        now + Duration::hours(1),
+        Some(now + Duration::hours(3)),
+    )
+    .await?;
+    tx.commit(AuditDraft::permit("test", "staff.duty", "staff:ben.rn"))
+        .await?;
+    ensure!(duty(&me().await?.1) == ["ward-9"], "the duty has not begun");
+    app.clock.advance(Duration::minutes(59));
+    ensure!(duty(&me().await?.1) == ["ward-9"], "the duty has still not begun");
+    app.clock.advance(Duration::minutes(1));
+    ensure!(duty(&me().await?.1) == ["ward-7", "ward-9"], "the duty has begun");
+    app.clock.advance(Duration::hours(2));
+    ensure!(duty(&me().await?.1) == ["ward-9"], "the duty has ended");
+
+    // Changes on a connection of its own, not through the server's store.
+    let mut raw = db.raw().await?;
+    raw.execute(
+        "INSERT INTO staff_role (staff_id, role) SELECT id, 'education-lead' FROM staff WHERE username = 'ben.rn'",
+    )
+    .await?;
+    let (_, after) = me().await?;
+    let roles = after.as_ref().map(|v| v["roles"].to_string()).unwrap_or_default();
+    ensure!(
+        roles.contains("education-lead"),
+        "a role added at a SQL prompt: {roles}"
+    );
+    raw.execute("UPDATE staff SET status = 'suspended' WHERE username = 'ben.rn'")
+        .await?;
+    ensure!(me().await?.0 == StatusCode::UNAUTHORIZED, "suspended at a SQL prompt");
+    raw.execute("UPDATE staff SET status = 'active' WHERE username = 'ben.rn'")
+        .await?;
+    ensure!(me().await?.0 == StatusCode::OK, "reinstated");
+    raw.execute("DELETE FROM duty WHERE staff_id = (SELECT id FROM staff WHERE username = 'ben.rn')")
+        .await?;
+    ensure!(duty(&me().await?.1).is_empty(), "duty removed at a SQL prompt");
+    raw.execute("UPDATE api_token SET revoked_at = '2000-01-01T00:00:00.000000Z'")
+        .await?;
+    ensure!(
+        me().await?.0 == StatusCode::UNAUTHORIZED,
+        "the token revoked at a SQL prompt"
+    );
     Ok(())
 }
 

@@ -406,6 +406,7 @@ where
             T,
         )
             -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<i64, StoreError>> + Send + 'a>>
+        + Clone
         + Send
         + 'static,
 {

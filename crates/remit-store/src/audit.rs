@@ -7,15 +7,29 @@ use remit_domain::time::format_instant;
 use crate::db::{Row, query, query_built};
 use crate::{Result, Store, StoreError, WriteTx, col};
 
+/// An entry's columns, in the order they are written and [`Verification::push`] reads them (a macro, so that constant queries can be
+/// built from it with `concat!`).
+macro_rules! entry_columns {
+    () => {
+        "seq, at, actor, action, target, decision, reasons, payload_digest, prev_hash, hash"
+    };
+}
+
 /// The audit chain's head as a transaction holds it: taken once (`UPDATE … RETURNING` locks the row until the
 /// transaction ends, so concurrent appenders queue up instead of forking the chain), advanced in memory by every
-/// entry appended, and written back once with [`Head::store`] before the commit.
-#[derive(Debug, Clone, Copy)]
+/// entry appended, and written back once with [`Head::store`] before the commit, with the entries appended since it
+/// was taken: a group commit's entries go in a few statements, not one each.
+#[derive(Debug, Clone)]
 pub(crate) struct Head {
     seq: i64,
     hash: [u8; 32],
-    moved: bool,
+    /// Entries sealed and not yet written, in sequence order.
+    pending: Vec<AuditEntry>,
 }
+
+/// The most entries one statement writes. The sizes used are powers of two up to it, so that few distinct statements
+/// are prepared.
+const ENTRIES_PER_STATEMENT: usize = 32;
 
 impl Head {
     /// Takes the head row for the rest of the transaction.
@@ -26,52 +40,78 @@ impl Head {
         Ok(Self {
             seq: col(&head, "seq")?,
             hash: hash_bytes(&col::<String>(&head, "hash")?, "the audit head hash")?,
-            moved: false,
+            pending: Vec::new(),
         })
     }
 
-    /// Appends `draft` as the next entry. The head moves on only once the entry is written.
-    pub(crate) async fn append(
-        &mut self,
-        tx: &mut WriteTx,
-        draft: AuditDraft,
-        now: DateTime<Utc>,
-    ) -> Result<AuditEntry> {
+    /// Seals `draft` as the next entry, to be written with the head.
+    pub(crate) fn append(&mut self, draft: AuditDraft, now: DateTime<Utc>) -> Result<AuditEntry> {
         let entry = AuditEntry::seal(draft, self.seq + 1, format_instant(now), &self.hash);
-        let hash = hash_bytes(&entry.hash, "a sealed entry's hash")?;
-        query(
-            "INSERT INTO audit_entry (seq, at, actor, action, target, decision, reasons, payload_digest, prev_hash, \
-             hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(entry.seq)
-        .bind(&entry.at)
-        .bind(&entry.actor)
-        .bind(&entry.action)
-        .bind(&entry.target)
-        .bind(entry.decision.as_str())
-        .bind(serde_json::to_string(&entry.reasons).unwrap_or_else(|_| "[]".into()))
-        .bind(&entry.payload_digest)
-        .bind(&entry.prev_hash)
-        .bind(&entry.hash)
-        .execute(tx.conn())
-        .await?;
+        self.hash = hash_bytes(&entry.hash, "a sealed entry's hash")?;
         self.seq = entry.seq;
-        self.hash = hash;
-        self.moved = true;
+        self.pending.push(entry.clone());
         Ok(entry)
     }
 
-    /// Writes the head back, if any entry was appended.
+    /// Writes the entries appended and the head, if any entry was.
     pub(crate) async fn store(self, tx: &mut WriteTx) -> Result<()> {
-        if self.moved {
-            query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                .bind(self.seq)
-                .bind(hex::encode(self.hash))
-                .execute(tx.conn())
-                .await?;
+        if self.pending.is_empty() {
+            return Ok(());
         }
+        let mut rest = self.pending.as_slice();
+        while !rest.is_empty() {
+            let n = ENTRIES_PER_STATEMENT.min(1 << rest.len().ilog2());
+            let (these, later) = rest.split_at(n);
+            insert_entries(tx, these).await?;
+            rest = later;
+        }
+        query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(self.seq)
+            .bind(hex::encode(self.hash))
+            .execute(tx.conn())
+            .await?;
         Ok(())
     }
+}
+
+/// Writes entries in one statement.
+async fn insert_entries(tx: &mut WriteTx, entries: &[AuditEntry]) -> Result<()> {
+    let mut sql = String::from(concat!("INSERT INTO audit_entry (", entry_columns!(), ") VALUES "));
+    for i in 0..entries.len() {
+        let p = i * 10;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5,
+            p + 6,
+            p + 7,
+            p + 8,
+            p + 9,
+            p + 10
+        ));
+    }
+    let mut q = query_built(sql);
+    for entry in entries {
+        q = q
+            .bind(entry.seq)
+            .bind(entry.at.as_str())
+            .bind(entry.actor.as_str())
+            .bind(entry.action.as_str())
+            .bind(entry.target.as_str())
+            .bind(entry.decision.as_str())
+            .bind(serde_json::to_string(&entry.reasons).unwrap_or_else(|_| "[]".into()))
+            .bind(entry.payload_digest.as_str())
+            .bind(entry.prev_hash.as_str())
+            .bind(entry.hash.as_str());
+    }
+    q.execute(tx.conn()).await?;
+    Ok(())
 }
 
 /// A hash as the log stores it (64 hex digits), as bytes.
@@ -108,13 +148,6 @@ fn read_reasons(stored: &str) -> Vec<String> {
     serde_json::from_str(stored).unwrap_or_else(|_| vec![format!("unreadable: {stored}")])
 }
 
-/// An entry's columns, in the order [`Verification::push`] reads them (a macro, so that constant queries can be
-/// built from it with `concat!`).
-macro_rules! entry_columns {
-    () => {
-        "seq, at, actor, action, target, decision, reasons, payload_digest, prev_hash, hash"
-    };
-}
 const ENTRY_COLUMNS: &str = entry_columns!();
 
 /// The result of recomputing the chain.

@@ -3,8 +3,7 @@
 //!
 //! **Invariant:** every change to clinical or staff data goes through a [`WriteTx`], and every commit of a `WriteTx`
 //! appends the command's audit entry in the same transaction: [`Store::command`] (group commit: the commands
-//! queued while the last commit synced share the next one, each under its own savepoint, each answered only after
-//! it) or [`WriteTx::commit`]. A refusal is committed with [`Store::record`]. Nothing is half-written: a `WriteTx`
+//! queued while the last commit synced share the next one, each answered only after it) or [`WriteTx::commit`]. A refusal is committed with [`Store::record`]. Nothing is half-written: a `WriteTx`
 //! dropped without commit, or a command whose work fails, rolls back.
 #![forbid(unsafe_code)]
 
@@ -70,6 +69,8 @@ pub struct Store {
     url: Arc<str>,
     clock: Arc<dyn Clock>,
     writer: writer::Writer,
+    /// Staff profiles already read (see `Store::profile_of`).
+    profiles: Arc<staff::Profiles>,
 }
 
 /// How long a pooled connection may sit idle before it is checked with a ping on its way out.
@@ -122,6 +123,7 @@ impl Store {
             url: url.into(),
             clock,
             writer,
+            profiles: Arc::default(),
         })
     }
 
@@ -187,11 +189,13 @@ impl Store {
     /// Runs one command: `work` in a transaction, committed with `draft` as its audit entry, and answered only once
     /// that commit is durable. If the data refuses the command (a conflict with what is already recorded), its work
     /// rolls back and the refusal alone is recorded, with its reason. Unknown references and invalid values write
-    /// nothing: they are bad input, not refusals. Commands arriving together share one commit (see `writer`).
+    /// nothing: they are bad input, not refusals. Commands arriving together share one commit (see `writer`), and
+    /// `work` may be run a second time (from a clone) if another command in that commit fails: it must do nothing
+    /// but statements in the transaction it is given.
     pub async fn command<T, F>(&self, draft: AuditDraft, work: F) -> Result<(T, AuditEntry)>
     where
         T: Send + 'static,
-        F: for<'a> FnOnce(&'a mut WriteTx) -> futures_util::future::BoxFuture<'a, Result<T>> + Send + 'static,
+        F: for<'a> FnOnce(&'a mut WriteTx) -> futures_util::future::BoxFuture<'a, Result<T>> + Clone + Send + 'static,
     {
         self.writer.command(draft, work).await
     }
@@ -260,17 +264,15 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Appends an audit entry to the chain, taking the head first if this transaction has not.
+    /// Appends an audit entry to the chain, taking the head first if this transaction has not. The entry is written
+    /// with the head, before the commit.
     pub(crate) async fn append(&mut self, draft: AuditDraft) -> Result<AuditEntry> {
-        let mut head = match self.head {
-            Some(head) => head,
-            None => audit::Head::take(self).await?,
-        };
-        // The head moves on only if the entry was written; taken, it stays held either way.
+        self.take_head().await?;
         let now = self.now;
-        let entry = head.append(self, draft, now).await;
-        self.head = Some(head);
-        entry
+        match &mut self.head {
+            Some(head) => head.append(draft, now),
+            None => Err(StoreError::Commit("the audit head was not taken".into())),
+        }
     }
 
     /// Writes the audit head back and commits.
@@ -282,6 +284,25 @@ impl WriteTx {
             (TxConn::Lite(tx), Waits::Here) => tx.commit(),
             (TxConn::Lite(tx), Waits::Blocking) => blocking(move || tx.commit()).await,
             (TxConn::Any(tx), _) => Ok(tx.commit().await?),
+        }
+    }
+
+    /// Rolls back now. (Dropped, a transaction also rolls back, but on PostgreSQL only once its connection is next
+    /// used: until then it holds its locks.)
+    pub(crate) async fn rollback(self) -> Result<()> {
+        match (self.conn, self.waits) {
+            (TxConn::Lite(tx), Waits::Here) => {
+                drop(tx);
+                Ok(())
+            }
+            (TxConn::Lite(tx), Waits::Blocking) => {
+                blocking(move || {
+                    drop(tx);
+                    Ok(())
+                })
+                .await
+            }
+            (TxConn::Any(tx), _) => Ok(tx.rollback().await?),
         }
     }
 
@@ -362,6 +383,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "obs_set patient order",
         include_str!("../migrations/sqlite/0007_obs_set_patient_order.sql"),
         include_str!("../migrations/postgres/0007_obs_set_patient_order.sql"),
+    ),
+    (
+        8,
+        "profile version",
+        include_str!("../migrations/sqlite/0008_profile_version.sql"),
+        include_str!("../migrations/postgres/0008_profile_version.sql"),
     ),
 ];
 

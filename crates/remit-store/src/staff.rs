@@ -78,12 +78,74 @@ fn staff_from_parts(
 
 /// Whose profile [`Store::profile_of`] reads, as the condition on the `staff` table that finds them and its one
 /// parameter.
-enum Whose<'a> {
-    Username(&'a str),
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Whose {
+    Username(String),
     Id(i64),
     /// The holder of a bearer token, by the token's digest: only while the token is not revoked and its holder is
     /// active.
     TokenDigest(String),
+}
+
+/// The profiles a store has read, for [`Store::profile_of`]: all of them read under one profile version, and each
+/// good until its holder's next duty begins or ends.
+#[derive(Default)]
+pub(crate) struct Profiles {
+    kept: std::sync::Mutex<Kept>,
+}
+
+#[derive(Default)]
+struct Kept {
+    version: i64,
+    profiles: std::collections::HashMap<Whose, KeptProfile>,
+}
+
+struct KeptProfile {
+    read_at: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+    profile: StaffProfile,
+}
+
+/// How many profiles are kept at most (a token or session a request, so about one a person using remit at once).
+const MAX_KEPT_PROFILES: usize = 4096;
+
+impl Profiles {
+    /// The profile kept for `whose`, if it was read under `version` and still stands at `now`.
+    fn get(&self, whose: &Whose, version: i64, now: DateTime<Utc>) -> Option<StaffProfile> {
+        let kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.version != version {
+            return None;
+        }
+        let k = kept.profiles.get(whose)?;
+        // A clock that went back (tests set it) is not trusted with a profile read later.
+        (k.read_at <= now && k.until.is_none_or(|u| now < u)).then(|| k.profile.clone())
+    }
+
+    fn keep(
+        &self,
+        whose: Whose,
+        version: i64,
+        read_at: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+        profile: &StaffProfile,
+    ) {
+        let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if version < kept.version {
+            return;
+        }
+        if version > kept.version || kept.profiles.len() >= MAX_KEPT_PROFILES {
+            kept.profiles.clear();
+            kept.version = version;
+        }
+        kept.profiles.insert(
+            whose,
+            KeptProfile {
+                read_at,
+                until,
+                profile: profile.clone(),
+            },
+        );
+    }
 }
 
 impl Store {
@@ -144,7 +206,7 @@ impl Store {
 
     /// A staff member with registrations, entitlements, duty and competency records, as they stand now.
     pub async fn staff_profile(&self, username: &Username) -> Result<StaffProfile> {
-        self.profile_of(Whose::Username(username.as_str()))
+        self.profile_of(Whose::Username(username.as_str().to_owned()))
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("no staff member `{username}`")))
     }
@@ -162,10 +224,37 @@ impl Store {
             .await
     }
 
-    /// Everything about a staff member a decision needs, read in one query (each query is a round trip, and a
-    /// profile is read for every request): the staff row, then a row per role, membership, registration,
-    /// entitlement, current duty and competency record, the kind in the first column.
-    async fn profile_of(&self, whose: Whose<'_>) -> Result<Option<StaffProfile>> {
+    /// Everything about a staff member a decision needs, as it stands now. A profile is needed for every request, so
+    /// one already read is used again while nothing it is made of has changed: the database's profile version (moved
+    /// on by triggers in the same transaction as any change to those tables, by whatever process makes it) still
+    /// stands where it stood before the profile was read, and no duty of theirs has begun or ended since. Checking
+    /// that is one small query; reading a profile is a larger one.
+    async fn profile_of(&self, whose: Whose) -> Result<Option<StaffProfile>> {
+        let now = self.now();
+        let row = query("SELECT n FROM profile_version WHERE id = 1")
+            .fetch_one(self.pool())
+            .await?;
+        let version: i64 = col(&row, "n")?;
+        if let Some(kept) = self.profiles.get(&whose, version, now) {
+            return Ok(Some(kept));
+        }
+        let Some((profile, until)) = self.read_profile(&whose, now).await? else {
+            return Ok(None);
+        };
+        // Kept under the version read before it: if the profile changed in between, the version has moved on and
+        // the next request reads it again.
+        self.profiles.keep(whose, version, now, until, &profile);
+        Ok(Some(profile))
+    }
+
+    /// A profile read in one query (each query is a round trip): the staff row, then a row per role, membership,
+    /// registration, entitlement, current duty and competency record, the kind in the first column; and when the
+    /// next of their duties begins or ends after `now`, if one does.
+    async fn read_profile(
+        &self,
+        whose: &Whose,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(StaffProfile, Option<DateTime<Utc>>)>> {
         // (PostgreSQL types a bare NULL in a later arm as text, so the duty arm casts its numeric ones.) The rows
         // are put in order here, not by the database: on SQLite an `ORDER BY` over the arms cost a temporary
         // b-tree an arm and made this query, run on every request, three times as long.
@@ -185,7 +274,11 @@ impl Store {
               FROM duty WHERE staff_id = (SELECT id FROM me) AND starts_at <= $2 AND (ends_at IS NULL OR ends_at > $2) \
             UNION ALL SELECT 'competency', r.competency_id, r.signed_off_on, r.expires_on, a.username, r.evidence, \
               r.revoked_at, r.revoke_reason, NULL, NULL, NULL \
-              FROM competency_record r LEFT JOIN staff a ON a.id = r.assessor_id WHERE r.staff_id = (SELECT id FROM me)";
+              FROM competency_record r LEFT JOIN staff a ON a.id = r.assessor_id WHERE r.staff_id = (SELECT id FROM me) \
+            UNION ALL SELECT 'next', MIN(t), NULL, NULL, NULL, NULL, NULL, NULL, CAST(NULL AS BIGINT), \
+              CAST(NULL AS BIGINT), CAST(NULL AS BIGINT) FROM \
+              (SELECT starts_at AS t FROM duty WHERE staff_id = (SELECT id FROM me) AND starts_at > $2 \
+               UNION ALL SELECT ends_at FROM duty WHERE staff_id = (SELECT id FROM me) AND ends_at > $2) later";
         let cond = match whose {
             Whose::Username(_) => "username = $1",
             Whose::Id(_) => "id = $1",
@@ -197,11 +290,11 @@ impl Store {
         let sql = format!("WITH me AS (SELECT {STAFF_COLUMNS} FROM staff WHERE {cond}) {ARMS}");
         let query = query_built(sql);
         let query = match whose {
-            Whose::Username(name) => query.bind(name),
-            Whose::Id(id) => query.bind(id),
-            Whose::TokenDigest(digest) => query.bind(digest),
+            Whose::Username(name) => query.bind(name.as_str()),
+            Whose::Id(id) => query.bind(*id),
+            Whose::TokenDigest(digest) => query.bind(digest.as_str()),
         };
-        let mut rows = query.bind(format_instant(self.now())).fetch_all(self.pool()).await?;
+        let mut rows = query.bind(format_instant(now)).fetch_all(self.pool()).await?;
         fn key(r: &Row) -> [Option<&str>; 4] {
             [r.text("kind"), r.text("a"), r.text("b"), r.text("c")]
         }
@@ -213,8 +306,18 @@ impl Store {
         let mut entitlements = BTreeSet::new();
         let mut on_duty = Vec::new();
         let mut competencies = Vec::new();
+        let mut until = None;
         for r in &rows {
             let kind: String = col(r, "kind")?;
+            if kind == "next" {
+                if let Some(at) = col::<Option<String>>(r, "a")? {
+                    until = Some(stored(
+                        "duty time",
+                        remit_domain::time::parse_instant("duty time", &at),
+                    )?);
+                }
+                continue;
+            }
             let a: String = col(r, "a")?;
             let text = |name: &str| col::<Option<String>>(r, name);
             let need = |name: &str| -> Result<String> {
@@ -261,14 +364,15 @@ impl Store {
         staff.professional_bodies = professional_bodies;
         // Two duty rows may overlap at the same place.
         on_duty.dedup();
-        Ok(Some(StaffProfile {
+        let profile = StaffProfile {
             id,
             staff,
             registrations,
             entitlements,
             on_duty,
             competencies,
-        }))
+        };
+        Ok(Some((profile, until)))
     }
 
     /// The active staff on duty at `place` at `at`, by username.
@@ -481,4 +585,67 @@ fn registration_from_parts(
             .map(|a| stored("annotation", Annotation::parse(a)))
             .collect::<Result<_>>()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn profile(id: i64) -> StaffProfile {
+        StaffProfile {
+            id,
+            staff: Staff {
+                username: Username::parse(&format!("user{id}")).expect("username"),
+                name: PersonName::parse("Test Person").expect("name"),
+                job_title: "nurse".into(),
+                level: None,
+                trainee: false,
+                roles: BTreeSet::new(),
+                status: StaffStatus::Active,
+                professional_bodies: Vec::new(),
+            },
+            registrations: Vec::new(),
+            entitlements: BTreeSet::new(),
+            on_duty: Vec::new(),
+            competencies: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_kept_profile_stands_only_under_its_version_and_until_its_next_duty_time() {
+        let kept = Profiles::default();
+        let t = Utc::now();
+        let whose = Whose::Id(1);
+        assert!(kept.get(&whose, 3, t).is_none(), "nothing kept yet");
+        kept.keep(whose.clone(), 3, t, Some(t + Duration::hours(1)), &profile(1));
+        assert_eq!(kept.get(&whose, 3, t + Duration::minutes(59)).map(|p| p.id), Some(1));
+        assert!(kept.get(&whose, 4, t).is_none(), "the version moved on");
+        assert!(
+            kept.get(&whose, 3, t + Duration::hours(1)).is_none(),
+            "a duty began or ended"
+        );
+        assert!(
+            kept.get(&whose, 3, t - Duration::seconds(1)).is_none(),
+            "read after the clock's now"
+        );
+        assert!(kept.get(&Whose::Id(2), 3, t).is_none(), "someone else");
+
+        // A profile read under an older version than those kept is not kept; a newer one drops the older.
+        kept.keep(Whose::Id(2), 2, t, None, &profile(2));
+        assert!(kept.get(&Whose::Id(2), 2, t).is_none());
+        kept.keep(Whose::Id(2), 5, t, None, &profile(2));
+        assert!(kept.get(&whose, 3, t).is_none() && kept.get(&whose, 5, t).is_none());
+        assert_eq!(
+            kept.get(&Whose::Id(2), 5, t + Duration::days(365)).map(|p| p.id),
+            Some(2)
+        );
+
+        // Bounded: a full store starts again.
+        for id in 0..MAX_KEPT_PROFILES as i64 + 1 {
+            kept.keep(Whose::Id(100 + id), 5, t, None, &profile(100 + id));
+        }
+        let held = kept.kept.lock().expect("lock").profiles.len();
+        assert!(held <= MAX_KEPT_PROFILES, "{held} kept");
+    }
 }

@@ -1,7 +1,12 @@
 //! Group commit. Commands do not each take the write lock and sync the log: they queue for one writer task, which
-//! runs every command waiting while the previous commit was syncing in one transaction, each under its own
-//! savepoint, and commits once. A command is answered only after the commit that holds it; one that fails rolls back
-//! to its savepoint and leaves the others untouched.
+//! runs every command waiting while the previous commit was syncing in one transaction and commits once. A command
+//! is answered only after the commit that holds it; one that fails leaves the others untouched.
+//!
+//! A batch is first run without a savepoint per command (on PostgreSQL each is a round trip of the writer's, one of
+//! about three a recorded set). If a command fails, that transaction is rolled back and the batch run again with a
+//! savepoint for each command, so that the failed one rolls back to its own and the refusal is recorded (commands
+//! are closures that can be cloned, for that second run). Failures are rare (a conflict with what is recorded, a
+//! database error), so the second run is too.
 //!
 //! On SQLite this removes the wait for the write lock (the busy handler sleeps) and all but one sync per batch; on
 //! PostgreSQL it holds the audit chain's head row once per batch instead of once per command.
@@ -27,15 +32,11 @@ const MAX_BATCH: usize = 64;
 
 /// A queued command, its type erased.
 trait Job: Send {
-    /// Runs the command in the batch's transaction; what it gives back answers the caller once the commit is known.
-    fn run<'a>(self: Box<Self>, tx: &'a mut WriteTx) -> BoxFuture<'a, Box<dyn Answer>>;
-    /// The batch could not start.
-    fn fail(self: Box<Self>, error: StoreError);
-}
-
-/// A command's outcome, held until its batch commits.
-trait Answer: Send {
-    fn send(self: Box<Self>, committed: std::result::Result<(), String>);
+    /// Runs the command in the batch's transaction, with `guarded` under a savepoint of its own; its work is cloned,
+    /// so that it can be run again. Says whether it failed.
+    fn run<'a>(&'a mut self, tx: &'a mut WriteTx, guarded: bool) -> BoxFuture<'a, bool>;
+    /// Answers the caller once the commit is known: with the outcome of the command's last run if it committed.
+    fn answer(self: Box<Self>, committed: std::result::Result<(), String>);
 }
 
 /// The queue to the writer task.
@@ -72,11 +73,16 @@ impl Writer {
     pub(crate) async fn command<T, F>(&self, draft: AuditDraft, work: F) -> Result<(T, AuditEntry)>
     where
         T: Send + 'static,
-        F: for<'a> FnOnce(&'a mut WriteTx) -> BoxFuture<'a, Result<T>> + Send + 'static,
+        F: for<'a> FnOnce(&'a mut WriteTx) -> BoxFuture<'a, Result<T>> + Clone + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send(Box::new(Command { draft, work, reply }))
+            .send(Box::new(Command {
+                draft,
+                work,
+                reply,
+                outcome: None,
+            }))
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -90,55 +96,52 @@ struct Command<T, F> {
     draft: AuditDraft,
     work: F,
     reply: oneshot::Sender<Result<(T, AuditEntry)>>,
+    /// The outcome of the last run.
+    outcome: Option<Result<(T, AuditEntry)>>,
 }
 
-struct Reply<T> {
-    outcome: Result<(T, AuditEntry)>,
-    reply: oneshot::Sender<Result<(T, AuditEntry)>>,
-}
+impl<T, F> Job for Command<T, F>
+where
+    T: Send + 'static,
+    F: for<'a> FnOnce(&'a mut WriteTx) -> BoxFuture<'a, Result<T>> + Clone + Send + 'static,
+{
+    fn run<'a>(&'a mut self, tx: &'a mut WriteTx, guarded: bool) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let outcome = one(tx, self.draft.clone(), self.work.clone(), guarded).await;
+            let failed = outcome.is_err();
+            self.outcome = Some(outcome);
+            failed
+        })
+    }
 
-impl<T: Send + 'static> Answer for Reply<T> {
-    fn send(self: Box<Self>, committed: std::result::Result<(), String>) {
-        let outcome = match committed {
-            Ok(()) => self.outcome,
-            Err(e) => Err(StoreError::Commit(e)),
+    fn answer(self: Box<Self>, committed: std::result::Result<(), String>) {
+        let outcome = match (committed, self.outcome) {
+            (Ok(()), Some(outcome)) => outcome,
+            (Ok(()), None) => Err(StoreError::Commit("the command was not run".into())),
+            (Err(e), _) => Err(StoreError::Commit(e)),
         };
         // The caller may have gone away; the commit stands either way.
         let _ = self.reply.send(outcome);
     }
 }
 
-impl<T, F> Job for Command<T, F>
-where
-    T: Send + 'static,
-    F: for<'a> FnOnce(&'a mut WriteTx) -> BoxFuture<'a, Result<T>> + Send + 'static,
-{
-    fn run<'a>(self: Box<Self>, tx: &'a mut WriteTx) -> BoxFuture<'a, Box<dyn Answer>> {
-        Box::pin(async move {
-            let Command { draft, work, reply } = *self;
-            let outcome = one(tx, draft, work).await;
-            Box::new(Reply { outcome, reply }) as Box<dyn Answer>
-        })
-    }
-
-    fn fail(self: Box<Self>, error: StoreError) {
-        let _ = self.reply.send(Err(error));
-    }
-}
-
-/// One command under its own savepoint. A command that succeeds leaves its savepoint in place (releasing it would
-/// be one more statement; the commit ends them all); a failed one rolls back to it.
-async fn one<T, F>(tx: &mut WriteTx, draft: AuditDraft, work: F) -> Result<(T, AuditEntry)>
+/// One command. `guarded`: under its own savepoint, which a failed command rolls back to before its refusal is
+/// recorded; a command that succeeds leaves its savepoint in place (releasing it would be one more statement; the
+/// commit ends them all). Unguarded, a failure leaves the transaction to be rolled back.
+async fn one<T, F>(tx: &mut WriteTx, draft: AuditDraft, work: F, guarded: bool) -> Result<(T, AuditEntry)>
 where
     F: for<'a> FnOnce(&'a mut WriteTx) -> BoxFuture<'a, Result<T>>,
 {
-    tx.statement("SAVEPOINT command").await?;
+    if guarded {
+        tx.statement("SAVEPOINT command").await?;
+    }
     let done = match work(tx).await {
         Ok(value) => tx.append(draft.clone()).await.map(|entry| (value, entry)),
         Err(e) => Err(e),
     };
     match done {
         Ok(done) => Ok(done),
+        Err(e) if !guarded => Err(e),
         Err(e) => {
             // The most recent savepoint of that name is this command's own.
             tx.statement("ROLLBACK TO SAVEPOINT command").await?;
@@ -160,37 +163,66 @@ async fn begin(db: &Db, waits: Waits, clock: &dyn Clock) -> Result<WriteTx> {
 async fn run(db: Db, waits: Waits, clock: Arc<dyn Clock>, mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let mut tx = match begin(&db, waits, clock.as_ref()).await {
-            Ok(tx) => tx,
-            Err(e) => {
-                tracing::error!(error = %e, "could not begin a write transaction");
-                let message = e.to_string();
-                for job in batch.drain(..) {
-                    job.fail(StoreError::Commit(message.clone()));
-                }
-                continue;
-            }
-        };
-        let mut answers = Vec::with_capacity(batch.len());
-        for job in batch.drain(..) {
-            tx.now = clock.now();
-            // A panicking command drops its own reply (its caller hears that the writer stopped); the batch it was
-            // in is not committed, since its savepoint may still be open.
-            match AssertUnwindSafe(job.run(&mut tx)).catch_unwind().await {
-                Ok(answer) => answers.push(answer),
-                Err(_) => tx.broken = true,
-            }
-        }
-        let committed = if tx.broken {
-            Err("a command in the same commit failed part-way; nothing in it was written".to_owned())
-        } else {
-            tx.finish().await.map_err(|e| e.to_string())
+        let committed = match attempt(&db, waits, clock.as_ref(), &mut batch, false).await {
+            Some(committed) => committed,
+            None => attempt(&db, waits, clock.as_ref(), &mut batch, true)
+                .await
+                .unwrap_or_else(|| Err("a guarded batch asked to be run again".to_owned())),
         };
         if let Err(e) = &committed {
-            tracing::error!(error = %e, commands = answers.len(), "a group commit failed");
+            tracing::error!(error = %e, commands = batch.len(), "a group commit failed");
         }
-        for answer in answers {
-            answer.send(committed.clone());
+        for job in batch.drain(..) {
+            job.answer(committed.clone());
         }
+    }
+}
+
+/// Runs the batch in one transaction and commits it; says whether it committed. Unguarded, the first command that
+/// fails rolls the transaction back and `None` asks for a guarded run.
+async fn attempt(
+    db: &Db,
+    waits: Waits,
+    clock: &dyn Clock,
+    batch: &mut Vec<Box<dyn Job>>,
+    guarded: bool,
+) -> Option<std::result::Result<(), String>> {
+    let mut tx = match begin(db, waits, clock).await {
+        Ok(tx) => tx,
+        Err(e) => return Some(Err(format!("could not begin a write transaction: {e}"))),
+    };
+    let mut i = 0;
+    while i < batch.len() {
+        tx.now = clock.now();
+        match AssertUnwindSafe(batch[i].run(&mut tx, guarded)).catch_unwind().await {
+            Ok(false) => i += 1,
+            Ok(true) if guarded => i += 1,
+            Ok(true) => {
+                rollback(tx).await;
+                return None;
+            }
+            Err(_) => {
+                // A panicking command is dropped with its reply (its caller hears that the writer stopped). Guarded,
+                // its savepoint may still be open: nothing of the batch is committed.
+                drop(batch.remove(i));
+                if !guarded {
+                    rollback(tx).await;
+                    return None;
+                }
+                tx.broken = true;
+            }
+        }
+    }
+    Some(if tx.broken {
+        Err("a command in the same commit failed part-way; nothing in it was written".to_owned())
+    } else {
+        tx.finish().await.map_err(|e| e.to_string())
+    })
+}
+
+async fn rollback(tx: WriteTx) {
+    if let Err(e) = tx.rollback().await {
+        // The connection is not reused (sqlx closes one whose rollback failed; SQLite's is dropped).
+        tracing::warn!(error = %e, "a write transaction could not be rolled back");
     }
 }
