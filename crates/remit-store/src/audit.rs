@@ -7,8 +7,8 @@ use remit_domain::time::format_instant;
 use crate::db::{Row, query, query_built};
 use crate::{Result, Store, StoreError, WriteTx, col};
 
-/// An entry's columns, in the order they are written and [`Verification::push`] reads them (a macro, so that constant queries can be
-/// built from it with `concat!`).
+/// An entry's columns, in the order they are written and [`Verification::push`] reads them (a macro, so that constant
+/// queries can be built from it with `concat!`).
 macro_rules! entry_columns {
     () => {
         "seq, at, actor, action, target, decision, reasons, payload_digest, prev_hash, hash"
