@@ -3,8 +3,9 @@
 //!
 //! **Invariant:** every change to clinical or staff data goes through a [`WriteTx`], and every commit of a `WriteTx`
 //! appends the command's audit entry in the same transaction: [`Store::command`] (group commit: the commands
-//! queued while the last commit synced share the next one, each answered only after it) or [`WriteTx::commit`]. A refusal is committed with [`Store::record`]. Nothing is half-written: a `WriteTx`
-//! dropped without commit, or a command whose work fails, rolls back.
+//! queued while the last commit synced share the next one, each answered only after it) or [`WriteTx::commit`]. A
+//! refusal is committed with [`Store::record`]. Nothing is half-written: a `WriteTx` dropped without commit, or a
+//! command whose work fails, rolls back.
 #![forbid(unsafe_code)]
 
 mod audit;
@@ -267,12 +268,12 @@ impl WriteTx {
     /// Appends an audit entry to the chain, taking the head first if this transaction has not. The entry is written
     /// with the head, before the commit.
     pub(crate) async fn append(&mut self, draft: AuditDraft) -> Result<AuditEntry> {
-        self.take_head().await?;
+        let head = match self.head.take() {
+            Some(head) => head,
+            None => audit::Head::take(self).await?,
+        };
         let now = self.now;
-        match &mut self.head {
-            Some(head) => head.append(draft, now),
-            None => Err(StoreError::Commit("the audit head was not taken".into())),
-        }
+        self.head.insert(head).append(draft, now)
     }
 
     /// Writes the audit head back and commits.
