@@ -163,12 +163,7 @@ async fn begin(db: &Db, waits: Waits, clock: &dyn Clock) -> Result<WriteTx> {
 async fn run(db: Db, waits: Waits, clock: Arc<dyn Clock>, mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let committed = match attempt(&db, waits, clock.as_ref(), &mut batch, false).await {
-            Some(committed) => committed,
-            None => attempt(&db, waits, clock.as_ref(), &mut batch, true)
-                .await
-                .unwrap_or_else(|| Err("a guarded batch asked to be run again".to_owned())),
-        };
+        let committed = commit_batch(&db, waits, clock.as_ref(), &mut batch).await;
         if let Err(e) = &committed {
             tracing::error!(error = %e, commands = batch.len(), "a group commit failed");
         }
@@ -178,46 +173,47 @@ async fn run(db: Db, waits: Waits, clock: Arc<dyn Clock>, mut jobs: mpsc::Unboun
     }
 }
 
-/// Runs the batch in one transaction and commits it; says whether it committed. Unguarded, the first command that
-/// fails rolls the transaction back and `None` asks for a guarded run.
-async fn attempt(
+/// Runs the batch in one transaction and commits it; says whether it committed. The first run is unguarded: the
+/// first command that fails rolls it back, and the batch is run again, guarded.
+async fn commit_batch(
     db: &Db,
     waits: Waits,
     clock: &dyn Clock,
     batch: &mut Vec<Box<dyn Job>>,
-    guarded: bool,
-) -> Option<std::result::Result<(), String>> {
-    let mut tx = match begin(db, waits, clock).await {
-        Ok(tx) => tx,
-        Err(e) => return Some(Err(format!("could not begin a write transaction: {e}"))),
-    };
-    let mut i = 0;
-    while i < batch.len() {
-        tx.now = clock.now();
-        match AssertUnwindSafe(batch[i].run(&mut tx, guarded)).catch_unwind().await {
-            Ok(false) => i += 1,
-            Ok(true) if guarded => i += 1,
-            Ok(true) => {
-                rollback(tx).await;
-                return None;
-            }
-            Err(_) => {
-                // A panicking command is dropped with its reply (its caller hears that the writer stopped). Guarded,
-                // its savepoint may still be open: nothing of the batch is committed.
-                drop(batch.remove(i));
-                if !guarded {
-                    rollback(tx).await;
-                    return None;
+) -> std::result::Result<(), String> {
+    let mut guarded = false;
+    'run: loop {
+        let mut tx = begin(db, waits, clock)
+            .await
+            .map_err(|e| format!("could not begin a write transaction: {e}"))?;
+        let mut i = 0;
+        while i < batch.len() {
+            tx.now = clock.now();
+            let failed = match AssertUnwindSafe(batch[i].run(&mut tx, guarded)).catch_unwind().await {
+                Ok(failed) => {
+                    i += 1;
+                    failed
                 }
-                tx.broken = true;
+                Err(_) => {
+                    // A panicking command is dropped with its reply (its caller hears that the writer stopped).
+                    // Guarded, its savepoint may still be open: nothing of the batch is committed.
+                    drop(batch.remove(i));
+                    tx.broken |= guarded;
+                    true
+                }
+            };
+            if failed && !guarded {
+                rollback(tx).await;
+                guarded = true;
+                continue 'run;
             }
         }
+        return if tx.broken {
+            Err("a command in the same commit failed part-way; nothing in it was written".to_owned())
+        } else {
+            tx.finish().await.map_err(|e| e.to_string())
+        };
     }
-    Some(if tx.broken {
-        Err("a command in the same commit failed part-way; nothing in it was written".to_owned())
-    } else {
-        tx.finish().await.map_err(|e| e.to_string())
-    })
 }
 
 async fn rollback(tx: WriteTx) {
