@@ -188,15 +188,14 @@ async fn seed_set(store: &Store, actor: &str, st: &Story, now: DateTime<Utc>) ->
     store
         .command(draft, move |tx| {
             Box::pin(async move {
-                let (version_id, set_id) = tx.insert_set(&new, None).await?;
+                let stored = tx.insert_set(&new, None).await?;
                 let raised = escalate(
                     tx,
                     SetRef {
                         at: taken_at,
                         patient_id,
                         place: &place,
-                        set_id,
-                        version_id,
+                        stored,
                     },
                     &assessment,
                     &actor,

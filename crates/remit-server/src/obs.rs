@@ -16,6 +16,7 @@ use remit_domain::time::format_instant;
 use remit_policy::{PolicyPack, Supervision};
 use remit_store::obs::{
     Amends, EscalationChange, EscalationFilter, EscalationView, NewEscalation, NewSet, PatientObs, Scale2, SetView,
+    StoredSet,
 };
 use remit_store::{Store, StoreError, WriteTx};
 use serde::Serialize;
@@ -142,8 +143,7 @@ pub(crate) struct SetRef<'a> {
     pub at: DateTime<Utc>,
     pub patient_id: i64,
     pub place: &'a str,
-    pub set_id: i64,
-    pub version_id: i64,
+    pub stored: StoredSet,
 }
 
 /// Raises an escalation for a set when its level calls for one above any already open for the patient; the one it
@@ -158,14 +158,16 @@ pub(crate) async fn escalate(
         at,
         patient_id,
         place,
-        set_id,
-        version_id,
+        stored: StoredSet {
+            version_id,
+            set_id,
+            open_escalation: live,
+        },
     } = set;
     let Some(level) = a.escalation else {
         return Ok(None);
     };
-    let live = tx.live_escalation(patient_id).await?;
-    if live.is_some_and(|l| l.level >= level) {
+    if live.is_some_and(|(_, live_level)| live_level >= level) {
         return Ok(None);
     }
     let what = format!(
@@ -189,9 +191,9 @@ pub(crate) async fn escalate(
             &what,
         )
         .await?;
-    if let Some(l) = live {
+    if let Some((live_id, _)) = live {
         tx.move_escalation(
-            l.id,
+            live_id,
             &["open", "acknowledged"],
             "superseded",
             EscalationChange {
@@ -201,7 +203,7 @@ pub(crate) async fn escalate(
         )
         .await?;
         tx.escalation_event(
-            l.id,
+            live_id,
             actor,
             &format!(
                 "escalated further as escalation {id}: NEWS2 {} ({})",
@@ -276,21 +278,20 @@ pub async fn record(
     let ((version_id, set_id, escalation), _) = store
         .command(draft, move |tx| {
             Box::pin(async move {
-                let (version_id, set_id) = tx.insert_set(&new, None).await?;
+                let stored = tx.insert_set(&new, None).await?;
                 let esc = escalate(
                     tx,
                     SetRef {
                         at: now,
                         patient_id,
                         place: &place,
-                        set_id,
-                        version_id,
+                        stored,
                     },
                     &assessment,
                     &actor,
                 )
                 .await?;
-                Ok((version_id, set_id, esc))
+                Ok((stored.version_id, stored.set_id, esc))
             })
         })
         .await?;
@@ -396,7 +397,8 @@ pub async fn amend(
                     version: old.version,
                     reason: &reason,
                 };
-                let (version_id, set_id) = tx.insert_set(&new, Some(&amends)).await?;
+                let stored = tx.insert_set(&new, Some(&amends)).await?;
+                let StoredSet { version_id, set_id, .. } = stored;
                 for e in tx.live_escalations_of_set(set_id).await? {
                     let lower = assessment.escalation.is_none_or(|l| l < e.level);
                     let note = lower.then(|| {
@@ -422,8 +424,7 @@ pub async fn amend(
                         at: now,
                         patient_id,
                         place: &place,
-                        set_id,
-                        version_id,
+                        stored,
                     },
                     &assessment,
                     &actor,
@@ -627,6 +628,18 @@ pub async fn sweep(store: &Store, ack_within: Duration) -> Result<usize, StoreEr
     Ok(moved)
 }
 
+/// What `read` reads of the escalations, as it stands once the cascade has moved on any that waited too long: the
+/// sweep and the read go together (on PostgreSQL, round trips at once), and the read is made again only if the sweep
+/// moved something.
+pub(crate) async fn swept<T, F, R>(store: &Store, ack_within: Duration, read: F) -> Result<T, StoreError>
+where
+    F: Fn() -> R,
+    R: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let (moved, read_first) = tokio::try_join!(sweep(store, ack_within), read())?;
+    if moved == 0 { Ok(read_first) } else { read().await }
+}
+
 /// Someone an escalation is addressed to now, and as what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Recipient {
@@ -736,10 +749,9 @@ pub async fn notices_with(
     filter: &EscalationFilter,
     ack_within: Duration,
 ) -> Result<Vec<EscalationNotice>, StoreError> {
-    sweep(store, ack_within).await?;
     let now = store.now();
     let mut out = Vec::new();
-    for e in store.escalations(filter).await? {
+    for e in swept(store, ack_within, || store.escalations(filter)).await? {
         out.push(notice(store, pack, e, now).await?);
     }
     Ok(out)

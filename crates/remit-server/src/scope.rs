@@ -3,6 +3,7 @@
 
 use remit_domain::audit::{AuditDraft, Decision as AuditDecision};
 use remit_domain::nhs::NhsNumber;
+use remit_domain::place::Place;
 use remit_domain::staff::{CompetencyId, StaffProfile, Username};
 use remit_policy::{Decision, ExamRegion, PatientFacts, PolicyPack, Question, ScopeLine, Supervision, SupervisorRef};
 use remit_store::patient::PatientRecord;
@@ -272,14 +273,21 @@ pub async fn readable(
     actor: &StaffProfile,
     patients: &[(NhsNumber, String)],
 ) -> Result<std::collections::BTreeSet<NhsNumber>, StoreError> {
-    let places: std::collections::BTreeMap<String, String> = store
-        .places()
-        .await?
-        .into_iter()
-        .map(|p| (p.code.to_string(), p.name))
-        .collect();
-    let tasks = store.open_task_patients(actor.id).await?;
-    let today = store.now().date_naive();
+    let (places, tasks) = tokio::try_join!(store.places(), store.open_task_patients(actor.id))?;
+    readable_among(pack, actor, &places, &tasks, store.now().date_naive(), patients)
+}
+
+/// [`readable`], given what it reads: every place, and the patients for whom `actor` holds an open task.
+pub fn readable_among(
+    pack: &PolicyPack,
+    actor: &StaffProfile,
+    places: &[Place],
+    tasks: &std::collections::BTreeSet<String>,
+    today: chrono::NaiveDate,
+    patients: &[(NhsNumber, String)],
+) -> Result<std::collections::BTreeSet<NhsNumber>, StoreError> {
+    let places: std::collections::BTreeMap<&str, &str> =
+        places.iter().map(|p| (p.code.as_str(), p.name.as_str())).collect();
     let alike = pack.alike_for_every_patient("record.read");
     let mut asked: std::collections::HashMap<(&str, bool), bool> = std::collections::HashMap::new();
     let mut out = std::collections::BTreeSet::new();
@@ -289,7 +297,7 @@ pub async fn readable(
             let facts = PatientFacts {
                 nhs_number: nhs.clone(),
                 place: remit_domain::place::PlaceCode::parse(place)?,
-                place_name: places.get(place).cloned().unwrap_or_default(),
+                place_name: places.get(place.as_str()).map(|n| (*n).to_owned()).unwrap_or_default(),
             };
             let mut q = Question::new(actor, "record.read", today);
             q.patient = Some(&facts);

@@ -108,20 +108,34 @@ async fn ward_board(
     Path(place): Path<String>,
 ) -> Result<Html<String>, AppError> {
     let code = PlaceCode::parse(&place)?;
-    let p = state.store.place(&code).await?;
-    obs::sweep(&state.store, state.config.escalation_ack).await?;
-    let patients = state.store.patients_obs(Some(code.as_str())).await?;
+    // The board's reads are independent of each other: on PostgreSQL each is a round trip, so they go together
+    // rather than one after another.
+    let store = &state.store;
+    let filter = EscalationFilter {
+        open: true,
+        place: Some(code.to_string()),
+        patient: None,
+    };
+    let (places, patients, tasks, my_tasks, escalations) = tokio::try_join!(
+        store.places(),
+        store.patients_obs(Some(code.as_str())),
+        store.open_task_counts(code.as_str()),
+        store.open_task_patients(actor.profile.id),
+        obs::swept(store, state.config.escalation_ack, || store.escalation_list(&filter)),
+    )?;
+    let p = places
+        .iter()
+        .find(|p| p.code == code)
+        .ok_or_else(|| remit_store::StoreError::NotFound(format!("no place `{code}`")))?;
     let pairs: Vec<_> = patients.iter().map(|p| (p.patient.clone(), p.place.clone())).collect();
-    let readable = scope::readable(&state.store, &state.pack, &actor.profile, &pairs).await?;
-    let escalations = state
-        .store
-        .escalations(&EscalationFilter {
-            open: true,
-            place: Some(code.to_string()),
-            patient: None,
-        })
-        .await?;
-    let tasks = state.store.open_task_counts(code.as_str()).await?;
+    let readable = scope::readable_among(
+        &state.pack,
+        &actor.profile,
+        &places,
+        &my_tasks,
+        store.now().date_naive(),
+        &pairs,
+    )?;
     let now = state.store.now();
     let mut rows = Vec::new();
     for po in patients.iter().filter(|p| readable.contains(&p.patient)) {
@@ -170,7 +184,7 @@ async fn ward_board(
     }
     render(&WardPage {
         actor: &actor,
-        place_name: p.name,
+        place_name: p.name.clone(),
         rows,
     })
 }
@@ -353,7 +367,16 @@ async fn patient_page(
         other => other?,
     };
     let id = record.id;
-    let all = state.store.obs_for_patient(id, None, HISTORY_ROWS, true).await?;
+    let filter = EscalationFilter {
+        open: true,
+        place: None,
+        patient: Some(nhs.clone()),
+    };
+    // Two independent reads, together (on PostgreSQL each is a round trip or more).
+    let (all, escalations) = tokio::try_join!(
+        state.store.obs_for_patient(id, None, HISTORY_ROWS, true),
+        obs::notices_with(&state.store, None, &filter, state.config.escalation_ack),
+    )?;
     // The chart's sets are the newest current ones. Both lists are in the same order, so when the history holds
     // enough current sets the chart's are its first; otherwise (many corrected sets) they are read on their own.
     let mut current: Vec<SetView> = all
@@ -403,17 +426,6 @@ async fn patient_page(
             }),
         })
         .collect();
-    let escalations = obs::notices_with(
-        &state.store,
-        None,
-        &EscalationFilter {
-            open: true,
-            place: None,
-            patient: Some(nhs.clone()),
-        },
-        state.config.escalation_ack,
-    )
-    .await?;
     let scale2 = record.scale2.as_ref().map(|s| {
         format!(
             "SpO2 scale 2, target {}–{}% (prescribed by {})",

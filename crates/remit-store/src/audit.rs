@@ -294,7 +294,7 @@ impl Store {
                     .await
                     .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
             }
-            crate::db::Db::Any(_) => verify_postgres(&self.url).await,
+            crate::db::Db::Pg(_) => verify_postgres(&self.url).await,
         }
     }
 

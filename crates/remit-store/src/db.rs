@@ -1,7 +1,9 @@
 //! One way to run a statement on either backend. The SQL is written once (`$1`-style parameters, which SQLite reads
 //! as named parameters); the arguments and the rows are remit's own small types.
 //!
-//! - **PostgreSQL** goes through sqlx's `Any` driver, asynchronously.
+//! - **PostgreSQL** goes through sqlx's PostgreSQL driver, asynchronously, on connections of a small pool of remit's
+//!   own: sqlx's pool sends a round trip of its own (a "ping") every time a connection is given back, which was a
+//!   third of the round trips of a recorded set.
 //! - **SQLite** goes through `rusqlite` (the same SQLite library sqlx links), on the calling thread: a statement
 //!   is an indexed read or write of a few rows, far shorter than handing it to a connection thread and the rows
 //!   back one message at a time, which is what sqlx does and what cost over a third of the server's CPU under load.
@@ -13,8 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::types::ValueRef;
-use sqlx::any::{AnyRow, AnyTypeInfoKind};
-use sqlx::{Any, AnyPool, Column};
+use sqlx::postgres::{PgConnectOptions, PgRow};
+use sqlx::{Column, Connection, PgConnection, Postgres, TypeInfo};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::{Result, Store, StoreError, WriteTx};
 
@@ -130,29 +133,35 @@ impl Row {
         }
     }
 
-    fn from_any(row: &AnyRow) -> Result<Self> {
+    fn from_pg(row: &PgRow, names: &Arc<[String]>) -> Result<Self> {
         use sqlx::{Row as _, ValueRef as _};
-        let names: Arc<[String]> = row.columns().iter().map(|c| c.name().to_owned()).collect();
         let mut values = Vec::with_capacity(names.len());
         for i in 0..names.len() {
             let raw = row.try_get_raw(i)?;
             values.push(if raw.is_null() {
                 Val::Null
             } else {
-                match raw.type_info().kind() {
-                    AnyTypeInfoKind::Bool => Val::Int(i64::from(row.try_get::<bool, _>(i)?)),
-                    AnyTypeInfoKind::SmallInt => Val::Int(i64::from(row.try_get::<i16, _>(i)?)),
-                    AnyTypeInfoKind::Integer => Val::Int(i64::from(row.try_get::<i32, _>(i)?)),
-                    AnyTypeInfoKind::BigInt => Val::Int(row.try_get::<i64, _>(i)?),
-                    AnyTypeInfoKind::Real => Val::Real(f64::from(row.try_get::<f32, _>(i)?)),
-                    AnyTypeInfoKind::Double => Val::Real(row.try_get::<f64, _>(i)?),
-                    AnyTypeInfoKind::Text => Val::Text(row.try_get::<String, _>(i)?),
-                    // remit stores no binary columns; one read shows up as a type error where it is used.
-                    AnyTypeInfoKind::Blob | AnyTypeInfoKind::Null => Val::Null,
+                match raw.type_info().name() {
+                    "BOOL" => Val::Int(i64::from(row.try_get::<bool, _>(i)?)),
+                    "INT2" => Val::Int(i64::from(row.try_get::<i16, _>(i)?)),
+                    "INT4" => Val::Int(i64::from(row.try_get::<i32, _>(i)?)),
+                    "INT8" => Val::Int(row.try_get::<i64, _>(i)?),
+                    "FLOAT4" => Val::Real(f64::from(row.try_get::<f32, _>(i)?)),
+                    "FLOAT8" => Val::Real(row.try_get::<f64, _>(i)?),
+                    "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => Val::Text(row.try_get::<String, _>(i)?),
+                    other => {
+                        return Err(StoreError::Corrupt(format!(
+                            "column `{}` is of type {other}, which remit does not read",
+                            names[i]
+                        )));
+                    }
                 }
             });
         }
-        Ok(Row { names, values })
+        Ok(Row {
+            names: names.clone(),
+            values,
+        })
     }
 }
 
@@ -230,22 +239,26 @@ impl Query {
         match on {
             On::Store(store) => match &store.db {
                 Db::Lite(lite) => lite.with(|conn| self.run_lite(conn, want)),
-                Db::Any(pool) => self.run_any(pool, want).await,
+                Db::Pg(pool) => {
+                    let mut lease = pool.take().await?;
+                    let ran = self.run_pg(lease.conn()?, want).await;
+                    if ran.is_ok() {
+                        lease.keep();
+                    }
+                    ran
+                }
             },
             On::Tx(tx) => match &mut tx.conn {
                 TxConn::Lite(lite) => self.run_lite(lite.conn()?, want),
-                TxConn::Any(t) => self.run_any(&mut **t, want).await,
+                TxConn::Pg(lease) => self.run_pg(lease.conn()?, want).await,
             },
         }
     }
 
-    async fn run_any<'e, E>(self, on: E, want: Want) -> Result<Ran>
-    where
-        E: sqlx::Executor<'e, Database = Any>,
-    {
+    async fn run_pg(self, conn: &mut PgConnection, want: Want) -> Result<Ran> {
         let mut q = match self.sql {
-            Cow::Borrowed(sql) => sqlx::query(sql),
-            Cow::Owned(sql) => sqlx::query(sqlx::AssertSqlSafe(sql)),
+            Cow::Borrowed(sql) => sqlx::query::<Postgres>(sql),
+            Cow::Owned(sql) => sqlx::query::<Postgres>(sqlx::AssertSqlSafe(sql)),
         };
         for a in self.args {
             q = match a {
@@ -254,14 +267,16 @@ impl Query {
             };
         }
         Ok(match want {
-            Want::Rows => Ran::Rows(
-                q.fetch_all(on)
-                    .await?
-                    .iter()
-                    .map(Row::from_any)
-                    .collect::<Result<_>>()?,
-            ),
-            Want::Changes => Ran::Changes(q.execute(on).await?.rows_affected()),
+            Want::Rows => {
+                let rows = q.fetch_all(conn).await?;
+                let Some(first) = rows.first() else {
+                    return Ok(Ran::Rows(Vec::new()));
+                };
+                // The columns' names once for the statement, shared by its rows.
+                let names: Arc<[String]> = sqlx::Row::columns(first).iter().map(|c| c.name().to_owned()).collect();
+                Ran::Rows(rows.iter().map(|r| Row::from_pg(r, &names)).collect::<Result<_>>()?)
+            }
+            Want::Changes => Ran::Changes(q.execute(conn).await?.rows_affected()),
         })
     }
 
@@ -330,7 +345,112 @@ impl Query {
 #[derive(Clone)]
 pub(crate) enum Db {
     Lite(Arc<LitePool>),
-    Any(AnyPool),
+    Pg(Arc<PgPool>),
+}
+
+/// PostgreSQL connections kept for reuse. A statement or transaction takes one for as long as it runs and gives it
+/// back only when it ended normally: one whose work failed or was cancelled part-way is closed instead (the server
+/// then ends whatever it was doing), so a connection in the pool is always idle and outside any transaction.
+pub(crate) struct PgPool {
+    options: PgConnectOptions,
+    idle: Mutex<Vec<(PgConnection, std::time::Instant)>>,
+    /// One permit a connection: bounds how many are open.
+    permits: Arc<Semaphore>,
+}
+
+/// How long a connection may sit idle before it is checked with a ping when it is next taken (the server may have
+/// closed it meanwhile).
+const PG_IDLE_BEFORE_PING: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl PgPool {
+    /// A pool of at most `max` connections to `url`; the first is opened now, so that a bad URL or an unreachable
+    /// server is reported at once.
+    pub(crate) async fn connect(url: &str, max: usize) -> Result<Arc<Self>> {
+        let pool = Self::lazy(url, max)?;
+        pool.take().await?.keep();
+        Ok(pool)
+    }
+
+    /// A pool that opens its first connection when it is first used.
+    pub(crate) fn lazy(url: &str, max: usize) -> Result<Arc<Self>> {
+        let options: PgConnectOptions = url.parse().map_err(StoreError::Connect)?;
+        Ok(Arc::new(PgPool {
+            options,
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(max)),
+        }))
+    }
+
+    pub(crate) async fn take(self: &Arc<Self>) -> Result<PgLease> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Connect(sqlx::Error::PoolClosed))?;
+        loop {
+            let kept = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let conn = match kept {
+                Some((conn, since)) if since.elapsed() < PG_IDLE_BEFORE_PING => conn,
+                Some((mut conn, _)) => match conn.ping().await {
+                    Ok(()) => conn,
+                    // Gone while idle: try the next, or open a new one.
+                    Err(_) => continue,
+                },
+                None => PgConnection::connect_with(&self.options)
+                    .await
+                    .map_err(StoreError::Connect)?,
+            };
+            return Ok(PgLease {
+                conn: Some(conn),
+                pool: self.clone(),
+                keep: false,
+                _permit: permit,
+            });
+        }
+    }
+
+    /// Closes the idle connections and refuses new work.
+    pub(crate) async fn close(&self) {
+        self.permits.close();
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        for (conn, _) in idle {
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// A connection taken from the pool: given back when dropped after [`PgLease::keep`], closed otherwise.
+pub(crate) struct PgLease {
+    conn: Option<PgConnection>,
+    pool: Arc<PgPool>,
+    keep: bool,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl PgLease {
+    pub(crate) fn conn(&mut self) -> Result<&mut PgConnection> {
+        self.conn
+            .as_mut()
+            .ok_or_else(|| StoreError::Commit("the connection has already been given back".into()))
+    }
+
+    /// Marks the connection as idle and sound: it goes back to the pool when the lease is dropped.
+    pub(crate) fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for PgLease {
+    fn drop(&mut self) {
+        if let (true, Some(conn)) = (self.keep, self.conn.take()) {
+            self.pool
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((conn, std::time::Instant::now()));
+        }
+    }
 }
 
 /// SQLite connections to one file, kept for reuse; a statement takes one for as long as it runs.
@@ -396,10 +516,11 @@ impl LitePool {
     }
 }
 
-/// A write transaction's connection.
+/// A write transaction's connection. On PostgreSQL the transaction is begun, committed and rolled back with plain
+/// statements; a lease dropped unfinished closes its connection, and with it the transaction.
 pub(crate) enum TxConn {
     Lite(LiteTx),
-    Any(sqlx::Transaction<'static, Any>),
+    Pg(PgLease),
 }
 
 /// An SQLite write transaction: `BEGIN IMMEDIATE` taken on a pooled connection, rolled back if dropped unfinished.
@@ -600,5 +721,111 @@ mod tests {
             options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
             "allocation statistics on: {options:?}"
         );
+    }
+
+    /// The backend process serving a connection of `pool`, which is given back afterwards.
+    async fn backend_pid(pool: &Arc<PgPool>) -> i64 {
+        let mut lease = pool.take().await.expect("a connection");
+        let rows = match query("SELECT pg_backend_pid()::BIGINT AS pid")
+            .run_pg(lease.conn().expect("held"), Want::Rows)
+            .await
+            .expect("pid")
+        {
+            Ran::Rows(rows) => rows,
+            Ran::Changes(_) => Vec::new(),
+        };
+        lease.keep();
+        rows[0].get("pid").expect("pid")
+    }
+
+    #[tokio::test]
+    async fn a_postgres_connection_goes_back_to_the_pool_only_after_its_work_ended_normally() {
+        let Ok(admin) = std::env::var("REMIT_TEST_DATABASE_URL") else {
+            eprintln!("skipped: REMIT_TEST_DATABASE_URL is not set (the PostgreSQL pool test needs a server)");
+            return;
+        };
+        let name = format!(
+            "remit_pool_{}_{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_micros()
+        );
+        crate::admin_execute(&admin, &format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create");
+        let (base, _) = admin.rsplit_once('/').expect("a URL ending in /DATABASE");
+        // One connection, so that every statement below is served by whichever connection the pool holds.
+        let pool = PgPool::connect(&format!("{base}/{name}"), 1).await.expect("connect");
+
+        // Work that ends normally: the same connection serves the next statement (no new one, no ping between).
+        let first = backend_pid(&pool).await;
+        assert_eq!(backend_pid(&pool).await, first, "a connection given back is reused");
+
+        // A statement that fails: its connection is closed, not given back.
+        let mut lease = pool.take().await.expect("a connection");
+        assert!(
+            query("SELECT 1 / 0 AS x")
+                .run_pg(lease.conn().expect("held"), Want::Rows)
+                .await
+                .is_err()
+        );
+        drop(lease);
+        let after_error = backend_pid(&pool).await;
+        assert_ne!(
+            after_error, first,
+            "the connection of a failed statement was given back"
+        );
+
+        // Work cancelled part-way (its future dropped while the server is still busy): closed too, and the next
+        // statement is answered at once by a new connection rather than after the cancelled one.
+        let slow = async {
+            let mut lease = pool.take().await?;
+            query("SELECT pg_sleep(30)").run_pg(lease.conn()?, Want::Rows).await?;
+            lease.keep();
+            Ok::<_, StoreError>(())
+        };
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(300), slow)
+                .await
+                .is_err()
+        );
+        let started = std::time::Instant::now();
+        let after_cancel = backend_pid(&pool).await;
+        assert_ne!(
+            after_cancel, after_error,
+            "the connection of a cancelled statement was given back"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "waited for the cancelled statement"
+        );
+
+        // A transaction left unfinished (dropped) is closed with its connection: nothing of it remains.
+        let mut lease = pool.take().await.expect("a connection");
+        query("BEGIN")
+            .run_pg(lease.conn().expect("held"), Want::Changes)
+            .await
+            .expect("begin");
+        query("CREATE TABLE half (x BIGINT)")
+            .run_pg(lease.conn().expect("held"), Want::Changes)
+            .await
+            .expect("create");
+        drop(lease);
+        let mut lease = pool.take().await.expect("a connection");
+        let ran = query("SELECT COUNT(*) AS n FROM pg_class WHERE relname = 'half'")
+            .run_pg(lease.conn().expect("held"), Want::Rows)
+            .await
+            .expect("count");
+        lease.keep();
+        let Ran::Rows(rows) = ran else { panic!("rows") };
+        assert_eq!(
+            rows[0].get::<i64>("n").expect("n"),
+            0,
+            "an unfinished transaction was kept"
+        );
+
+        pool.close().await;
+        crate::admin_execute(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await
+            .expect("drop");
     }
 }

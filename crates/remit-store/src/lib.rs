@@ -32,7 +32,7 @@ use remit_domain::time::Clock;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
-use db::{Db, FromVal, LitePool, LiteTx, On, Row, TxConn, query};
+use db::{Db, FromVal, LitePool, LiteTx, On, PgPool, Row, TxConn, query};
 
 pub use audit::{AuditVerification, VerifyOutcome};
 pub use error::StoreError;
@@ -61,6 +61,9 @@ impl Backend {
     }
 }
 
+/// PostgreSQL connections a store keeps for requests (the group-commit writer has one of its own).
+const PG_CONNECTIONS: usize = 16;
+
 /// The database, with the clock that stamps what is written.
 #[derive(Clone)]
 pub struct Store {
@@ -73,9 +76,6 @@ pub struct Store {
     /// Staff profiles already read (see `Store::profile_of`).
     profiles: Arc<staff::Profiles>,
 }
-
-/// How long a pooled connection may sit idle before it is checked with a ping on its way out.
-const IDLE_BEFORE_PING: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Store {
     /// Connects, creating an absent SQLite file. Migrations are not applied: call [`Store::migrate`].
@@ -99,26 +99,9 @@ impl Store {
                 })?;
                 Db::Lite(Arc::new(pool))
             }
-            Backend::Postgres => Db::Any(
-                AnyPoolOptions::new()
-                    .max_connections(16)
-                    // sqlx pings every connection as it leaves the pool by default: a round trip before every query.
-                    // Ping only one that has sat idle a while, when the server might have dropped it.
-                    .test_before_acquire(false)
-                    .before_acquire(|conn, meta| {
-                        Box::pin(async move {
-                            if meta.idle_for > IDLE_BEFORE_PING {
-                                sqlx::Connection::ping(conn).await?;
-                            }
-                            Ok(true)
-                        })
-                    })
-                    .connect(&url)
-                    .await
-                    .map_err(StoreError::Connect)?,
-            ),
+            Backend::Postgres => Db::Pg(PgPool::connect(&url, PG_CONNECTIONS).await?),
         };
-        let writer = writer::Writer::start(db.clone(), clock.clone());
+        let writer = writer::Writer::start(db.clone(), &url, clock.clone());
         Ok(Self {
             db,
             url: url.into(),
@@ -131,7 +114,7 @@ impl Store {
     pub fn backend(&self) -> Backend {
         match self.db {
             Db::Lite(_) => Backend::Sqlite,
-            Db::Any(_) => Backend::Postgres,
+            Db::Pg(_) => Backend::Postgres,
         }
     }
 
@@ -171,7 +154,7 @@ impl Store {
     pub async fn close(&self) {
         match &self.db {
             Db::Lite(pool) => pool.close(),
-            Db::Any(pool) => pool.close().await,
+            Db::Pg(pool) => pool.close().await,
         }
     }
 
@@ -245,7 +228,11 @@ impl WriteTx {
                     Waits::Blocking => blocking(move || LiteTx::begin(pool)).await?,
                 })
             }
-            Db::Any(pool) => TxConn::Any(pool.begin().await?),
+            Db::Pg(pool) => {
+                let mut lease = pool.take().await?;
+                sqlx::Executor::execute(lease.conn()?, "BEGIN").await?;
+                TxConn::Pg(lease)
+            }
         };
         Ok(WriteTx {
             conn,
@@ -284,7 +271,11 @@ impl WriteTx {
         match (self.conn, self.waits) {
             (TxConn::Lite(tx), Waits::Here) => tx.commit(),
             (TxConn::Lite(tx), Waits::Blocking) => blocking(move || tx.commit()).await,
-            (TxConn::Any(tx), _) => Ok(tx.commit().await?),
+            (TxConn::Pg(mut lease), _) => {
+                sqlx::Executor::execute(lease.conn()?, "COMMIT").await?;
+                lease.keep();
+                Ok(())
+            }
         }
     }
 
@@ -303,7 +294,11 @@ impl WriteTx {
                 })
                 .await
             }
-            (TxConn::Any(tx), _) => Ok(tx.rollback().await?),
+            (TxConn::Pg(mut lease), _) => {
+                sqlx::Executor::execute(lease.conn()?, "ROLLBACK").await?;
+                lease.keep();
+                Ok(())
+            }
         }
     }
 
@@ -390,6 +385,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "profile version",
         include_str!("../migrations/sqlite/0008_profile_version.sql"),
         include_str!("../migrations/postgres/0008_profile_version.sql"),
+    ),
+    (
+        9,
+        "obs_set versions partial index",
+        include_str!("../migrations/sqlite/0009_obs_set_versions_partial.sql"),
+        include_str!("../migrations/postgres/0009_obs_set_versions_partial.sql"),
     ),
 ];
 

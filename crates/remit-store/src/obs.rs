@@ -165,13 +165,23 @@ pub struct PatientObs {
     pub next_due_at: String,
 }
 
-const SET_COLUMNS: &str = "o.id, COALESCE(o.set_id, o.id) AS set_key, o.version, p.nhs_number, o.state, o.taken_at, \
-     o.recorded_at, r.username AS recorded_by, s.username AS supervisor, o.respiration_rate, o.spo2, o.spo2_scale, \
-     o.on_oxygen, o.oxygen_flow_tenths, o.oxygen_device, o.systolic_bp, o.diastolic_bp, o.pulse, o.consciousness, \
-     o.temperature_tenths, o.missing, o.scores, o.total, o.risk, o.monitoring, o.complete, o.next_due_at, \
-     o.change_reason, c.username AS changed_by, o.changed_at FROM obs_set o JOIN patient p ON p.id = o.patient_id \
-     JOIN staff r ON r.id = o.recorded_by LEFT JOIN staff s ON s.id = o.supervisor_id \
-     LEFT JOIN staff c ON c.id = o.changed_by";
+/// A set version's columns, from `obs_set o` alone: the people's names and the patient's NHS number are read by
+/// subqueries rather than joins, which made planning a chart's or board's query (on PostgreSQL, for every read) cost
+/// more than running it.
+macro_rules! set_fields {
+    () => {
+        "o.id, COALESCE(o.set_id, o.id) AS set_key, o.version, \
+         (SELECT p.nhs_number FROM patient p WHERE p.id = o.patient_id) AS nhs_number, o.state, o.taken_at, \
+         o.recorded_at, (SELECT r.username FROM staff r WHERE r.id = o.recorded_by) AS recorded_by, \
+         (SELECT s.username FROM staff s WHERE s.id = o.supervisor_id) AS supervisor, o.respiration_rate, o.spo2, \
+         o.spo2_scale, o.on_oxygen, o.oxygen_flow_tenths, o.oxygen_device, o.systolic_bp, o.diastolic_bp, o.pulse, \
+         o.consciousness, o.temperature_tenths, o.missing, o.scores, o.total, o.risk, o.monitoring, o.complete, \
+         o.next_due_at, o.change_reason, (SELECT c.username FROM staff c WHERE c.id = o.changed_by) AS changed_by, \
+         o.changed_at"
+    };
+}
+
+const SET_COLUMNS: &str = concat!(set_fields!(), " FROM obs_set o");
 
 fn opt_int<T: TryFrom<i64>>(r: &Row, name: &str) -> Result<Option<T>> {
     col::<Option<i64>>(r, name)?
@@ -252,9 +262,37 @@ fn set_from_row(r: &Row) -> Result<SetView> {
 
 const ESCALATION_COLUMNS: &str = "e.id, p.nhs_number, p.given_name, p.family_name, p.bed, e.place_code, e.set_id, \
      e.version_id, e.level, e.score, e.state, e.raised_at, e.stage, e.notified_at, e.acknowledged_at, \
-     a.username AS acknowledged_by, e.reviewed_at, v.username AS reviewed_by, e.review_note, e.superseded_by, e.note \
-     FROM escalation e JOIN patient p ON p.id = e.patient_id LEFT JOIN staff a ON a.id = e.acknowledged_by \
-     LEFT JOIN staff v ON v.id = e.reviewed_by";
+     (SELECT a.username FROM staff a WHERE a.id = e.acknowledged_by) AS acknowledged_by, e.reviewed_at, \
+     (SELECT v.username FROM staff v WHERE v.id = e.reviewed_by) AS reviewed_by, e.review_note, e.superseded_by, \
+     e.note FROM escalation e JOIN patient p ON p.id = e.patient_id";
+
+/// The `WHERE` conditions of a filter over `escalation e JOIN patient p`, with their arguments: only those asked
+/// for, not `$1 IS NULL OR …`, which PostgreSQL would plan anew every time.
+fn escalation_conditions(f: &EscalationFilter) -> (String, Vec<&str>) {
+    let mut conditions = vec![if f.open {
+        "e.state IN ('open', 'acknowledged')"
+    } else {
+        "TRUE"
+    }];
+    let mut args = Vec::new();
+    if let Some(place) = &f.place {
+        args.push(place.as_str());
+        conditions.push(if args.len() == 1 {
+            "e.place_code = $1"
+        } else {
+            "e.place_code = $2"
+        });
+    }
+    if let Some(patient) = &f.patient {
+        args.push(patient.as_str());
+        conditions.push(if args.len() == 1 {
+            "p.nhs_number = $1"
+        } else {
+            "p.nhs_number = $2"
+        });
+    }
+    (conditions.join(" AND "), args)
+}
 
 fn event_from_row(r: &Row) -> Result<EscalationEvent> {
     Ok(EscalationEvent {
@@ -314,6 +352,16 @@ pub struct NewEscalation {
     pub level: EscalationLevel,
     pub score: u8,
     pub raised_at: DateTime<Utc>,
+}
+
+/// A set version just stored, with the patient's open escalation as it stood: read by the same statement, since
+/// every set that scores may raise one (on PostgreSQL, one round trip of the writer's fewer for each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredSet {
+    pub version_id: i64,
+    pub set_id: i64,
+    /// The patient's newest escalation still open (unacknowledged or awaiting review): its id and level.
+    pub open_escalation: Option<(i64, EscalationLevel)>,
 }
 
 /// An open escalation, as the recording path needs it.
@@ -398,39 +446,32 @@ impl Store {
         })
     }
 
-    /// Patients (in one place, or all) with their latest current set and when the next is due, by place and bed.
+    /// Patients (in one place, or all) with their latest current set and when the next is due, by place and bed:
+    /// one statement, each patient's latest set found through the `(patient_id, taken_at, id)` index.
     pub async fn patients_obs(&self, place: Option<&str>) -> Result<Vec<PatientObs>> {
-        let patients = query(
-            "SELECT p.id, p.nhs_number, p.given_name, p.family_name, p.place_code, p.bed, p.created_at, \
-             (SELECT o.total FROM obs_set o WHERE o.patient_id = p.id AND o.state = 'current' \
-              ORDER BY o.taken_at DESC, o.id DESC LIMIT 1 OFFSET 1) AS previous_total \
-             FROM patient p WHERE ($1 IS NULL OR p.place_code = $1) ORDER BY p.place_code, p.bed, p.family_name",
-        )
-        .bind(place)
-        .fetch_all(self.pool())
-        .await?;
-        // Every latest set in one query rather than one each, and the same statement for every board, so that it
-        // is prepared once (the ids written into it as a list made a new statement each time, and parsing it was a
-        // tenth of a board's time). The queries are two reads: a set recorded between them is shown as the latest,
-        // beside the previous total read before it.
-        let mut sets: std::collections::HashMap<NhsNumber, SetView> = std::collections::HashMap::new();
-        if !patients.is_empty() {
-            const LATEST: &str = "SELECT l.id FROM obs_set l WHERE l.patient_id = q.id AND l.state = 'current' \
-                ORDER BY l.taken_at DESC, l.id DESC LIMIT 1";
-            let sql = format!(
-                "SELECT {SET_COLUMNS} WHERE o.id IN (SELECT ({LATEST}) FROM patient q \
-                 WHERE ($1 IS NULL OR q.place_code = $1))"
-            );
-            for row in query_built(sql).bind(place).fetch_all(self.pool()).await? {
-                let s = set_from_row(&row)?;
-                sets.insert(s.patient.clone(), s);
+        const SQL: &str = concat!(
+            "SELECT p.nhs_number AS patient_nhs, p.given_name, p.family_name, p.place_code, p.bed, p.created_at, \
+             (SELECT x.total FROM obs_set x WHERE x.patient_id = p.id AND x.state = 'current' \
+              ORDER BY x.taken_at DESC, x.id DESC LIMIT 1 OFFSET 1) AS previous_total, ",
+            set_fields!(),
+            " FROM patient p LEFT JOIN obs_set o ON o.id = (SELECT l.id FROM obs_set l WHERE l.patient_id = p.id \
+             AND l.state = 'current' ORDER BY l.taken_at DESC, l.id DESC LIMIT 1)"
+        );
+        const ORDER: &str = " ORDER BY p.place_code, p.bed, p.family_name";
+        // A statement for each case rather than `$1 IS NULL OR …`, which PostgreSQL would plan anew every time.
+        let rows = match place {
+            Some(place) => {
+                query_built(format!("{SQL} WHERE p.place_code = $1{ORDER}"))
+                    .bind(place)
+                    .fetch_all(self.pool())
+                    .await?
             }
-        }
-        let mut out = Vec::with_capacity(patients.len());
-        for r in &patients {
-            let patient = stored("nhs number", NhsNumber::parse(&col::<String>(r, "nhs_number")?))?;
-            let latest = match sets.remove(&patient) {
-                Some(set) => Some(set),
+            None => query_built(format!("{SQL}{ORDER}")).fetch_all(self.pool()).await?,
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let latest = match col::<Option<i64>>(r, "id")? {
+                Some(_) => Some(set_from_row(r)?),
                 // A patient with no bed (seen in a department) has no schedule until a set is recorded.
                 None if col::<Option<String>>(r, "bed")?.is_none() => continue,
                 None => None,
@@ -440,7 +481,7 @@ impl Store {
                 None => col(r, "created_at")?,
             };
             out.push(PatientObs {
-                patient,
+                patient: stored("nhs number", NhsNumber::parse(&col::<String>(r, "patient_nhs")?))?,
                 name: format!(
                     "{} {}",
                     col::<String>(r, "given_name")?,
@@ -475,38 +516,23 @@ impl Store {
         Ok(e)
     }
 
-    /// Escalations, newest first.
+    /// Escalations, newest first, each with its history.
     pub async fn escalations(&self, f: &EscalationFilter) -> Result<Vec<EscalationView>> {
-        let open = if f.open {
-            "e.state IN ('open', 'acknowledged')"
-        } else {
-            "1 = 1"
-        };
-        let sql = format!(
-            "SELECT {ESCALATION_COLUMNS} WHERE {open} AND ($1 IS NULL OR e.place_code = $1) \
-             AND ($2 IS NULL OR p.nhs_number = $2) ORDER BY e.raised_at DESC, e.id DESC"
-        );
-        let mut out = query_built(sql)
-            .bind(f.place.as_deref())
-            .bind(f.patient.as_ref().map(NhsNumber::as_str))
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(escalation_from_row)
-            .collect::<Result<Vec<_>>>()?;
+        let (conditions, args) = escalation_conditions(f);
+        let mut out = self.escalation_list(f).await?;
         if out.is_empty() {
             return Ok(out);
         }
-        // Every listed escalation's history in one query, not one each.
+        // Every listed escalation's history in one query, not one each; read after the list, so that it holds every
+        // change the list shows.
         let sql = format!(
             "SELECT x.escalation_id, x.at, x.actor, x.what, x.note FROM escalation_event x WHERE x.escalation_id IN \
-             (SELECT e.id FROM escalation e JOIN patient p ON p.id = e.patient_id WHERE {open} \
-             AND ($1 IS NULL OR e.place_code = $1) AND ($2 IS NULL OR p.nhs_number = $2)) ORDER BY x.id"
+             (SELECT e.id FROM escalation e JOIN patient p ON p.id = e.patient_id WHERE {conditions}) ORDER BY x.id"
         );
         let mut history: std::collections::HashMap<i64, Vec<EscalationEvent>> = std::collections::HashMap::new();
-        for r in query_built(sql)
-            .bind(f.place.as_deref())
-            .bind(f.patient.as_ref().map(NhsNumber::as_str))
+        for r in args
+            .iter()
+            .fold(query_built(sql), |q, a| q.bind(*a))
             .fetch_all(self.pool())
             .await?
             .iter()
@@ -520,6 +546,19 @@ impl Store {
             e.history = history.remove(&e.id).unwrap_or_default();
         }
         Ok(out)
+    }
+
+    /// Escalations, newest first, without their history (left empty): what a ward board shows.
+    pub async fn escalation_list(&self, f: &EscalationFilter) -> Result<Vec<EscalationView>> {
+        let (conditions, args) = escalation_conditions(f);
+        let sql = format!("SELECT {ESCALATION_COLUMNS} WHERE {conditions} ORDER BY e.raised_at DESC, e.id DESC");
+        args.iter()
+            .fold(query_built(sql), |q, a| q.bind(*a))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(escalation_from_row)
+            .collect()
     }
 
     /// Unacknowledged escalations with when they were raised and the stage they are at: the cascade's work list.
@@ -537,9 +576,9 @@ impl Store {
 }
 
 impl WriteTx {
-    /// Stores a set (a first version, or with `amends` a new version of an existing set). Returns the new
-    /// version's id and the set's id.
-    pub async fn insert_set(&mut self, s: &NewSet, amends: Option<&Amends<'_>>) -> Result<(i64, i64)> {
+    /// Stores a set (a first version, or with `amends` a new version of an existing set): the new version's id, the
+    /// set's id, and the patient's open escalation.
+    pub async fn insert_set(&mut self, s: &NewSet, amends: Option<&Amends<'_>>) -> Result<StoredSet> {
         let r = &s.readings;
         let a = &s.assessment;
         let now = format_instant(s.recorded_at);
@@ -551,7 +590,11 @@ impl WriteTx {
              systolic_bp, diastolic_bp, pulse, consciousness, temperature_tenths, missing, scores, total, risk, \
              monitoring, complete, next_due_at, change_reason, changed_by, changed_at) VALUES ($1, $2, $3, \
              'current', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-             $23, $24, $25, $26, $27, $28) RETURNING id",
+             $23, $24, $25, $26, $27, $28) RETURNING id, \
+             (SELECT e.id FROM escalation e WHERE e.patient_id = $3 AND e.state IN ('open', 'acknowledged') \
+              ORDER BY e.id DESC LIMIT 1) AS open_id, \
+             (SELECT e.level FROM escalation e WHERE e.patient_id = $3 AND e.state IN ('open', 'acknowledged') \
+              ORDER BY e.id DESC LIMIT 1) AS open_level",
         )
         .bind(amends.map(|m| m.set_id))
         .bind(amends.map_or(1, |m| m.version + 1))
@@ -587,7 +630,15 @@ impl WriteTx {
         .fetch_one(self.conn())
         .await?;
         let id: i64 = col(&row, "id")?;
-        Ok((id, amends.map_or(id, |m| m.set_id)))
+        let open_escalation = match (opt_int(&row, "open_id")?, col::<Option<String>>(&row, "open_level")?) {
+            (Some(id), Some(level)) => Some((id, stored("escalation level", EscalationLevel::parse(&level))?)),
+            _ => None,
+        };
+        Ok(StoredSet {
+            version_id: id,
+            set_id: amends.map_or(id, |m| m.set_id),
+            open_escalation,
+        })
     }
 
     /// Marks a current version as superseded or entered in error. A version that is no longer current is a
@@ -645,26 +696,6 @@ impl WriteTx {
         .execute(self.conn())
         .await?;
         Ok(done > 0)
-    }
-
-    /// The patient's escalation that is still open (unacknowledged or awaiting review), read inside the command.
-    pub async fn live_escalation(&mut self, patient_id: i64) -> Result<Option<LiveEscalation>> {
-        let row = query(
-            "SELECT id, set_id, level, score FROM escalation WHERE patient_id = $1 \
-             AND state IN ('open', 'acknowledged') ORDER BY id DESC LIMIT 1",
-        )
-        .bind(patient_id)
-        .fetch_optional(self.conn())
-        .await?;
-        row.map(|r| {
-            Ok(LiveEscalation {
-                id: col(&r, "id")?,
-                set_id: col(&r, "set_id")?,
-                level: stored("escalation level", EscalationLevel::parse(&col::<String>(&r, "level")?))?,
-                score: opt_int(&r, "score")?.unwrap_or(0),
-            })
-        })
-        .transpose()
     }
 
     /// Raises an escalation, addressed at once.

@@ -11,8 +11,10 @@
 //! On SQLite this removes the wait for the write lock (the busy handler sleeps) and all but one sync per batch; on
 //! PostgreSQL it holds the audit chain's head row once per batch instead of once per command.
 //!
-//! On SQLite the writer is a thread of its own: its statements run on it directly, and the sync of each commit waits
-//! there, not on a request's thread. On PostgreSQL it is a task on the runtime.
+//! The writer is a thread of its own. On SQLite its statements run on it directly, and the sync of each commit waits
+//! there, not on a request's thread. On PostgreSQL it runs its own single-threaded runtime with a connection of its
+//! own: each of its statements is a round trip, and as a task among the requests' it waited, at every answer, for
+//! the runtime's threads to finish whatever request they were busy with (under load, most of a batch's time).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use remit_domain::time::Clock;
 
-use crate::db::Db;
+use crate::db::{Db, PgPool};
 use crate::{Result, StoreError, Waits, WriteTx};
 
 /// The most commands one commit holds: bounds how long the write lock is kept and the latency of the last one.
@@ -46,24 +48,41 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on the current runtime. It ends when the last `Writer` is dropped.
-    pub(crate) fn start(db: Db, clock: Arc<dyn Clock>) -> Self {
+    /// Starts the writer thread (on PostgreSQL, connecting to `url` for itself). It ends when the last `Writer` is
+    /// dropped.
+    pub(crate) fn start(db: Db, url: &str, clock: Arc<dyn Clock>) -> Self {
         let (queue, jobs) = mpsc::unbounded_channel();
-        match db {
+        let spawned = match db {
             Db::Lite(_) => {
                 let runtime = tokio::runtime::Handle::current();
-                let spawned = std::thread::Builder::new().name("remit-writer".into()).spawn(move || {
+                std::thread::Builder::new().name("remit-writer".into()).spawn(move || {
                     let _entered = runtime.enter();
                     futures_executor::block_on(run(db, Waits::Here, clock, jobs));
-                });
-                if let Err(e) = spawned {
-                    // The queue's receiver went with the thread: every command is answered that the writer stopped.
-                    tracing::error!(error = %e, "could not start the database writer thread");
-                }
+                })
             }
-            Db::Any(_) => {
-                tokio::spawn(run(db, Waits::Blocking, clock, jobs));
+            Db::Pg(_) => {
+                let url = url.to_owned();
+                std::thread::Builder::new().name("remit-writer".into()).spawn(move || {
+                    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                        Ok(runtime) => runtime,
+                        Err(e) => return tracing::error!(error = %e, "could not start the database writer's runtime"),
+                    };
+                    runtime.block_on(async move {
+                        // Connected on first use, and again after a lost connection: a command meanwhile is answered
+                        // with the error.
+                        let pool = match PgPool::lazy(&url, 1) {
+                            Ok(pool) => pool,
+                            Err(e) => return tracing::error!(error = %e, "the database writer cannot connect"),
+                        };
+                        run(Db::Pg(pool.clone()), Waits::Blocking, clock, jobs).await;
+                        pool.close().await;
+                    });
+                })
             }
+        };
+        if let Err(e) = spawned {
+            // The queue's receiver went with the thread: every command is answered that the writer stopped.
+            tracing::error!(error = %e, "could not start the database writer thread");
         }
         Self { queue }
     }
