@@ -277,14 +277,11 @@ fn escalation_conditions(f: &EscalationFilter) -> (String, Vec<&str>) {
     let mut args = Vec::new();
     if let Some(place) = &f.place {
         args.push(place.as_str());
-        conditions.push(if args.len() == 1 {
-            "e.place_code = $1"
-        } else {
-            "e.place_code = $2"
-        });
+        conditions.push("e.place_code = $1");
     }
     if let Some(patient) = &f.patient {
         args.push(patient.as_str());
+        // The second argument when a place came first.
         conditions.push(if args.len() == 1 {
             "p.nhs_number = $1"
         } else {
