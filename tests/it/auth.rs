@@ -20,6 +20,7 @@ crate::tests!(
     sessions_end_when_idle_and_at_their_absolute_lifetime,
     a_suspended_account_loses_its_sessions_and_tokens,
     a_profile_is_read_again_once_anything_in_it_changes,
+    a_patient_record_is_read_again_once_anything_in_it_changes,
     repeated_failed_sign_ins_are_throttled,
     bearer_tokens_authenticate_api_clients,
     metrics_are_for_administrators,
@@ -503,6 +504,79 @@ async fn a_profile_is_read_again_once_anything_in_it_changes(db: TestDb) -> Resu
     Ok(())
 }
 
+/// A clinical request reads the patient's record (where they are, the scale 2 prescription, the reader's open tasks
+/// for them) as the database stood when the request began. The server keeps the records it has read and uses one
+/// again only while nothing in it, or in any staff profile, has changed: a change made behind its back (another
+/// process, a SQL prompt) shows at the very next request.
+async fn a_patient_record_is_read_again_once_anything_in_it_changes(db: TestDb) -> Result<()> {
+    use sqlx::Executor;
+    // Susan Blake (9990009597) is on Ward 9, where ben.rn is on duty.
+    let app = TestApp::demo(&db).await?;
+    let ben = app.token_for("ben.rn").await?;
+    let read = || async {
+        let res = app.get("/api/patients/9990009597/observations", &ben).await?;
+        anyhow::Ok(res.status)
+    };
+    ensure!(read().await? == StatusCode::OK, "a patient on the reader's ward");
+    ensure!(read().await? == StatusCode::OK, "the same, asked again");
+
+    let mut raw = db.raw().await?;
+    raw.execute("UPDATE patient SET place_code = 'ward-7' WHERE nhs_number = '9990009597'")
+        .await?;
+    ensure!(
+        read().await? == StatusCode::FORBIDDEN,
+        "moved to Ward 7 at a SQL prompt"
+    );
+    raw.execute(
+        "INSERT INTO task (patient_id, activity, delegator_id, delegatee_id, supervision, notes, status, created_at, \
+         updated_at) SELECT p.id, 'vitals.record', d.id, b.id, 'none', '', 'accepted', '2026-01-01T00:00:00.000000Z', \
+         '2026-01-01T00:00:00.000000Z' FROM patient p, staff d, staff b WHERE p.nhs_number = '9990009597' \
+         AND d.username = 'priya.rn' AND b.username = 'ben.rn'",
+    )
+    .await?;
+    ensure!(
+        read().await? == StatusCode::OK,
+        "a task for the patient delegated to the reader at a SQL prompt"
+    );
+    raw.execute("UPDATE task SET status = 'completed'").await?;
+    ensure!(
+        read().await? == StatusCode::FORBIDDEN,
+        "the task completed at a SQL prompt"
+    );
+    raw.execute("UPDATE patient SET place_code = 'ward-9' WHERE nhs_number = '9990009597'")
+        .await?;
+    ensure!(read().await? == StatusCode::OK, "back on Ward 9");
+
+    // Scale 2 prescribed at a SQL prompt: the next set is scored on it, and the answer names it.
+    let set = serde_json::json!({"set": {"respiration_rate": 16, "spo2": 90, "on_oxygen": false, "systolic_bp": 124,
+        "pulse": 76, "consciousness": "alert", "temperature": 37.0}});
+    let path = "/api/patients/9990009597/observations";
+    let res = app.post_json(path, &ben, &set).await?;
+    ensure!(res.status == StatusCode::CREATED, "{}: {}", res.status, res.body);
+    ensure!(res.json()?["set"]["spo2_scale"] == 1, "{}", res.body);
+    raw.execute(
+        "INSERT INTO scale2 (patient_id, target_low, target_high, reason, prescribed_by, prescribed_at) \
+         SELECT p.id, 88, 92, 'COPD with hypercapnic respiratory failure', s.id, '2026-01-01T00:00:00.000000Z' \
+         FROM patient p, staff s WHERE p.nhs_number = '9990009597' AND s.username = 'priya.rn'",
+    )
+    .await?;
+    let res = app.post_json(path, &ben, &set).await?;
+    let v = res.json()?;
+    ensure!(
+        res.status == StatusCode::CREATED && v["set"]["spo2_scale"] == 2 && v["scale2"]["target_low"] == 88,
+        "scored on the prescription made at a SQL prompt: {v}"
+    );
+
+    // A place renamed moves the record version on too (the record carries its place's name).
+    let id = app.store.staff_id(&Username::parse("ben.rn")?).await?;
+    let (_, before) = app.store.staff_profile_by_id(id).await?;
+    raw.execute("UPDATE place SET name = 'Ward 9 (Respiratory)' WHERE code = 'ward-9'")
+        .await?;
+    let (_, after) = app.store.staff_profile_by_id(id).await?;
+    ensure!(before != after, "a place renamed: {before:?}, then {after:?}");
+    Ok(())
+}
+
 async fn repeated_failed_sign_ins_are_throttled(db: TestDb) -> Result<()> {
     let app = TestApp::demo(&db).await?;
     for _ in 0..5 {
@@ -720,7 +794,7 @@ async fn the_logs_carry_no_patient_data(db: TestDb) -> Result<()> {
         "9990004110",
         "9990005486",
         "9990006857",
-        "9990008221",
+        "9990009597",
         "9990009597",
         "9990012334",
         "9990013705",

@@ -631,7 +631,7 @@ pub fn capability_statement(version: &str, date: &str) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn obs(code: &str, value: Value) -> Value {

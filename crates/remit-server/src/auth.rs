@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use remit_store::Versions;
 use remit_store::staff::StaffProfile;
 
 use crate::AppState;
@@ -28,6 +29,9 @@ pub enum Credential {
 pub struct Actor {
     pub profile: StaffProfile,
     pub credential: Credential,
+    /// The store's versions the profile was read under: the request's other reads of what the store keeps (a
+    /// patient's record) are as the database stood then.
+    pub versions: Versions,
 }
 
 impl Actor {
@@ -94,12 +98,13 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Optio
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
         let Some(token) = token else { return Ok(None) };
-        let Some(profile) = state.store.token_holder(token).await? else {
+        let Some((profile, versions)) = state.store.token_holder(token).await? else {
             return Ok(None);
         };
         return Ok(Some(Actor {
             profile,
             credential: Credential::Token,
+            versions,
         }));
     }
     let Some(id) = session_cookie(headers) else {
@@ -108,7 +113,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Optio
     let Some(session) = state.store.session(&id, state.config.sessions).await? else {
         return Ok(None);
     };
-    let profile = state.store.staff_profile_by_id(session.staff_id).await?;
+    let (profile, versions) = state.store.staff_profile_by_id(session.staff_id).await?;
     if !profile.staff.is_active() {
         return Ok(None);
     }
@@ -118,6 +123,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Optio
             id,
             csrf_token: session.csrf_token,
         },
+        versions,
     }))
 }
 

@@ -62,7 +62,7 @@ async fn record(
         readings: set.readings,
         scale: None,
     };
-    match obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(&actor.profile)).await? {
+    match obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(actor)).await? {
         Outcome::Refused(reasons) => Err(FhirError::forbidden(reasons)),
         Outcome::Done(done) => {
             if done.escalation.is_some() {
@@ -175,7 +175,7 @@ async fn must_read(
     nhs: &NhsNumber,
     bg: &BreakGlass,
 ) -> Result<PatientRecord, FhirError> {
-    match scope::open_record(&state.store, &state.pack, &actor.profile, nhs, bg.reason()).await? {
+    match scope::open_record(&state.store, &state.pack, actor, nhs, bg.reason()).await? {
         Outcome::Done(record) => Ok(record),
         Outcome::Refused(reasons) => Err(FhirError::forbidden(reasons)),
     }

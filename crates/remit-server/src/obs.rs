@@ -21,6 +21,7 @@ use remit_store::obs::{
 use remit_store::{Store, StoreError, WriteTx};
 use serde::Serialize;
 
+use crate::auth::Actor;
 use crate::scope::{self, Ask, Outcome, refuse};
 
 /// A set to record, parsed.
@@ -124,7 +125,7 @@ async fn may_record(
     by: &Username,
     patient: &NhsNumber,
     supervisor: Option<&Username>,
-    known: Option<&StaffProfile>,
+    known: Option<&Actor>,
 ) -> Result<(Vec<String>, scope::Facts), StoreError> {
     let mut ask = Ask::new(by.clone(), "vitals.record");
     ask.patient = Some(patient.clone());
@@ -218,13 +219,13 @@ pub(crate) async fn escalate(
 }
 
 /// Records a set.
-/// `by`: the recorder's profile when the request already loaded it (signing in does), else it is loaded here.
+/// `by`: the recorder when the request already knows them (signing in does), else their profile is loaded here.
 pub async fn record(
     store: &Store,
     pack: &PolicyPack,
     r: &RecordSet,
     audit_actor: &str,
-    by: Option<&StaffProfile>,
+    by: Option<&Actor>,
 ) -> Result<Outcome<Recorded>, StoreError> {
     let now = store.now();
     let taken_at = r.taken_at.unwrap_or(now);

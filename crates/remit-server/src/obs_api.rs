@@ -156,7 +156,7 @@ pub(crate) async fn must_read(
     nhs: &NhsNumber,
     break_glass: &BreakGlass,
 ) -> Result<PatientRecord, AppError> {
-    done(scope::open_record(&state.store, &state.pack, &actor.profile, nhs, break_glass.reason()).await?)
+    done(scope::open_record(&state.store, &state.pack, actor, nhs, break_glass.reason()).await?)
 }
 
 fn username(s: &Option<String>) -> Result<Option<Username>, AppError> {
@@ -190,7 +190,7 @@ pub(crate) async fn record_set(
         readings,
         scale,
     };
-    let out = done(obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(&actor.profile)).await?)?;
+    let out = done(obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(&actor)).await?)?;
     if out.escalation.is_some() {
         state.events.escalation_raised();
     }

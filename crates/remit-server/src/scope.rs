@@ -10,6 +10,8 @@ use remit_store::patient::PatientRecord;
 use remit_store::{Store, StoreError};
 use serde::Serialize;
 
+use crate::auth::Actor;
+
 /// How a clinical command ended, short of a database failure.
 #[derive(Debug)]
 pub enum Outcome<T> {
@@ -93,12 +95,13 @@ impl Facts {
         Self::load_with(store, pack, ask, None).await
     }
 
-    /// Loads them, reusing the actor's profile when this request already loaded it (signing in loads it).
+    /// Loads them, reusing the actor's profile when this request already loaded it (signing in loads it), and
+    /// reading the patient's record as the store stood then.
     pub async fn load_with(
         store: &Store,
         pack: &PolicyPack,
         ask: &Ask,
-        actor: Option<&StaffProfile>,
+        actor: Option<&Actor>,
     ) -> Result<Self, StoreError> {
         if pack.activity(&ask.activity).is_none() {
             let known: Vec<&str> = pack.activities().iter().map(|a| a.id.as_str()).collect();
@@ -108,9 +111,9 @@ impl Facts {
                 known.join(", ")
             )));
         }
-        let actor = match actor {
-            Some(p) if p.staff.username == ask.staff => p.clone(),
-            _ => store.staff_profile(&ask.staff).await?,
+        let (actor, versions) = match actor {
+            Some(a) if a.profile.staff.username == ask.staff => (a.profile.clone(), Some(a.versions)),
+            _ => (store.staff_profile(&ask.staff).await?, None),
         };
         let supervisor = match &ask.supervisor {
             Some(u) => Some(store.staff_profile(u).await?),
@@ -121,7 +124,7 @@ impl Facts {
             None => None,
         };
         let record = match &ask.patient {
-            Some(nhs) => Some(store.patient_record(nhs, actor.id).await?),
+            Some(nhs) => Some(store.patient_record(nhs, actor.id, versions).await?),
             None => None,
         };
         let patient = match &record {
@@ -197,11 +200,11 @@ pub async fn may_read(
 pub async fn open_record(
     store: &Store,
     pack: &PolicyPack,
-    actor: &StaffProfile,
+    actor: &Actor,
     patient: &NhsNumber,
     break_glass: Option<&str>,
 ) -> Result<Outcome<PatientRecord>, StoreError> {
-    let username = &actor.staff.username;
+    let username = &actor.profile.staff.username;
     let mut ask = Ask::new(username.clone(), "record.read");
     ask.patient = Some(patient.clone());
     let mut facts = Facts::load_with(store, pack, &ask, Some(actor)).await?;
@@ -321,17 +324,7 @@ pub fn readable_among(
 
 /// Loads the facts and asks.
 pub async fn check(store: &Store, pack: &PolicyPack, ask: &Ask) -> Result<Decision, StoreError> {
-    check_with(store, pack, ask, None).await
-}
-
-/// Asks, reusing the actor's profile when this request already loaded it.
-pub async fn check_with(
-    store: &Store,
-    pack: &PolicyPack,
-    ask: &Ask,
-    actor: Option<&StaffProfile>,
-) -> Result<Decision, StoreError> {
-    let facts = Facts::load_with(store, pack, ask, actor).await?;
+    let facts = Facts::load(store, pack, ask).await?;
     Ok(pack.decide(&facts.question(ask)))
 }
 

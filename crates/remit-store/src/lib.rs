@@ -15,6 +15,7 @@ mod db;
 pub mod demo;
 mod error;
 pub mod imaging;
+mod kept;
 pub mod obs;
 pub mod patient;
 pub mod place;
@@ -36,6 +37,7 @@ use db::{Db, FromVal, LitePool, LiteTx, On, PgPool, Row, TxConn, query};
 
 pub use audit::{AuditVerification, VerifyOutcome};
 pub use error::StoreError;
+pub use kept::Versions;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -73,8 +75,9 @@ pub struct Store {
     url: Arc<str>,
     clock: Arc<dyn Clock>,
     writer: writer::Writer,
-    /// Staff profiles already read (see `Store::profile_of`).
+    /// Staff profiles and patients' records already read (see `kept`).
     profiles: Arc<staff::Profiles>,
+    records: Arc<patient::Records>,
 }
 
 impl Store {
@@ -108,6 +111,7 @@ impl Store {
             clock,
             writer,
             profiles: Arc::default(),
+            records: Arc::default(),
         })
     }
 
@@ -391,6 +395,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "obs_set versions partial index",
         include_str!("../migrations/sqlite/0009_obs_set_versions_partial.sql"),
         include_str!("../migrations/postgres/0009_obs_set_versions_partial.sql"),
+    ),
+    (
+        10,
+        "record version",
+        include_str!("../migrations/sqlite/0010_record_version.sql"),
+        include_str!("../migrations/postgres/0010_record_version.sql"),
     ),
 ];
 

@@ -8,6 +8,7 @@ use remit_domain::time::{format_instant, parse_date};
 
 use crate::db::{Row, query, query_built};
 use crate::error::on_unique;
+use crate::kept::Versions;
 use crate::obs::{SCALE2_COLUMNS, Scale2, scale2_from_row};
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
@@ -40,10 +41,33 @@ pub struct PatientRecord {
     pub open_task: bool,
 }
 
+/// The patients' records a store has read, by NHS number and reader (see `kept`).
+pub(crate) type Records = crate::kept::Kept<(String, i64), PatientRecord>;
+
 impl Store {
-    /// The patient with what a clinical request about them needs (see [`PatientRecord`]), in one query; `reader` is
-    /// the staff id of the person asking.
-    pub async fn patient_record(&self, nhs: &NhsNumber, reader: i64) -> Result<PatientRecord> {
+    /// The patient with what a clinical request about them needs (see [`PatientRecord`]); `reader` is the staff id
+    /// of the person asking. With the `versions` the request's profile was read under, a record read under the same
+    /// versions is used again (see `kept`), as the database stood when the request began; without, it is read now.
+    pub async fn patient_record(
+        &self,
+        nhs: &NhsNumber,
+        reader: i64,
+        versions: Option<Versions>,
+    ) -> Result<PatientRecord> {
+        let now = self.now();
+        let key = (nhs.as_str().to_owned(), reader);
+        if let Some(kept) = versions.and_then(|v| self.records.get(&key, v, now)) {
+            return Ok(kept);
+        }
+        let record = self.read_patient_record(nhs, reader).await?;
+        if let Some(v) = versions {
+            self.records.keep(key, v, now, None, &record);
+        }
+        Ok(record)
+    }
+
+    /// The record, read in one query.
+    async fn read_patient_record(&self, nhs: &NhsNumber, reader: i64) -> Result<PatientRecord> {
         let sql = format!(
             "SELECT p.id, p.nhs_number, p.given_name, p.family_name, p.date_of_birth, p.sex, p.place_code, p.bed, \
              pl.name AS place_name, {SCALE2_COLUMNS}, \

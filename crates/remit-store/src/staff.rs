@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::db::{Row, query, query_built};
 use crate::error::on_unique;
+use crate::kept::Versions;
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
 /// What is needed to add a staff member.
@@ -79,7 +80,7 @@ fn staff_from_parts(
 /// Whose profile [`Store::profile_of`] reads, as the condition on the `staff` table that finds them and its one
 /// parameter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Whose {
+pub(crate) enum Whose {
     Username(String),
     Id(i64),
     /// The holder of a bearer token, by the token's digest: only while the token is not revoked and its holder is
@@ -87,66 +88,8 @@ enum Whose {
     TokenDigest(String),
 }
 
-/// The profiles a store has read, for [`Store::profile_of`]: all of them read under one profile version, and each
-/// good until its holder's next duty begins or ends.
-#[derive(Default)]
-pub(crate) struct Profiles {
-    kept: std::sync::Mutex<Kept>,
-}
-
-#[derive(Default)]
-struct Kept {
-    version: i64,
-    profiles: std::collections::HashMap<Whose, KeptProfile>,
-}
-
-struct KeptProfile {
-    read_at: DateTime<Utc>,
-    until: Option<DateTime<Utc>>,
-    profile: StaffProfile,
-}
-
-/// How many profiles are kept at most (a token or session a request, so about one a person using remit at once).
-const MAX_KEPT_PROFILES: usize = 4096;
-
-impl Profiles {
-    /// The profile kept for `whose`, if it was read under `version` and still stands at `now`.
-    fn get(&self, whose: &Whose, version: i64, now: DateTime<Utc>) -> Option<StaffProfile> {
-        let kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if kept.version != version {
-            return None;
-        }
-        let k = kept.profiles.get(whose)?;
-        // A clock that went back (tests set it) is not trusted with a profile read later.
-        (k.read_at <= now && k.until.is_none_or(|u| now < u)).then(|| k.profile.clone())
-    }
-
-    fn keep(
-        &self,
-        whose: Whose,
-        version: i64,
-        read_at: DateTime<Utc>,
-        until: Option<DateTime<Utc>>,
-        profile: &StaffProfile,
-    ) {
-        let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if version < kept.version {
-            return;
-        }
-        if version > kept.version || kept.profiles.len() >= MAX_KEPT_PROFILES {
-            kept.profiles.clear();
-            kept.version = version;
-        }
-        kept.profiles.insert(
-            whose,
-            KeptProfile {
-                read_at,
-                until,
-                profile: profile.clone(),
-            },
-        );
-    }
-}
+/// The staff profiles a store has read (see [`Store::profile_of`]).
+pub(crate) type Profiles = crate::kept::Kept<Whose, StaffProfile>;
 
 impl Store {
     /// The id of an existing staff member, or a not-found error naming the username.
@@ -208,43 +151,56 @@ impl Store {
     pub async fn staff_profile(&self, username: &Username) -> Result<StaffProfile> {
         self.profile_of(Whose::Username(username.as_str().to_owned()))
             .await?
+            .map(|(profile, _)| profile)
             .ok_or_else(|| StoreError::NotFound(format!("no staff member `{username}`")))
     }
 
-    /// The same, by id (used once a session or token has named the staff member).
-    pub async fn staff_profile_by_id(&self, id: i64) -> Result<StaffProfile> {
+    /// The same, by id (used once a session has named the staff member), with the versions it was read under: the
+    /// rest of the request passes them to [`Store::patient_record`].
+    pub async fn staff_profile_by_id(&self, id: i64) -> Result<(StaffProfile, Versions)> {
         self.profile_of(Whose::Id(id))
             .await?
             .ok_or_else(|| StoreError::NotFound("no such staff member".into()))
     }
 
-    /// The profile of whoever holds a bearer token, if the token exists, is not revoked and its holder is active.
-    pub async fn token_holder(&self, token: &str) -> Result<Option<StaffProfile>> {
+    /// The profile of whoever holds a bearer token, if the token exists, is not revoked and its holder is active,
+    /// with the versions it was read under (as [`Store::staff_profile_by_id`]).
+    pub async fn token_holder(&self, token: &str) -> Result<Option<(StaffProfile, Versions)>> {
         self.profile_of(Whose::TokenDigest(crate::credentials::secret_digest(token)))
             .await
     }
 
-    /// Everything about a staff member a decision needs, as it stands now. A profile is needed for every request, so
-    /// one already read is used again while nothing it is made of has changed: the database's profile version (moved
-    /// on by triggers in the same transaction as any change to those tables, by whatever process makes it) still
-    /// stands where it stood before the profile was read, and no duty of theirs has begun or ended since. Checking
-    /// that is one small query; reading a profile is a larger one.
-    async fn profile_of(&self, whose: Whose) -> Result<Option<StaffProfile>> {
+    /// The database's version counters now (see `kept`).
+    pub(crate) async fn versions(&self) -> Result<Versions> {
+        let row = query(
+            "SELECT (SELECT n FROM profile_version WHERE id = 1) AS profiles, \
+             (SELECT n FROM record_version WHERE id = 1) AS records",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(Versions {
+            profiles: col(&row, "profiles")?,
+            records: col(&row, "records")?,
+        })
+    }
+
+    /// Everything about a staff member a decision needs, as it stands now, and the versions read before it. A
+    /// profile is needed for every request, so one already read is used again while nothing it is made of has
+    /// changed (see `kept`) and no duty of theirs has begun or ended since. Checking that is one small query;
+    /// reading a profile is a larger one.
+    async fn profile_of(&self, whose: Whose) -> Result<Option<(StaffProfile, Versions)>> {
         let now = self.now();
-        let row = query("SELECT n FROM profile_version WHERE id = 1")
-            .fetch_one(self.pool())
-            .await?;
-        let version: i64 = col(&row, "n")?;
-        if let Some(kept) = self.profiles.get(&whose, version, now) {
-            return Ok(Some(kept));
+        let versions = self.versions().await?;
+        // A profile is not made of records: kept under the profile version alone.
+        let under = Versions { records: 0, ..versions };
+        if let Some(kept) = self.profiles.get(&whose, under, now) {
+            return Ok(Some((kept, versions)));
         }
         let Some((profile, until)) = self.read_profile(&whose, now).await? else {
             return Ok(None);
         };
-        // Kept under the version read before it: if the profile changed in between, the version has moved on and
-        // the next request reads it again.
-        self.profiles.keep(whose, version, now, until, &profile);
-        Ok(Some(profile))
+        self.profiles.keep(whose, under, now, until, &profile);
+        Ok(Some((profile, versions)))
     }
 
     /// A profile read in one query (each query is a round trip): the staff row, then a row per role, membership,
@@ -585,67 +541,4 @@ fn registration_from_parts(
             .map(|a| stored("annotation", Annotation::parse(a)))
             .collect::<Result<_>>()?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::Duration;
-
-    fn profile(id: i64) -> StaffProfile {
-        StaffProfile {
-            id,
-            staff: Staff {
-                username: Username::parse(&format!("user{id}")).expect("username"),
-                name: PersonName::parse("Test Person").expect("name"),
-                job_title: "nurse".into(),
-                level: None,
-                trainee: false,
-                roles: BTreeSet::new(),
-                status: StaffStatus::Active,
-                professional_bodies: Vec::new(),
-            },
-            registrations: Vec::new(),
-            entitlements: BTreeSet::new(),
-            on_duty: Vec::new(),
-            competencies: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn a_kept_profile_stands_only_under_its_version_and_until_its_next_duty_time() {
-        let kept = Profiles::default();
-        let t = Utc::now();
-        let whose = Whose::Id(1);
-        assert!(kept.get(&whose, 3, t).is_none(), "nothing kept yet");
-        kept.keep(whose.clone(), 3, t, Some(t + Duration::hours(1)), &profile(1));
-        assert_eq!(kept.get(&whose, 3, t + Duration::minutes(59)).map(|p| p.id), Some(1));
-        assert!(kept.get(&whose, 4, t).is_none(), "the version moved on");
-        assert!(
-            kept.get(&whose, 3, t + Duration::hours(1)).is_none(),
-            "a duty began or ended"
-        );
-        assert!(
-            kept.get(&whose, 3, t - Duration::seconds(1)).is_none(),
-            "read after the clock's now"
-        );
-        assert!(kept.get(&Whose::Id(2), 3, t).is_none(), "someone else");
-
-        // A profile read under an older version than those kept is not kept; a newer one drops the older.
-        kept.keep(Whose::Id(2), 2, t, None, &profile(2));
-        assert!(kept.get(&Whose::Id(2), 2, t).is_none());
-        kept.keep(Whose::Id(2), 5, t, None, &profile(2));
-        assert!(kept.get(&whose, 3, t).is_none() && kept.get(&whose, 5, t).is_none());
-        assert_eq!(
-            kept.get(&Whose::Id(2), 5, t + Duration::days(365)).map(|p| p.id),
-            Some(2)
-        );
-
-        // Bounded: a full store starts again.
-        for id in 0..MAX_KEPT_PROFILES as i64 + 1 {
-            kept.keep(Whose::Id(100 + id), 5, t, None, &profile(100 + id));
-        }
-        let held = kept.kept.lock().expect("lock").profiles.len();
-        assert!(held <= MAX_KEPT_PROFILES, "{held} kept");
-    }
 }
