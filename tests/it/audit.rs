@@ -21,6 +21,7 @@ crate::tests!(
     a_checkpoint_with_a_bad_signature_is_refused,
     concurrent_commands_keep_one_chain,
     commands_that_share_a_commit_fail_alone,
+    a_transaction_of_its_own_and_the_writer_never_deadlock,
 );
 
 /// A log of `n` entries, alternating permitted commands and refusals.
@@ -354,5 +355,52 @@ async fn commands_that_share_a_commit_fail_alone(db: TestDb) -> Result<()> {
         .filter(|e| e.decision == remit_domain::audit::Decision::Deny)
         .count();
     ensure!(denies == 80, "{denies} refusals recorded");
+    Ok(())
+}
+
+/// A transaction begun on its own (`Store::begin`: the command line, the escalation sweep) and the group-commit
+/// writer's both take the audit chain's head and, through the version triggers, a version counter's row. Both take the
+/// head first, so neither holds a counter while waiting for the head: here the writer holds the head while its command
+/// works, and the other transaction writes a place (moving the record version on) and commits meanwhile. Taking the
+/// head only at commit, it held the counter's row waiting for the head while the writer waited for that row, and
+/// PostgreSQL ended the deadlock by failing it.
+async fn a_transaction_of_its_own_and_the_writer_never_deadlock(db: TestDb) -> Result<()> {
+    use remit_domain::place::{Place, PlaceCode, PlaceKind};
+    use std::time::Duration;
+    let store = db.store(TestClock::new()).await?;
+    let place = |code: &str| -> Result<Place> {
+        Ok(Place {
+            code: PlaceCode::parse(code)?,
+            name: format!("Place {code}"),
+            kind: PlaceKind::Ward,
+        })
+    };
+    let by_writer = place("writer")?;
+    let writer = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .command(AuditDraft::permit("test", "place.add", "place:writer"), move |tx| {
+                    Box::pin(async move {
+                        // Still working when the other transaction writes and commits.
+                        tokio::time::sleep(Duration::from_millis(400)).await;
+                        tx.insert_place(&by_writer).await
+                    })
+                })
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut own = store.begin().await?;
+    own.insert_place(&place("own")?).await?;
+    own.commit(AuditDraft::permit("test", "place.add", "place:own")).await?;
+    writer.await??;
+    let codes: Vec<String> = store.places().await?.iter().map(|p| p.code.to_string()).collect();
+    ensure!(
+        codes.contains(&"own".to_owned()) && codes.contains(&"writer".to_owned()),
+        "{codes:?}"
+    );
+    let v = store.verify_audit().await?;
+    ensure!(v.outcome == remit_store::VerifyOutcome::Intact, "{:?}", v.outcome);
     Ok(())
 }

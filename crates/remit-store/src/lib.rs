@@ -163,7 +163,7 @@ impl Store {
     }
 
     /// Begins a command. On SQLite the write lock is taken at once (`BEGIN IMMEDIATE`), so a command never fails
-    /// half-way for want of it.
+    /// half-way for want of it; on PostgreSQL the audit chain's head (see `WriteTx::begin`).
     pub async fn begin(&self) -> Result<WriteTx> {
         WriteTx::begin(&self.db, self.clock.as_ref(), Waits::Blocking).await
     }
@@ -222,7 +222,11 @@ pub(crate) enum Waits {
 }
 
 impl WriteTx {
-    /// Begins a transaction: on SQLite with the write lock taken at once (`BEGIN IMMEDIATE`).
+    /// Begins a transaction: on SQLite with the write lock taken at once (`BEGIN IMMEDIATE`), and the audit chain's
+    /// head taken before anything else (on PostgreSQL a row lock that makes other appenders wait; outside any
+    /// savepoint, since rolling one back would let it go). Every write transaction takes the head first: a change to
+    /// the staff or patient tables also takes a version counter's row (see `kept`), and one transaction holding that
+    /// row while waiting for the head, with another holding the head and waiting for the row, would deadlock.
     pub(crate) async fn begin(db: &Db, clock: &dyn Clock, waits: Waits) -> Result<Self> {
         let conn = match db {
             Db::Lite(pool) => {
@@ -238,33 +242,26 @@ impl WriteTx {
                 TxConn::Pg(lease)
             }
         };
-        Ok(WriteTx {
+        let mut tx = WriteTx {
             conn,
             now: clock.now(),
             broken: false,
             head: None,
             waits,
-        })
+        };
+        tx.head = Some(audit::Head::take(&mut tx).await?);
+        Ok(tx)
     }
 
-    /// Takes the audit chain's head for the rest of the transaction (on PostgreSQL, a row lock that makes other
-    /// appenders wait). Done outside any savepoint: rolling one back would let the lock go.
-    pub(crate) async fn take_head(&mut self) -> Result<()> {
-        if self.head.is_none() {
-            self.head = Some(audit::Head::take(self).await?);
-        }
-        Ok(())
-    }
-
-    /// Appends an audit entry to the chain, taking the head first if this transaction has not. The entry is written
+    /// Appends an audit entry to the chain (its head was taken when the transaction began). The entry is written
     /// with the head, before the commit.
     pub(crate) async fn append(&mut self, draft: AuditDraft) -> Result<AuditEntry> {
-        let head = match self.head.take() {
-            Some(head) => head,
-            None => audit::Head::take(self).await?,
-        };
         let now = self.now;
-        self.head.insert(head).append(draft, now)
+        match &mut self.head {
+            Some(head) => head.append(draft, now),
+            // Only `finish` takes it, and it ends the transaction.
+            None => Err(StoreError::Commit("the transaction's audit head is gone".into())),
+        }
     }
 
     /// Writes the audit head back and commits.

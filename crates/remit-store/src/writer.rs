@@ -172,13 +172,6 @@ where
     }
 }
 
-/// Begins a batch's transaction and takes the audit head before any command's savepoint.
-async fn begin(db: &Db, waits: Waits, clock: &dyn Clock) -> Result<WriteTx> {
-    let mut tx = WriteTx::begin(db, clock, waits).await?;
-    tx.take_head().await?;
-    Ok(tx)
-}
-
 async fn run(db: Db, waits: Waits, clock: Arc<dyn Clock>, mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -202,7 +195,7 @@ async fn commit_batch(
 ) -> std::result::Result<(), String> {
     let mut guarded = false;
     'run: loop {
-        let mut tx = begin(db, waits, clock)
+        let mut tx = WriteTx::begin(db, clock, waits)
             .await
             .map_err(|e| format!("could not begin a write transaction: {e}"))?;
         let mut i = 0;
