@@ -255,8 +255,8 @@ impl SerializeMap for Obj<'_> {
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Miss> {
         // Keys as `serde_json` writes them (strings; numbers and booleans as their text).
         let key = key.serialize(serde_json::value::Serializer).map_err(|_| Miss)?;
-        let key = match &key {
-            Value::String(s) => s.clone(),
+        let key = match key {
+            Value::String(s) => s,
             Value::Number(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
             _ => return Err(Miss),

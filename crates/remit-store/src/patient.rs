@@ -54,15 +54,16 @@ impl Store {
         reader: i64,
         versions: Option<Versions>,
     ) -> Result<PatientRecord> {
+        let Some(versions) = versions else {
+            return self.read_patient_record(nhs, reader).await;
+        };
         let now = self.now();
         let key = (nhs.as_str().to_owned(), reader);
-        if let Some(kept) = versions.and_then(|v| self.records.get(&key, v, now)) {
+        if let Some(kept) = self.records.get(&key, versions, now) {
             return Ok(kept);
         }
         let record = self.read_patient_record(nhs, reader).await?;
-        if let Some(v) = versions {
-            self.records.keep(key, v, now, None, &record);
-        }
+        self.records.keep(key, versions, now, None, &record);
         Ok(record)
     }
 
