@@ -10,6 +10,7 @@ use crate::helpers::{Auth, TestApp, TestDb, TestResponse};
 
 crate::tests!(
     the_ward_board_and_the_chart_show_the_stories,
+    the_ward_board_counts_tasks_shows_a_delegatee_their_patient_and_moves_the_cascade,
     the_chart_shows_the_newest_current_sets_however_often_one_was_corrected,
     my_work_shows_tasks_scope_and_competencies_and_moves_a_task,
     the_education_lead_sees_the_matrix_and_signs_off,
@@ -66,6 +67,78 @@ async fn the_ward_board_and_the_chart_show_the_stories(db: TestDb) -> Result<()>
         res.body
     );
     Ok(())
+}
+
+/// The board is one read: each patient's open tasks, the reader's own tasks (which open a patient elsewhere to them),
+/// and the escalations, moved along the cascade first when one has waited too long. A ward that does not exist is
+/// not found.
+async fn the_ward_board_counts_tasks_shows_a_delegatee_their_patient_and_moves_the_cascade(db: TestDb) -> Result<()> {
+    // Margaret Hughes (9990001375) and David Clarke are on Ward 7; ben.rn is on duty on Ward 9.
+    let app = TestApp::demo(&db).await?;
+    let ben = app.token_for("ben.rn").await?;
+    let res = app.get("/wards/ward-99", &ben).await?;
+    ensure!(
+        res.status == StatusCode::NOT_FOUND && res.body.contains("no place `ward-99`"),
+        "{}: {}",
+        res.status,
+        res.body
+    );
+    let board = app.get("/wards/ward-7", &ben).await?;
+    ensure!(board.status == StatusCode::OK, "{}", board.status);
+    ensure!(
+        !board.body.contains("Margaret Hughes") && !board.body.contains("David Clarke"),
+        "Ward 7's patients are not ben's"
+    );
+
+    let mut raw = db.raw().await?;
+    raw.execute(
+        "INSERT INTO task (patient_id, activity, delegator_id, delegatee_id, supervision, notes, status, created_at, \
+         updated_at) SELECT p.id, 'vitals.record', d.id, b.id, 'none', '', 'accepted', '2026-01-01T00:00:00.000000Z', \
+         '2026-01-01T00:00:00.000000Z' FROM patient p, staff d, staff b WHERE p.nhs_number = '9990001375' \
+         AND d.username = 'priya.rn' AND b.username = 'ben.rn'",
+    )
+    .await?;
+    let board = app.get("/wards/ward-7", &ben).await?;
+    ensure!(board.status == StatusCode::OK, "{}", board.status);
+    ensure!(
+        board.body.contains("Margaret Hughes") && !board.body.contains("David Clarke"),
+        "a task delegated to ben opens Margaret's record to him, and only hers"
+    );
+    ensure!(board.body.contains("1 open"), "Margaret's open task is counted");
+
+    // A set scoring 7 raises an escalation; nobody acknowledges it for 16 minutes, and the board is read.
+    let alex = app.token_for("alex.ap").await?;
+    let seven = serde_json::json!({"set": {"respiration_rate": 25, "spo2": 93, "on_oxygen": false,
+        "systolic_bp": 105, "pulse": 105, "consciousness": "alert", "temperature": 37.5}});
+    let res = app
+        .post_json("/api/patients/9990001375/observations", &alex, &seven)
+        .await?;
+    ensure!(res.status == StatusCode::CREATED, "{}", res.body);
+    let id = res.json()?["escalation"]["id"].as_i64().unwrap_or_default();
+    let priya = app.token_for("priya.rn").await?;
+    let board = app.get("/wards/ward-7", &priya).await?;
+    ensure!(
+        board
+            .body
+            .contains("EMERGENCY response (NEWS2 7), not yet acknowledged"),
+        "the new escalation is on the board"
+    );
+    ensure!(stage_of(&mut raw, id).await? == 0, "not yet due");
+    app.clock.advance(chrono::Duration::minutes(16));
+    let board = app.get("/wards/ward-7", &priya).await?;
+    ensure!(board.status == StatusCode::OK, "{}", board.status);
+    ensure!(
+        stage_of(&mut raw, id).await? == 1,
+        "reading the board re-notified the escalation that waited"
+    );
+    Ok(())
+}
+
+async fn stage_of(raw: &mut sqlx::AnyConnection, escalation: i64) -> Result<i64> {
+    let sql = format!("SELECT stage FROM escalation WHERE id = {escalation}");
+    Ok(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+        .fetch_one(raw)
+        .await?)
 }
 
 /// The chart's sets are the newest current ones, and the history the newest versions of any state. The page takes the

@@ -610,7 +610,7 @@ pub async fn sweep(store: &Store, ack_within: Duration) -> Result<usize, StoreEr
     let mut moved = 0;
     for (id, raised, stage) in store.unacknowledged().await? {
         let waited = now - raised;
-        let due = (waited.num_seconds() / ack_within.num_seconds().max(1)).clamp(0, 3) as u8;
+        let due = stage_due(waited, ack_within);
         if due <= stage {
             continue;
         }
@@ -629,16 +629,36 @@ pub async fn sweep(store: &Store, ack_within: Duration) -> Result<usize, StoreEr
     Ok(moved)
 }
 
-/// What `read` reads of the escalations, as it stands once the cascade has moved on any that waited too long: the
-/// sweep and the read go together (on PostgreSQL, round trips at once), and the read is made again only if the sweep
-/// moved something.
-pub(crate) async fn swept<T, F, R>(store: &Store, ack_within: Duration, read: F) -> Result<T, StoreError>
+/// The stage of the cascade an unacknowledged escalation is due at once it has waited `waited`: a step for each
+/// `ack_within`, up to the registrar (3).
+fn stage_due(waited: Duration, ack_within: Duration) -> u8 {
+    (waited.num_seconds() / ack_within.num_seconds().max(1)).clamp(0, 3) as u8
+}
+
+/// Whether an escalation (in `state`, raised at `raised_at`, at `stage`) is due to move along the cascade at `now`:
+/// what a list of escalations checks before it is shown. One whose time cannot be read is reported as due, so that
+/// the sweep meets it and reports it.
+pub(crate) fn cascade_due(state: &str, raised_at: &str, stage: u8, now: DateTime<Utc>, ack_within: Duration) -> bool {
+    state == "open"
+        && remit_domain::time::parse_instant("raised_at", raised_at)
+            .map_or(true, |raised| stage_due(now - raised, ack_within) > stage)
+}
+
+/// What `read` reads, once the cascade has moved on any escalation in it that waited too long: read, and only if
+/// `due` finds one in it due to move at the time given, swept and read again. (Escalations not in what is read are
+/// left to their own reads and to the server's periodic sweep.)
+pub(crate) async fn swept<T, F, R, D>(store: &Store, ack_within: Duration, read: F, due: D) -> Result<T, StoreError>
 where
     F: Fn() -> R,
     R: std::future::Future<Output = Result<T, StoreError>>,
+    D: Fn(&T, DateTime<Utc>) -> bool,
 {
-    let (moved, read_first) = tokio::try_join!(sweep(store, ack_within), read())?;
-    if moved == 0 { Ok(read_first) } else { read().await }
+    let first = read().await?;
+    if !due(&first, store.now()) {
+        return Ok(first);
+    }
+    sweep(store, ack_within).await?;
+    read().await
 }
 
 /// Someone an escalation is addressed to now, and as what.
@@ -752,7 +772,11 @@ pub async fn notices_with(
 ) -> Result<Vec<EscalationNotice>, StoreError> {
     let now = store.now();
     let mut out = Vec::new();
-    for e in swept(store, ack_within, || store.escalations(filter)).await? {
+    let due = |list: &Vec<EscalationView>, now| {
+        list.iter()
+            .any(|e| cascade_due(&e.state, &e.raised_at, e.stage, now, ack_within))
+    };
+    for e in swept(store, ack_within, || store.escalations(filter), due).await? {
         out.push(notice(store, pack, e, now).await?);
     }
     Ok(out)

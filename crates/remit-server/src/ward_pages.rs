@@ -20,7 +20,7 @@ use remit_domain::nhs::NhsNumber;
 use remit_domain::obs::{CHART_ROWS, EscalationLevel, Readings, tenths};
 use remit_domain::place::PlaceCode;
 use remit_domain::staff::Username;
-use remit_store::obs::{EscalationFilter, SetView};
+use remit_store::obs::{EscalationFilter, SetView, WardBoard};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -108,38 +108,47 @@ async fn ward_board(
     Path(place): Path<String>,
 ) -> Result<Html<String>, AppError> {
     let code = PlaceCode::parse(&place)?;
-    // The board's reads are independent of each other: on PostgreSQL each is a round trip, so they go together
-    // rather than one after another.
     let store = &state.store;
-    let filter = EscalationFilter {
-        open: true,
-        place: Some(code.to_string()),
-        patient: None,
+    let now = store.now();
+    let ack_within = state.config.escalation_ack;
+    // One statement (on PostgreSQL, one round trip), read again only after moving the cascade along for an
+    // escalation here that waited too long.
+    let read = || async {
+        store
+            .ward_board(code.as_str(), actor.profile.id)
+            .await?
+            .ok_or_else(|| remit_store::StoreError::NotFound(format!("no place `{code}`")))
     };
-    let (places, patients, tasks, my_tasks, escalations) = tokio::try_join!(
-        store.places(),
-        store.patients_obs(Some(code.as_str())),
-        store.open_task_counts(code.as_str()),
-        store.open_task_patients(actor.profile.id),
-        obs::swept(store, state.config.escalation_ack, || store.escalation_list(&filter)),
-    )?;
-    let p = places
+    let due = |board: &WardBoard, now| {
+        board
+            .patients
+            .iter()
+            .filter_map(|p| p.escalation.as_ref())
+            .any(|e| obs::cascade_due(&e.state, &e.raised_at, e.stage, now, ack_within))
+    };
+    let board = obs::swept(store, ack_within, read, due).await?;
+    let mine: BTreeSet<String> = board
+        .patients
         .iter()
-        .find(|p| p.code == code)
-        .ok_or_else(|| remit_store::StoreError::NotFound(format!("no place `{code}`")))?;
-    let pairs: Vec<_> = patients.iter().map(|p| (p.patient.clone(), p.place.clone())).collect();
+        .filter(|p| p.readers_task)
+        .map(|p| p.patient.to_string())
+        .collect();
+    let pairs: Vec<_> = board
+        .patients
+        .iter()
+        .map(|p| (p.patient.clone(), code.to_string()))
+        .collect();
     let readable = scope::readable_among(
         &state.pack,
         &actor.profile,
-        &places,
-        &my_tasks,
-        store.now().date_naive(),
+        std::slice::from_ref(&board.place),
+        &mine,
+        now.date_naive(),
         &pairs,
     )?;
-    let now = state.store.now();
     let mut rows = Vec::new();
-    for po in patients.iter().filter(|p| readable.contains(&p.patient)) {
-        let trend = match (po.latest.as_ref().map(|s| s.total), po.previous_total) {
+    for po in board.patients.iter().filter(|p| readable.contains(&p.patient)) {
+        let trend = match (po.latest.map(|(total, ..)| total), po.previous_total) {
             (Some(now), Some(before)) if now > before => format!("rising ({before} → {now})"),
             (Some(now), Some(before)) if now < before => format!("falling ({before} → {now})"),
             (Some(now), Some(_)) => format!("steady ({now})"),
@@ -151,7 +160,7 @@ async fn ward_board(
             Some(d) => (format!("due in {}", minutes_text((d - now).num_minutes())), false),
             None => ("—".into(), false),
         };
-        let esc = escalations.iter().find(|e| e.patient == po.patient).map(|e| {
+        let esc = po.escalation.as_ref().map(|e| {
             format!(
                 "{} (NEWS2 {}), {}",
                 level_text(e.level),
@@ -163,28 +172,28 @@ async fn ward_board(
                 }
             )
         });
-        let open_tasks = tasks.get(po.patient.as_str()).copied().unwrap_or(0);
-        let latest = po.latest.as_ref();
         rows.push(BoardRow {
             nhs: po.patient.to_string(),
             name: po.name.clone(),
             bed: po.bed.clone().unwrap_or_else(|| "—".into()),
-            score: latest.map(|s| s.total),
-            risk_class: latest.map_or("risk-none", |s| risk_class(s.total, s.risk.as_str())),
-            risk_text: latest.map_or_else(
+            score: po.latest.map(|(total, ..)| total),
+            risk_class: po
+                .latest
+                .map_or("risk-none", |(total, risk, _)| risk_class(total, risk.as_str())),
+            risk_text: po.latest.map_or_else(
                 || "No observations yet".into(),
-                |s| risk_text(s.risk.as_str(), s.complete),
+                |(_, risk, complete)| risk_text(risk.as_str(), complete),
             ),
             trend,
             due: due_text,
             overdue,
             escalation: esc,
-            tasks: open_tasks,
+            tasks: po.open_tasks,
         });
     }
     render(&WardPage {
         actor: &actor,
-        place_name: p.name.clone(),
+        place_name: board.place.name,
         rows,
     })
 }

@@ -740,21 +740,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_postgres_connection_goes_back_to_the_pool_only_after_its_work_ended_normally() {
-        let Ok(admin) = std::env::var("REMIT_TEST_DATABASE_URL") else {
-            eprintln!("skipped: REMIT_TEST_DATABASE_URL is not set (the PostgreSQL pool test needs a server)");
+        let Some((admin, name, url)) = crate::test_database("remit_pool", "the PostgreSQL pool test").await else {
             return;
         };
-        let name = format!(
-            "remit_pool_{}_{}",
-            std::process::id(),
-            chrono::Utc::now().timestamp_micros()
-        );
-        crate::admin_execute(&admin, &format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create");
-        let (base, _) = admin.rsplit_once('/').expect("a URL ending in /DATABASE");
         // One connection, so that every statement below is served by whichever connection the pool holds.
-        let pool = PgPool::connect(&format!("{base}/{name}"), 1).await.expect("connect");
+        let pool = PgPool::connect(&url, 1).await.expect("connect");
 
         // Work that ends normally: the same connection serves the next statement (no new one, no ping between).
         let first = backend_pid(&pool).await;

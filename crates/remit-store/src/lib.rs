@@ -104,7 +104,11 @@ impl Store {
             }
             Backend::Postgres => Db::Pg(PgPool::connect(&url, PG_CONNECTIONS).await?),
         };
-        let writer = writer::Writer::start(db.clone(), &url, clock.clone());
+        let gather = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(writer::Gather::POSTGRES),
+        };
+        let writer = writer::Writer::start(db.clone(), &url, clock.clone(), gather);
         Ok(Self {
             db,
             url: url.into(),
@@ -439,4 +443,25 @@ pub(crate) fn col<T: FromVal>(row: &Row, name: &str) -> Result<T> {
 /// Parses a stored value with a domain parser; a failure means the database holds what remit would never write.
 pub(crate) fn stored<T>(what: &str, r: Result<T, remit_domain::InvalidValue>) -> Result<T> {
     r.map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// For the store's own tests on PostgreSQL: a new database with a unique name on `REMIT_TEST_DATABASE_URL`'s server,
+/// as (the admin URL, the database's name, its URL); `None`, saying so, when no server is given. The test drops it.
+#[cfg(test)]
+pub(crate) async fn test_database(prefix: &str, needs: &str) -> Option<(String, String, String)> {
+    let Ok(admin) = std::env::var("REMIT_TEST_DATABASE_URL") else {
+        eprintln!("skipped: REMIT_TEST_DATABASE_URL is not set ({needs} needs PostgreSQL)");
+        return None;
+    };
+    let name = format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
+    admin_execute(&admin, &format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create");
+    let (base, _) = admin.rsplit_once('/').expect("a URL ending in /DATABASE");
+    let url = format!("{base}/{name}");
+    Some((admin, name, url))
 }

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use remit_domain::news2::{Consciousness, Monitoring, Risk, Spo2Scale};
 use remit_domain::nhs::NhsNumber;
 use remit_domain::obs::{Assessment, EscalationLevel, Missing, OxygenDevice, PartialScores, Readings};
+use remit_domain::place::{Place, PlaceCode, PlaceKind};
 use remit_domain::time::{format_instant, parse_instant};
 use serde::Serialize;
 
@@ -165,6 +166,42 @@ pub struct PatientObs {
     pub next_due_at: String,
 }
 
+/// A ward board: the place and its patients, read in one statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WardBoard {
+    pub place: Place,
+    pub patients: Vec<BoardPatient>,
+}
+
+/// A patient as the ward board shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardPatient {
+    pub patient: NhsNumber,
+    pub name: String,
+    pub bed: Option<String>,
+    /// The latest current set's NEWS2 total, risk and whether it was complete, if there is one.
+    pub latest: Option<(u8, Risk, bool)>,
+    /// The NEWS2 total of the set before it, for the trend.
+    pub previous_total: Option<u8>,
+    /// When the next set is due: from the latest set, or from admission when there is none.
+    pub next_due_at: String,
+    /// Delegated tasks still open for the patient, and whether any is the reader's.
+    pub open_tasks: i64,
+    pub readers_task: bool,
+    /// The patient's newest escalation still open here.
+    pub escalation: Option<BoardEscalation>,
+}
+
+/// An open escalation as the ward board shows it, with what the cascade needs to know whether it is due to move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardEscalation {
+    pub level: EscalationLevel,
+    pub score: u8,
+    pub state: String,
+    pub raised_at: String,
+    pub stage: u8,
+}
+
 /// A set version's columns, from `obs_set o` alone: the people's names and the patient's NHS number are read by
 /// subqueries rather than joins, which made planning a chart's or board's query (on PostgreSQL, for every read) cost
 /// more than running it.
@@ -260,11 +297,18 @@ fn set_from_row(r: &Row) -> Result<SetView> {
     })
 }
 
+/// An escalation's columns, a row for each of its events (one row of nulls where it has none), from `escalation e`,
+/// its patient `p` and its events `x`: one statement reads escalations with their history.
 const ESCALATION_COLUMNS: &str = "e.id, p.nhs_number, p.given_name, p.family_name, p.bed, e.place_code, e.set_id, \
      e.version_id, e.level, e.score, e.state, e.raised_at, e.stage, e.notified_at, e.acknowledged_at, \
      (SELECT a.username FROM staff a WHERE a.id = e.acknowledged_by) AS acknowledged_by, e.reviewed_at, \
      (SELECT v.username FROM staff v WHERE v.id = e.reviewed_by) AS reviewed_by, e.review_note, e.superseded_by, \
-     e.note FROM escalation e JOIN patient p ON p.id = e.patient_id";
+     e.note, x.at AS event_at, x.actor AS event_actor, x.what AS event_what, x.note AS event_note \
+     FROM escalation e JOIN patient p ON p.id = e.patient_id LEFT JOIN escalation_event x ON x.escalation_id = e.id";
+
+/// The order of rows read with [`ESCALATION_COLUMNS`] under a list's order: each escalation's events together, oldest
+/// first, as [`escalations_from_rows`] needs them.
+const ESCALATION_ORDER: &str = "ORDER BY e.raised_at DESC, e.id DESC, x.id";
 
 /// The `WHERE` conditions of a filter over `escalation e JOIN patient p`, with their arguments: only those asked
 /// for, not `$1 IS NULL OR …`, which PostgreSQL would plan anew every time.
@@ -291,13 +335,24 @@ fn escalation_conditions(f: &EscalationFilter) -> (String, Vec<&str>) {
     (conditions.join(" AND "), args)
 }
 
-fn event_from_row(r: &Row) -> Result<EscalationEvent> {
-    Ok(EscalationEvent {
-        at: col(r, "at")?,
-        actor: col(r, "actor")?,
-        what: col(r, "what")?,
-        note: col(r, "note")?,
-    })
+/// Escalations with their history from rows read with [`ESCALATION_COLUMNS`] in [`ESCALATION_ORDER`].
+fn escalations_from_rows(rows: &[Row]) -> Result<Vec<EscalationView>> {
+    let mut out: Vec<EscalationView> = Vec::new();
+    for r in rows {
+        let id: i64 = col(r, "id")?;
+        if out.last().is_none_or(|e| e.id != id) {
+            out.push(escalation_from_row(r)?);
+        }
+        if let (Some(at), Some(e)) = (col::<Option<String>>(r, "event_at")?, out.last_mut()) {
+            e.history.push(EscalationEvent {
+                at,
+                actor: col(r, "event_actor")?,
+                what: col(r, "event_what")?,
+                note: col(r, "event_note")?,
+            });
+        }
+    }
+    Ok(out)
 }
 
 fn escalation_from_row(r: &Row) -> Result<EscalationView> {
@@ -494,68 +549,111 @@ impl Store {
         Ok(out)
     }
 
+    /// The board of `place` as `reader` sees it, in one statement (on PostgreSQL, one round trip): each patient
+    /// there with a bed or a set, their latest current set and the one before, their open tasks (and whether one is
+    /// the reader's), and their newest escalation still open there. `None` for a place that does not exist.
+    pub async fn ward_board(&self, place: &str, reader: i64) -> Result<Option<WardBoard>> {
+        const OPEN_TASK: &str = "t.status IN ('requested', 'accepted', 'in-progress', 'awaiting-countersignature')";
+        let sql = format!(
+            "SELECT pl.name AS place_name, pl.kind AS place_kind, p.nhs_number, p.given_name, p.family_name, p.bed, p.created_at, \
+             o.id AS latest_id, o.total, o.risk, o.complete, o.next_due_at, \
+             (SELECT x.total FROM obs_set x WHERE x.patient_id = p.id AND x.state = 'current' \
+              ORDER BY x.taken_at DESC, x.id DESC LIMIT 1 OFFSET 1) AS previous_total, \
+             (SELECT COUNT(*) FROM task t WHERE t.patient_id = p.id AND {OPEN_TASK}) AS open_tasks, \
+             (SELECT COUNT(*) FROM task t WHERE t.patient_id = p.id AND t.delegatee_id = $2 AND {OPEN_TASK}) \
+              AS readers_tasks, \
+             e.level, e.score, e.state AS escalation_state, e.raised_at, e.stage \
+             FROM place pl LEFT JOIN patient p ON p.place_code = pl.code \
+             LEFT JOIN obs_set o ON o.id = (SELECT l.id FROM obs_set l WHERE l.patient_id = p.id \
+              AND l.state = 'current' ORDER BY l.taken_at DESC, l.id DESC LIMIT 1) \
+             LEFT JOIN (SELECT y.patient_id, y.level, y.score, y.state, y.raised_at, y.stage, ROW_NUMBER() OVER \
+              (PARTITION BY y.patient_id ORDER BY y.raised_at DESC, y.id DESC) AS newest FROM escalation y \
+              WHERE y.place_code = $1 AND y.state IN ('open', 'acknowledged')) e \
+              ON e.patient_id = p.id AND e.newest = 1 \
+             WHERE pl.code = $1 ORDER BY p.bed, p.family_name, p.id"
+        );
+        let rows = query_built(sql).bind(place).bind(reader).fetch_all(self.pool()).await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let mut board = WardBoard {
+            place: Place {
+                code: stored("place", PlaceCode::parse(place))?,
+                name: col(first, "place_name")?,
+                kind: stored("place kind", PlaceKind::parse(&col::<String>(first, "place_kind")?))?,
+            },
+            patients: Vec::with_capacity(rows.len()),
+        };
+        for r in &rows {
+            // The place's one row when nobody is there.
+            let Some(nhs) = col::<Option<String>>(r, "nhs_number")? else {
+                continue;
+            };
+            let latest = match col::<Option<i64>>(r, "latest_id")? {
+                Some(_) => {
+                    let risk: String = col(r, "risk")?;
+                    Some((
+                        opt_int(r, "total")?.unwrap_or(0),
+                        Risk::parse(&risk).ok_or_else(|| StoreError::Corrupt(format!("risk: `{risk}`")))?,
+                        col::<i64>(r, "complete")? == 1,
+                    ))
+                }
+                // A patient with no bed (seen in a department) has no schedule until a set is recorded.
+                None if col::<Option<String>>(r, "bed")?.is_none() => continue,
+                None => None,
+            };
+            let next_due_at = match latest {
+                Some(_) => col(r, "next_due_at")?,
+                None => col(r, "created_at")?,
+            };
+            let escalation = match col::<Option<String>>(r, "level")? {
+                Some(level) => Some(BoardEscalation {
+                    level: stored("escalation level", EscalationLevel::parse(&level))?,
+                    score: opt_int(r, "score")?.unwrap_or(0),
+                    state: col(r, "escalation_state")?,
+                    raised_at: col(r, "raised_at")?,
+                    stage: opt_int(r, "stage")?.unwrap_or(0),
+                }),
+                None => None,
+            };
+            board.patients.push(BoardPatient {
+                patient: stored("nhs number", NhsNumber::parse(&nhs))?,
+                name: format!(
+                    "{} {}",
+                    col::<String>(r, "given_name")?,
+                    col::<String>(r, "family_name")?
+                ),
+                bed: col(r, "bed")?,
+                latest,
+                previous_total: opt_int(r, "previous_total")?,
+                next_due_at,
+                open_tasks: col(r, "open_tasks")?,
+                readers_task: col::<i64>(r, "readers_tasks")? > 0,
+                escalation,
+            });
+        }
+        Ok(Some(board))
+    }
+
     /// One escalation with its history.
     pub async fn escalation(&self, id: i64) -> Result<EscalationView> {
-        let sql = format!("SELECT {ESCALATION_COLUMNS} WHERE e.id = $1");
-        let row = query_built(sql)
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("no escalation {id}")))?;
-        let mut e = escalation_from_row(&row)?;
-        let events = query(
-            "SELECT escalation_id, at, actor, what, note FROM escalation_event WHERE escalation_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(self.pool())
-        .await?;
-        e.history = events.iter().map(event_from_row).collect::<Result<_>>()?;
-        Ok(e)
+        let sql = format!("SELECT {ESCALATION_COLUMNS} WHERE e.id = $1 {ESCALATION_ORDER}");
+        let rows = query_built(sql).bind(id).fetch_all(self.pool()).await?;
+        escalations_from_rows(&rows)?
+            .pop()
+            .ok_or_else(|| StoreError::NotFound(format!("no escalation {id}")))
     }
 
-    /// Escalations, newest first, each with its history.
+    /// Escalations, newest first, each with its history: one statement, so the history is as of the list.
     pub async fn escalations(&self, f: &EscalationFilter) -> Result<Vec<EscalationView>> {
         let (conditions, args) = escalation_conditions(f);
-        let mut out = self.escalation_list(f).await?;
-        if out.is_empty() {
-            return Ok(out);
-        }
-        // Every listed escalation's history in one query, not one each; read after the list, so that it holds every
-        // change the list shows.
-        let sql = format!(
-            "SELECT x.escalation_id, x.at, x.actor, x.what, x.note FROM escalation_event x WHERE x.escalation_id IN \
-             (SELECT e.id FROM escalation e JOIN patient p ON p.id = e.patient_id WHERE {conditions}) ORDER BY x.id"
-        );
-        let mut history: std::collections::HashMap<i64, Vec<EscalationEvent>> = std::collections::HashMap::new();
-        for r in args
+        let sql = format!("SELECT {ESCALATION_COLUMNS} WHERE {conditions} {ESCALATION_ORDER}");
+        let rows = args
             .iter()
             .fold(query_built(sql), |q, a| q.bind(*a))
             .fetch_all(self.pool())
-            .await?
-            .iter()
-        {
-            history
-                .entry(col(r, "escalation_id")?)
-                .or_default()
-                .push(event_from_row(r)?);
-        }
-        for e in &mut out {
-            e.history = history.remove(&e.id).unwrap_or_default();
-        }
-        Ok(out)
-    }
-
-    /// Escalations, newest first, without their history (left empty): what a ward board shows.
-    pub async fn escalation_list(&self, f: &EscalationFilter) -> Result<Vec<EscalationView>> {
-        let (conditions, args) = escalation_conditions(f);
-        let sql = format!("SELECT {ESCALATION_COLUMNS} WHERE {conditions} ORDER BY e.raised_at DESC, e.id DESC");
-        args.iter()
-            .fold(query_built(sql), |q, a| q.bind(*a))
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(escalation_from_row)
-            .collect()
+            .await?;
+        escalations_from_rows(&rows)
     }
 
     /// Unacknowledged escalations with when they were raised and the stage they are at: the cascade's work list.

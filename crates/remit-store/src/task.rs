@@ -180,19 +180,6 @@ impl Store {
         Ok(col::<i64>(&row, "n")? > 0)
     }
 
-    /// How many open tasks each patient of a place has, by NHS number.
-    pub async fn open_task_counts(&self, place: &str) -> Result<std::collections::BTreeMap<String, i64>> {
-        let rows = query(
-            "SELECT p.nhs_number, COUNT(*) AS n FROM task t JOIN patient p ON p.id = t.patient_id \
-             WHERE p.place_code = $1 AND t.status IN ('requested', 'accepted', 'in-progress', \
-             'awaiting-countersignature') GROUP BY p.nhs_number",
-        )
-        .bind(place)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(|r| Ok((col(r, "nhs_number")?, col(r, "n")?))).collect()
-    }
-
     /// The patients (by NHS number) for whom a staff member has an open delegated task.
     pub async fn open_task_patients(&self, staff_id: i64) -> Result<std::collections::BTreeSet<String>> {
         let rows = query(

@@ -18,6 +18,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -48,16 +49,17 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread (on PostgreSQL, connecting to `url` for itself). It ends when the last `Writer` is
+    /// Starts the writer thread (on PostgreSQL, connecting to `url` for itself), gathering commands into a commit as
+    /// `gather` says (without, each commit holds what was waiting when it began). It ends when the last `Writer` is
     /// dropped.
-    pub(crate) fn start(db: Db, url: &str, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn start(db: Db, url: &str, clock: Arc<dyn Clock>, gather: Option<Gather>) -> Self {
         let (queue, jobs) = mpsc::unbounded_channel();
         let spawned = match db {
             Db::Lite(_) => {
                 let runtime = tokio::runtime::Handle::current();
                 std::thread::Builder::new().name("remit-writer".into()).spawn(move || {
                     let _entered = runtime.enter();
-                    futures_executor::block_on(run(db, Waits::Here, clock, jobs));
+                    futures_executor::block_on(run(db, Waits::Here, clock, gather, jobs));
                 })
             }
             Db::Pg(_) => {
@@ -74,7 +76,7 @@ impl Writer {
                             Ok(pool) => pool,
                             Err(e) => return tracing::error!(error = %e, "the database writer cannot connect"),
                         };
-                        run(Db::Pg(pool.clone()), Waits::Blocking, clock, jobs).await;
+                        run(Db::Pg(pool.clone()), Waits::Blocking, clock, gather, jobs).await;
                         pool.close().await;
                     });
                 })
@@ -172,9 +174,50 @@ where
     }
 }
 
-async fn run(db: Db, waits: Waits, clock: Arc<dyn Clock>, mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>) {
+/// How long a commit may wait for more commands to join it, and for how many.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Gather {
+    /// The longest wait, from when the first command of the commit was taken.
+    pub(crate) within: Duration,
+    /// Enough commands to commit at once.
+    pub(crate) enough: usize,
+}
+
+impl Gather {
+    /// On PostgreSQL, once a commit held more than one command (requests are arriving together), the next waits up
+    /// to 3 ms for up to 16. A commit there costs the database a sync and statements of its own (the audit chain's
+    /// head, its entries) and the writer a round trip for each; requests waiting meanwhile use no processor, which
+    /// is left to the reads (BENCHMARKS.md, round 10). On SQLite a commit is the file's sync on this thread, and
+    /// waiting only cost sets a second.
+    pub(crate) const POSTGRES: Gather = Gather {
+        within: Duration::from_millis(3),
+        enough: 16,
+    };
+}
+
+async fn run(
+    db: Db,
+    waits: Waits,
+    clock: Arc<dyn Clock>,
+    gather: Option<Gather>,
+    mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>,
+) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    let mut together = false;
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // A command arriving alone after one that was alone is committed at once: waiting would only delay it.
+        if let Some(gather) = gather.filter(|_| together) {
+            let deadline = tokio::time::Instant::now() + gather.within;
+            while batch.len() < gather.enough.min(MAX_BATCH) {
+                let room = MAX_BATCH - batch.len();
+                match tokio::time::timeout_at(deadline, jobs.recv_many(&mut batch, room)).await {
+                    Ok(n) if n > 0 => {}
+                    // The time is up, or the queue closed (what is taken is still committed and answered).
+                    _ => break,
+                }
+            }
+        }
+        together = batch.len() > 1;
         let committed = commit_batch(&db, waits, clock.as_ref(), &mut batch).await;
         if let Err(e) = &committed {
             tracing::error!(error = %e, commands = batch.len(), "a group commit failed");
@@ -232,5 +275,99 @@ async fn rollback(tx: WriteTx) {
     if let Err(e) = tx.rollback().await {
         // The connection is not reused (sqlx closes one whose rollback failed; SQLite's is dropped).
         tracing::warn!(error = %e, "a write transaction could not be rolled back");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use remit_domain::time::SystemClock;
+
+    /// The transaction a command of `writer` ran in (PostgreSQL's id for it).
+    async fn transaction_of(writer: &Writer) -> Result<String> {
+        let draft = AuditDraft::permit("test", "test.gather", "nothing");
+        let (xid, _) = writer
+            .command(draft, |tx| {
+                Box::pin(async move {
+                    let row = crate::db::query("SELECT txid_current()::text AS x")
+                        .fetch_one(tx.conn())
+                        .await?;
+                    crate::col::<String>(&row, "x")
+                })
+            })
+            .await?;
+        Ok(xid)
+    }
+
+    /// On PostgreSQL, once a commit held several commands, commands arriving one after another within the gathering
+    /// time share the next commit (up to `enough`); a command arriving alone after a commit of one is not held.
+    #[tokio::test]
+    async fn commands_arriving_together_are_gathered_into_one_commit_and_a_lone_one_is_not_held() {
+        let Some((admin, name, url)) = crate::test_database("remit_gather", "the gathering test").await else {
+            return;
+        };
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = crate::Store::connect(&url, clock.clone()).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let gather = Gather {
+            within: Duration::from_secs(5),
+            enough: 4,
+        };
+        let writer = Writer::start(store.db.clone(), &url, clock, Some(gather));
+
+        // Commands sent at once until the last commit holds more than one (the writer may take any alone; the
+        // three are queued in order, so the second and third sharing one means the last held both).
+        let mut armed = false;
+        for _ in 0..50 {
+            let (a, b, c) = tokio::join!(
+                transaction_of(&writer),
+                transaction_of(&writer),
+                transaction_of(&writer)
+            );
+            let (a, b, c) = (a.expect("a"), b.expect("b"), c.expect("c"));
+            let (a, b, c): (i64, i64, i64) = (a.parse().expect("a"), b.parse().expect("b"), c.parse().expect("c"));
+            if b == c {
+                assert!(a <= b, "sent in order");
+                armed = true;
+                break;
+            }
+        }
+        assert!(armed, "three commands sent at once never shared a commit");
+
+        // Four commands, each sent 30 ms after the one before: without gathering each would have its own commit.
+        let spaced: Vec<_> = (0..4u64)
+            .map(|i| {
+                let writer = writer.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(30 * i)).await;
+                    transaction_of(&writer).await
+                })
+            })
+            .collect();
+        let mut xids = Vec::new();
+        for t in spaced {
+            xids.push(t.await.expect("joined").expect("committed"));
+        }
+        assert!(
+            xids.iter().all(|x| *x == xids[0]),
+            "not gathered into one commit: {xids:?}"
+        );
+
+        // After the commit of four, a lone command waits out the gathering time; the next lone one does not.
+        let lone = transaction_of(&writer).await.expect("committed");
+        let started = std::time::Instant::now();
+        let next = transaction_of(&writer).await.expect("committed");
+        assert_ne!(lone, next);
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(2500),
+            "a lone command after a lone one was held for {:?}",
+            started.elapsed()
+        );
+
+        drop(writer);
+        drop(store);
+        crate::admin_execute(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await
+            .expect("drop");
     }
 }
