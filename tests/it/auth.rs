@@ -527,13 +527,7 @@ async fn a_patient_record_is_read_again_once_anything_in_it_changes(db: TestDb) 
         read().await? == StatusCode::FORBIDDEN,
         "moved to Ward 7 at a SQL prompt"
     );
-    raw.execute(
-        "INSERT INTO task (patient_id, activity, delegator_id, delegatee_id, supervision, notes, status, created_at, \
-         updated_at) SELECT p.id, 'vitals.record', d.id, b.id, 'none', '', 'accepted', '2026-01-01T00:00:00.000000Z', \
-         '2026-01-01T00:00:00.000000Z' FROM patient p, staff d, staff b WHERE p.nhs_number = '9990009597' \
-         AND d.username = 'priya.rn' AND b.username = 'ben.rn'",
-    )
-    .await?;
+    crate::helpers::delegate_at_sql_prompt(&mut raw, "9990009597", "priya.rn", "ben.rn").await?;
     ensure!(
         read().await? == StatusCode::OK,
         "a task for the patient delegated to the reader at a SQL prompt"

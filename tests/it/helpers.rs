@@ -361,6 +361,24 @@ impl Auth {
     }
 }
 
+/// Delegates an accepted `vitals.record` task for the patient `nhs` from `delegator` to `delegatee` at a SQL prompt on
+/// `raw` (behind the server's back, as another process would).
+pub async fn delegate_at_sql_prompt(
+    raw: &mut AnyConnection,
+    nhs: &str,
+    delegator: &str,
+    delegatee: &str,
+) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO task (patient_id, activity, delegator_id, delegatee_id, supervision, notes, status, created_at, \
+         updated_at) SELECT p.id, 'vitals.record', d.id, b.id, 'none', '', 'accepted', '2026-01-01T00:00:00.000000Z', \
+         '2026-01-01T00:00:00.000000Z' FROM patient p, staff d, staff b WHERE p.nhs_number = '{nhs}' \
+         AND d.username = '{delegator}' AND b.username = '{delegatee}'"
+    );
+    raw.execute(sqlx::AssertSqlSafe(sql)).await?;
+    Ok(())
+}
+
 pub fn form_encode(form: &[(&str, &str)]) -> String {
     form.iter()
         .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))

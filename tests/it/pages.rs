@@ -91,13 +91,7 @@ async fn the_ward_board_counts_tasks_shows_a_delegatee_their_patient_and_moves_t
     );
 
     let mut raw = db.raw().await?;
-    raw.execute(
-        "INSERT INTO task (patient_id, activity, delegator_id, delegatee_id, supervision, notes, status, created_at, \
-         updated_at) SELECT p.id, 'vitals.record', d.id, b.id, 'none', '', 'accepted', '2026-01-01T00:00:00.000000Z', \
-         '2026-01-01T00:00:00.000000Z' FROM patient p, staff d, staff b WHERE p.nhs_number = '9990001375' \
-         AND d.username = 'priya.rn' AND b.username = 'ben.rn'",
-    )
-    .await?;
+    crate::helpers::delegate_at_sql_prompt(&mut raw, "9990001375", "priya.rn", "ben.rn").await?;
     let board = app.get("/wards/ward-7", &ben).await?;
     ensure!(board.status == StatusCode::OK, "{}", board.status);
     ensure!(

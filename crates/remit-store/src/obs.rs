@@ -553,15 +553,15 @@ impl Store {
     /// there with a bed or a set, their latest current set and the one before, their open tasks (and whether one is
     /// the reader's), and their newest escalation still open there. `None` for a place that does not exist.
     pub async fn ward_board(&self, place: &str, reader: i64) -> Result<Option<WardBoard>> {
-        const OPEN_TASK: &str = "t.status IN ('requested', 'accepted', 'in-progress', 'awaiting-countersignature')";
-        let sql = format!(
-            "SELECT pl.name AS place_name, pl.kind AS place_kind, p.nhs_number, p.given_name, p.family_name, p.bed, p.created_at, \
-             o.id AS latest_id, o.total, o.risk, o.complete, o.next_due_at, \
+        // The statement's text is built once, not on every board.
+        const SQL: &str = "SELECT pl.name AS place_name, pl.kind AS place_kind, p.nhs_number, p.given_name, \
+             p.family_name, p.bed, p.created_at, o.id AS latest_id, o.total, o.risk, o.complete, o.next_due_at, \
              (SELECT x.total FROM obs_set x WHERE x.patient_id = p.id AND x.state = 'current' \
               ORDER BY x.taken_at DESC, x.id DESC LIMIT 1 OFFSET 1) AS previous_total, \
-             (SELECT COUNT(*) FROM task t WHERE t.patient_id = p.id AND {OPEN_TASK}) AS open_tasks, \
-             (SELECT COUNT(*) FROM task t WHERE t.patient_id = p.id AND t.delegatee_id = $2 AND {OPEN_TASK}) \
-              AS readers_tasks, \
+             (SELECT COUNT(*) FROM task t WHERE t.patient_id = p.id AND t.status IN ('requested', 'accepted', \
+              'in-progress', 'awaiting-countersignature')) AS open_tasks, \
+             (SELECT COUNT(*) FROM task t WHERE t.patient_id = p.id AND t.delegatee_id = $2 AND t.status IN \
+              ('requested', 'accepted', 'in-progress', 'awaiting-countersignature')) AS readers_tasks, \
              e.level, e.score, e.state AS escalation_state, e.raised_at, e.stage \
              FROM place pl LEFT JOIN patient p ON p.place_code = pl.code \
              LEFT JOIN obs_set o ON o.id = (SELECT l.id FROM obs_set l WHERE l.patient_id = p.id \
@@ -570,9 +570,8 @@ impl Store {
               (PARTITION BY y.patient_id ORDER BY y.raised_at DESC, y.id DESC) AS newest FROM escalation y \
               WHERE y.place_code = $1 AND y.state IN ('open', 'acknowledged')) e \
               ON e.patient_id = p.id AND e.newest = 1 \
-             WHERE pl.code = $1 ORDER BY p.bed, p.family_name, p.id"
-        );
-        let rows = query_built(sql).bind(place).bind(reader).fetch_all(self.pool()).await?;
+             WHERE pl.code = $1 ORDER BY p.bed, p.family_name, p.id";
+        let rows = query(SQL).bind(place).bind(reader).fetch_all(self.pool()).await?;
         let Some(first) = rows.first() else {
             return Ok(None);
         };
