@@ -21,6 +21,7 @@ crate::tests!(
     a_suspended_account_loses_its_sessions_and_tokens,
     a_profile_is_read_again_once_anything_in_it_changes,
     a_patient_record_is_read_again_once_anything_in_it_changes,
+    a_ward_boards_own_statement_confirms_a_kept_token_holder,
     repeated_failed_sign_ins_are_throttled,
     bearer_tokens_authenticate_api_clients,
     metrics_are_for_administrators,
@@ -474,7 +475,12 @@ async fn a_profile_is_read_again_once_anything_in_it_changes(db: TestDb) -> Resu
     app.clock.advance(Duration::hours(2));
     ensure!(duty(&me().await?.1) == ["ward-9"], "the duty has ended");
 
-    // Changes on a connection of its own, not through the server's store.
+    // Changes on a connection of its own, not through the server's store; a session read before them.
+    let session = app.sign_in("ben.rn", DEMO_PASSWORD).await?;
+    ensure!(
+        app.get("/api/me", &session).await?.status == StatusCode::OK,
+        "signed in"
+    );
     let mut raw = db.raw().await?;
     raw.execute(
         "INSERT INTO staff_role (staff_id, role) SELECT id, 'education-lead' FROM staff WHERE username = 'ben.rn'",
@@ -486,9 +492,20 @@ async fn a_profile_is_read_again_once_anything_in_it_changes(db: TestDb) -> Resu
         roles.contains("education-lead"),
         "a role added at a SQL prompt: {roles}"
     );
+    // A session reads its holder under the versions read with it: the same change shows there.
+    let res = app.get("/api/me", &session).await?;
+    let roles = res.json()?["roles"].to_string();
+    ensure!(
+        res.status == StatusCode::OK && roles.contains("education-lead"),
+        "a role added at a SQL prompt, through a session: {roles}"
+    );
     raw.execute("UPDATE staff SET status = 'suspended' WHERE username = 'ben.rn'")
         .await?;
     ensure!(me().await?.0 == StatusCode::UNAUTHORIZED, "suspended at a SQL prompt");
+    ensure!(
+        app.get("/api/me", &session).await?.status == StatusCode::UNAUTHORIZED,
+        "suspended at a SQL prompt, through a session"
+    );
     raw.execute("UPDATE staff SET status = 'active' WHERE username = 'ben.rn'")
         .await?;
     ensure!(me().await?.0 == StatusCode::OK, "reinstated");
@@ -500,6 +517,72 @@ async fn a_profile_is_read_again_once_anything_in_it_changes(db: TestDb) -> Resu
     ensure!(
         me().await?.0 == StatusCode::UNAUTHORIZED,
         "the token revoked at a SQL prompt"
+    );
+    Ok(())
+}
+
+/// The ward board takes a bearer token's holder from what the server keeps, without a query of its own, and
+/// confirms them with the versions its statement reads: anything changed behind the server's back (a SQL prompt)
+/// shows at the very next board, as it does on every other route.
+async fn a_ward_boards_own_statement_confirms_a_kept_token_holder(db: TestDb) -> Result<()> {
+    use sqlx::Executor;
+    // ben.rn is on duty on Ward 9, where Susan Blake is.
+    let app = TestApp::demo(&db).await?;
+    let ben = app.token_for("ben.rn").await?;
+    let Auth::Bearer(token) = &ben else {
+        unreachable!("token_for gives a bearer token")
+    };
+    let board = || async {
+        let res = app.get("/wards/ward-9", &ben).await?;
+        anyhow::Ok((res.status, res.body.contains("Susan Blake")))
+    };
+    ensure!(
+        app.store.kept_token_holder(token).is_none(),
+        "nothing kept before the first request"
+    );
+    ensure!(board().await? == (StatusCode::OK, true), "the first board");
+    ensure!(
+        app.store.kept_token_holder(token).is_some(),
+        "the holder is kept after the first request"
+    );
+    ensure!(
+        board().await? == (StatusCode::OK, true),
+        "the board for the kept holder"
+    );
+
+    let mut raw = db.raw().await?;
+    // Someone else's profile changed: the holder is read again and still stands.
+    raw.execute(
+        "INSERT INTO staff_role (staff_id, role) SELECT id, 'education-lead' FROM staff WHERE username = 'alex.ap'",
+    )
+    .await?;
+    ensure!(board().await? == (StatusCode::OK, true), "another's profile changed");
+    // Their own duty ended: the board shows them nobody.
+    raw.execute("DELETE FROM duty WHERE staff_id = (SELECT id FROM staff WHERE username = 'ben.rn')")
+        .await?;
+    ensure!(
+        board().await? == (StatusCode::OK, false),
+        "off duty at a SQL prompt, the board shows nobody"
+    );
+    raw.execute("UPDATE staff SET status = 'suspended' WHERE username = 'ben.rn'")
+        .await?;
+    ensure!(
+        board().await?.0 == StatusCode::UNAUTHORIZED,
+        "suspended at a SQL prompt"
+    );
+    raw.execute("UPDATE staff SET status = 'active' WHERE username = 'ben.rn'")
+        .await?;
+    ensure!(board().await?.0 == StatusCode::OK, "reinstated");
+    ensure!(board().await?.0 == StatusCode::OK, "reinstated, and kept again");
+    raw.execute("UPDATE api_token SET revoked_at = '2000-01-01T00:00:00.000000Z'")
+        .await?;
+    ensure!(
+        board().await?.0 == StatusCode::UNAUTHORIZED,
+        "the token revoked at a SQL prompt"
+    );
+    ensure!(
+        app.get("/wards/no-such-ward", &ben).await?.status == StatusCode::UNAUTHORIZED,
+        "a revoked token does not learn which wards exist"
     );
     Ok(())
 }

@@ -4,9 +4,9 @@
 //! session's CSRF token in the `csrf` form field or the `x-csrf-token` header, and no cross-site `Origin`.
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use remit_store::Versions;
@@ -68,12 +68,115 @@ impl Actor {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Actor {
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(actor) = parts.extensions.get::<Actor>() {
+            return Ok(actor.clone());
+        }
+        // A handler of a route that confirms its own authentication asked for an actor: confirmed by a query here.
+        match parts.extensions.get::<Claimed>() {
+            Some(claimed) => claimed.clone().confirm_by_query(state).await,
+            None => Err(AppError::Unauthorized),
+        }
+    }
+}
+
+/// Routes whose handler confirms a bearer token's holder with the versions its own statement reads ([`Claimed`]):
+/// there, a holder unchanged since the store last read them costs no query of its own (the ward board, read all day
+/// by ward systems and open boards, is one round trip rather than two). Every other route, and a route here asked
+/// for by a session or with anything but `GET`, is authenticated in full before its handler runs.
+const CONFIRMED_BY_HANDLER: &[&str] = &["/wards/{place}"];
+
+/// The actor of a route in [`CONFIRMED_BY_HANDLER`]: authenticated in full, or a bearer token's holder as the store
+/// keeps them ([`remit_store::Store::kept_token_holder`]), not yet confirmed. The handler reads for
+/// [`Claimed::staff_id`] and confirms with the versions read in the same statement before it shows or changes
+/// anything ([`Claimed::confirm`]).
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    actor: Actor,
+    /// The token, while its holder is not yet confirmed.
+    unconfirmed: Option<String>,
+}
+
+impl Claimed {
+    /// Whom the handler reads for: the actor it will be once confirmed.
+    pub fn staff_id(&self) -> i64 {
+        self.actor.profile.id
+    }
+
+    /// The actor, if the holder still stands under `read` (the versions read with the handler's statement), or else
+    /// as read afresh; 401 if the token no longer stands (revoked, its holder suspended).
+    pub async fn confirm(self, state: &AppState, read: Versions) -> Result<Actor, AppError> {
+        if self.unconfirmed.is_none() {
+            return Ok(self.actor);
+        }
+        if read.confirm(self.actor.versions) {
+            return Ok(Actor {
+                versions: read,
+                ..self.actor
+            });
+        }
+        self.confirm_by_query(state).await
+    }
+
+    /// The actor as the database has them now (a query), for a handler whose statement read no versions.
+    pub async fn confirm_by_query(self, state: &AppState) -> Result<Actor, AppError> {
+        let Some(token) = self.unconfirmed else {
+            return Ok(self.actor);
+        };
+        match state.store.token_holder(&token).await? {
+            // A token is never given to someone else; what was read for the claimed holder is theirs.
+            Some((profile, versions)) if profile.id == self.actor.profile.id => Ok(Actor {
+                profile,
+                credential: Credential::Token,
+                versions,
+            }),
+            _ => Err(AppError::Unauthorized),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Claimed {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Actor>().cloned().ok_or(AppError::Unauthorized)
+        if let Some(claimed) = parts.extensions.get::<Claimed>() {
+            return Ok(claimed.clone());
+        }
+        let actor = parts.extensions.get::<Actor>().cloned().ok_or(AppError::Unauthorized)?;
+        Ok(Claimed {
+            actor,
+            unconfirmed: None,
+        })
     }
+}
+
+/// A bearer token's holder as the store keeps them, for a `GET` of a route in [`CONFIRMED_BY_HANDLER`].
+fn kept_claim(state: &AppState, req: &Request) -> Option<Claimed> {
+    if req.method() != Method::GET {
+        return None;
+    }
+    let route = req.extensions().get::<MatchedPath>()?;
+    if !CONFIRMED_BY_HANDLER.contains(&route.as_str()) {
+        return None;
+    }
+    let token = bearer_token(req.headers().get(header::AUTHORIZATION)?)?;
+    let (profile, versions) = state.store.kept_token_holder(token)?;
+    Some(Claimed {
+        actor: Actor {
+            profile,
+            credential: Credential::Token,
+            versions,
+        },
+        unconfirmed: Some(token.to_owned()),
+    })
+}
+
+/// The token of an `Authorization: Bearer …` header.
+fn bearer_token(auth: &HeaderValue) -> Option<&str> {
+    auth.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
 /// The session cookie's value, if the request carries one.
@@ -92,12 +195,9 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Actor>, AppError> {
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
         // A request that names a bearer token stands or falls by it: no fallback to a cookie.
-        let token = auth
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        let Some(token) = token else { return Ok(None) };
+        let Some(token) = bearer_token(auth) else {
+            return Ok(None);
+        };
         let Some((profile, versions)) = state.store.token_holder(token).await? else {
             return Ok(None);
         };
@@ -113,7 +213,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Optio
     let Some(session) = state.store.session(&id, state.config.sessions).await? else {
         return Ok(None);
     };
-    let (profile, versions) = state.store.staff_profile_by_id(session.staff_id).await?;
+    let (profile, versions) = state.store.session_holder(&session).await?;
     if !profile.staff.is_active() {
         return Ok(None);
     }
@@ -151,6 +251,12 @@ pub fn check_same_origin(headers: &HeaderMap) -> Result<(), AppError> {
 
 /// The middleware on every protected route.
 pub async fn require_auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(claimed) = kept_claim(&state, &req) {
+        tracing::Span::current().record("staff", claimed.actor.profile.staff.username.as_str());
+        let mut req = req;
+        req.extensions_mut().insert(claimed);
+        return next.run(req).await;
+    }
     let actor = match authenticate(&state, req.headers()).await {
         Ok(Some(actor)) => actor,
         Ok(None) => return unauthorized(req.headers()),

@@ -654,6 +654,22 @@ where
     D: Fn(&T, DateTime<Utc>) -> bool,
 {
     let first = read().await?;
+    swept_after(store, ack_within, first, read, due).await
+}
+
+/// [`swept`] for what the caller has read once already (`first`, by `read`).
+pub(crate) async fn swept_after<T, F, R, D>(
+    store: &Store,
+    ack_within: Duration,
+    first: T,
+    read: F,
+    due: D,
+) -> Result<T, StoreError>
+where
+    F: Fn() -> R,
+    R: std::future::Future<Output = Result<T, StoreError>>,
+    D: Fn(&T, DateTime<Utc>) -> bool,
+{
     if !due(&first, store.now()) {
         return Ok(first);
     }

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::AppState;
-use crate::auth::Actor;
+use crate::auth::{Actor, Claimed};
 use crate::error::{AppError, render};
 use crate::obs::{self, EscalationNotice, RecordSet, Recorded};
 use crate::obs_api::must_read;
@@ -104,21 +104,24 @@ struct WardPage<'a> {
 
 async fn ward_board(
     State(state): State<AppState>,
-    actor: Actor,
+    claimed: Claimed,
     Path(place): Path<String>,
 ) -> Result<Html<String>, AppError> {
     let code = PlaceCode::parse(&place)?;
     let store = &state.store;
     let now = store.now();
     let ack_within = state.config.escalation_ack;
-    // One statement (on PostgreSQL, one round trip), read again only after moving the cascade along for an
-    // escalation here that waited too long.
-    let read = || async {
-        store
-            .ward_board(code.as_str(), actor.profile.id)
-            .await?
-            .ok_or_else(|| remit_store::StoreError::NotFound(format!("no place `{code}`")))
+    // One statement (on PostgreSQL, one round trip), which also confirms who is reading; read again only after
+    // moving the cascade along for an escalation here that waited too long.
+    let reader = claimed.staff_id();
+    let no_place = || remit_store::StoreError::NotFound(format!("no place `{code}`"));
+    let read = || async { store.ward_board(code.as_str(), reader).await?.ok_or_else(no_place) };
+    let Some(first) = store.ward_board(code.as_str(), reader).await? else {
+        // Nothing read confirms the reader: a query does, before they learn the place does not exist.
+        claimed.confirm_by_query(&state).await?;
+        return Err(no_place().into());
     };
+    let actor = claimed.confirm(&state, first.versions).await?;
     let due = |board: &WardBoard, now| {
         board
             .patients
@@ -126,7 +129,7 @@ async fn ward_board(
             .filter_map(|p| p.escalation.as_ref())
             .any(|e| obs::cascade_due(&e.state, &e.raised_at, e.stage, now, ack_within))
     };
-    let board = obs::swept(store, ack_within, read, due).await?;
+    let board = obs::swept_after(store, ack_within, first, read, due).await?;
     let mine: BTreeSet<String> = board
         .patients
         .iter()

@@ -12,6 +12,23 @@ use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 
+/// The columns of a statement that reads the version counters (named `profiles` and `records`; see [`versions_of`]),
+/// as text to put in a statement's `concat!`.
+macro_rules! versions_columns {
+    () => {
+        "(SELECT n FROM profile_version WHERE id = 1) AS profiles, \
+         (SELECT n FROM record_version WHERE id = 1) AS records"
+    };
+}
+
+/// The versions a row read with [`versions_columns`] holds.
+pub(crate) fn versions_of(row: &crate::db::Row) -> crate::Result<Versions> {
+    Ok(Versions {
+        profiles: crate::col(row, "profiles")?,
+        records: crate::col(row, "records")?,
+    })
+}
+
 /// The database's version counters as a request found them when it began (see the module comment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Versions {
@@ -20,6 +37,12 @@ pub struct Versions {
 }
 
 impl Versions {
+    /// Whether a profile kept under `assumed` (taken without asking the database: see
+    /// [`crate::Store::kept_token_holder`]) still stands when a statement read these versions.
+    pub fn confirm(self, assumed: Versions) -> bool {
+        self.profiles == assumed.profiles
+    }
+
     /// Whether these versions are older than `other` in either counter (both only move on).
     fn older_than(self, other: Versions) -> bool {
         self.profiles < other.profiles || self.records < other.records
@@ -59,6 +82,11 @@ impl<K, V> Default for Kept<K, V> {
 }
 
 impl<K: Hash + Eq, V: Clone> Kept<K, V> {
+    /// The versions what is kept was read under, if anything is.
+    pub(crate) fn versions(&self) -> Option<Versions> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner).versions
+    }
+
     /// The item kept for `key`, if it was read under `versions` and still stands at `now`.
     pub(crate) fn get(&self, key: &K, versions: Versions, now: DateTime<Utc>) -> Option<V> {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
@@ -137,6 +165,11 @@ mod tests {
         kept.keep(2, v(3, 8), t, None, &"two");
         assert!(kept.get(&1, v(3, 7), t).is_none() && kept.get(&1, v(3, 8), t).is_none());
         assert_eq!(kept.get(&2, v(3, 8), t + Duration::days(365)), Some("two"));
+
+        // A profile kept under a profile version (records 0) is confirmed by a statement's versions with the same
+        // profile version, whatever its record version; not by a later one.
+        assert!(v(3, 8).confirm(v(3, 0)) && v(3, 0).confirm(v(3, 0)));
+        assert!(!v(4, 8).confirm(v(3, 0)), "a profile changed since");
 
         // Bounded: a full store starts again.
         for key in 0..(MAX_KEPT as i64 + 10) {

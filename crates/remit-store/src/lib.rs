@@ -15,6 +15,7 @@ mod db;
 pub mod demo;
 mod error;
 pub mod imaging;
+#[macro_use]
 mod kept;
 pub mod obs;
 pub mod patient;

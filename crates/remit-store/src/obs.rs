@@ -14,6 +14,7 @@ use remit_domain::time::{format_instant, parse_instant};
 use serde::Serialize;
 
 use crate::db::{Row, query, query_built};
+use crate::kept::{Versions, versions_of};
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
 /// A set to store (ids already resolved, already scored).
@@ -171,6 +172,9 @@ pub struct PatientObs {
 pub struct WardBoard {
     pub place: Place,
     pub patients: Vec<BoardPatient>,
+    /// The versions read in the same statement: they confirm a reader taken from what the store keeps
+    /// ([`crate::Store::kept_token_holder`]) with no round trip of its own.
+    pub versions: Versions,
 }
 
 /// A patient as the ward board shows them.
@@ -554,7 +558,8 @@ impl Store {
     /// the reader's), and their newest escalation still open there. `None` for a place that does not exist.
     pub async fn ward_board(&self, place: &str, reader: i64) -> Result<Option<WardBoard>> {
         // The statement's text is built once, not on every board.
-        const SQL: &str = "SELECT pl.name AS place_name, pl.kind AS place_kind, p.nhs_number, p.given_name, \
+        const SQL: &str = concat!(
+            "SELECT pl.name AS place_name, pl.kind AS place_kind, p.nhs_number, p.given_name, \
              p.family_name, p.bed, p.created_at, o.id AS latest_id, o.total, o.risk, o.complete, o.next_due_at, \
              (SELECT x.total FROM obs_set x WHERE x.patient_id = p.id AND x.state = 'current' \
               ORDER BY x.taken_at DESC, x.id DESC LIMIT 1 OFFSET 1) AS previous_total, \
@@ -562,15 +567,17 @@ impl Store {
               'in-progress', 'awaiting-countersignature')) AS open_tasks, \
              (SELECT COUNT(*) FROM task t WHERE t.patient_id = p.id AND t.delegatee_id = $2 AND t.status IN \
               ('requested', 'accepted', 'in-progress', 'awaiting-countersignature')) AS readers_tasks, \
-             e.level, e.score, e.state AS escalation_state, e.raised_at, e.stage \
-             FROM place pl LEFT JOIN patient p ON p.place_code = pl.code \
+             e.level, e.score, e.state AS escalation_state, e.raised_at, e.stage, ",
+            versions_columns!(),
+            " FROM place pl LEFT JOIN patient p ON p.place_code = pl.code \
              LEFT JOIN obs_set o ON o.id = (SELECT l.id FROM obs_set l WHERE l.patient_id = p.id \
               AND l.state = 'current' ORDER BY l.taken_at DESC, l.id DESC LIMIT 1) \
              LEFT JOIN (SELECT y.patient_id, y.level, y.score, y.state, y.raised_at, y.stage, ROW_NUMBER() OVER \
               (PARTITION BY y.patient_id ORDER BY y.raised_at DESC, y.id DESC) AS newest FROM escalation y \
               WHERE y.place_code = $1 AND y.state IN ('open', 'acknowledged')) e \
               ON e.patient_id = p.id AND e.newest = 1 \
-             WHERE pl.code = $1 ORDER BY p.bed, p.family_name, p.id";
+             WHERE pl.code = $1 ORDER BY p.bed, p.family_name, p.id"
+        );
         let rows = query(SQL).bind(place).bind(reader).fetch_all(self.pool()).await?;
         let Some(first) = rows.first() else {
             return Ok(None);
@@ -582,6 +589,7 @@ impl Store {
                 kind: stored("place kind", PlaceKind::parse(&col::<String>(first, "place_kind")?))?,
             },
             patients: Vec::with_capacity(rows.len()),
+            versions: versions_of(first)?,
         };
         for r in &rows {
             // The place's one row when nobody is there.

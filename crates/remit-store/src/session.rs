@@ -9,6 +9,7 @@ use remit_domain::time::{format_instant, parse_instant};
 
 use crate::credentials::{random_secret, secret_digest};
 use crate::db::query;
+use crate::kept::{Versions, versions_of};
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
 /// How long a session lasts.
@@ -34,6 +35,9 @@ impl Default for SessionLimits {
 pub struct SessionInfo {
     pub staff_id: i64,
     pub csrf_token: String,
+    /// The versions read with the session: its holder's profile is read under them ([`Store::session_holder`]),
+    /// with no query of its own for the versions.
+    pub versions: Versions,
 }
 
 /// A new session: the id goes in the cookie, and is not kept.
@@ -52,10 +56,11 @@ impl Store {
     /// The live session for a cookie value, refreshing its idle clock. An expired session is deleted.
     pub async fn session(&self, id: &str, limits: SessionLimits) -> Result<Option<SessionInfo>> {
         let digest = secret_digest(id);
-        let Some(row) = query(
-            "SELECT s.staff_id, s.csrf_token, s.created_at, s.last_seen_at, st.status FROM web_session s \
-             JOIN staff st ON st.id = s.staff_id WHERE s.id_hash = $1",
-        )
+        let Some(row) = query(concat!(
+            "SELECT s.staff_id, s.csrf_token, s.created_at, s.last_seen_at, st.status, ",
+            versions_columns!(),
+            " FROM web_session s JOIN staff st ON st.id = s.staff_id WHERE s.id_hash = $1"
+        ))
         .bind(&digest)
         .fetch_optional(self.pool())
         .await?
@@ -87,6 +92,7 @@ impl Store {
         Ok(Some(SessionInfo {
             staff_id: col(&row, "staff_id")?,
             csrf_token: col(&row, "csrf_token")?,
+            versions: versions_of(&row)?,
         }))
     }
 

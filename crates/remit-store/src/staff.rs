@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::db::{Row, query, query_built};
 use crate::error::on_unique;
-use crate::kept::Versions;
+use crate::kept::{Versions, versions_of};
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
 /// What is needed to add a staff member.
@@ -163,6 +163,13 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound("no such staff member".into()))
     }
 
+    /// The profile of a session's holder, under the versions read with the session (no query for them).
+    pub async fn session_holder(&self, session: &crate::session::SessionInfo) -> Result<(StaffProfile, Versions)> {
+        self.profile_under(Whose::Id(session.staff_id), session.versions)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("no such staff member".into()))
+    }
+
     /// The profile of whoever holds a bearer token, if the token exists, is not revoked and its holder is active,
     /// with the versions it was read under (as [`Store::staff_profile_by_id`]).
     pub async fn token_holder(&self, token: &str) -> Result<Option<(StaffProfile, Versions)>> {
@@ -170,18 +177,25 @@ impl Store {
             .await
     }
 
+    /// The holder of a bearer token as this store last read them, without asking the database: the profile kept for
+    /// the token under the newest profile version the store has seen, if it stands at this time. Not an answer on
+    /// its own: the database may have moved on since (a token revoked, a role taken away). A statement that reads the
+    /// versions with what it reads confirms it ([`Versions::confirm`]); where they moved on, the holder is read afresh
+    /// ([`Store::token_holder`]).
+    pub fn kept_token_holder(&self, token: &str) -> Option<(StaffProfile, Versions)> {
+        let under = self.profiles.versions()?;
+        let whose = Whose::TokenDigest(crate::credentials::secret_digest(token));
+        self.profiles
+            .get(&whose, under, self.now())
+            .map(|profile| (profile, under))
+    }
+
     /// The database's version counters now (see `kept`).
     pub(crate) async fn versions(&self) -> Result<Versions> {
-        let row = query(
-            "SELECT (SELECT n FROM profile_version WHERE id = 1) AS profiles, \
-             (SELECT n FROM record_version WHERE id = 1) AS records",
-        )
-        .fetch_one(self.pool())
-        .await?;
-        Ok(Versions {
-            profiles: col(&row, "profiles")?,
-            records: col(&row, "records")?,
-        })
+        let row = query(concat!("SELECT ", versions_columns!()))
+            .fetch_one(self.pool())
+            .await?;
+        versions_of(&row)
     }
 
     /// Everything about a staff member a decision needs, as it stands now, and the versions read before it. A
@@ -189,8 +203,13 @@ impl Store {
     /// changed (see `kept`) and no duty of theirs has begun or ended since. Checking that is one small query;
     /// reading a profile is a larger one.
     async fn profile_of(&self, whose: Whose) -> Result<Option<(StaffProfile, Versions)>> {
-        let now = self.now();
         let versions = self.versions().await?;
+        self.profile_under(whose, versions).await
+    }
+
+    /// [`Store::profile_of`] under versions already read, before the profile would be.
+    async fn profile_under(&self, whose: Whose, versions: Versions) -> Result<Option<(StaffProfile, Versions)>> {
+        let now = self.now();
         // A profile is not made of records: kept under the profile version alone.
         let under = Versions { records: 0, ..versions };
         if let Some(kept) = self.profiles.get(&whose, under, now) {
