@@ -155,14 +155,6 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("no staff member `{username}`")))
     }
 
-    /// The same, by id (used once a session has named the staff member), with the versions it was read under: the
-    /// rest of the request passes them to [`Store::patient_record`].
-    pub async fn staff_profile_by_id(&self, id: i64) -> Result<(StaffProfile, Versions)> {
-        self.profile_of(Whose::Id(id))
-            .await?
-            .ok_or_else(|| StoreError::NotFound("no such staff member".into()))
-    }
-
     /// The profile of a session's holder, under the versions read with the session (no query for them).
     pub async fn session_holder(&self, session: &crate::session::SessionInfo) -> Result<(StaffProfile, Versions)> {
         self.profile_under(Whose::Id(session.staff_id), session.versions)
@@ -171,7 +163,7 @@ impl Store {
     }
 
     /// The profile of whoever holds a bearer token, if the token exists, is not revoked and its holder is active,
-    /// with the versions it was read under (as [`Store::staff_profile_by_id`]).
+    /// with the versions it was read under: the rest of the request passes them to [`Store::patient_record`].
     pub async fn token_holder(&self, token: &str) -> Result<Option<(StaffProfile, Versions)>> {
         self.profile_of(Whose::TokenDigest(crate::credentials::secret_digest(token)))
             .await
