@@ -113,10 +113,10 @@ impl Claimed {
             return Ok(self.actor);
         }
         if read.confirm(self.actor.versions) {
-            return Ok(Actor {
+            return Ok(confirmed(Actor {
                 versions: read,
                 ..self.actor
-            });
+            }));
         }
         self.confirm_by_query(state).await
     }
@@ -128,14 +128,21 @@ impl Claimed {
         };
         match state.store.token_holder(&token).await? {
             // A token is never given to someone else; what was read for the claimed holder is theirs.
-            Some((profile, versions)) if profile.id == self.actor.profile.id => Ok(Actor {
+            Some((profile, versions)) if profile.id == self.actor.profile.id => Ok(confirmed(Actor {
                 profile,
                 credential: Credential::Token,
                 versions,
-            }),
+            })),
             _ => Err(AppError::Unauthorized),
         }
     }
+}
+
+/// An actor once authenticated: named in the request's span (its log lines), as the middleware names those it
+/// authenticates in full.
+fn confirmed(actor: Actor) -> Actor {
+    tracing::Span::current().record("staff", actor.profile.staff.username.as_str());
+    actor
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Claimed {
@@ -252,7 +259,7 @@ pub fn check_same_origin(headers: &HeaderMap) -> Result<(), AppError> {
 /// The middleware on every protected route.
 pub async fn require_auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(claimed) = kept_claim(&state, &req) {
-        tracing::Span::current().record("staff", claimed.actor.profile.staff.username.as_str());
+        // Named in the logs once the handler confirms it.
         let mut req = req;
         req.extensions_mut().insert(claimed);
         return next.run(req).await;
@@ -262,7 +269,7 @@ pub async fn require_auth(State(state): State<AppState>, req: Request, next: Nex
         Ok(None) => return unauthorized(req.headers()),
         Err(e) => return e.into_response(),
     };
-    tracing::Span::current().record("staff", actor.profile.staff.username.as_str());
+    let actor = confirmed(actor);
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let req = if unsafe_method && let Credential::Session { csrf_token, .. } = &actor.credential {
         if let Err(e) = check_same_origin(req.headers()) {
