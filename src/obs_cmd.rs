@@ -118,7 +118,7 @@ pub async fn obs(url: &str, pack: &PolicyPack, cmd: ObsCommand) -> CliResult<Exi
                 scale,
             };
             let store = open_with_pack(url, pack).await?;
-            match obs::record(&store, pack, &r, &on_behalf(&r.by), None).await? {
+            match obs::record(&store, pack, &r, &on_behalf(&r.by), None, None).await? {
                 Outcome::Refused(reasons) => Ok(refused(&reasons)),
                 Outcome::Done(done) => print_recorded(&done, json).map(|()| ExitCode::SUCCESS),
             }

@@ -310,6 +310,15 @@ fn edited(text: &str, edits: &[Edit]) -> String {
     t.into_iter().collect()
 }
 
+/// `doc` as a request body is read: written out, then read into the tree the server reads.
+fn as_body(doc: &Value) -> String {
+    doc.to_string()
+}
+
+fn tree(body: &str) -> remit_fhir::Json<'_> {
+    remit_fhir::Json::parse(body.as_bytes()).expect("JSON written by serde_json reads")
+}
+
 /// An error that names a line must name one the file has.
 fn line_within(line: Option<usize>, text: &str) -> Result<(), TestCaseError> {
     if let Some(l) = line {
@@ -332,6 +341,8 @@ proptest! {
             apply(&mut doc, m);
         }
         let _ = remit_fhir::conforms(&doc);
+        let body = as_body(&doc);
+        let doc = tree(&body);
         match remit_fhir::obs::bundle_to_set(&doc) {
             Ok(set) => in_range(&set.readings)?,
             Err(issue) => {
@@ -359,7 +370,8 @@ proptest! {
         } else {
             r["valueCodeableConcept"]["coding"][0]["code"] = v;
         }
-        match remit_fhir::obs::bundle_to_set(&doc) {
+        let body = as_body(&doc);
+        match remit_fhir::obs::bundle_to_set(&tree(&body)) {
             Ok(set) => in_range(&set.readings)?,
             Err(issue) => {
                 let text = format!("{issue:?}");
@@ -369,8 +381,28 @@ proptest! {
     }
 
     #[test]
+    fn fhir_bodies_as_text_at_random(edits in vec(edit(), 1..6)) {
+        let text = edited(&valid_bundle().to_string(), &edits);
+        let value = serde_json::from_str::<Value>(&text);
+        match remit_fhir::Json::parse(text.as_bytes()) {
+            Ok(read) => {
+                let value = value.map_err(|e| TestCaseError::fail(format!("the tree read what serde_json refuses: {e}")))?;
+                prop_assert_eq!(read, remit_fhir::Json::from_value(&value));
+            }
+            Err(e) if e.to_string().contains("appears twice") => {}
+            Err(e) => prop_assert!(value.is_err(), "the tree refused JSON serde_json reads: {e}"),
+        }
+    }
+
+    #[test]
     fn fhir_documents_at_random(doc in arb_json()) {
         let _ = remit_fhir::conforms(&doc);
+        let body = as_body(&doc);
+        let read = tree(&body);
+        // As serde_json reads the same text (its numbers may differ from `doc`'s in the last place).
+        let value: Value = serde_json::from_str(&body).expect("serde_json reads what it wrote");
+        prop_assert_eq!(&read, &remit_fhir::Json::from_value(&value), "the tree read from the text is the document");
+        let doc = read;
         if let Ok(set) = remit_fhir::obs::bundle_to_set(&doc) {
             in_range(&set.readings)?;
         }
@@ -390,6 +422,8 @@ proptest! {
             apply(&mut doc, m);
         }
         let _ = remit_fhir::conforms(&doc);
+        let body = as_body(&doc);
+        let doc = tree(&body);
         if let Ok((_, info, _)) = remit_fhir::clinical::referral_from_fhir(&doc) {
             prop_assert!(!info.trim().is_empty(), "a referral without clinical information was accepted");
         }

@@ -268,7 +268,7 @@ async fn a_nurses_open_inbox_shows_a_new_escalation_without_reloading(db: TestDb
                 scale: None,
             };
             let s = &b.state;
-            match obs::record(&s.store, &s.pack, &r, "staff:alex.ap", None).await? {
+            match obs::record(&s.store, &s.pack, &r, "staff:alex.ap", None, None).await? {
                 remit_server::scope::Outcome::Done(_) => s.events.escalation_raised(),
                 remit_server::scope::Outcome::Refused(r) => bail!("refused: {r:?}"),
             }

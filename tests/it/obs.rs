@@ -513,7 +513,7 @@ fn qty(v: f64, unit: &str) -> (&'static str, Value) {
     )
 }
 
-fn bundle_of_seven() -> Value {
+pub(crate) fn bundle_of_seven() -> Value {
     let entries: Vec<Value> = [
         observation("9279-1", qty(25.0, "/min")),
         observation("59408-5", qty(93.0, "%")),
@@ -531,7 +531,12 @@ fn bundle_of_seven() -> Value {
     json!({"resourceType": "Bundle", "type": "transaction", "entry": entries})
 }
 
-async fn post_fhir(app: &TestApp, path: &str, auth: &Auth, body: &Value) -> Result<crate::helpers::TestResponse> {
+pub(crate) async fn post_fhir(
+    app: &TestApp,
+    path: &str,
+    auth: &Auth,
+    body: &Value,
+) -> Result<crate::helpers::TestResponse> {
     let Auth::Bearer(t) = auth else { anyhow::bail!("bearer") };
     let req = Request::post(path)
         .header(header::AUTHORIZATION, format!("Bearer {t}"))

@@ -8,7 +8,7 @@ use remit_domain::nhs::NhsNumber;
 use remit_store::imaging::RequestView;
 use serde_json::{Value, json};
 
-use crate::{Issue, NHS_NUMBER_SYSTEM, parse_strict};
+use crate::{Issue, Json, NHS_NUMBER_SYSTEM, parse_strict};
 
 /// remit's code system for the examinations of the catalogue.
 pub const EXAMINATION_SYSTEM: &str = "urn:remit:examination";
@@ -18,29 +18,29 @@ fn err(code: &'static str, at: &str, msg: impl Into<String>) -> Issue {
     Issue::new(code, msg).at(at.to_owned())
 }
 
-fn subject_of(v: &Value, at: &str) -> Result<NhsNumber, Issue> {
+fn subject_of(v: &Json<'_>, at: &str) -> Result<NhsNumber, Issue> {
     let s = v.get("subject").ok_or_else(|| err("required", at, "is required"))?;
-    let raw = if let Some(r) = s.get("reference").and_then(Value::as_str) {
+    let raw = if let Some(r) = s.get("reference").and_then(Json::as_str) {
         r.strip_prefix("Patient/")
             .ok_or_else(|| err("value", at, "must be `Patient/{NHS number}`"))?
             .to_owned()
     } else if let Some(i) = s.get("identifier") {
-        if i.get("system").and_then(Value::as_str) != Some(NHS_NUMBER_SYSTEM) {
+        if i.get("system").and_then(Json::as_str) != Some(NHS_NUMBER_SYSTEM) {
             return Err(err(
                 "value",
                 at,
                 format!("the identifier system must be {NHS_NUMBER_SYSTEM}"),
             ));
         }
-        i.get("value").and_then(Value::as_str).unwrap_or_default().to_owned()
+        i.get("value").and_then(Json::as_str).unwrap_or_default().to_owned()
     } else {
         return Err(err("required", at, "needs a reference or an NHS number identifier"));
     };
     NhsNumber::parse(&raw).map_err(|e| err("value", at, e.to_string()))
 }
 
-fn expect(v: &Value, key: &str, want: &str, at: &str) -> Result<(), Issue> {
-    match v.get(key).and_then(Value::as_str) {
+fn expect(v: &Json<'_>, key: &str, want: &str, at: &str) -> Result<(), Issue> {
+    match v.get(key).and_then(Json::as_str) {
         Some(x) if x == want => Ok(()),
         Some(x) => Err(err("value", at, format!("`{x}` must be `{want}`"))),
         None => Err(err("required", at, format!("is required (`{want}`)"))),
@@ -52,19 +52,19 @@ fn subject(nhs: &NhsNumber) -> Value {
 }
 
 /// A referral as it arrives: patient, examination id, clinical information.
-pub fn referral_from_fhir(v: &Value) -> Result<(NhsNumber, String, String), Issue> {
+pub fn referral_from_fhir(v: &Json<'_>) -> Result<(NhsNumber, String, String), Issue> {
     let _: ServiceRequest = parse_strict(v, "ServiceRequest")?;
     expect(v, "status", "active", "ServiceRequest.status")?;
     expect(v, "intent", "order", "ServiceRequest.intent")?;
     let patient = subject_of(v, "ServiceRequest.subject")?;
     let exam = v
         .pointer("/code/coding")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .and_then(|cs| {
             cs.iter()
-                .find(|c| c.get("system").and_then(Value::as_str) == Some(EXAMINATION_SYSTEM))
+                .find(|c| c.get("system").and_then(Json::as_str) == Some(EXAMINATION_SYSTEM))
         })
-        .and_then(|c| c.get("code").and_then(Value::as_str))
+        .and_then(|c| c.get("code").and_then(Json::as_str))
         .ok_or_else(|| {
             err(
                 "required",
@@ -74,8 +74,8 @@ pub fn referral_from_fhir(v: &Value) -> Result<(NhsNumber, String, String), Issu
         })?;
     let info = v
         .pointer("/reasonCode/0/text")
-        .and_then(Value::as_str)
-        .or_else(|| v.pointer("/note/0/text").and_then(Value::as_str))
+        .and_then(Json::as_str)
+        .or_else(|| v.pointer("/note/0/text").and_then(Json::as_str))
         .filter(|t| !t.trim().is_empty())
         .ok_or_else(|| {
             err(
@@ -126,23 +126,23 @@ pub fn request_to_fhir(r: &RequestView, title: Option<&str>) -> Value {
 }
 
 /// A report as it arrives: the request it is based on, findings and conclusion.
-pub fn report_from_fhir(v: &Value) -> Result<(i64, String, String), Issue> {
+pub fn report_from_fhir(v: &Json<'_>) -> Result<(i64, String, String), Issue> {
     let _: DiagnosticReport = parse_strict(v, "DiagnosticReport")?;
     expect(v, "status", "final", "DiagnosticReport.status")?;
     let based = v
         .pointer("/basedOn/0/reference")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .and_then(|r| r.strip_prefix("ServiceRequest/"))
         .and_then(|id| id.parse::<i64>().ok())
         .ok_or_else(|| err("required", "DiagnosticReport.basedOn", "must be `ServiceRequest/{id}`"))?;
     let conclusion = v
         .get("conclusion")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .filter(|c| !c.trim().is_empty())
         .ok_or_else(|| err("required", "DiagnosticReport.conclusion", "is required"))?;
     let findings = v
         .pointer("/presentedForm/0/title")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .unwrap_or_default();
     Ok((based, findings.to_owned(), conclusion.to_owned()))
 }
@@ -169,7 +169,7 @@ pub fn report_to_fhir(r: &RequestView) -> Option<Value> {
 }
 
 /// A diagnosis as it arrives: patient, text, SNOMED code.
-pub fn condition_from_fhir(v: &Value) -> Result<(NhsNumber, String, Option<String>), Issue> {
+pub fn condition_from_fhir(v: &Json<'_>) -> Result<(NhsNumber, String, Option<String>), Issue> {
     let _: Condition = parse_strict(v, "Condition")?;
     let patient = subject_of(v, "Condition.subject")?;
     let code = v
@@ -177,17 +177,17 @@ pub fn condition_from_fhir(v: &Value) -> Result<(NhsNumber, String, Option<Strin
         .ok_or_else(|| err("required", "Condition.code", "name the diagnosis"))?;
     let snomed = code
         .get("coding")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .and_then(|cs| {
             cs.iter()
-                .find(|c| c.get("system").and_then(Value::as_str) == Some(SNOMED))
+                .find(|c| c.get("system").and_then(Json::as_str) == Some(SNOMED))
         })
-        .and_then(|c| c.get("code").and_then(Value::as_str))
+        .and_then(|c| c.get("code").and_then(Json::as_str))
         .map(str::to_owned);
     let text = code
         .get("text")
-        .and_then(Value::as_str)
-        .or_else(|| code.pointer("/coding/0/display").and_then(Value::as_str))
+        .and_then(Json::as_str)
+        .or_else(|| code.pointer("/coding/0/display").and_then(Json::as_str))
         .ok_or_else(|| err("required", "Condition.code.text", "give the diagnosis in words"))?;
     Ok((patient, text.to_owned(), snomed))
 }
@@ -212,14 +212,14 @@ pub fn condition_to_fhir(id: i64, patient: &NhsNumber, by: &str, at: &str, text:
 }
 
 /// A prescription as it arrives: patient, medicine, dose, route, frequency.
-pub fn medication_request_from_fhir(v: &Value) -> Result<(NhsNumber, String, String, String, String), Issue> {
+pub fn medication_request_from_fhir(v: &Json<'_>) -> Result<(NhsNumber, String, String, String, String), Issue> {
     let _: MedicationRequest = parse_strict(v, "MedicationRequest")?;
     expect(v, "status", "active", "MedicationRequest.status")?;
     expect(v, "intent", "order", "MedicationRequest.intent")?;
     let patient = subject_of(v, "MedicationRequest.subject")?;
     let medicine = v
         .pointer("/medicationCodeableConcept/text")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .ok_or_else(|| {
             err(
                 "required",
@@ -240,16 +240,16 @@ pub fn medication_request_from_fhir(v: &Value) -> Result<(NhsNumber, String, Str
     })?;
     let dose = format!(
         "{} {}",
-        q.get("value").and_then(Value::as_f64).unwrap_or(-1.0),
-        q.get("unit").and_then(Value::as_str).unwrap_or_default()
+        q.get("value").and_then(Json::as_f64).unwrap_or(-1.0),
+        q.get("unit").and_then(Json::as_str).unwrap_or_default()
     );
     let route = d
         .pointer("/route/text")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .ok_or_else(|| err("required", &format!("{at}.route.text"), "give the route"))?;
     let frequency = d
         .pointer("/timing/code/text")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .ok_or_else(|| err("required", &format!("{at}.timing.code.text"), "give the frequency"))?;
     Ok((
         patient,

@@ -7,9 +7,11 @@
 
 pub mod clinical;
 mod covers;
+mod json;
 pub mod obs;
 pub mod task;
 
+pub use json::Json;
 use serde_json::{Value, json};
 
 /// The NHS number identifier system.
@@ -73,15 +75,15 @@ pub fn searchset(resources: Vec<Value>) -> Value {
 
 /// Parses a resource into the FHIR model, refusing anything the model would silently drop: every key of the input
 /// must survive the round trip. Errors name the element.
-pub fn parse_strict<T>(input: &Value, resource: &str) -> Result<T, Issue>
+pub fn parse_strict<'a, T>(input: &'a Json<'a>, resource: &str) -> Result<T, Issue>
 where
-    T: serde::de::DeserializeOwned + serde::Serialize,
+    T: serde::Deserialize<'a> + serde::Serialize,
 {
-    if input.get("resourceType").and_then(Value::as_str) != Some(resource) {
+    if input.get("resourceType").and_then(Json::as_str) != Some(resource) {
         return Err(Issue::new("invalid", format!("the body must be a {resource} resource"))
             .at(format!("{resource}.resourceType")));
     }
-    // Deserialized from the borrowed tree: no copy of the input.
+    // Deserialized from the tree, its strings borrowed.
     let parsed = T::deserialize(input)
         .map_err(|e| Issue::new("structure", format!("not a valid {resource}: {e}")).at(resource.to_owned()))?;
     if !covers::covers(input, &parsed) {
@@ -93,7 +95,7 @@ where
 
 /// The full check: every element of `input` survives the model's round trip (`parsed` serialised back to JSON), or
 /// the first that does not is named.
-fn kept_whole<T: serde::Serialize>(input: &Value, parsed: &T, resource: &str) -> Result<(), Issue> {
+fn kept_whole<T: serde::Serialize>(input: &Json<'_>, parsed: &T, resource: &str) -> Result<(), Issue> {
     let back = serde_json::to_value(parsed).map_err(|e| Issue::new("exception", e.to_string()))?;
     let mut path = Vec::new();
     if let Err(what) = unknown_elements(input, &back, &mut path) {
@@ -136,15 +138,15 @@ fn element_path(resource: &str, path: &[Step<'_>]) -> String {
 
 /// Finds the first element of `input` that `kept` (the model's round trip of it) lacks; `path` is left pointing at
 /// it.
-fn unknown_elements<'a>(input: &'a Value, kept: &Value, path: &mut Vec<Step<'a>>) -> Result<(), Unknown> {
+fn unknown_elements<'a>(input: &'a Json<'_>, kept: &Value, path: &mut Vec<Step<'a>>) -> Result<(), Unknown> {
     match (input, kept) {
-        (Value::Object(a), Value::Object(b)) => {
+        (Json::Object(a), Value::Object(b)) => {
             for (k, v) in a {
                 path.push(Step::Key(k));
                 if v.is_null() {
                     return Err(Unknown::Null);
                 }
-                match b.get(k) {
+                match b.get(k.as_ref()) {
                     None => return Err(Unknown::Element),
                     Some(w) => unknown_elements(v, w, path)?,
                 }
@@ -152,7 +154,7 @@ fn unknown_elements<'a>(input: &'a Value, kept: &Value, path: &mut Vec<Step<'a>>
             }
             Ok(())
         }
-        (Value::Array(a), Value::Array(b)) => {
+        (Json::Array(a), Value::Array(b)) => {
             for (i, (v, w)) in a.iter().zip(b).enumerate() {
                 path.push(Step::Index(i));
                 unknown_elements(v, w, path)?;
@@ -168,7 +170,8 @@ fn unknown_elements<'a>(input: &'a Value, kept: &Value, path: &mut Vec<Step<'a>>
 /// (tests use it on every shape remit answers with).
 pub fn conforms(v: &Value) -> Result<(), Issue> {
     use fhir_model::r4b::resources as r;
-    match v.get("resourceType").and_then(Value::as_str).unwrap_or_default() {
+    let v = &Json::from_value(v);
+    match v.get("resourceType").and_then(Json::as_str).unwrap_or_default() {
         "Observation" => parse_strict::<r::Observation>(v, "Observation").map(drop),
         "Bundle" => parse_strict::<r::Bundle>(v, "Bundle").map(drop),
         "Patient" => parse_strict::<r::Patient>(v, "Patient").map(drop),
@@ -191,20 +194,28 @@ mod tests {
     #[test]
     fn unknown_elements_are_named() {
         let ok = json!({"resourceType": "Task", "status": "requested", "intent": "order"});
-        assert!(parse_strict::<Task>(&ok, "Task").is_ok());
+        assert!(parse_strict::<Task>(&Json::from_value(&ok), "Task").is_ok());
         let extra = json!({"resourceType": "Task", "status": "requested", "intent": "order", "colour": "red"});
-        let e = parse_strict::<Task>(&extra, "Task").unwrap_err();
+        let e = parse_strict::<Task>(&Json::from_value(&extra), "Task").unwrap_err();
         assert_eq!(e.expression.as_deref(), Some("Task.colour"));
         let nested = json!({"resourceType": "Task", "status": "requested", "intent": "order", "note": [{"text": "x", "txet": "y"}]});
         assert_eq!(
-            parse_strict::<Task>(&nested, "Task").unwrap_err().expression.as_deref(),
+            parse_strict::<Task>(&Json::from_value(&nested), "Task")
+                .unwrap_err()
+                .expression
+                .as_deref(),
             Some("Task.note[0].txet")
         );
         let wrong = json!({"resourceType": "Task", "status": "pending", "intent": "order"});
-        assert_eq!(parse_strict::<Task>(&wrong, "Task").unwrap_err().code, "structure");
+        assert_eq!(
+            parse_strict::<Task>(&Json::from_value(&wrong), "Task")
+                .unwrap_err()
+                .code,
+            "structure"
+        );
         let not_task = json!({"resourceType": "Patient"});
         assert_eq!(
-            parse_strict::<Task>(&not_task, "Task")
+            parse_strict::<Task>(&Json::from_value(&not_task), "Task")
                 .unwrap_err()
                 .expression
                 .as_deref(),

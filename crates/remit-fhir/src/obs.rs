@@ -13,7 +13,7 @@ use remit_domain::patient::Patient;
 use remit_store::obs::SetView;
 use serde_json::{Map, Value, json};
 
-use crate::{Issue, NHS_NUMBER_SYSTEM, parse_strict};
+use crate::{Issue, Json, NHS_NUMBER_SYSTEM, parse_strict};
 
 pub const LOINC: &str = "http://loinc.org";
 pub const SNOMED: &str = "http://snomed.info/sct";
@@ -220,23 +220,23 @@ fn err(code: &'static str, at: String, msg: impl Into<String>) -> Issue {
     Issue::new(code, msg).at(at)
 }
 
-fn coding_codes<'a>(cc: &'a Value, system: &str) -> Vec<&'a str> {
+fn coding_codes<'a>(cc: &'a Json<'_>, system: &str) -> Vec<&'a str> {
     cc.get("coding")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .map(|cs| {
             cs.iter()
-                .filter(|c| c.get("system").and_then(Value::as_str) == Some(system))
-                .filter_map(|c| c.get("code").and_then(Value::as_str))
+                .filter(|c| c.get("system").and_then(Json::as_str) == Some(system))
+                .filter_map(|c| c.get("code").and_then(Json::as_str))
                 .collect()
         })
         .unwrap_or_default()
 }
 
 /// Reads a quantity's value, checking its UCUM unit.
-fn value_of(q: Option<&Value>, at: &str, unit: &str) -> Result<f64, Issue> {
+fn value_of(q: Option<&Json<'_>>, at: &str, unit: &str) -> Result<f64, Issue> {
     let q = q.ok_or_else(|| err("required", format!("{at}.valueQuantity"), "needs a valueQuantity"))?;
-    let system = q.get("system").and_then(Value::as_str);
-    let code = q.get("code").and_then(Value::as_str);
+    let system = q.get("system").and_then(Json::as_str);
+    let code = q.get("code").and_then(Json::as_str);
     if system != Some(UCUM) || code != Some(unit) {
         return Err(err(
             "value",
@@ -245,7 +245,7 @@ fn value_of(q: Option<&Value>, at: &str, unit: &str) -> Result<f64, Issue> {
         ));
     }
     q.get("value")
-        .and_then(Value::as_f64)
+        .and_then(Json::as_f64)
         .ok_or_else(|| err("required", format!("{at}.valueQuantity.value"), "needs a number"))
 }
 
@@ -256,20 +256,20 @@ fn whole(x: f64, at: &str) -> Result<Value, Issue> {
     Ok(json!(x as i64))
 }
 
-fn patient_of(subject: &Value, at: &str) -> Result<NhsNumber, Issue> {
-    let raw = if let Some(r) = subject.get("reference").and_then(Value::as_str) {
+fn patient_of(subject: &Json<'_>, at: &str) -> Result<NhsNumber, Issue> {
+    let raw = if let Some(r) = subject.get("reference").and_then(Json::as_str) {
         r.strip_prefix("Patient/")
             .ok_or_else(|| err("value", format!("{at}.reference"), "must be `Patient/{NHS number}`"))?
             .to_owned()
     } else if let Some(i) = subject.get("identifier") {
-        if i.get("system").and_then(Value::as_str) != Some(NHS_NUMBER_SYSTEM) {
+        if i.get("system").and_then(Json::as_str) != Some(NHS_NUMBER_SYSTEM) {
             return Err(err(
                 "value",
                 format!("{at}.identifier.system"),
                 format!("must be {NHS_NUMBER_SYSTEM}"),
             ));
         }
-        i.get("value").and_then(Value::as_str).unwrap_or_default().to_owned()
+        i.get("value").and_then(Json::as_str).unwrap_or_default().to_owned()
     } else {
         return Err(err(
             "required",
@@ -283,12 +283,12 @@ fn patient_of(subject: &Value, at: &str) -> Result<NhsNumber, Issue> {
 /// Checks one Observation and adds what it says to `fields` (the JSON form `Readings::from_json` reads). Returns the
 /// patient and the effective time.
 fn read_observation(
-    o: &Value,
+    o: &Json<'_>,
     at: &str,
     fields: &mut Map<String, Value>,
     missing: &mut Vec<Value>,
 ) -> Result<(NhsNumber, String), Issue> {
-    let status = o.get("status").and_then(Value::as_str).unwrap_or_default();
+    let status = o.get("status").and_then(Json::as_str).unwrap_or_default();
     if status != "final" {
         return Err(err(
             "value",
@@ -296,7 +296,7 @@ fn read_observation(
             format!("`{status}` must be `final`"),
         ));
     }
-    let vital = o.get("category").and_then(Value::as_array).is_some_and(|cs| {
+    let vital = o.get("category").and_then(Json::as_array).is_some_and(|cs| {
         cs.iter()
             .any(|c| coding_codes(c, CATEGORY_SYSTEM).contains(&"vital-signs"))
     });
@@ -314,10 +314,10 @@ fn read_observation(
     )?;
     let effective = o
         .get("effectiveDateTime")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .ok_or_else(|| err("required", format!("{at}.effectiveDateTime"), "is required"))?
         .to_owned();
-    let codes = coding_codes(o.get("code").unwrap_or(&Value::Null), LOINC);
+    let codes = coding_codes(o.get("code").unwrap_or(&Json::Null), LOINC);
     let part = codes
         .iter()
         .find_map(|c| {
@@ -361,7 +361,7 @@ fn read_observation(
         let refused = coding_codes(absent, ABSENT_SYSTEM).contains(&"asked-declined");
         let reason = absent
             .get("text")
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .filter(|t| !t.trim().is_empty())
             .ok_or_else(|| {
                 err(
@@ -408,7 +408,7 @@ fn read_observation(
             }
         }
         "bp" => {
-            let comps = o.get("component").and_then(Value::as_array).ok_or_else(|| {
+            let comps = o.get("component").and_then(Json::as_array).ok_or_else(|| {
                 err(
                     "required",
                     format!("{at}.component"),
@@ -417,7 +417,7 @@ fn read_observation(
             })?;
             for (i, c) in comps.iter().enumerate() {
                 let cat = format!("{at}.component[{i}]");
-                let codes = coding_codes(c.get("code").unwrap_or(&Value::Null), LOINC);
+                let codes = coding_codes(c.get("code").unwrap_or(&Json::Null), LOINC);
                 let key = if codes.contains(&"8480-6") {
                     "systolic_bp"
                 } else if codes.contains(&"8462-4") {
@@ -507,14 +507,14 @@ fn finish(
 
 /// Reads a transaction Bundle of a set: every entry a `POST Observation`, one per parameter, all for one patient at
 /// one time. Unknown elements, wrong codes and impossible values are named.
-pub fn bundle_to_set(input: &Value) -> Result<IncomingSet, Issue> {
+pub fn bundle_to_set(input: &Json<'_>) -> Result<IncomingSet, Issue> {
     let _: Bundle = parse_strict(input, "Bundle")?;
-    if input.get("type").and_then(Value::as_str) != Some("transaction") {
+    if input.get("type").and_then(Json::as_str) != Some("transaction") {
         return Err(err("value", "Bundle.type".into(), "must be `transaction`"));
     }
     let entries = input
         .get("entry")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .filter(|e| !e.is_empty())
         .ok_or_else(|| err("required", "Bundle.entry".into(), "needs one Observation per parameter"))?;
     let mut fields = Map::new();
@@ -522,14 +522,14 @@ pub fn bundle_to_set(input: &Value) -> Result<IncomingSet, Issue> {
     let mut who: Option<(NhsNumber, String)> = None;
     for (i, e) in entries.iter().enumerate() {
         let at = format!("Bundle.entry[{i}]");
-        let method = e.pointer("/request/method").and_then(Value::as_str);
-        let url = e.pointer("/request/url").and_then(Value::as_str);
+        let method = e.pointer("/request/method").and_then(Json::as_str);
+        let url = e.pointer("/request/url").and_then(Json::as_str);
         if method != Some("POST") || url != Some("Observation") {
             return Err(err("value", format!("{at}.request"), "must be `POST Observation`"));
         }
         let o = e
             .get("resource")
-            .filter(|r| r.get("resourceType").and_then(Value::as_str) == Some("Observation"))
+            .filter(|r| r.get("resourceType").and_then(Json::as_str) == Some("Observation"))
             .ok_or_else(|| err("value", format!("{at}.resource"), "must be an Observation"))?;
         let here = read_observation(o, &format!("{at}.resource"), &mut fields, &mut missing)?;
         match &who {
@@ -556,7 +556,7 @@ pub fn bundle_to_set(input: &Value) -> Result<IncomingSet, Issue> {
 }
 
 /// Reads one Observation posted on its own: a set of one parameter, the others recorded as not obtained.
-pub fn observation_to_set(input: &Value) -> Result<(IncomingSet, &'static str), Issue> {
+pub fn observation_to_set(input: &Json<'_>) -> Result<(IncomingSet, &'static str), Issue> {
     let _: Observation = parse_strict(input, "Observation")?;
     let mut fields = Map::new();
     let mut missing = Vec::new();
@@ -672,7 +672,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_transaction_bundle_reads_as_a_set() {
-        let s = bundle_to_set(&bundle()).unwrap();
+        let s = bundle_to_set(&Json::from_value(&bundle())).unwrap();
         assert_eq!(s.patient.as_str(), "9990002746");
         let r = &s.readings;
         assert_eq!(
@@ -694,30 +694,40 @@ pub(crate) mod tests {
         let mut b = bundle();
         b["entry"][0]["resource"]["code"]["coding"][0]["code"] = json!("1234-5");
         assert_eq!(
-            bundle_to_set(&b).unwrap_err().expression.as_deref(),
+            bundle_to_set(&Json::from_value(&b)).unwrap_err().expression.as_deref(),
             Some("Bundle.entry[0].resource.code")
         );
         let mut b = bundle();
         b["entry"][6]["resource"]["valueQuantity"]["code"] = json!("[degF]");
         assert_eq!(
-            bundle_to_set(&b).unwrap_err().expression.as_deref(),
+            bundle_to_set(&Json::from_value(&b)).unwrap_err().expression.as_deref(),
             Some("Bundle.entry[6].resource.valueQuantity")
         );
         let mut b = bundle();
         b["entry"][1]["resource"]["colour"] = json!("red");
         assert_eq!(
-            bundle_to_set(&b).unwrap_err().expression.as_deref(),
+            bundle_to_set(&Json::from_value(&b)).unwrap_err().expression.as_deref(),
             Some("Bundle.entry[1].resource.colour")
         );
         let mut b = bundle();
         b["entry"][0]["resource"]["valueQuantity"]["value"] = json!(81);
-        assert!(bundle_to_set(&b).unwrap_err().diagnostics.contains("respiration_rate"));
+        assert!(
+            bundle_to_set(&Json::from_value(&b))
+                .unwrap_err()
+                .diagnostics
+                .contains("respiration_rate")
+        );
         let mut b = bundle();
         b["entry"].as_array_mut().unwrap().remove(4);
-        assert!(bundle_to_set(&b).unwrap_err().diagnostics.contains("pulse"));
+        assert!(
+            bundle_to_set(&Json::from_value(&b))
+                .unwrap_err()
+                .diagnostics
+                .contains("pulse")
+        );
         let mut b = bundle();
         b["entry"][3]["resource"]["subject"] = json!({"reference": "Patient/9990001375"});
-        assert!(bundle_to_set(&b).is_err());
+        assert!(bundle_to_set(&Json::from_value(&b)).is_err());
     }
 
     #[test]
@@ -729,7 +739,7 @@ pub(crate) mod tests {
             "dataAbsentReason".into(),
             json!({"coding": [{"system": ABSENT_SYSTEM, "code": "asked-declined"}], "text": "asleep"}),
         );
-        let s = bundle_to_set(&b).unwrap();
+        let s = bundle_to_set(&Json::from_value(&b)).unwrap();
         assert_eq!(s.readings.missing[0].absence, Absence::Refused);
         assert_eq!(s.readings.temperature_tenths, None);
     }

@@ -10,7 +10,7 @@ use remit_domain::task::TaskStatus;
 use remit_store::task::TaskView;
 use serde_json::{Value, json};
 
-use crate::{ACTIVITY_SYSTEM, Issue, NHS_NUMBER_SYSTEM, TASK_STATE_SYSTEM, parse_strict};
+use crate::{ACTIVITY_SYSTEM, Issue, Json, NHS_NUMBER_SYSTEM, TASK_STATE_SYSTEM, parse_strict};
 
 fn practitioner(username: &str) -> Value {
     json!({"reference": format!("Practitioner/{username}")})
@@ -87,9 +87,9 @@ pub struct TaskRequest {
 }
 
 /// The username in `Practitioner/{username}`.
-pub fn practitioner_ref(v: &Value, path: &str) -> Result<String, Issue> {
+pub fn practitioner_ref(v: &Json<'_>, path: &str) -> Result<String, Issue> {
     v.get("reference")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .and_then(|r| r.strip_prefix("Practitioner/"))
         .map(str::to_owned)
         .ok_or_else(|| {
@@ -102,17 +102,17 @@ pub fn practitioner_ref(v: &Value, path: &str) -> Result<String, Issue> {
 }
 
 /// A patient reference: `Patient/{nhs}` or an NHS number identifier.
-pub fn patient_ref(v: &Value, path: &str) -> Result<NhsNumber, Issue> {
+pub fn patient_ref(v: &Json<'_>, path: &str) -> Result<NhsNumber, Issue> {
     let bad = |m: String| Issue::new("value", m).at(path.to_owned());
-    if let Some(r) = v.get("reference").and_then(Value::as_str) {
+    if let Some(r) = v.get("reference").and_then(Json::as_str) {
         let nhs = r
             .strip_prefix("Patient/")
             .ok_or_else(|| bad(format!("`{path}.reference` must be Patient/NHS_NUMBER")))?;
         return NhsNumber::parse(nhs).map_err(|e| bad(e.to_string()));
     }
     match (
-        v.pointer("/identifier/system").and_then(Value::as_str),
-        v.pointer("/identifier/value").and_then(Value::as_str),
+        v.pointer("/identifier/system").and_then(Json::as_str),
+        v.pointer("/identifier/value").and_then(Json::as_str),
     ) {
         (Some(NHS_NUMBER_SYSTEM), Some(n)) => NhsNumber::parse(n).map_err(|e| bad(e.to_string())),
         _ => Err(bad(format!(
@@ -123,7 +123,7 @@ pub fn patient_ref(v: &Value, path: &str) -> Result<NhsNumber, Issue> {
 
 /// Reads a Task a client wants created. It must be `requested`, an `order`, with a remit activity, a patient and an
 /// owner; nothing remit does not know is accepted.
-pub fn from_fhir(v: &Value) -> Result<TaskRequest, Issue> {
+pub fn from_fhir(v: &Json<'_>) -> Result<TaskRequest, Issue> {
     let _: Task = parse_strict(v, "Task")?;
     for forbidden in [
         "id",
@@ -142,27 +142,23 @@ pub fn from_fhir(v: &Value) -> Result<TaskRequest, Issue> {
             .at(format!("Task.{forbidden}")));
         }
     }
-    if v.get("status").and_then(Value::as_str) != Some("requested") {
+    if v.get("status").and_then(Json::as_str) != Some("requested") {
         return Err(Issue::new("value", "a new Task's status must be `requested`").at("Task.status"));
     }
-    if v.get("intent").and_then(Value::as_str) != Some("order") {
+    if v.get("intent").and_then(Json::as_str) != Some("order") {
         return Err(Issue::new("value", "a delegated Task's intent must be `order`").at("Task.intent"));
     }
     let coding = v
         .pointer("/code/coding/0")
         .ok_or_else(|| Issue::new("required", "`Task.code` names the activity").at("Task.code"))?;
-    if coding.get("system").and_then(Value::as_str) != Some(ACTIVITY_SYSTEM) {
+    if coding.get("system").and_then(Json::as_str) != Some(ACTIVITY_SYSTEM) {
         return Err(Issue::new(
             "value",
             format!("`Task.code.coding[0].system` must be `{ACTIVITY_SYSTEM}`"),
         )
         .at("Task.code.coding[0].system"));
     }
-    let activity = coding
-        .get("code")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let activity = coding.get("code").and_then(Json::as_str).unwrap_or_default().to_owned();
     let patient = patient_ref(
         v.get("for")
             .ok_or_else(|| Issue::new("required", "`Task.for` names the patient").at("Task.for"))?,
@@ -182,27 +178,27 @@ pub fn from_fhir(v: &Value) -> Result<TaskRequest, Issue> {
     let mut exam = None;
     for (i, input) in v
         .get("input")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .into_iter()
         .flatten()
         .enumerate()
     {
         let path = format!("Task.input[{i}]");
-        match input.pointer("/type/text").and_then(Value::as_str) {
+        match input.pointer("/type/text").and_then(Json::as_str) {
             Some("supervision") => {
                 supervision = input
                     .get("valueCode")
-                    .and_then(Value::as_str)
+                    .and_then(Json::as_str)
                     .unwrap_or_default()
                     .to_owned()
             }
             Some("supervisor") => {
                 supervisor = Some(practitioner_ref(
-                    input.get("valueReference").unwrap_or(&Value::Null),
+                    input.get("valueReference").unwrap_or(&Json::Null),
                     &format!("{path}.valueReference"),
                 )?)
             }
-            Some("exam-region") => exam = input.get("valueCode").and_then(Value::as_str).map(str::to_owned),
+            Some("exam-region") => exam = input.get("valueCode").and_then(Json::as_str).map(str::to_owned),
             _ => {
                 return Err(Issue::new(
                     "value",
@@ -214,14 +210,14 @@ pub fn from_fhir(v: &Value) -> Result<TaskRequest, Issue> {
     }
     let due = v
         .pointer("/restriction/period/end")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .map(str::to_owned);
     let notes: Vec<&str> = v
         .get("note")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|n| n.get("text").and_then(Value::as_str))
+        .filter_map(|n| n.get("text").and_then(Json::as_str))
         .collect();
     Ok(TaskRequest {
         owner,
@@ -238,5 +234,5 @@ pub fn from_fhir(v: &Value) -> Result<TaskRequest, Issue> {
 
 /// Checks that remit's own Task JSON is a valid FHIR Task (tests use it on every shape remit writes).
 pub fn conforms(v: &Value) -> Result<(), Issue> {
-    parse_strict::<Task>(v, "Task").map(drop)
+    parse_strict::<Task>(&Json::from_value(v), "Task").map(drop)
 }

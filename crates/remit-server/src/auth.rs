@@ -83,11 +83,13 @@ impl FromRequestParts<AppState> for Actor {
     }
 }
 
-/// Routes whose handler confirms a bearer token's holder with the versions its own statement reads ([`Claimed`]):
-/// there, a holder unchanged since the store last read them costs no query of its own (the ward board, read all day
-/// by ward systems and open boards, is one round trip rather than two). Every other route, and a route here asked
-/// for by a session or with anything but `GET`, is authenticated in full before its handler runs.
-const CONFIRMED_BY_HANDLER: &[&str] = &["/wards/{place}"];
+/// Routes (method and path) whose handler confirms a bearer token's holder itself ([`Claimed`]): there, a holder
+/// unchanged since the store last read them costs no query of its own. The ward board, read all day by ward systems
+/// and open boards, confirms them with the versions its own statement reads (one round trip rather than two); a set
+/// posted as a FHIR transaction, sent by devices and systems many times a minute, by the versions its commit finds
+/// ([`remit_store::Store::command_under`]: nothing is written unless they stand). Every other route, and a route
+/// here asked for by a session, is authenticated in full before its handler runs.
+const CONFIRMED_BY_HANDLER: &[(Method, &str)] = &[(Method::GET, "/wards/{place}"), (Method::POST, "/fhir")];
 
 /// The actor of a route in [`CONFIRMED_BY_HANDLER`]: authenticated in full, or a bearer token's holder as the store
 /// keeps them ([`remit_store::Store::kept_token_holder`]), not yet confirmed. The handler reads for
@@ -119,6 +121,23 @@ impl Claimed {
             }));
         }
         self.confirm_by_query(state).await
+    }
+
+    /// The actor as kept, for a handler whose one write confirms them in its own commit, with the versions that
+    /// commit must find unchanged (`None`: already confirmed). Nothing is to be shown or written for them otherwise:
+    /// on any answer but that commit's success, the handler confirms them by a query and decides again.
+    pub fn provisional(&self) -> (&Actor, Option<Versions>) {
+        (&self.actor, self.unconfirmed.as_ref().map(|_| self.actor.versions))
+    }
+
+    /// The actor, once the commit of a write made under [`Claimed::provisional`]'s versions has succeeded (which
+    /// confirms them).
+    pub fn committed(self) -> Actor {
+        if self.unconfirmed.is_some() {
+            confirmed(self.actor)
+        } else {
+            self.actor
+        }
     }
 
     /// The actor as the database has them now (a query), for a handler whose statement read no versions.
@@ -160,13 +179,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Claimed {
     }
 }
 
-/// A bearer token's holder as the store keeps them, for a `GET` of a route in [`CONFIRMED_BY_HANDLER`].
+/// A bearer token's holder as the store keeps them, for a route in [`CONFIRMED_BY_HANDLER`].
 fn kept_claim(state: &AppState, req: &Request) -> Option<Claimed> {
-    if req.method() != Method::GET {
-        return None;
-    }
     let route = req.extensions().get::<MatchedPath>()?;
-    if !CONFIRMED_BY_HANDLER.contains(&route.as_str()) {
+    if !CONFIRMED_BY_HANDLER
+        .iter()
+        .any(|(method, path)| method == req.method() && *path == route.as_str())
+    {
         return None;
     }
     let token = bearer_token(req.headers().get(header::AUTHORIZATION)?)?;

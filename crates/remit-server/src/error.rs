@@ -37,6 +37,7 @@ impl From<StoreError> for AppError {
             StoreError::NotFound(m) => AppError::NotFound(m),
             StoreError::Conflict(m) => AppError::Conflict(m),
             StoreError::Invalid(m) => AppError::Unprocessable(m),
+            e @ StoreError::Unconfirmed => AppError::Conflict(e.to_string()),
             other => AppError::Internal(other.to_string()),
         }
     }

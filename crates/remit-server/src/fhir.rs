@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::Username;
 use remit_domain::task::{Move, TaskStatus};
-use remit_fhir::{Issue, operation_outcome, searchset};
+use remit_fhir::{Issue, Json, operation_outcome, searchset};
 use remit_policy::{ExamRegion, Supervision};
 use remit_store::StoreError;
 use remit_store::task::{TaskFilter, TaskView};
@@ -79,6 +79,11 @@ impl FhirError {
         Self { status, issues }
     }
 
+    /// Whether it is the asker's to put right (4xx): nothing was written.
+    pub(crate) fn is_client_error(&self) -> bool {
+        self.status.is_client_error()
+    }
+
     fn bad(issue: Issue) -> Self {
         Self::new(StatusCode::BAD_REQUEST, issue)
     }
@@ -97,6 +102,7 @@ impl From<StoreError> for FhirError {
             StoreError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, Issue::new("not-found", m)),
             StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, Issue::new("conflict", m)),
             StoreError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, Issue::new("invalid", m)),
+            e @ StoreError::Unconfirmed => Self::new(StatusCode::CONFLICT, Issue::new("conflict", e.to_string())),
             other => {
                 tracing::error!(cause = %other, "internal error");
                 Self::new(
@@ -132,7 +138,8 @@ pub(crate) fn fhir_json(status: StatusCode, body: &Value) -> Response {
     res
 }
 
-pub(crate) fn parse_body(headers: &HeaderMap, body: &Bytes, allowed: &[&str]) -> Result<Value, FhirError> {
+/// The body as a [`Json`] tree borrowing from it, if it is of an allowed media type and is JSON.
+pub(crate) fn parse_body<'a>(headers: &HeaderMap, body: &'a Bytes, allowed: &[&str]) -> Result<Json<'a>, FhirError> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -143,8 +150,7 @@ pub(crate) fn parse_body(headers: &HeaderMap, body: &Bytes, allowed: &[&str]) ->
             Issue::new("not-supported", format!("send the body as {}", allowed.join(" or "))),
         ));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| FhirError::bad(Issue::new("structure", format!("the body is not valid JSON: {e}"))))
+    Json::parse(body).map_err(|e| FhirError::bad(Issue::new("structure", format!("the body is not valid JSON: {e}"))))
 }
 
 /// A request that does not read as FHIR: 400 for a structural problem, 422 for a wrong code or value.
@@ -376,15 +382,17 @@ async fn patch_task(
     let mut status = None;
     let mut reason = None;
     for (i, op) in ops.iter().enumerate() {
-        let kind = op.get("op").and_then(Value::as_str);
-        let path = op.get("path").and_then(Value::as_str);
+        let kind = op.get("op").and_then(Json::as_str);
+        let path = op.get("path").and_then(Json::as_str);
         let value = op.get("value");
         match (kind, path, value) {
-            (Some("replace" | "add"), Some("/status"), Some(Value::String(s))) => status = Some(s.clone()),
+            (Some("replace" | "add"), Some("/status"), Some(Json::String(s))) => status = Some(s.to_string()),
             (Some("replace" | "add"), Some("/statusReason"), Some(v)) => {
-                reason = v.get("text").and_then(Value::as_str).map(str::to_owned);
+                reason = v.get("text").and_then(Json::as_str).map(str::to_owned);
             }
-            (Some("replace" | "add"), Some("/statusReason/text"), Some(Value::String(s))) => reason = Some(s.clone()),
+            (Some("replace" | "add"), Some("/statusReason/text"), Some(Json::String(s))) => {
+                reason = Some(s.to_string())
+            }
             _ => {
                 return Err(FhirError::bad(Issue::new(
                     "not-supported",
@@ -422,18 +430,18 @@ async fn task_operation(
         None
     } else {
         let p = parse_body(&headers, &body, &["application/fhir+json", "application/json"])?;
-        if p.get("resourceType").and_then(Value::as_str) != Some("Parameters") {
+        if p.get("resourceType").and_then(Json::as_str) != Some("Parameters") {
             return Err(FhirError::bad(Issue::new(
                 "invalid",
                 "the body must be a Parameters resource",
             )));
         }
         p.get("parameter")
-            .and_then(Value::as_array)
+            .and_then(Json::as_array)
             .into_iter()
             .flatten()
-            .find(|x| x.get("name").and_then(Value::as_str) == Some("reason"))
-            .and_then(|x| x.get("valueString").and_then(Value::as_str))
+            .find(|x| x.get("name").and_then(Json::as_str) == Some("reason"))
+            .and_then(|x| x.get("valueString").and_then(Json::as_str))
             .map(str::to_owned)
     };
     apply(&state, &actor, id, mv, reason).await

@@ -5,17 +5,18 @@
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::Username;
 use remit_domain::time::parse_instant;
 use remit_fhir::obs::{IncomingSet, parse_id, parts_for_code, set_to_fhir, total_to_fhir};
-use remit_fhir::{Issue, NHS_NUMBER_SYSTEM, searchset};
+use remit_fhir::{Issue, Json, NHS_NUMBER_SYSTEM, searchset};
+use remit_store::Versions;
 use remit_store::patient::PatientRecord;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::auth::Actor;
+use crate::auth::{Actor, Claimed};
 use crate::fhir::{FhirError, fhir_json, parse_body};
 use crate::obs::{self, RecordSet, Recorded};
 use crate::scope::{self, BreakGlass, Outcome};
@@ -23,16 +24,16 @@ use crate::scope::{self, BreakGlass, Outcome};
 use crate::fhir::invalid;
 
 /// The supervisor named among the performers: a `Practitioner/{username}` other than the person recording.
-fn supervisor_of(resource: &Value, me: &Username, at: &str) -> Result<Option<Username>, FhirError> {
+fn supervisor_of(resource: &Json<'_>, me: &Username, at: &str) -> Result<Option<Username>, FhirError> {
     let mut found = None;
     for (i, p) in resource
         .get("performer")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .into_iter()
         .flatten()
         .enumerate()
     {
-        let r = p.get("reference").and_then(Value::as_str).unwrap_or_default();
+        let r = p.get("reference").and_then(Json::as_str).unwrap_or_default();
         let u = r.strip_prefix("Practitioner/").ok_or_else(|| {
             invalid(Issue::new("value", "a performer is `Practitioner/{username}`").at(format!("{at}.performer[{i}]")))
         })?;
@@ -48,6 +49,7 @@ fn supervisor_of(resource: &Value, me: &Username, at: &str) -> Result<Option<Use
 async fn record(
     state: &AppState,
     actor: &Actor,
+    under: Option<Versions>,
     set: IncomingSet,
     supervisor: Option<Username>,
     at: &str,
@@ -62,7 +64,7 @@ async fn record(
         readings: set.readings,
         scale: None,
     };
-    match obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(actor)).await? {
+    match obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(actor), under).await? {
         Outcome::Refused(reasons) => Err(FhirError::forbidden(reasons)),
         Outcome::Done(done) => {
             if done.escalation.is_some() {
@@ -75,26 +77,60 @@ async fn record(
 
 /// `POST /fhir`: a transaction Bundle of one set. The answer is a `transaction-response` with each Observation's
 /// location, then the NEWS2 total Observation.
-#[tracing::instrument(skip_all)]
+///
+/// A bearer token's holder the server keeps is taken as kept ([`Claimed::provisional`]): the set is written only if
+/// its commit finds nothing changed since they were read. Any other outcome (a refusal, bad input, something
+/// changed) is not answered until they are confirmed by a query, and the set is then decided again on what the
+/// database holds now, as on every other route.
+// Not instrumented itself: the request's span is current here, to be given the staff member once confirmed.
 pub(crate) async fn transaction(
     State(state): State<AppState>,
-    actor: Actor,
+    claimed: Claimed,
     headers: HeaderMap,
     body: Bytes,
+) -> Response {
+    let (actor, under) = claimed.provisional();
+    let first = record_bundle(&state, actor, under, &headers, &body).await;
+    match first {
+        Ok(res) => {
+            claimed.committed();
+            res
+        }
+        Err(e) if under.is_none() => e.into_response(),
+        Err(e) => match claimed.confirm_by_query(&state).await {
+            Err(denied) => denied.into_response(),
+            // Answered in the 4xx range, nothing was written: decided again for the holder as they are now.
+            Ok(actor) if e.is_client_error() => match record_bundle(&state, &actor, None, &headers, &body).await {
+                Ok(res) => res,
+                Err(e) => e.into_response(),
+            },
+            // A failure of the server's own (the commit's outcome may be unknown): answered, not tried again.
+            Ok(_) => e.into_response(),
+        },
+    }
+}
+
+#[tracing::instrument(skip_all)]
+async fn record_bundle(
+    state: &AppState,
+    actor: &Actor,
+    under: Option<Versions>,
+    headers: &HeaderMap,
+    body: &Bytes,
 ) -> Result<Response, FhirError> {
-    let v = parse_body(&headers, &body, &["application/fhir+json", "application/json"])?;
+    let v = parse_body(headers, body, &["application/fhir+json", "application/json"])?;
     let set = remit_fhir::obs::bundle_to_set(&v).map_err(invalid)?;
-    let me = actor.profile.staff.username.clone();
+    let me = &actor.profile.staff.username;
     let mut supervisor = None;
     for (i, e) in v["entry"].as_array().into_iter().flatten().enumerate() {
-        if let Some(s) = supervisor_of(&e["resource"], &me, &format!("Bundle.entry[{i}].resource"))? {
+        if let Some(s) = supervisor_of(&e["resource"], me, &format!("Bundle.entry[{i}].resource"))? {
             supervisor = Some(s);
         }
     }
-    let done = record(&state, &actor, set, supervisor, "Bundle.entry[0].resource").await?;
+    let done = record(state, actor, under, set, supervisor, "Bundle.entry[0].resource").await?;
     let total = total_to_fhir(&done.set);
     let mut entries: Vec<Value> = Vec::new();
-    let n = v["entry"].as_array().map_or(0, Vec::len);
+    let n = v["entry"].as_array().map_or(0, <[Json]>::len);
     // One response entry per request entry, in order: the parameter each posted Observation became.
     for e in v["entry"].as_array().into_iter().flatten() {
         let code = e["resource"]["code"]["coding"][0]["code"].as_str().unwrap_or_default();
@@ -140,7 +176,7 @@ pub(crate) async fn create_observation(
     let (set, part) = remit_fhir::obs::observation_to_set(&v).map_err(invalid)?;
     let me = actor.profile.staff.username.clone();
     let supervisor = supervisor_of(&v, &me, "Observation")?;
-    let done = record(&state, &actor, set, supervisor, "Observation").await?;
+    let done = record(&state, &actor, None, set, supervisor, "Observation").await?;
     let resources = set_to_fhir(&done.set);
     let id = format!("{}-{part}", done.set.id);
     let created = resources

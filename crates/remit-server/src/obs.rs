@@ -18,7 +18,7 @@ use remit_store::obs::{
     Amends, EscalationChange, EscalationFilter, EscalationView, NewEscalation, NewSet, PatientObs, Scale2, SetView,
     StoredSet,
 };
-use remit_store::{Store, StoreError, WriteTx};
+use remit_store::{Store, StoreError, Versions, WriteTx};
 use serde::Serialize;
 
 use crate::auth::Actor;
@@ -220,12 +220,17 @@ pub(crate) async fn escalate(
 
 /// Records a set.
 /// `by`: the recorder when the request already knows them (signing in does), else their profile is loaded here.
+/// `under`: for a recorder the store kept and nobody has confirmed yet ([`crate::auth::Claimed`]), the versions they
+/// were kept under: the set is written only if its commit finds them unchanged (else [`StoreError::Unconfirmed`]),
+/// and a refusal is answered but not recorded, for the request to be decided again, and recorded, once its holder
+/// is confirmed.
 pub async fn record(
     store: &Store,
     pack: &PolicyPack,
     r: &RecordSet,
     audit_actor: &str,
     by: Option<&Actor>,
+    under: Option<Versions>,
 ) -> Result<Outcome<Recorded>, StoreError> {
     let now = store.now();
     let taken_at = r.taken_at.unwrap_or(now);
@@ -242,6 +247,10 @@ pub async fn record(
         }
     };
     if !reasons.is_empty() {
+        if under.is_some() {
+            // Recorded once the refusal is certain, by the request decided again.
+            return Ok(Outcome::Refused(reasons));
+        }
         return refuse(store, audit_actor, "vitals.record", &target, reasons, r).await;
     }
     let patient_id = record.id;
@@ -277,7 +286,7 @@ pub async fn record(
     let actor = audit_actor.to_owned();
     let written = new.clone();
     let ((version_id, set_id, escalation), _) = store
-        .command(draft, move |tx| {
+        .command_under(under, draft, move |tx| {
             Box::pin(async move {
                 let stored = tx.insert_set(&new, None).await?;
                 let esc = escalate(

@@ -190,7 +190,7 @@ pub(crate) async fn record_set(
         readings,
         scale,
     };
-    let out = done(obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(&actor)).await?)?;
+    let out = done(obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(&actor), None).await?)?;
     if out.escalation.is_some() {
         state.events.escalation_raised();
     }

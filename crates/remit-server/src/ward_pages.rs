@@ -660,7 +660,7 @@ async fn record_set(
         readings,
         scale: None,
     };
-    match obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(&actor)).await? {
+    match obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(&actor), None).await? {
         Outcome::Refused(reasons) => {
             let page = record_page(&state, &actor, &nhs, form, None, reasons, None).await?;
             Ok((StatusCode::FORBIDDEN, page).into_response())

@@ -5,7 +5,8 @@ use remit_domain::audit::{AuditDraft, AuditEntry, ChainBreak, ChainVerifier, Dec
 use remit_domain::time::format_instant;
 
 use crate::db::{Row, query, query_built};
-use crate::{Result, Store, StoreError, WriteTx, col};
+use crate::kept::versions_of;
+use crate::{Result, Store, StoreError, Versions, WriteTx, col};
 
 /// An entry's columns, in the order they are written and [`Verification::push`] reads them (a macro, so that constant
 /// queries can be built from it with `concat!`).
@@ -32,16 +33,21 @@ pub(crate) struct Head {
 const ENTRIES_PER_STATEMENT: usize = 32;
 
 impl Head {
-    /// Takes the head row for the rest of the transaction.
-    pub(crate) async fn take(tx: &mut WriteTx) -> Result<Self> {
-        let head = query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
-            .fetch_one(tx.conn())
-            .await?;
-        Ok(Self {
+    /// Takes the head row for the rest of the transaction, and reads the version counters with it (for the
+    /// commands decided on what the store kept: see [`crate::Store::command_under`]).
+    pub(crate) async fn take(tx: &mut WriteTx) -> Result<(Self, Versions)> {
+        let head = query(concat!(
+            "UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash, ",
+            versions_columns!()
+        ))
+        .fetch_one(tx.conn())
+        .await?;
+        let taken = Self {
             seq: col(&head, "seq")?,
             hash: hash_bytes(&col::<String>(&head, "hash")?, "the audit head hash")?,
             pending: Vec::new(),
-        })
+        };
+        Ok((taken, versions_of(&head)?))
     }
 
     /// Seals `draft` as the next entry, to be written with the head.

@@ -24,6 +24,10 @@ pub enum StoreError {
     /// The commit that held the command failed: nothing of it was written.
     #[error("the commit failed: {0}")]
     Commit(String),
+    /// A command decided on what the store kept found, at its commit, that the database had changed since: nothing
+    /// of it was written, and it is to be decided again on what is read now (see `Store::command_under`).
+    #[error("what the request was decided on changed before it was written: send it again")]
+    Unconfirmed,
 }
 
 impl From<InvalidValue> for StoreError {
@@ -37,7 +41,7 @@ impl StoreError {
     pub fn is_client_error(&self) -> bool {
         matches!(
             self,
-            StoreError::NotFound(_) | StoreError::Conflict(_) | StoreError::Invalid(_)
+            StoreError::NotFound(_) | StoreError::Conflict(_) | StoreError::Invalid(_) | StoreError::Unconfirmed
         )
     }
 }

@@ -8,6 +8,9 @@
 //! command whose work fails, rolls back.
 #![forbid(unsafe_code)]
 
+// First: its macros are used by the modules after it.
+#[macro_use]
+mod kept;
 mod audit;
 pub mod competency;
 pub mod credentials;
@@ -15,8 +18,6 @@ mod db;
 pub mod demo;
 mod error;
 pub mod imaging;
-#[macro_use]
-mod kept;
 pub mod obs;
 pub mod patient;
 pub mod place;
@@ -190,7 +191,24 @@ impl Store {
         T: Send + 'static,
         F: for<'a> FnOnce(&'a mut WriteTx) -> futures_util::future::BoxFuture<'a, Result<T>> + Clone + Send + 'static,
     {
-        self.writer.command(draft, work).await
+        self.command_under(None, draft, work).await
+    }
+
+    /// As [`Store::command`], for a command that may have been decided on what the store kept under `under`
+    /// without asking the database (see [`Store::kept_token_holder`]): it is run only if its commit finds the
+    /// versions unchanged, and is otherwise answered [`StoreError::Unconfirmed`] with nothing written, to be decided
+    /// again on what is read now. With `None`, as `command`.
+    pub async fn command_under<T, F>(
+        &self,
+        under: Option<Versions>,
+        draft: AuditDraft,
+        work: F,
+    ) -> Result<(T, AuditEntry)>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a mut WriteTx) -> futures_util::future::BoxFuture<'a, Result<T>> + Clone + Send + 'static,
+    {
+        self.writer.command(under, draft, work).await
     }
 }
 
@@ -213,6 +231,8 @@ pub struct WriteTx {
     broken: bool,
     /// The audit chain's head, once taken.
     head: Option<audit::Head>,
+    /// The version counters as the transaction found them when it took the head.
+    versions: Versions,
     /// On SQLite, where taking the write lock and syncing the commit may wait.
     waits: Waits,
 }
@@ -252,9 +272,15 @@ impl WriteTx {
             now: clock.now(),
             broken: false,
             head: None,
+            versions: Versions {
+                profiles: 0,
+                records: 0,
+            },
             waits,
         };
-        tx.head = Some(audit::Head::take(&mut tx).await?);
+        let (head, versions) = audit::Head::take(&mut tx).await?;
+        tx.head = Some(head);
+        tx.versions = versions;
         Ok(tx)
     }
 

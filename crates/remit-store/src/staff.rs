@@ -174,12 +174,20 @@ impl Store {
     /// its own: the database may have moved on since (a token revoked, a role taken away). A statement that reads the
     /// versions with what it reads confirms it ([`Versions::confirm`]); where they moved on, the holder is read afresh
     /// ([`Store::token_holder`]).
+    ///
+    /// The versions given name the record counter too when the records this store keeps were read under the same
+    /// profile version (a decision for the holder then reads a patient's record from them, see `patient_record`);
+    /// else it is 0, which only a database whose records never changed holds.
     pub fn kept_token_holder(&self, token: &str) -> Option<(StaffProfile, Versions)> {
         let under = self.profiles.versions()?;
         let whose = Whose::TokenDigest(crate::credentials::secret_digest(token));
-        self.profiles
-            .get(&whose, under, self.now())
-            .map(|profile| (profile, under))
+        let profile = self.profiles.get(&whose, under, self.now())?;
+        let versions = self
+            .records
+            .versions()
+            .filter(|records| records.profiles == under.profiles)
+            .unwrap_or(under);
+        Some((profile, versions))
     }
 
     /// The database's version counters now (see `kept`).

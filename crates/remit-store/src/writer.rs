@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 use remit_domain::time::Clock;
 
 use crate::db::{Db, PgPool};
-use crate::{Result, StoreError, Waits, WriteTx};
+use crate::{Result, StoreError, Versions, Waits, WriteTx};
 
 /// The most commands one commit holds: bounds how long the write lock is kept and the latency of the last one.
 const MAX_BATCH: usize = 64;
@@ -36,7 +36,8 @@ const MAX_BATCH: usize = 64;
 /// A queued command, its type erased.
 trait Job: Send {
     /// Runs the command in the batch's transaction, with `guarded` under a savepoint of its own; its work is cloned,
-    /// so that it can be run again. Says whether it failed.
+    /// so that it can be run again. Says whether it failed having run statements (the transaction, unguarded, is then
+    /// to be rolled back); a command not run at all (its versions moved on) has not.
     fn run<'a>(&'a mut self, tx: &'a mut WriteTx, guarded: bool) -> BoxFuture<'a, bool>;
     /// Answers the caller once the commit is known: with the outcome of the command's last run if it committed.
     fn answer(self: Box<Self>, committed: std::result::Result<(), String>);
@@ -90,8 +91,15 @@ impl Writer {
     }
 
     /// Runs `work` and appends `draft` to the audit log in one commit shared with whatever else is queued. A
-    /// conflict rolls the work back and records the refusal instead, with its reason.
-    pub(crate) async fn command<T, F>(&self, draft: AuditDraft, work: F) -> Result<(T, AuditEntry)>
+    /// conflict rolls the work back and records the refusal instead, with its reason. `under`: the versions the
+    /// command was decided under, which its transaction must find unchanged for it to run (else
+    /// [`StoreError::Unconfirmed`], nothing written).
+    pub(crate) async fn command<T, F>(
+        &self,
+        under: Option<Versions>,
+        draft: AuditDraft,
+        work: F,
+    ) -> Result<(T, AuditEntry)>
     where
         T: Send + 'static,
         F: for<'a> FnOnce(&'a mut WriteTx) -> BoxFuture<'a, Result<T>> + Clone + Send + 'static,
@@ -99,6 +107,7 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Box::new(Command {
+                under,
                 draft,
                 work,
                 reply,
@@ -114,6 +123,7 @@ fn stopped() -> StoreError {
 }
 
 struct Command<T, F> {
+    under: Option<Versions>,
     draft: AuditDraft,
     work: F,
     reply: oneshot::Sender<Result<(T, AuditEntry)>>,
@@ -128,6 +138,11 @@ where
 {
     fn run<'a>(&'a mut self, tx: &'a mut WriteTx, guarded: bool) -> BoxFuture<'a, bool> {
         Box::pin(async move {
+            if self.under.is_some_and(|under| under != tx.versions) {
+                // Decided on what has changed since: not run, and the transaction is as it was.
+                self.outcome = Some(Err(StoreError::Unconfirmed));
+                return false;
+            }
             let outcome = one(tx, self.draft.clone(), self.work.clone(), guarded).await;
             let failed = outcome.is_err();
             self.outcome = Some(outcome);
@@ -287,7 +302,7 @@ mod tests {
     async fn transaction_of(writer: &Writer) -> Result<String> {
         let draft = AuditDraft::permit("test", "test.gather", "nothing");
         let (xid, _) = writer
-            .command(draft, |tx| {
+            .command(None, draft, |tx| {
                 Box::pin(async move {
                     let row = crate::db::query("SELECT txid_current()::text AS x")
                         .fetch_one(tx.conn())
