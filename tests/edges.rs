@@ -340,11 +340,15 @@ proptest! {
         for m in &ms {
             apply(&mut doc, m);
         }
-        let _ = remit_fhir::conforms(&doc);
+        let whole = remit_fhir::conforms(&doc);
         let body = as_body(&doc);
         let doc = tree(&body);
         match remit_fhir::obs::bundle_to_set(&doc) {
-            Ok(set) => in_range(&set.readings)?,
+            Ok(set) => {
+                // Its resources checked one by one, a set is never one the model's check of the whole Bundle refuses.
+                prop_assert!(whole.is_ok(), "a set read from a Bundle the model refuses: {whole:?}");
+                in_range(&set.readings)?
+            }
             Err(issue) => {
                 let text = format!("{issue:?}");
                 prop_assert!(!text.is_empty());
@@ -356,6 +360,19 @@ proptest! {
                     in_range(&set.readings)?;
                 }
             }
+        }
+    }
+
+    #[test]
+    fn fhir_bundle_resources_taken_apart(entry in 0usize..7, ms in vec(mutation(), 1..3)) {
+        let mut doc = valid_bundle();
+        for m in &ms {
+            apply(&mut doc["entry"][entry]["resource"], m);
+        }
+        let whole = remit_fhir::conforms(&doc);
+        let body = as_body(&doc);
+        if remit_fhir::obs::bundle_to_set(&tree(&body)).is_ok() {
+            prop_assert!(whole.is_ok(), "a set read from a Bundle the model refuses: {whole:?}");
         }
     }
 

@@ -565,6 +565,17 @@ async fn fhir_transaction_bundles_record_a_set_with_its_news2_total(db: TestDb) 
         v["type"] == "transaction-response" && v["entry"].as_array().unwrap().len() == 8,
         "{v}"
     );
+    // An entry per posted Observation, its time of recording and no resource; then the total, named and held.
+    for e in &v["entry"].as_array().unwrap()[..7] {
+        ensure!(
+            e["response"]["status"] == "201 Created"
+                && e["response"]["lastModified"].is_string()
+                && e.get("resource").is_none()
+                && e.get("fullUrl").is_none(),
+            "{e}"
+        );
+    }
+    ensure!(v["entry"][7]["fullUrl"] == v["entry"][7]["response"]["location"], "{v}");
     let total = &v["entry"][7]["resource"];
     ensure!(
         total["code"]["coding"][0]["code"] == "1104051000000101" && total["valueInteger"] == 7,

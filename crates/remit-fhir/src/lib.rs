@@ -79,27 +79,37 @@ pub fn parse_strict<'a, T>(input: &'a Json<'a>, resource: &str) -> Result<T, Iss
 where
     T: serde::Deserialize<'a> + serde::Serialize,
 {
+    parse_strict_at(input, resource, resource)
+}
+
+/// [`parse_strict`] of a resource found at `at` in a larger document (`Bundle.entry[2].resource`): errors name
+/// their element from there.
+pub(crate) fn parse_strict_at<'a, T>(input: &'a Json<'a>, resource: &str, at: &str) -> Result<T, Issue>
+where
+    T: serde::Deserialize<'a> + serde::Serialize,
+{
     if input.get("resourceType").and_then(Json::as_str) != Some(resource) {
-        return Err(Issue::new("invalid", format!("the body must be a {resource} resource"))
-            .at(format!("{resource}.resourceType")));
+        return Err(
+            Issue::new("invalid", format!("the body must be a {resource} resource")).at(format!("{at}.resourceType"))
+        );
     }
     // Deserialized from the tree, its strings borrowed.
     let parsed = T::deserialize(input)
-        .map_err(|e| Issue::new("structure", format!("not a valid {resource}: {e}")).at(resource.to_owned()))?;
+        .map_err(|e| Issue::new("structure", format!("not a valid {resource}: {e}")).at(at.to_owned()))?;
     if !covers::covers(input, &parsed) {
         // Not certainly kept: the full check, which also names what was not.
-        kept_whole(input, &parsed, resource)?;
+        kept_whole(input, &parsed, at)?;
     }
     Ok(parsed)
 }
 
 /// The full check: every element of `input` survives the model's round trip (`parsed` serialised back to JSON), or
-/// the first that does not is named.
-fn kept_whole<T: serde::Serialize>(input: &Json<'_>, parsed: &T, resource: &str) -> Result<(), Issue> {
+/// the first that does not is named, from `at`.
+fn kept_whole<T: serde::Serialize>(input: &Json<'_>, parsed: &T, at: &str) -> Result<(), Issue> {
     let back = serde_json::to_value(parsed).map_err(|e| Issue::new("exception", e.to_string()))?;
     let mut path = Vec::new();
     if let Err(what) = unknown_elements(input, &back, &mut path) {
-        let here = element_path(resource, &path);
+        let here = element_path(at, &path);
         let message = match what {
             Unknown::Null => format!("`{here}` is null: leave it out instead"),
             Unknown::Element => format!("`{here}` is not an element remit knows"),
@@ -122,8 +132,8 @@ enum Step<'a> {
 }
 
 /// `Resource.a.b[2].c`, built only when an error names it.
-fn element_path(resource: &str, path: &[Step<'_>]) -> String {
-    let mut out = resource.to_owned();
+fn element_path(at: &str, path: &[Step<'_>]) -> String {
+    let mut out = at.to_owned();
     for step in path {
         match step {
             Step::Key(k) => {

@@ -129,8 +129,15 @@ impl IntoResponse for FhirError {
     }
 }
 
-pub(crate) fn fhir_json(status: StatusCode, body: &Value) -> Response {
-    let mut res = (status, body.to_string()).into_response();
+pub(crate) fn fhir_json(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    // Only remit's own values are written here, whose JSON cannot fail; were it to, the failure is the server's.
+    let mut res = match serde_json::to_string(body) {
+        Ok(text) => (status, text).into_response(),
+        Err(e) => {
+            tracing::error!("an answer could not be written as JSON: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    };
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/fhir+json; charset=utf-8"),

@@ -13,7 +13,8 @@ use remit_fhir::obs::{IncomingSet, parse_id, parts_for_code, set_to_fhir, total_
 use remit_fhir::{Issue, Json, NHS_NUMBER_SYSTEM, searchset};
 use remit_store::Versions;
 use remit_store::patient::PatientRecord;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::AppState;
 use crate::auth::{Actor, Claimed};
@@ -128,31 +129,74 @@ async fn record_bundle(
         }
     }
     let done = record(state, actor, under, set, supervisor, "Bundle.entry[0].resource").await?;
+    let id = done.set.id;
+    // One response entry per request entry, in order: the parameter each posted Observation became; then the total.
+    let mut entry: Vec<AnswerEntry<'_>> = v["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let code = e["resource"]["code"]["coding"][0]["code"].as_str().unwrap_or_default();
+            let part = parts_for_code(code).and_then(|p| p.first().copied()).unwrap_or("rr");
+            AnswerEntry {
+                full_url: None,
+                resource: None,
+                response: EntryResponse {
+                    status: "201 Created",
+                    location: format!("Observation/{id}-{part}"),
+                    last_modified: Some(&done.set.recorded_at),
+                },
+            }
+        })
+        .collect();
     let total = total_to_fhir(&done.set);
-    let mut entries: Vec<Value> = Vec::new();
-    let n = v["entry"].as_array().map_or(0, <[Json]>::len);
-    // One response entry per request entry, in order: the parameter each posted Observation became.
-    for e in v["entry"].as_array().into_iter().flatten() {
-        let code = e["resource"]["code"]["coding"][0]["code"].as_str().unwrap_or_default();
-        let part = parts_for_code(code).and_then(|p| p.first().copied()).unwrap_or("rr");
-        entries.push(json!({"response": {
-            "status": "201 Created",
-            "location": format!("Observation/{}-{part}", done.set.id),
-            "lastModified": done.set.recorded_at,
-        }}));
-    }
-    debug_assert_eq!(entries.len(), n);
-    entries.push(json!({
-        "fullUrl": format!("Observation/{}-news2", done.set.id),
-        "resource": total,
-        "response": {"status": "201 Created", "location": format!("Observation/{}-news2", done.set.id)},
-    }));
-    let mut res = fhir_json(
-        StatusCode::OK,
-        &json!({"resourceType": "Bundle", "type": "transaction-response", "entry": entries}),
-    );
+    let news2 = format!("Observation/{id}-news2");
+    entry.push(AnswerEntry {
+        full_url: Some(news2.clone()),
+        resource: Some(&total),
+        response: EntryResponse {
+            status: "201 Created",
+            location: news2,
+            last_modified: None,
+        },
+    });
+    let answer = TransactionResponse {
+        resource_type: "Bundle",
+        kind: "transaction-response",
+        entry,
+    };
+    let mut res = fhir_json(StatusCode::OK, &answer);
     escalation_header(&mut res, &done);
     Ok(res)
+}
+
+/// A `transaction-response` Bundle, written as it is rather than built as a `Value` first.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TransactionResponse<'a> {
+    resource_type: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    entry: Vec<AnswerEntry<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AnswerEntry<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    full_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource: Option<&'a Value>,
+    response: EntryResponse<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EntryResponse<'a> {
+    status: &'static str,
+    location: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_modified: Option<&'a str>,
 }
 
 fn escalation_header(res: &mut Response, done: &Recorded) {
