@@ -76,7 +76,7 @@ pub async fn run(url: &str, cmd: AuditCommand) -> CliResult<ExitCode> {
                     println!(
                         "{:>6} {} {:<7} {} {} {}{reasons}",
                         e.seq,
-                        e.at,
+                        remit_domain::time::uk_precise_text(&e.at),
                         e.decision.as_str(),
                         e.actor,
                         e.action,

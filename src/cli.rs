@@ -32,12 +32,6 @@ pub struct Cli {
     #[arg(long, global = true, env = "REMIT_MAX_SUPERVISEES", default_value_t = 4)]
     pub max_supervisees: usize,
 
-    /// Minutes an escalation may wait unacknowledged before it is sent again; after twice as long it goes to the
-    /// nurse in charge, after three times to the registrar.
-    #[arg(long, global = true, env = "REMIT_ESCALATION_ACK_MINUTES", default_value_t = 15,
-          value_parser = clap::value_parser!(u32).range(1..=1440))]
-    pub escalation_ack_minutes: u32,
-
     /// How log lines are written to standard error.
     #[arg(long, global = true, env = "REMIT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -184,6 +178,16 @@ pub enum ObsCommand {
         values: SetValues,
         #[arg(long)]
         json: bool,
+    },
+    /// Record that a patient's observations were not done, and why: they stay overdue, and the registered nurse
+    /// sees the reason on the board and in the inbox.
+    Missed {
+        #[arg(long)]
+        patient: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        reason: String,
     },
     /// Mark a set entered in error (wrong patient, never taken). It is kept, and no longer counts.
     EnteredInError {
@@ -752,6 +756,14 @@ pub enum StaffCommand {
     Reinstate { username: String },
     /// Set a staff member's password, read from standard input (ends their sessions).
     SetPassword { username: String },
+    /// Set the grade escalation routes address a staff member by (one the policy pack names), or clear it.
+    SetGrade {
+        username: String,
+        #[arg(required_unless_present = "none")]
+        grade: Option<String>,
+        #[arg(long, conflicts_with = "grade")]
+        none: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -776,6 +788,10 @@ pub struct StaffAdd {
     /// A registration, REGULATOR:NUMBER:EXPIRY[:ANNOTATION,…]; repeat for several.
     #[arg(long = "registration")]
     pub registrations: Vec<String>,
+    /// The grade or team escalation routes address them by, one the policy pack's `escalation.toml` names
+    /// (e.g. specialty-registrar, critical-care-outreach).
+    #[arg(long)]
+    pub grade: Option<String>,
     /// Read an initial password from standard input.
     #[arg(long)]
     pub password_stdin: bool,
@@ -831,6 +847,20 @@ pub enum PatientCommand {
     /// Show one patient.
     Show {
         nhs_number: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record whether a patient is pregnant or gave birth within six weeks (NEWS2 does not apply then), or is not
+    /// pregnant. Recorded on a registered professional's behalf (`record.pregnancy-status`), audited.
+    SetPregnancy {
+        nhs_number: String,
+        /// pregnant, postpartum or not-pregnant
+        status: String,
+        #[arg(long)]
+        by: String,
+        /// The last day it holds (YYYY-MM-DD); for postpartum, six weeks from today if absent.
+        #[arg(long)]
+        until: Option<String>,
         #[arg(long)]
         json: bool,
     },

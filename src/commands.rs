@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Read as _;
+use std::process::ExitCode;
 
 use futures_util::future::BoxFuture;
 use remit_domain::audit::AuditDraft;
@@ -43,9 +44,9 @@ where
     Ok(())
 }
 
-pub async fn staff(url: &str, cmd: StaffCommand) -> CliResult {
+pub async fn staff(url: &str, pack: &remit_policy::PolicyPack, cmd: StaffCommand) -> CliResult {
     match cmd {
-        StaffCommand::Add(args) => staff_add(url, args).await,
+        StaffCommand::Add(args) => staff_add(url, pack, args).await,
         StaffCommand::List { json } => {
             let store = open_store(url).await?;
             let list = store.list_staff().await?;
@@ -169,12 +170,36 @@ pub async fn staff(url: &str, cmd: StaffCommand) -> CliResult {
             println!("{username}: password set; their sessions have ended");
             Ok(())
         }
+        StaffCommand::SetGrade {
+            username,
+            grade,
+            none: _,
+        } => {
+            let username = Username::parse(&username)?;
+            let grade = grade.as_deref().map(|g| known_grade(pack, g)).transpose()?;
+            let store = open_store(url).await?;
+            let payload = serde_json::json!({"grade": grade});
+            staff_change(&store, &username, "staff.set-grade", &payload, move |tx, id| {
+                Box::pin(async move { tx.set_grade(id, grade.as_ref()).await })
+            })
+            .await?;
+            println!("{username}: grade set");
+            Ok(())
+        }
     }
 }
 
-async fn staff_add(url: &str, a: StaffAdd) -> CliResult {
+/// A grade, checked against the ones the policy pack's escalation routes name.
+fn known_grade(pack: &remit_policy::PolicyPack, g: &str) -> CliResult<remit_domain::escalation::Grade> {
+    let grade = remit_domain::escalation::Grade::parse(g)?;
+    pack.escalation().known_grade(&grade)?;
+    Ok(grade)
+}
+
+async fn staff_add(url: &str, pack: &remit_policy::PolicyPack, a: StaffAdd) -> CliResult {
     // Parse everything before touching the database.
     let username = Username::parse(&a.username)?;
+    let grade = a.grade.as_deref().map(|g| known_grade(pack, g)).transpose()?;
     let name = PersonName::parse(&a.name)?;
     let job_title = parse_title("job_title", &a.job_title)?;
     let level = a.level.as_deref().map(CareerLevel::parse).transpose()?;
@@ -210,6 +235,7 @@ async fn staff_add(url: &str, a: StaffAdd) -> CliResult {
         trainee: a.trainee,
         roles,
         professional_bodies: bodies,
+        grade,
         password_hash,
     };
     let store = open_store(url).await?;
@@ -273,7 +299,7 @@ fn print_profile(p: &StaffProfile, today: chrono::NaiveDate) {
             "  registration: {} {} expires {}{}{}",
             r.regulator,
             r.number,
-            r.expires_on,
+            remit_domain::time::uk_date(r.expires_on),
             if r.is_current(today) { "" } else { " (lapsed)" },
             if ann.is_empty() {
                 String::new()
@@ -289,13 +315,14 @@ fn print_profile(p: &StaffProfile, today: chrono::NaiveDate) {
         let state = if c.revoked {
             "revoked".to_owned()
         } else if c.is_valid_on(today) {
-            format!("valid until {}", c.expires_on)
+            format!("valid until {}", remit_domain::time::uk_date(c.expires_on))
         } else {
-            format!("expired on {}", c.expires_on)
+            format!("expired on {}", remit_domain::time::uk_date(c.expires_on))
         };
         println!(
             "  competency:   {} signed off {} — {state}",
-            c.competency, c.signed_off_on
+            c.competency,
+            remit_domain::time::uk_date(c.signed_off_on)
         );
     }
 }
@@ -332,8 +359,15 @@ pub async fn place(url: &str, cmd: PlaceCommand) -> CliResult {
     }
 }
 
-pub async fn patient(url: &str, cmd: PatientCommand) -> CliResult {
+pub async fn patient(url: &str, pack: &remit_policy::PolicyPack, cmd: PatientCommand) -> CliResult<ExitCode> {
     match cmd {
+        PatientCommand::SetPregnancy {
+            nhs_number,
+            status,
+            by,
+            until,
+            json,
+        } => crate::obs_cmd::set_pregnancy(url, pack, (&nhs_number, &status, &by, until.as_deref()), json).await,
         PatientCommand::Add {
             nhs_number,
             given_name,
@@ -362,7 +396,7 @@ pub async fn patient(url: &str, cmd: PatientCommand) -> CliResult {
                 })
                 .await?;
             println!("patient {nhs}: added");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         PatientCommand::List { place, json } => {
             let place = place.as_deref().map(PlaceCode::parse).transpose()?;
@@ -372,7 +406,7 @@ pub async fn patient(url: &str, cmd: PatientCommand) -> CliResult {
             }
             let list = store.list_patients(place.as_ref()).await?;
             if json {
-                return print_json(&list);
+                return print_json(&list).map(|()| ExitCode::SUCCESS);
             }
             println!(
                 "{:<12} {:<24} {:<10} {:<8} {:<6} BED",
@@ -389,14 +423,14 @@ pub async fn patient(url: &str, cmd: PatientCommand) -> CliResult {
                     p.bed.as_deref().unwrap_or("-")
                 );
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         PatientCommand::Show { nhs_number, json } => {
             let nhs = NhsNumber::parse(&nhs_number)?;
             let store = open_store(url).await?;
             let p = store.patient(&nhs).await?;
             if json {
-                return print_json(&p);
+                return print_json(&p).map(|()| ExitCode::SUCCESS);
             }
             println!("{} — NHS number {}", p.display_name(), p.nhs_number);
             println!(
@@ -410,7 +444,7 @@ pub async fn patient(url: &str, cmd: PatientCommand) -> CliResult {
                 p.place,
                 p.bed.map(|b| format!(", bed {b}")).unwrap_or_default()
             );
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

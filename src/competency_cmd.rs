@@ -78,7 +78,11 @@ pub async fn competency(url: &str, pack: &PolicyPack, cmd: CompetencyCommand) ->
                     }
                     println!(
                         "{}: `{}` signed off by {} on {}, valid until {}",
-                        done.staff, done.competency, done.assessor, done.signed_off_on, done.expires_on
+                        done.staff,
+                        done.competency,
+                        done.assessor,
+                        remit_domain::time::uk_date(done.signed_off_on),
+                        remit_domain::time::uk_date(done.expires_on)
                     );
                     Ok(())
                 }
@@ -134,7 +138,11 @@ pub async fn competency(url: &str, pack: &PolicyPack, cmd: CompetencyCommand) ->
             for r in records {
                 println!(
                     "{:<14} {:<30} {:<11} {:<11} {}",
-                    r.staff, r.record.competency, r.record.signed_off_on, r.record.expires_on, r.status
+                    r.staff,
+                    r.record.competency,
+                    remit_domain::time::uk_date(r.record.signed_off_on),
+                    remit_domain::time::uk_date(r.record.expires_on),
+                    r.status
                 );
             }
             Ok(())
@@ -149,7 +157,10 @@ pub async fn competency(url: &str, pack: &PolicyPack, cmd: CompetencyCommand) ->
             for r in records {
                 println!(
                     "{:<14} {:<30} expires {} (in {} days)",
-                    r.staff, r.record.competency, r.record.expires_on, r.days_to_expiry
+                    r.staff,
+                    r.record.competency,
+                    remit_domain::time::uk_date(r.record.expires_on),
+                    r.days_to_expiry
                 );
             }
             Ok(())

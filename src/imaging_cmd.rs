@@ -68,7 +68,7 @@ fn doses(rows: &[DoseRow], csv: bool, json: bool, cumulative: bool) -> CliResult
         for r in rows {
             println!(
                 "{} {} {} by {}: {:.3} Gy·cm²{}{}",
-                r.exposed_at,
+                remit_domain::time::uk_long_text(&r.exposed_at),
                 r.patient,
                 r.examination,
                 r.operator,

@@ -186,7 +186,6 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
     let catalogue = || load_catalogue(catalogue_file.as_deref());
     let config = remit_server::Config {
         max_supervisees: cli.max_supervisees,
-        escalation_ack: chrono::Duration::minutes(i64::from(cli.escalation_ack_minutes)),
         ..remit_server::Config::default()
     };
     match cli.command {
@@ -201,16 +200,16 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
         Command::Imaging(cmd) => imaging_cmd::imaging(&url, &*pack()?, &*catalogue()?, cmd).await,
         Command::Clinical(cmd) => imaging_cmd::clinical(&url, &*pack()?, cmd).await,
         Command::Obs(cmd) => obs_cmd::obs(&url, &*pack()?, cmd).await,
-        Command::Escalation(cmd) => obs_cmd::escalation(&url, &*pack()?, cmd, config.escalation_ack).await,
+        Command::Escalation(cmd) => obs_cmd::escalation(&url, &*pack()?, cmd).await,
         Command::Pay(cmd) => pay_cmd::pay(&*pay()?, cmd).map(|()| ExitCode::SUCCESS),
         Command::Migrate => {
             open_store(&url).await?;
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Staff(cmd) => commands::staff(&url, cmd).await.map(|()| ExitCode::SUCCESS),
+        Command::Staff(cmd) => commands::staff(&url, &*pack()?, cmd).await.map(|()| ExitCode::SUCCESS),
         Command::Place(cmd) => commands::place(&url, cmd).await.map(|()| ExitCode::SUCCESS),
-        Command::Patient(cmd) => commands::patient(&url, cmd).await.map(|()| ExitCode::SUCCESS),
+        Command::Patient(cmd) => commands::patient(&url, &*pack()?, cmd).await,
         Command::Token(cmd) => commands::token(&url, cmd).await.map(|()| ExitCode::SUCCESS),
         Command::Audit(cmd) => audit_cmd::run(&url, cmd).await,
         Command::Policy(cmd) => scope_cmd::policy(&url, cmd).await,

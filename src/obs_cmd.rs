@@ -3,12 +3,11 @@
 
 use std::process::ExitCode;
 
-use chrono::Duration;
 use remit_domain::news2::Spo2Scale;
 use remit_domain::nhs::NhsNumber;
 use remit_domain::obs::{Readings, tenths};
 use remit_domain::staff::Username;
-use remit_domain::time::parse_instant;
+use remit_domain::time::{parse_instant, uk_long_text, uk_short_text};
 use remit_policy::PolicyPack;
 use remit_server::obs::{self, Amendment, RecordSet, Recorded, Scale2Prescription};
 use remit_server::scope::Outcome;
@@ -59,11 +58,11 @@ fn set_line(s: &SetView) -> String {
     let r = &s.readings;
     let show = |v: Option<String>| v.unwrap_or_else(|| "—".into());
     format!(
-        "set {} v{} [{}] taken {} by {}: RR {} SpO2 {} (scale {}{}) BP {}{} P {} {} T {} — NEWS2 {}{} {}, next due {}",
+        "set {} v{} [{}] taken {} by {}: RR {} SpO2 {} (scale {}{}) BP {}{} P {} {} T {} — {}, next due {}",
         s.set_id,
         s.version,
         s.state,
-        s.taken_at,
+        uk_long_text(&s.taken_at),
         s.recorded_by,
         show(r.respiration_rate.map(|v| v.to_string())),
         show(r.spo2.map(|v| v.to_string())),
@@ -74,10 +73,16 @@ fn set_line(s: &SetView) -> String {
         show(r.pulse.map(|v| v.to_string())),
         show(r.consciousness.map(|c| c.as_str().to_owned())),
         show(r.temperature_tenths.map(tenths)),
-        s.total,
-        if s.complete { "" } else { " (incomplete)" },
-        s.risk.as_str(),
-        s.next_due_at
+        match (s.total, s.risk, s.not_scored) {
+            (Some(t), Some(k), _) => format!(
+                "NEWS2 {t}{} {}",
+                if s.complete { "" } else { " (incomplete: at least)" },
+                k.as_str()
+            ),
+            (_, _, Some(n)) => n.sentence().to_owned(),
+            _ => "no NEWS2".to_owned(),
+        },
+        uk_short_text(&s.next_due_at)
     )
 }
 
@@ -89,11 +94,18 @@ fn print_recorded(r: &Recorded, json: bool) -> CliResult {
     for m in &r.set.readings.missing {
         println!("  {} {}: {}", m.parameter.title(), m.absence.as_str(), m.reason);
     }
-    if let Some(resp) = r.response {
-        println!("response: {resp}");
+    println!("response: {}", r.response);
+    if let Some(s) = r.sepsis {
+        println!("sepsis: {s}");
     }
     if let Some(e) = &r.escalation {
-        println!("escalation {} raised ({}, NEWS2 {})", e.id, e.level.as_str(), e.score);
+        println!(
+            "escalation {} {} ({}, {})",
+            e.id,
+            if e.history.len() > 1 { "raised again" } else { "raised" },
+            e.level.as_str(),
+            e.score.map_or_else(|| "no NEWS2".to_owned(), |s| format!("NEWS2 {s}"))
+        );
     }
     Ok(())
 }
@@ -145,6 +157,18 @@ pub async fn obs(url: &str, pack: &PolicyPack, cmd: ObsCommand) -> CliResult<Exi
                 Outcome::Done(done) => print_recorded(&done, json).map(|()| ExitCode::SUCCESS),
             }
         }
+        ObsCommand::Missed { patient, by, reason } => {
+            let patient = NhsNumber::parse(&patient)?;
+            let by = Username::parse(&by)?;
+            let store = open_with_pack(url, pack).await?;
+            match obs::missed(&store, pack, &patient, &by, &reason, &on_behalf(&by)).await? {
+                Outcome::Refused(reasons) => Ok(refused(&reasons)),
+                Outcome::Done(()) => {
+                    println!("{patient}: observations recorded as not done; they stay overdue and the nurse is told");
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+        }
         ObsCommand::EnteredInError {
             version,
             by,
@@ -174,7 +198,10 @@ pub async fn obs(url: &str, pack: &PolicyPack, cmd: ObsCommand) -> CliResult<Exi
                 for v in &versions {
                     println!("{}", set_line(v));
                     if let (Some(r), Some(by)) = (&v.change_reason, &v.changed_by) {
-                        println!("  changed by {by} at {}: {r}", v.changed_at.as_deref().unwrap_or(""));
+                        println!(
+                            "  changed by {by} at {}: {r}",
+                            uk_long_text(v.changed_at.as_deref().unwrap_or(""))
+                        );
                     }
                 }
             }
@@ -266,7 +293,43 @@ pub async fn obs(url: &str, pack: &PolicyPack, cmd: ObsCommand) -> CliResult<Exi
     }
 }
 
-pub async fn escalation(url: &str, pack: &PolicyPack, cmd: EscalationCommand, ack: Duration) -> CliResult<ExitCode> {
+/// `remit patient set-pregnancy`: on a registered professional's behalf, through the policy.
+pub async fn set_pregnancy(
+    url: &str,
+    pack: &PolicyPack,
+    (nhs, status, by, until): (&str, &str, &str, Option<&str>),
+    json: bool,
+) -> CliResult<ExitCode> {
+    let c = obs::PregnancyChange {
+        patient: NhsNumber::parse(nhs)?,
+        by: Username::parse(by)?,
+        status: obs::parse_pregnancy(status)?,
+        until: until.map(|u| remit_domain::time::parse_date("until", u)).transpose()?,
+    };
+    let store = open_with_pack(url, pack).await?;
+    match obs::set_pregnancy(&store, pack, &c, &on_behalf(&c.by)).await? {
+        Outcome::Refused(reasons) => Ok(refused(&reasons)),
+        Outcome::Done(record) => {
+            if json {
+                print_json(&json!({"patient": c.patient, "pregnancy": record}))?;
+            } else {
+                match record {
+                    Some(p) => println!(
+                        "{}: recorded as {}{}; NEWS2 does not apply while it holds",
+                        c.patient,
+                        p.status.as_str(),
+                        p.until
+                            .map_or_else(String::new, |u| format!(" until {}", remit_domain::time::uk_date(u)))
+                    ),
+                    None => println!("{}: recorded as not pregnant; NEWS2 applies", c.patient),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub async fn escalation(url: &str, pack: &PolicyPack, cmd: EscalationCommand) -> CliResult<ExitCode> {
     let store = open_with_pack(url, pack).await?;
     let print = |n: &obs::EscalationNotice, json: bool| -> CliResult {
         if json {
@@ -274,18 +337,32 @@ pub async fn escalation(url: &str, pack: &PolicyPack, cmd: EscalationCommand, ac
         }
         let e = &n.escalation;
         println!(
-            "{:>4} {:<12} {:<10} NEWS2 {:>2} {} {} bed {} — raised {}, waited {} min, {}",
+            "{:>4} {:<12} {:<10} {} {} {} bed {} — raised {}, waited {} min{}",
             e.id,
             e.state,
             e.level.as_str(),
-            e.score,
+            e.score
+                .map_or_else(|| "no NEWS2".to_owned(), |s| format!("NEWS2 {s:>2}")),
             e.place,
             e.patient,
             e.bed.as_deref().unwrap_or("-"),
-            e.raised_at,
+            uk_long_text(&e.raised_at),
             n.waiting_minutes,
-            obs::STAGES[usize::from(e.stage.min(3))]
+            match (n.waiting_for, e.stage) {
+                (Some(w), 0) => format!(", waiting for {w}"),
+                (Some(w), s) => format!(", waiting for {w}, cascaded {s} step{}", if s == 1 { "" } else { "s" }),
+                (None, _) => String::new(),
+            }
         );
+        if let Some(a) = &e.about {
+            println!("       {a}");
+        }
+        if let Some(s) = n.sepsis {
+            println!("       {s}");
+        }
+        if n.no_one_to_acknowledge {
+            println!("       nobody on duty where the patient is can acknowledge it");
+        }
         for r in &n.recipients {
             println!("       to {} ({}) as {}", r.name, r.username, r.as_);
         }
@@ -304,7 +381,7 @@ pub async fn escalation(url: &str, pack: &PolicyPack, cmd: EscalationCommand, ac
                 place: ward,
                 patient: None,
             };
-            let list = obs::notices(&store, pack, &filter, ack).await?;
+            let list = obs::notices(&store, pack, &filter).await?;
             if json {
                 print_json(&list)?;
             } else {

@@ -118,6 +118,7 @@ pub async fn policy(url: &str, cmd: PolicyCommand) -> CliResult<ExitCode> {
                     pack.activities().len(),
                     pack.competencies().len()
                 );
+                print_routes(pack.escalation());
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
@@ -178,4 +179,43 @@ pub async fn policy(url: &str, cmd: PolicyCommand) -> CliResult<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The escalation routes and times of a pack, as `policy validate` shows them.
+fn print_routes(routes: &remit_domain::escalation::Routes) {
+    use remit_domain::obs::EscalationLevel;
+    let names = |groups: &[remit_domain::escalation::Group]| {
+        groups
+            .iter()
+            .map(|g| routes.group_title(g))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("escalation routes (escalation.toml):");
+    for level in EscalationLevel::ALL {
+        let r = routes.level(level);
+        println!(
+            "  {}: to {}; acknowledged within {} min",
+            level.as_str(),
+            names(&r.first),
+            r.acknowledge_within.num_minutes()
+        );
+        for (i, step) in r.if_not_acknowledged.iter().enumerate() {
+            println!("    not acknowledged, step {}: also {}", i + 1, names(step));
+        }
+        match &r.review {
+            Some(review) => {
+                println!(
+                    "    then reviewed by {} within {} min",
+                    names(&review.by),
+                    review.within.num_minutes()
+                );
+                for (i, step) in review.if_not_reviewed.iter().enumerate() {
+                    println!("    not reviewed, step {}: also {}", i + 1, names(step));
+                }
+            }
+            None => println!("    acknowledging closes it"),
+        }
+    }
+    println!("  nobody to acknowledge: {}", names(&routes.no_one_to_acknowledge));
 }

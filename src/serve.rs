@@ -48,12 +48,12 @@ async fn run_server(
     tracing::info!(pack = %pack.dir().display(), policies = pack.policy_count(), "policy pack loaded");
     // Escalations nobody acknowledges move along the cascade even when nobody is looking at a list.
     let sweeper = {
-        let (store, ack) = (store.clone(), config.escalation_ack);
+        let (store, pack) = (store.clone(), pack.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
             loop {
                 tick.tick().await;
-                if let Err(e) = remit_server::obs::sweep(&store, ack).await {
+                if let Err(e) = remit_server::obs::sweep(&store, pack.escalation()).await {
                     tracing::error!(cause = %e, "escalation cascade failed");
                 }
             }

@@ -135,7 +135,7 @@ pub async fn task(url: &str, pack: &PolicyPack, cmd: TaskCommand, max_supervisee
                 for e in &t.history {
                     println!(
                         "      {} {} {} -> {}{}",
-                        e.at,
+                        remit_domain::time::uk_long_text(&e.at),
                         e.by,
                         e.mv,
                         e.to,

@@ -25,6 +25,7 @@ crate::tests!(
     a_nurses_open_inbox_shows_a_new_escalation_without_reloading,
     a_support_worker_is_asked_to_name_a_supervisor,
     an_assistant_practitioner_who_tries_to_prescribe_sees_the_reasons,
+    the_live_score_never_shows_a_stale_answer,
 );
 
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -369,6 +370,68 @@ async fn an_assistant_practitioner_who_tries_to_prescribe_sees_the_reasons(db: T
             );
             ensure!(!reasons.to_lowercase().contains("forbidden"));
             b.screenshot("prescribing-refused").await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// H1: an earlier answer arriving after a later one is ignored, so the live score always belongs to what is typed
+/// now; and the page says how often the next set is due.
+async fn the_live_score_never_shows_a_stale_answer(db: TestDb) -> Result<()> {
+    with_browser(db, |b| {
+        Box::pin(async move {
+            b.sign_in("alex.ap").await?;
+            b.client
+                .goto(&b.url(&format!("/patients/{MARGARET}/observations/new")))
+                .await?;
+            b.wait_for_text("#live-score", "Type the values").await?;
+            // The network made slow for the first answer only: it arrives a second and a half late, after every
+            // later one.
+            b.client
+                .execute(
+                    "var real = window.fetch, n = 0; window.fetch = function (u, o) { var p = real(u, o); \
+                     if (++n !== 1) return p; return new Promise(function (ok) { setTimeout(function () { ok(p); }, \
+                     1500); }); }; return null;",
+                    vec![],
+                )
+                .await?;
+            // The first question: consciousness alone (NEWS2 0 so far).
+            b.client
+                .find(Locator::Id("consciousness"))
+                .await?
+                .select_by_value("alert")
+                .await?;
+            // Then the rest, for NEWS2 7.
+            for (id, v) in [
+                ("respiration_rate", "25"),
+                ("spo2", "93"),
+                ("systolic_bp", "105"),
+                ("pulse", "105"),
+                ("temperature", "37.5"),
+            ] {
+                b.fill(id, v).await?;
+            }
+            let live = b.wait_for_text("#live-score", "NEWS2 7").await?;
+            ensure!(
+                live.contains("continuous monitoring"),
+                "the frequency that follows: {live}"
+            );
+            // Wait past the late answer: it must not replace the score of what is typed now.
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+            let live = b.text("#live-score").await?;
+            ensure!(
+                live.contains("NEWS2 7") && !live.contains("so far"),
+                "a stale answer was shown: {live}"
+            );
+            b.screenshot("live-score").await?;
+            b.client
+                .find(Locator::Css("#set-form button[type=submit]"))
+                .await?
+                .click()
+                .await?;
+            let due = b.wait_for_text("#next-due", "continuous monitoring").await?;
+            ensure!(due.contains("Next set due by"), "{due}");
             Ok(())
         })
     })

@@ -25,7 +25,7 @@ async fn the_demo_trust_is_the_reference(db: TestDb) -> Result<()> {
     ensure!(places == ["ward-7", "ward-9", "xray"], "{places:?}");
 
     let staff = store.list_staff().await?;
-    ensure!(staff.len() == 12, "{} staff", staff.len());
+    ensure!(staff.len() == 13, "{} staff", staff.len());
     let expect = [
         ("sam.hca", Some(2), &["ward-7"][..]),
         ("alex.ap", Some(4), &["ward-7"]),
@@ -37,6 +37,7 @@ async fn the_demo_trust_is_the_reference(db: TestDb) -> Result<()> {
         ("maria.acp", Some(7), &["ward-7"]),
         ("dr.okafor", Some(7), &["ward-7", "ward-9"]),
         ("dr.reid", Some(8), &["xray"]),
+        ("kim.outreach", Some(6), &["ward-7", "ward-9", "xray"]),
         ("lee.edu", Some(6), &[]),
         ("admin", None, &[]),
     ];
@@ -45,6 +46,17 @@ async fn the_demo_trust_is_the_reference(db: TestDb) -> Result<()> {
         ensure!(p.staff.level.map(|l| l.get()) == level, "{name} level");
         let on: Vec<&str> = p.on_duty.iter().map(|c| c.as_str()).collect();
         ensure!(on == duty, "{name} on duty {on:?}");
+    }
+    // The grades escalation routes address: the registrar covering wards 7 and 9, the consultant radiologist, and
+    // critical care outreach across the hospital.
+    for (name, grade) in [
+        ("dr.okafor", Some("specialty-registrar")),
+        ("dr.reid", Some("consultant")),
+        ("kim.outreach", Some("critical-care-outreach")),
+        ("priya.rn", None),
+    ] {
+        let p = store.staff_profile(&user(name)).await?;
+        ensure!(p.staff.grade.as_ref().map(|g| g.as_str()) == grade, "{name} grade");
     }
 
     let alex = store.staff_profile(&user("alex.ap")).await?;
@@ -119,7 +131,7 @@ async fn seeding_twice_changes_nothing(db: TestDb) -> Result<()> {
     expect_status(&out, 0)?;
     ensure!(stdout(&out).contains("already present"));
     let store = db.store(TestClock::new()).await?;
-    ensure!(store.list_staff().await?.len() == 12);
+    ensure!(store.list_staff().await?.len() == 13);
     ensure!(
         store.audit_head().await?.0 == entries,
         "the second seeding wrote nothing"

@@ -254,9 +254,14 @@ impl TestResponse {
 impl TestApp {
     /// The app on `db`, with the demo trust seeded.
     pub async fn demo(db: &TestDb) -> Result<Self> {
+        Self::demo_with_pack(db, PolicyPack::nhs_england()).await
+    }
+
+    /// The app on `db` under an employer's own policy pack, with the demo trust seeded.
+    pub async fn demo_with_pack(db: &TestDb, pack: PolicyPack) -> Result<Self> {
         let clock = TestClock::new();
         let store = db.store(clock.clone()).await?;
-        let pack = Arc::new(PolicyPack::nhs_england());
+        let pack = Arc::new(pack);
         remit_server::demo::seed(&store, &pack, &remit_domain::imaging::Catalogue::shipped(), "test").await?;
         let router = remit_server::app(AppState::new(store.clone(), pack.clone(), Config::default()));
         Ok(Self {

@@ -333,7 +333,9 @@ async fn worklists_dose_history_and_operator_activity(db: TestDb) -> Result<()> 
         csv.body
     );
     ensure!(
-        lines[1].contains("\"chest-pa\"") && lines[1].ends_with(",0.080"),
+        lines[1].contains("\"chest-pa\"")
+            && lines[1].ends_with(",0.080")
+            && (lines[1].contains(" GMT\"") || lines[1].contains(" BST\"")),
         "{}",
         csv.body
     );

@@ -19,6 +19,7 @@ mod news2;
 mod obs;
 mod pages;
 mod pay;
+mod safety;
 mod scope;
 mod tasks;
 
@@ -46,6 +47,7 @@ fn main() {
         obs::tests(),
         pages::tests(),
         pay::tests(),
+        safety::tests(),
         scope::tests(),
         tasks::tests(),
     ]

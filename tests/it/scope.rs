@@ -407,7 +407,9 @@ async fn policy_validate_and_diff(db: TestDb) -> Result<()> {
     let out = db.remit(&["policy", "validate", old.to_str().unwrap()]);
     expect_status(&out, 0)?;
     ensure!(
-        stdout(&out).contains("valid (") && stdout(&out).contains("21 activities"),
+        stdout(&out).contains("valid (")
+            && stdout(&out).contains("22 activities")
+            && stdout(&out).contains("emergency: to the registered staff on duty"),
         "{}",
         stdout(&out)
     );

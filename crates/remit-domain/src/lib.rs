@@ -8,6 +8,7 @@ pub mod audit;
 pub mod clinical;
 pub mod competency;
 pub mod error;
+pub mod escalation;
 pub mod imaging;
 pub mod news2;
 pub mod nhs;

@@ -366,6 +366,25 @@ impl VitalSigns {
 }
 
 /// The fields of a set, in the reference's order.
+/// The SpO2 target range scale 2's bands are built for (RCP NEWS2: 88–92% for hypercapnic respiratory failure).
+pub const SCALE2_TARGET: (u8, u8) = (88, 92);
+
+/// Checks that a scale 2 prescription's target is the one scale 2 is built for: any other target is not scored by
+/// scale 2's bands, so it is refused with that reason.
+pub fn check_scale2_target(low: u8, high: u8) -> Result<(), InvalidValue> {
+    let (l, h) = SCALE2_TARGET;
+    if (low, high) == SCALE2_TARGET {
+        return Ok(());
+    }
+    Err(InvalidValue::new(
+        "target",
+        format!(
+            "`{low}-{high}` is not a scale 2 target: SpO2 scale 2's bands are built for a target of {l}–{h}%. A \
+             patient with another target range is scored on scale 1, with the target recorded in their plan"
+        ),
+    ))
+}
+
 pub const FIELDS: [&str; 8] = [
     "respiration_rate",
     "spo2",

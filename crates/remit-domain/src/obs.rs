@@ -3,7 +3,7 @@
 //! A complete set is scored by [`crate::news2`]; an incomplete one is scored on what was obtained, marked
 //! incomplete, and due again sooner. The escalation a score calls for (Chart 4) and the next due time follow.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -62,6 +62,16 @@ named_enum!(
     }
 );
 
+impl Absence {
+    /// In words.
+    pub fn words(self) -> &'static str {
+        match self {
+            Absence::NotObtained => "not obtained",
+            Absence::Refused => "refused",
+        }
+    }
+}
+
 /// A parameter that was not recorded, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Missing {
@@ -96,18 +106,146 @@ fn ser_consciousness<S: serde::Serializer>(c: &Option<Consciousness>, s: S) -> R
     }
 }
 
-/// The score of a set, complete or not.
+/// The score of a set, complete or not, or why it has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Assessment {
-    /// Each parameter's score; `None` for a parameter that is missing.
+    /// Each parameter's score; `None` for a parameter that is missing, and for all of them when NEWS2 does not
+    /// apply.
     pub parameters: PartialScores,
-    /// The sum of the scores obtained (for an incomplete set, a lower bound of the true score).
-    pub total: u8,
+    /// The sum of the scores obtained (for an incomplete set, a lower bound of the true score); `None` when NEWS2
+    /// does not apply to the patient.
+    pub total: Option<u8>,
     pub complete: bool,
-    pub risk: Risk,
+    /// Chart 3's risk; `None` when NEWS2 does not apply.
+    pub risk: Option<Risk>,
     pub monitoring: Monitoring,
-    /// The escalation this score calls for, if any.
+    /// The escalation this set calls for, if any.
     pub escalation: Option<EscalationLevel>,
+    /// Why NEWS2 does not apply to this patient, when it does not.
+    pub not_scored: Option<NotScored>,
+}
+
+/// Why a set is given no NEWS2 score: the RCP says NEWS2 is not for under-16s or in pregnancy (a paediatric or
+/// maternity early warning chart is used there). The readings are kept and the registered nurse judges them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NotScored {
+    /// Under 16 on the day the set was taken.
+    Under16,
+    /// Recorded as pregnant.
+    Pregnant,
+    /// Recorded as up to six weeks after giving birth.
+    Postpartum,
+}
+
+impl NotScored {
+    pub const ALL: [NotScored; 3] = [Self::Under16, Self::Pregnant, Self::Postpartum];
+
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Under16 => "under-16",
+            Self::Pregnant => "pregnant",
+            Self::Postpartum => "postpartum",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|n| n.as_str() == s)
+    }
+
+    /// The sentence people read.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Self::Under16 => "NEWS2 does not apply: under 16 — use the paediatric early warning chart",
+            Self::Pregnant => "NEWS2 does not apply: pregnant — use the maternity early warning chart",
+            Self::Postpartum => {
+                "NEWS2 does not apply: within six weeks of giving birth — use the maternity early warning chart"
+            }
+        }
+    }
+
+    /// Whether NEWS2 applies to a patient born on `born`, with `pregnancy` recorded, for a set taken on `taken_on`.
+    /// Under 16 means before the 16th birthday (29 February counts as 1 March in other years).
+    pub fn of(born: NaiveDate, pregnancy: Option<&PregnancyRecord>, taken_on: NaiveDate) -> Option<Self> {
+        if taken_on < sixteenth_birthday(born) {
+            return Some(Self::Under16);
+        }
+        match pregnancy {
+            Some(p) if p.until.is_none_or(|until| taken_on <= until) => Some(match p.status {
+                PregnancyStatus::Pregnant => Self::Pregnant,
+                PregnancyStatus::Postpartum => Self::Postpartum,
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for NotScored {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.sentence())
+    }
+}
+
+fn sixteenth_birthday(born: NaiveDate) -> NaiveDate {
+    let year = born.year() + 16;
+    NaiveDate::from_ymd_opt(year, born.month(), born.day())
+        .or_else(|| NaiveDate::from_ymd_opt(year, 3, 1))
+        .unwrap_or(NaiveDate::MAX)
+}
+
+named_enum!(
+    /// Pregnancy as recorded on a patient's record, for whether NEWS2 applies.
+    PregnancyStatus, "pregnancy", {
+        Pregnant => "pregnant",
+        Postpartum => "postpartum",
+    }
+);
+
+/// A patient recorded as pregnant or recently delivered, until a date (inclusive) or, for a pregnancy, until it is
+/// recorded otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PregnancyRecord {
+    #[serde(serialize_with = "ser_status")]
+    pub status: PregnancyStatus,
+    pub until: Option<NaiveDate>,
+}
+
+fn ser_status<S: serde::Serializer>(p: &PregnancyStatus, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.as_str())
+}
+
+/// How long after giving birth NEWS2 is not used (the RCP: the maternity chart applies up to six weeks).
+pub const POSTPARTUM_DAYS: i64 = 42;
+
+impl PregnancyRecord {
+    /// A status as recorded on `today`: `pregnant` with an optional end, `postpartum` until at most six weeks from
+    /// today (six weeks if no end is given). An end before today is refused.
+    pub fn new(status: PregnancyStatus, until: Option<NaiveDate>, today: NaiveDate) -> Result<Self, InvalidValue> {
+        if let Some(u) = until
+            && u < today
+        {
+            return Err(InvalidValue::new("until", format!("`{u}` is in the past")));
+        }
+        let until = match status {
+            PregnancyStatus::Pregnant => until,
+            PregnancyStatus::Postpartum => {
+                let latest = today + Duration::days(POSTPARTUM_DAYS);
+                match until {
+                    Some(u) if u > latest => {
+                        return Err(InvalidValue::new(
+                            "until",
+                            format!(
+                                "`{u}` is more than six weeks from today: NEWS2 is not used up to six weeks after birth"
+                            ),
+                        ));
+                    }
+                    Some(u) => Some(u),
+                    None => Some(latest),
+                }
+            }
+        };
+        Ok(Self { status, until })
+    }
 }
 
 /// Parameter scores with gaps.
@@ -209,6 +347,12 @@ impl EscalationLevel {
         self != Self::Ward
     }
 
+    /// The sepsis prompt for an escalation at this level: every level above a ward response is a NEWS2 of 5 or
+    /// more or a single parameter scoring 3, which NICE NG51 (1.1.4, 1.2) asks to be screened for sepsis.
+    pub fn sepsis_prompt(self) -> Option<&'static str> {
+        (self != Self::Ward).then_some(SEPSIS_PROMPT)
+    }
+
     /// Who it goes to first.
     pub fn addressed_to(self) -> &'static str {
         match self {
@@ -260,10 +404,52 @@ pub fn monitoring_interval(m: Monitoring) -> Duration {
     }
 }
 
+/// How often the next observations are due, in words: "at least every 4 hours", or within the hour for an
+/// incomplete or unscored set.
+pub fn frequency_text(m: Monitoring, complete: bool, scored: bool) -> &'static str {
+    if !scored {
+        return "within the hour, unless the registered nurse decides otherwise";
+    }
+    if !complete {
+        return "within the hour: the set is incomplete";
+    }
+    match m {
+        Monitoring::TwelveHourly => "at least every 12 hours",
+        Monitoring::FourToSixHourly => "at least every 4 hours (Chart 4: 4–6-hourly)",
+        Monitoring::Hourly => "at least hourly",
+        Monitoring::Continuous => "continuous monitoring: a set at least every 15 minutes",
+    }
+}
+
 /// An incomplete set is repeated within this time at most: what could not be measured must be tried again soon.
 pub const INCOMPLETE_RECHECK: Duration = Duration::hours(1);
 
+/// Chart 4's response to a complete set scoring 0.
+pub const ROUTINE: &str = "Continue routine monitoring.";
+
+/// The sepsis prompt (NICE NG51: NEWS2 of 5 or more, or a single parameter scoring 3, in a patient who might have an
+/// infection).
+pub const SEPSIS_PROMPT: &str = "Could this be sepsis? NEWS2 is 5 or more, or a single parameter scores 3: if the \
+     patient might have an infection, carry out a sepsis screen now (NICE NG51).";
+
 impl Assessment {
+    /// The sepsis prompt, when the set calls for one: a NEWS2 of 5 or more or a single parameter scoring 3 (for an
+    /// incomplete set, on what was obtained, which can only be an underestimate).
+    pub fn sepsis_prompt(&self) -> Option<&'static str> {
+        let total = self.total?;
+        let red = [
+            self.parameters.respiration_rate,
+            self.parameters.spo2,
+            self.parameters.air_or_oxygen,
+            self.parameters.systolic_bp,
+            self.parameters.pulse,
+            self.parameters.consciousness,
+            self.parameters.temperature,
+        ]
+        .contains(&Some(3));
+        (total >= 5 || red).then_some(SEPSIS_PROMPT)
+    }
+
     /// When the next set is due after one taken at `taken_at`.
     pub fn next_due(&self, taken_at: DateTime<Utc>) -> DateTime<Utc> {
         let interval = monitoring_interval(self.monitoring);
@@ -280,6 +466,21 @@ impl Readings {
     /// Checks that each measured parameter is present or missing with a reason, and that oxygen delivery and
     /// diastolic pressure make sense.
     pub fn validate(&self) -> Result<(), InvalidValue> {
+        if Param::ALL.iter().all(|p| !self.is_present(*p)) {
+            return Err(InvalidValue::new(
+                "set",
+                "nothing was obtained, so this is not a set: record that the observations were not done and why \
+                 (`remit obs missed`, or \"Observations not done\" on the record page); the patient stays overdue \
+                 and the registered nurse is told",
+            ));
+        }
+        if self.consciousness.is_none() && self.missing.iter().any(|m| m.parameter == Param::Consciousness) {
+            return Err(InvalidValue::new(
+                "consciousness",
+                "cannot be left out: consciousness (ACVPU) can always be assessed — a sleeping patient is woken, \
+                 one who cannot be roused is U (unresponsive)",
+            ));
+        }
         for p in Param::ALL {
             let present = self.is_present(*p);
             let missing: Vec<&Missing> = self.missing.iter().filter(|m| m.parameter == *p).collect();
@@ -289,6 +490,12 @@ impl Readings {
                     return Err(InvalidValue::new(
                         p.as_str(),
                         "is recorded and also listed as missing: give one or the other",
+                    ));
+                }
+                (false, 0) if *p == Param::Consciousness => {
+                    return Err(InvalidValue::new(
+                        p.as_str(),
+                        "is missing: assess it (alert, new-confusion, voice, pain or unresponsive)",
                     ));
                 }
                 (false, 0) => {
@@ -389,9 +596,29 @@ impl Readings {
         })
     }
 
-    /// Scores the set. A complete set is scored by the NEWS2 engine as it is; an incomplete one by the same rules
-    /// over what was obtained, so its total and risk can only be an underestimate and it is marked so.
+    /// Scores the set for a patient NEWS2 applies to (see [`Readings::assess_for`]).
     pub fn assess(&self, scale: Spo2Scale) -> Assessment {
+        self.assess_for(scale, None)
+    }
+
+    /// Scores the set. A complete set is scored by the NEWS2 engine as it is; an incomplete one by the same rules
+    /// over what was obtained, so its total and risk can only be an underestimate and it is marked so, and it is
+    /// always put in front of the registered nurse (at least a ward-level escalation). Where NEWS2 does not apply
+    /// (`not_scored`), no score is given: the set goes to the registered nurse for clinical judgement and is due
+    /// again within the hour.
+    pub fn assess_for(&self, scale: Spo2Scale, not_scored: Option<NotScored>) -> Assessment {
+        let complete = self.vital_signs(scale).is_some();
+        if let Some(why) = not_scored {
+            return Assessment {
+                parameters: PartialScores::default(),
+                total: None,
+                complete,
+                risk: None,
+                monitoring: Monitoring::Hourly,
+                escalation: Some(EscalationLevel::Ward),
+                not_scored: Some(why),
+            };
+        }
         if let Some(v) = self.vital_signs(scale) {
             let s = v.score();
             let p = s.parameters;
@@ -405,11 +632,12 @@ impl Readings {
                     consciousness: Some(p.consciousness),
                     temperature: Some(p.temperature),
                 },
-                total: s.score,
+                total: Some(s.score),
                 complete: true,
-                risk: s.risk,
+                risk: Some(s.risk),
                 monitoring: s.monitoring,
                 escalation: EscalationLevel::of(s.score, s.risk),
+                not_scored: None,
             };
         }
         let parameters = PartialScores {
@@ -426,12 +654,63 @@ impl Readings {
         let total = filled.total();
         Assessment {
             parameters,
-            total,
+            total: Some(total),
             complete: false,
-            risk,
+            risk: Some(risk),
             monitoring,
-            escalation: EscalationLevel::of(total, risk),
+            // An incomplete set is never routine: at least the registered nurse is told.
+            escalation: EscalationLevel::of(total, risk).or(Some(EscalationLevel::Ward)),
+            not_scored: None,
         }
+    }
+
+    /// The parameters not obtained, in words: "Temperature (refused: asleep); Pulse (not obtained: …)".
+    pub fn missing_text(&self) -> String {
+        self.missing
+            .iter()
+            .map(|m| format!("{} ({}: {})", m.parameter.title(), m.absence.words(), m.reason))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// What a set calls for, in words: Chart 4's response, or for an incomplete set that response with what is
+    /// missing and the lower bound, or why NEWS2 does not apply. Only a complete set scoring 0 reads "continue
+    /// routine monitoring".
+    pub fn response(&self, a: &Assessment) -> String {
+        if let Some(why) = a.not_scored {
+            return format!(
+                "{}. The registered nurse is told and judges the patient's condition clinically; repeat the \
+                 observations within the hour unless they decide otherwise.",
+                why.sentence()
+            );
+        }
+        let chart4 = a.escalation.map_or(ROUTINE, EscalationLevel::response);
+        if a.complete {
+            return chart4.to_owned();
+        }
+        format!(
+            "Incomplete set — not obtained: {}. NEWS2 is at least {}. {chart4} Repeat the set within the hour.",
+            self.missing_text(),
+            a.total.unwrap_or(0)
+        )
+    }
+
+    /// What an escalation raised by this set says beyond its score: why there is no score, or what is missing.
+    pub fn escalation_about(&self, a: &Assessment) -> Option<String> {
+        if let Some(why) = a.not_scored {
+            return Some(format!("{}: the registered nurse judges this set", why.sentence()));
+        }
+        (!a.complete).then(|| {
+            format!(
+                "Incomplete set: {} not obtained; NEWS2 is at least {}",
+                self.missing
+                    .iter()
+                    .map(|m| m.parameter.title())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                a.total.unwrap_or(0)
+            )
+        })
     }
 
     /// Parses a set as the API and the CLI receive it: the NEWS2 fields (each optional when listed under
@@ -633,7 +912,9 @@ mod tests {
         assert_eq!(scale, None);
         let a = r.assess(Spo2Scale::One);
         assert!(a.complete);
-        assert_eq!((a.total, a.risk, a.escalation), (0, Risk::Low, None));
+        assert_eq!((a.total, a.risk, a.escalation), (Some(0), Some(Risk::Low), None));
+        assert_eq!(r.response(&a), ROUTINE);
+        assert_eq!(a.sepsis_prompt(), None);
         assert_eq!(
             a.next_due(DateTime::UNIX_EPOCH),
             DateTime::UNIX_EPOCH + Duration::hours(12)
@@ -664,7 +945,19 @@ mod tests {
         let a = r.assess(Spo2Scale::One);
         assert!(!a.complete);
         assert_eq!(a.parameters.temperature, None);
-        assert_eq!(a.total, 0);
+        assert_eq!(a.total, Some(0));
+        // An incomplete set is never routine: the registered nurse is told, with what is missing.
+        assert_eq!(a.escalation, Some(EscalationLevel::Ward));
+        let said = r.response(&a);
+        assert!(!said.contains(ROUTINE), "{said}");
+        assert!(
+            said.contains("Temperature (refused: asleep, declined)") && said.contains("at least 0"),
+            "{said}"
+        );
+        assert_eq!(
+            r.escalation_about(&a).as_deref(),
+            Some("Incomplete set: Temperature not obtained; NEWS2 is at least 0")
+        );
         // 12-hourly monitoring, but an incomplete set is repeated within the hour.
         assert_eq!(
             a.next_due(DateTime::UNIX_EPOCH),
@@ -690,7 +983,8 @@ mod tests {
         );
         let (r, _) = Readings::from_json(&o).unwrap();
         let a = r.assess(Spo2Scale::One);
-        assert_eq!((a.total, a.risk), (3, Risk::LowMedium));
+        assert_eq!((a.total, a.risk), (Some(3), Some(Risk::LowMedium)));
+        assert_eq!(a.sepsis_prompt(), Some(SEPSIS_PROMPT));
         assert_eq!(a.escalation, Some(EscalationLevel::SingleRed));
     }
 
@@ -716,6 +1010,125 @@ mod tests {
         let mut o = full();
         o.insert("colour".into(), json!("red"));
         assert_eq!(Readings::from_json(&o).unwrap_err().field(), "set");
+    }
+
+    #[test]
+    fn an_empty_set_is_not_a_set_and_consciousness_is_always_assessed() {
+        let gone = |p: &str| json!({"parameter": p, "absence": "not-obtained", "reason": "off the ward"});
+        let mut o = full();
+        for p in [
+            "respiration_rate",
+            "spo2",
+            "systolic_bp",
+            "diastolic_bp",
+            "pulse",
+            "consciousness",
+            "temperature",
+        ] {
+            o.remove(p);
+        }
+        o.insert(
+            "missing".into(),
+            json!([
+                gone("respiration_rate"),
+                gone("spo2"),
+                gone("systolic_bp"),
+                gone("pulse"),
+                gone("consciousness"),
+                gone("temperature")
+            ]),
+        );
+        let e = Readings::from_json(&o).unwrap_err();
+        assert_eq!(e.field(), "set");
+        assert!(e.to_string().contains("remit obs missed"), "{e}");
+        // Consciousness alone listed as missing: refused, it can always be assessed.
+        let mut o = full();
+        o.remove("consciousness");
+        o.insert("missing".into(), json!([gone("consciousness")]));
+        let e = Readings::from_json(&o).unwrap_err();
+        assert_eq!(e.field(), "consciousness");
+        assert!(e.to_string().contains("can always be assessed"), "{e}");
+        o.remove("missing");
+        assert!(Readings::from_json(&o).unwrap_err().to_string().contains("assess it"));
+        // Only consciousness obtained: a set (incomplete), scored on it.
+        let mut o = json!({"on_oxygen": false, "consciousness": "voice"})
+            .as_object()
+            .unwrap()
+            .clone();
+        o.insert(
+            "missing".into(),
+            json!([
+                gone("respiration_rate"),
+                gone("spo2"),
+                gone("systolic_bp"),
+                gone("pulse"),
+                gone("temperature")
+            ]),
+        );
+        let (r, _) = Readings::from_json(&o).unwrap();
+        let a = r.assess(Spo2Scale::One);
+        assert_eq!((a.total, a.escalation), (Some(3), Some(EscalationLevel::SingleRed)));
+    }
+
+    #[test]
+    fn news2_applies_from_the_sixteenth_birthday_and_not_in_pregnancy() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let born = d("2010-06-15");
+        assert_eq!(NotScored::of(born, None, d("2026-06-14")), Some(NotScored::Under16));
+        assert_eq!(NotScored::of(born, None, d("2026-06-15")), None);
+        // A leap-day birthday counts from 1 March in a year without one.
+        let leap = d("2008-02-29");
+        assert_eq!(NotScored::of(leap, None, d("2024-02-28")), Some(NotScored::Under16));
+        assert_eq!(NotScored::of(leap, None, d("2024-02-29")), None);
+        assert_eq!(NotScored::of(d("2009-02-28"), None, d("2025-02-28")), None);
+        let today = d("2026-12-06");
+        let adult = d("1990-01-01");
+        let pregnant = PregnancyRecord::new(PregnancyStatus::Pregnant, None, today).unwrap();
+        assert_eq!(NotScored::of(adult, Some(&pregnant), today), Some(NotScored::Pregnant));
+        let after = PregnancyRecord::new(PregnancyStatus::Postpartum, None, today).unwrap();
+        assert_eq!(after.until, Some(d("2027-01-17")));
+        assert_eq!(
+            NotScored::of(adult, Some(&after), d("2027-01-17")),
+            Some(NotScored::Postpartum)
+        );
+        assert_eq!(NotScored::of(adult, Some(&after), d("2027-01-18")), None);
+        assert!(PregnancyRecord::new(PregnancyStatus::Postpartum, Some(d("2027-01-18")), today).is_err());
+        assert!(PregnancyRecord::new(PregnancyStatus::Pregnant, Some(d("2026-12-05")), today).is_err());
+        // Not scored: readings kept, no total or risk, the nurse told, due within the hour.
+        let (r, _) = Readings::from_json(&full()).unwrap();
+        let a = r.assess_for(Spo2Scale::One, Some(NotScored::Under16));
+        assert_eq!((a.total, a.risk), (None, None));
+        assert_eq!(a.parameters, PartialScores::default());
+        assert_eq!(a.escalation, Some(EscalationLevel::Ward));
+        assert_eq!(a.sepsis_prompt(), None);
+        assert_eq!(
+            a.next_due(DateTime::UNIX_EPOCH),
+            DateTime::UNIX_EPOCH + Duration::hours(1)
+        );
+        assert!(
+            r.response(&a)
+                .starts_with("NEWS2 does not apply: under 16 — use the paediatric early warning chart")
+        );
+        let json = serde_json::to_value(a).unwrap();
+        assert!(json["total"].is_null() && json["risk"].is_null(), "{json}");
+    }
+
+    #[test]
+    fn sepsis_is_prompted_at_5_or_a_single_3() {
+        let scored = |o: Map<String, Value>| Readings::from_json(&o).unwrap().0.assess(Spo2Scale::One);
+        let mut o = full();
+        o.insert("pulse".into(), json!(115)); // 2
+        o.insert("temperature".into(), json!(38.5)); // 1
+        o.insert("respiration_rate".into(), json!(21)); // 2
+        let a = scored(o.clone());
+        assert_eq!((a.total, a.sepsis_prompt()), (Some(5), Some(SEPSIS_PROMPT)));
+        o.insert("respiration_rate".into(), json!(20)); // 0: total 3
+        assert_eq!(scored(o.clone()).sepsis_prompt(), None);
+        o.insert("systolic_bp".into(), json!(90)); // 3: a single red
+        assert_eq!(scored(o).sepsis_prompt(), Some(SEPSIS_PROMPT));
+        for l in EscalationLevel::ALL {
+            assert_eq!(l.sepsis_prompt().is_some(), l != EscalationLevel::Ward);
+        }
     }
 
     #[test]
@@ -745,11 +1158,12 @@ mod tests {
         ] {
             let a = Assessment {
                 parameters: PartialScores::default(),
-                total: 0,
+                total: Some(0),
                 complete: true,
-                risk: Risk::Low,
+                risk: Some(Risk::Low),
                 monitoring: m,
                 escalation: None,
+                not_scored: None,
             };
             assert_eq!(a.next_due(t), t + d);
             let incomplete = Assessment { complete: false, ..a };
@@ -784,6 +1198,10 @@ mod tests {
             let part = r.assess(Spo2Scale::One);
             prop_assert!(part.total <= whole.total);
             prop_assert!(part.risk <= whole.risk);
+            // Never less than a ward-level escalation for an incomplete set.
+            if !part.complete {
+                prop_assert!(part.escalation >= Some(EscalationLevel::Ward));
+            }
             prop_assert_eq!(part.complete, r.vital_signs(Spo2Scale::One).is_some());
         }
     }

@@ -278,6 +278,8 @@ pub struct Staff {
     pub roles: BTreeSet<Role>,
     pub status: StaffStatus,
     pub professional_bodies: Vec<String>,
+    /// The grade or team escalation routes address them by (`specialty-registrar`), if any.
+    pub grade: Option<crate::escalation::Grade>,
 }
 
 impl Staff {

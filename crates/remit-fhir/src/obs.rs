@@ -170,11 +170,17 @@ pub fn total_to_fhir(set: &SetView) -> Value {
 /// The NEWS2 total of a set, derived from its parameters.
 pub fn news2_to_fhir(set: &SetView, derived_from: Vec<Value>) -> Value {
     let mut v = base(set, "news2", NEWS2_CODE, "");
-    v["valueInteger"] = json!(set.total);
     v["derivedFrom"] = Value::Array(derived_from);
+    let (Some(total), Some(risk)) = (set.total, set.risk) else {
+        // NEWS2 does not apply to the patient (under 16, pregnant, recently delivered): no score, and why.
+        let why = set.not_scored.map_or("NEWS2 does not apply", |n| n.sentence());
+        v["dataAbsentReason"] = json!({"coding": [{"system": ABSENT_SYSTEM, "code": "not-applicable"}], "text": why});
+        return v;
+    };
+    v["valueInteger"] = json!(total);
     let risk_text = format!(
         "{} risk, {} monitoring{}",
-        set.risk.as_str(),
+        risk.as_str(),
         set.monitoring.as_str(),
         if set.complete {
             String::new()
@@ -182,7 +188,7 @@ pub fn news2_to_fhir(set: &SetView, derived_from: Vec<Value>) -> Value {
             "; incomplete set: the total counts only the parameters obtained".to_owned()
         }
     );
-    v["interpretation"] = json!([{"coding": [{"system": RISK_SYSTEM, "code": set.risk.as_str()}], "text": risk_text}]);
+    v["interpretation"] = json!([{"coding": [{"system": RISK_SYSTEM, "code": risk.as_str()}], "text": risk_text}]);
     v
 }
 

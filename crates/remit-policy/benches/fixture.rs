@@ -30,6 +30,7 @@ pub fn profile(
             roles: BTreeSet::new(),
             status: StaffStatus::Active,
             professional_bodies: vec![],
+            grade: None,
         },
         registrations: if registered {
             vec![Registration {

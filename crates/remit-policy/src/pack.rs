@@ -1,5 +1,6 @@
-//! Loading a policy pack from a directory: `schema.cedarschema`, every `*.cedar` file, `activities.toml` and
-//! `competencies.toml`. Everything is checked at load; an error names the file and the line.
+//! Loading a policy pack from a directory: `schema.cedarschema`, every `*.cedar` file, `activities.toml`,
+//! `competencies.toml` and `escalation.toml` (escalation routes and times). Everything is checked at load; an error
+//! names the file and the line.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -78,6 +79,8 @@ pub struct PolicyPack {
     pub(crate) order: HashMap<PolicyId, usize>,
     pub(crate) activities: Vec<Activity>,
     pub(crate) competencies: Vec<CatalogueCompetency>,
+    /// Who escalations go to and how long each wait may last.
+    pub(crate) escalation: remit_domain::escalation::Routes,
     /// Per action: what a decision about it needs (built once at load).
     pub(crate) slices: HashMap<String, ActionSlice>,
     pub(crate) authorizer: Authorizer,
@@ -277,6 +280,7 @@ struct Sources {
     cedar: Vec<(PathBuf, String)>,
     activities: (PathBuf, String),
     competencies: (PathBuf, String),
+    escalation: (PathBuf, String),
 }
 
 /// The NHS England pack shipped with remit, compiled in.
@@ -292,6 +296,10 @@ const NHS_ENGLAND: &[(&str, &str)] = &[
     (
         "competencies.toml",
         include_str!("../../../policies/nhs-england/competencies.toml"),
+    ),
+    (
+        "escalation.toml",
+        include_str!("../../../policies/nhs-england/escalation.toml"),
     ),
     (
         "00-baseline.cedar",
@@ -348,12 +356,13 @@ impl PolicyPack {
                 .collect(),
             activities: get("activities.toml"),
             competencies: get("competencies.toml"),
+            escalation: get("escalation.toml"),
         };
         Self::from_sources(&dir, sources).expect("the shipped NHS England pack is valid (a test holds this)")
     }
 
     /// Loads and validates the pack in `dir`: `schema.cedarschema`, every `*.cedar` file (in name order),
-    /// `activities.toml` and `competencies.toml`.
+    /// `activities.toml`, `competencies.toml` and `escalation.toml`.
     pub fn load(dir: impl AsRef<Path>) -> Result<Self, PackError> {
         let dir = dir.as_ref();
         if !dir.is_dir() {
@@ -377,6 +386,7 @@ impl PolicyPack {
                 .collect::<Result<_, PackError>>()?,
             activities: with_text("activities.toml")?,
             competencies: with_text("competencies.toml")?,
+            escalation: with_text("escalation.toml")?,
         };
         Self::from_sources(dir, sources)
     }
@@ -598,8 +608,12 @@ impl PolicyPack {
                 },
             );
         }
+        let (escalation_path, escalation_text) = &sources.escalation;
+        let escalation = remit_domain::escalation::Routes::parse(escalation_text)
+            .map_err(|e| PackError::new(escalation_path, e.line, e.message))?;
         Ok(Self {
             dir: dir.to_owned(),
+            escalation,
             slices,
             schema,
             order,
@@ -611,6 +625,11 @@ impl PolicyPack {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The employer's escalation routes and times (`escalation.toml`).
+    pub fn escalation(&self) -> &remit_domain::escalation::Routes {
+        &self.escalation
     }
 
     /// The activity catalogue, in the pack's order.

@@ -57,6 +57,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::obs_api::acknowledge))
         .routes(routes!(crate::obs_api::review))
         .routes(routes!(crate::obs_api::score))
+        .routes(routes!(crate::obs_api::missed))
+        .routes(routes!(crate::obs_api::pregnancy))
         .routes(routes!(crate::imaging_api::refer))
         .routes(routes!(crate::imaging_api::show))
         .routes(routes!(crate::imaging_api::justify))

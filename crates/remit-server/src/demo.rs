@@ -197,6 +197,7 @@ async fn seed_set(store: &Store, actor: &str, st: &Story, now: DateTime<Utc>) ->
                         place: &place,
                         stored,
                     },
+                    &new.readings,
                     &assessment,
                     &actor,
                 )

@@ -445,7 +445,7 @@ pub fn dose_csv(rows: &[DoseRow], cumulative: bool) -> String {
             r.request,
             r.patient,
             q(&r.examination),
-            r.exposed_at,
+            q(&remit_domain::time::uk_long_text(&r.exposed_at)),
             q(&r.operator),
             r.dap,
             r.drl_dap,

@@ -22,6 +22,7 @@ mod obs_api;
 mod pages;
 pub mod scope;
 pub mod tasks;
+pub mod uk;
 mod ward_pages;
 mod work_pages;
 mod writes;
@@ -58,9 +59,6 @@ pub struct Config {
     pub body_limit: usize,
     /// The most people one supervisor should supervise at once; delegating beyond it warns.
     pub max_supervisees: usize,
-    /// How long an escalation may wait unacknowledged before it is sent again; twice this, it goes to the nurse in
-    /// charge; three times, to the registrar.
-    pub escalation_ack: chrono::Duration,
 }
 
 impl Default for Config {
@@ -70,7 +68,6 @@ impl Default for Config {
             secure_cookies: false,
             body_limit: 1024 * 1024,
             max_supervisees: 4,
-            escalation_ack: chrono::Duration::minutes(15),
         }
     }
 }

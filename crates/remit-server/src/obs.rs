@@ -1,18 +1,25 @@
-//! Vital signs: recording a set, correcting it, SpO2 scale 2 prescriptions, and the NEWS2 escalations a set raises.
+//! Vital signs: recording a set, correcting it, recording that observations were not done, SpO2 scale 2
+//! prescriptions, pregnancy status, and the NEWS2 escalations a set raises.
 //!
 //! Recording asks the policy (`vitals.record`; a level 2–3 recorder names their supervisor), scores the set on the
-//! scale the patient's record says (scale 2 only under a current prescription), stores it and raises or raises
-//! further the patient's escalation, all in one transaction with its audit entry. A correction is a new version:
-//! it is re-scored, and the escalations of the set follow it — a higher score escalates further, a lower one leaves
-//! the escalation open with a note saying why, never closing it by itself.
+//! scale the patient's record says (scale 2 only under a current prescription) — or gives no score where NEWS2 does
+//! not apply (under 16, pregnant, up to six weeks after birth) —, stores it and raises or raises again the patient's
+//! escalation, all in one transaction with its audit entry. A set worse than the escalation still open (higher
+//! score or level, acknowledged or not) raises it again: it carries the new score and waits for acknowledgement
+//! anew. A correction is a new version: it is re-scored, and the escalations of the set follow it — a higher score
+//! raises them again, a lower one leaves them open with a note saying why, never closing them by itself.
+//!
+//! Escalations move along the employer's routes (`escalation.toml` in the policy pack): each wait (for
+//! acknowledgement, then for review) has its time, and each time it runs out the escalation goes one step further.
 
 use chrono::{DateTime, Duration, Utc};
 use remit_domain::audit::AuditDraft;
+use remit_domain::escalation::{Group, Routes, Wait};
 use remit_domain::news2::Spo2Scale;
 use remit_domain::nhs::NhsNumber;
-use remit_domain::obs::{Assessment, EscalationLevel, Readings};
-use remit_domain::staff::{Regulator, StaffProfile, Username};
-use remit_domain::time::format_instant;
+use remit_domain::obs::{Assessment, EscalationLevel, NotScored, PregnancyRecord, PregnancyStatus, Readings};
+use remit_domain::staff::{StaffProfile, Username};
+use remit_domain::time::{format_instant, london_date};
 use remit_policy::{PolicyPack, Supervision};
 use remit_store::obs::{
     Amends, EscalationChange, EscalationFilter, EscalationView, NewEscalation, NewSet, PatientObs, Scale2, SetView,
@@ -42,9 +49,12 @@ pub struct RecordSet {
 #[derive(Debug, Clone, Serialize)]
 pub struct Recorded {
     pub set: SetView,
-    /// The escalation level the score calls for, and the response in Chart 4's words.
+    /// The escalation level the set calls for, and the response in Chart 4's words (for an incomplete set, with
+    /// what is missing; where NEWS2 does not apply, why).
     pub escalation_level: Option<EscalationLevel>,
-    pub response: Option<&'static str>,
+    pub response: String,
+    /// The sepsis screen NICE NG51 asks for, when the set calls for one.
+    pub sepsis: Option<&'static str>,
     /// The escalation now open for the patient because of this set (new or raised further), if any.
     pub escalation: Option<EscalationView>,
     pub scale2: Option<Scale2>,
@@ -55,6 +65,7 @@ impl Recorded {
     async fn load(
         store: &Store,
         version_id: i64,
+        readings: &Readings,
         assessment: &Assessment,
         escalation: Option<i64>,
         scale2: Option<Scale2>,
@@ -62,7 +73,8 @@ impl Recorded {
         Ok(Self {
             set: store.obs_version(version_id).await?,
             escalation_level: assessment.escalation,
-            response: assessment.escalation.map(EscalationLevel::response),
+            response: readings.response(assessment),
+            sepsis: assessment.sepsis_prompt(),
             escalation: match escalation {
                 Some(id) => Some(store.escalation(id).await?),
                 None => None,
@@ -147,11 +159,23 @@ pub(crate) struct SetRef<'a> {
     pub stored: StoredSet,
 }
 
-/// Raises an escalation for a set when its level calls for one above any already open for the patient; the one it
-/// goes beyond is superseded by it. An escalation already open at the same or a higher level stays as it is.
+/// "NEWS2 7 (emergency)", or "no NEWS2 (under 16)" for a set NEWS2 did not score.
+fn score_words(score: Option<u8>, level: EscalationLevel, not_scored: Option<NotScored>) -> String {
+    match (score, not_scored) {
+        (Some(s), _) => format!("NEWS2 {s} ({})", level.as_str()),
+        (None, Some(n)) => format!("no NEWS2 ({}): for the registered nurse's judgement", n.as_str()),
+        (None, None) => format!("no NEWS2 ({})", level.as_str()),
+    }
+}
+
+/// Raises an escalation for a set that calls for one when none is open for the patient. A set worse than the one
+/// still open — a higher score, or a higher level — raises that one again (see [`WriteTx::raise_again`]): it
+/// carries the new score and a level never lower than it had, and waits for acknowledgement anew. A set no worse
+/// leaves it as it is.
 pub(crate) async fn escalate(
     tx: &mut WriteTx,
     set: SetRef<'_>,
+    readings: &Readings,
     a: &Assessment,
     actor: &str,
 ) -> Result<Option<i64>, StoreError> {
@@ -168,54 +192,41 @@ pub(crate) async fn escalate(
     let Some(level) = a.escalation else {
         return Ok(None);
     };
-    if live.is_some_and(|(_, live_level)| live_level >= level) {
+    let mut new = NewEscalation {
+        patient_id,
+        place: place.to_owned(),
+        set_id,
+        version_id,
+        level,
+        score: a.total,
+        about: readings.escalation_about(a),
+        raised_at: at,
+    };
+    let Some(open) = live else {
+        let what = format!(
+            "raised: {}, {}",
+            score_words(a.total, level, a.not_scored),
+            level.addressed_to()
+        );
+        return tx.raise_escalation(&new, actor, &what).await.map(Some);
+    };
+    let higher_score = matches!((a.total, open.score), (Some(now), Some(was)) if now > was);
+    if level <= open.level && !higher_score {
         return Ok(None);
     }
+    new.level = level.max(open.level);
     let what = format!(
-        "raised: NEWS2 {} ({}), {}",
-        a.total,
-        level.as_str(),
-        level.addressed_to()
+        "raised again: {}, worse than the {} it carried{}",
+        score_words(a.total, new.level, a.not_scored),
+        open.score.map_or_else(|| "set".to_owned(), |s| format!("NEWS2 {s}")),
+        if open.acknowledged {
+            " when acknowledged: it waits for acknowledgement of the new score"
+        } else {
+            ""
+        }
     );
-    let id = tx
-        .raise_escalation(
-            &NewEscalation {
-                patient_id,
-                place: place.to_owned(),
-                set_id,
-                version_id,
-                level,
-                score: a.total,
-                raised_at: at,
-            },
-            actor,
-            &what,
-        )
-        .await?;
-    if let Some((live_id, _)) = live {
-        tx.move_escalation(
-            live_id,
-            &["open", "acknowledged"],
-            "superseded",
-            EscalationChange {
-                superseded_by: Some(id),
-                ..EscalationChange::default()
-            },
-        )
-        .await?;
-        tx.escalation_event(
-            live_id,
-            actor,
-            &format!(
-                "escalated further as escalation {id}: NEWS2 {} ({})",
-                a.total,
-                level.as_str()
-            ),
-            None,
-        )
-        .await?;
-    }
-    Ok(Some(id))
+    tx.raise_again(open.id, &new, actor, &what).await?;
+    Ok(Some(open.id))
 }
 
 /// Records a set.
@@ -254,7 +265,12 @@ pub async fn record(
         return refuse(store, audit_actor, "vitals.record", &target, reasons, r).await;
     }
     let patient_id = record.id;
-    let assessment = r.readings.assess(scale);
+    let not_scored = NotScored::of(
+        record.patient.date_of_birth,
+        record.pregnancy.as_ref(),
+        london_date(taken_at),
+    );
+    let assessment = r.readings.assess_for(scale, not_scored);
     let new = NewSet {
         patient_id,
         taken_at,
@@ -271,16 +287,19 @@ pub async fn record(
         #[serde(flatten)]
         set: &'a RecordSet,
         spo2_scale: &'static str,
-        total: u8,
-        risk: &'static str,
+        total: Option<u8>,
+        risk: Option<&'static str>,
         complete: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        not_scored: Option<&'static str>,
     }
     let draft = AuditDraft::permit(audit_actor, "vitals.record", target).with_payload(&Payload {
         set: r,
         spo2_scale: scale_name(scale),
         total: assessment.total,
-        risk: assessment.risk.as_str(),
+        risk: assessment.risk.map(|r| r.as_str()),
         complete: assessment.complete,
+        not_scored: assessment.not_scored.map(NotScored::as_str),
     });
     let place = record.patient.place.to_string();
     let actor = audit_actor.to_owned();
@@ -297,6 +316,7 @@ pub async fn record(
                         place: &place,
                         stored,
                     },
+                    &new.readings,
                     &assessment,
                     &actor,
                 )
@@ -317,7 +337,8 @@ pub async fn record(
     Ok(Outcome::Done(Recorded {
         set,
         escalation_level: assessment.escalation,
-        response: assessment.escalation.map(EscalationLevel::response),
+        response: r.readings.response(&assessment),
+        sepsis: assessment.sepsis_prompt(),
         escalation: match escalation {
             Some(id) => Some(store.escalation(id).await?),
             None => None,
@@ -380,9 +401,14 @@ pub async fn amend(
     } else {
         Spo2Scale::One
     };
-    let assessment = a.readings.assess(scale);
     let taken_at =
         remit_domain::time::parse_instant("taken_at", &old.taken_at).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let not_scored = NotScored::of(
+        record.patient.date_of_birth,
+        record.pregnancy.as_ref(),
+        london_date(taken_at),
+    );
+    let assessment = a.readings.assess_for(scale, not_scored);
     let new = NewSet {
         patient_id,
         taken_at,
@@ -409,13 +435,15 @@ pub async fn amend(
                 };
                 let stored = tx.insert_set(&new, Some(&amends)).await?;
                 let StoredSet { version_id, set_id, .. } = stored;
+                let news2 = |s: Option<u8>| s.map_or_else(|| "not scored".to_owned(), |s| s.to_string());
                 for e in tx.live_escalations_of_set(set_id).await? {
                     let lower = assessment.escalation.is_none_or(|l| l < e.level);
                     let note = lower.then(|| {
                         format!(
                             "The set that raised this was corrected by {by_name}: NEWS2 now {} (was {}). Reason: \
                              {reason}. It stays open until someone closes it.",
-                            assessment.total, e.score
+                            news2(assessment.total),
+                            news2(e.score)
                         )
                     });
                     tx.follow_correction(e.id, version_id, assessment.total, note.as_deref())
@@ -423,7 +451,11 @@ pub async fn amend(
                     tx.escalation_event(
                         e.id,
                         &actor,
-                        &format!("set corrected: NEWS2 now {} (was {})", assessment.total, e.score),
+                        &format!(
+                            "set corrected: NEWS2 now {} (was {})",
+                            news2(assessment.total),
+                            news2(e.score)
+                        ),
                         Some(&reason),
                     )
                     .await?;
@@ -436,6 +468,7 @@ pub async fn amend(
                         place: &place,
                         stored,
                     },
+                    &new.readings,
                     &assessment,
                     &actor,
                 )
@@ -445,7 +478,7 @@ pub async fn amend(
         })
         .await?;
     Ok(Outcome::Done(
-        Recorded::load(store, version_id, &assessment, escalation, None).await?,
+        Recorded::load(store, version_id, &a.readings, &assessment, escalation, None).await?,
     ))
 }
 
@@ -537,6 +570,7 @@ pub fn parse_target(s: &str) -> Result<(u8, u8), StoreError> {
             "target: `{low}-{high}` must be a rising range within 70–100%"
         )));
     }
+    remit_domain::news2::check_scale2_target(low, high)?;
     Ok((low, high))
 }
 
@@ -603,73 +637,88 @@ pub async fn end_scale2(
     Ok(Outcome::Done(()))
 }
 
-/// What happens to an escalation nobody acknowledges: it is sent again after `ack_within`, then to the nurse in
-/// charge after twice that, then to the registrar after three times.
-pub const STAGES: [&str; 4] = [
-    "raised",
-    "re-notified: not acknowledged in time",
-    "cascaded to the nurse in charge",
-    "cascaded to the registrar",
-];
+/// What an escalation is waiting for in `state`.
+fn wait_of(state: &str) -> Wait {
+    if state == "acknowledged" {
+        Wait::Review
+    } else {
+        Wait::Acknowledgement
+    }
+}
 
-/// Moves unacknowledged escalations along the cascade as time passes. Each step is audited as `system`. Returns how
-/// many moved.
-pub async fn sweep(store: &Store, ack_within: Duration) -> Result<usize, StoreError> {
+/// Moves escalations along the employer's cascade as time passes: each wait (for acknowledgement, then for review)
+/// that ran past its time takes a step, and a late sweep takes every step due, each dated when it fell due. Each
+/// move is audited as `system`. Returns how many moved.
+pub async fn sweep(store: &Store, routes: &Routes) -> Result<usize, StoreError> {
     let now = store.now();
     let mut moved = 0;
-    for (id, raised, stage) in store.unacknowledged().await? {
-        let waited = now - raised;
-        let due = stage_due(waited, ack_within);
-        if due <= stage {
+    for w in store.waiting().await? {
+        let wait = wait_of(&w.state);
+        let steps = routes.steps_due(w.level, wait, w.stage, w.notified_at, now);
+        let Some(&last) = steps.last() else {
             continue;
-        }
+        };
         let mut tx = store.begin().await?;
-        if !tx.escalation_stage(id, stage, due).await? {
+        if !tx
+            .escalation_step(w.id, &w.state, (w.stage, w.notified_at), last)
+            .await?
+        {
             continue;
         }
-        let what = STAGES[usize::from(due)];
-        let note = format!("not acknowledged after {} minutes", waited.num_minutes());
-        tx.escalation_event(id, "system", what, Some(&note)).await?;
-        let draft = AuditDraft::permit("system", "escalation.cascade", format!("escalation:{id}"))
-            .with_payload(&serde_json::json!({"stage": due, "what": what}));
+        let within = routes.within(w.level, wait).unwrap_or_default().num_minutes();
+        let waited = match wait {
+            Wait::Acknowledgement => "not acknowledged",
+            Wait::Review => "not reviewed",
+        };
+        for &(stage, _) in &steps {
+            let to: Vec<String> = routes
+                .step_groups(w.level, wait, stage)
+                .iter()
+                .map(|g| routes.group_title(g))
+                .collect();
+            let what = format!("cascaded (step {stage}): {waited} within {within} minutes");
+            let note = format!("told again, and now also {}", to.join(" and "));
+            tx.escalation_event(w.id, "system", &what, Some(&note)).await?;
+        }
+        let draft = AuditDraft::permit("system", "escalation.cascade", format!("escalation:{}", w.id))
+            .with_payload(&serde_json::json!({"stage": last.0, "waiting_for": waited}));
         tx.commit(draft).await?;
         moved += 1;
     }
     Ok(moved)
 }
 
-/// The stage of the cascade an unacknowledged escalation is due at once it has waited `waited`: a step for each
-/// `ack_within`, up to the registrar (3).
-fn stage_due(waited: Duration, ack_within: Duration) -> u8 {
-    (waited.num_seconds() / ack_within.num_seconds().max(1)).clamp(0, 3) as u8
-}
-
-/// Whether an escalation (in `state`, raised at `raised_at`, at `stage`) is due to move along the cascade at `now`:
-/// what a list of escalations checks before it is shown. One whose time cannot be read is reported as due, so that
-/// the sweep meets it and reports it.
-pub(crate) fn cascade_due(state: &str, raised_at: &str, stage: u8, now: DateTime<Utc>, ack_within: Duration) -> bool {
-    state == "open"
-        && remit_domain::time::parse_instant("raised_at", raised_at)
-            .map_or(true, |raised| stage_due(now - raised, ack_within) > stage)
+/// Whether an escalation (in `state`, at `level` and `stage`, its wait's clock started at `notified_at`) is due to
+/// move along the cascade at `now`: what a list of escalations checks before it is shown. One whose time cannot be
+/// read is reported as due, so that the sweep meets it and reports it.
+pub(crate) fn cascade_due(
+    routes: &Routes,
+    (state, level, stage, notified_at): (&str, EscalationLevel, u8, &str),
+    now: DateTime<Utc>,
+) -> bool {
+    matches!(state, "open" | "acknowledged")
+        && remit_domain::time::parse_instant("notified_at", notified_at).map_or(true, |since| {
+            !routes.steps_due(level, wait_of(state), stage, since, now).is_empty()
+        })
 }
 
 /// What `read` reads, once the cascade has moved on any escalation in it that waited too long: read, and only if
 /// `due` finds one in it due to move at the time given, swept and read again. (Escalations not in what is read are
 /// left to their own reads and to the server's periodic sweep.)
-pub(crate) async fn swept<T, F, R, D>(store: &Store, ack_within: Duration, read: F, due: D) -> Result<T, StoreError>
+pub(crate) async fn swept<T, F, R, D>(store: &Store, routes: &Routes, read: F, due: D) -> Result<T, StoreError>
 where
     F: Fn() -> R,
     R: std::future::Future<Output = Result<T, StoreError>>,
     D: Fn(&T, DateTime<Utc>) -> bool,
 {
     let first = read().await?;
-    swept_after(store, ack_within, first, read, due).await
+    swept_after(store, routes, first, read, due).await
 }
 
 /// [`swept`] for what the caller has read once already (`first`, by `read`).
 pub(crate) async fn swept_after<T, F, R, D>(
     store: &Store,
-    ack_within: Duration,
+    routes: &Routes,
     first: T,
     read: F,
     due: D,
@@ -682,7 +731,7 @@ where
     if !due(&first, store.now()) {
         return Ok(first);
     }
-    sweep(store, ack_within).await?;
+    sweep(store, routes).await?;
     read().await
 }
 
@@ -692,7 +741,7 @@ pub struct Recipient {
     pub username: String,
     pub name: String,
     #[serde(rename = "as")]
-    pub as_: &'static str,
+    pub as_: String,
 }
 
 /// An escalation with the people it is addressed to now and how long it has waited.
@@ -701,22 +750,122 @@ pub struct EscalationNotice {
     #[serde(flatten)]
     pub escalation: EscalationView,
     pub response: &'static str,
+    /// The sepsis screen NICE NG51 asks for, at every level above a ward response.
+    pub sepsis: Option<&'static str>,
+    /// `acknowledgement` or `review`, while it is open.
+    pub waiting_for: Option<&'static str>,
     pub waiting_minutes: i64,
     pub recipients: Vec<Recipient>,
+    /// Nobody on duty where the patient is could acknowledge it: the people the routes name for that are told.
+    pub no_one_to_acknowledge: bool,
 }
 
-fn gmc_registered(p: &StaffProfile, today: chrono::NaiveDate) -> bool {
-    p.registrations
-        .iter()
-        .any(|r| r.regulator == Regulator::Gmc && r.is_current(today))
+/// The response to an escalation raised by a set NEWS2 did not score.
+pub const JUDGEMENT: &str = "NEWS2 does not apply to this patient: the registered nurse assesses them and decides \
+     on the response and the frequency of observations.";
+
+/// Who is on duty at a place, with the answers to the two questions a route asks of each: may they acknowledge
+/// this escalation, and may they review it.
+struct OnDuty {
+    profile: StaffProfile,
+    leads: bool,
+    reviews: bool,
 }
 
-/// Who an escalation goes to now: the registered nurses on duty where the patient is (those who may acknowledge
-/// it), the medical team (those who may review it) when the level calls for them, and as it cascades the nurse in
-/// charge (the most senior registered nurse on duty) and the registrar (the doctors on duty).
-pub async fn recipients(store: &Store, pack: &PolicyPack, e: &EscalationView) -> Result<Vec<Recipient>, StoreError> {
+async fn on_duty(
+    store: &Store,
+    pack: &PolicyPack,
+    place: &str,
+    facts: &remit_policy::PatientFacts,
+    patient: &NhsNumber,
+) -> Result<Vec<OnDuty>, StoreError> {
     let now = store.now();
     let today = now.date_naive();
+    let mut out = Vec::new();
+    for u in store.on_duty_at(place, now).await? {
+        let profile = store.staff_profile(&u).await?;
+        let open_task = store.has_open_task(profile.id, patient).await?;
+        // Each person is asked with their profile loaded once (not through `scope::check`, which would load it
+        // again for every question).
+        let may = |activity: &str| {
+            let mut q = remit_policy::Question::new(&profile, activity, today);
+            q.patient = Some(facts);
+            q.open_task = open_task;
+            pack.decide(&q).permitted()
+        };
+        let (leads, reviews) = (may("escalation.acknowledge"), may("escalation.review"));
+        out.push(OnDuty {
+            profile,
+            leads,
+            reviews,
+        });
+    }
+    Ok(out)
+}
+
+/// Whether anyone on duty at `place` could acknowledge an escalation for `patient` there.
+pub async fn anyone_leads(
+    store: &Store,
+    pack: &PolicyPack,
+    place: &remit_domain::place::Place,
+    patient: &NhsNumber,
+) -> Result<bool, StoreError> {
+    let facts = remit_policy::PatientFacts {
+        nhs_number: patient.clone(),
+        place: place.code.clone(),
+        place_name: place.name.clone(),
+    };
+    Ok(on_duty(store, pack, place.code.as_str(), &facts, patient)
+        .await?
+        .iter()
+        .any(|p| p.leads))
+}
+
+/// The people on duty a group names, with what they are told as.
+fn resolve<'a>(routes: &Routes, g: &Group, people: &'a [OnDuty]) -> Vec<(&'a StaffProfile, String)> {
+    let lead = || people.iter().filter(|p| p.leads);
+    match g {
+        Group::Lead => lead()
+            .map(|p| (&p.profile, "registered staff on duty".to_owned()))
+            .collect(),
+        Group::NurseInCharge => {
+            let top = lead().filter_map(|p| p.profile.staff.level).max();
+            lead()
+                .filter(|p| top.is_some() && p.profile.staff.level == top)
+                .map(|p| (&p.profile, "nurse in charge".to_owned()))
+                .collect()
+        }
+        Group::MedicalCover => people
+            .iter()
+            .filter(|p| p.reviews)
+            .map(|p| (&p.profile, "medical cover".to_owned()))
+            .collect(),
+        Group::Grade(grade) => {
+            let title = routes.grade_title(grade).unwrap_or(grade.as_str()).to_lowercase();
+            people
+                .iter()
+                .filter(|p| p.profile.staff.grade.as_ref() == Some(grade))
+                .map(|p| (&p.profile, title.clone()))
+                .collect()
+        }
+        Group::FirstOf(list) => list
+            .iter()
+            .map(|g| resolve(routes, g, people))
+            .find(|found| !found.is_empty())
+            .unwrap_or_default(),
+    }
+}
+
+/// Who an escalation goes to now: the groups of the employer's route for its level, at the step of the wait it is
+/// in, resolved against who is on duty where the patient is. When nobody there could acknowledge it, the people the
+/// routes name for that case are told too, wherever they are on duty. Returns the recipients and whether nobody
+/// could acknowledge it.
+pub async fn recipients(
+    store: &Store,
+    pack: &PolicyPack,
+    e: &EscalationView,
+) -> Result<(Vec<Recipient>, bool), StoreError> {
+    let routes = pack.escalation();
     let patient = store.patient(&e.patient).await?;
     let place = store.place(&patient.place).await?;
     let facts = remit_policy::PatientFacts {
@@ -724,57 +873,41 @@ pub async fn recipients(store: &Store, pack: &PolicyPack, e: &EscalationView) ->
         place: patient.place.clone(),
         place_name: place.name,
     };
-    let mut profiles = Vec::new();
-    for u in store.on_duty_at(&e.place, now).await? {
-        profiles.push(store.staff_profile(&u).await?);
-    }
-    // Each person is asked with their profile loaded once (not through `scope::check`, which would load it again
-    // for every question).
-    let mut nurses = Vec::new();
-    let mut medics = Vec::new();
-    for p in &profiles {
-        let open_task = store.has_open_task(p.id, &e.patient).await?;
-        let may = |activity: &str| {
-            let mut q = remit_policy::Question::new(p, activity, today);
-            q.patient = Some(&facts);
-            q.open_task = open_task;
-            pack.decide(&q).permitted()
-        };
-        if may("escalation.acknowledge") {
-            nurses.push(p);
-        }
-        if may("escalation.review") {
-            medics.push(p);
-        }
-    }
-    let who = |p: &StaffProfile, as_: &'static str| Recipient {
+    let here = on_duty(store, pack, &e.place, &facts, &e.patient).await?;
+    let who = |(p, as_): (&StaffProfile, String)| Recipient {
         username: p.staff.username.to_string(),
         name: p.staff.name.to_string(),
         as_,
     };
-    let mut out: Vec<Recipient> = nurses.iter().map(|p| who(p, "registered nurse")).collect();
-    if e.level.needs_medical_review() {
-        out.extend(medics.iter().map(|p| who(p, "medical team")));
+    let mut out: Vec<Recipient> = Vec::new();
+    for g in routes.groups(e.level, wait_of(&e.state), e.stage) {
+        for r in resolve(routes, &g, &here).into_iter().map(who) {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
     }
-    if e.stage >= 2
-        && let Some(top) = nurses.iter().filter_map(|p| p.staff.level).max()
-    {
-        out.extend(
-            nurses
-                .iter()
-                .filter(|p| p.staff.level == Some(top))
-                .map(|p| who(p, "nurse in charge")),
-        );
+    let no_one = !here.iter().any(|p| p.leads);
+    if no_one && e.state == "open" {
+        // Everyone on duty anywhere, to find the people the routes name for this case.
+        let mut anywhere: Vec<OnDuty> = Vec::new();
+        for p in store.places().await? {
+            for d in on_duty(store, pack, p.code.as_str(), &facts, &e.patient).await? {
+                if !anywhere.iter().any(|a| a.profile.id == d.profile.id) {
+                    anywhere.push(d);
+                }
+            }
+        }
+        for g in &routes.no_one_to_acknowledge {
+            for (p, as_) in resolve(routes, g, &anywhere) {
+                let r = who((p, format!("{as_}: nobody on duty here can acknowledge")));
+                if !out.contains(&r) {
+                    out.push(r);
+                }
+            }
+        }
     }
-    if e.stage >= 3 {
-        out.extend(
-            profiles
-                .iter()
-                .filter(|p| gmc_registered(p, today))
-                .map(|p| who(p, "registrar")),
-        );
-    }
-    Ok(out)
+    Ok((out, no_one))
 }
 
 /// Escalations as notices (after moving the cascade along), newest first.
@@ -782,36 +915,44 @@ pub async fn notices(
     store: &Store,
     pack: &PolicyPack,
     filter: &EscalationFilter,
-    ack_within: Duration,
 ) -> Result<Vec<EscalationNotice>, StoreError> {
-    notices_with(store, Some(pack), filter, ack_within).await
+    notices_with(store, pack, filter, Recipients::Named).await
 }
 
-/// Escalations as notices; with no pack, without working out who each is addressed to (for pages that show the
-/// escalation but not its recipients, which cost a policy question per person on duty).
+/// Whether a list of escalations names who each is addressed to, which costs a policy question per person on duty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipients {
+    Named,
+    Omitted,
+}
+
+/// Escalations as notices, with or without working out who each is addressed to (for pages that show the
+/// escalation but not its recipients).
 pub async fn notices_with(
     store: &Store,
-    pack: Option<&PolicyPack>,
+    pack: &PolicyPack,
     filter: &EscalationFilter,
-    ack_within: Duration,
+    recipients: Recipients,
 ) -> Result<Vec<EscalationNotice>, StoreError> {
     let now = store.now();
+    let routes = pack.escalation();
     let mut out = Vec::new();
     let due = |list: &Vec<EscalationView>, now| {
         list.iter()
-            .any(|e| cascade_due(&e.state, &e.raised_at, e.stage, now, ack_within))
+            .any(|e| cascade_due(routes, (&e.state, e.level, e.stage, &e.notified_at), now))
     };
-    for e in swept(store, ack_within, || store.escalations(filter), due).await? {
-        out.push(notice(store, pack, e, now).await?);
+    for e in swept(store, routes, || store.escalations(filter), due).await? {
+        out.push(notice(store, pack, e, now, recipients).await?);
     }
     Ok(out)
 }
 
 async fn notice(
     store: &Store,
-    pack: Option<&PolicyPack>,
+    pack: &PolicyPack,
     e: EscalationView,
     now: DateTime<Utc>,
+    named: Recipients,
 ) -> Result<EscalationNotice, StoreError> {
     let raised = remit_domain::time::parse_instant("raised_at", &e.raised_at)
         .map_err(|err| StoreError::Corrupt(err.to_string()))?;
@@ -821,14 +962,24 @@ async fn notice(
         }
         _ => now,
     };
-    let recipients = match pack {
-        Some(pack) if matches!(e.state.as_str(), "open" | "acknowledged") => recipients(store, pack, &e).await?,
-        _ => Vec::new(),
+    let open = matches!(e.state.as_str(), "open" | "acknowledged");
+    let (recipients, no_one) = match named {
+        Recipients::Named if open => recipients(store, pack, &e).await?,
+        _ => (Vec::new(), false),
     };
     Ok(EscalationNotice {
-        response: e.level.response(),
+        response: match e.score {
+            Some(_) => e.level.response(),
+            None => JUDGEMENT,
+        },
+        sepsis: e.score.and(e.level.sepsis_prompt()),
+        waiting_for: open.then(|| match wait_of(&e.state) {
+            Wait::Acknowledgement => "acknowledgement",
+            Wait::Review => "review",
+        }),
         waiting_minutes: (until - raised).num_minutes(),
         recipients,
+        no_one_to_acknowledge: no_one,
         escalation: e,
     })
 }
@@ -836,11 +987,12 @@ async fn notice(
 /// One escalation as a notice.
 pub async fn notice_of(store: &Store, pack: &PolicyPack, id: i64) -> Result<EscalationNotice, StoreError> {
     let e = store.escalation(id).await?;
-    notice(store, Some(pack), e, store.now()).await
+    notice(store, pack, e, store.now(), Recipients::Named).await
 }
 
-/// Acknowledges an escalation as the responsible registered nurse. A ward-level escalation (NEWS2 1–4) is then
-/// closed: the nurse's assessment is the response. Higher levels wait for the medical team's review.
+/// Acknowledges an escalation as the registered professional leading care where the patient is. Where the routes
+/// give the level no review (a ward-level escalation, NEWS2 1–4), it is then closed: the nurse's assessment is the
+/// response. Higher levels wait for the review, on its own clock from now.
 pub async fn acknowledge(
     store: &Store,
     pack: &PolicyPack,
@@ -880,10 +1032,10 @@ pub async fn acknowledge(
         )
         .await;
     }
-    let to = if e.level.needs_medical_review() {
-        "acknowledged"
-    } else {
+    let to = if pack.escalation().acknowledgement_closes(e.level) {
         "closed"
+    } else {
+        "acknowledged"
     };
     let draft = AuditDraft::permit(audit_actor, "escalation.acknowledge", target).with_payload(&payload);
     let actor = audit_actor.to_owned();
@@ -962,6 +1114,97 @@ pub async fn review(
     Ok(Outcome::Done(notice_of(store, pack, id).await?))
 }
 
+/// Records that a patient's observations were not done, and why: by the people who may record them, audited. The
+/// patient stays overdue (nothing was measured), and the ward's board and inbox show the reason to the registered
+/// nurse.
+pub async fn missed(
+    store: &Store,
+    pack: &PolicyPack,
+    patient: &NhsNumber,
+    by: &Username,
+    reason: &str,
+    audit_actor: &str,
+) -> Result<Outcome<()>, StoreError> {
+    let reason = need_reason(reason, "recorded as not done (what stopped the observations)")?;
+    let (reasons, mut facts) = may_record(store, pack, by, patient, None, None).await?;
+    let target = format!("patient:{patient}");
+    let payload = serde_json::json!({"by": by.as_str(), "reason": reason});
+    if !reasons.is_empty() {
+        return refuse(store, audit_actor, "vitals.missed", &target, reasons, &payload).await;
+    }
+    let patient_id = facts.take_record()?.id;
+    let by_id = facts.actor.id;
+    let draft = AuditDraft::permit(audit_actor, "vitals.missed", target).with_payload(&payload);
+    store
+        .command(draft, move |tx| {
+            Box::pin(async move { tx.record_missed(patient_id, by_id, &reason).await.map(|_| ()) })
+        })
+        .await?;
+    Ok(Outcome::Done(()))
+}
+
+/// A change to a patient's pregnancy status: pregnant or postpartum until a date, or not pregnant (`None`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PregnancyChange {
+    pub patient: NhsNumber,
+    pub by: Username,
+    #[serde(serialize_with = "ser_pregnancy")]
+    pub status: Option<PregnancyStatus>,
+    pub until: Option<chrono::NaiveDate>,
+}
+
+fn ser_pregnancy<S: serde::Serializer>(p: &Option<PregnancyStatus>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.map_or("not-pregnant", PregnancyStatus::as_str))
+}
+
+/// Parses a pregnancy status as people give it: `pregnant`, `postpartum` or `not-pregnant`.
+pub fn parse_pregnancy(input: &str) -> Result<Option<PregnancyStatus>, StoreError> {
+    match input.trim() {
+        "not-pregnant" => Ok(None),
+        other => PregnancyStatus::parse(other).map(Some).map_err(|_| {
+            StoreError::Invalid(format!(
+                "status: `{}` is not pregnant, postpartum or not-pregnant",
+                other.chars().take(40).collect::<String>()
+            ))
+        }),
+    }
+}
+
+/// Records a patient's pregnancy status when `by` may (`record.pregnancy-status`), audited. From the next set on,
+/// NEWS2 does not apply while it holds.
+pub async fn set_pregnancy(
+    store: &Store,
+    pack: &PolicyPack,
+    c: &PregnancyChange,
+    audit_actor: &str,
+) -> Result<Outcome<Option<PregnancyRecord>>, StoreError> {
+    let today = london_date(store.now());
+    let record = match c.status {
+        Some(status) => Some(PregnancyRecord::new(status, c.until, today)?),
+        None if c.until.is_some() => {
+            return Err(StoreError::Invalid(
+                "until: give an end date only with pregnant or postpartum".into(),
+            ));
+        }
+        None => None,
+    };
+    let patient_id = store.patient_id(&c.patient).await?;
+    let target = format!("patient:{}", c.patient);
+    let mut ask = Ask::new(c.by.clone(), "record.pregnancy-status");
+    ask.patient = Some(c.patient.clone());
+    let d = scope::check(store, pack, &ask).await?;
+    if !d.permitted() {
+        return refuse(store, audit_actor, "record.pregnancy-status", &target, d.reasons, c).await;
+    }
+    let draft = AuditDraft::permit(audit_actor, "record.pregnancy-status", target).with_payload(c);
+    store
+        .command(draft, move |tx| {
+            Box::pin(async move { tx.set_pregnancy(patient_id, record.as_ref()).await })
+        })
+        .await?;
+    Ok(Outcome::Done(record))
+}
+
 /// A patient whose observations are overdue, and by how much.
 #[derive(Debug, Clone, Serialize)]
 pub struct Overdue {
@@ -990,8 +1233,8 @@ pub fn overdue(patients: &[PatientObs], now: DateTime<Utc>) -> Vec<Overdue> {
                 bed: p.bed.clone(),
                 due_at: p.next_due_at.clone(),
                 minutes_late: (now - due).num_minutes(),
-                latest_score: p.latest.as_ref().map(|s| s.total),
-                latest_risk: p.latest.as_ref().map(|s| s.risk.as_str()),
+                latest_score: p.latest.as_ref().and_then(|s| s.total),
+                latest_risk: p.latest.as_ref().and_then(|s| s.risk).map(|r| r.as_str()),
                 latest_incomplete: p.latest.as_ref().is_some_and(|s| !s.complete),
             })
         })

@@ -331,6 +331,73 @@ pub(crate) async fn prescribe_scale2(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MissedBody {
+    /// Why the observations could not be done.
+    reason: String,
+}
+
+/// Record that a patient's observations were not done, and why (nothing was measured: an empty set is not a set).
+/// The patient stays overdue; the ward board and the inbox show the reason to the registered nurse.
+#[utoipa::path(post, path = "/api/patients/{nhs_number}/observations/missed", tag = "vital signs",
+    params(("nhs_number" = String, Path, description = "The patient's NHS number")),
+    request_body = MissedBody,
+    responses((status = 201, body = Object), (status = 400, body = Object), (status = 401, body = Object),
+        (status = 403, body = Object), (status = 404, body = Object), (status = 422, body = Object)))]
+pub(crate) async fn missed(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(nhs): Path<String>,
+    ApiJson(body): ApiJson<MissedBody>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let nhs = NhsNumber::parse(&nhs)?;
+    let by = actor.profile.staff.username.clone();
+    done(obs::missed(&state.store, &state.pack, &nhs, &by, &body.reason, &actor.audit_name()).await?)?;
+    state.events.escalation_raised();
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"patient": nhs, "reason": body.reason.trim(), "recorded_by": by})),
+    ))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PregnancyBody {
+    /// `pregnant`, `postpartum` (gave birth within six weeks) or `not-pregnant`.
+    status: String,
+    /// The last day it holds (YYYY-MM-DD); for `postpartum`, six weeks from today if absent.
+    #[serde(default)]
+    until: Option<String>,
+}
+
+/// Record whether a patient is pregnant or recently gave birth: NEWS2 does not apply while either holds, so sets
+/// are recorded without a score and put in front of the registered nurse.
+#[utoipa::path(post, path = "/api/patients/{nhs_number}/pregnancy", tag = "vital signs",
+    params(("nhs_number" = String, Path, description = "The patient's NHS number")),
+    request_body = PregnancyBody,
+    responses((status = 200, body = Object), (status = 400, body = Object), (status = 401, body = Object),
+        (status = 403, body = Object), (status = 404, body = Object), (status = 422, body = Object)))]
+pub(crate) async fn pregnancy(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(nhs): Path<String>,
+    ApiJson(body): ApiJson<PregnancyBody>,
+) -> Result<Json<Value>, AppError> {
+    let c = obs::PregnancyChange {
+        patient: NhsNumber::parse(&nhs)?,
+        by: actor.profile.staff.username.clone(),
+        status: obs::parse_pregnancy(&body.status)?,
+        until: body
+            .until
+            .as_deref()
+            .map(|u| remit_domain::time::parse_date("until", u))
+            .transpose()?,
+    };
+    let record = done(obs::set_pregnancy(&state.store, &state.pack, &c, &actor.audit_name()).await?)?;
+    Ok(Json(serde_json::json!({"patient": c.patient, "pregnancy": record})))
+}
+
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -390,7 +457,7 @@ pub(crate) async fn escalations(
         place: q.ward,
         patient: None,
     };
-    let list = obs::notices(&state.store, &state.pack, &filter, state.config.escalation_ack).await?;
+    let list = obs::notices(&state.store, &state.pack, &filter).await?;
     let pairs: Vec<_> = list
         .iter()
         .map(|n| (n.escalation.patient.clone(), n.escalation.place.clone()))
@@ -445,20 +512,28 @@ pub(crate) async fn review(
         (status = 404, body = Object), (status = 422, body = Object)))]
 pub(crate) async fn score(
     State(state): State<AppState>,
-    _actor: Actor,
+    actor: Actor,
     Path(nhs): Path<String>,
     ApiJson(body): ApiJson<SetBody>,
 ) -> Result<Json<Value>, AppError> {
     let nhs = NhsNumber::parse(&nhs)?;
-    let id = state.store.patient_id(&nhs).await?;
-    let scale = if state.store.scale2(id).await?.is_some() {
+    let record = state
+        .store
+        .patient_record(&nhs, actor.profile.id, Some(actor.versions))
+        .await?;
+    let scale = if record.scale2.is_some() {
         remit_domain::news2::Spo2Scale::Two
     } else {
         remit_domain::news2::Spo2Scale::One
     };
+    let not_scored = remit_domain::obs::NotScored::of(
+        record.patient.date_of_birth,
+        record.pregnancy.as_ref(),
+        remit_domain::time::london_date(state.store.now()),
+    );
     let v = serde_json::to_value(&body).map_err(|e| AppError::Internal(e.to_string()))?;
     let Value::Object(o) = v else {
         return Err(AppError::Internal("a set is an object".into()));
     };
-    Ok(Json(crate::ward_pages::live_score(&o, scale)?))
+    Ok(Json(crate::ward_pages::live_score(&o, scale, not_scored)?))
 }

@@ -17,9 +17,10 @@ use axum::{Form, Router};
 use remit_domain::clinical::Prescription;
 use remit_domain::news2::Spo2Scale;
 use remit_domain::nhs::NhsNumber;
-use remit_domain::obs::{CHART_ROWS, EscalationLevel, Readings, tenths};
+use remit_domain::obs::{CHART_ROWS, EscalationLevel, NotScored, Readings, frequency_text, tenths};
 use remit_domain::place::PlaceCode;
 use remit_domain::staff::Username;
+use remit_domain::time::{london_date, uk_short_text};
 use remit_store::obs::{EscalationFilter, SetView, WardBoard};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -37,6 +38,8 @@ pub fn router() -> Router<AppState> {
         .route("/patients/{nhs}", get(patient_page))
         .route("/patients/{nhs}/observations/new", get(new_set_page))
         .route("/patients/{nhs}/observations", post(record_set))
+        .route("/patients/{nhs}/observations/missed", post(record_missed))
+        .route("/patients/{nhs}/pregnancy", post(record_pregnancy))
         .route("/patients/{nhs}/prescribe", get(prescribe_page).post(prescribe))
         .route("/inbox", get(inbox))
         .route("/escalations/{id}/acknowledge", post(acknowledge))
@@ -60,6 +63,7 @@ fn risk_class(total: u8, risk: &str) -> &'static str {
 
 fn risk_text(risk: &str, complete: bool) -> String {
     let r = match risk {
+        "not-scored" => return "NEWS2 does not apply: for the registered nurse's judgement".to_owned(),
         "high" => "High risk",
         "medium" => "Medium risk",
         "low-medium" => "Low–medium risk (a single red score)",
@@ -90,7 +94,13 @@ struct BoardRow {
     trend: String,
     due: String,
     overdue: bool,
+    /// Why the observations were recorded as not done since the latest set.
+    missed: Option<String>,
     escalation: Option<String>,
+    /// What the escalation says beyond its score, and the sepsis prompt where it applies.
+    escalation_notes: Vec<String>,
+    /// Nobody on duty here could acknowledge the escalation: who it goes to instead.
+    unanswerable: Option<String>,
     tasks: i64,
 }
 
@@ -110,7 +120,7 @@ async fn ward_board(
     let code = PlaceCode::parse(&place)?;
     let store = &state.store;
     let now = store.now();
-    let ack_within = state.config.escalation_ack;
+    let routes = state.pack.escalation();
     // One statement (on PostgreSQL, one round trip), which also confirms who is reading; read again only after
     // moving the cascade along for an escalation here that waited too long.
     let reader = claimed.staff_id();
@@ -127,9 +137,9 @@ async fn ward_board(
             .patients
             .iter()
             .filter_map(|p| p.escalation.as_ref())
-            .any(|e| obs::cascade_due(&e.state, &e.raised_at, e.stage, now, ack_within))
+            .any(|e| obs::cascade_due(routes, (&e.state, e.level, e.stage, &e.notified_at), now))
     };
-    let board = obs::swept_after(store, ack_within, first, read, due).await?;
+    let board = obs::swept_after(store, routes, first, read, due).await?;
     let mine: BTreeSet<String> = board
         .patients
         .iter()
@@ -149,9 +159,15 @@ async fn ward_board(
         now.date_naive(),
         &pairs,
     )?;
+    // Whether anyone on duty here could acknowledge an escalation: asked only when the board shows one, and once
+    // for the place (the question depends on the patient only through their place).
+    let unanswerable = match board.patients.iter().find(|p| p.escalation.is_some()) {
+        Some(p) => !obs::anyone_leads(store, &state.pack, &board.place, &p.patient).await?,
+        None => false,
+    };
     let mut rows = Vec::new();
     for po in board.patients.iter().filter(|p| readable.contains(&p.patient)) {
-        let trend = match (po.latest.map(|(total, ..)| total), po.previous_total) {
+        let trend = match (po.latest.and_then(|l| l.total), po.previous_total) {
             (Some(now), Some(before)) if now > before => format!("rising ({before} → {now})"),
             (Some(now), Some(before)) if now < before => format!("falling ({before} → {now})"),
             (Some(now), Some(_)) => format!("steady ({now})"),
@@ -165,9 +181,9 @@ async fn ward_board(
         };
         let esc = po.escalation.as_ref().map(|e| {
             format!(
-                "{} (NEWS2 {}), {}",
+                "{} ({}), {}",
                 level_text(e.level),
-                e.score,
+                e.score.map_or_else(|| "no NEWS2".to_owned(), |s| format!("NEWS2 {s}")),
                 if e.state == "open" {
                     "not yet acknowledged"
                 } else {
@@ -175,22 +191,49 @@ async fn ward_board(
                 }
             )
         });
+        let mut escalation_notes = Vec::new();
+        if let Some(e) = &po.escalation {
+            escalation_notes.extend(e.about.clone());
+            if e.score.is_some()
+                && let Some(prompt) = e.level.sepsis_prompt()
+            {
+                escalation_notes.push(prompt.to_owned());
+            }
+        }
         rows.push(BoardRow {
             nhs: po.patient.to_string(),
             name: po.name.clone(),
             bed: po.bed.clone().unwrap_or_else(|| "—".into()),
-            score: po.latest.map(|(total, ..)| total),
-            risk_class: po
-                .latest
-                .map_or("risk-none", |(total, risk, _)| risk_class(total, risk.as_str())),
+            score: po.latest.and_then(|l| l.total),
+            risk_class: po.latest.map_or("risk-none", |l| match (l.total, l.risk) {
+                (Some(total), Some(risk)) => risk_class(total, risk.as_str()),
+                _ => "risk-unscored",
+            }),
             risk_text: po.latest.map_or_else(
                 || "No observations yet".into(),
-                |(_, risk, complete)| risk_text(risk.as_str(), complete),
+                |l| match (l.risk, l.not_scored) {
+                    (_, Some(n)) => n.sentence().to_owned(),
+                    (Some(risk), None) => risk_text(risk.as_str(), l.complete),
+                    (None, None) => risk_text("not-scored", l.complete),
+                },
             ),
             trend,
             due: due_text,
             overdue,
+            missed: po.missed.clone(),
             escalation: esc,
+            escalation_notes,
+            unanswerable: (unanswerable && po.escalation.is_some()).then(|| {
+                let to: Vec<String> = routes
+                    .no_one_to_acknowledge
+                    .iter()
+                    .map(|g| routes.group_title(g))
+                    .collect();
+                format!(
+                    "Nobody on duty here can acknowledge this escalation: it goes to {} wherever they are on duty.",
+                    to.join(" and ")
+                )
+            }),
             tasks: po.open_tasks,
         });
     }
@@ -253,7 +296,7 @@ pub fn chart_svg(sets: &[SetView]) -> String {
     ));
     for (c, s) in sets.iter().rev().enumerate() {
         let x = left + cell_w * c;
-        let when = s.taken_at.get(5..16).unwrap_or(&s.taken_at).replace('T', " ");
+        let when = uk_short_text(&s.taken_at);
         out.push_str(&format!(
             "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"10\">{}</text>",
             x + cell_w / 2,
@@ -299,11 +342,12 @@ pub fn chart_svg(sets: &[SetView]) -> String {
             ));
         }
         let y = top + cell_h * 7;
-        let total_fill = match s.risk.as_str() {
-            "high" => "#d4351c",
-            "medium" => "#f47738",
-            "low-medium" => "#ffdd00",
-            _ => "#ffffff",
+        let total_fill = match s.risk.map(|r| r.as_str()) {
+            Some("high") => "#d4351c",
+            Some("medium") => "#f47738",
+            Some("low-medium") => "#ffdd00",
+            Some(_) => "#ffffff",
+            None => "#dddddd",
         };
         out.push_str(&format!(
             "<rect x=\"{x}\" y=\"{y}\" width=\"{cell_w}\" height=\"{cell_h}\" fill=\"{total_fill}\" stroke=\"#0b0c0c\"/>\
@@ -311,11 +355,11 @@ pub fn chart_svg(sets: &[SetView]) -> String {
              <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"10\">{}</text>",
             x + cell_w / 2,
             y + 19,
-            s.total,
+            s.total.map_or_else(|| "n/a".to_owned(), |t| t.to_string()),
             if s.complete { "" } else { "*" },
             x + cell_w / 2,
             y + cell_h + 19,
-            s.risk.as_str()
+            s.risk.map_or("no NEWS2", |r| r.as_str())
         ));
     }
     out.push_str("</svg>");
@@ -335,7 +379,7 @@ struct HistoryRow {
     state: String,
     taken_at: String,
     recorded: String,
-    total: u8,
+    total: String,
     risk: String,
     summary: String,
     change: Option<String>,
@@ -353,6 +397,12 @@ struct PatientPage<'a> {
     history: Vec<HistoryRow>,
     escalations: Vec<EscalationNotice>,
     scale2: Option<String>,
+    /// Pregnancy as recorded, while it holds, in words.
+    pregnancy: Option<String>,
+    /// Whether the reader may record pregnancy status (the form is shown to them).
+    may_record_pregnancy: bool,
+    /// When the next set is due, and how often, from the newest current set.
+    next_due: Option<String>,
 }
 
 /// Sets shown on a patient's NEWS2 chart, and versions listed in its history.
@@ -387,7 +437,7 @@ async fn patient_page(
     // Two independent reads, together (on PostgreSQL each is a round trip or more).
     let (all, escalations) = tokio::try_join!(
         state.store.obs_for_patient(id, None, HISTORY_ROWS, true),
-        obs::notices_with(&state.store, None, &filter, state.config.escalation_ack),
+        obs::notices_with(&state.store, &state.pack, &filter, obs::Recipients::Omitted),
     )?;
     // The chart's sets are the newest current ones. Both lists are in the same order, so when the history holds
     // enough current sets the chart's are its first; otherwise (many corrected sets) they are read on their own.
@@ -406,15 +456,13 @@ async fn patient_page(
             set_id: s.set_id,
             version: s.version,
             state: s.state.clone(),
-            taken_at: s.taken_at.get(..16).unwrap_or(&s.taken_at).replace('T', " "),
-            recorded: format!(
-                "{} by {}",
-                s.recorded_at.get(..16).unwrap_or(&s.recorded_at).replace('T', " "),
-                s.recorded_by
-            ),
-            total: s.total,
-            risk: s.risk.as_str().to_owned(),
-            summary: if s.complete {
+            taken_at: uk_short_text(&s.taken_at),
+            recorded: format!("{} by {}", uk_short_text(&s.recorded_at), s.recorded_by),
+            total: s.total.map_or_else(|| "—".to_owned(), |t| t.to_string()),
+            risk: s.risk.map_or("not scored", |r| r.as_str()).to_owned(),
+            summary: if let Some(n) = s.not_scored {
+                n.sentence().to_owned()
+            } else if s.complete {
                 "complete".into()
             } else {
                 let m: Vec<String> = s
@@ -444,6 +492,31 @@ async fn patient_page(
             s.target_low, s.target_high, s.prescribed_by
         )
     });
+    let today = london_date(state.store.now());
+    let pregnancy = record
+        .pregnancy
+        .filter(|p| p.until.is_none_or(|u| u >= today))
+        .map(|p| {
+            format!(
+                "Recorded as {}{}: NEWS2 does not apply",
+                match p.status {
+                    remit_domain::obs::PregnancyStatus::Pregnant => "pregnant",
+                    remit_domain::obs::PregnancyStatus::Postpartum => "within six weeks of giving birth",
+                },
+                p.until
+                    .map_or_else(String::new, |u| format!(" until {}", remit_domain::time::uk_date(u)))
+            )
+        });
+    let mut ask = scope::Ask::new(actor.profile.staff.username.clone(), "record.pregnancy-status");
+    ask.patient = Some(nhs.clone());
+    let may_record_pregnancy = scope::check(&state.store, &state.pack, &ask).await?.permitted();
+    let next_due = current.first().map(|s| {
+        format!(
+            "{} ({})",
+            uk_short_text(&s.next_due_at),
+            frequency_text(s.monitoring, s.complete, s.total.is_some())
+        )
+    });
     let patient = record.patient;
     let page = render(&PatientPage {
         actor: &actor,
@@ -455,6 +528,9 @@ async fn patient_page(
         history,
         escalations,
         scale2,
+        pregnancy,
+        may_record_pregnancy,
+        next_due,
     })?;
     Ok(page.into_response())
 }
@@ -504,10 +580,85 @@ pub(crate) struct SetForm {
     supervisor: String,
     #[serde(default)]
     missing_reason: String,
+    /// For each measured parameter, why it was not measured: blank (it was), `not-obtained` or `refused`.
+    #[serde(default)]
+    respiration_rate_absence: String,
+    #[serde(default)]
+    spo2_absence: String,
+    #[serde(default)]
+    systolic_bp_absence: String,
+    #[serde(default)]
+    pulse_absence: String,
+    #[serde(default)]
+    temperature_absence: String,
+}
+
+/// A measured field of the set form.
+struct FormField<'a> {
+    name: &'static str,
+    label: &'static str,
+    min: &'static str,
+    max: &'static str,
+    step: &'static str,
+    value: &'a str,
+    absence: &'a str,
 }
 
 impl SetForm {
-    /// The form as the JSON set the parser reads; a blank parameter is missing (with the reason given once for all).
+    /// The measured fields, with what was typed and whether each was marked not measured.
+    fn fields(&self) -> [FormField<'_>; 5] {
+        fn f<'a>(
+            name: &'static str,
+            label: &'static str,
+            (min, max, step): (&'static str, &'static str, &'static str),
+            value: &'a str,
+            absence: &'a str,
+        ) -> FormField<'a> {
+            FormField {
+                name,
+                label,
+                min,
+                max,
+                step,
+                value,
+                absence,
+            }
+        }
+        [
+            f(
+                "respiration_rate",
+                "Respiration rate (breaths/min)",
+                ("0", "80", "1"),
+                &self.respiration_rate,
+                &self.respiration_rate_absence,
+            ),
+            f("spo2", "SpO2 (%)", ("0", "100", "1"), &self.spo2, &self.spo2_absence),
+            f(
+                "systolic_bp",
+                "Systolic BP (mmHg)",
+                ("0", "300", "1"),
+                &self.systolic_bp,
+                &self.systolic_bp_absence,
+            ),
+            f(
+                "pulse",
+                "Pulse (beats/min)",
+                ("0", "300", "1"),
+                &self.pulse,
+                &self.pulse_absence,
+            ),
+            f(
+                "temperature",
+                "Temperature (°C)",
+                ("25", "45", "0.1"),
+                &self.temperature,
+                &self.temperature_absence,
+            ),
+        ]
+    }
+
+    /// The form as the JSON set the parser reads: each measured parameter given, or marked not obtained or refused
+    /// (with the reason given once for all of them). A blank value not so marked is an error naming it.
     fn readings(&self) -> Result<Readings, AppError> {
         let mut o = Map::new();
         let mut missing = Vec::new();
@@ -518,22 +669,28 @@ impl SetForm {
                 .or_else(|_| t.parse::<f64>().map(Value::from))
                 .unwrap_or_else(|_| Value::String(t.to_owned()))
         };
-        for (name, v) in [
-            ("respiration_rate", &self.respiration_rate),
-            ("spo2", &self.spo2),
-            ("systolic_bp", &self.systolic_bp),
-            ("pulse", &self.pulse),
-            ("temperature", &self.temperature),
-        ] {
-            if v.trim().is_empty() {
-                missing.push(name);
-            } else {
-                o.insert(name.into(), num(v));
+        let mut blank = Vec::new();
+        for f in self.fields() {
+            match (f.value.trim(), f.absence.trim()) {
+                ("", "") => blank.push(f.name),
+                (v, "") => {
+                    o.insert(f.name.into(), num(v));
+                }
+                (v, absence) => {
+                    if !v.is_empty() {
+                        o.insert(f.name.into(), num(v));
+                    }
+                    missing.push((f.name, absence));
+                }
             }
         }
-        if self.consciousness.trim().is_empty() {
-            missing.push("consciousness");
-        } else {
+        if !blank.is_empty() {
+            return Err(AppError::Unprocessable(format!(
+                "{}: not recorded — enter a value, or mark it not obtained or refused and say why",
+                blank.join(", ")
+            )));
+        }
+        if !self.consciousness.trim().is_empty() {
             o.insert(
                 "consciousness".into(),
                 Value::String(self.consciousness.trim().to_owned()),
@@ -550,14 +707,15 @@ impl SetForm {
         if !missing.is_empty() {
             let reason = self.missing_reason.trim();
             if reason.is_empty() {
+                let names: Vec<&str> = missing.iter().map(|(p, _)| *p).collect();
                 return Err(AppError::Unprocessable(format!(
-                    "{}: not recorded — enter a value, or give the reason it could not be taken",
-                    missing.join(", ")
+                    "{}: marked not measured — say why in the reason box",
+                    names.join(", ")
                 )));
             }
             let list: Vec<Value> = missing
                 .iter()
-                .map(|p| serde_json::json!({"parameter": p, "absence": "not-obtained", "reason": reason}))
+                .map(|(p, absence)| serde_json::json!({"parameter": p, "absence": absence, "reason": reason}))
                 .collect();
             o.insert("missing".into(), Value::Array(list));
         }
@@ -577,14 +735,53 @@ struct RecordPage<'a> {
     supervisors: Vec<(String, String)>,
     needs_supervisor: bool,
     recorded: Option<Recorded>,
+    /// Why NEWS2 does not apply to the patient today, if it does not.
+    not_scored: Option<&'static str>,
+    notice: Option<String>,
 }
 
 impl RecordPage<'_> {
-    fn response(&self) -> &str {
+    fn fields(&self) -> [FormField<'_>; 5] {
+        self.form.fields()
+    }
+
+    /// Whether the saved set is at high risk.
+    fn high(&self) -> bool {
         self.recorded
             .as_ref()
-            .and_then(|r| r.response)
-            .unwrap_or("Continue routine monitoring.")
+            .is_some_and(|r| r.set.risk == Some(remit_domain::news2::Risk::High))
+    }
+
+    /// What the saved set scored, in words.
+    fn headline(&self) -> String {
+        let Some(r) = &self.recorded else {
+            return String::new();
+        };
+        match (r.set.total, r.set.risk, r.set.not_scored) {
+            (_, _, Some(n)) => n.sentence().to_owned(),
+            (Some(total), Some(risk), None) => format!(
+                "NEWS2 {total} — {} risk{}",
+                risk.as_str(),
+                if r.set.complete {
+                    ""
+                } else {
+                    " (incomplete set: at least this)"
+                }
+            ),
+            _ => "no NEWS2".to_owned(),
+        }
+    }
+
+    /// When the next set is due after the saved one, and how often.
+    fn next_due(&self) -> String {
+        let Some(r) = &self.recorded else {
+            return String::new();
+        };
+        format!(
+            "by {} ({})",
+            uk_short_text(&r.set.next_due_at),
+            frequency_text(r.set.monitoring, r.set.complete, r.set.total.is_some())
+        )
     }
 }
 
@@ -601,16 +798,36 @@ async fn supervisors(state: &AppState, place: &str) -> Result<Vec<(String, Strin
     Ok(out)
 }
 
+/// What the record page says above the form.
+#[derive(Default)]
+struct Said {
+    error: Option<String>,
+    notice: Option<String>,
+    reasons: Vec<String>,
+    recorded: Option<Recorded>,
+}
+
 async fn record_page(
     state: &AppState,
     actor: &Actor,
     nhs: &NhsNumber,
     form: SetForm,
-    error: Option<String>,
-    reasons: Vec<String>,
-    recorded: Option<Recorded>,
+    said: Said,
 ) -> Result<Html<String>, AppError> {
-    let patient = state.store.patient(nhs).await?;
+    let Said {
+        error,
+        notice,
+        reasons,
+        recorded,
+    } = said;
+    // The page names the patient to anyone who may try to record (the refusal, if any, comes with the set).
+    let record = state
+        .store
+        .patient_record(nhs, actor.profile.id, Some(actor.versions))
+        .await?;
+    let patient = record.patient;
+    let today = london_date(state.store.now());
+    let not_scored = NotScored::of(patient.date_of_birth, record.pregnancy.as_ref(), today).map(NotScored::sentence);
     let needs_supervisor = actor.profile.staff.level.is_some_and(|l| l.get() <= 3);
     render(&RecordPage {
         actor,
@@ -622,6 +839,8 @@ async fn record_page(
         supervisors: supervisors(state, patient.place.as_str()).await?,
         needs_supervisor,
         recorded,
+        not_scored,
+        notice,
     })
 }
 
@@ -631,7 +850,7 @@ async fn new_set_page(
     Path(nhs): Path<String>,
 ) -> Result<Html<String>, AppError> {
     let nhs = NhsNumber::parse(&nhs)?;
-    record_page(&state, &actor, &nhs, SetForm::default(), None, Vec::new(), None).await
+    record_page(&state, &actor, &nhs, SetForm::default(), Said::default()).await
 }
 
 async fn record_set(
@@ -644,7 +863,11 @@ async fn record_set(
     let readings = match form.readings() {
         Ok(r) => r,
         Err(e) => {
-            let page = record_page(&state, &actor, &nhs, form, Some(e.to_string()), Vec::new(), None).await?;
+            let said = Said {
+                error: Some(e.to_string()),
+                ..Said::default()
+            };
+            let page = record_page(&state, &actor, &nhs, form, said).await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
@@ -662,16 +885,107 @@ async fn record_set(
     };
     match obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(&actor), None).await? {
         Outcome::Refused(reasons) => {
-            let page = record_page(&state, &actor, &nhs, form, None, reasons, None).await?;
+            let said = Said {
+                reasons,
+                ..Said::default()
+            };
+            let page = record_page(&state, &actor, &nhs, form, said).await?;
             Ok((StatusCode::FORBIDDEN, page).into_response())
         }
         Outcome::Done(done) => {
             if done.escalation.is_some() {
                 state.events.escalation_raised();
             }
-            let page = record_page(&state, &actor, &nhs, SetForm::default(), None, Vec::new(), Some(done)).await?;
+            let said = Said {
+                recorded: Some(done),
+                ..Said::default()
+            };
+            let page = record_page(&state, &actor, &nhs, SetForm::default(), said).await?;
             Ok((StatusCode::CREATED, page).into_response())
         }
+    }
+}
+
+#[derive(Deserialize)]
+struct MissedForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// Observations not done: recorded with the reason, the record page shown again saying so.
+async fn record_missed(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(nhs): Path<String>,
+    Form(form): Form<MissedForm>,
+) -> Result<Response, AppError> {
+    let nhs = NhsNumber::parse(&nhs)?;
+    let by = actor.profile.staff.username.clone();
+    let blank = SetForm::default();
+    match obs::missed(&state.store, &state.pack, &nhs, &by, &form.reason, &actor.audit_name()).await {
+        Ok(Outcome::Done(())) => {
+            state.events.escalation_raised();
+            let said = Said {
+                notice: Some(format!(
+                    "Recorded: observations not done ({}). The patient stays overdue and the registered nurse sees \
+                     why.",
+                    form.reason.trim()
+                )),
+                ..Said::default()
+            };
+            let page = record_page(&state, &actor, &nhs, blank, said).await?;
+            Ok((StatusCode::CREATED, page).into_response())
+        }
+        Ok(Outcome::Refused(reasons)) => {
+            let said = Said {
+                reasons,
+                ..Said::default()
+            };
+            let page = record_page(&state, &actor, &nhs, blank, said).await?;
+            Ok((StatusCode::FORBIDDEN, page).into_response())
+        }
+        Err(remit_store::StoreError::Invalid(m)) => {
+            let said = Said {
+                error: Some(m),
+                ..Said::default()
+            };
+            let page = record_page(&state, &actor, &nhs, blank, said).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct PregnancyForm {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    until: String,
+}
+
+/// Pregnancy status from the patient page: recorded, then back to the patient's page; a refusal or bad input is
+/// shown with its reasons.
+async fn record_pregnancy(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(nhs): Path<String>,
+    Form(form): Form<PregnancyForm>,
+) -> Result<Response, AppError> {
+    let nhs = NhsNumber::parse(&nhs)?;
+    let until = match form.until.trim() {
+        "" => None,
+        u => Some(remit_domain::time::parse_date("until", u)?),
+    };
+    let c = obs::PregnancyChange {
+        patient: nhs.clone(),
+        by: actor.profile.staff.username.clone(),
+        status: obs::parse_pregnancy(&form.status)?,
+        until,
+    };
+    match obs::set_pregnancy(&state.store, &state.pack, &c, &actor.audit_name()).await? {
+        Outcome::Refused(reasons) => refused_page(&actor, "Record pregnancy status", &reasons),
+        Outcome::Done(_) => Ok(axum::response::Redirect::to(&format!("/patients/{nhs}")).into_response()),
     }
 }
 
@@ -682,6 +996,8 @@ struct InboxPage<'a> {
     escalations: Vec<EscalationNotice>,
     countersign: Vec<remit_store::task::TaskView>,
     supervisees: Vec<String>,
+    /// Observations recorded as not done where the reader is on duty, in the last 12 hours.
+    missed: Vec<remit_store::obs::MissedObs>,
     message: Option<String>,
     reasons: Vec<String>,
 }
@@ -701,7 +1017,6 @@ async fn inbox_page(
             place: None,
             patient: None,
         },
-        state.config.escalation_ack,
     )
     .await?;
     let escalations: Vec<EscalationNotice> = all
@@ -728,11 +1043,17 @@ async fn inbox_page(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    let mut missed = Vec::new();
+    let since = state.store.now() - chrono::Duration::hours(12);
+    for place in &actor.profile.on_duty {
+        missed.extend(state.store.missed_obs(place.as_str(), since).await?);
+    }
     render(&InboxPage {
         actor,
         escalations,
         countersign,
         supervisees,
+        missed,
         message,
         reasons,
     })
@@ -865,16 +1186,23 @@ async fn prescribe(
 
 /// The live score the record form shows as values are typed (`POST /api/news2/score`): the same parser and
 /// engine as recording, nothing stored.
-pub fn live_score(set: &Map<String, Value>, scale: Spo2Scale) -> Result<Value, AppError> {
+pub fn live_score(
+    set: &Map<String, Value>,
+    scale: Spo2Scale,
+    not_scored: Option<NotScored>,
+) -> Result<Value, AppError> {
     let (r, _) = Readings::from_json(set)?;
-    let a = r.assess(scale);
+    let a = r.assess_for(scale, not_scored);
     Ok(serde_json::json!({
         "total": a.total,
         "complete": a.complete,
-        "risk": a.risk.as_str(),
-        "risk_text": risk_text(a.risk.as_str(), a.complete),
+        "risk": a.risk.map(|k| k.as_str()),
+        "risk_text": a.risk.map(|k| risk_text(k.as_str(), a.complete)),
+        "not_scored": a.not_scored,
         "monitoring": a.monitoring.as_str(),
-        "response": a.escalation.map_or("Continue routine monitoring.", EscalationLevel::response),
+        "frequency": frequency_text(a.monitoring, a.complete, a.total.is_some()),
+        "response": r.response(&a),
+        "sepsis": a.sepsis_prompt(),
         "parameters": a.parameters,
     }))
 }
@@ -908,7 +1236,11 @@ mod tests {
 
         /// Whatever is typed into the set form, it reads as a set within range or as an error naming the field.
         #[test]
-        fn the_set_form_at_random(f in proptest::collection::vec(typed(), 11)) {
+        fn the_set_form_at_random(
+            f in proptest::collection::vec(typed(), 11),
+            absent in proptest::collection::vec(
+                proptest::sample::select(vec!["", "", "not-obtained", "refused", "snorkel"]), 5),
+        ) {
             let form = SetForm {
                 respiration_rate: f[0].clone(),
                 spo2: f[1].clone(),
@@ -921,6 +1253,11 @@ mod tests {
                 temperature: f[8].clone(),
                 supervisor: f[9].clone(),
                 missing_reason: f[10].clone(),
+                respiration_rate_absence: absent[0].into(),
+                spo2_absence: absent[1].into(),
+                systolic_bp_absence: absent[2].into(),
+                pulse_absence: absent[3].into(),
+                temperature_absence: absent[4].into(),
             };
             match form.readings() {
                 Ok(r) => prop_assert!(r.validate().is_ok(), "{r:?}"),
@@ -947,5 +1284,46 @@ mod tests {
             let r = form.readings();
             prop_assert!(r.is_ok(), "{:?}", r.err().map(|e| e.to_string()));
         }
+    }
+
+    #[test]
+    fn each_parameter_is_measured_or_marked_and_consciousness_is_always_given() {
+        let full = SetForm {
+            respiration_rate: "18".into(),
+            spo2: "97".into(),
+            systolic_bp: "120".into(),
+            pulse: "80".into(),
+            consciousness: "alert".into(),
+            temperature: "37.0".into(),
+            ..SetForm::default()
+        };
+        assert!(full.readings().is_ok());
+        // A blank value that is not marked: the field is named.
+        let blank = SetForm {
+            pulse: String::new(),
+            ..full.clone()
+        };
+        assert!(blank.readings().err().unwrap().to_string().contains("pulse"));
+        // Marked refused, with a reason: recorded as refused.
+        let refused = SetForm {
+            pulse_absence: "refused".into(),
+            missing_reason: "declined, asleep".into(),
+            ..blank.clone()
+        };
+        let r = refused.readings().unwrap();
+        assert_eq!(r.missing.len(), 1);
+        assert_eq!(r.missing[0].absence, remit_domain::obs::Absence::Refused);
+        // Marked, without a reason: refused, naming the field.
+        let no_reason = SetForm {
+            pulse_absence: "not-obtained".into(),
+            ..blank
+        };
+        assert!(no_reason.readings().err().unwrap().to_string().contains("pulse"));
+        // Consciousness left blank: the set is refused, naming it.
+        let no_acvpu = SetForm {
+            consciousness: String::new(),
+            ..full
+        };
+        assert!(no_acvpu.readings().err().unwrap().to_string().contains("consciousness"));
     }
 }

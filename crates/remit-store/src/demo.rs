@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use chrono::{Days, Months, NaiveDate};
 use remit_domain::audit::AuditDraft;
+use remit_domain::escalation::Grade;
 use remit_domain::nhs::NhsNumber;
 use remit_domain::patient::{Patient, Sex};
 use remit_domain::place::{Place, PlaceCode, PlaceKind};
@@ -39,6 +40,8 @@ struct DemoStaff {
     registration: Option<(&'static str, &'static str, &'static str)>,
     entitlements: &'static [Entitlement],
     duty: &'static [&'static str],
+    /// The grade escalation routes address them by.
+    grade: Option<&'static str>,
 }
 
 const STAFF: &[DemoStaff] = &[
@@ -53,6 +56,7 @@ const STAFF: &[DemoStaff] = &[
         registration: None,
         entitlements: &[],
         duty: &["ward-7"],
+        grade: None,
     },
     DemoStaff {
         username: "alex.ap",
@@ -65,6 +69,7 @@ const STAFF: &[DemoStaff] = &[
         registration: None,
         entitlements: &[],
         duty: &["ward-7"],
+        grade: None,
     },
     DemoStaff {
         username: "jo.ap",
@@ -77,6 +82,7 @@ const STAFF: &[DemoStaff] = &[
         registration: None,
         entitlements: &[Entitlement::IrmerOperator],
         duty: &["xray"],
+        grade: None,
     },
     DemoStaff {
         username: "ria.trainee",
@@ -89,6 +95,7 @@ const STAFF: &[DemoStaff] = &[
         registration: None,
         entitlements: &[Entitlement::IrmerOperator],
         duty: &["xray"],
+        grade: None,
     },
     DemoStaff {
         username: "priya.rn",
@@ -101,6 +108,7 @@ const STAFF: &[DemoStaff] = &[
         registration: Some(("NMC", "19A1234B", "")),
         entitlements: &[],
         duty: &["ward-7"],
+        grade: None,
     },
     DemoStaff {
         username: "ben.rn",
@@ -113,6 +121,7 @@ const STAFF: &[DemoStaff] = &[
         registration: Some(("NMC", "20B2345C", "")),
         entitlements: &[],
         duty: &["ward-9"],
+        grade: None,
     },
     DemoStaff {
         username: "tom.rad",
@@ -125,6 +134,7 @@ const STAFF: &[DemoStaff] = &[
         registration: Some(("HCPC", "RA123456", "")),
         entitlements: &[Entitlement::IrmerPractitioner, Entitlement::IrmerOperator],
         duty: &["xray"],
+        grade: None,
     },
     DemoStaff {
         username: "maria.acp",
@@ -137,6 +147,7 @@ const STAFF: &[DemoStaff] = &[
         registration: Some(("NMC", "05C3456D", "independent-prescriber")),
         entitlements: &[Entitlement::IrmerReferrer],
         duty: &["ward-7"],
+        grade: None,
     },
     DemoStaff {
         username: "dr.okafor",
@@ -149,6 +160,7 @@ const STAFF: &[DemoStaff] = &[
         registration: Some(("GMC", "7012345", "")),
         entitlements: &[Entitlement::IrmerReferrer],
         duty: &["ward-7", "ward-9"],
+        grade: Some("specialty-registrar"),
     },
     DemoStaff {
         username: "dr.reid",
@@ -161,6 +173,20 @@ const STAFF: &[DemoStaff] = &[
         registration: Some(("GMC", "4012345", "")),
         entitlements: &[Entitlement::IrmerPractitioner, Entitlement::IrmerReferrer],
         duty: &["xray"],
+        grade: Some("consultant"),
+    },
+    DemoStaff {
+        username: "kim.outreach",
+        name: "Kim Taylor",
+        job_title: "Critical care outreach nurse",
+        level: Some(6),
+        trainee: false,
+        roles: &[],
+        bodies: &["Royal College of Nursing"],
+        registration: Some(("NMC", "07C7654E", "")),
+        entitlements: &[],
+        duty: &["ward-7", "ward-9", "xray"],
+        grade: Some("critical-care-outreach"),
     },
     DemoStaff {
         username: "lee.edu",
@@ -173,6 +199,7 @@ const STAFF: &[DemoStaff] = &[
         registration: Some(("NMC", "98D4567E", "")),
         entitlements: &[],
         duty: &[],
+        grade: None,
     },
     DemoStaff {
         username: "admin",
@@ -185,6 +212,7 @@ const STAFF: &[DemoStaff] = &[
         registration: None,
         entitlements: &[],
         duty: &[],
+        grade: None,
     },
 ];
 
@@ -247,6 +275,7 @@ const RECORDS: &[(&str, &str, SignedOff, Option<&str>)] = &[
     ),
     ("dr.reid", "image-reporting", SignedOff::DaysAgo(800), None),
     ("lee.edu", "vital-signs", SignedOff::DaysAgo(500), Some("priya.rn")),
+    ("kim.outreach", "vital-signs", SignedOff::DaysAgo(200), Some("lee.edu")),
     ("lee.edu", "venepuncture", SignedOff::DaysAgo(500), Some("priya.rn")),
     ("lee.edu", "catheterisation", SignedOff::DaysAgo(500), Some("priya.rn")),
     ("lee.edu", "ecg-recording", SignedOff::DaysAgo(500), None),
@@ -374,6 +403,7 @@ impl Store {
                     username: Username::parse(s.username).map_err(invalid)?,
                     name: PersonName::parse(s.name).map_err(invalid)?,
                     job_title: s.job_title.to_owned(),
+                    grade: s.grade.map(Grade::parse).transpose().map_err(invalid)?,
                     level: s.level.map(CareerLevel::new).transpose().map_err(invalid)?,
                     trainee: s.trainee,
                     roles: s.roles.iter().copied().collect(),

@@ -430,6 +430,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0010_record_version.sql"),
         include_str!("../migrations/postgres/0010_record_version.sql"),
     ),
+    (
+        11,
+        "news2 where it applies",
+        include_str!("../migrations/sqlite/0011_news2_where_it_applies.sql"),
+        include_str!("../migrations/postgres/0011_news2_where_it_applies.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use remit_domain::news2::{Consciousness, Monitoring, Risk, Spo2Scale};
 use remit_domain::nhs::NhsNumber;
-use remit_domain::obs::{Assessment, EscalationLevel, Missing, OxygenDevice, PartialScores, Readings};
+use remit_domain::obs::{Assessment, EscalationLevel, Missing, NotScored, OxygenDevice, PartialScores, Readings};
 use remit_domain::place::{Place, PlaceCode, PlaceKind};
 use remit_domain::time::{format_instant, parse_instant};
 use serde::Serialize;
@@ -57,10 +57,13 @@ pub struct SetView {
     pub spo2_scale: u8,
     pub readings: Readings,
     pub scores: PartialScores,
-    pub total: u8,
-    pub risk: Risk,
+    /// The NEWS2 total (a lower bound for an incomplete set); `None` where NEWS2 does not apply.
+    pub total: Option<u8>,
+    pub risk: Option<Risk>,
     pub monitoring: Monitoring,
     pub complete: bool,
+    /// Why NEWS2 does not apply to the patient, when it does not (the sentence people read).
+    pub not_scored: Option<NotScored>,
     pub next_due_at: String,
     pub change_reason: Option<String>,
     pub changed_by: Option<String>,
@@ -99,6 +102,7 @@ impl SetView {
             risk: a.risk,
             monitoring: a.monitoring,
             complete: a.complete,
+            not_scored: a.not_scored,
             next_due_at: format_instant(s.next_due_at),
             change_reason: None,
             changed_by: None,
@@ -129,16 +133,23 @@ pub struct EscalationView {
     pub set_id: i64,
     pub version_id: i64,
     pub level: EscalationLevel,
-    pub score: u8,
+    /// The NEWS2 total it carries; `None` when raised by a set NEWS2 did not score.
+    pub score: Option<u8>,
+    /// What it says beyond its score: why there is none, or what was missing from its set.
+    pub about: Option<String>,
     pub state: String,
     pub raised_at: String,
+    /// Steps taken along the cascade of the wait in progress (acknowledgement, then review).
     pub stage: u8,
+    /// When the wait in progress began, or its last step fell due: its clock.
     pub notified_at: String,
     pub acknowledged_at: Option<String>,
     pub acknowledged_by: Option<String>,
     pub reviewed_at: Option<String>,
     pub reviewed_by: Option<String>,
     pub review_note: Option<String>,
+    /// Set only on escalations that an earlier version of remit superseded by a new one (now a worse set raises the
+    /// open escalation again instead).
     pub superseded_by: Option<i64>,
     pub note: Option<String>,
     pub history: Vec<EscalationEvent>,
@@ -183,8 +194,8 @@ pub struct BoardPatient {
     pub patient: NhsNumber,
     pub name: String,
     pub bed: Option<String>,
-    /// The latest current set's NEWS2 total, risk and whether it was complete, if there is one.
-    pub latest: Option<(u8, Risk, bool)>,
+    /// The latest current set, if there is one.
+    pub latest: Option<BoardSet>,
     /// The NEWS2 total of the set before it, for the trend.
     pub previous_total: Option<u8>,
     /// When the next set is due: from the latest set, or from admission when there is none.
@@ -194,16 +205,32 @@ pub struct BoardPatient {
     pub readers_task: bool,
     /// The patient's newest escalation still open here.
     pub escalation: Option<BoardEscalation>,
+    /// Why observations were recorded as not done since the latest set, the newest such record.
+    pub missed: Option<String>,
+}
+
+/// The latest set as the ward board shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoardSet {
+    /// `None` (with `risk`) where NEWS2 does not apply.
+    pub total: Option<u8>,
+    pub risk: Option<Risk>,
+    pub complete: bool,
+    pub not_scored: Option<NotScored>,
+    pub monitoring: Monitoring,
 }
 
 /// An open escalation as the ward board shows it, with what the cascade needs to know whether it is due to move.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoardEscalation {
+    pub id: i64,
     pub level: EscalationLevel,
-    pub score: u8,
+    pub score: Option<u8>,
+    pub about: Option<String>,
     pub state: String,
     pub raised_at: String,
     pub stage: u8,
+    pub notified_at: String,
 }
 
 /// A set version's columns, from `obs_set o` alone: the people's names and the patient's NHS number are read by
@@ -217,7 +244,7 @@ macro_rules! set_fields {
          (SELECT s.username FROM staff s WHERE s.id = o.supervisor_id) AS supervisor, o.respiration_rate, o.spo2, \
          o.spo2_scale, o.on_oxygen, o.oxygen_flow_tenths, o.oxygen_device, o.systolic_bp, o.diastolic_bp, o.pulse, \
          o.consciousness, o.temperature_tenths, o.missing, o.scores, o.total, o.risk, o.monitoring, o.complete, \
-         o.next_due_at, o.change_reason, (SELECT c.username FROM staff c WHERE c.id = o.changed_by) AS changed_by, \
+         o.not_scored, o.next_due_at, o.change_reason, (SELECT c.username FROM staff c WHERE c.id = o.changed_by) AS changed_by, \
          o.changed_at"
     };
 }
@@ -249,6 +276,13 @@ pub(crate) fn scale2_from_row(r: &Row) -> Result<Option<Scale2>> {
     }))
 }
 
+/// Why a set was not scored, from a column holding the stored form.
+fn not_scored_of(r: &Row, name: &str) -> Result<Option<NotScored>> {
+    col::<Option<String>>(r, name)?
+        .map(|n| NotScored::parse(&n).ok_or_else(|| StoreError::Corrupt(format!("{name}: `{n}`"))))
+        .transpose()
+}
+
 fn set_from_row(r: &Row) -> Result<SetView> {
     let missing: Vec<Missing> = serde_json::from_str(&col::<String>(r, "missing")?)
         .map_err(|e| StoreError::Corrupt(format!("obs_set.missing: {e}")))?;
@@ -264,6 +298,7 @@ fn set_from_row(r: &Row) -> Result<SetView> {
     };
     let risk: String = col(r, "risk")?;
     let monitoring: String = col(r, "monitoring")?;
+    let not_scored = not_scored_of(r, "not_scored")?;
     Ok(SetView {
         id: col(r, "id")?,
         set_id: col(r, "set_key")?,
@@ -289,11 +324,18 @@ fn set_from_row(r: &Row) -> Result<SetView> {
             missing,
         },
         scores,
-        total: opt_int(r, "total")?.unwrap_or(0),
-        risk: Risk::parse(&risk).ok_or_else(|| StoreError::Corrupt(format!("risk: `{risk}`")))?,
+        total: match not_scored {
+            None => Some(opt_int(r, "total")?.unwrap_or(0)),
+            Some(_) => None,
+        },
+        risk: match not_scored {
+            None => Some(Risk::parse(&risk).ok_or_else(|| StoreError::Corrupt(format!("risk: `{risk}`")))?),
+            Some(_) => None,
+        },
         monitoring: Monitoring::parse(&monitoring)
             .ok_or_else(|| StoreError::Corrupt(format!("monitoring: `{monitoring}`")))?,
         complete: col::<i64>(r, "complete")? == 1,
+        not_scored,
         next_due_at: col(r, "next_due_at")?,
         change_reason: col(r, "change_reason")?,
         changed_by: col(r, "changed_by")?,
@@ -304,7 +346,7 @@ fn set_from_row(r: &Row) -> Result<SetView> {
 /// An escalation's columns, a row for each of its events (one row of nulls where it has none), from `escalation e`,
 /// its patient `p` and its events `x`: one statement reads escalations with their history.
 const ESCALATION_COLUMNS: &str = "e.id, p.nhs_number, p.given_name, p.family_name, p.bed, e.place_code, e.set_id, \
-     e.version_id, e.level, e.score, e.state, e.raised_at, e.stage, e.notified_at, e.acknowledged_at, \
+     e.version_id, e.level, e.score, e.scored, e.about, e.state, e.raised_at, e.stage, e.notified_at, e.acknowledged_at, \
      (SELECT a.username FROM staff a WHERE a.id = e.acknowledged_by) AS acknowledged_by, e.reviewed_at, \
      (SELECT v.username FROM staff v WHERE v.id = e.reviewed_by) AS reviewed_by, e.review_note, e.superseded_by, \
      e.note, x.at AS event_at, x.actor AS event_actor, x.what AS event_what, x.note AS event_note \
@@ -359,6 +401,14 @@ fn escalations_from_rows(rows: &[Row]) -> Result<Vec<EscalationView>> {
     Ok(out)
 }
 
+/// An escalation's score from its `score` and `scored` columns: none for one raised by a set NEWS2 did not score.
+fn scored_score(r: &Row) -> Result<Option<u8>> {
+    Ok(match col::<i64>(r, "scored")? {
+        0 => None,
+        _ => Some(opt_int(r, "score")?.unwrap_or(0)),
+    })
+}
+
 fn escalation_from_row(r: &Row) -> Result<EscalationView> {
     Ok(EscalationView {
         id: col(r, "id")?,
@@ -373,7 +423,8 @@ fn escalation_from_row(r: &Row) -> Result<EscalationView> {
         set_id: col(r, "set_id")?,
         version_id: col(r, "version_id")?,
         level: stored("escalation level", EscalationLevel::parse(&col::<String>(r, "level")?))?,
-        score: opt_int(r, "score")?.unwrap_or(0),
+        score: scored_score(r)?,
+        about: col(r, "about")?,
         state: col(r, "state")?,
         raised_at: col(r, "raised_at")?,
         stage: opt_int(r, "stage")?.unwrap_or(0),
@@ -387,6 +438,17 @@ fn escalation_from_row(r: &Row) -> Result<EscalationView> {
         note: col(r, "note")?,
         history: Vec::new(),
     })
+}
+
+/// Observations recorded as not done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MissedObs {
+    pub patient: NhsNumber,
+    pub patient_name: String,
+    pub bed: Option<String>,
+    pub at: String,
+    pub by: String,
+    pub reason: String,
 }
 
 /// Which escalations to list.
@@ -406,7 +468,9 @@ pub struct NewEscalation {
     pub set_id: i64,
     pub version_id: i64,
     pub level: EscalationLevel,
-    pub score: u8,
+    /// `None` for a set NEWS2 did not score.
+    pub score: Option<u8>,
+    pub about: Option<String>,
     pub raised_at: DateTime<Utc>,
 }
 
@@ -416,8 +480,18 @@ pub struct NewEscalation {
 pub struct StoredSet {
     pub version_id: i64,
     pub set_id: i64,
-    /// The patient's newest escalation still open (unacknowledged or awaiting review): its id and level.
-    pub open_escalation: Option<(i64, EscalationLevel)>,
+    /// The patient's newest escalation still open (unacknowledged or awaiting review).
+    pub open_escalation: Option<OpenEscalation>,
+}
+
+/// An escalation still open, as a new set compares itself with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenEscalation {
+    pub id: i64,
+    pub level: EscalationLevel,
+    pub score: Option<u8>,
+    /// Acknowledged, and waiting for review.
+    pub acknowledged: bool,
 }
 
 /// An open escalation, as the recording path needs it.
@@ -426,7 +500,17 @@ pub struct LiveEscalation {
     pub id: i64,
     pub set_id: i64,
     pub level: EscalationLevel,
-    pub score: u8,
+    pub score: Option<u8>,
+}
+
+/// An escalation waiting for acknowledgement or review, as the cascade needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub id: i64,
+    pub level: EscalationLevel,
+    pub state: String,
+    pub stage: u8,
+    pub notified_at: DateTime<Utc>,
 }
 
 impl Store {
@@ -507,8 +591,8 @@ impl Store {
     pub async fn patients_obs(&self, place: Option<&str>) -> Result<Vec<PatientObs>> {
         const SQL: &str = concat!(
             "SELECT p.nhs_number AS patient_nhs, p.given_name, p.family_name, p.place_code, p.bed, p.created_at, \
-             (SELECT x.total FROM obs_set x WHERE x.patient_id = p.id AND x.state = 'current' \
-              ORDER BY x.taken_at DESC, x.id DESC LIMIT 1 OFFSET 1) AS previous_total, ",
+             (SELECT CASE WHEN x.not_scored IS NULL THEN x.total END FROM obs_set x WHERE x.patient_id = p.id \
+              AND x.state = 'current' ORDER BY x.taken_at DESC, x.id DESC LIMIT 1 OFFSET 1) AS previous_total, ",
             set_fields!(),
             " FROM patient p LEFT JOIN obs_set o ON o.id = (SELECT l.id FROM obs_set l WHERE l.patient_id = p.id \
              AND l.state = 'current' ORDER BY l.taken_at DESC, l.id DESC LIMIT 1)"
@@ -560,19 +644,24 @@ impl Store {
         // The statement's text is built once, not on every board.
         const SQL: &str = concat!(
             "SELECT pl.name AS place_name, pl.kind AS place_kind, p.nhs_number, p.given_name, \
-             p.family_name, p.bed, p.created_at, o.id AS latest_id, o.total, o.risk, o.complete, o.next_due_at, \
-             (SELECT x.total FROM obs_set x WHERE x.patient_id = p.id AND x.state = 'current' \
-              ORDER BY x.taken_at DESC, x.id DESC LIMIT 1 OFFSET 1) AS previous_total, \
+             p.family_name, p.bed, p.created_at, o.id AS latest_id, o.total, o.risk, o.complete, o.not_scored, \
+             o.monitoring, o.next_due_at, \
+             (SELECT m.reason FROM obs_missed m WHERE m.patient_id = p.id AND m.at > COALESCE(o.recorded_at, '') \
+              ORDER BY m.at DESC, m.id DESC LIMIT 1) AS missed_reason, \
+             (SELECT CASE WHEN x.not_scored IS NULL THEN x.total END FROM obs_set x WHERE x.patient_id = p.id \
+              AND x.state = 'current' ORDER BY x.taken_at DESC, x.id DESC LIMIT 1 OFFSET 1) AS previous_total, \
              (SELECT COUNT(*) FROM task t WHERE t.patient_id = p.id AND t.status IN ('requested', 'accepted', \
               'in-progress', 'awaiting-countersignature')) AS open_tasks, \
              (SELECT COUNT(*) FROM task t WHERE t.patient_id = p.id AND t.delegatee_id = $2 AND t.status IN \
               ('requested', 'accepted', 'in-progress', 'awaiting-countersignature')) AS readers_tasks, \
-             e.level, e.score, e.state AS escalation_state, e.raised_at, e.stage, ",
+             e.id AS escalation_id, e.level, e.score, e.scored, e.about, e.state AS escalation_state, e.raised_at, \
+             e.stage, e.notified_at, ",
             versions_columns!(),
             " FROM place pl LEFT JOIN patient p ON p.place_code = pl.code \
              LEFT JOIN obs_set o ON o.id = (SELECT l.id FROM obs_set l WHERE l.patient_id = p.id \
               AND l.state = 'current' ORDER BY l.taken_at DESC, l.id DESC LIMIT 1) \
-             LEFT JOIN (SELECT y.patient_id, y.level, y.score, y.state, y.raised_at, y.stage, ROW_NUMBER() OVER \
+             LEFT JOIN (SELECT y.id, y.patient_id, y.level, y.score, y.scored, y.about, y.state, y.raised_at, \
+              y.stage, y.notified_at, ROW_NUMBER() OVER \
               (PARTITION BY y.patient_id ORDER BY y.raised_at DESC, y.id DESC) AS newest FROM escalation y \
               WHERE y.place_code = $1 AND y.state IN ('open', 'acknowledged')) e \
               ON e.patient_id = p.id AND e.newest = 1 \
@@ -599,11 +688,22 @@ impl Store {
             let latest = match col::<Option<i64>>(r, "latest_id")? {
                 Some(_) => {
                     let risk: String = col(r, "risk")?;
-                    Some((
-                        opt_int(r, "total")?.unwrap_or(0),
-                        Risk::parse(&risk).ok_or_else(|| StoreError::Corrupt(format!("risk: `{risk}`")))?,
-                        col::<i64>(r, "complete")? == 1,
-                    ))
+                    let monitoring: String = col(r, "monitoring")?;
+                    let not_scored = not_scored_of(r, "not_scored")?;
+                    let scored = not_scored.is_none();
+                    Some(BoardSet {
+                        total: scored.then(|| opt_int(r, "total")).transpose()?.map(|t| t.unwrap_or(0)),
+                        risk: match scored {
+                            true => {
+                                Some(Risk::parse(&risk).ok_or_else(|| StoreError::Corrupt(format!("risk: `{risk}`")))?)
+                            }
+                            false => None,
+                        },
+                        complete: col::<i64>(r, "complete")? == 1,
+                        not_scored,
+                        monitoring: Monitoring::parse(&monitoring)
+                            .ok_or_else(|| StoreError::Corrupt(format!("monitoring: `{monitoring}`")))?,
+                    })
                 }
                 // A patient with no bed (seen in a department) has no schedule until a set is recorded.
                 None if col::<Option<String>>(r, "bed")?.is_none() => continue,
@@ -615,11 +715,14 @@ impl Store {
             };
             let escalation = match col::<Option<String>>(r, "level")? {
                 Some(level) => Some(BoardEscalation {
+                    id: col(r, "escalation_id")?,
                     level: stored("escalation level", EscalationLevel::parse(&level))?,
-                    score: opt_int(r, "score")?.unwrap_or(0),
+                    score: scored_score(r)?,
+                    about: col(r, "about")?,
                     state: col(r, "escalation_state")?,
                     raised_at: col(r, "raised_at")?,
                     stage: opt_int(r, "stage")?.unwrap_or(0),
+                    notified_at: col(r, "notified_at")?,
                 }),
                 None => None,
             };
@@ -637,6 +740,7 @@ impl Store {
                 open_tasks: col(r, "open_tasks")?,
                 readers_task: col::<i64>(r, "readers_tasks")? > 0,
                 escalation,
+                missed: col(r, "missed_reason")?,
             });
         }
         Ok(Some(board))
@@ -663,18 +767,74 @@ impl Store {
         escalations_from_rows(&rows)
     }
 
-    /// Unacknowledged escalations with when they were raised and the stage they are at: the cascade's work list.
-    pub async fn unacknowledged(&self) -> Result<Vec<(i64, DateTime<Utc>, u8)>> {
-        let rows = query("SELECT id, raised_at, stage FROM escalation WHERE state = 'open' ORDER BY id")
-            .fetch_all(self.pool())
-            .await?;
+    /// Escalations waiting for acknowledgement or review, with the clock of that wait: the cascade's work list.
+    pub async fn waiting(&self) -> Result<Vec<Waiting>> {
+        let rows = query(
+            "SELECT id, level, state, stage, notified_at FROM escalation WHERE state IN ('open', 'acknowledged') \
+             ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await?;
         rows.iter()
             .map(|r| {
-                let raised = stored("raised_at", parse_instant("raised_at", &col::<String>(r, "raised_at")?))?;
-                Ok((col(r, "id")?, raised, opt_int(r, "stage")?.unwrap_or(0)))
+                Ok(Waiting {
+                    id: col(r, "id")?,
+                    level: stored("escalation level", EscalationLevel::parse(&col::<String>(r, "level")?))?,
+                    state: col(r, "state")?,
+                    stage: opt_int(r, "stage")?.unwrap_or(0),
+                    notified_at: stored(
+                        "notified_at",
+                        parse_instant("notified_at", &col::<String>(r, "notified_at")?),
+                    )?,
+                })
             })
             .collect()
     }
+
+    /// Observations recorded as not done at `place` since `since`, newest first: patient, who, when and why.
+    pub async fn missed_obs(&self, place: &str, since: DateTime<Utc>) -> Result<Vec<MissedObs>> {
+        let rows = query(
+            "SELECT p.nhs_number, p.given_name, p.family_name, p.bed, m.at, s.username, m.reason \
+             FROM obs_missed m JOIN patient p ON p.id = m.patient_id JOIN staff s ON s.id = m.recorded_by \
+             WHERE p.place_code = $1 AND m.at >= $2 ORDER BY m.at DESC, m.id DESC",
+        )
+        .bind(place)
+        .bind(format_instant(since))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(MissedObs {
+                    patient: stored("nhs number", NhsNumber::parse(&col::<String>(r, "nhs_number")?))?,
+                    patient_name: format!(
+                        "{} {}",
+                        col::<String>(r, "given_name")?,
+                        col::<String>(r, "family_name")?
+                    ),
+                    bed: col(r, "bed")?,
+                    at: col(r, "at")?,
+                    by: col(r, "username")?,
+                    reason: col(r, "reason")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The open escalation a set's insert read, from `level state score` (score -1 where none was given).
+fn open_escalation(id: i64, what: &str) -> Result<OpenEscalation> {
+    let corrupt = || StoreError::Corrupt(format!("escalation {id}: `{what}`"));
+    let mut parts = what.split(' ');
+    let (Some(level), Some(state), Some(score)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(corrupt());
+    };
+    let score: i64 = score.parse().map_err(|_| corrupt())?;
+    Ok(OpenEscalation {
+        id,
+        level: stored("escalation level", EscalationLevel::parse(level))?,
+        score: u8::try_from(score).ok(),
+        acknowledged: state == "acknowledged",
+    })
 }
 
 impl WriteTx {
@@ -690,13 +850,14 @@ impl WriteTx {
             "INSERT INTO obs_set (set_id, version, patient_id, state, taken_at, recorded_at, recorded_by, \
              supervisor_id, respiration_rate, spo2, spo2_scale, on_oxygen, oxygen_flow_tenths, oxygen_device, \
              systolic_bp, diastolic_bp, pulse, consciousness, temperature_tenths, missing, scores, total, risk, \
-             monitoring, complete, next_due_at, change_reason, changed_by, changed_at) VALUES ($1, $2, $3, \
-             'current', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-             $23, $24, $25, $26, $27, $28) RETURNING id, \
+             monitoring, complete, next_due_at, change_reason, changed_by, changed_at, not_scored) VALUES ($1, $2, \
+             $3, 'current', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+             $22, $23, $24, $25, $26, $27, $28, $29) RETURNING id, \
              (SELECT e.id FROM escalation e WHERE e.patient_id = $3 AND e.state IN ('open', 'acknowledged') \
               ORDER BY e.id DESC LIMIT 1) AS open_id, \
-             (SELECT e.level FROM escalation e WHERE e.patient_id = $3 AND e.state IN ('open', 'acknowledged') \
-              ORDER BY e.id DESC LIMIT 1) AS open_level",
+             (SELECT e.level || ' ' || e.state || ' ' || CASE WHEN e.scored = 1 THEN e.score ELSE -1 END \
+              FROM escalation e WHERE e.patient_id = $3 AND e.state IN ('open', 'acknowledged') \
+              ORDER BY e.id DESC LIMIT 1) AS open_what",
         )
         .bind(amends.map(|m| m.set_id))
         .bind(amends.map_or(1, |m| m.version + 1))
@@ -721,19 +882,20 @@ impl WriteTx {
         .bind(r.temperature_tenths.map(i64::from))
         .bind(missing)
         .bind(scores)
-        .bind(i64::from(a.total))
-        .bind(a.risk.as_str())
+        .bind(i64::from(a.total.unwrap_or(0)))
+        .bind(a.risk.unwrap_or(Risk::Low).as_str())
         .bind(a.monitoring.as_str())
         .bind(i64::from(a.complete))
         .bind(format_instant(s.next_due_at))
         .bind(amends.map(|m| m.reason))
         .bind(amends.map(|_| s.recorded_by))
         .bind(amends.map(|_| now.clone()))
+        .bind(a.not_scored.map(NotScored::as_str))
         .fetch_one(self.conn())
         .await?;
         let id: i64 = col(&row, "id")?;
-        let open_escalation = match (opt_int(&row, "open_id")?, col::<Option<String>>(&row, "open_level")?) {
-            (Some(id), Some(level)) => Some((id, stored("escalation level", EscalationLevel::parse(&level))?)),
+        let open_escalation = match (opt_int(&row, "open_id")?, col::<Option<String>>(&row, "open_what")?) {
+            (Some(id), Some(what)) => Some(open_escalation(id, &what)?),
             _ => None,
         };
         Ok(StoredSet {
@@ -804,21 +966,65 @@ impl WriteTx {
     pub async fn raise_escalation(&mut self, e: &NewEscalation, actor: &str, what: &str) -> Result<i64> {
         let now = format_instant(e.raised_at);
         let row = query(
-            "INSERT INTO escalation (patient_id, place_code, set_id, version_id, level, score, state, raised_at, \
-             stage, notified_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, 0, $7) RETURNING id",
+            "INSERT INTO escalation (patient_id, place_code, set_id, version_id, level, score, scored, about, state, \
+             raised_at, stage, notified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, 0, $9) RETURNING id",
         )
         .bind(e.patient_id)
         .bind(&e.place)
         .bind(e.set_id)
         .bind(e.version_id)
         .bind(e.level.as_str())
-        .bind(i64::from(e.score))
+        .bind(i64::from(e.score.unwrap_or(0)))
+        .bind(i64::from(e.score.is_some()))
+        .bind(e.about.as_deref())
         .bind(&now)
         .fetch_one(self.conn())
         .await?;
         let id: i64 = col(&row, "id")?;
         self.escalation_event_at(id, e.raised_at, actor, what, None).await?;
         Ok(id)
+    }
+
+    /// Raises an open escalation again for a worse set: it carries the set's score, level (never lower than it had)
+    /// and what it says, and waits again for acknowledgement. One that was acknowledged is unacknowledged, its
+    /// clock started again; one not yet acknowledged keeps its clock and its place in the cascade (nobody has
+    /// answered it yet), its new level's times applying from now on.
+    pub async fn raise_again(&mut self, id: i64, e: &NewEscalation, actor: &str, what: &str) -> Result<()> {
+        let now = format_instant(e.raised_at);
+        let done = query(
+            "UPDATE escalation SET set_id = $1, version_id = $2, level = $3, score = $4, scored = $5, about = $6, \
+             state = 'open', acknowledged_at = NULL, acknowledged_by = NULL, \
+             stage = CASE WHEN state = 'acknowledged' THEN 0 ELSE stage END, \
+             notified_at = CASE WHEN state = 'acknowledged' THEN $7 ELSE notified_at END \
+             WHERE id = $8 AND state IN ('open', 'acknowledged')",
+        )
+        .bind(e.set_id)
+        .bind(e.version_id)
+        .bind(e.level.as_str())
+        .bind(i64::from(e.score.unwrap_or(0)))
+        .bind(i64::from(e.score.is_some()))
+        .bind(e.about.as_deref())
+        .bind(&now)
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        if done != 1 {
+            return Err(StoreError::Conflict(format!("escalation {id} is no longer open")));
+        }
+        self.escalation_event_at(id, e.raised_at, actor, what, None).await
+    }
+
+    /// Records that a patient's observations were not done, and why.
+    pub async fn record_missed(&mut self, patient_id: i64, by: i64, reason: &str) -> Result<i64> {
+        let row =
+            query("INSERT INTO obs_missed (patient_id, at, recorded_by, reason) VALUES ($1, $2, $3, $4) RETURNING id")
+                .bind(patient_id)
+                .bind(format_instant(self.now()))
+                .bind(by)
+                .bind(reason)
+                .fetch_one(self.conn())
+                .await?;
+        col(&row, "id")
     }
 
     /// Appends to an escalation's history.
@@ -855,10 +1061,12 @@ impl WriteTx {
         let sql = format!(
             "UPDATE escalation SET state = $1, \
              acknowledged_at = CASE WHEN $2 IS NULL THEN acknowledged_at ELSE $3 END, \
+             stage = CASE WHEN $2 IS NULL THEN stage ELSE 0 END, \
+             notified_at = CASE WHEN $2 IS NULL THEN notified_at ELSE $3 END, \
              acknowledged_by = COALESCE($2, acknowledged_by), \
              reviewed_at = CASE WHEN $4 IS NULL THEN reviewed_at ELSE $3 END, \
-             reviewed_by = COALESCE($4, reviewed_by), review_note = COALESCE($5, review_note), \
-             superseded_by = COALESCE($6, superseded_by) WHERE id = $7 AND state IN ({})",
+             reviewed_by = COALESCE($4, reviewed_by), review_note = COALESCE($5, review_note) \
+             WHERE id = $6 AND state IN ({})",
             placeholders.join(", ")
         );
         let done = query_built(sql)
@@ -867,7 +1075,6 @@ impl WriteTx {
             .bind(&now)
             .bind(set.reviewed_by)
             .bind(set.review_note)
-            .bind(set.superseded_by)
             .bind(id)
             .execute(self.conn())
             .await?;
@@ -881,21 +1088,31 @@ impl WriteTx {
     }
 
     /// Points an escalation at the newest version of its set, with a note for the people responding.
-    pub async fn follow_correction(&mut self, id: i64, version_id: i64, score: u8, note: Option<&str>) -> Result<()> {
-        query("UPDATE escalation SET version_id = $1, score = $2, note = COALESCE($3, note) WHERE id = $4")
-            .bind(version_id)
-            .bind(i64::from(score))
-            .bind(note)
-            .bind(id)
-            .execute(self.conn())
-            .await?;
+    pub async fn follow_correction(
+        &mut self,
+        id: i64,
+        version_id: i64,
+        score: Option<u8>,
+        note: Option<&str>,
+    ) -> Result<()> {
+        query(
+            "UPDATE escalation SET version_id = $1, score = $2, scored = $3, note = COALESCE($4, note) WHERE id = $5",
+        )
+        .bind(version_id)
+        .bind(i64::from(score.unwrap_or(0)))
+        .bind(i64::from(score.is_some()))
+        .bind(note)
+        .bind(id)
+        .execute(self.conn())
+        .await?;
         Ok(())
     }
 
     /// Escalations raised by (any version of) a set that are still open.
     pub async fn live_escalations_of_set(&mut self, set_id: i64) -> Result<Vec<LiveEscalation>> {
         let rows = query(
-            "SELECT id, set_id, level, score FROM escalation WHERE set_id = $1 AND state IN ('open', 'acknowledged')",
+            "SELECT id, set_id, level, score, scored FROM escalation WHERE set_id = $1 \
+             AND state IN ('open', 'acknowledged')",
         )
         .bind(set_id)
         .fetch_all(self.conn())
@@ -906,23 +1123,34 @@ impl WriteTx {
                     id: col(r, "id")?,
                     set_id: col(r, "set_id")?,
                     level: stored("escalation level", EscalationLevel::parse(&col::<String>(r, "level")?))?,
-                    score: opt_int(r, "score")?.unwrap_or(0),
+                    score: scored_score(r)?,
                 })
             })
             .collect()
     }
 
-    /// Moves an unacknowledged escalation to a later cascade stage. Returns false when it was acknowledged or
-    /// moved on meanwhile.
-    pub async fn escalation_stage(&mut self, id: i64, from_stage: u8, to_stage: u8) -> Result<bool> {
-        let done =
-            query("UPDATE escalation SET stage = $1, notified_at = $2 WHERE id = $3 AND stage = $4 AND state = 'open'")
-                .bind(i64::from(to_stage))
-                .bind(format_instant(self.now()))
-                .bind(id)
-                .bind(i64::from(from_stage))
-                .execute(self.conn())
-                .await?;
+    /// Moves an escalation one or more steps along the cascade of the wait it is in (`state`), its clock now the
+    /// moment the last step fell due. Returns false when it moved on meanwhile (acknowledged, reviewed, raised
+    /// again, or stepped by another sweep).
+    pub async fn escalation_step(
+        &mut self,
+        id: i64,
+        state: &str,
+        from: (u8, DateTime<Utc>),
+        to: (u8, DateTime<Utc>),
+    ) -> Result<bool> {
+        let done = query(
+            "UPDATE escalation SET stage = $1, notified_at = $2 WHERE id = $3 AND stage = $4 AND notified_at = $5 \
+             AND state = $6",
+        )
+        .bind(i64::from(to.0))
+        .bind(format_instant(to.1))
+        .bind(id)
+        .bind(i64::from(from.0))
+        .bind(format_instant(from.1))
+        .bind(state)
+        .execute(self.conn())
+        .await?;
         Ok(done == 1)
     }
 }
@@ -933,7 +1161,6 @@ pub struct EscalationChange<'a> {
     pub acknowledged_by: Option<i64>,
     pub reviewed_by: Option<i64>,
     pub review_note: Option<&'a str>,
-    pub superseded_by: Option<i64>,
     /// When the move happened, if not now (history seeded for the demo).
     pub at: Option<DateTime<Utc>>,
 }

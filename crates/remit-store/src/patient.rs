@@ -1,6 +1,7 @@
 //! Patients.
 
 use remit_domain::nhs::NhsNumber;
+use remit_domain::obs::{PregnancyRecord, PregnancyStatus};
 use remit_domain::patient::{Patient, Sex};
 use remit_domain::place::PlaceCode;
 use remit_domain::staff::PersonName;
@@ -39,6 +40,22 @@ pub struct PatientRecord {
     pub place_name: String,
     pub scale2: Option<Scale2>,
     pub open_task: bool,
+    /// Pregnancy as recorded (whether it still holds on a given day is `PregnancyRecord::until`'s to say).
+    pub pregnancy: Option<PregnancyRecord>,
+}
+
+/// The pregnancy recorded in a row read with `pregnancy` and `pregnancy_until` columns.
+fn pregnancy_from_row(r: &Row) -> Result<Option<PregnancyRecord>> {
+    let Some(status) = col::<Option<String>>(r, "pregnancy")? else {
+        return Ok(None);
+    };
+    let until = col::<Option<String>>(r, "pregnancy_until")?
+        .map(|u| stored("pregnancy until", parse_date("pregnancy_until", &u)))
+        .transpose()?;
+    Ok(Some(PregnancyRecord {
+        status: stored("pregnancy", PregnancyStatus::parse(&status))?,
+        until,
+    }))
 }
 
 /// The patients' records a store has read, by NHS number and reader (see `kept`).
@@ -71,7 +88,7 @@ impl Store {
     async fn read_patient_record(&self, nhs: &NhsNumber, reader: i64) -> Result<PatientRecord> {
         let sql = format!(
             "SELECT p.id, p.nhs_number, p.given_name, p.family_name, p.date_of_birth, p.sex, p.place_code, p.bed, \
-             pl.name AS place_name, {SCALE2_COLUMNS}, \
+             p.pregnancy, p.pregnancy_until, pl.name AS place_name, {SCALE2_COLUMNS}, \
              (SELECT COUNT(*) FROM task t WHERE t.patient_id = p.id AND t.delegatee_id = $2 AND t.status IN \
               ('requested', 'accepted', 'in-progress', 'awaiting-countersignature')) AS open_tasks \
              FROM patient p JOIN place pl ON pl.code = p.place_code \
@@ -92,6 +109,7 @@ impl Store {
             place_name: col(&row, "place_name")?,
             scale2: scale2_from_row(&row)?,
             open_task: col::<i64>(&row, "open_tasks")? > 0,
+            pregnancy: pregnancy_from_row(&row)?,
         })
     }
 
@@ -152,5 +170,16 @@ impl WriteTx {
             }),
         })?;
         col(&row, "id")
+    }
+
+    /// Records a patient's pregnancy status (`None`: not pregnant), replacing what was recorded.
+    pub async fn set_pregnancy(&mut self, patient_id: i64, p: Option<&PregnancyRecord>) -> Result<()> {
+        query("UPDATE patient SET pregnancy = $1, pregnancy_until = $2 WHERE id = $3")
+            .bind(p.map(|p| p.status.as_str()))
+            .bind(p.and_then(|p| p.until).map(|u| u.to_string()))
+            .bind(patient_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
+use remit_domain::escalation::Grade;
 use remit_domain::place::PlaceCode;
 pub use remit_domain::staff::StaffProfile;
 use remit_domain::staff::{
@@ -26,6 +27,7 @@ pub struct NewStaff {
     pub trainee: bool,
     pub roles: BTreeSet<Role>,
     pub professional_bodies: Vec<String>,
+    pub grade: Option<Grade>,
     #[serde(skip)]
     pub password_hash: Option<String>,
 }
@@ -38,7 +40,7 @@ pub struct StaffSummary {
     pub on_duty: Vec<PlaceCode>,
 }
 
-const STAFF_COLUMNS: &str = "id, username, name, job_title, level, trainee, status";
+const STAFF_COLUMNS: &str = "id, username, name, job_title, level, trainee, status, grade";
 
 fn staff_from_row(row: &Row) -> Result<(i64, Staff)> {
     Ok((
@@ -50,6 +52,7 @@ fn staff_from_row(row: &Row) -> Result<(i64, Staff)> {
             col(row, "level")?,
             col(row, "trainee")?,
             col(row, "status")?,
+            col(row, "grade")?,
         )?,
     ))
 }
@@ -61,6 +64,7 @@ fn staff_from_parts(
     level: Option<i64>,
     trainee: i64,
     status: String,
+    grade: Option<String>,
 ) -> Result<Staff> {
     Ok(Staff {
         username: stored("staff username", Username::parse(&username))?,
@@ -74,6 +78,7 @@ fn staff_from_parts(
         roles: BTreeSet::new(),
         status: stored("staff status", StaffStatus::parse(&status))?,
         professional_bodies: Vec::new(),
+        grade: grade.map(|g| stored("grade", Grade::parse(&g))).transpose()?,
     })
 }
 
@@ -234,7 +239,7 @@ impl Store {
         // are put in order here, not by the database: on SQLite an `ORDER BY` over the arms cost a temporary
         // b-tree an arm and made this query, run on every request, three times as long.
         const ARMS: &str = "\
-            SELECT 'staff' AS kind, username AS a, name AS b, job_title AS c, status AS d, NULL AS e, NULL AS f, \
+            SELECT 'staff' AS kind, username AS a, name AS b, job_title AS c, status AS d, grade AS e, NULL AS f, \
               NULL AS g, id AS id, level AS level, trainee AS trainee FROM me \
             UNION ALL SELECT 'role', role, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
               FROM staff_role WHERE staff_id = (SELECT id FROM me) \
@@ -307,6 +312,7 @@ impl Store {
                         col(r, "level")?,
                         col(r, "trainee")?,
                         need("d")?,
+                        text("e")?,
                     )?;
                     found = Some((col::<i64>(r, "id")?, staff));
                 }
@@ -389,8 +395,8 @@ impl WriteTx {
     pub async fn insert_staff(&mut self, s: &NewStaff) -> Result<i64> {
         let now = format_instant(self.now());
         let row = query(
-            "INSERT INTO staff (username, name, job_title, level, trainee, status, password_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 'active', $6, $7) RETURNING id",
+            "INSERT INTO staff (username, name, job_title, level, trainee, status, password_hash, created_at, grade) \
+             VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8) RETURNING id",
         )
         .bind(s.username.as_str())
         .bind(s.name.as_str())
@@ -399,6 +405,7 @@ impl WriteTx {
         .bind(i64::from(s.trainee))
         .bind(s.password_hash.as_deref())
         .bind(&now)
+        .bind(s.grade.as_ref().map(Grade::as_str))
         .fetch_one(self.conn())
         .await
         .map_err(|e| on_unique(e, || format!("username `{}` is already taken", s.username)))?;
@@ -537,6 +544,16 @@ impl WriteTx {
             .await?;
         query("DELETE FROM web_session WHERE staff_id = $1")
             .bind(staff_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Sets (or with `None` clears) the grade escalation routes address a staff member by.
+    pub async fn set_grade(&mut self, staff_id: i64, grade: Option<&Grade>) -> Result<()> {
+        query("UPDATE staff SET grade = $2 WHERE id = $1")
+            .bind(staff_id)
+            .bind(grade.map(Grade::as_str))
             .execute(self.conn())
             .await?;
         Ok(())
