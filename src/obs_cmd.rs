@@ -102,7 +102,11 @@ fn print_recorded(r: &Recorded, json: bool) -> CliResult {
         println!(
             "escalation {} {} ({}, {})",
             e.id,
-            if e.history.len() > 1 { "raised again" } else { "raised" },
+            if e.history.last().is_some_and(|h| h.what.starts_with("raised again")) {
+                "raised again"
+            } else {
+                "raised"
+            },
             e.level.as_str(),
             e.score.map_or_else(|| "no NEWS2".to_owned(), |s| format!("NEWS2 {s}"))
         );
@@ -245,7 +249,7 @@ pub async fn obs(url: &str, pack: &PolicyPack, cmd: ObsCommand) -> CliResult<Exi
                         o.patient,
                         o.bed.as_deref().unwrap_or("-"),
                         o.minutes_late,
-                        o.due_at,
+                        uk_short_text(&o.due_at),
                         o.latest_score.map_or("none".to_owned(), |s| s.to_string())
                     );
                 }

@@ -46,22 +46,25 @@ async fn run_server(
     println!("remit listening on http://{addr}");
     tracing::info!(%addr, backend = ?store.backend(), "listening");
     tracing::info!(pack = %pack.dir().display(), policies = pack.policy_count(), "policy pack loaded");
-    // Escalations nobody acknowledges move along the cascade even when nobody is looking at a list.
+    let state = AppState::new(store.clone(), pack.clone(), config)
+        .with_pay_table(pay)
+        .with_imaging_catalogue(catalogue);
+    // Escalations nobody answers move along the cascade even when nobody is looking at a list; open boards and
+    // inboxes are told when one moves.
     let sweeper = {
-        let (store, pack) = (store.clone(), pack.clone());
+        let events = state.events.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
             loop {
                 tick.tick().await;
-                if let Err(e) = remit_server::obs::sweep(&store, pack.escalation()).await {
-                    tracing::error!(cause = %e, "escalation cascade failed");
+                match remit_server::obs::sweep(&store, pack.escalation()).await {
+                    Ok(0) => {}
+                    Ok(_) => events.escalation_raised(),
+                    Err(e) => tracing::error!(cause = %e, "escalation cascade failed"),
                 }
             }
         })
     };
-    let state = AppState::new(store, pack, config)
-        .with_pay_table(pay)
-        .with_imaging_catalogue(catalogue);
     let served = remit_server::serve(listener, state, shutdown_signal())
         .await
         .map_err(|e| CliError::Failed(format!("server stopped: {e}")));

@@ -155,7 +155,13 @@ def main():
         patients = client.resources("Patient").search(identifier=f"{NHS}|{MARGARET}").fetch()
         assert len(patients) == 1 and patients[0]["name"][0]["family"] == "Hughes"
         validate(patients[0].serialize())
-        one = client.resource("Observation", **observation("8867-4", when, valueQuantity=qty(88, "/min")))
+        # A lone sign is a set only if it is consciousness, which can always be assessed; a lone pulse is refused.
+        status, outcome = request(base, alex, "POST", "/fhir/Observation",
+                                  observation("8867-4", when, valueQuantity=qty(88, "/min")))
+        assert status == 422 and "consciousness" in json.dumps(outcome), outcome
+        validate(outcome)
+        one = client.resource("Observation", **observation(
+            "67775-7", when, valueCodeableConcept={"coding": [{"system": LOINC, "code": "LA9340-6"}]}))
         one.save()
         assert one.id, "the created Observation has an id"
         validate(one.serialize())

@@ -95,7 +95,7 @@ async fn staff_are_added_shown_and_listed(db: TestDb) -> Result<()> {
     );
     let out = db.remit(&["staff", "show", "kim.ap"]);
     ensure!(
-        stdout(&out).contains("HCPC RA654321 expires 2030-01-31"),
+        stdout(&out).contains("HCPC RA654321 expires 31 January 2030"),
         "{}",
         stdout(&out)
     );

@@ -32,6 +32,24 @@ async fn pay_on_the_command_line(db: TestDb) -> Result<()> {
         "explanation": "£27,000 is £5,037 below the least a full-time band 4 post in outer London pays: £27,485 basic + £4,552 HCAS."
     });
     ensure!(v == expected, "{v}");
+    // Band 9 has three points: £125,637 from five years in the band, so £121,000 is below it.
+    let out = db.remit(&[
+        "pay",
+        "check",
+        "--band",
+        "9",
+        "--salary",
+        "121000",
+        "--years-in-band",
+        "5",
+        "--json",
+    ]);
+    expect_status(&out, 0)?;
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out))?;
+    ensure!(
+        v["verdict"] == "below" && v["expected_basic"] == 125637.0 && v["basic_max"] == 125637.0,
+        "{v}"
+    );
     let out = db.remit(&[
         "pay",
         "check",

@@ -345,8 +345,8 @@ async fn emergencies_reach_the_registrar_and_outreach_for_the_place_and_never_no
         crate::helpers::stderr(&out)
     );
 
-    // In the X-ray department (no nurse): the radiographer on duty, and as no registrar covers it, its medical
-    // cover, the radiologist.
+    // In the X-ray department (no nurse): the radiographer on duty, and as no registrar covers it, the consultant
+    // radiologist who does.
     let kim = app.token_for("kim.outreach").await?;
     let v = record(&app, &kim, JOHN, seven()).await?;
     let xray = v["escalation"]["id"].as_i64().context("raised")?;
@@ -357,7 +357,15 @@ async fn emergencies_reach_the_registrar_and_outreach_for_the_place_and_never_no
         to.contains(&("tom.rad".into(), "registered staff on duty".into())),
         "{e}"
     );
-    ensure!(to.contains(&("dr.reid".into(), "medical cover".into())), "{e}");
+    ensure!(to.contains(&("dr.reid".into(), "consultant".into())), "{e}");
+    // Without a consultant either, whoever gives medical cover there.
+    expect_status(&db.remit(&["staff", "set-grade", "dr.reid", "--none"]), 0)?;
+    app.clock.advance(Duration::seconds(30));
+    let e = open_escalation(&app, &reid, xray).await?;
+    ensure!(
+        recipients(&e).contains(&("dr.reid".into(), "medical cover".into())),
+        "{e}"
+    );
     ensure!(e["no_one_to_acknowledge"] == false, "{e}");
     // The radiographer may acknowledge it.
     let tom = app.token_for("tom.rad").await?;
@@ -366,31 +374,13 @@ async fn emergencies_reach_the_registrar_and_outreach_for_the_place_and_never_no
         .await?;
     ensure!(res.status == StatusCode::OK, "{}", res.body);
 
-    // Nobody on duty there who could acknowledge: the clinical site manager is told, and the board says so.
+    // Nobody on duty there who could acknowledge: with no clinical site manager on duty the board says so; with one,
+    // she is told and the board names her.
     let v = record(&app, &kim, JOHN, eighteen()).await?;
     ensure!(
         v["escalation"]["id"] == xray && v["escalation"]["state"] == "open",
         "{v}"
     );
-    expect_status(
-        &db.remit(&[
-            "staff",
-            "add",
-            "sue.site",
-            "--name",
-            "Sue Grant",
-            "--job-title",
-            "Clinical site manager",
-            "--level",
-            "7",
-            "--registration",
-            "NMC:05B1234E:2030-01-31",
-            "--grade",
-            "clinical-site-manager",
-        ]),
-        0,
-    )?;
-    expect_status(&db.remit(&["staff", "set-duty", "sue.site", "--place", "ward-9"]), 0)?;
     expect_status(&db.remit(&["staff", "set-duty", "tom.rad", "--off"]), 0)?;
     expect_status(
         &db.remit(&[
@@ -406,12 +396,40 @@ async fn emergencies_reach_the_registrar_and_outreach_for_the_place_and_never_no
     )?;
     // The command line keeps the real time; the app's clock catches up with it.
     app.clock.advance(Duration::minutes(1));
+    let board = app.get("/wards/xray", &reid).await?;
+    ensure!(
+        board
+            .body
+            .contains("Nobody on duty here can acknowledge this escalation, and nobody is on duty as"),
+        "no site manager on duty, and the board says so: {}",
+        board.body
+    );
+    let e = open_escalation(&app, &reid, xray).await?;
+    ensure!(e["no_one_to_acknowledge"] == true, "{e}");
+    let sue = [
+        "staff",
+        "add",
+        "sue.site",
+        "--name",
+        "Sue Grant",
+        "--job-title",
+        "Clinical site manager",
+        "--level",
+        "7",
+        "--registration",
+        "NMC:05B1234E:2030-01-31",
+        "--grade",
+        "clinical-site-manager",
+    ];
+    expect_status(&db.remit(&sue), 0)?;
+    expect_status(&db.remit(&["staff", "set-duty", "sue.site", "--place", "ward-9"]), 0)?;
+    app.clock.advance(Duration::minutes(1));
     let e = open_escalation(&app, &reid, xray).await?;
     ensure!(e["no_one_to_acknowledge"] == true, "{e}");
     ensure!(
         recipients(&e)
             .iter()
-            .any(|(u, as_)| u == "sue.site" && as_.contains("nobody on duty here can acknowledge")),
+            .any(|(u, as_)| u == "sue.site" && as_.contains("nobody on duty where the patient is can acknowledge")),
         "{e}"
     );
     let board = app.get("/wards/xray", &reid).await?;
@@ -419,11 +437,27 @@ async fn emergencies_reach_the_registrar_and_outreach_for_the_place_and_never_no
     ensure!(
         board
             .body
-            .contains("Nobody on duty here can acknowledge this escalation"),
+            .contains("Nobody on duty here can acknowledge this escalation: it has gone to Sue Grant"),
         "{}",
         board.body
     );
-    ensure!(board.body.contains("clinical site manager"), "{}", board.body);
+    // Graded staff are called by their grade: the outreach nurse is never ward 9's nurse in charge.
+    let ben = app.token_for("ben.rn").await?;
+    let id = record(&app, &ben, "9990008221", seven()).await?["escalation"]["id"]
+        .as_i64()
+        .context("raised")?;
+    app.clock.advance(Duration::minutes(11));
+    let e = open_escalation(&app, &ben, id).await?;
+    ensure!(e["stage"].as_i64() >= Some(1), "{e}");
+    let nic: Vec<String> = recipients(&e)
+        .into_iter()
+        .filter(|(_, a)| a == "nurse in charge")
+        .map(|(u, _)| u)
+        .collect();
+    ensure!(
+        nic == ["ben.rn"],
+        "ben, not the graded outreach nurse or site manager: {e}"
+    );
     Ok(())
 }
 
@@ -546,6 +580,22 @@ async fn news2_is_not_given_under_16_or_in_pregnancy(db: TestDb) -> Result<()> {
     ]);
     expect_status(&out, 2)?;
     let out = db.remit(&["patient", "set-pregnancy", AISHA, "postpartum", "--by", "priya.rn"]);
+    expect_status(&out, 2)?;
+    ensure!(
+        crate::helpers::stderr(&out).contains("six weeks after the birth"),
+        "{}",
+        crate::helpers::stderr(&out)
+    );
+    let out = db.remit(&[
+        "patient",
+        "set-pregnancy",
+        AISHA,
+        "postpartum",
+        "--by",
+        "priya.rn",
+        "--until",
+        &(today + Duration::days(30)).to_string(),
+    ]);
     expect_status(&out, 0)?;
     let out = db.remit(&["patient", "set-pregnancy", AISHA, "not-pregnant", "--by", "priya.rn"]);
     expect_status(&out, 0)?;

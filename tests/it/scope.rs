@@ -22,6 +22,7 @@ crate::tests!(
     policy_validate_and_diff,
     competencies_are_signed_off_revoked_and_expire,
     the_scope_api_answers_and_documents_itself,
+    a_task_reaches_its_patient_only_for_its_activity_and_only_on_duty,
 );
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +56,9 @@ struct Scenario {
     request_justified: bool,
     #[serde(default)]
     named_supervisor: bool,
+    /// For acting on an escalation: its Chart 4 level.
+    #[serde(default)]
+    escalation_level: Option<String>,
     decision: String,
     policies: Vec<String>,
     #[serde(default)]
@@ -78,6 +82,11 @@ impl Scenario {
         a.break_glass = self.break_glass.clone();
         a.request_justified = self.request_justified;
         a.named_supervisor = self.named_supervisor;
+        a.escalation_level = self
+            .escalation_level
+            .as_deref()
+            .map(remit_domain::obs::EscalationLevel::parse)
+            .transpose()?;
         Ok(a)
     }
 }
@@ -200,7 +209,7 @@ async fn decisions_follow_the_clock_and_the_records(db: TestDb) -> Result<()> {
     tx.commit(AuditDraft::permit("test", "staff.set-duty", "staff:ben.rn"))
         .await?;
     let d = check(&app.store, &app.pack, &read).await?;
-    ensure!(!d.permitted() && d.policies == ["duty"], "{d:?}");
+    ensure!(!d.permitted() && d.policies == ["on-duty", "duty"], "{d:?}");
 
     // A suspended member of staff may do nothing at all.
     let sam = app.store.staff_id(&Username::parse("sam.hca")?).await?;
@@ -408,7 +417,7 @@ async fn policy_validate_and_diff(db: TestDb) -> Result<()> {
     expect_status(&out, 0)?;
     ensure!(
         stdout(&out).contains("valid (")
-            && stdout(&out).contains("22 activities")
+            && stdout(&out).contains("23 activities")
             && stdout(&out).contains("emergency: to the registered staff on duty"),
         "{}",
         stdout(&out)
@@ -844,5 +853,63 @@ async fn the_scope_api_answers_and_documents_itself(db: TestDb) -> Result<()> {
     }
     ensure!(doc["components"]["schemas"]["ScopeCheckBody"]["properties"]["supervisor"].is_object());
     ensure!(app.get("/api/openapi.json", &Auth::None).await?.status == StatusCode::UNAUTHORIZED);
+    Ok(())
+}
+
+/// Duty bounds every clinical act: an open task reaches its patient beyond the delegatee's duty only for the
+/// delegated activity (and reading the record), and off duty nothing; delegating to oneself is refused.
+async fn a_task_reaches_its_patient_only_for_its_activity_and_only_on_duty(db: TestDb) -> Result<()> {
+    expect_status(&db.remit(&["demo", "--seed-only"]), 0)?;
+    // Fatima Noor (ward 7) has an open venepuncture task for alex.ap; Alex is put on ward 9 only.
+    const FATIMA: &str = "9990006857";
+    expect_status(&db.remit(&["staff", "set-duty", "alex.ap", "--place", "ward-9"]), 0)?;
+    let check = |action: &str| {
+        db.remit(&[
+            "scope",
+            "check",
+            "--staff",
+            "alex.ap",
+            "--action",
+            action,
+            "--patient",
+            FATIMA,
+        ])
+    };
+    let out = check("vitals.record");
+    expect_status(&out, 1)?;
+    ensure!(stdout(&out).contains("for this activity"), "{}", stdout(&out));
+    expect_status(&check("procedure.venepuncture"), 0)?;
+    expect_status(&check("record.read"), 0)?;
+    expect_status(&check("procedure.wound-care"), 1)?;
+    // Off duty: nothing, the task's own activity included.
+    expect_status(&db.remit(&["staff", "set-duty", "alex.ap", "--off"]), 0)?;
+    for action in ["vitals.record", "procedure.venepuncture", "record.read"] {
+        let out = check(action);
+        expect_status(&out, 1)?;
+        ensure!(
+            stdout(&out).contains("not on duty anywhere"),
+            "{action}: {}",
+            stdout(&out)
+        );
+    }
+    // A nurse who delegates to herself is refused, with the reason, and nothing is written.
+    let out = db.remit(&[
+        "task",
+        "delegate",
+        "--from",
+        "priya.rn",
+        "--to",
+        "priya.rn",
+        "--patient",
+        "9990001375",
+        "--activity",
+        "procedure.venepuncture",
+    ]);
+    expect_status(&out, 1)?;
+    ensure!(
+        stderr(&out).contains("Delegating to oneself is not delegation"),
+        "{}",
+        stderr(&out)
+    );
     Ok(())
 }

@@ -245,10 +245,17 @@ impl Routes {
             });
         }
         let no_one_to_acknowledge = groups("no_one_to_acknowledge.to", &raw.no_one_to_acknowledge.to)?;
-        if no_one_to_acknowledge.is_empty() || no_one_to_acknowledge.contains(&Group::Lead) {
+        let hospital_wide = |g: &Group| match g {
+            Group::Grade(_) => true,
+            Group::FirstOf(list) => list.iter().all(|g| matches!(g, Group::Grade(_))),
+            _ => false,
+        };
+        if no_one_to_acknowledge.is_empty() || !no_one_to_acknowledge.iter().all(hospital_wide) {
             return Err(fail(
                 "[no_one_to_acknowledge]",
-                "no_one_to_acknowledge.to: name who is told when nobody on duty could acknowledge (not `lead`)".into(),
+                "no_one_to_acknowledge.to: name the grades told, wherever they are on duty, when nobody where the \
+                 patient is could acknowledge (only grade:NAME: the other groups are of the patient's place)"
+                    .into(),
             ));
         }
         let levels: [LevelRoute; 4] = levels
@@ -287,7 +294,12 @@ impl Routes {
     }
 
     pub fn level(&self, l: EscalationLevel) -> &LevelRoute {
-        &self.levels[EscalationLevel::ALL.iter().position(|x| *x == l).unwrap_or(0)]
+        &self.levels[match l {
+            EscalationLevel::Ward => 0,
+            EscalationLevel::SingleRed => 1,
+            EscalationLevel::Urgent => 2,
+            EscalationLevel::Emergency => 3,
+        }]
     }
 
     /// How long a wait may last at a level; `None` for a review the level does not have.
@@ -470,10 +482,12 @@ mod tests {
         let e = bad("\"grade:critical-care-outreach\"", "\"grade:night-porter\"");
         assert!(e.line.is_some() && e.message.contains("night-porter"), "{e}");
         let e = bad(
-            "\"grade:specialty-registrar or medical-cover\"",
-            "\"grade:specialty-registrar or grade:wizard\"",
+            "\"grade:specialty-registrar or grade:consultant",
+            "\"grade:specialty-registrar or grade:wizard",
         );
         assert!(e.line.is_some() && e.message.contains("wizard"), "{e}");
+        let e = bad("to = [\"grade:clinical-site-manager\"]", "to = [\"nurse-in-charge\"]");
+        assert!(e.line.is_some() && e.message.contains("only grade"), "{e}");
         let e = bad("\"lead\"", "\"someone\"");
         assert!(e.line.is_some() && e.message.contains("not a group"), "{e}");
         let e = bad("[levels.urgent.review]", "[levels.urgent.reviewed]");

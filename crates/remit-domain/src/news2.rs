@@ -365,7 +365,6 @@ impl VitalSigns {
     }
 }
 
-/// The fields of a set, in the reference's order.
 /// The SpO2 target range scale 2's bands are built for (RCP NEWS2: 88–92% for hypercapnic respiratory failure).
 pub const SCALE2_TARGET: (u8, u8) = (88, 92);
 
@@ -385,6 +384,7 @@ pub fn check_scale2_target(low: u8, high: u8) -> Result<(), InvalidValue> {
     ))
 }
 
+/// The fields of a set, in the reference's order.
 pub const FIELDS: [&str; 8] = [
     "respiration_rate",
     "spo2",

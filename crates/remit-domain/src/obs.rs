@@ -218,8 +218,9 @@ fn ser_status<S: serde::Serializer>(p: &PregnancyStatus, s: S) -> Result<S::Ok, 
 pub const POSTPARTUM_DAYS: i64 = 42;
 
 impl PregnancyRecord {
-    /// A status as recorded on `today`: `pregnant` with an optional end, `postpartum` until at most six weeks from
-    /// today (six weeks if no end is given). An end before today is refused.
+    /// A status as recorded on `today`: `pregnant` with an optional end, `postpartum` until the end given, at most
+    /// six weeks from today (the person recording it knows the birth: six weeks after it). An end before today is
+    /// refused.
     pub fn new(status: PregnancyStatus, until: Option<NaiveDate>, today: NaiveDate) -> Result<Self, InvalidValue> {
         if let Some(u) = until
             && u < today
@@ -240,7 +241,13 @@ impl PregnancyRecord {
                         ));
                     }
                     Some(u) => Some(u),
-                    None => Some(latest),
+                    None => {
+                        return Err(InvalidValue::new(
+                            "until",
+                            "give the last day NEWS2 is not used: six weeks after the birth (at most six weeks from \
+                             today)",
+                        ));
+                    }
                 }
             }
         };
@@ -351,14 +358,6 @@ impl EscalationLevel {
     /// more or a single parameter scoring 3, which NICE NG51 (1.1.4, 1.2) asks to be screened for sepsis.
     pub fn sepsis_prompt(self) -> Option<&'static str> {
         (self != Self::Ward).then_some(SEPSIS_PROMPT)
-    }
-
-    /// Who it goes to first.
-    pub fn addressed_to(self) -> &'static str {
-        match self {
-            Self::Ward => "the registered nurse on duty",
-            _ => "the registered nurse on duty, who informs the medical team",
-        }
     }
 
     /// The clinical response, in the words of Chart 4.
@@ -651,6 +650,11 @@ impl Readings {
         };
         let filled = parameters.filled();
         let (risk, monitoring) = news2::risk_of(&filled);
+        // What could not be measured is tried again within the hour: never less often than hourly.
+        let monitoring = match monitoring {
+            Monitoring::TwelveHourly | Monitoring::FourToSixHourly => Monitoring::Hourly,
+            stricter => stricter,
+        };
         let total = filled.total();
         Assessment {
             parameters,
@@ -1085,7 +1089,8 @@ mod tests {
         let adult = d("1990-01-01");
         let pregnant = PregnancyRecord::new(PregnancyStatus::Pregnant, None, today).unwrap();
         assert_eq!(NotScored::of(adult, Some(&pregnant), today), Some(NotScored::Pregnant));
-        let after = PregnancyRecord::new(PregnancyStatus::Postpartum, None, today).unwrap();
+        assert!(PregnancyRecord::new(PregnancyStatus::Postpartum, None, today).is_err());
+        let after = PregnancyRecord::new(PregnancyStatus::Postpartum, Some(d("2027-01-17")), today).unwrap();
         assert_eq!(after.until, Some(d("2027-01-17")));
         assert_eq!(
             NotScored::of(adult, Some(&after), d("2027-01-17")),

@@ -681,7 +681,7 @@ mod tests {
     fn hcas_is_a_percentage_within_its_bounds() {
         // Above the maximum: 20% of £125,637 is £25,127.40; inner London pays at most £8,465.
         assert_eq!(
-            check("9", "1", Some("inner-london"), None, Some("7")).hcas,
+            check("9", "1", Some("inner-london"), None, Some("5")).hcas,
             Pence(846_500)
         );
         // Between the bounds: 20% of £38,682 is £7,736.40.
@@ -691,6 +691,45 @@ mod tests {
         // Below the minimum: 5% of £24,465 is £1,223.25; the fringe pays at least £1,258.
         assert_eq!(check("2", "1", Some("fringe"), None, None).hcas, Pence(125_800));
         assert_eq!(check("2", "1", None, None, None).hcas, Pence(0));
+    }
+
+    /// Every pay point of every band of the shipped 2025/26 table, at the first year it applies and the year before
+    /// the next (`../shared/reference/pay-afc-2025-26.md`, from the NHS Employers table).
+    #[test]
+    fn every_point_of_every_band_is_the_published_one() {
+        let table: [(&str, &[(u32, i64)]); 11] = [
+            ("2", &[(0, 24_465)]),
+            ("3", &[(0, 24_937), (2, 26_598)]),
+            ("4", &[(0, 27_485), (3, 30_162)]),
+            ("5", &[(0, 31_049), (2, 33_487), (4, 37_796)]),
+            ("6", &[(0, 38_682), (2, 40_823), (5, 46_580)]),
+            ("7", &[(0, 47_810), (2, 50_273), (5, 54_710)]),
+            ("8a", &[(0, 55_690), (2, 58_487), (5, 62_682)]),
+            ("8b", &[(0, 64_455), (2, 68_631), (5, 74_896)]),
+            ("8c", &[(0, 76_965), (2, 81_652), (5, 88_682)]),
+            ("8d", &[(0, 91_342), (2, 96_941), (5, 105_337)]),
+            ("9", &[(0, 109_179), (2, 115_763), (5, 125_637)]),
+        ];
+        let t = PayTable::shipped();
+        for (band, points) in table {
+            let b = t.band(band).unwrap();
+            assert_eq!(b.points.len(), points.len(), "band {band} has {} points", points.len());
+            for (i, &(years, pounds)) in points.iter().enumerate() {
+                let until = points.get(i + 1).map_or(years + 10, |(next, _)| next - 1);
+                for y in [years, until] {
+                    let c = check(band, "1", None, None, Some(&y.to_string()));
+                    assert_eq!(c.expected_basic, Pence(pounds * 100), "band {band} after {y} years");
+                }
+            }
+            assert_eq!(
+                check(band, "1", None, None, None).basic_max,
+                Pence(points[points.len() - 1].1 * 100)
+            );
+        }
+        // The example people ask about: £121,000 after five years in band 9 is below the £125,637 due.
+        let c = check("9", "121000", None, None, Some("5"));
+        assert_eq!(c.verdict, Verdict::Below);
+        assert_eq!(c.expected_basic, Pence(12_563_700));
     }
 
     #[test]

@@ -169,11 +169,17 @@ impl Regulator {
                 b.len() == 8 && digits(0..2) && letters(2..3) && digits(3..7) && letters(7..8),
                 "two digits, a letter, four digits and a letter, such as 12A3456E",
             ),
-            // HCPC: a two-letter profession prefix and five or six digits (e.g. RA123456).
-            Regulator::Hcpc => (
-                (7..=8).contains(&b.len()) && letters(0..2) && digits(2..b.len()),
-                "two letters and five or six digits, such as RA123456",
-            ),
+            // HCPC: the profession's prefix (two or three letters) and five or six digits (e.g. RA123456).
+            Regulator::Hcpc => {
+                let prefix = n.bytes().take_while(u8::is_ascii_uppercase).count();
+                (
+                    hcpc_profession(&n).is_some()
+                        && (prefix + 5..=prefix + 6).contains(&b.len())
+                        && digits(prefix..b.len()),
+                    "a profession's prefix (RA radiographer, PH physiotherapist, ODP, PA, OT, SL, CS, DT, AS, PO, BS, \
+                     CH, HAD, PYL, OR) and five or six digits, such as RA123456",
+                )
+            }
             // GMC reference number and GPhC registration number: seven digits.
             Regulator::Gmc | Regulator::Gphc => (b.len() == 7 && digits(0..7), "seven digits, such as 7012345"),
         };
@@ -186,6 +192,31 @@ impl Regulator {
             ))
         }
     }
+}
+
+/// The professions the HCPC registers, by the prefix of their registration numbers (HCPC, "Our registers").
+pub const HCPC_PROFESSIONS: &[(&str, &str)] = &[
+    ("AS", "arts therapist"),
+    ("BS", "biomedical scientist"),
+    ("CH", "chiropodist / podiatrist"),
+    ("CS", "clinical scientist"),
+    ("DT", "dietitian"),
+    ("HAD", "hearing aid dispenser"),
+    ("ODP", "operating department practitioner"),
+    ("OR", "orthoptist"),
+    ("OT", "occupational therapist"),
+    ("PA", "paramedic"),
+    ("PH", "physiotherapist"),
+    ("PO", "prosthetist / orthotist"),
+    ("PYL", "practitioner psychologist"),
+    ("RA", "radiographer"),
+    ("SL", "speech and language therapist"),
+];
+
+/// The HCPC profession a registration number names by its prefix: its code and title.
+pub fn hcpc_profession(number: &str) -> Option<(&'static str, &'static str)> {
+    let prefix: String = number.chars().take_while(char::is_ascii_uppercase).collect();
+    HCPC_PROFESSIONS.iter().copied().find(|(code, _)| *code == prefix)
 }
 
 named_enum!(
@@ -229,6 +260,13 @@ pub struct Registration {
 }
 
 impl Registration {
+    /// The HCPC profession this registration is for (its code, such as `RA`, and title); none for other regulators.
+    pub fn profession(&self) -> Option<(&'static str, &'static str)> {
+        (self.regulator == Regulator::Hcpc)
+            .then(|| hcpc_profession(&self.number))
+            .flatten()
+    }
+
     /// A registration counts on the day of its expiry and not after.
     pub fn is_current(&self, today: NaiveDate) -> bool {
         today <= self.expires_on
@@ -344,6 +382,40 @@ mod tests {
         assert_eq!(Regulator::parse("gphc").unwrap(), Regulator::Gphc);
         let err = Regulator::parse("GDC").unwrap_err();
         assert_eq!(err.to_string(), "regulator: `GDC` is not one of NMC, HCPC, GMC, GPhC");
+    }
+
+    #[test]
+    fn hcpc_numbers_name_their_profession() {
+        for (number, code) in [
+            ("RA123456", "RA"),
+            ("PH12345", "PH"),
+            ("ODP12345", "ODP"),
+            ("PYL123456", "PYL"),
+            ("ra654321", "RA"),
+        ] {
+            let n = Regulator::Hcpc.parse_number(number).unwrap();
+            assert_eq!(hcpc_profession(&n).map(|(c, _)| c), Some(code), "{number}");
+        }
+        for bad in [
+            "XX123456",
+            "RA1234",
+            "RA1234567",
+            "ODP1234567",
+            "R123456",
+            "RA12345A",
+            "123456",
+        ] {
+            let e = Regulator::Hcpc.parse_number(bad).unwrap_err().to_string();
+            assert!(e.contains("prefix"), "{bad}: {e}");
+        }
+        let r = Registration::parse_spec("HCPC:PH12345:2030-01-31").unwrap();
+        assert_eq!(r.profession(), Some(("PH", "physiotherapist")));
+        assert_eq!(
+            Registration::parse_spec("NMC:12A3456E:2030-01-31")
+                .unwrap()
+                .profession(),
+            None
+        );
     }
 
     #[test]

@@ -82,6 +82,8 @@ pub struct Question<'a> {
     pub break_glass: bool,
     pub request_justified: bool,
     pub named_supervisor: bool,
+    /// For acting on an escalation: its Chart 4 level (`ward`, `single-red`, `urgent`, `emergency`).
+    pub escalation_level: Option<&'a str>,
     /// The day against which registrations and competencies are judged.
     pub today: NaiveDate,
 }
@@ -102,6 +104,7 @@ impl<'a> Question<'a> {
             break_glass: false,
             request_justified: false,
             named_supervisor: false,
+            escalation_level: None,
             today,
         }
     }
@@ -199,7 +202,7 @@ impl Wanted<'_> {
 /// The Staff entity for a profile, with the facts as they are on `today`.
 fn staff_entity(p: &StaffProfile, today: NaiveDate, wanted: Wanted<'_>) -> Entity {
     let t = Types::get();
-    let mut attrs: HashMap<String, RestrictedExpression> = HashMap::with_capacity(11);
+    let mut attrs: HashMap<String, RestrictedExpression> = HashMap::with_capacity(13);
     let mut put = |name: &str, value: &dyn Fn() -> RestrictedExpression| {
         if wanted.has(name) {
             attrs.insert(name.to_owned(), value());
@@ -231,6 +234,12 @@ fn staff_entity(p: &StaffProfile, today: NaiveDate, wanted: Wanted<'_>) -> Entit
         string_set(p.entitlements.iter().map(|e| e.as_str()))
     });
     put("roles", &|| string_set(p.staff.roles.iter().map(|r| r.as_str())));
+    put("professions", &|| {
+        string_set(current().filter_map(|r| r.profession().map(|(code, _)| code)))
+    });
+    put("grade", &|| {
+        RestrictedExpression::new_string(p.staff.grade.as_ref().map_or("", |g| g.as_str()).to_owned())
+    });
     put("on_duty", &|| {
         RestrictedExpression::new_set(
             p.on_duty
@@ -256,6 +265,11 @@ fn suitable_supervisor_entity(place: &EntityUid) -> Entity {
         ("competencies", string_set([])),
         ("entitlements", string_set([])),
         ("roles", string_set([])),
+        (
+            "professions",
+            string_set(remit_domain::staff::HCPC_PROFESSIONS.iter().map(|(code, _)| *code)),
+        ),
+        ("grade", RestrictedExpression::new_string(String::new())),
         (
             "on_duty",
             RestrictedExpression::new_set([RestrictedExpression::new_entity_uid(place.clone())]),
@@ -377,6 +391,10 @@ impl PolicyPack {
                 (
                     "named_supervisor".into(),
                     RestrictedExpression::new_bool(q.named_supervisor),
+                ),
+                (
+                    "escalation_level".into(),
+                    RestrictedExpression::new_string(q.escalation_level.unwrap_or("").into()),
                 ),
             ]);
             patient_uid

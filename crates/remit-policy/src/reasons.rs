@@ -7,6 +7,7 @@ use remit_domain::staff::StaffProfile;
 const KNOWN: &[&str] = &[
     "actor",
     "level",
+    "grade",
     "registrations",
     "place",
     "supervisor",
@@ -77,6 +78,12 @@ impl Facts<'_> {
                 .level
                 .map_or_else(|| "none".to_owned(), |l| l.to_string()),
             "registrations" => registrations(self.actor, self.today),
+            "grade" => self
+                .actor
+                .staff
+                .grade
+                .as_ref()
+                .map_or_else(|| "of no grade the routes name".to_owned(), |g| format!("`{g}`")),
             "place" => self.place.unwrap_or("their ward or department").to_owned(),
             "supervisor" => self.supervisor.unwrap_or("The named supervisor").to_owned(),
             "colleague" => self.colleague.unwrap_or("the colleague").to_owned(),
@@ -105,10 +112,14 @@ fn registrations(p: &StaffProfile, today: NaiveDate) -> String {
         .filter(|r| r.is_current(today))
         .map(|r| {
             let ann: Vec<&str> = r.annotations.iter().map(|a| a.as_str()).collect();
+            let regulator = match r.profession() {
+                Some((_, title)) => format!("{} ({title})", r.regulator),
+                None => r.regulator.to_string(),
+            };
             if ann.is_empty() {
-                r.regulator.to_string()
+                regulator
             } else {
-                format!("{} (annotated {})", r.regulator, ann.join(", "))
+                format!("{regulator} (annotated {})", ann.join(", "))
             }
         })
         .collect();

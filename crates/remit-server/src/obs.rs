@@ -203,15 +203,18 @@ pub(crate) async fn escalate(
         raised_at: at,
     };
     let Some(open) = live else {
-        let what = format!(
-            "raised: {}, {}",
-            score_words(a.total, level, a.not_scored),
-            level.addressed_to()
-        );
+        let what = format!("raised: {}", score_words(a.total, level, a.not_scored));
         return tx.raise_escalation(&new, actor, &what).await.map(Some);
     };
     let higher_score = matches!((a.total, open.score), (Some(now), Some(was)) if now > was);
     if level <= open.level && !higher_score {
+        // No worse, but a set the nurse must judge (incomplete, or unscored) is never passed over: the open
+        // escalation says so and its history records it.
+        if let Some(about) = new.about.as_deref() {
+            tx.escalation_about(open.id, about).await?;
+            tx.escalation_event(open.id, actor, &format!("a later set: {about}"), None)
+                .await?;
+        }
         return Ok(None);
     }
     new.level = level.max(open.level);
@@ -446,7 +449,9 @@ pub async fn amend(
                             news2(e.score)
                         )
                     });
-                    tx.follow_correction(e.id, version_id, assessment.total, note.as_deref())
+                    // A correction that leaves the set unscored (NEWS2 no longer applies) keeps the score the
+                    // escalation carries: its response is never lowered by a correction.
+                    tx.follow_correction(e.id, version_id, assessment.total.or(e.score), note.as_deref())
                         .await?;
                     tx.escalation_event(
                         e.id,
@@ -660,7 +665,7 @@ pub async fn sweep(store: &Store, routes: &Routes) -> Result<usize, StoreError> 
         };
         let mut tx = store.begin().await?;
         if !tx
-            .escalation_step(w.id, &w.state, (w.stage, w.notified_at), last)
+            .escalation_step(w.id, (&w.state, w.level), (w.stage, w.notified_at), last)
             .await?
         {
             continue;
@@ -670,7 +675,7 @@ pub async fn sweep(store: &Store, routes: &Routes) -> Result<usize, StoreError> 
             Wait::Acknowledgement => "not acknowledged",
             Wait::Review => "not reviewed",
         };
-        for &(stage, _) in &steps {
+        for &(stage, at) in &steps {
             let to: Vec<String> = routes
                 .step_groups(w.level, wait, stage)
                 .iter()
@@ -678,7 +683,7 @@ pub async fn sweep(store: &Store, routes: &Routes) -> Result<usize, StoreError> 
                 .collect();
             let what = format!("cascaded (step {stage}): {waited} within {within} minutes");
             let note = format!("told again, and now also {}", to.join(" and "));
-            tx.escalation_event(w.id, "system", &what, Some(&note)).await?;
+            tx.escalation_event_at(w.id, at, "system", &what, Some(&note)).await?;
         }
         let draft = AuditDraft::permit("system", "escalation.cascade", format!("escalation:{}", w.id))
             .with_payload(&serde_json::json!({"stage": last.0, "waiting_for": waited}));
@@ -777,20 +782,18 @@ async fn on_duty(
     pack: &PolicyPack,
     place: &str,
     facts: &remit_policy::PatientFacts,
-    patient: &NhsNumber,
 ) -> Result<Vec<OnDuty>, StoreError> {
     let now = store.now();
     let today = now.date_naive();
     let mut out = Vec::new();
     for u in store.on_duty_at(place, now).await? {
         let profile = store.staff_profile(&u).await?;
-        let open_task = store.has_open_task(profile.id, patient).await?;
         // Each person is asked with their profile loaded once (not through `scope::check`, which would load it
-        // again for every question).
+        // again for every question). They are on duty where the patient is, and a task reaches its patient only for
+        // its own activity, never for acknowledging or reviewing: no open task is asked about.
         let may = |activity: &str| {
             let mut q = remit_policy::Question::new(&profile, activity, today);
             q.patient = Some(facts);
-            q.open_task = open_task;
             pack.decide(&q).permitted()
         };
         let (leads, reviews) = (may("escalation.acknowledge"), may("escalation.review"));
@@ -815,7 +818,7 @@ pub async fn anyone_leads(
         place: place.code.clone(),
         place_name: place.name.clone(),
     };
-    Ok(on_duty(store, pack, place.code.as_str(), &facts, patient)
+    Ok(on_duty(store, pack, place.code.as_str(), &facts)
         .await?
         .iter()
         .any(|p| p.leads))
@@ -829,8 +832,11 @@ fn resolve<'a>(routes: &Routes, g: &Group, people: &'a [OnDuty]) -> Vec<(&'a Sta
             .map(|p| (&p.profile, "registered staff on duty".to_owned()))
             .collect(),
         Group::NurseInCharge => {
-            let top = lead().filter_map(|p| p.profile.staff.level).max();
-            lead()
+            // Graded staff (a registrar, outreach covering the hospital) are called by their grade, not as the
+            // place's nurse in charge.
+            let ungraded = || lead().filter(|p| p.profile.staff.grade.is_none());
+            let top = ungraded().filter_map(|p| p.profile.staff.level).max();
+            ungraded()
                 .filter(|p| top.is_some() && p.profile.staff.level == top)
                 .map(|p| (&p.profile, "nurse in charge".to_owned()))
                 .collect()
@@ -873,7 +879,7 @@ pub async fn recipients(
         place: patient.place.clone(),
         place_name: place.name,
     };
-    let here = on_duty(store, pack, &e.place, &facts, &e.patient).await?;
+    let here = on_duty(store, pack, &e.place, &facts).await?;
     let who = |(p, as_): (&StaffProfile, String)| Recipient {
         username: p.staff.username.to_string(),
         name: p.staff.name.to_string(),
@@ -887,27 +893,50 @@ pub async fn recipients(
             }
         }
     }
-    let no_one = !here.iter().any(|p| p.leads);
-    if no_one && e.state == "open" {
-        // Everyone on duty anywhere, to find the people the routes name for this case.
-        let mut anywhere: Vec<OnDuty> = Vec::new();
-        for p in store.places().await? {
-            for d in on_duty(store, pack, p.code.as_str(), &facts, &e.patient).await? {
-                if !anywhere.iter().any(|a| a.profile.id == d.profile.id) {
-                    anywhere.push(d);
-                }
-            }
-        }
-        for g in &routes.no_one_to_acknowledge {
-            for (p, as_) in resolve(routes, g, &anywhere) {
-                let r = who((p, format!("{as_}: nobody on duty here can acknowledge")));
-                if !out.contains(&r) {
-                    out.push(r);
-                }
+    let no_one = e.state == "open" && !here.iter().any(|p| p.leads);
+    if no_one {
+        for r in told_when_no_one_can_acknowledge(store, pack).await? {
+            if !out.contains(&r) {
+                out.push(r);
             }
         }
     }
     Ok((out, no_one))
+}
+
+/// The people the routes name for an escalation nobody where the patient is could acknowledge: staff of those
+/// grades, wherever they are on duty. Empty when none is on duty, which the board and inbox then say.
+pub async fn told_when_no_one_can_acknowledge(store: &Store, pack: &PolicyPack) -> Result<Vec<Recipient>, StoreError> {
+    let routes = pack.escalation();
+    let now = store.now();
+    let mut anywhere: Vec<OnDuty> = Vec::new();
+    for place in store.places().await? {
+        for u in store.on_duty_at(place.code.as_str(), now).await? {
+            let profile = store.staff_profile(&u).await?;
+            if !anywhere.iter().any(|a| a.profile.id == profile.id) {
+                // Only grades are named here (`Routes::parse` holds it), so no policy question is needed.
+                anywhere.push(OnDuty {
+                    profile,
+                    leads: false,
+                    reviews: false,
+                });
+            }
+        }
+    }
+    let mut out: Vec<Recipient> = Vec::new();
+    for g in &routes.no_one_to_acknowledge {
+        for (p, as_) in resolve(routes, g, &anywhere) {
+            let r = Recipient {
+                username: p.staff.username.to_string(),
+                name: p.staff.name.to_string(),
+                as_: format!("{as_}: nobody on duty where the patient is can acknowledge"),
+            };
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Escalations as notices (after moving the cascade along), newest first.
@@ -1006,6 +1035,7 @@ pub async fn acknowledge(
     let payload = serde_json::json!({"escalation": id, "by": by.as_str()});
     let mut ask = Ask::new(by.clone(), "escalation.acknowledge");
     ask.patient = Some(e.patient.clone());
+    ask.escalation_level = Some(e.level);
     let d = scope::check(store, pack, &ask).await?;
     if !d.permitted() {
         return refuse(
@@ -1076,6 +1106,7 @@ pub async fn review(
     let payload = serde_json::json!({"escalation": id, "by": by.as_str(), "note": note});
     let mut ask = Ask::new(by.clone(), "escalation.review");
     ask.patient = Some(e.patient.clone());
+    ask.escalation_level = Some(e.level);
     let d = scope::check(store, pack, &ask).await?;
     if !d.permitted() {
         return refuse(store, audit_actor, "escalation.review", &target, d.reasons, &payload).await;
@@ -1126,7 +1157,10 @@ pub async fn missed(
     audit_actor: &str,
 ) -> Result<Outcome<()>, StoreError> {
     let reason = need_reason(reason, "recorded as not done (what stopped the observations)")?;
-    let (reasons, mut facts) = may_record(store, pack, by, patient, None, None).await?;
+    let mut ask = Ask::new(by.clone(), "vitals.missed");
+    ask.patient = Some(patient.clone());
+    let mut facts = scope::Facts::load(store, pack, &ask).await?;
+    let reasons = pack.decide(&facts.question(&ask)).reasons;
     let target = format!("patient:{patient}");
     let payload = serde_json::json!({"by": by.as_str(), "reason": reason});
     if !reasons.is_empty() {

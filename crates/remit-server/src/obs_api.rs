@@ -517,10 +517,8 @@ pub(crate) async fn score(
     ApiJson(body): ApiJson<SetBody>,
 ) -> Result<Json<Value>, AppError> {
     let nhs = NhsNumber::parse(&nhs)?;
-    let record = state
-        .store
-        .patient_record(&nhs, actor.profile.id, Some(actor.versions))
-        .await?;
+    // What the score depends on (scale 2, age, pregnancy) is the patient's record: read only by those who may.
+    let record = must_read(&state, &actor, &nhs, &BreakGlass::default()).await?;
     let scale = if record.scale2.is_some() {
         remit_domain::news2::Spo2Scale::Two
     } else {

@@ -55,6 +55,8 @@ pub struct Ask {
     pub named_supervisor: bool,
     /// Where the work happens when it is not where the patient is: the department of an X-ray request.
     pub place: Option<remit_domain::place::PlaceCode>,
+    /// For acting on an escalation: its Chart 4 level.
+    pub escalation_level: Option<remit_domain::obs::EscalationLevel>,
 }
 
 impl Ask {
@@ -72,6 +74,7 @@ impl Ask {
             request_justified: false,
             named_supervisor: false,
             place: None,
+            escalation_level: None,
         }
     }
 }
@@ -174,7 +177,8 @@ impl Facts {
         q.break_glass = ask.break_glass.is_some();
         q.request_justified = ask.request_justified;
         q.named_supervisor = ask.named_supervisor;
-        q.open_task = self.record.as_ref().is_some_and(|r| r.open_task);
+        q.escalation_level = ask.escalation_level.map(remit_domain::obs::EscalationLevel::as_str);
+        q.open_task = self.record.as_ref().is_some_and(|r| r.task_opens(&ask.activity));
         q
     }
 }

@@ -119,6 +119,15 @@ pub async fn delegate(
     let second = pack.decide(&question);
     let mut reasons = first.reasons;
     reasons.extend(second.reasons);
+    if d.delegator == d.delegatee {
+        // A task reaches its patient beyond the delegatee's duty: handed to oneself it would only widen one's own
+        // reach, with nobody else answerable for it.
+        reasons.push(format!(
+            "Delegating to oneself is not delegation: {} would hand the work to nobody else and stay alone \
+             accountable for it. Do it within your own scope, or delegate it to a colleague.",
+            d.delegator
+        ));
+    }
     if !reasons.is_empty() {
         return refuse(store, audit_actor, "task.delegate", &target, reasons, d).await;
     }

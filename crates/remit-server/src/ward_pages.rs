@@ -161,9 +161,31 @@ async fn ward_board(
     )?;
     // Whether anyone on duty here could acknowledge an escalation: asked only when the board shows one, and once
     // for the place (the question depends on the patient only through their place).
-    let unanswerable = match board.patients.iter().find(|p| p.escalation.is_some()) {
-        Some(p) => !obs::anyone_leads(store, &state.pack, &board.place, &p.patient).await?,
-        None => false,
+    let waiting = |p: &&remit_store::obs::BoardPatient| p.escalation.as_ref().is_some_and(|e| e.state == "open");
+    let unanswerable = match board.patients.iter().find(waiting) {
+        Some(p) if !obs::anyone_leads(store, &state.pack, &board.place, &p.patient).await? => {
+            let told = obs::told_when_no_one_can_acknowledge(store, &state.pack).await?;
+            let names: Vec<String> = told.iter().map(|r| r.name.clone()).collect();
+            let grades: Vec<String> = routes
+                .no_one_to_acknowledge
+                .iter()
+                .map(|g| routes.group_title(g))
+                .collect();
+            Some(if names.is_empty() {
+                format!(
+                    "Nobody on duty here can acknowledge this escalation, and nobody is on duty as {}: find \
+                     someone who can, now.",
+                    grades.join(" or ")
+                )
+            } else {
+                format!(
+                    "Nobody on duty here can acknowledge this escalation: it has gone to {} ({}).",
+                    names.join(" and "),
+                    grades.join(" or ")
+                )
+            })
+        }
+        _ => None,
     };
     let mut rows = Vec::new();
     for po in board.patients.iter().filter(|p| readable.contains(&p.patient)) {
@@ -223,17 +245,9 @@ async fn ward_board(
             missed: po.missed.clone(),
             escalation: esc,
             escalation_notes,
-            unanswerable: (unanswerable && po.escalation.is_some()).then(|| {
-                let to: Vec<String> = routes
-                    .no_one_to_acknowledge
-                    .iter()
-                    .map(|g| routes.group_title(g))
-                    .collect();
-                format!(
-                    "Nobody on duty here can acknowledge this escalation: it goes to {} wherever they are on duty.",
-                    to.join(" and ")
-                )
-            }),
+            unanswerable: unanswerable
+                .clone()
+                .filter(|_| po.escalation.as_ref().is_some_and(|e| e.state == "open")),
             tasks: po.open_tasks,
         });
     }
@@ -745,6 +759,17 @@ impl RecordPage<'_> {
         self.form.fields()
     }
 
+    /// "raised", or "raised again" for an escalation the saved set raised again.
+    fn raised(&self) -> &'static str {
+        let again = self
+            .recorded
+            .as_ref()
+            .and_then(|r| r.escalation.as_ref())
+            .and_then(|e| e.history.last())
+            .is_some_and(|h| h.what.starts_with("raised again"));
+        if again { "raised again" } else { "raised" }
+    }
+
     /// Whether the saved set is at high risk.
     fn high(&self) -> bool {
         self.recorded
@@ -813,18 +838,18 @@ async fn record_page(
     nhs: &NhsNumber,
     form: SetForm,
     said: Said,
-) -> Result<Html<String>, AppError> {
+) -> Result<Response, AppError> {
     let Said {
         error,
         notice,
         reasons,
         recorded,
     } = said;
-    // The page names the patient to anyone who may try to record (the refusal, if any, comes with the set).
-    let record = state
-        .store
-        .patient_record(nhs, actor.profile.id, Some(actor.versions))
-        .await?;
+    // The page names the patient, and what NEWS2 depends on (age, pregnancy): for those who may read the record.
+    let record = match must_read(state, actor, nhs, &BreakGlass::default()).await {
+        Err(AppError::Refused(reasons)) => return refused_page(actor, "Record a set for this patient", &reasons),
+        other => other?,
+    };
     let patient = record.patient;
     let today = london_date(state.store.now());
     let not_scored = NotScored::of(patient.date_of_birth, record.pregnancy.as_ref(), today).map(NotScored::sentence);
@@ -842,13 +867,14 @@ async fn record_page(
         not_scored,
         notice,
     })
+    .map(IntoResponse::into_response)
 }
 
 async fn new_set_page(
     State(state): State<AppState>,
     actor: Actor,
     Path(nhs): Path<String>,
-) -> Result<Html<String>, AppError> {
+) -> Result<Response, AppError> {
     let nhs = NhsNumber::parse(&nhs)?;
     record_page(&state, &actor, &nhs, SetForm::default(), Said::default()).await
 }

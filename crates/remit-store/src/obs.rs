@@ -1014,6 +1014,16 @@ impl WriteTx {
         self.escalation_event_at(id, e.raised_at, actor, what, None).await
     }
 
+    /// Sets what an open escalation says beyond its score (a later set the nurse must judge).
+    pub async fn escalation_about(&mut self, id: i64, about: &str) -> Result<()> {
+        query("UPDATE escalation SET about = $1 WHERE id = $2")
+            .bind(about)
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     /// Records that a patient's observations were not done, and why.
     pub async fn record_missed(&mut self, patient_id: i64, by: i64, reason: &str) -> Result<i64> {
         let row =
@@ -1033,7 +1043,8 @@ impl WriteTx {
         self.escalation_event_at(id, now, actor, what, note).await
     }
 
-    async fn escalation_event_at(
+    /// Appends to an escalation's history, dated `at` (a cascade step, when it fell due).
+    pub async fn escalation_event_at(
         &mut self,
         id: i64,
         at: DateTime<Utc>,
@@ -1129,19 +1140,19 @@ impl WriteTx {
             .collect()
     }
 
-    /// Moves an escalation one or more steps along the cascade of the wait it is in (`state`), its clock now the
-    /// moment the last step fell due. Returns false when it moved on meanwhile (acknowledged, reviewed, raised
-    /// again, or stepped by another sweep).
+    /// Moves an escalation one or more steps along the cascade of the wait it is in (`state`, at `level`), its clock
+    /// now the moment the last step fell due. Returns false when it moved on meanwhile (acknowledged, reviewed,
+    /// raised again, or stepped by another sweep).
     pub async fn escalation_step(
         &mut self,
         id: i64,
-        state: &str,
+        (state, level): (&str, EscalationLevel),
         from: (u8, DateTime<Utc>),
         to: (u8, DateTime<Utc>),
     ) -> Result<bool> {
         let done = query(
             "UPDATE escalation SET stage = $1, notified_at = $2 WHERE id = $3 AND stage = $4 AND notified_at = $5 \
-             AND state = $6",
+             AND state = $6 AND level = $7",
         )
         .bind(i64::from(to.0))
         .bind(format_instant(to.1))
@@ -1149,6 +1160,7 @@ impl WriteTx {
         .bind(i64::from(from.0))
         .bind(format_instant(from.1))
         .bind(state)
+        .bind(level.as_str())
         .execute(self.conn())
         .await?;
         Ok(done == 1)

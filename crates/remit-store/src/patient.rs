@@ -39,9 +39,21 @@ pub struct PatientRecord {
     pub patient: Patient,
     pub place_name: String,
     pub scale2: Option<Scale2>,
-    pub open_task: bool,
+    /// The activities of the reader's open delegated tasks for this patient.
+    pub task_activities: Vec<String>,
     /// Pregnancy as recorded (whether it still holds on a given day is `PregnancyRecord::until`'s to say).
     pub pregnancy: Option<PregnancyRecord>,
+}
+
+impl PatientRecord {
+    /// Whether the reader's open tasks open this patient to `activity`: a task reaches its patient for the delegated
+    /// activity only, and for reading the record the work needs.
+    pub fn task_opens(&self, activity: &str) -> bool {
+        if activity == "record.read" {
+            return !self.task_activities.is_empty();
+        }
+        self.task_activities.iter().any(|a| a == activity)
+    }
 }
 
 /// The pregnancy recorded in a row read with `pregnancy` and `pregnancy_until` columns.
@@ -89,8 +101,8 @@ impl Store {
         let sql = format!(
             "SELECT p.id, p.nhs_number, p.given_name, p.family_name, p.date_of_birth, p.sex, p.place_code, p.bed, \
              p.pregnancy, p.pregnancy_until, pl.name AS place_name, {SCALE2_COLUMNS}, \
-             (SELECT COUNT(*) FROM task t WHERE t.patient_id = p.id AND t.delegatee_id = $2 AND t.status IN \
-              ('requested', 'accepted', 'in-progress', 'awaiting-countersignature')) AS open_tasks \
+             (SELECT string_agg(t.activity, ',') FROM task t WHERE t.patient_id = p.id AND t.delegatee_id = $2 \
+              AND t.status IN ('requested', 'accepted', 'in-progress', 'awaiting-countersignature')) AS task_activities \
              FROM patient p JOIN place pl ON pl.code = p.place_code \
              LEFT JOIN scale2 x ON x.id = (SELECT MAX(c.id) FROM scale2 c WHERE c.patient_id = p.id \
               AND c.ended_at IS NULL) \
@@ -108,7 +120,9 @@ impl Store {
             patient: patient_from_row(&row)?,
             place_name: col(&row, "place_name")?,
             scale2: scale2_from_row(&row)?,
-            open_task: col::<i64>(&row, "open_tasks")? > 0,
+            task_activities: col::<Option<String>>(&row, "task_activities")?
+                .map(|a| a.split(',').map(str::to_owned).collect())
+                .unwrap_or_default(),
             pregnancy: pregnancy_from_row(&row)?,
         })
     }

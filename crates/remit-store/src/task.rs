@@ -167,19 +167,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Whether a staff member has an open task for a patient (it opens the patient's record to them).
-    pub async fn has_open_task(&self, staff_id: i64, nhs: &NhsNumber) -> Result<bool> {
-        let row = query(
-            "SELECT COUNT(*) AS n FROM task t JOIN patient p ON p.id = t.patient_id WHERE t.delegatee_id = $1 \
-             AND p.nhs_number = $2 AND t.status IN ('requested', 'accepted', 'in-progress', 'awaiting-countersignature')",
-        )
-        .bind(staff_id)
-        .bind(nhs.as_str())
-        .fetch_one(self.pool())
-        .await?;
-        Ok(col::<i64>(&row, "n")? > 0)
-    }
-
     /// The patients (by NHS number) for whom a staff member has an open delegated task.
     pub async fn open_task_patients(&self, staff_id: i64) -> Result<std::collections::BTreeSet<String>> {
         let rows = query(

@@ -28,3 +28,6 @@ CREATE TABLE obs_missed (
     reason TEXT NOT NULL
 );
 CREATE INDEX obs_missed_patient ON obs_missed (patient_id, at);
+
+-- Escalations already acknowledged wait for review on a clock of their own from their acknowledgement.
+UPDATE escalation SET stage = 0, notified_at = acknowledged_at WHERE state = 'acknowledged' AND acknowledged_at IS NOT NULL;
