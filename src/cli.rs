@@ -319,7 +319,11 @@ pub enum ImagingCommand {
         mas: f64,
         /// Dose-area product, Gy·cm².
         #[arg(long)]
-        dap: f64,
+        dap: Option<f64>,
+        /// Each projection's dose-area product, Gy·cm², in the order of the projections (repeatable): needed where
+        /// the examination's DRL is set per projection.
+        #[arg(long = "projection-dap")]
+        projection_dap: Vec<f64>,
         /// Source-to-image distance, cm.
         #[arg(long)]
         sid: f64,

@@ -143,7 +143,7 @@ pub async fn imaging(url: &str, pack: &PolicyPack, catalogue: &Catalogue, cmd: I
                 supervision: s,
                 supervisor: sup,
             };
-            let o = imaging::pregnancy(&store, pack, id, &op, answer, &on_behalf(&by)).await?;
+            let o = imaging::pregnancy(&store, (pack, catalogue), id, &op, answer, &on_behalf(&by)).await?;
             done(o, json)
         }
         ImagingCommand::Expose {
@@ -155,6 +155,7 @@ pub async fn imaging(url: &str, pack: &PolicyPack, catalogue: &Catalogue, cmd: I
             kv,
             mas,
             dap,
+            projection_dap,
             sid,
             repeats,
             json,
@@ -176,7 +177,7 @@ pub async fn imaging(url: &str, pack: &PolicyPack, catalogue: &Catalogue, cmd: I
                 by: Username::parse(&by)?,
                 supervision: s,
                 supervisor: sup,
-                record: ExposureRecord::parse(&projections, kv, mas, dap, sid, &repeats)?,
+                record: ExposureRecord::parse(&projections, kv, mas, (dap, &projection_dap), sid, &repeats)?,
             };
             let store = open_with_pack(url, pack).await?;
             done(

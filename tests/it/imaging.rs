@@ -14,6 +14,8 @@ crate::tests!(
     an_assistant_practitioner_may_neither_justify_nor_report,
     a_rejection_reaches_the_referrer,
     the_pregnancy_enquiry_returns_the_request_to_the_practitioner,
+    the_pregnancy_enquiry_asks_everyone_in_the_age_range_for_that_day,
+    drls_are_compared_per_projection_where_they_are_set_so,
     worklists_dose_history_and_operator_activity,
     diagnoses_and_prescriptions_only_within_scope,
     the_catalogue_is_data_and_a_bad_one_is_named,
@@ -184,7 +186,10 @@ async fn an_assistant_practitioner_may_neither_justify_nor_report(db: TestDb) ->
         reasons.as_array().unwrap().len() == 2,
         "registration and entitlement: {reasons}"
     );
-    ensure!(reasons.to_string().contains("HCPC or GMC") && reasons.to_string().contains("irmer-practitioner"));
+    ensure!(
+        reasons.to_string().contains("radiographer (HCPC RA) or a doctor (GMC)")
+            && reasons.to_string().contains("irmer-practitioner")
+    );
     let last = app.store.audit_log(1).await?;
     ensure!(last[0].decision == remit_domain::audit::Decision::Deny && last[0].action == "imaging.justify");
     // John's chest X-ray: exposed by Jo under Tom, then Jo may not report it.
@@ -255,7 +260,8 @@ async fn the_pregnancy_enquiry_returns_the_request_to_the_practitioner(db: TestD
         &json!({"note": "fall, tender L3"}),
     )
     .await?;
-    let op = json!({"projections": ["AP", "lateral"], "kv": 85, "mas": 20, "dap": 1.2, "sid_cm": 100});
+    let op =
+        json!({"projections": ["AP", "lateral"], "kv": 85, "mas": 20, "projection_dap": [0.5, 0.7], "sid_cm": 100});
     let res = app.post_json("/api/imaging/requests/2/expose", &tom, &op).await?;
     ensure!(
         res.status == StatusCode::FORBIDDEN && res.body.contains("pregnancy enquiry"),
@@ -507,7 +513,7 @@ async fn the_catalogue_is_data_and_a_bad_one_is_named(db: TestDb) -> Result<()> 
     ]);
     expect_status(&out, 2)?;
     ensure!(
-        stderr(&out).contains("line 16") && stderr(&out).contains("thorax"),
+        stderr(&out).contains("line 20") && stderr(&out).contains("thorax"),
         "{}",
         stderr(&out)
     );
@@ -610,5 +616,149 @@ async fn fhir_service_requests_and_reports(db: TestDb) -> Result<()> {
         .await?
         .json()?;
     conforms(&read)?;
+    Ok(())
+}
+
+/// The pregnancy enquiry follows childbearing potential, not the recorded sex: everyone in the catalogue's age range
+/// is asked where the catalogue asks, "no possibility" is an answer, nowhere else is it asked, and an answer holds
+/// for that request on that day only.
+async fn the_pregnancy_enquiry_asks_everyone_in_the_age_range_for_that_day(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let add = db.remit(&[
+        "patient",
+        "add",
+        "--nhs-number",
+        "9990015023",
+        "--given-name",
+        "Sam",
+        "--family-name",
+        "Lee",
+        "--date-of-birth",
+        "1990-05-01",
+        "--sex",
+        "male",
+        "--place",
+        "xray",
+    ]);
+    crate::helpers::expect_status(&add, 0)?;
+    let reid = app.token_for("dr.reid").await?;
+    let tom = app.token_for("tom.rad").await?;
+    let res = refer(&app, &reid, "9990015023", "lumbar-spine").await?;
+    ensure!(res.status == StatusCode::CREATED, "{}", res.body);
+    let id = res.json()?["id"].as_i64().unwrap();
+    app.post_json(&format!("/api/imaging/requests/{id}/justify"), &tom, &json!({}))
+        .await?;
+    let op =
+        json!({"projections": ["AP", "lateral"], "kv": 85, "mas": 20, "projection_dap": [0.5, 0.7], "sid_cm": 100});
+    let res = app
+        .post_json(&format!("/api/imaging/requests/{id}/expose"), &tom, &op)
+        .await?;
+    ensure!(
+        res.status == StatusCode::FORBIDDEN && res.body.contains("any possibility of pregnancy"),
+        "a man of 36 is asked too: {}",
+        res.body
+    );
+    let res = app
+        .post_json(
+            &format!("/api/imaging/requests/{id}/pregnancy"),
+            &tom,
+            &json!({"answer": "no-possibility"}),
+        )
+        .await?;
+    ensure!(res.status == StatusCode::OK, "{}", res.body);
+    let v = res.json()?;
+    ensure!(v["status"] == "justified" && v["pregnancy"] == "no-possibility", "{v}");
+    let res = app
+        .post_json(&format!("/api/imaging/requests/{id}/expose"), &tom, &op)
+        .await?;
+    ensure!(res.status == StatusCode::OK, "{}", res.body);
+    // A chest X-ray asks no enquiry: an answer to one is refused.
+    let res = app
+        .post_json(
+            "/api/imaging/requests/1/pregnancy",
+            &tom,
+            &json!({"answer": "not-pregnant"}),
+        )
+        .await?;
+    ensure!(
+        res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("no pregnancy enquiry"),
+        "{}",
+        res.body
+    );
+    // Yesterday's answer does not hold today.
+    app.post_json("/api/imaging/requests/2/justify", &tom, &json!({}))
+        .await?;
+    let res = app
+        .post_json(
+            "/api/imaging/requests/2/pregnancy",
+            &tom,
+            &json!({"answer": "not-pregnant"}),
+        )
+        .await?;
+    ensure!(res.status == StatusCode::OK, "{}", res.body);
+    app.clock.advance(chrono::Duration::days(1));
+    let res = app.post_json("/api/imaging/requests/2/expose", &tom, &op).await?;
+    ensure!(
+        res.status == StatusCode::FORBIDDEN && res.body.contains("on that day only"),
+        "{}",
+        res.body
+    );
+    app.post_json(
+        "/api/imaging/requests/2/pregnancy",
+        &tom,
+        &json!({"answer": "not-pregnant"}),
+    )
+    .await?;
+    let res = app.post_json("/api/imaging/requests/2/expose", &tom, &op).await?;
+    ensure!(res.status == StatusCode::OK, "asked again today: {}", res.body);
+    // The page offers the enquiry only where it is asked, with nothing chosen.
+    let cookie = app.sign_in("tom.rad", "remit-demo").await?;
+    let page = app.get("/imaging/requests/1", &cookie).await?;
+    ensure!(!page.body.contains("Pregnancy enquiry"), "not for a chest X-ray");
+    Ok(())
+}
+
+/// A DRL set per projection is compared with each projection's DAP (a total alone is refused, nothing written), one
+/// set for the whole examination with the total; the exposure says which projections were above it.
+async fn drls_are_compared_per_projection_where_they_are_set_so(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let tom = app.token_for("tom.rad").await?;
+    app.post_json("/api/imaging/requests/2/justify", &tom, &json!({}))
+        .await?;
+    app.post_json(
+        "/api/imaging/requests/2/pregnancy",
+        &tom,
+        &json!({"answer": "not-pregnant"}),
+    )
+    .await?;
+    let before = app.store.audit_log(100_000).await?.len();
+    let total_only = json!({"projections": ["AP", "lateral"], "kv": 85, "mas": 20, "dap": 3.6, "sid_cm": 100});
+    let res = app
+        .post_json("/api/imaging/requests/2/expose", &tom, &total_only)
+        .await?;
+    ensure!(
+        res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("projection_dap"),
+        "{}",
+        res.body
+    );
+    ensure!(app.store.audit_log(100_000).await?.len() == before, "nothing written");
+    // 3.6 in all: under 2.5 for AP, above it for the lateral.
+    let each = json!({"projections": ["AP", "lateral"], "kv": 85, "mas": 20, "projection_dap": [1.0, 2.6],
+                      "sid_cm": 100});
+    let res = app.post_json("/api/imaging/requests/2/expose", &tom, &each).await?;
+    ensure!(res.status == StatusCode::OK, "{}", res.body);
+    let x = &res.json()?["exposure"];
+    ensure!(
+        x["drl_per"] == "projection"
+            && x["drl_exceeded"] == true
+            && x["drl_over"] == json!(["lateral"])
+            && x["dap"] == 3.6,
+        "{x}"
+    );
+    let flagged = app
+        .get("/api/imaging/worklist?stage=drl-exceeded", &tom)
+        .await?
+        .json()?;
+    ensure!(flagged.to_string().contains("lumbar-spine"), "{flagged}");
     Ok(())
 }

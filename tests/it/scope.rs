@@ -23,6 +23,7 @@ crate::tests!(
     competencies_are_signed_off_revoked_and_expire,
     the_scope_api_answers_and_documents_itself,
     a_task_reaches_its_patient_only_for_its_activity_and_only_on_duty,
+    imaging_scope_follows_the_profession,
 );
 
 #[derive(Debug, Deserialize)]
@@ -417,7 +418,7 @@ async fn policy_validate_and_diff(db: TestDb) -> Result<()> {
     expect_status(&out, 0)?;
     ensure!(
         stdout(&out).contains("valid (")
-            && stdout(&out).contains("23 activities")
+            && stdout(&out).contains("36 activities")
             && stdout(&out).contains("emergency: to the registered staff on duty"),
         "{}",
         stdout(&out)
@@ -911,5 +912,92 @@ async fn a_task_reaches_its_patient_only_for_its_activity_and_only_on_duty(db: T
         "{}",
         stderr(&out)
     );
+    Ok(())
+}
+
+/// An exposure is supervised by a radiographer (HCPC RA), not any HCPC registrant; an assistant practitioner's axial
+/// work needs the employer's approved extension; an HCPC number names a profession the register knows.
+async fn imaging_scope_follows_the_profession(db: TestDb) -> Result<()> {
+    expect_status(&db.remit(&["demo", "--seed-only"]), 0)?;
+    let add = db.remit(&[
+        "staff",
+        "add",
+        "pat.physio",
+        "--name",
+        "Pat Physio",
+        "--job-title",
+        "Physiotherapist",
+        "--level",
+        "6",
+        "--registration",
+        "HCPC:PH12345:2030-01-31",
+    ]);
+    expect_status(&add, 0)?;
+    expect_status(&db.remit(&["staff", "set-duty", "pat.physio", "--place", "xray"]), 0)?;
+    let expose = |exam: &str, patient: &str, supervisor: &str| {
+        db.remit(&[
+            "scope",
+            "check",
+            "--staff",
+            "jo.ap",
+            "--action",
+            "imaging.expose",
+            "--patient",
+            patient,
+            "--exam",
+            exam,
+            "--supervision",
+            "indirect",
+            "--supervisor",
+            supervisor,
+        ])
+    };
+    let out = expose("chest", "9990012334", "pat.physio");
+    expect_status(&out, 1)?;
+    ensure!(
+        stdout(&out).contains("supervised by a radiographer (HCPC RA); Pat Physio is not one"),
+        "{}",
+        stdout(&out)
+    );
+    expect_status(&expose("chest", "9990012334", "tom.rad"), 0)?;
+    // Axial: the competency alone is not enough for an assistant practitioner.
+    let sign = |competency: &str| {
+        db.remit(&[
+            "competency",
+            "sign-off",
+            "--staff",
+            "jo.ap",
+            "--competency",
+            competency,
+            "--assessor",
+            "tom.rad",
+            "--evidence",
+            "assessed in the department",
+        ])
+    };
+    expect_status(&sign("xray-axial"), 0)?;
+    let out = expose("axial", "9990013705", "tom.rad");
+    expect_status(&out, 1)?;
+    ensure!(
+        stdout(&out).contains("outside an assistant practitioner's scope"),
+        "{}",
+        stdout(&out)
+    );
+    expect_status(&sign("ap-axial-extension"), 0)?;
+    expect_status(&expose("axial", "9990013705", "tom.rad"), 0)?;
+    // An HCPC number with no profession's prefix is refused, naming the field.
+    let out = db.remit(&[
+        "staff",
+        "add",
+        "x.y",
+        "--name",
+        "X Y",
+        "--job-title",
+        "X",
+        "--registration",
+        "HCPC:XX12345:2030-01-31",
+    ]);
+    expect_status(&out, 2)?;
+    ensure!(stderr(&out).contains("profession's prefix"), "{}", stderr(&out));
     Ok(())
 }

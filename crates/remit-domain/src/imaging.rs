@@ -8,7 +8,6 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{FileError, InvalidValue, echo, line_of};
-use crate::patient::Sex;
 use crate::staff::named_enum;
 
 const SHIPPED: &str = include_str!("../../../data/imaging/examinations.toml");
@@ -22,6 +21,15 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// What a DRL is set for: each projection (radiograph) or the whole examination. A DAP is compared with it the
+    /// same way.
+    DrlPer, "drl_per", {
+        Projection => "projection",
+        Examination => "examination",
+    }
+);
+
 /// One examination of the catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Examination {
@@ -31,12 +39,16 @@ pub struct Examination {
     pub pregnancy_enquiry: bool,
     /// The local DRL, mGy·cm².
     pub drl_dap: u32,
+    /// Whether the DRL is for each projection or the whole examination.
+    pub drl_per: DrlPer,
 }
 
 /// The catalogue: examinations, the department that performs them, and the pregnancy enquiry's ages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Catalogue {
     pub title: String,
+    /// Where the DRL figures come from (national DRLs with their year, or local ones), or that they are placeholders.
+    pub drl_source: String,
     pub department: String,
     pub pregnancy_min_age: u32,
     pub pregnancy_max_age: u32,
@@ -47,6 +59,7 @@ pub struct Catalogue {
 #[serde(deny_unknown_fields)]
 struct RawCatalogue {
     title: String,
+    drl_source: String,
     department: String,
     pregnancy: RawPregnancy,
     examination: Vec<RawExamination>,
@@ -67,6 +80,7 @@ struct RawExamination {
     region: String,
     pregnancy_enquiry: bool,
     drl_dap: f64,
+    drl_per: String,
 }
 
 impl Catalogue {
@@ -85,6 +99,12 @@ impl Catalogue {
             line: text.find(needle).map(|o| line_of(text, o)),
             message,
         };
+        if raw.drl_source.trim().is_empty() {
+            return Err(fail(
+                "drl_source",
+                "drl_source: say where the DRLs come from (national DRLs and their year, local audit), or that they are placeholders".into(),
+            ));
+        }
         if raw.department.trim().is_empty() {
             return Err(fail(
                 "department",
@@ -121,6 +141,7 @@ impl Catalogue {
                 return Err(fail(&at, format!("{}: the title is empty", e.id)));
             }
             let region = Region::parse(&e.region).map_err(|err| fail(&at, format!("{}: {err}", e.id)))?;
+            let drl_per = DrlPer::parse(&e.drl_per).map_err(|err| fail(&at, format!("{}: {err}", e.id)))?;
             let drl = (e.drl_dap * 1000.0).round();
             if !(e.drl_dap.is_finite() && drl > 0.0 && drl <= 100_000.0 && (e.drl_dap * 1000.0 - drl).abs() < 1e-6) {
                 return Err(fail(
@@ -137,6 +158,7 @@ impl Catalogue {
                 region,
                 pregnancy_enquiry: e.pregnancy_enquiry,
                 drl_dap: drl as u32,
+                drl_per,
             });
         }
         if examinations.is_empty() {
@@ -144,6 +166,7 @@ impl Catalogue {
         }
         Ok(Self {
             title: raw.title,
+            drl_source: raw.drl_source.trim().to_owned(),
             department: raw.department.trim().to_owned(),
             pregnancy_min_age: raw.pregnancy.min_age,
             pregnancy_max_age: raw.pregnancy.max_age,
@@ -161,9 +184,11 @@ impl Catalogue {
         })
     }
 
-    /// Whether the pregnancy enquiry must be made before exposing this patient for this examination.
-    pub fn needs_pregnancy_enquiry(&self, exam: &Examination, sex: Sex, born: NaiveDate, today: NaiveDate) -> bool {
-        if !exam.pregnancy_enquiry || sex == Sex::Male {
+    /// Whether the pregnancy enquiry must be made before exposing this patient for this examination: for everyone
+    /// within the catalogue's age range, whatever their recorded sex (childbearing potential is not read from it:
+    /// the Society of Radiographers' inclusive pregnancy status guidance), where the catalogue asks for it.
+    pub fn needs_pregnancy_enquiry(&self, exam: &Examination, born: NaiveDate, today: NaiveDate) -> bool {
+        if !exam.pregnancy_enquiry {
             return false;
         }
         let age = today.years_since(born).unwrap_or(0);
@@ -184,8 +209,10 @@ named_enum!(
 );
 
 named_enum!(
-    /// The answer to the pregnancy enquiry.
+    /// The answer to the pregnancy enquiry (the Society of Radiographers' inclusive pregnancy status guidance: the
+    /// person says whether there is any possibility, whatever their recorded sex).
     Pregnancy, "answer", {
+        NoPossibility => "no-possibility",
         NotPregnant => "not-pregnant",
         CouldBe => "could-be",
         IsPregnant => "is-pregnant",
@@ -196,7 +223,26 @@ named_enum!(
 impl Pregnancy {
     /// Whether the answer sends the request back to the practitioner.
     pub fn returns_request(self) -> bool {
-        self != Pregnancy::NotPregnant
+        !matches!(self, Pregnancy::NoPossibility | Pregnancy::NotPregnant)
+    }
+
+    /// The nearest answer the older `pregnancy` column allows (kept for history).
+    pub fn legacy(self) -> &'static str {
+        match self {
+            Pregnancy::NoPossibility => Pregnancy::NotPregnant.as_str(),
+            other => other.as_str(),
+        }
+    }
+
+    /// The answer in words.
+    pub fn words(self) -> &'static str {
+        match self {
+            Pregnancy::NoPossibility => "no possibility of pregnancy",
+            Pregnancy::NotPregnant => "not pregnant",
+            Pregnancy::CouldBe => "could be pregnant",
+            Pregnancy::IsPregnant => "is pregnant",
+            Pregnancy::Declined => "declined to answer",
+        }
     }
 }
 
@@ -221,6 +267,9 @@ pub struct Repeat {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExposureRecord {
     pub projections: Vec<String>,
+    /// Each projection's dose-area product, mGy·cm², in the order of `projections`, when measured per projection
+    /// (their sum is `dap`); empty when only the examination's total is known.
+    pub projection_dap: Vec<u32>,
     /// Kilovolts peak, 40–150.
     pub kv: u32,
     /// Milliampere-seconds in hundredths (0.01–1000.00 mAs).
@@ -272,13 +321,53 @@ pub fn scaled(field: &'static str, x: f64, places: u32, min: u32, max: u32) -> R
     Ok(v as u32)
 }
 
+/// How an exposure's DAP compares with its examination's DRL, compared the way the DRL is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DrlComparison {
+    pub exceeded: bool,
+    /// For a DRL set per projection: the projections above it.
+    pub projections_over: Vec<String>,
+}
+
 impl ExposureRecord {
-    /// Checks every field, naming the first that is wrong.
+    /// Compares the DAP with the examination's DRL: each projection's where the DRL is per projection (which needs
+    /// each projection's DAP), the total where it is for the whole examination.
+    pub fn against(&self, exam: &Examination) -> Result<DrlComparison, InvalidValue> {
+        match exam.drl_per {
+            DrlPer::Examination => Ok(DrlComparison {
+                exceeded: self.dap > exam.drl_dap,
+                projections_over: Vec::new(),
+            }),
+            DrlPer::Projection if self.projection_dap.is_empty() => Err(InvalidValue::new(
+                "projection_dap",
+                format!(
+                    "the DRL for {} is set per projection: give each projection's DAP, in the order of the projections",
+                    exam.title
+                ),
+            )),
+            DrlPer::Projection => {
+                let over: Vec<String> = self
+                    .projections
+                    .iter()
+                    .zip(&self.projection_dap)
+                    .filter(|(_, dap)| **dap > exam.drl_dap)
+                    .map(|(p, _)| p.clone())
+                    .collect();
+                Ok(DrlComparison {
+                    exceeded: !over.is_empty(),
+                    projections_over: over,
+                })
+            }
+        }
+    }
+
+    /// Checks every field, naming the first that is wrong. `projection_dap` (Gy·cm², one per projection) may be
+    /// given instead of, or as well as, the total: given both, the total must be their sum.
     pub fn parse(
         projections: &[String],
         kv: f64,
         mas: f64,
-        dap_gycm2: f64,
+        (dap_gycm2, projection_dap): (Option<f64>, &[f64]),
         sid_cm: f64,
         repeats: &[Repeat],
     ) -> Result<Self, InvalidValue> {
@@ -302,11 +391,56 @@ impl ExposureRecord {
         if repeats.len() > 12 {
             return Err(InvalidValue::new("repeats", "more than 12 repeats"));
         }
+        let projection_dap = projection_dap
+            .iter()
+            .map(|d| scaled("projection_dap", *d, 3, 0, 100_000))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !projection_dap.is_empty() && projection_dap.len() != projections.len() {
+            return Err(InvalidValue::new(
+                "projection_dap",
+                format!(
+                    "{} DAPs for {} projections: give one for each projection, in order",
+                    projection_dap.len(),
+                    projections.len()
+                ),
+            ));
+        }
+        let sum: u32 = projection_dap.iter().sum();
+        let dap = match dap_gycm2 {
+            Some(d) => {
+                let d = scaled("dap", d, 3, 0, 100_000)?;
+                if !projection_dap.is_empty() && d != sum {
+                    return Err(InvalidValue::new(
+                        "dap",
+                        format!(
+                            "the total `{}` is not the sum of the projections' `{}`",
+                            gycm2(d),
+                            gycm2(sum)
+                        ),
+                    ));
+                }
+                d
+            }
+            None if projection_dap.is_empty() => {
+                return Err(InvalidValue::new(
+                    "dap",
+                    "give the exposure's dose-area product, or each projection's",
+                ));
+            }
+            None => sum,
+        };
+        // One projection: its DAP is the exposure's.
+        let projection_dap = if projection_dap.is_empty() && projections.len() == 1 {
+            vec![dap]
+        } else {
+            projection_dap
+        };
         Ok(Self {
             projections,
+            projection_dap,
             kv: scaled("kv", kv, 0, 40, 150)?,
             mas_hundredths: scaled("mas", mas, 2, 1, 100_000)?,
-            dap: scaled("dap", dap_gycm2, 3, 0, 100_000)?,
+            dap,
             sid_cm: scaled("sid_cm", sid_cm, 0, 50, 400)?,
             repeats,
         })
@@ -346,7 +480,12 @@ mod tests {
             .replacen("region = \"chest\"", "region = \"thorax\"", 1);
         let e = Catalogue::parse(&bad).unwrap_err();
         assert!(e.message.contains("thorax"), "{e}");
-        assert_eq!(e.line, Some(16));
+        assert_eq!(e.line, Some(20));
+        let bad = SHIPPED
+            .to_owned()
+            .replacen("drl_per = \"projection\"", "drl_per = \"radiograph\"", 1);
+        let e = Catalogue::parse(&bad).unwrap_err();
+        assert!(e.message.contains("radiograph") && e.line.is_some(), "{e}");
         let bad = SHIPPED.to_owned().replacen("drl_dap = 0.10", "drl_dap = -1", 1);
         assert!(Catalogue::parse(&bad).unwrap_err().message.contains("drl_dap"));
         let bad = SHIPPED
@@ -357,55 +496,114 @@ mod tests {
     }
 
     #[test]
-    fn the_pregnancy_enquiry_follows_age_sex_and_examination() {
+    fn the_pregnancy_enquiry_follows_age_and_examination_not_sex() {
         let c = Catalogue::shipped();
         let lumbar = c.examination("lumbar-spine").unwrap();
         let chest = c.examination("chest-pa").unwrap();
         let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
         let born = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
-        assert!(c.needs_pregnancy_enquiry(lumbar, Sex::Female, born(1990, 1, 1), today));
-        assert!(!c.needs_pregnancy_enquiry(lumbar, Sex::Male, born(1990, 1, 1), today));
-        assert!(!c.needs_pregnancy_enquiry(chest, Sex::Female, born(1990, 1, 1), today));
-        assert!(c.needs_pregnancy_enquiry(lumbar, Sex::Unknown, born(1990, 1, 1), today));
+        // Whatever the recorded sex: the person says whether there is any possibility.
+        assert!(c.needs_pregnancy_enquiry(lumbar, born(1990, 1, 1), today));
+        assert!(!c.needs_pregnancy_enquiry(chest, born(1990, 1, 1), today));
+        // Hip counts with the pelvis.
+        assert!(c.needs_pregnancy_enquiry(c.examination("hip").unwrap(), born(1990, 1, 1), today));
         // 12 on the day: asked; 11 the day before the birthday: not; 55: asked; 56: not.
-        assert!(c.needs_pregnancy_enquiry(lumbar, Sex::Female, born(2014, 11, 25), today));
-        assert!(!c.needs_pregnancy_enquiry(lumbar, Sex::Female, born(2014, 11, 26), today));
-        assert!(c.needs_pregnancy_enquiry(lumbar, Sex::Female, born(1971, 11, 26), today));
-        assert!(!c.needs_pregnancy_enquiry(lumbar, Sex::Female, born(1970, 11, 25), today));
+        assert!(c.needs_pregnancy_enquiry(lumbar, born(2014, 11, 25), today));
+        assert!(!c.needs_pregnancy_enquiry(lumbar, born(2014, 11, 26), today));
+        assert!(c.needs_pregnancy_enquiry(lumbar, born(1971, 11, 26), today));
+        assert!(!c.needs_pregnancy_enquiry(lumbar, born(1970, 11, 25), today));
+        assert!(!Pregnancy::NoPossibility.returns_request() && Pregnancy::CouldBe.returns_request());
+        assert_eq!(Pregnancy::NoPossibility.legacy(), "not-pregnant");
     }
 
     #[test]
-    fn an_exposure_record_is_checked_field_by_field() {
-        let p = vec!["PA".to_owned()];
-        let ok = ExposureRecord::parse(&p, 110.0, 2.5, 0.125, 180.0, &[]).unwrap();
-        assert_eq!((ok.kv, ok.mas_hundredths, ok.dap, ok.sid_cm), (110, 250, 125, 180));
-        assert_eq!(gycm2(ok.dap), "0.125");
-        assert_eq!(
-            ExposureRecord::parse(&[], 110.0, 2.5, 0.1, 180.0, &[])
-                .unwrap_err()
-                .field(),
-            "projections"
+    fn drls_are_compared_the_way_they_are_set() {
+        let c = Catalogue::shipped();
+        assert!(
+            c.drl_source.contains("Placeholders"),
+            "the shipped figures say what they are"
         );
+        let lumbar = c.examination("lumbar-spine").unwrap();
+        assert_eq!((lumbar.drl_per, lumbar.drl_dap), (DrlPer::Projection, 2500));
+        let knee = c.examination("knee").unwrap();
+        assert_eq!(knee.drl_per, DrlPer::Examination);
+        let p = vec!["AP".to_owned(), "LAT".to_owned()];
+        // Per projection: each projection against the DRL; a total alone cannot be compared.
+        let two = ExposureRecord::parse(&p, 85.0, 20.0, (None, &[1.2, 2.6]), 100.0, &[]).unwrap();
+        assert_eq!(two.dap, 3800);
+        let c1 = two.against(lumbar).unwrap();
         assert_eq!(
-            ExposureRecord::parse(&p, 30.0, 2.5, 0.1, 180.0, &[])
-                .unwrap_err()
-                .field(),
-            "kv"
+            (c1.exceeded, c1.projections_over.clone()),
+            (true, vec!["LAT".to_owned()])
         );
-        assert_eq!(
-            ExposureRecord::parse(&p, 110.0, 0.001, 0.1, 180.0, &[])
-                .unwrap_err()
-                .field(),
-            "mas"
+        let under = ExposureRecord::parse(&p, 85.0, 20.0, (Some(4.8), &[2.4, 2.4]), 100.0, &[]).unwrap();
+        assert!(
+            !under.against(lumbar).unwrap().exceeded,
+            "4.8 in all, but each projection under 2.5"
         );
+        let total = ExposureRecord::parse(&p, 85.0, 20.0, (Some(2.8), &[]), 100.0, &[]).unwrap();
+        assert_eq!(total.against(lumbar).unwrap_err().field(), "projection_dap");
+        // A single projection's DAP is the exposure's.
+        let one = ExposureRecord::parse(&p[..1], 85.0, 20.0, (Some(2.6), &[]), 100.0, &[]).unwrap();
+        assert_eq!(one.projection_dap, vec![2600]);
+        assert_eq!(one.against(lumbar).unwrap().projections_over, vec!["AP".to_owned()]);
+        // Per examination: the total.
+        assert!(!total.against(knee).unwrap().exceeded || knee.drl_dap < 2800);
+        let knee_total = ExposureRecord::parse(&p, 60.0, 5.0, (Some(0.2), &[]), 100.0, &[]).unwrap();
+        assert!(!knee_total.against(knee).unwrap().exceeded);
+        // The total and the parts must agree; one DAP for each projection.
         assert_eq!(
-            ExposureRecord::parse(&p, 110.0, 2.5, 0.1234, 180.0, &[])
+            ExposureRecord::parse(&p, 85.0, 20.0, (Some(3.0), &[1.4, 1.4]), 100.0, &[])
                 .unwrap_err()
                 .field(),
             "dap"
         );
         assert_eq!(
-            ExposureRecord::parse(&p, 110.0, 2.5, 0.1, 20.0, &[])
+            ExposureRecord::parse(&p, 85.0, 20.0, (None, &[1.4]), 100.0, &[])
+                .unwrap_err()
+                .field(),
+            "projection_dap"
+        );
+        assert_eq!(
+            ExposureRecord::parse(&p, 85.0, 20.0, (None, &[]), 100.0, &[])
+                .unwrap_err()
+                .field(),
+            "dap"
+        );
+    }
+
+    #[test]
+    fn an_exposure_record_is_checked_field_by_field() {
+        let p = vec!["PA".to_owned()];
+        let ok = ExposureRecord::parse(&p, 110.0, 2.5, (Some(0.125), &[]), 180.0, &[]).unwrap();
+        assert_eq!((ok.kv, ok.mas_hundredths, ok.dap, ok.sid_cm), (110, 250, 125, 180));
+        assert_eq!(gycm2(ok.dap), "0.125");
+        assert_eq!(
+            ExposureRecord::parse(&[], 110.0, 2.5, (Some(0.1), &[]), 180.0, &[])
+                .unwrap_err()
+                .field(),
+            "projections"
+        );
+        assert_eq!(
+            ExposureRecord::parse(&p, 30.0, 2.5, (Some(0.1), &[]), 180.0, &[])
+                .unwrap_err()
+                .field(),
+            "kv"
+        );
+        assert_eq!(
+            ExposureRecord::parse(&p, 110.0, 0.001, (Some(0.1), &[]), 180.0, &[])
+                .unwrap_err()
+                .field(),
+            "mas"
+        );
+        assert_eq!(
+            ExposureRecord::parse(&p, 110.0, 2.5, (Some(0.1234), &[]), 180.0, &[])
+                .unwrap_err()
+                .field(),
+            "dap"
+        );
+        assert_eq!(
+            ExposureRecord::parse(&p, 110.0, 2.5, (Some(0.1), &[]), 20.0, &[])
                 .unwrap_err()
                 .field(),
             "sid_cm"
@@ -415,7 +613,7 @@ mod tests {
             reason: " ".into(),
         }];
         assert_eq!(
-            ExposureRecord::parse(&p, 110.0, 2.5, 0.1, 180.0, &no_reason)
+            ExposureRecord::parse(&p, 110.0, 2.5, (Some(0.1), &[]), 180.0, &no_reason)
                 .unwrap_err()
                 .field(),
             "repeats"

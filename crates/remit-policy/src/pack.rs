@@ -743,8 +743,8 @@ mod tests {
             NHS_ENGLAND.iter().filter(|(n, _)| n.ends_with(".cedar")).count(),
             "every file is compiled in"
         );
-        assert_eq!(compiled.activities().len(), 23);
-        assert_eq!(compiled.competencies().len(), 11);
+        assert_eq!(compiled.activities().len(), 36);
+        assert_eq!(compiled.competencies().len(), 19);
         assert!(compiled.activity("vitals.record").unwrap().patient_facing);
         assert!(!compiled.activity("staff.manage").unwrap().patient_facing);
     }

@@ -11,6 +11,7 @@ use remit_domain::imaging::{Catalogue, ExposureRecord, Pregnancy, RequestStatus}
 use remit_domain::nhs::NhsNumber;
 use remit_domain::place::PlaceCode;
 use remit_domain::staff::Username;
+use remit_domain::time::london_date;
 use remit_policy::{ExamRegion, PolicyPack, Supervision};
 use remit_store::imaging::{DoseRow, NewRequest, RequestView};
 use remit_store::{Store, StoreError};
@@ -163,11 +164,12 @@ fn operator_ask(
     Ok(ask)
 }
 
-/// The operator records the pregnancy enquiry's answer. "Could be", "is pregnant" or a declined answer returns the
-/// request to the practitioner.
+/// The operator records the pregnancy enquiry's answer, where the catalogue asks for one. "Could be", "is pregnant"
+/// or a declined answer returns the request to the practitioner; "no possibility" and "not pregnant" let it go on.
+/// An answer holds for that request on that day only.
 pub async fn pregnancy(
     store: &Store,
-    pack: &PolicyPack,
+    (pack, catalogue): (&PolicyPack, &Catalogue),
     id: i64,
     op: &Operator,
     answer: Pregnancy,
@@ -175,6 +177,14 @@ pub async fn pregnancy(
 ) -> Result<Outcome<RequestView>, StoreError> {
     let (by, supervision, supervisor) = (&op.by, op.supervision, op.supervisor.as_ref());
     let req = store.imaging_request(id).await?;
+    let exam = catalogue.examination(&req.examination)?;
+    let patient = store.patient(&req.patient).await?;
+    if !catalogue.needs_pregnancy_enquiry(exam, patient.date_of_birth, london_date(store.now())) {
+        return Err(StoreError::Invalid(format!(
+            "answer: the catalogue asks no pregnancy enquiry for {} at this patient's age",
+            exam.title
+        )));
+    }
     let by_id = store.staff_id(by).await?;
     let target = format!("imaging-request:{id}");
     #[derive(Serialize)]
@@ -204,11 +214,7 @@ pub async fn pregnancy(
     let returned = answer.returns_request().then(|| {
         format!(
             "Pregnancy enquiry: {} (recorded by {by}). The practitioner must decide again whether the exposure is justified.",
-            match answer {
-                Pregnancy::CouldBe => "could be pregnant",
-                Pregnancy::IsPregnant => "is pregnant",
-                _ => "declined to answer",
-            }
+            answer.words()
         )
     });
     let draft = AuditDraft::permit(audit_actor, "imaging.pregnancy-enquiry", target).with_payload(&payload);
@@ -263,26 +269,43 @@ pub async fn expose(
     let mut reasons = scope::check(store, pack, &ask).await?.reasons;
     let exam = catalogue.examination(&req.examination)?;
     let patient = store.patient(&req.patient).await?;
-    let today = store.now().date_naive();
-    if req.status == RequestStatus::Justified
-        && req.pregnancy.is_none()
-        && catalogue.needs_pregnancy_enquiry(exam, patient.sex, patient.date_of_birth, today)
-    {
-        reasons.push(format!(
-            "{} needs the pregnancy enquiry recorded before exposing: the patient is of childbearing potential.",
-            exam.title
-        ));
+    let today = london_date(store.now());
+    if req.status == RequestStatus::Justified && catalogue.needs_pregnancy_enquiry(exam, patient.date_of_birth, today) {
+        let answered_on = req
+            .pregnancy_at
+            .as_deref()
+            .and_then(|t| remit_domain::time::parse_instant("pregnancy_at", t).ok())
+            .map(london_date);
+        match (req.pregnancy, answered_on) {
+            (Some(_), Some(day)) if day == today => {}
+            (Some(_), Some(day)) => reasons.push(format!(
+                "The pregnancy enquiry for {} was answered on {}: an answer holds for that request on that day only. \
+                 Ask again today before exposing.",
+                exam.title,
+                remit_domain::time::uk_date(day)
+            )),
+            _ => reasons.push(format!(
+                "{} needs the pregnancy enquiry recorded before exposing: everyone aged {} to {} is asked whether \
+                 there is any possibility of pregnancy.",
+                exam.title, catalogue.pregnancy_min_age, catalogue.pregnancy_max_age
+            )),
+        }
     }
     if !reasons.is_empty() {
         return refuse(store, audit_actor, "imaging.expose", &target, reasons, e).await;
     }
-    let drl = exam.drl_dap;
+    // Compared the way the DRL is set: per projection needs each projection's DAP (bad input otherwise).
+    let compared = e.record.against(exam)?;
+    let (drl, drl_per) = (exam.drl_dap, exam.drl_per);
     let draft = AuditDraft::permit(audit_actor, "imaging.expose", target).with_payload(e);
     let id = e.request;
     let record = e.record.clone();
     store
         .command(draft, move |tx| {
-            Box::pin(async move { tx.insert_exposure(id, by_id, supervisor_id, &record, drl).await })
+            Box::pin(async move {
+                tx.insert_exposure(id, by_id, supervisor_id, &record, (drl, drl_per, &compared))
+                    .await
+            })
         })
         .await?;
     Ok(Outcome::Done(store.imaging_request(id).await?))

@@ -177,7 +177,15 @@ pub(crate) async fn pregnancy(
         supervision: s,
         supervisor: sup,
     };
-    let o = imaging::pregnancy(&state.store, &state.pack, id, &op, answer, &actor.audit_name()).await?;
+    let o = imaging::pregnancy(
+        &state.store,
+        (&state.pack, &state.imaging),
+        id,
+        &op,
+        answer,
+        &actor.audit_name(),
+    )
+    .await?;
     Ok(Json(done(o)?))
 }
 
@@ -201,8 +209,14 @@ pub(crate) struct ExposeBody {
     kv: f64,
     /// mAs, 0.01-1000, two decimal places.
     mas: f64,
-    /// Dose-area product, Gy·cm², three decimal places.
-    dap: f64,
+    /// Dose-area product of the whole exposure, Gy·cm², three decimal places (the sum of `projection_dap` when both
+    /// are given).
+    #[serde(default)]
+    dap: Option<f64>,
+    /// Each projection's dose-area product, Gy·cm², in the order of `projections`: needed where the examination's
+    /// DRL is set per projection.
+    #[serde(default)]
+    projection_dap: Vec<f64>,
     /// Source-to-image distance, cm, 50-400.
     sid_cm: f64,
     #[serde(default)]
@@ -234,7 +248,14 @@ pub(crate) async fn expose(
         by: actor.profile.staff.username.clone(),
         supervision: s,
         supervisor: sup,
-        record: ExposureRecord::parse(&b.projections, b.kv, b.mas, b.dap, b.sid_cm, &repeats)?,
+        record: ExposureRecord::parse(
+            &b.projections,
+            b.kv,
+            b.mas,
+            (b.dap, &b.projection_dap),
+            b.sid_cm,
+            &repeats,
+        )?,
     };
     Ok(Json(done(
         imaging::expose(&state.store, &state.pack, &state.imaging, &e, &actor.audit_name()).await?,

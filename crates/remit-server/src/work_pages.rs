@@ -362,6 +362,10 @@ struct RequestPage<'a> {
     r: RequestView,
     title: String,
     radiographers: Vec<(String, String)>,
+    /// Whether the catalogue asks the pregnancy enquiry for this examination and patient.
+    asks_pregnancy: bool,
+    /// Whether the examination's DRL is set per projection (each projection's DAP is then needed).
+    drl_per_projection: bool,
 }
 
 async fn request_view(state: &AppState, actor: &Actor, id: i64, notice: Notice) -> Result<Response, AppError> {
@@ -373,19 +377,23 @@ async fn request_view(state: &AppState, actor: &Actor, id: i64, notice: Notice) 
         );
         return refused_page(actor, "Open this X-ray request", &[why]);
     }
-    let title = state
-        .imaging
-        .examination(&r.examination)
-        .map_or_else(|_| r.examination.clone(), |e| e.title.clone());
+    let exam = state.imaging.examination(&r.examination).ok();
+    let title = exam.map_or_else(|| r.examination.clone(), |e| e.title.clone());
     let today = state.store.now().date_naive();
+    let born = state.store.patient(&r.patient).await?.date_of_birth;
+    let asks_pregnancy = exam.is_some_and(|e| {
+        state
+            .imaging
+            .needs_pregnancy_enquiry(e, born, remit_domain::time::london_date(state.store.now()))
+    });
     let mut radiographers = Vec::new();
     for u in state.store.on_duty_at(&r.department, state.store.now()).await? {
         let p = state.store.staff_profile(&u).await?;
-        let hcpc = p
+        let radiographer = p
             .registrations
             .iter()
-            .any(|g| g.regulator == remit_domain::staff::Regulator::Hcpc && g.is_current(today));
-        if hcpc && u != actor.profile.staff.username {
+            .any(|g| g.is_current(today) && g.profession().is_some_and(|(code, _)| code == "RA"));
+        if radiographer && u != actor.profile.staff.username {
             radiographers.push((u.to_string(), p.staff.name.to_string()));
         }
     }
@@ -396,6 +404,8 @@ async fn request_view(state: &AppState, actor: &Actor, id: i64, notice: Notice) 
         r,
         title,
         radiographers,
+        asks_pregnancy,
+        drl_per_projection: exam.is_some_and(|e| e.drl_per == remit_domain::imaging::DrlPer::Projection),
     })?;
     Ok((status, page).into_response())
 }
@@ -420,6 +430,9 @@ struct StepForm {
     mas: String,
     #[serde(default)]
     dap: String,
+    /// Each projection's DAP, comma-separated, in the order of the projections.
+    #[serde(default)]
+    projection_dap: String,
     #[serde(default)]
     sid_cm: String,
     #[serde(default)]
@@ -470,7 +483,7 @@ async fn request_step(
             let answer = Pregnancy::parse(&f.answer)?;
             let op = operator(&f)?;
             Notice::of(
-                crate::imaging::pregnancy(store, pack, id, &op, answer, &who).await,
+                crate::imaging::pregnancy(store, (pack, &state.imaging), id, &op, answer, &who).await,
                 said,
             )?
         }
@@ -482,11 +495,22 @@ async fn request_step(
                 .filter(|p| !p.is_empty())
                 .collect();
             let parsed = (|| {
+                let per_projection = f
+                    .projection_dap
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                    .map(|d| number("projection_dap", d))
+                    .collect::<Result<Vec<f64>, _>>()?;
+                let total = match f.dap.trim() {
+                    "" => None,
+                    d => Some(number("dap", d)?),
+                };
                 ExposureRecord::parse(
                     &projections,
                     number("kv", &f.kv)?,
                     number("mas", &f.mas)?,
-                    number("dap", &f.dap)?,
+                    (total, &per_projection),
                     number("sid_cm", &f.sid_cm)?,
                     &[],
                 )

@@ -1,7 +1,7 @@
 //! X-ray requests, exposures and reports; diagnoses and prescriptions.
 
 use remit_domain::clinical::{Diagnosis, Prescription};
-use remit_domain::imaging::{ExposureRecord, Pregnancy, Repeat, RequestStatus, Stage};
+use remit_domain::imaging::{DrlComparison, DrlPer, ExposureRecord, Pregnancy, Repeat, RequestStatus, Stage};
 use remit_domain::nhs::NhsNumber;
 use remit_domain::time::format_instant;
 use serde::Serialize;
@@ -26,15 +26,20 @@ pub struct ExposureView {
     pub supervisor: Option<String>,
     pub exposed_at: String,
     pub projections: Vec<String>,
+    /// Each projection's DAP, Gy·cm², in the order of `projections`, where it was given per projection.
+    pub projection_dap: Vec<f64>,
     pub kv: u32,
     pub mas: f64,
     /// Gy·cm².
     pub dap: f64,
     pub sid_cm: u32,
     pub repeats: Vec<Repeat>,
-    /// The local DRL it was compared with, Gy·cm².
+    /// The local DRL it was compared with, Gy·cm², and whether that DRL is per projection or per examination.
     pub drl_dap: f64,
+    pub drl_per: String,
     pub drl_exceeded: bool,
+    /// For a DRL per projection: the projections above it.
+    pub drl_over: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -87,9 +92,9 @@ pub struct DoseRow {
 
 const REQUEST_COLUMNS: &str = "r.id, p.nhs_number, p.given_name, p.family_name, r.department, r.examination, \
      r.region, r.clinical_info, r.status, f.username AS referrer, r.referred_at, pr.username AS practitioner, \
-     r.decided_at, r.decision_note, r.pregnancy, pg.username AS pregnancy_by, r.pregnancy_at, r.returned_reason, \
+     r.decided_at, r.decision_note, r.pregnancy_answer, pg.username AS pregnancy_by, r.pregnancy_at, r.returned_reason, \
      o.username AS operator, sv.username AS supervisor, x.exposed_at, x.projections, x.kv, x.mas_hundredths, x.dap, \
-     x.sid_cm, x.repeats, x.drl_dap, x.drl_exceeded, rp.username AS reporter, rr.reported_at, rr.findings, \
+     x.sid_cm, x.repeats, x.drl_dap, x.drl_exceeded, x.drl_per, x.drl_over, x.projection_dap, rp.username AS reporter, rr.reported_at, rr.findings, \
      rr.conclusion FROM imaging_request r JOIN patient p ON p.id = r.patient_id JOIN staff f ON f.id = r.referrer_id \
      LEFT JOIN staff pr ON pr.id = r.practitioner_id LEFT JOIN staff pg ON pg.id = r.pregnancy_by \
      LEFT JOIN imaging_exposure x ON x.request_id = r.id LEFT JOIN staff o ON o.id = x.operator_id \
@@ -98,6 +103,13 @@ const REQUEST_COLUMNS: &str = "r.id, p.nhs_number, p.given_name, p.family_name, 
 
 fn milli(v: i64) -> f64 {
     v as f64 / 1000.0
+}
+
+/// A JSON list stored in a column, empty where the column is null.
+fn json_list<T: serde::de::DeserializeOwned>(text: Option<String>, name: &str) -> Result<Vec<T>> {
+    text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{name}: {e}"))))
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 fn request_from_row(r: &Row) -> Result<RequestView> {
@@ -115,7 +127,14 @@ fn request_from_row(r: &Row) -> Result<RequestView> {
             repeats: serde_json::from_str(&col::<String>(r, "repeats")?)
                 .map_err(|e| StoreError::Corrupt(format!("repeats: {e}")))?,
             drl_dap: milli(col(r, "drl_dap")?),
+            // Exposures recorded before DRLs were compared per projection were compared with the whole examination.
+            drl_per: col::<Option<String>>(r, "drl_per")?.unwrap_or_else(|| "examination".to_owned()),
             drl_exceeded: col::<i64>(r, "drl_exceeded")? == 1,
+            drl_over: json_list(col(r, "drl_over")?, "drl_over")?,
+            projection_dap: json_list::<i64>(col(r, "projection_dap")?, "projection_dap")?
+                .into_iter()
+                .map(milli)
+                .collect(),
         }),
         None => None,
     };
@@ -146,7 +165,7 @@ fn request_from_row(r: &Row) -> Result<RequestView> {
         practitioner: col(r, "practitioner")?,
         decided_at: col(r, "decided_at")?,
         decision_note: col(r, "decision_note")?,
-        pregnancy: col::<Option<String>>(r, "pregnancy")?
+        pregnancy: col::<Option<String>>(r, "pregnancy_answer")?
             .map(|p| stored("pregnancy", Pregnancy::parse(&p)))
             .transpose()?,
         pregnancy_by: col(r, "pregnancy_by")?,
@@ -284,14 +303,16 @@ impl WriteTx {
         };
         let done = query_built(status_update(
             &[RequestStatus::Justified],
-            ", pregnancy = $4, pregnancy_by = $5, pregnancy_at = $2, returned_reason = COALESCE($6, returned_reason)",
+            ", pregnancy = $4, pregnancy_by = $5, pregnancy_at = $2, returned_reason = COALESCE($6, returned_reason), \
+             pregnancy_answer = $7",
         ))
         .bind(to.as_str())
         .bind(&now)
         .bind(id)
-        .bind(answer.as_str())
+        .bind(answer.legacy())
         .bind(by)
         .bind(returned)
+        .bind(answer.as_str())
         .execute(self.conn())
         .await?;
         changed(done, id)
@@ -304,7 +325,7 @@ impl WriteTx {
         operator_id: i64,
         supervisor_id: Option<i64>,
         e: &ExposureRecord,
-        drl_dap: u32,
+        (drl_dap, drl_per, compared): (u32, DrlPer, &DrlComparison),
     ) -> Result<()> {
         let now = format_instant(self.now());
         let done = query_built(status_update(&[RequestStatus::Justified], ""))
@@ -318,8 +339,8 @@ impl WriteTx {
         let repeats = serde_json::to_string(&e.repeats).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         query(
             "INSERT INTO imaging_exposure (request_id, operator_id, supervisor_id, exposed_at, projections, kv, \
-             mas_hundredths, dap, sid_cm, repeats, drl_dap, drl_exceeded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-             $9, $10, $11, $12)",
+             mas_hundredths, dap, sid_cm, repeats, drl_dap, drl_exceeded, drl_per, drl_over, projection_dap) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(id)
         .bind(operator_id)
@@ -332,7 +353,15 @@ impl WriteTx {
         .bind(i64::from(e.sid_cm))
         .bind(repeats)
         .bind(i64::from(drl_dap))
-        .bind(i64::from(e.dap > drl_dap))
+        .bind(i64::from(compared.exceeded))
+        .bind(drl_per.as_str())
+        .bind(serde_json::to_string(&compared.projections_over).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+        .bind(
+            (!e.projection_dap.is_empty())
+                .then(|| serde_json::to_string(&e.projection_dap))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        )
         .execute(self.conn())
         .await?;
         Ok(())

@@ -436,6 +436,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0011_news2_where_it_applies.sql"),
         include_str!("../migrations/postgres/0011_news2_where_it_applies.sql"),
     ),
+    (
+        12,
+        "imaging corrections",
+        include_str!("../migrations/sqlite/0012_imaging_corrections.sql"),
+        include_str!("../migrations/postgres/0012_imaging_corrections.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {
