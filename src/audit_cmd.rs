@@ -73,14 +73,16 @@ pub async fn run(url: &str, cmd: AuditCommand) -> CliResult<ExitCode> {
                     } else {
                         format!(" — {}", e.reasons.join("; "))
                     };
+                    // Actors, targets and reasons can hold what someone typed (a failed sign-in's username).
                     println!(
-                        "{:>6} {} {:<7} {} {} {}{reasons}",
+                        "{:>6} {} {:<7} {} {} {}{}",
                         e.seq,
                         remit_domain::time::uk_precise_text(&e.at),
                         e.decision.as_str(),
-                        e.actor,
-                        e.action,
-                        e.target
+                        crate::terminal_safe(&e.actor),
+                        crate::terminal_safe(&e.action),
+                        crate::terminal_safe(&e.target),
+                        crate::terminal_safe(&reasons)
                     );
                 }
             }

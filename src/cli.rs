@@ -287,7 +287,7 @@ pub enum ImagingCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Record the pregnancy enquiry's answer: not-pregnant, could-be, is-pregnant or declined.
+    /// Record the pregnancy enquiry's answer: no-possibility, not-pregnant, could-be, is-pregnant or declined.
     Pregnancy {
         id: i64,
         #[arg(long)]

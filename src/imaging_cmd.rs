@@ -73,7 +73,19 @@ fn doses(rows: &[DoseRow], csv: bool, json: bool, cumulative: bool) -> CliResult
                 r.examination,
                 r.operator,
                 r.dap,
-                if r.drl_exceeded { " (above DRL)" } else { "" },
+                if r.drl_exceeded {
+                    format!(
+                        " (above the DRL per {}{})",
+                        r.drl_per,
+                        if r.drl_over.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", r.drl_over.join(", "))
+                        }
+                    )
+                } else {
+                    String::new()
+                },
                 if cumulative {
                     format!(", cumulative {:.3}", r.cumulative_dap)
                 } else {

@@ -55,6 +55,20 @@ impl From<remit_domain::InvalidValue> for CliError {
 pub type CliResult<T = ()> = Result<T, CliError>;
 
 /// Prints a value as pretty JSON on standard output, for every `--json`.
+/// Text that came from users, made safe for a terminal: control characters (an escape sequence typed as a username,
+/// say) are shown escaped (`\u{1b}`), never sent to the administrator's terminal as they are.
+pub fn terminal_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 pub fn print_json(value: &impl serde::Serialize) -> CliResult {
     let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Failed(e.to_string()))?;
     println!("{text}");
@@ -148,7 +162,26 @@ pub fn cli_actor() -> String {
     format!("cli:{user}")
 }
 
+/// When the reader of standard output goes away (`remit staff list | head`), writing fails: stop quietly, with the
+/// status a process ended by SIGPIPE has, instead of a panic's message.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     if let Command::News2 = cli.command {
         // The batch scorer needs no database and no runtime.

@@ -359,7 +359,7 @@ pub async fn escalation(url: &str, pack: &PolicyPack, cmd: EscalationCommand) ->
             }
         );
         if let Some(a) = &e.about {
-            println!("       {a}");
+            println!("       {}", crate::terminal_safe(a));
         }
         if let Some(s) = n.sepsis {
             println!("       {s}");
@@ -371,7 +371,7 @@ pub async fn escalation(url: &str, pack: &PolicyPack, cmd: EscalationCommand) ->
             println!("       to {} ({}) as {}", r.name, r.username, r.as_);
         }
         if let Some(note) = &e.note {
-            println!("       note: {note}");
+            println!("       note: {}", crate::terminal_safe(note));
         }
         Ok(())
     };

@@ -32,6 +32,8 @@ crate::tests!(
     every_declared_route_refuses_anonymous_requests,
     oversized_bodies_are_refused_early,
     reading_outside_duty_is_refused_and_break_glass_is_the_audited_exception,
+    request_ids_are_the_servers_own_unless_a_plain_token,
+    a_refused_sign_off_writes_nothing,
 );
 
 /// The paths the server declares, read from its source so that a new route cannot escape this sweep.
@@ -424,6 +426,16 @@ async fn a_suspended_account_loses_its_sessions_and_tokens(db: TestDb) -> Result
         .await?;
     ensure!(res.status == StatusCode::FORBIDDEN && res.body.contains("suspended"));
     ensure!(res.header("set-cookie").is_none());
+    // Tokens die with the suspension: reinstated, the person has no old token back.
+    let mut tx = app.store.begin().await?;
+    tx.set_status(id, StaffStatus::Active).await?;
+    tx.commit(AuditDraft::permit("test", "staff.reinstate", "staff:sam.hca"))
+        .await?;
+    ensure!(
+        app.get("/api/me", &token).await?.status == StatusCode::UNAUTHORIZED,
+        "a token from before the suspension stays revoked"
+    );
+    ensure!(app.get("/api/me", &app.token_for("sam.hca").await?).await?.status == StatusCode::OK);
     Ok(())
 }
 
@@ -1030,6 +1042,66 @@ async fn a_real_server_serves_on_a_real_port(db: TestDb) -> Result<()> {
             .iter()
             .all(|v| v["span"]["request_id"].is_string() && v["span"]["route"].is_string()),
         "{logs}"
+    );
+    Ok(())
+}
+
+/// A client's `x-request-id` reaches the logs only if it is a plain token of bounded length; anything else is
+/// replaced by the server's own.
+async fn request_ids_are_the_servers_own_unless_a_plain_token(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let long = "a".repeat(65);
+    let cases = [
+        ("proxy-7f3a.21", true),
+        ("x\" status=200 staff=\"admin", false),
+        ("9990001375 Margaret Hughes", false),
+        (long.as_str(), false),
+    ];
+    for (id, kept) in cases {
+        let req = Request::get("/health").header("x-request-id", id).body(Body::empty())?;
+        let res = app.send(req).await?;
+        let answered = res.header("x-request-id").context("an id")?;
+        if kept {
+            ensure!(answered == id, "`{id}` was replaced by `{answered}`");
+        } else {
+            ensure!(
+                answered != id && answered.len() == 16,
+                "`{id}` was kept as `{answered}`"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The education page's sign-off form answers and writes alike: a registered nurse who may not use it is refused
+/// before anything is written, and the refusal is audited.
+async fn a_refused_sign_off_writes_nothing(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let records = app.store.competency_records(None).await?.len();
+    let priya = app.sign_in("priya.rn", DEMO_PASSWORD).await?;
+    let csrf = app.csrf(&priya).await?;
+    let res = app
+        .post_form(
+            "/education/sign-off",
+            &priya,
+            &[
+                ("csrf", &csrf),
+                ("staff", "alex.ap"),
+                ("competency", "venepuncture"),
+                ("evidence", "observed x3"),
+            ],
+        )
+        .await?;
+    ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.status);
+    ensure!(
+        app.store.competency_records(None).await?.len() == records,
+        "nothing written"
+    );
+    let last = app.store.audit_log(1).await?;
+    ensure!(
+        last[0].action == "competency.sign-off" && last[0].decision.as_str() == "deny",
+        "{:?}",
+        last[0]
     );
     Ok(())
 }

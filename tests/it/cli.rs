@@ -14,6 +14,7 @@ crate::tests!(
     places_are_added_and_listed,
     tokens_are_created_once_and_revoked,
     the_audit_log_lists_newest_first,
+    the_command_line_is_safe_for_terminals_pipes_and_file_permissions,
 );
 
 async fn seeded(db: &TestDb) -> Result<()> {
@@ -522,6 +523,62 @@ async fn places_are_added_and_listed(db: TestDb) -> Result<()> {
     ensure!(
         places == serde_json::json!([{"code": "ward-12", "name": "Ward 12 — Surgical", "kind": "ward"}]),
         "{places}"
+    );
+    Ok(())
+}
+
+/// The SQLite file is its owner's only; text users typed reaches the administrator's terminal escaped; a closed
+/// pipe ends the command quietly.
+async fn the_command_line_is_safe_for_terminals_pipes_and_file_permissions(db: TestDb) -> Result<()> {
+    expect_status(&db.remit(&["demo", "--seed-only"]), 0)?;
+    if let Some(path) = db.url.strip_prefix("sqlite://") {
+        use std::os::unix::fs::PermissionsExt;
+        let path = path.split('?').next().unwrap_or(path);
+        let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+        ensure!(mode == 0o600, "the database file is {mode:o}");
+    }
+    // A failed sign-in with an escape sequence for a username, then the audit log as text.
+    let store = db.store(crate::helpers::TestClock::new()).await?;
+    store
+        .record(remit_domain::audit::AuditDraft::deny(
+            "anonymous",
+            "session.sign-in",
+            "staff:\u{1b}]0;owned\u{7}\u{1b}[2J",
+            vec!["unknown username or wrong password".into()],
+        ))
+        .await?;
+    let out = db.remit(&["audit", "log", "--limit", "5"]);
+    expect_status(&out, 0)?;
+    let text = stdout(&out);
+    ensure!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "raw control characters reached the terminal"
+    );
+    ensure!(text.contains("\\u{1b}]0;owned"), "{text}");
+    // `remit audit log | head -1`: no panic when the reader goes away (more output than a pipe holds, so a write
+    // fails).
+    for i in 0..40 {
+        store
+            .record(remit_domain::audit::AuditDraft::deny(
+                "test",
+                "padding",
+                format!("entry:{i}"),
+                vec!["x".repeat(3000)],
+            ))
+            .await?;
+    }
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{} --database-url '{}' audit log --limit 1000 | head -c 10",
+            env!("CARGO_BIN_EXE_remit"),
+            db.url
+        ))
+        .output()?;
+    ensure!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     Ok(())
 }

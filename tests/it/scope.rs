@@ -983,7 +983,54 @@ async fn imaging_scope_follows_the_profession(db: TestDb) -> Result<()> {
         "{}",
         stdout(&out)
     );
-    expect_status(&sign("ap-axial-extension"), 0)?;
+    // The extension is the employer's approval: not a level 5 radiographer's to give, a senior one's.
+    let out = sign("ap-axial-extension");
+    expect_status(&out, 1)?;
+    ensure!(stderr(&out).contains("level 7 or above"), "{}", stderr(&out));
+    let lead = db.remit(&[
+        "staff",
+        "add",
+        "sam.lead",
+        "--name",
+        "Sam Khan",
+        "--job-title",
+        "Radiology service manager",
+        "--level",
+        "7",
+        "--registration",
+        "HCPC:RA765432:2030-01-31",
+    ]);
+    expect_status(&lead, 0)?;
+    expect_status(
+        &db.remit(&[
+            "competency",
+            "sign-off",
+            "--staff",
+            "sam.lead",
+            "--competency",
+            "xray-axial",
+            "--assessor",
+            "tom.rad",
+            "--evidence",
+            "assessed",
+        ]),
+        0,
+    )?;
+    expect_status(
+        &db.remit(&[
+            "competency",
+            "sign-off",
+            "--staff",
+            "jo.ap",
+            "--competency",
+            "ap-axial-extension",
+            "--assessor",
+            "sam.lead",
+            "--evidence",
+            "extension approved by the radiology governance group",
+        ]),
+        0,
+    )?;
     expect_status(&expose("axial", "9990013705", "tom.rad"), 0)?;
     // An HCPC number with no profession's prefix is refused, naming the field.
     let out = db.remit(&[

@@ -456,15 +456,16 @@ where
 /// Dose rows as CSV (RFC 4180 quoting for the text columns).
 pub fn dose_csv(rows: &[DoseRow], cumulative: bool) -> String {
     let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    let mut out =
-        String::from("request,patient,examination,exposed_at,operator,dap_gycm2,drl_gycm2,drl_exceeded,repeats");
+    let mut out = String::from(
+        "request,patient,examination,exposed_at,operator,dap_gycm2,drl_gycm2,drl_per,drl_exceeded,drl_over,repeats",
+    );
     if cumulative {
         out.push_str(",cumulative_dap_gycm2");
     }
     out.push('\n');
     for r in rows {
         out.push_str(&format!(
-            "{},{},{},{},{},{:.3},{:.3},{},{}",
+            "{},{},{},{},{},{:.3},{:.3},{},{},{},{}",
             r.request,
             r.patient,
             q(&r.examination),
@@ -472,7 +473,9 @@ pub fn dose_csv(rows: &[DoseRow], cumulative: bool) -> String {
             q(&r.operator),
             r.dap,
             r.drl_dap,
+            r.drl_per,
             r.drl_exceeded,
+            q(&r.drl_over.join(" ")),
             r.repeats
         ));
         if cumulative {

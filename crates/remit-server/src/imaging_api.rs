@@ -150,7 +150,7 @@ fn supervision(s: &Option<String>, sup: &Option<String>) -> Result<(Supervision,
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PregnancyBody {
-    /// not-pregnant, could-be, is-pregnant or declined.
+    /// no-possibility, not-pregnant, could-be, is-pregnant or declined.
     answer: String,
     /// none (default), indirect or direct.
     #[serde(default)]
@@ -159,7 +159,8 @@ pub(crate) struct PregnancyBody {
     supervisor: Option<String>,
 }
 
-/// Record the pregnancy enquiry's answer; anything but not-pregnant returns the request to the practitioner.
+/// Record the pregnancy enquiry's answer, where the catalogue asks for one; could-be, is-pregnant and declined return the
+/// request to the practitioner. An answer holds for that request on that day only.
 #[utoipa::path(post, path = "/api/imaging/requests/{id}/pregnancy", tag = "imaging",
     params(("id" = i64, Path, description = "The request's id")), request_body = PregnancyBody,
     responses((status = 200, body = Object), (status = 401, body = Object), (status = 403, body = Object),

@@ -153,6 +153,23 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
+/// A client's request id is kept only if it is a plain token of bounded length (a correlation id from a proxy in
+/// front); anything else is dropped and the server makes its own, so that nothing a client sends can forge log
+/// fields or plant text in the logs.
+async fn plain_request_id(mut req: Request) -> Request {
+    let plain = req.headers().get(REQUEST_ID).is_some_and(|v| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= 64
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    });
+    if !plain {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    req
+}
+
 /// The whole application.
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
@@ -202,6 +219,7 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+        .layer(middleware::map_request(plain_request_id))
 }
 
 /// Liveness and database reachability; open to all, says nothing about patients.

@@ -782,6 +782,7 @@ async fn on_duty(
     pack: &PolicyPack,
     place: &str,
     facts: &remit_policy::PatientFacts,
+    level: EscalationLevel,
 ) -> Result<Vec<OnDuty>, StoreError> {
     let now = store.now();
     let today = now.date_naive();
@@ -794,6 +795,7 @@ async fn on_duty(
         let may = |activity: &str| {
             let mut q = remit_policy::Question::new(&profile, activity, today);
             q.patient = Some(facts);
+            q.escalation_level = Some(level.as_str());
             pack.decide(&q).permitted()
         };
         let (leads, reviews) = (may("escalation.acknowledge"), may("escalation.review"));
@@ -811,14 +813,14 @@ pub async fn anyone_leads(
     store: &Store,
     pack: &PolicyPack,
     place: &remit_domain::place::Place,
-    patient: &NhsNumber,
+    (patient, level): (&NhsNumber, EscalationLevel),
 ) -> Result<bool, StoreError> {
     let facts = remit_policy::PatientFacts {
         nhs_number: patient.clone(),
         place: place.code.clone(),
         place_name: place.name.clone(),
     };
-    Ok(on_duty(store, pack, place.code.as_str(), &facts)
+    Ok(on_duty(store, pack, place.code.as_str(), &facts, level)
         .await?
         .iter()
         .any(|p| p.leads))
@@ -879,7 +881,7 @@ pub async fn recipients(
         place: patient.place.clone(),
         place_name: place.name,
     };
-    let here = on_duty(store, pack, &e.place, &facts).await?;
+    let here = on_duty(store, pack, &e.place, &facts, e.level).await?;
     let who = |(p, as_): (&StaffProfile, String)| Recipient {
         username: p.staff.username.to_string(),
         name: p.staff.name.to_string(),

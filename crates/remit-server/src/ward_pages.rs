@@ -163,7 +163,18 @@ async fn ward_board(
     // for the place (the question depends on the patient only through their place).
     let waiting = |p: &&remit_store::obs::BoardPatient| p.escalation.as_ref().is_some_and(|e| e.state == "open");
     let unanswerable = match board.patients.iter().find(waiting) {
-        Some(p) if !obs::anyone_leads(store, &state.pack, &board.place, &p.patient).await? => {
+        Some(p)
+            if !obs::anyone_leads(
+                store,
+                &state.pack,
+                &board.place,
+                (
+                    &p.patient,
+                    p.escalation.as_ref().map_or(EscalationLevel::Ward, |e| e.level),
+                ),
+            )
+            .await? =>
+        {
             let told = obs::told_when_no_one_can_acknowledge(store, &state.pack).await?;
             let names: Vec<String> = told.iter().map(|r| r.name.clone()).collect();
             let grades: Vec<String> = routes
@@ -1153,9 +1164,11 @@ async fn prescribe_page(
     State(state): State<AppState>,
     actor: Actor,
     Path(nhs): Path<String>,
-) -> Result<Html<String>, AppError> {
+) -> Result<Response, AppError> {
     let nhs = NhsNumber::parse(&nhs)?;
-    let p = state.store.patient(&nhs).await?;
+    let Some(p) = readable_patient(&state, &actor, &nhs).await? else {
+        return refused_patient(&state, &actor, &nhs).await;
+    };
     render(&PrescribePage {
         actor: &actor,
         nhs: nhs.to_string(),
@@ -1165,6 +1178,28 @@ async fn prescribe_page(
         reasons: Vec::new(),
         done: None,
     })
+    .map(IntoResponse::into_response)
+}
+
+/// The patient, when the reader may read their record (`record.read`, the refusal audited); `None` otherwise.
+async fn readable_patient(
+    state: &AppState,
+    actor: &Actor,
+    nhs: &NhsNumber,
+) -> Result<Option<remit_domain::patient::Patient>, AppError> {
+    match must_read(state, actor, nhs, &BreakGlass::default()).await {
+        Ok(record) => Ok(Some(record.patient)),
+        Err(AppError::Refused(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The page a person who may not read this patient's record gets: the reasons, and no name.
+async fn refused_patient(state: &AppState, actor: &Actor, nhs: &NhsNumber) -> Result<Response, AppError> {
+    let reasons = scope::may_read(&state.store, &state.pack, &actor.profile.staff.username, nhs, None)
+        .await?
+        .reasons;
+    refused_page(actor, "Open this patient's record", &reasons)
 }
 
 async fn prescribe(
@@ -1174,7 +1209,9 @@ async fn prescribe(
     Form(form): Form<PrescribeForm>,
 ) -> Result<Response, AppError> {
     let nhs = NhsNumber::parse(&nhs)?;
-    let p = state.store.patient(&nhs).await?;
+    let Some(p) = readable_patient(&state, &actor, &nhs).await? else {
+        return refused_patient(&state, &actor, &nhs).await;
+    };
     let mut page = PrescribePage {
         actor: &actor,
         nhs: nhs.to_string(),

@@ -311,6 +311,21 @@ async fn sign_off(
     actor: Actor,
     Form(form): Form<SignOffForm>,
 ) -> Result<Response, AppError> {
+    // The form is the education page's: decided before anything is written, so that the answer and the write agree.
+    if !actor.is_education_lead() {
+        let reasons = vec!["The competency sign-off form is for education leads and administrators.".to_owned()];
+        let target = format!("staff:{}", form.staff.trim().chars().take(40).collect::<String>());
+        crate::scope::refuse::<()>(
+            &state.store,
+            &actor.audit_name(),
+            "competency.sign-off",
+            &target,
+            reasons.clone(),
+            &serde_json::json!({"competency": form.competency.trim().chars().take(40).collect::<String>()}),
+        )
+        .await?;
+        return refused_page(&actor, "Sign off a competency", &reasons);
+    }
     let s = crate::competency::SignOff {
         staff: Username::parse(&form.staff)?,
         competency: CompetencyId::parse(&form.competency)?,

@@ -84,7 +84,10 @@ pub struct DoseRow {
     pub operator: String,
     pub dap: f64,
     pub drl_dap: f64,
+    /// Whether the DRL is per projection or per examination, and for the first the projections above it.
+    pub drl_per: String,
     pub drl_exceeded: bool,
+    pub drl_over: Vec<String>,
     pub repeats: usize,
     /// The patient's total DAP up to and including this exposure (dose history only).
     pub cumulative_dap: f64,
@@ -187,14 +190,16 @@ fn dose_from_row(r: &Row) -> Result<DoseRow> {
         operator: col(r, "username")?,
         dap: milli(col(r, "dap")?),
         drl_dap: milli(col(r, "drl_dap")?),
+        drl_per: col::<Option<String>>(r, "drl_per")?.unwrap_or_else(|| "examination".to_owned()),
         drl_exceeded: col::<i64>(r, "drl_exceeded")? == 1,
+        drl_over: json_list(col(r, "drl_over")?, "drl_over")?,
         repeats: repeats.len(),
         cumulative_dap: 0.0,
     })
 }
 
 const DOSE_COLUMNS: &str = "x.request_id, p.nhs_number, r.examination, x.exposed_at, o.username, x.dap, x.drl_dap, \
-     x.drl_exceeded, x.repeats FROM imaging_exposure x JOIN imaging_request r ON r.id = x.request_id \
+     x.drl_exceeded, x.drl_per, x.drl_over, x.repeats FROM imaging_exposure x JOIN imaging_request r ON r.id = x.request_id \
      JOIN patient p ON p.id = r.patient_id JOIN staff o ON o.id = x.operator_id";
 
 impl Store {
@@ -287,7 +292,7 @@ impl WriteTx {
         changed(done, id)
     }
 
-    /// Records the pregnancy enquiry's answer; an answer other than "not pregnant" returns the request.
+    /// Records the pregnancy enquiry's answer; "could be", "is pregnant" and "declined" return the request.
     pub async fn record_pregnancy(
         &mut self,
         id: i64,

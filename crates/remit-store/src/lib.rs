@@ -97,6 +97,11 @@ impl Store {
         let db = match backend {
             Backend::Sqlite => {
                 let options: sqlx::sqlite::SqliteConnectOptions = url.parse().map_err(StoreError::Connect)?;
+                create_private(options.get_filename()).map_err(|e| {
+                    StoreError::Connect(sqlx::Error::Configuration(
+                        format!("cannot create the SQLite file: {e}").into(),
+                    ))
+                })?;
                 let pool = LitePool::open(options.get_filename().to_owned()).map_err(|e| {
                     StoreError::Connect(sqlx::Error::Configuration(
                         format!("cannot open the SQLite file: {e}").into(),
@@ -366,6 +371,25 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|_| StoreError::Commit("the database thread stopped".into()))?
+}
+
+/// Creates a new SQLite file readable and writable by its owner only (it holds patient data); SQLite gives its
+/// journal files the same permissions. An existing file is left as it is.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.as_os_str().is_empty() || path.to_str() == Some(":memory:") {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Migrations per dialect: (version, description, SQLite, PostgreSQL). Add new ones at the end.

@@ -52,7 +52,13 @@ impl PatientRecord {
         if activity == "record.read" {
             return !self.task_activities.is_empty();
         }
-        self.task_activities.iter().any(|a| a == activity)
+        // A task to take observations reaches recording that they could not be done.
+        let asked = if activity == "vitals.missed" {
+            "vitals.record"
+        } else {
+            activity
+        };
+        self.task_activities.iter().any(|a| a == activity || a == asked)
     }
 }
 

@@ -531,6 +531,12 @@ impl WriteTx {
                 .bind(staff_id)
                 .execute(self.conn())
                 .await?;
+            // Tokens die with the suspension: reinstating the person gives them back no old token.
+            query("UPDATE api_token SET revoked_at = $2 WHERE staff_id = $1 AND revoked_at IS NULL")
+                .bind(staff_id)
+                .bind(format_instant(self.now()))
+                .execute(self.conn())
+                .await?;
         }
         Ok(())
     }
