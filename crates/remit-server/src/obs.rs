@@ -782,13 +782,17 @@ async fn on_duty(
     pack: &PolicyPack,
     place: &str,
     facts: &remit_policy::PatientFacts,
-    level: EscalationLevel,
+    (level, versions): (EscalationLevel, Option<remit_store::Versions>),
 ) -> Result<Vec<OnDuty>, StoreError> {
     let now = store.now();
     let today = now.date_naive();
     let mut out = Vec::new();
     for u in store.on_duty_at(place, now).await? {
-        let profile = store.staff_profile(&u).await?;
+        // Under versions a statement of the request has just read, a profile the store keeps is used again.
+        let profile = match versions {
+            Some(v) => store.staff_profile_under(&u, v).await?,
+            None => store.staff_profile(&u).await?,
+        };
         // Each person is asked with their profile loaded once (not through `scope::check`, which would load it
         // again for every question). They are on duty where the patient is, and a task reaches its patient only for
         // its own activity, never for acknowledging or reviewing: no open task is asked about.
@@ -808,22 +812,26 @@ async fn on_duty(
     Ok(out)
 }
 
-/// Whether anyone on duty at `place` could acknowledge an escalation for `patient` there.
+/// Whether anyone on duty at `place` could acknowledge an escalation for `patient` there, with the profiles the store
+/// keeps under `versions` (the ward board's own statement reads them).
 pub async fn anyone_leads(
     store: &Store,
     pack: &PolicyPack,
     place: &remit_domain::place::Place,
     (patient, level): (&NhsNumber, EscalationLevel),
+    versions: remit_store::Versions,
 ) -> Result<bool, StoreError> {
     let facts = remit_policy::PatientFacts {
         nhs_number: patient.clone(),
         place: place.code.clone(),
         place_name: place.name.clone(),
     };
-    Ok(on_duty(store, pack, place.code.as_str(), &facts, level)
-        .await?
-        .iter()
-        .any(|p| p.leads))
+    Ok(
+        on_duty(store, pack, place.code.as_str(), &facts, (level, Some(versions)))
+            .await?
+            .iter()
+            .any(|p| p.leads),
+    )
 }
 
 /// The people on duty a group names, with what they are told as.
@@ -881,7 +889,7 @@ pub async fn recipients(
         place: patient.place.clone(),
         place_name: place.name,
     };
-    let here = on_duty(store, pack, &e.place, &facts, e.level).await?;
+    let here = on_duty(store, pack, &e.place, &facts, (e.level, None)).await?;
     let who = |(p, as_): (&StaffProfile, String)| Recipient {
         username: p.staff.username.to_string(),
         name: p.staff.name.to_string(),

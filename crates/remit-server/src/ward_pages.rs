@@ -172,6 +172,7 @@ async fn ward_board(
                     &p.patient,
                     p.escalation.as_ref().map_or(EscalationLevel::Ward, |e| e.level),
                 ),
+                board.versions,
             )
             .await? =>
         {
@@ -534,7 +535,9 @@ async fn patient_page(
         });
     let mut ask = scope::Ask::new(actor.profile.staff.username.clone(), "record.pregnancy-status");
     ask.patient = Some(nhs.clone());
-    let may_record_pregnancy = scope::check(&state.store, &state.pack, &ask).await?.permitted();
+    // Asked of the profile and record this request has already read (no query of its own while nothing changed).
+    let facts = scope::Facts::load_with(&state.store, &state.pack, &ask, Some(&actor)).await?;
+    let may_record_pregnancy = state.pack.decide(&facts.question(&ask)).permitted();
     let next_due = current.first().map(|s| {
         format!(
             "{} ({})",

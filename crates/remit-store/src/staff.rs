@@ -160,6 +160,15 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("no staff member `{username}`")))
     }
 
+    /// A staff member's profile as it stood under `versions` (read by a statement of the request's own): the one the
+    /// store keeps while nothing in it has changed, else read afresh.
+    pub async fn staff_profile_under(&self, username: &Username, versions: Versions) -> Result<StaffProfile> {
+        self.profile_under(Whose::Username(username.as_str().to_owned()), versions)
+            .await?
+            .map(|(profile, _)| profile)
+            .ok_or_else(|| StoreError::NotFound(format!("no staff member `{username}`")))
+    }
+
     /// The profile of a session's holder, under the versions read with the session (no query for them).
     pub async fn session_holder(&self, session: &crate::session::SessionInfo) -> Result<(StaffProfile, Versions)> {
         self.profile_under(Whose::Id(session.staff_id), session.versions)
