@@ -179,19 +179,26 @@ async fn verify(store: &Store, checkpoint: Option<Statement>) -> CliResult<ExitC
         };
         match expected {
             Some(hash) if hash == cp.head => {
-                println!("checkpoint of {} entries signed at {} matches", cp.count, cp.at);
+                println!(
+                    "checkpoint of {} entries signed at {} matches",
+                    cp.count,
+                    remit_domain::time::uk_long_text(&cp.at)
+                );
             }
             Some(_) => {
                 println!(
                     "checkpoint does not match: entry {} differs from the one signed at {}: the log was rewritten",
-                    cp.count, cp.at
+                    cp.count,
+                    remit_domain::time::uk_long_text(&cp.at)
                 );
                 return Ok(ExitCode::from(1));
             }
             None => {
                 println!(
                     "checkpoint does not match: it records {} entries at {} but the log holds {}: entries were removed",
-                    cp.count, cp.at, result.verified
+                    cp.count,
+                    remit_domain::time::uk_long_text(&cp.at),
+                    result.verified
                 );
                 return Ok(ExitCode::from(1));
             }
