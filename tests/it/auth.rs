@@ -34,6 +34,7 @@ crate::tests!(
     reading_outside_duty_is_refused_and_break_glass_is_the_audited_exception,
     request_ids_are_the_servers_own_unless_a_plain_token,
     a_refused_sign_off_writes_nothing,
+    every_answer_carries_the_protective_headers,
 );
 
 /// The paths the server declares, read from its source so that a new route cannot escape this sweep.
@@ -1102,6 +1103,50 @@ async fn a_refused_sign_off_writes_nothing(db: TestDb) -> Result<()> {
         last[0].action == "competency.sign-off" && last[0].decision.as_str() == "deny",
         "{:?}",
         last[0]
+    );
+    Ok(())
+}
+
+/// Every answer, public or not, found or not: no sniffing, no framing, no referrer, nothing cached on a shared ward
+/// PC; HSTS only when served over HTTPS.
+async fn every_answer_carries_the_protective_headers(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let priya = app.sign_in("priya.rn", DEMO_PASSWORD).await?;
+    let answers = [
+        app.get("/health", &Auth::None).await?,
+        app.get("/wards/ward-7", &Auth::None).await?,
+        app.get("/wards/ward-7", &priya).await?,
+        app.get("/patients/9990001375", &priya).await?,
+        app.get("/no-such-page", &priya).await?,
+    ];
+    for res in &answers {
+        let has = |name: &str, value: &str| res.header(name) == Some(value);
+        ensure!(
+            has("x-content-type-options", "nosniff")
+                && has("referrer-policy", "same-origin")
+                && has("x-frame-options", "DENY")
+                && res
+                    .header("content-security-policy")
+                    .is_some_and(|c| c.contains("frame-ancestors 'none'"))
+                && has("cache-control", "no-store")
+                && res.header("strict-transport-security").is_none(),
+            "{}: {:?}",
+            res.status,
+            res.headers
+        );
+    }
+    let config = remit_server::Config {
+        secure_cookies: true,
+        ..remit_server::Config::default()
+    };
+    let secure = remit_server::app(remit_server::AppState::new(app.store.clone(), app.pack.clone(), config));
+    let res = tower::ServiceExt::oneshot(secure, Request::get("/health").body(Body::empty())?).await?;
+    ensure!(
+        res.headers()
+            .get("strict-transport-security")
+            .is_some_and(|v| v.to_str().unwrap_or("").starts_with("max-age=")),
+        "{:?}",
+        res.headers()
     );
     Ok(())
 }

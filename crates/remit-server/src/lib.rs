@@ -170,6 +170,32 @@ async fn plain_request_id(mut req: Request) -> Request {
     req
 }
 
+/// The headers every answer carries: no sniffing of content types, no framing by another site, no referrer sent to
+/// another site (same-origin: a form post keeps its `Origin`, which the CSRF check reads), nothing kept by a
+/// browser's or proxy's cache (ward PCs are shared, and most answers name patients or staff);
+/// HSTS when remit is served over HTTPS (`--secure-cookies`).
+async fn protective_headers(
+    axum::extract::State(secure): axum::extract::State<bool>,
+    mut res: axum::response::Response,
+) -> axum::response::Response {
+    use axum::http::HeaderValue;
+    use axum::http::header;
+    let h = res.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("frame-ancestors 'none'"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if secure {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    res
+}
+
 /// The whole application.
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
@@ -192,6 +218,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(error::not_found)
         .with_state(state.clone())
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(middleware::map_response_with_state(
+            state.config.secure_cookies,
+            protective_headers,
+        ))
         .layer(middleware::from_fn_with_state(state.store.backend(), writes::on_write_threads))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(
