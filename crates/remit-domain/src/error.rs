@@ -171,6 +171,24 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
+impl FileError {
+    /// A TOML file that does not read, at the line the parser points to.
+    pub(crate) fn toml(text: &str, e: &toml::de::Error) -> Self {
+        Self {
+            line: e.span().map(|s| line_of(text, s.start)),
+            message: e.message().to_owned(),
+        }
+    }
+
+    /// What is wrong with a file, at the line where `needle` first stands (where it does).
+    pub(crate) fn near(text: &str, needle: &str, message: String) -> Self {
+        Self {
+            line: text.find(needle).map(|o| line_of(text, o)),
+            message,
+        }
+    }
+}
+
 /// The line (from 1) of a byte offset in `text`.
 pub fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
-use crate::error::{FileError, echo, line_of, parse_slug, string_newtype};
+use crate::error::{FileError, echo, parse_slug, string_newtype};
 use crate::obs::EscalationLevel;
 
 string_newtype!(
@@ -138,14 +138,8 @@ const MAX_MINUTES: i64 = 24 * 60;
 impl Routes {
     /// Parses and checks a routes file; an error names the line where it can.
     pub fn parse(text: &str) -> Result<Self, FileError> {
-        let raw: RawRoutes = toml::from_str(text).map_err(|e: toml::de::Error| FileError {
-            line: e.span().map(|s| line_of(text, s.start)),
-            message: e.message().to_owned(),
-        })?;
-        let fail = |needle: &str, message: String| FileError {
-            line: text.find(needle).map(|o| line_of(text, o)),
-            message,
-        };
+        let raw: RawRoutes = toml::from_str(text).map_err(|e| FileError::toml(text, &e))?;
+        let fail = |needle: &str, message: String| FileError::near(text, needle, message);
         let mut grades = Vec::new();
         for (id, title) in &raw.grades {
             let g = Grade::parse(id).map_err(|e| fail(id, format!("grades: {e}")))?;

@@ -7,7 +7,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{FileError, InvalidValue, echo, line_of};
+use crate::error::{FileError, InvalidValue, echo};
 use crate::staff::named_enum;
 
 const SHIPPED: &str = include_str!("../../../data/imaging/examinations.toml");
@@ -91,14 +91,8 @@ impl Catalogue {
 
     /// Parses and checks a catalogue; an error names the line.
     pub fn parse(text: &str) -> Result<Self, FileError> {
-        let raw: RawCatalogue = toml::from_str(text).map_err(|e: toml::de::Error| FileError {
-            line: e.span().map(|s| line_of(text, s.start)),
-            message: e.message().to_owned(),
-        })?;
-        let fail = |needle: &str, message: String| FileError {
-            line: text.find(needle).map(|o| line_of(text, o)),
-            message,
-        };
+        let raw: RawCatalogue = toml::from_str(text).map_err(|e| FileError::toml(text, &e))?;
+        let fail = |needle: &str, message: String| FileError::near(text, needle, message);
         if raw.drl_source.trim().is_empty() {
             return Err(fail(
                 "drl_source",

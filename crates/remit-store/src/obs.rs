@@ -276,6 +276,15 @@ pub(crate) fn scale2_from_row(r: &Row) -> Result<Option<Scale2>> {
     }))
 }
 
+/// "Given Family", from a row's `given_name` and `family_name` columns.
+fn person_name(r: &Row) -> Result<String> {
+    Ok(format!(
+        "{} {}",
+        col::<String>(r, "given_name")?,
+        col::<String>(r, "family_name")?
+    ))
+}
+
 /// Why a set was not scored, from a column holding the stored form.
 fn not_scored_of(r: &Row, name: &str) -> Result<Option<NotScored>> {
     col::<Option<String>>(r, name)?
@@ -413,11 +422,7 @@ fn escalation_from_row(r: &Row) -> Result<EscalationView> {
     Ok(EscalationView {
         id: col(r, "id")?,
         patient: stored("nhs number", NhsNumber::parse(&col::<String>(r, "nhs_number")?))?,
-        patient_name: format!(
-            "{} {}",
-            col::<String>(r, "given_name")?,
-            col::<String>(r, "family_name")?
-        ),
+        patient_name: person_name(r)?,
         bed: col(r, "bed")?,
         place: col(r, "place_code")?,
         set_id: col(r, "set_id")?,
@@ -622,11 +627,7 @@ impl Store {
             };
             out.push(PatientObs {
                 patient: stored("nhs number", NhsNumber::parse(&col::<String>(r, "patient_nhs")?))?,
-                name: format!(
-                    "{} {}",
-                    col::<String>(r, "given_name")?,
-                    col::<String>(r, "family_name")?
-                ),
+                name: person_name(r)?,
                 place: col(r, "place_code")?,
                 bed: col(r, "bed")?,
                 latest,
@@ -728,11 +729,7 @@ impl Store {
             };
             board.patients.push(BoardPatient {
                 patient: stored("nhs number", NhsNumber::parse(&nhs))?,
-                name: format!(
-                    "{} {}",
-                    col::<String>(r, "given_name")?,
-                    col::<String>(r, "family_name")?
-                ),
+                name: person_name(r)?,
                 bed: col(r, "bed")?,
                 latest,
                 previous_total: opt_int(r, "previous_total")?,
@@ -806,11 +803,7 @@ impl Store {
             .map(|r| {
                 Ok(MissedObs {
                     patient: stored("nhs number", NhsNumber::parse(&col::<String>(r, "nhs_number")?))?,
-                    patient_name: format!(
-                        "{} {}",
-                        col::<String>(r, "given_name")?,
-                        col::<String>(r, "family_name")?
-                    ),
+                    patient_name: person_name(r)?,
                     bed: col(r, "bed")?,
                     at: col(r, "at")?,
                     by: col(r, "username")?,
