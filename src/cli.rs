@@ -706,6 +706,12 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure (when served over HTTPS).
     #[arg(long)]
     pub secure_cookies: bool,
+    /// A proxy in front of remit whose X-Forwarded-For names the client (for sign-in throttling); repeat for several.
+    #[arg(long = "trusted-proxy")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Connections served at once; further ones wait to be accepted.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_connections: u16,
 }
 
 #[derive(Debug, Args)]

@@ -46,6 +46,11 @@ pub async fn scope(url: &str, pack: &PolicyPack, cmd: ScopeCommand) -> CliResult
             }
             ask.request_justified = true;
             let store = open_with_pack(url, pack).await?;
+            // The administrator at the command line is told plainly of a patient there is not (a refusal over HTTP
+            // does not say, to hide who is a patient).
+            if let Some(nhs) = &ask.patient {
+                store.patient_id(nhs).await?;
+            }
             let decision = scope::check_audited(&store, pack, &cli_actor(), &ask).await?;
             if json {
                 print_json(&decision)?;

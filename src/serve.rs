@@ -58,8 +58,7 @@ async fn run_server(
             loop {
                 tick.tick().await;
                 match remit_server::obs::sweep(&store, pack.escalation()).await {
-                    Ok(0) => {}
-                    Ok(_) => events.escalation_raised(),
+                    Ok(places) => places.iter().for_each(|p| events.escalation_raised(p)),
                     Err(e) => tracing::error!(cause = %e, "escalation cascade failed"),
                 }
             }
@@ -83,6 +82,8 @@ pub async fn serve(
     let store = open_with_pack(url, &pack).await?;
     let config = Config {
         secure_cookies: args.secure_cookies,
+        trusted_proxies: args.trusted_proxies,
+        max_connections: usize::from(args.max_connections),
         ..config
     };
     run_server(store, pack, pay, catalogue, args.listen, config).await

@@ -270,7 +270,7 @@ async fn a_nurses_open_inbox_shows_a_new_escalation_without_reloading(db: TestDb
             };
             let s = &b.state;
             match obs::record(&s.store, &s.pack, &r, "staff:alex.ap", None, None).await? {
-                remit_server::scope::Outcome::Done(_) => s.events.escalation_raised(),
+                remit_server::scope::Outcome::Done(_) => s.events.escalation_raised("ward-7"),
                 remit_server::scope::Outcome::Refused(r) => bail!("refused: {r:?}"),
             }
             b.wait_for_text("#escalations", "Margaret Hughes").await?;
@@ -295,6 +295,23 @@ async fn a_nurses_open_inbox_shows_a_new_escalation_without_reloading(db: TestDb
             let msg = b.wait_for_text("main", "Margaret Hughes acknowledged").await?;
             ensure!(msg.contains("Margaret Hughes acknowledged"), "{msg}");
             b.screenshot("inbox-acknowledged").await?;
+            // The session ends behind the page's back: its stream ends, and the page says it is no longer live.
+            let cookie = b.client.get_named_cookie("remit_session").await?;
+            b.state.store.end_session(cookie.value()).await?;
+            b.state.events.credentials_changed();
+            let mut stopped = String::new();
+            for _ in 0..150 {
+                if let Ok(e) = b.client.find(Locator::Id("live-stopped")).await {
+                    stopped = e.text().await.unwrap_or_default();
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            ensure!(
+                stopped.contains("stopped updating"),
+                "no notice that the page stopped updating"
+            );
+            b.screenshot("inbox-no-longer-live").await?;
             Ok(())
         })
     })

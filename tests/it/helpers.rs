@@ -231,7 +231,7 @@ pub struct TestApp {
     pub store: Store,
     pub clock: Arc<TestClock>,
     pub pack: Arc<PolicyPack>,
-    router: axum::Router,
+    pub router: axum::Router,
 }
 
 /// A response with its body read.

@@ -21,6 +21,7 @@ mod pages;
 mod pay;
 mod safety;
 mod scope;
+mod security;
 mod tasks;
 
 use helpers::{Backend, TestFn};
@@ -49,6 +50,7 @@ fn main() {
         pay::tests(),
         safety::tests(),
         scope::tests(),
+        security::tests(),
         tasks::tests(),
     ]
     .concat();

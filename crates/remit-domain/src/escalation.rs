@@ -98,6 +98,21 @@ pub struct Routes {
     pub no_one_to_acknowledge: Vec<Group>,
 }
 
+impl Routes {
+    /// Whether staff of `grade` may be told of an escalation wherever they are on duty (the people named for when
+    /// nobody where the patient is could acknowledge it): their live views follow every place.
+    pub fn told_anywhere(&self, grade: &Grade) -> bool {
+        fn names(g: &Group, grade: &Grade) -> bool {
+            match g {
+                Group::Grade(x) => x == grade,
+                Group::FirstOf(gs) => gs.iter().any(|g| names(g, grade)),
+                _ => false,
+            }
+        }
+        self.no_one_to_acknowledge.iter().any(|g| names(g, grade))
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRoutes {

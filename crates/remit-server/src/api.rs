@@ -291,7 +291,9 @@ fn parse_ask(b: &ScopeCheckBody) -> Result<Ask, AppError> {
     responses(
         (status = 200, description = "The decision, with every unmet requirement", body = ScopeDecision),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, description = "Unknown staff member or patient", body = ErrorBody),
+        (status = 403, description = "The question names a patient whose record the asker may not read",
+            body = ErrorBody),
+        (status = 404, description = "Unknown staff member", body = ErrorBody),
         (status = 422, description = "A field is not valid", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 async fn scope_check(
@@ -300,6 +302,17 @@ async fn scope_check(
     ApiJson(body): ApiJson<ScopeCheckBody>,
 ) -> Result<Json<ScopeDecision>, AppError> {
     let ask = parse_ask(&body)?;
+    // A question about someone else and a patient is asked only by those who may read that patient's record: the
+    // answer would otherwise tell where the patient is (whoever is on duty there may read it).
+    if let Some(nhs) = ask
+        .patient
+        .as_ref()
+        .filter(|_| ask.staff != actor.profile.staff.username)
+        && let scope::Outcome::Refused(reasons) =
+            scope::open_record(&state.store, &state.pack, &actor, nhs, None, None).await?
+    {
+        return Err(AppError::Refused(reasons));
+    }
     let d = scope::check_audited(&state.store, &state.pack, &actor.audit_name(), &ask).await?;
     Ok(Json(ScopeDecision {
         decision: if d.permitted() {

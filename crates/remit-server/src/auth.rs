@@ -219,6 +219,16 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
 
 /// Finds the actor behind the request's credentials. `Ok(None)`: no valid credentials.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Actor>, AppError> {
+    authenticate_with(state, headers, true).await
+}
+
+/// Whether the credential of a request made earlier still stands (not signed out, expired or revoked, its holder
+/// not suspended), and its holder as they are now; a session's idle clock is not moved by asking.
+pub async fn still_standing(state: &AppState, headers: &HeaderMap) -> Result<Option<Actor>, AppError> {
+    authenticate_with(state, headers, false).await
+}
+
+async fn authenticate_with(state: &AppState, headers: &HeaderMap, refresh: bool) -> Result<Option<Actor>, AppError> {
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
         // A request that names a bearer token stands or falls by it: no fallback to a cookie.
         let Some(token) = bearer_token(auth) else {
@@ -236,7 +246,12 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Optio
     let Some(id) = session_cookie(headers) else {
         return Ok(None);
     };
-    let Some(session) = state.store.session(&id, state.config.sessions).await? else {
+    let session = if refresh {
+        state.store.session(&id, state.config.sessions).await?
+    } else {
+        state.store.session_standing(&id, state.config.sessions).await?
+    };
+    let Some(session) = session else {
         return Ok(None);
     };
     let (profile, versions) = state.store.session_holder(&session).await?;
@@ -357,4 +372,38 @@ pub fn session_set_cookie(id: &str, state: &AppState) -> String {
 pub fn session_clear_cookie(state: &AppState) -> String {
     let secure = if state.config.secure_cookies { "; Secure" } else { "" };
     format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+}
+
+/// The address a request came from, as sign-in throttling counts it: the connection's peer, or, when the peer is a
+/// proxy the deployment trusts (`--trusted-proxy`), the last address that proxy added to `X-Forwarded-For` (the one
+/// it saw; addresses further left were written by the client and prove nothing). `unknown` when neither is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceAddress(pub String);
+
+impl FromRequestParts<AppState> for SourceAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let Some(peer) = peer else {
+            return Ok(Self("unknown".into()));
+        };
+        if state.config.trusted_proxies.contains(&peer) {
+            let forwarded = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+                .next_back();
+            if let Some(client) = forwarded {
+                return Ok(Self(client.to_string()));
+            }
+        }
+        Ok(Self(peer.to_string()))
+    }
 }

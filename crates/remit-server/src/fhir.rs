@@ -35,7 +35,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/fhir/Observation/{id}", get(crate::fhir_obs::read_observation))
         .route("/fhir/Patient", get(crate::fhir_obs::search_patients))
-        .route("/fhir/Patient/{id}", get(crate::fhir_obs::read_patient))
+        .route("/fhir/Patient/{nhs}", get(crate::fhir_obs::read_patient))
         .route("/fhir/metadata", get(crate::fhir_obs::metadata))
         .route(
             "/fhir/ServiceRequest",
@@ -93,6 +93,12 @@ impl FhirError {
             status: StatusCode::FORBIDDEN,
             issues: reasons.into_iter().map(|r| Issue::new("forbidden", r)).collect(),
         }
+    }
+}
+
+impl FhirError {
+    pub(crate) fn is_not_found(&self) -> bool {
+        self.status == StatusCode::NOT_FOUND
     }
 }
 
@@ -281,10 +287,15 @@ async fn read_task(State(state): State<AppState>, actor: Actor, Path(id): Path<S
     let t = state.store.task(task_id(&id)?).await?;
     match readable(&state, &actor, &t).await? {
         Some(v) => Ok(fhir_json(StatusCode::OK, &v)),
-        None => Err(FhirError::forbidden(vec![format!(
-            "{} is not part of this task and may not read the record of its patient",
-            actor.profile.staff.name
-        )])),
+        None => {
+            let why = format!(
+                "{} is not part of this task and may not read the record of its patient",
+                actor.profile.staff.name
+            );
+            let target = format!("task:{}", t.id);
+            let reasons = scope::refuse_read(&state.store, &actor, "task.read", &target, vec![why]).await?;
+            Err(FhirError::forbidden(reasons))
+        }
     }
 }
 

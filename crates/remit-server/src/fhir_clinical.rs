@@ -83,14 +83,11 @@ async fn readable_request(
 ) -> Result<remit_store::imaging::RequestView, FhirError> {
     let id: i64 = id.parse().map_err(|_| not_found(kind))?;
     let r = state.store.imaging_request(id).await.map_err(|_| not_found(kind))?;
-    if !crate::imaging_api::readable(state, actor, &r)
+    if let Some(reasons) = crate::imaging_api::refusal(state, actor, &r)
         .await
         .map_err(|e| FhirError::with(e.status(), vec![Issue::new("forbidden", e.to_string())]))?
     {
-        return Err(FhirError::forbidden(vec![format!(
-            "{} may not read this patient's record.",
-            actor.profile.staff.name
-        )]));
+        return Err(FhirError::forbidden(reasons));
     }
     Ok(r)
 }

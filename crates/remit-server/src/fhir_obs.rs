@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::auth::{Actor, Claimed};
 use crate::fhir::{FhirError, fhir_json, parse_body};
 use crate::obs::{self, RecordSet, Recorded};
+use crate::patient_gate::Opened;
 use crate::scope::{self, BreakGlass, Outcome};
 
 use crate::fhir::invalid;
@@ -68,8 +69,8 @@ async fn record(
     match obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(actor), under).await? {
         Outcome::Refused(reasons) => Err(FhirError::forbidden(reasons)),
         Outcome::Done(done) => {
-            if done.escalation.is_some() {
-                state.events.escalation_raised();
+            if let Some(e) = &done.escalation {
+                state.events.escalation_raised(&e.place);
             }
             Ok(done)
         }
@@ -255,7 +256,7 @@ async fn must_read(
     nhs: &NhsNumber,
     bg: &BreakGlass,
 ) -> Result<PatientRecord, FhirError> {
-    match scope::open_record(&state.store, &state.pack, actor, nhs, bg.reason()).await? {
+    match scope::open_record(&state.store, &state.pack, actor, nhs, bg.reason(), None).await? {
         Outcome::Done(record) => Ok(record),
         Outcome::Refused(reasons) => Err(FhirError::forbidden(reasons)),
     }
@@ -408,32 +409,19 @@ pub(crate) async fn search_patients(
             "search by identifier=https://fhir.nhs.uk/Id/nhs-number|{number}",
         )
     })?;
-    let found = match state.store.patient(&nhs).await {
-        Ok(p) => {
-            must_read(&state, &actor, &nhs, &bg).await?;
-            vec![remit_fhir::obs::patient_to_fhir(&p)]
-        }
-        Err(remit_store::StoreError::NotFound(_)) => Vec::new(),
-        Err(e) => return Err(e.into()),
+    // Asked first: a patient there is not is refused as one the reader may not see, unless they may (break-glass),
+    // when the search finds nobody.
+    let found = match must_read(&state, &actor, &nhs, &bg).await {
+        Ok(record) => vec![remit_fhir::obs::patient_to_fhir(&record.patient)],
+        Err(e) if e.is_not_found() => Vec::new(),
+        Err(e) => return Err(e),
     };
     Ok(fhir_json(StatusCode::OK, &searchset(found)))
 }
 
-/// `GET /fhir/Patient/{nhs_number}`.
-#[tracing::instrument(skip_all)]
-pub(crate) async fn read_patient(
-    State(state): State<AppState>,
-    actor: Actor,
-    bg: BreakGlass,
-    Path(id): Path<String>,
-) -> Result<Response, FhirError> {
-    let nhs = NhsNumber::parse(&id)
-        .map_err(|_| FhirError::with(StatusCode::NOT_FOUND, vec![Issue::new("not-found", "no such Patient")]))?;
-    let record = must_read(&state, &actor, &nhs, &bg).await?;
-    Ok(fhir_json(
-        StatusCode::OK,
-        &remit_fhir::obs::patient_to_fhir(&record.patient),
-    ))
+/// `GET /fhir/Patient/{nhs_number}`: opened by the patient gate.
+pub(crate) async fn read_patient(Opened(record): Opened) -> Response {
+    fhir_json(StatusCode::OK, &remit_fhir::obs::patient_to_fhir(&record.patient))
 }
 
 /// `GET /fhir/metadata`.

@@ -66,7 +66,6 @@ pub async fn refer(
 ) -> Result<Outcome<RequestView>, StoreError> {
     let exam = catalogue.examination(&r.examination)?;
     let clinical_info = text("clinical_info", &r.clinical_info, 2000)?;
-    let patient_id = store.patient_id(&r.patient).await?;
     let referrer_id = store.staff_id(&r.by).await?;
     let target = format!("patient:{}", r.patient);
     let ask = ask_about(&r.by, "imaging.refer", &r.patient, None)?;
@@ -74,6 +73,7 @@ pub async fn refer(
     if !d.permitted() {
         return refuse(store, audit_actor, "imaging.refer", &target, d.reasons, r).await;
     }
+    let patient_id = store.patient_id(&r.patient).await?;
     let new = NewRequest {
         patient_id,
         department: catalogue.department.clone(),
@@ -178,13 +178,6 @@ pub async fn pregnancy(
     let (by, supervision, supervisor) = (&op.by, op.supervision, op.supervisor.as_ref());
     let req = store.imaging_request(id).await?;
     let exam = catalogue.examination(&req.examination)?;
-    let patient = store.patient(&req.patient).await?;
-    if !catalogue.needs_pregnancy_enquiry(exam, patient.date_of_birth, london_date(store.now())) {
-        return Err(StoreError::Invalid(format!(
-            "answer: the catalogue asks no pregnancy enquiry for {} at this patient's age",
-            exam.title
-        )));
-    }
     let by_id = store.staff_id(by).await?;
     let target = format!("imaging-request:{id}");
     #[derive(Serialize)]
@@ -210,6 +203,14 @@ pub async fn pregnancy(
             &payload,
         )
         .await;
+    }
+    // After the decision: the answer says something of the patient's age.
+    let patient = store.patient(&req.patient).await?;
+    if !catalogue.needs_pregnancy_enquiry(exam, patient.date_of_birth, london_date(store.now())) {
+        return Err(StoreError::Invalid(format!(
+            "answer: the catalogue asks no pregnancy enquiry for {} at this patient's age",
+            exam.title
+        )));
     }
     let returned = answer.returns_request().then(|| {
         format!(
@@ -270,7 +271,17 @@ pub async fn expose(
     let exam = catalogue.examination(&req.examination)?;
     let patient = store.patient(&req.patient).await?;
     let today = london_date(store.now());
-    if req.status == RequestStatus::Justified && catalogue.needs_pregnancy_enquiry(exam, patient.date_of_birth, today) {
+    // The enquiry's reasons say something of the patient's age: for those who may read the record in the department.
+    let sees = reasons.is_empty() || {
+        let dept = remit_domain::place::PlaceCode::parse(&req.department)?;
+        scope::may_read(store, pack, &e.by, &req.patient, Some(dept))
+            .await?
+            .permitted()
+    };
+    if sees
+        && req.status == RequestStatus::Justified
+        && catalogue.needs_pregnancy_enquiry(exam, patient.date_of_birth, today)
+    {
         let answered_on = req
             .pregnancy_at
             .as_deref()
@@ -433,7 +444,6 @@ where
         + Send
         + 'static,
 {
-    let patient_id = store.patient_id(patient).await?;
     let by_id = store.staff_id(by).await?;
     let target = format!("patient:{patient}");
     let ask = ask_about(by, action, patient, None)?;
@@ -441,6 +451,7 @@ where
     if !d.permitted() {
         return refuse(store, audit_actor, action, &target, d.reasons, content).await;
     }
+    let patient_id = store.patient_id(patient).await?;
     let draft = AuditDraft::permit(audit_actor, action, target).with_payload(content);
     let c = content.clone();
     let (id, entry) = store.command(draft, move |tx| insert(tx, patient_id, by_id, c)).await?;

@@ -20,6 +20,7 @@ use crate::api::{ApiJson, ApiPath};
 use crate::auth::Actor;
 use crate::error::AppError;
 use crate::imaging::{self, Exposure, Referral};
+use crate::patient_gate::Opened;
 use crate::scope::{self, Outcome};
 
 fn done<T>(o: Outcome<T>) -> Result<T, AppError> {
@@ -44,6 +45,21 @@ pub(crate) async fn readable(state: &AppState, actor: &Actor, r: &RequestView) -
     Ok(r.referrer == actor.profile.staff.username.as_str()
         || may_read(state, actor, &r.patient, None).await?
         || may_read(state, actor, &r.patient, Some(&r.department)).await?)
+}
+
+/// Why the actor may not read this request, the refusal audited; `None` when they may.
+pub(crate) async fn refusal(state: &AppState, actor: &Actor, r: &RequestView) -> Result<Option<Vec<String>>, AppError> {
+    if readable(state, actor, r).await? {
+        return Ok(None);
+    }
+    let why = format!(
+        "{} is not on duty where this patient is, nor in the department, and did not refer them.",
+        actor.profile.staff.name
+    );
+    let target = format!("imaging-request:{}", r.id);
+    Ok(Some(
+        scope::refuse_read(&state.store, actor, "imaging.read", &target, vec![why]).await?,
+    ))
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -87,11 +103,8 @@ pub(crate) async fn show(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<RequestView>, AppError> {
     let r = state.store.imaging_request(id).await?;
-    if !readable(&state, &actor, &r).await? {
-        return Err(AppError::Forbidden(format!(
-            "{} may not read this patient's record",
-            actor.profile.staff.name
-        )));
+    if let Some(reasons) = refusal(&state, &actor, &r).await? {
+        return Err(AppError::Refused(reasons));
     }
     Ok(Json(r))
 }
@@ -360,20 +373,11 @@ fn doses(
         (status = 404, body = Object), (status = 422, body = Object)))]
 pub(crate) async fn dose_history(
     State(state): State<AppState>,
-    actor: Actor,
-    Path(nhs): Path<String>,
+    Opened(record): Opened,
     q: Result<Query<FormatQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
-    let nhs = NhsNumber::parse(&nhs)?;
-    let id = state.store.patient_id(&nhs).await?;
-    let dept = state.imaging.department.clone();
-    if !(may_read(&state, &actor, &nhs, None).await? || may_read(&state, &actor, &nhs, Some(&dept)).await?) {
-        return Err(AppError::Forbidden(format!(
-            "{} may not read this patient's record",
-            actor.profile.staff.name
-        )));
-    }
-    doses(state.store.dose_history(id).await?, q, true)
+    // Opened by the gate on the patient's ward, or in the imaging department (see `patient_gate::also_at`).
+    doses(state.store.dose_history(record.id).await?, q, true)
 }
 
 /// An operator's exposures (`?format=csv` to export): for the operator, and for practitioners and administrators.
@@ -396,9 +400,10 @@ pub(crate) async fn operator_activity(
             .contains(&remit_domain::staff::Entitlement::IrmerPractitioner)
         || me.staff.roles.contains(&remit_domain::staff::Role::Admin);
     if !allowed {
-        return Err(AppError::Forbidden(
-            "an operator's activity is for the operator, IR(ME)R practitioners and administrators".into(),
-        ));
+        let why = "An operator's activity is for the operator, IR(ME)R practitioners and administrators.".to_owned();
+        let target = format!("staff:{u}");
+        let reasons = scope::refuse_read(&state.store, &actor, "imaging.operator-activity", &target, vec![why]).await?;
+        return Err(AppError::Refused(reasons));
     }
     doses(state.store.operator_activity(id).await?, q, false)
 }
@@ -420,10 +425,10 @@ pub(crate) struct DiagnoseBody {
 pub(crate) async fn diagnose(
     State(state): State<AppState>,
     actor: Actor,
-    Path(nhs): Path<String>,
+    Opened(record): Opened,
     ApiJson(b): ApiJson<DiagnoseBody>,
 ) -> Result<Response, AppError> {
-    let nhs = NhsNumber::parse(&nhs)?;
+    let nhs = record.patient.nhs_number;
     let d = Diagnosis::parse(&b.diagnosis, b.code.as_deref())?;
     let by = actor.profile.staff.username.clone();
     let out = done(imaging::diagnose(&state.store, &state.pack, &nhs, &by, &d, &actor.audit_name()).await?)?;
@@ -448,10 +453,10 @@ pub(crate) struct PrescribeBody {
 pub(crate) async fn prescribe(
     State(state): State<AppState>,
     actor: Actor,
-    Path(nhs): Path<String>,
+    Opened(record): Opened,
     ApiJson(b): ApiJson<PrescribeBody>,
 ) -> Result<Response, AppError> {
-    let nhs = NhsNumber::parse(&nhs)?;
+    let nhs = record.patient.nhs_number;
     let p = Prescription::parse(&b.medicine, &b.dose, &b.route, &b.frequency)?;
     let by = actor.profile.staff.username.clone();
     let out = done(imaging::prescribe(&state.store, &state.pack, &nhs, &by, &p, &actor.audit_name()).await?)?;

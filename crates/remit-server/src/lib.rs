@@ -2,8 +2,10 @@
 //!
 //! [`app`] builds the whole router from an [`AppState`]; `main` only binds it, so tests drive the same router.
 //!
-//! **Invariant:** every route except `/health` and sign-in sits behind [`auth::require_auth`], which answers 401
-//! before any handler runs when no valid session or bearer token is presented.
+//! **Invariants:** every route except `/health` and sign-in sits behind [`auth::require_auth`], which answers 401
+//! before any handler runs when no valid session or bearer token is presented; and every route whose path names a
+//! patient sits behind [`patient_gate::gate`], which opens the record to the signed-in person or refuses, audited,
+//! before its handler runs.
 #![forbid(unsafe_code)]
 
 mod api;
@@ -20,6 +22,7 @@ mod metrics;
 pub mod obs;
 mod obs_api;
 mod pages;
+mod patient_gate;
 pub mod scope;
 pub mod tasks;
 pub mod uk;
@@ -46,6 +49,7 @@ use tracing::Span;
 
 pub use api::openapi;
 pub use auth::Actor;
+
 pub use error::AppError;
 pub use metrics::Metrics;
 
@@ -59,6 +63,20 @@ pub struct Config {
     pub body_limit: usize,
     /// The most people one supervisor should supervise at once; delegating beyond it warns.
     pub max_supervisees: usize,
+    /// Proxies whose `X-Forwarded-For` names the client (sign-in throttling counts by the client's address).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Connections served at once; further ones wait to be accepted.
+    pub max_connections: usize,
+    /// A connection must send a request's whole header within this long, and one idle between requests is closed
+    /// after it.
+    pub header_timeout: Duration,
+    /// A request's body must have arrived within this long of the request's start, else reading it fails (a 4xx);
+    /// a handler, once it has the body, is never cut short (a write is answered as it ended).
+    pub request_timeout: Duration,
+    /// Live event streams one person may hold open at once.
+    pub max_streams_per_person: usize,
+    /// How often an open event stream checks that its reader's credential still stands, between announcements.
+    pub stream_check: Duration,
 }
 
 impl Default for Config {
@@ -68,6 +86,12 @@ impl Default for Config {
             secure_cookies: false,
             body_limit: 1024 * 1024,
             max_supervisees: 4,
+            trusted_proxies: Vec::new(),
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_streams_per_person: 8,
+            stream_check: Duration::from_secs(10),
         }
     }
 }
@@ -85,11 +109,21 @@ pub struct AppState {
     pub events: Arc<Events>,
 }
 
-/// News for open pages: each escalation raised, acknowledged or reviewed bumps a counter that subscribers (the
-/// server-sent event streams of ward boards and inboxes) are told about.
+/// News for open pages: each escalation raised, acknowledged, reviewed or moved along its cascade is announced with
+/// the place of its patient, and the server-sent event streams of ward boards and inboxes pass on to each reader only
+/// the announcements of places they may see.
 pub struct Events {
-    tx: tokio::sync::broadcast::Sender<u64>,
+    tx: tokio::sync::broadcast::Sender<Change>,
     seq: std::sync::atomic::AtomicU64,
+    /// Open streams per person (staff id), held to [`Config::max_streams_per_person`].
+    open: std::sync::Mutex<std::collections::HashMap<i64, usize>>,
+}
+
+/// One announcement: its number, and the place it is about.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub seq: u64,
+    pub place: Arc<str>,
 }
 
 impl Default for Events {
@@ -97,20 +131,69 @@ impl Default for Events {
         Self {
             tx: tokio::sync::broadcast::channel(64).0,
             seq: std::sync::atomic::AtomicU64::new(0),
+            open: std::sync::Mutex::default(),
         }
     }
 }
 
 impl Events {
-    /// Tells subscribers that escalations changed.
-    pub fn escalation_raised(&self) {
-        let n = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    /// Tells subscribers that an escalation of a patient in `place` changed.
+    pub fn escalation_raised(&self, place: &str) {
+        let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         // No subscriber is not an error.
-        let _ = self.tx.send(n);
+        let _ = self.tx.send(Change {
+            seq,
+            place: Arc::from(place),
+        });
     }
 
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<u64> {
+    /// Tells open streams to check at once that their readers' credentials still stand (a sign-out here).
+    pub fn credentials_changed(&self) {
+        let _ = self.tx.send(Change {
+            seq: 0,
+            place: Arc::from(""),
+        });
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
         self.tx.subscribe()
+    }
+
+    /// Holds one of `staff`'s stream places, if fewer than `max` are open; the place is given back when the guard
+    /// is dropped (the stream ends).
+    pub fn hold_stream(self: &Arc<Self>, staff: i64, max: usize) -> Option<StreamGuard> {
+        let mut open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = open.entry(staff).or_default();
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(StreamGuard {
+            events: self.clone(),
+            staff,
+        })
+    }
+}
+
+/// One open event stream of a person's, given back when dropped.
+pub struct StreamGuard {
+    events: Arc<Events>,
+    staff: i64,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let mut open = self
+            .events
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&self.staff) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.staff);
+            }
+        }
     }
 }
 
@@ -170,9 +253,15 @@ async fn plain_request_id(mut req: Request) -> Request {
     req
 }
 
+/// What a page may load: its own scripts, styles and requests only, no inline script or style, no plug-ins, no
+/// framing, and forms that post back to remit.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
 /// The headers every answer carries: no sniffing of content types, no framing by another site, no referrer sent to
-/// another site (same-origin: a form post keeps its `Origin`, which the CSRF check reads), nothing kept by a
-/// browser's or proxy's cache (ward PCs are shared, and most answers name patients or staff);
+/// another site (same-origin: a form post keeps its `Origin`, which the CSRF check reads), the [`CSP`], nothing kept
+/// by a browser's or proxy's cache unless the answer says otherwise (only remit's static files do: ward PCs are
+/// shared, and most answers name patients or staff);
 /// HSTS when remit is served over HTTPS (`--secure-cookies`).
 async fn protective_headers(
     axum::extract::State(secure): axum::extract::State<bool>,
@@ -184,9 +273,9 @@ async fn protective_headers(
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static("frame-ancestors 'none'"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     if secure {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
@@ -205,6 +294,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api::router())
         .merge(metrics::router())
         .merge(fhir::router())
+        .route_layer(middleware::from_fn_with_state(state.clone(), patient_gate::gate))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_auth));
 
     let public = Router::new()
@@ -212,6 +302,7 @@ pub fn app(state: AppState) -> Router {
         .merge(pages::public_router());
 
     let body_limit = state.config.body_limit;
+    let request_timeout = state.config.request_timeout;
     Router::new()
         .merge(public)
         .merge(protected)
@@ -223,7 +314,9 @@ pub fn app(state: AppState) -> Router {
             protective_headers,
         ))
         .layer(middleware::from_fn_with_state(state.store.backend(), writes::on_write_threads))
+        // The limit inside the deadline, so that a body too large is answered 413 as it streams in.
         .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(middleware::map_request_with_state(request_timeout, body_deadline))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
@@ -252,6 +345,48 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::map_request(plain_request_id))
 }
 
+/// Gives the request's body a deadline: frames after it are an error for whoever reads the body, so a client that
+/// trickles a body cannot hold a connection and a handler for long.
+async fn body_deadline(axum::extract::State(within): axum::extract::State<Duration>, req: Request) -> Request {
+    let (parts, body) = req.into_parts();
+    let body = Deadline {
+        body,
+        sleep: Box::pin(tokio::time::sleep(within)),
+    };
+    Request::from_parts(parts, axum::body::Body::new(body))
+}
+
+struct Deadline {
+    body: axum::body::Body,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl http_body::Body for Deadline {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::future::Future as _;
+        // What has arrived is read whenever the handler asks; only waiting for more is cut short.
+        let frame = std::pin::Pin::new(&mut self.body).poll_frame(cx);
+        if frame.is_pending() && self.sleep.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(Some(Err(axum::Error::new("the request body did not arrive in time"))));
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 /// Liveness and database reachability; open to all, says nothing about patients.
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
@@ -268,11 +403,71 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
     }
 }
 
-/// Serves until `shutdown` resolves, then finishes the requests in flight.
+/// How long requests in flight are given to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Serves until `shutdown` resolves, then finishes the requests in flight (for up to [`SHUTDOWN_GRACE`]).
+///
+/// Each connection is bounded: at most `max_connections` are served at once (further ones wait in the listen
+/// queue), a request's header must arrive within `header_timeout` (and an idle keep-alive connection is closed after
+/// it), and a request's body must have arrived within `request_timeout` (see [`app`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let config = state.config.clone();
+    let router = app(state);
+    let slots = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = slots.clone().acquire_owned() => slot.map_err(std::io::Error::other)?,
+        };
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = router
+            .clone()
+            .map_request(move |mut req: Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                req
+            });
+        let conn = builder.serve_connection(
+            TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // A client that goes away or times out is not the server's error.
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    // No new connections; those open get a moment to finish (event streams never would).
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+        tracing::info!("connections still open at shutdown were closed");
+    }
+    Ok(())
 }

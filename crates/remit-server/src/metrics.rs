@@ -94,9 +94,25 @@ fn escape(label: &str) -> String {
     label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
+fn known_method(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Middleware: times every request and counts it under its route template (never the raw path).
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let method = req.method().to_string();
+    // Labels come from closed sets, so that no request can add a series: the methods remit knows (any other is
+    // `other`), route templates (never the raw path) and status codes.
+    let method = known_method(req.method()).to_owned();
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -115,9 +131,9 @@ pub fn router() -> Router<AppState> {
 
 async fn metrics(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
     if !actor.profile.staff.has_role(Role::Admin) {
-        return Err(AppError::Forbidden(
-            "metrics are for administrators: this needs the role `admin`".into(),
-        ));
+        let why = "Metrics are for administrators: this needs the role `admin`.".to_owned();
+        let reasons = crate::scope::refuse_read(&state.store, &actor, "metrics.read", "metrics", vec![why]).await?;
+        return Err(AppError::Refused(reasons));
     }
     let mut res = state.metrics.render().into_response();
     res.headers_mut().insert(

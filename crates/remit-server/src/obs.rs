@@ -146,7 +146,7 @@ async fn may_record(
         ask.supervisor = Some(s.clone());
     }
     let facts = scope::Facts::load_with(store, pack, &ask, known).await?;
-    let reasons = pack.decide(&facts.question(&ask)).reasons;
+    let reasons = facts.decide(pack, &ask).reasons;
     Ok((reasons, facts))
 }
 
@@ -587,7 +587,6 @@ pub async fn prescribe_scale2(
     audit_actor: &str,
 ) -> Result<Outcome<Scale2>, StoreError> {
     let reason = need_reason(&p.reason, "scored on scale 2 (the clinical indication)")?;
-    let patient_id = store.patient_id(&p.patient).await?;
     let by_id = store.staff_id(&p.by).await?;
     let target = format!("patient:{}", p.patient);
     let mut ask = Ask::new(p.by.clone(), "vitals.prescribe-scale-2");
@@ -596,6 +595,7 @@ pub async fn prescribe_scale2(
     if !d.permitted() {
         return refuse(store, audit_actor, "vitals.prescribe-scale-2", &target, d.reasons, p).await;
     }
+    let patient_id = store.patient_id(&p.patient).await?;
     let draft = AuditDraft::permit(audit_actor, "vitals.prescribe-scale-2", target).with_payload(p);
     let (low, high) = (p.target_low, p.target_high);
     store
@@ -618,13 +618,7 @@ pub async fn end_scale2(
     audit_actor: &str,
 ) -> Result<Outcome<()>, StoreError> {
     let reason = need_reason(reason, "returned to scale 1")?;
-    let patient_id = store.patient_id(patient).await?;
     let by_id = store.staff_id(by).await?;
-    if store.scale2(patient_id).await?.is_none() {
-        return Err(StoreError::Invalid(
-            "patient: has no SpO2 scale 2 prescription to end".into(),
-        ));
-    }
     let target = format!("patient:{patient}");
     let mut ask = Ask::new(by.clone(), "vitals.prescribe-scale-2");
     ask.patient = Some(patient.clone());
@@ -632,6 +626,14 @@ pub async fn end_scale2(
     let payload = serde_json::json!({"by": by.as_str(), "reason": reason});
     if !d.permitted() {
         return refuse(store, audit_actor, "vitals.end-scale-2", &target, d.reasons, &payload).await;
+    }
+    // Asked after the decision, so that nobody learns from the answer whether a patient they may not see exists, or
+    // is on scale 2.
+    let patient_id = store.patient_id(patient).await?;
+    if store.scale2(patient_id).await?.is_none() {
+        return Err(StoreError::Invalid(
+            "patient: has no SpO2 scale 2 prescription to end".into(),
+        ));
     }
     let draft = AuditDraft::permit(audit_actor, "vitals.end-scale-2", target).with_payload(&payload);
     store
@@ -654,9 +656,9 @@ fn wait_of(state: &str) -> Wait {
 /// Moves escalations along the employer's cascade as time passes: each wait (for acknowledgement, then for review)
 /// that ran past its time takes a step, and a late sweep takes every step due, each dated when it fell due. Each
 /// move is audited as `system`. Returns how many moved.
-pub async fn sweep(store: &Store, routes: &Routes) -> Result<usize, StoreError> {
+pub async fn sweep(store: &Store, routes: &Routes) -> Result<Vec<String>, StoreError> {
     let now = store.now();
-    let mut moved = 0;
+    let mut moved = Vec::new();
     for w in store.waiting().await? {
         let wait = wait_of(&w.state);
         let steps = routes.steps_due(w.level, wait, w.stage, w.notified_at, now);
@@ -688,7 +690,7 @@ pub async fn sweep(store: &Store, routes: &Routes) -> Result<usize, StoreError> 
         let draft = AuditDraft::permit("system", "escalation.cascade", format!("escalation:{}", w.id))
             .with_payload(&serde_json::json!({"stage": last.0, "waiting_for": waited}));
         tx.commit(draft).await?;
-        moved += 1;
+        moved.push(w.place);
     }
     Ok(moved)
 }
@@ -1170,7 +1172,7 @@ pub async fn missed(
     let mut ask = Ask::new(by.clone(), "vitals.missed");
     ask.patient = Some(patient.clone());
     let mut facts = scope::Facts::load(store, pack, &ask).await?;
-    let reasons = pack.decide(&facts.question(&ask)).reasons;
+    let reasons = facts.decide(pack, &ask).reasons;
     let target = format!("patient:{patient}");
     let payload = serde_json::json!({"by": by.as_str(), "reason": reason});
     if !reasons.is_empty() {
@@ -1232,7 +1234,6 @@ pub async fn set_pregnancy(
         }
         None => None,
     };
-    let patient_id = store.patient_id(&c.patient).await?;
     let target = format!("patient:{}", c.patient);
     let mut ask = Ask::new(c.by.clone(), "record.pregnancy-status");
     ask.patient = Some(c.patient.clone());
@@ -1240,6 +1241,7 @@ pub async fn set_pregnancy(
     if !d.permitted() {
         return refuse(store, audit_actor, "record.pregnancy-status", &target, d.reasons, c).await;
     }
+    let patient_id = store.patient_id(&c.patient).await?;
     let draft = AuditDraft::permit(audit_actor, "record.pregnancy-status", target).with_payload(c);
     store
         .command(draft, move |tx| {

@@ -2,7 +2,7 @@
 //! `record.read` for the patient, and lists show only the patients the reader may see.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use remit_domain::nhs::NhsNumber;
 use remit_domain::obs::Readings;
@@ -19,6 +19,7 @@ use crate::api::{ApiJson, ApiPath};
 use crate::auth::Actor;
 use crate::error::AppError;
 use crate::obs::{self, Amendment, EscalationNotice, Overdue, RecordSet, Recorded, Scale2Prescription};
+use crate::patient_gate::Opened;
 use crate::scope::{self, BreakGlass, Outcome};
 
 /// The break-glass header, as the OpenAPI document shows it.
@@ -150,13 +151,13 @@ fn done<T>(o: Outcome<T>) -> Result<T, AppError> {
 
 /// Refuses, with every reason and audited, unless the actor may read the patient's record now (or states a
 /// break-glass reason). Answers the record opened.
-pub(crate) async fn must_read(
+async fn must_read(
     state: &AppState,
     actor: &Actor,
     nhs: &NhsNumber,
     break_glass: &BreakGlass,
 ) -> Result<PatientRecord, AppError> {
-    done(scope::open_record(&state.store, &state.pack, actor, nhs, break_glass.reason()).await?)
+    done(scope::open_record(&state.store, &state.pack, actor, nhs, break_glass.reason(), None).await?)
 }
 
 fn username(s: &Option<String>) -> Result<Option<Username>, AppError> {
@@ -174,12 +175,12 @@ fn username(s: &Option<String>) -> Result<Option<Username>, AppError> {
 pub(crate) async fn record_set(
     State(state): State<AppState>,
     actor: Actor,
-    Path(nhs): Path<String>,
+    Opened(record): Opened,
     ApiJson(body): ApiJson<RecordBody>,
 ) -> Result<(StatusCode, Json<Recorded>), AppError> {
     let (readings, scale) = body.set.readings()?;
     let r = RecordSet {
-        patient: NhsNumber::parse(&nhs)?,
+        patient: record.patient.nhs_number,
         by: actor.profile.staff.username.clone(),
         supervisor: username(&body.supervisor)?,
         taken_at: body
@@ -191,8 +192,8 @@ pub(crate) async fn record_set(
         scale,
     };
     let out = done(obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(&actor), None).await?)?;
-    if out.escalation.is_some() {
-        state.events.escalation_raised();
+    if let Some(e) = &out.escalation {
+        state.events.escalation_raised(&e.place);
     }
     Ok((StatusCode::CREATED, Json(out)))
 }
@@ -216,18 +217,14 @@ pub(crate) struct SetsQuery {
         (status = 404, body = Object), (status = 422, body = Object)))]
 pub(crate) async fn list_sets(
     State(state): State<AppState>,
-    actor: Actor,
-    bg: BreakGlass,
-    Path(nhs): Path<String>,
+    Opened(record): Opened,
     query: Result<Query<SetsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<SetView>>, AppError> {
     let Query(q) = query.map_err(|e| AppError::Unprocessable(format!("query: {}", e.body_text())))?;
-    let nhs = NhsNumber::parse(&nhs)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(AppError::Unprocessable(format!("limit: `{limit}` is outside 1-1000")));
     }
-    let record = must_read(&state, &actor, &nhs, &bg).await?;
     Ok(Json(
         state
             .store
@@ -274,8 +271,8 @@ pub(crate) async fn amend_set(
         reason: body.reason,
     };
     let out = done(obs::amend(&state.store, &state.pack, &a, &actor.audit_name()).await?)?;
-    if out.escalation.is_some() {
-        state.events.escalation_raised();
+    if let Some(e) = &out.escalation {
+        state.events.escalation_raised(&e.place);
     }
     Ok((StatusCode::CREATED, Json(out)))
 }
@@ -316,12 +313,12 @@ pub(crate) async fn set_entered_in_error(
 pub(crate) async fn prescribe_scale2(
     State(state): State<AppState>,
     actor: Actor,
-    Path(nhs): Path<String>,
+    Opened(record): Opened,
     ApiJson(body): ApiJson<Scale2Body>,
 ) -> Result<(StatusCode, Json<remit_store::obs::Scale2>), AppError> {
     let (low, high) = obs::parse_target(&body.target)?;
     let p = Scale2Prescription {
-        patient: NhsNumber::parse(&nhs)?,
+        patient: record.patient.nhs_number,
         by: actor.profile.staff.username.clone(),
         target_low: low,
         target_high: high,
@@ -348,13 +345,13 @@ pub(crate) struct MissedBody {
 pub(crate) async fn missed(
     State(state): State<AppState>,
     actor: Actor,
-    Path(nhs): Path<String>,
+    Opened(record): Opened,
     ApiJson(body): ApiJson<MissedBody>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    let nhs = NhsNumber::parse(&nhs)?;
+    let nhs = record.patient.nhs_number;
     let by = actor.profile.staff.username.clone();
     done(obs::missed(&state.store, &state.pack, &nhs, &by, &body.reason, &actor.audit_name()).await?)?;
-    state.events.escalation_raised();
+    state.events.escalation_raised(record.patient.place.as_str());
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({"patient": nhs, "reason": body.reason.trim(), "recorded_by": by})),
@@ -381,11 +378,11 @@ pub(crate) struct PregnancyBody {
 pub(crate) async fn pregnancy(
     State(state): State<AppState>,
     actor: Actor,
-    Path(nhs): Path<String>,
+    Opened(record): Opened,
     ApiJson(body): ApiJson<PregnancyBody>,
 ) -> Result<Json<Value>, AppError> {
     let c = obs::PregnancyChange {
-        patient: NhsNumber::parse(&nhs)?,
+        patient: record.patient.nhs_number,
         by: actor.profile.staff.username.clone(),
         status: obs::parse_pregnancy(&body.status)?,
         until: body
@@ -482,7 +479,7 @@ pub(crate) async fn acknowledge(
 ) -> Result<Json<EscalationNotice>, AppError> {
     let by = actor.profile.staff.username.clone();
     let out = done(obs::acknowledge(&state.store, &state.pack, id, &by, &actor.audit_name()).await?)?;
-    state.events.escalation_raised();
+    state.events.escalation_raised(&out.escalation.place);
     Ok(Json(out))
 }
 
@@ -500,7 +497,7 @@ pub(crate) async fn review(
 ) -> Result<Json<EscalationNotice>, AppError> {
     let by = actor.profile.staff.username.clone();
     let out = done(obs::review(&state.store, &state.pack, id, &by, &body.note, &actor.audit_name()).await?)?;
-    state.events.escalation_raised();
+    state.events.escalation_raised(&out.escalation.place);
     Ok(Json(out))
 }
 
@@ -509,16 +506,15 @@ pub(crate) async fn review(
 #[utoipa::path(post, path = "/api/news2/score/{nhs_number}", tag = "vital signs",
     params(("nhs_number" = String, Path, description = "The patient's NHS number")), request_body = SetBody,
     responses((status = 200, body = Object), (status = 400, body = Object), (status = 401, body = Object),
-        (status = 404, body = Object), (status = 422, body = Object)))]
+        (status = 403, description = "Refused, with every reason", body = Object), (status = 404, body = Object),
+        (status = 422, body = Object)))]
 pub(crate) async fn score(
     State(state): State<AppState>,
-    actor: Actor,
-    Path(nhs): Path<String>,
+    Opened(record): Opened,
     ApiJson(body): ApiJson<SetBody>,
 ) -> Result<Json<Value>, AppError> {
-    let nhs = NhsNumber::parse(&nhs)?;
-    // What the score depends on (scale 2, age, pregnancy) is the patient's record: read only by those who may.
-    let record = must_read(&state, &actor, &nhs, &BreakGlass::default()).await?;
+    // What the score depends on (scale 2, age, pregnancy) is the patient's record, opened by the gate to those who
+    // may read it.
     let scale = if record.scale2.is_some() {
         remit_domain::news2::Spo2Scale::Two
     } else {

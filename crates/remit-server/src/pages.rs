@@ -9,15 +9,52 @@ use axum::{Form, Router};
 use remit_domain::audit::AuditDraft;
 use remit_domain::staff::{StaffStatus, Username};
 use remit_store::credentials::verify_password;
-use remit_store::session::normalise_username;
+use remit_store::session::{Throttle, ThrottleKeys, normalise_username};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::{Actor, check_same_origin, session_clear_cookie, session_cookie, session_set_cookie};
+use crate::auth::{Actor, SourceAddress, check_same_origin, session_clear_cookie, session_cookie, session_set_cookie};
 use crate::error::{AppError, render};
 
 pub fn public_router() -> Router<AppState> {
-    Router::new().route("/login", get(login_page).post(login))
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/static/{file}", get(static_file))
+}
+
+/// remit's stylesheet and scripts, compiled in: open to all (the sign-in page needs the stylesheet), and carrying
+/// nothing about anyone. Pages load them rather than carry inline script or style, which the
+/// Content-Security-Policy forbids.
+const STATIC: &[(&str, &str, &str)] = &[
+    (
+        "remit.css",
+        "text/css; charset=utf-8",
+        include_str!("../static/remit.css"),
+    ),
+    (
+        "live.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/live.js"),
+    ),
+    (
+        "record.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/record.js"),
+    ),
+];
+
+async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    match STATIC.iter().find(|(name, _, _)| *name == file) {
+        Some((_, kind, body)) => (
+            [
+                (header::CONTENT_TYPE, *kind),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => AppError::NotFound("no such file".into()).into_response(),
+    }
 }
 
 pub fn router() -> Router<AppState> {
@@ -74,14 +111,30 @@ fn login_again(status: StatusCode, username: &str, message: String) -> Response 
     }
 }
 
+/// The longest username and password a sign-in form may carry: checked before any other work, so that neither a
+/// password hash nor an audit entry is ever made of a megabyte.
+pub(crate) const USERNAME_MAX: usize = 64;
+pub(crate) const PASSWORD_MAX: usize = 1024;
+
 #[tracing::instrument(skip_all)]
-async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    source: SourceAddress,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     if let Err(e) = check_same_origin(&headers) {
         return e.into_response();
     }
+    if form.username.len() > USERNAME_MAX || form.password.len() > PASSWORD_MAX {
+        let message = format!(
+            "A username is at most {USERNAME_MAX} characters and a password at most {PASSWORD_MAX}: nothing was checked."
+        );
+        return login_again(StatusCode::UNPROCESSABLE_ENTITY, "", message);
+    }
     let name = normalise_username(&form.username);
-    let shown = form.username.trim().chars().take(64).collect::<String>();
-    match login_inner(&state, &headers, &name, &form.password).await {
+    let shown = form.username.trim().to_owned();
+    match login_inner(&state, &headers, &source, &name, &form.password).await {
         Ok(Ok(cookie)) => {
             let mut res = Redirect::to("/").into_response();
             if let Ok(v) = header::HeaderValue::from_str(&cookie) {
@@ -94,21 +147,40 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Fo
     }
 }
 
-/// `Ok(Ok(cookie))` on success; `Ok(Err(..))` a refusal to show on the form.
+/// `Ok(Ok(cookie))` on success; `Ok(Err(..))` a refusal to show on the form. Every attempt takes a try from the
+/// throttle before its password is checked (counted as a failure until it succeeds), so parallel attempts cannot
+/// check more passwords than the throttle allows; a throttled attempt is refused and audited without a check.
 async fn login_inner(
     state: &AppState,
     headers: &HeaderMap,
+    source: &SourceAddress,
     name: &str,
     password: &str,
 ) -> Result<Result<String, (StatusCode, String)>, AppError> {
     let store = &state.store;
-    if let Some(until) = store.sign_in_locked_until(name).await? {
-        let wait = (until - store.now()).num_minutes() + 1;
-        return Ok(Err((
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("Too many failed sign-ins for this username. Try again in {wait} minutes."),
-        )));
-    }
+    let target = format!("staff:{name}");
+    let refuse = |reason: String| AuditDraft::deny("anonymous", "session.sign-in", target.clone(), vec![reason]);
+    let keys = ThrottleKeys::new(&source.0, name);
+    let taken = match store.take_sign_in_try(&keys).await? {
+        Throttle::Go(taken) => taken,
+        Throttle::WaitUntil(until) => {
+            let wait = (until - store.now()).num_seconds().max(1);
+            store
+                .record(refuse(format!(
+                    "throttled: too many failed sign-ins; next try in {wait} s"
+                )))
+                .await?;
+            let wait_text = if wait < 120 {
+                format!("{wait} seconds")
+            } else {
+                format!("{} minutes", (wait + 59) / 60)
+            };
+            return Ok(Err((
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many failed sign-ins for this username or from this computer. Try again in {wait_text}."),
+            )));
+        }
+    };
     let username = Username::parse(name).ok();
     let found = match &username {
         Some(u) => store.credentials_of(u).await?,
@@ -119,24 +191,21 @@ async fn login_inner(
     let password_ok = tokio::task::spawn_blocking(move || verify_password(&candidate, stored_hash.as_deref()))
         .await
         .map_err(|e| AppError::Internal(format!("password check: {e}")))?;
-    let target = format!("staff:{name}");
-    let refuse = |reason: &str| AuditDraft::deny("anonymous", "session.sign-in", target.clone(), vec![reason.into()]);
     let (staff_id, status) = match (found, password_ok) {
         (Some((id, _, status)), true) => (id, status),
         _ => {
-            store.note_sign_in_attempt(name, false).await?;
-            store.record(refuse("wrong username or password")).await?;
+            store.record(refuse("wrong username or password".into())).await?;
             return Ok(Err((StatusCode::UNAUTHORIZED, WRONG.into())));
         }
     };
+    store.sign_in_succeeded(taken).await?;
     if status != StaffStatus::Active {
-        store.record(refuse("the account is suspended")).await?;
+        store.record(refuse("the account is suspended".into())).await?;
         return Ok(Err((
             StatusCode::FORBIDDEN,
             "This account is suspended. Ask your system administrator.".into(),
         )));
     }
-    store.note_sign_in_attempt(name, true).await?;
     // Whatever session the browser held before, sign-in starts a new one with a new id.
     if let Some(old) = session_cookie(headers) {
         store.end_session(&old).await?;
@@ -162,6 +231,7 @@ async fn logout(State(state): State<AppState>, actor: Actor) -> Result<Response,
             actor.audit_name(),
         ))
         .await?;
+        state.events.credentials_changed();
     }
     let mut res = Redirect::to("/login").into_response();
     if let Ok(v) = header::HeaderValue::from_str(&session_clear_cookie(&state)) {

@@ -35,6 +35,22 @@ pub async fn refuse<T>(
     Ok(Outcome::Refused(reasons))
 }
 
+/// Records the refusal of a read that is a role's rather than the policy's to decide (the audit log, metrics, the
+/// competency matrix, an X-ray request or task outside one's reach), and answers its reasons: every refusal is in
+/// the audit log, reads included.
+pub async fn refuse_read(
+    store: &Store,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    reasons: Vec<String>,
+) -> Result<Vec<String>, StoreError> {
+    store
+        .record(AuditDraft::deny(actor.audit_name(), action, target, reasons.clone()))
+        .await?;
+    Ok(reasons)
+}
+
 /// A question about one action, parsed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ask {
@@ -79,6 +95,23 @@ impl Ask {
     }
 }
 
+/// The place a patient who does not exist is judged to be on: a code no place is expected to have (were one given
+/// it, those on duty there would be told only that there is no such patient).
+const NOBODYS_PLACE: &str = "no-such-patient";
+
+/// How a refusal names the place of a patient its reader may not see.
+const VEILED_PLACE: &str = "the patient's ward or department";
+
+/// A patient as judged for someone who may not learn where they are: on nobody's ward, the place named as "the
+/// patient's ward or department".
+fn veiled(nhs: &NhsNumber) -> Result<PatientFacts, StoreError> {
+    Ok(PatientFacts {
+        nhs_number: nhs.clone(),
+        place: remit_domain::place::PlaceCode::parse(NOBODYS_PLACE)?,
+        place_name: VEILED_PLACE.to_owned(),
+    })
+}
+
 /// The facts a question needs, loaded as they stand now.
 pub struct Facts {
     pub actor: StaffProfile,
@@ -89,6 +122,8 @@ pub struct Facts {
     /// The patient's record as the store holds it (its id, the scale 2 prescription, the actor's open tasks), for
     /// the command that follows the question.
     pub record: Option<PatientRecord>,
+    /// The patient as a refusal to someone who may not learn where they are judges them (see [`Facts::decide`]).
+    veiled: Option<PatientFacts>,
     pub today: chrono::NaiveDate,
 }
 
@@ -127,10 +162,17 @@ impl Facts {
             None => None,
         };
         let record = match &ask.patient {
-            Some(nhs) => Some(store.patient_record(nhs, actor.id, versions).await?),
+            Some(nhs) => match store.patient_record(nhs, actor.id, versions).await {
+                Ok(r) => Some(r),
+                // Judged as a patient on nobody's ward, so that the answer is the one a patient the actor may not
+                // see gets (see `Facts::decide`); the command that follows finds no record to act on.
+                Err(StoreError::NotFound(_)) => None,
+                Err(e) => return Err(e),
+            },
             None => None,
         };
         let patient = match &record {
+            None => ask.patient.as_ref().map(veiled).transpose()?,
             Some(r) => Some(match &ask.place {
                 Some(code) if *code != r.patient.place => PatientFacts {
                     nhs_number: r.patient.nhs_number.clone(),
@@ -143,23 +185,59 @@ impl Facts {
                     place_name: r.place_name.clone(),
                 },
             }),
-            None => None,
         };
+        let veiled = ask.patient.as_ref().map(veiled).transpose()?;
         Ok(Self {
             actor,
             supervisor,
             colleague,
             patient,
             record,
+            veiled,
             today: store.now().date_naive(),
         })
     }
 
     /// The patient's record the question was about, taken for the command that follows it.
     pub fn take_record(&mut self) -> Result<PatientRecord, StoreError> {
-        self.record
-            .take()
-            .ok_or_else(|| StoreError::Invalid("the question names no patient".into()))
+        self.record.take().ok_or_else(|| match &self.patient {
+            Some(p) => StoreError::NotFound(format!("no patient with NHS number `{}`", p.nhs_number)),
+            None => StoreError::Invalid("the question names no patient".into()),
+        })
+    }
+
+    /// Asks the pack. A refusal about a patient whose place the actor does not know already — one on no ward they
+    /// are on duty in, for whom they hold no open task, or one who does not exist — is judged as about a patient on
+    /// nobody's ward and names the place only as "the patient's ward or department": both answer alike, so that a
+    /// refusal tells nobody where a patient is, or whether there is one.
+    pub fn decide(&self, pack: &PolicyPack, ask: &Ask) -> Decision {
+        let mut q = self.question(ask);
+        let decision = pack.decide(&q);
+        if decision.permitted() || self.knows_place() {
+            return decision;
+        }
+        q.open_task = false;
+        self.decide_veiled(pack, q).unwrap_or(decision)
+    }
+
+    /// Whether the actor knows where the patient is already: on duty where the question is judged or where the
+    /// patient is, or holding an open task for them.
+    fn knows_place(&self) -> bool {
+        let (Some(record), Some(facts)) = (&self.record, &self.patient) else {
+            return false;
+        };
+        let on_duty = &self.actor.on_duty;
+        on_duty.contains(&facts.place) || on_duty.contains(&record.patient.place) || !record.task_activities.is_empty()
+    }
+
+    /// `q`'s refusal as told to someone who may not learn where the patient is: judged on nobody's ward, the place
+    /// named as "the patient's ward or department", so that nothing in it (its reasons, or which rules fired)
+    /// depends on where the patient is. `None` when it would not be a refusal so judged: veiling changes what a
+    /// refusal says, never that it is one.
+    pub fn decide_veiled<'a>(&'a self, pack: &PolicyPack, mut q: Question<'a>) -> Option<Decision> {
+        q.patient = Some(self.veiled.as_ref()?);
+        let said = pack.decide(&q);
+        (!said.permitted()).then_some(said)
     }
 
     /// The question these facts and `ask` make.
@@ -198,31 +276,43 @@ pub async fn may_read(
     check(store, pack, &ask).await
 }
 
-/// Opens the patient's record to `actor` (`record.read`), or refuses with every reason, audited. A stated
-/// break-glass reason opens a record outside the actor's duty; that read is audited with the reason. What is opened
-/// is the patient's record as the question saw it.
+/// Opens the patient's record to `actor` (`record.read`), or refuses with every reason, audited: the one decision
+/// "may this person see this patient". With `also`, a record the actor may not read where the patient is opens if
+/// they may read it there (an imaging department, for its own records). A stated break-glass reason opens a record
+/// outside the actor's duty; that read is audited with the reason. What is opened is the patient's record as the
+/// question saw it. A patient who does not exist is refused as one the actor may not see (see [`Facts::decide`]).
 pub async fn open_record(
     store: &Store,
     pack: &PolicyPack,
     actor: &Actor,
     patient: &NhsNumber,
     break_glass: Option<&str>,
+    also: Option<&remit_domain::place::PlaceCode>,
 ) -> Result<Outcome<PatientRecord>, StoreError> {
     let username = &actor.profile.staff.username;
     let mut ask = Ask::new(username.clone(), "record.read");
     ask.patient = Some(patient.clone());
     let mut facts = Facts::load_with(store, pack, &ask, Some(actor)).await?;
-    let mut decision = pack.decide(&facts.question(&ask));
+    let mut decision = facts.decide(pack, &ask);
     if decision.permitted() {
         return Ok(Outcome::Done(facts.take_record()?));
+    }
+    if let Some(place) = also.filter(|_| facts.record.is_some()) {
+        let mut there = ask.clone();
+        there.place = Some(place.clone());
+        let mut facts = Facts::load_with(store, pack, &there, Some(actor)).await?;
+        if facts.decide(pack, &there).permitted() {
+            return Ok(Outcome::Done(facts.take_record()?));
+        }
     }
     let who = format!("staff:{username}");
     let target = format!("patient:{patient}");
     if let Some(reason) = break_glass {
         let mut glass = ask.clone();
         glass.break_glass = Some(reason.to_owned());
-        decision = pack.decide(&facts.question(&glass));
+        decision = facts.decide(pack, &glass);
         if decision.permitted() {
+            // Audited whether or not there is such a patient: probing numbers by break-glass leaves a trail.
             let mut draft = AuditDraft::permit(&who, "record.read", &target);
             draft.reasons = vec![format!("break-glass: {reason}")];
             store.record(draft).await?;
@@ -245,7 +335,7 @@ impl BreakGlass {
         self.0.as_deref()
     }
 
-    fn from_parts(parts: &axum::http::request::Parts) -> Self {
+    pub(crate) fn from_parts(parts: &axum::http::request::Parts) -> Self {
         let header = parts
             .headers
             .get("remit-break-glass")
@@ -329,7 +419,7 @@ pub fn readable_among(
 /// Loads the facts and asks.
 pub async fn check(store: &Store, pack: &PolicyPack, ask: &Ask) -> Result<Decision, StoreError> {
     let facts = Facts::load(store, pack, ask).await?;
-    Ok(pack.decide(&facts.question(ask)))
+    Ok(facts.decide(pack, ask))
 }
 
 /// Asks, and records the question and its answer in the audit log (a refusal with every reason).

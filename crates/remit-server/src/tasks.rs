@@ -92,7 +92,6 @@ pub async fn delegate(
             "supervisor: a supervisor is named only with indirect or direct supervision".into(),
         ));
     }
-    let patient_id = store.patient_id(&d.patient).await?;
     let delegator_id = store.staff_id(&d.delegator).await?;
     let delegatee_id = store.staff_id(&d.delegatee).await?;
     let supervisor_id = match &d.supervisor {
@@ -116,7 +115,14 @@ pub async fn delegate(
     let facts = scope::Facts::load(store, pack, &work).await?;
     let mut question = facts.question(&work);
     question.open_task = true;
-    let second = pack.decide(&question);
+    // A delegator who may not delegate here hears the delegatee's side veiled: it would otherwise say where the
+    // patient is (a colleague to name "on duty on Ward 7").
+    let second = if first.permitted() {
+        pack.decide(&question)
+    } else {
+        let unveiled = pack.decide(&question);
+        facts.decide_veiled(pack, question).unwrap_or(unveiled)
+    };
     let mut reasons = first.reasons;
     reasons.extend(second.reasons);
     if d.delegator == d.delegatee {
@@ -131,6 +137,8 @@ pub async fn delegate(
     if !reasons.is_empty() {
         return refuse(store, audit_actor, "task.delegate", &target, reasons, d).await;
     }
+    // Asked first, so that a patient there is not answers as one the delegator may not see.
+    let patient_id = store.patient_id(&d.patient).await?;
 
     let new = NewTask {
         patient_id,

@@ -16,7 +16,6 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use remit_domain::clinical::Prescription;
 use remit_domain::news2::Spo2Scale;
-use remit_domain::nhs::NhsNumber;
 use remit_domain::obs::{CHART_ROWS, EscalationLevel, NotScored, Readings, frequency_text, tenths};
 use remit_domain::place::PlaceCode;
 use remit_domain::staff::Username;
@@ -29,8 +28,9 @@ use crate::AppState;
 use crate::auth::{Actor, Claimed};
 use crate::error::{AppError, render};
 use crate::obs::{self, EscalationNotice, RecordSet, Recorded};
-use crate::obs_api::must_read;
-use crate::scope::{self, BreakGlass, Outcome};
+use crate::patient_gate::Opened;
+use crate::scope::{self, Outcome};
+use remit_store::patient::PatientRecord;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -438,22 +438,9 @@ const HISTORY_ROWS: i64 = 50;
 async fn patient_page(
     State(state): State<AppState>,
     actor: Actor,
-    bg: BreakGlass,
-    Path(nhs): Path<String>,
+    Opened(record): Opened,
 ) -> Result<Response, AppError> {
-    let nhs = NhsNumber::parse(&nhs)?;
-    let record = match must_read(&state, &actor, &nhs, &bg).await {
-        Err(AppError::Refused(reasons)) => {
-            let page = RefusedPage {
-                actor: &actor,
-                what: "Open this patient's record",
-                reasons: &reasons,
-                break_glass: Some(format!("/patients/{nhs}")),
-            };
-            return Ok((StatusCode::FORBIDDEN, render(&page)?).into_response());
-        }
-        other => other?,
-    };
+    let nhs = record.patient.nhs_number.clone();
     let id = record.id;
     let filter = EscalationFilter {
         open: true,
@@ -571,6 +558,21 @@ struct RefusedPage<'a> {
     reasons: &'a [String],
     /// Where a break-glass reason may be stated to open a record anyway.
     break_glass: Option<String>,
+}
+
+/// The page for a record the reader may not open, with the break-glass form where one may state a reason.
+pub(crate) fn refused_record_page(
+    actor: &Actor,
+    reasons: &[String],
+    break_glass: Option<String>,
+) -> Result<Response, AppError> {
+    let page = render(&RefusedPage {
+        actor,
+        what: "Open this patient's record",
+        reasons,
+        break_glass,
+    })?;
+    Ok((StatusCode::FORBIDDEN, page).into_response())
 }
 
 pub(crate) fn refused_page(actor: &Actor, what: &str, reasons: &[String]) -> Result<Response, AppError> {
@@ -849,7 +851,7 @@ struct Said {
 async fn record_page(
     state: &AppState,
     actor: &Actor,
-    nhs: &NhsNumber,
+    record: &PatientRecord,
     form: SetForm,
     said: Said,
 ) -> Result<Response, AppError> {
@@ -859,18 +861,15 @@ async fn record_page(
         reasons,
         recorded,
     } = said;
-    // The page names the patient, and what NEWS2 depends on (age, pregnancy): for those who may read the record.
-    let record = match must_read(state, actor, nhs, &BreakGlass::default()).await {
-        Err(AppError::Refused(reasons)) => return refused_page(actor, "Record a set for this patient", &reasons),
-        other => other?,
-    };
-    let patient = record.patient;
+    // The page names the patient, and what NEWS2 depends on (age, pregnancy): for those who may read the record,
+    // as the gate opened it.
+    let patient = &record.patient;
     let today = london_date(state.store.now());
     let not_scored = NotScored::of(patient.date_of_birth, record.pregnancy.as_ref(), today).map(NotScored::sentence);
     let needs_supervisor = actor.profile.staff.level.is_some_and(|l| l.get() <= 3);
     render(&RecordPage {
         actor,
-        nhs: nhs.to_string(),
+        nhs: patient.nhs_number.to_string(),
         name: patient.display_name(),
         form,
         error,
@@ -887,19 +886,18 @@ async fn record_page(
 async fn new_set_page(
     State(state): State<AppState>,
     actor: Actor,
-    Path(nhs): Path<String>,
+    Opened(record): Opened,
 ) -> Result<Response, AppError> {
-    let nhs = NhsNumber::parse(&nhs)?;
-    record_page(&state, &actor, &nhs, SetForm::default(), Said::default()).await
+    record_page(&state, &actor, &record, SetForm::default(), Said::default()).await
 }
 
 async fn record_set(
     State(state): State<AppState>,
     actor: Actor,
-    Path(nhs): Path<String>,
+    Opened(record): Opened,
     Form(form): Form<SetForm>,
 ) -> Result<Response, AppError> {
-    let nhs = NhsNumber::parse(&nhs)?;
+    let nhs = record.patient.nhs_number.clone();
     let readings = match form.readings() {
         Ok(r) => r,
         Err(e) => {
@@ -907,7 +905,7 @@ async fn record_set(
                 error: Some(e.to_string()),
                 ..Said::default()
             };
-            let page = record_page(&state, &actor, &nhs, form, said).await?;
+            let page = record_page(&state, &actor, &record, form, said).await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
@@ -929,18 +927,18 @@ async fn record_set(
                 reasons,
                 ..Said::default()
             };
-            let page = record_page(&state, &actor, &nhs, form, said).await?;
+            let page = record_page(&state, &actor, &record, form, said).await?;
             Ok((StatusCode::FORBIDDEN, page).into_response())
         }
         Outcome::Done(done) => {
-            if done.escalation.is_some() {
-                state.events.escalation_raised();
+            if let Some(e) = &done.escalation {
+                state.events.escalation_raised(&e.place);
             }
             let said = Said {
                 recorded: Some(done),
                 ..Said::default()
             };
-            let page = record_page(&state, &actor, &nhs, SetForm::default(), said).await?;
+            let page = record_page(&state, &actor, &record, SetForm::default(), said).await?;
             Ok((StatusCode::CREATED, page).into_response())
         }
     }
@@ -956,15 +954,15 @@ struct MissedForm {
 async fn record_missed(
     State(state): State<AppState>,
     actor: Actor,
-    Path(nhs): Path<String>,
+    Opened(record): Opened,
     Form(form): Form<MissedForm>,
 ) -> Result<Response, AppError> {
-    let nhs = NhsNumber::parse(&nhs)?;
+    let nhs = record.patient.nhs_number.clone();
     let by = actor.profile.staff.username.clone();
     let blank = SetForm::default();
     match obs::missed(&state.store, &state.pack, &nhs, &by, &form.reason, &actor.audit_name()).await {
         Ok(Outcome::Done(())) => {
-            state.events.escalation_raised();
+            state.events.escalation_raised(record.patient.place.as_str());
             let said = Said {
                 notice: Some(format!(
                     "Recorded: observations not done ({}). The patient stays overdue and the registered nurse sees \
@@ -973,7 +971,7 @@ async fn record_missed(
                 )),
                 ..Said::default()
             };
-            let page = record_page(&state, &actor, &nhs, blank, said).await?;
+            let page = record_page(&state, &actor, &record, blank, said).await?;
             Ok((StatusCode::CREATED, page).into_response())
         }
         Ok(Outcome::Refused(reasons)) => {
@@ -981,7 +979,7 @@ async fn record_missed(
                 reasons,
                 ..Said::default()
             };
-            let page = record_page(&state, &actor, &nhs, blank, said).await?;
+            let page = record_page(&state, &actor, &record, blank, said).await?;
             Ok((StatusCode::FORBIDDEN, page).into_response())
         }
         Err(remit_store::StoreError::Invalid(m)) => {
@@ -989,7 +987,7 @@ async fn record_missed(
                 error: Some(m),
                 ..Said::default()
             };
-            let page = record_page(&state, &actor, &nhs, blank, said).await?;
+            let page = record_page(&state, &actor, &record, blank, said).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(e) => Err(e.into()),
@@ -1009,10 +1007,10 @@ struct PregnancyForm {
 async fn record_pregnancy(
     State(state): State<AppState>,
     actor: Actor,
-    Path(nhs): Path<String>,
+    Opened(record): Opened,
     Form(form): Form<PregnancyForm>,
 ) -> Result<Response, AppError> {
-    let nhs = NhsNumber::parse(&nhs)?;
+    let nhs = record.patient.nhs_number;
     let until = match form.until.trim() {
         "" => None,
         u => Some(remit_domain::time::parse_date("until", u)?),
@@ -1111,7 +1109,7 @@ async fn acknowledge(State(state): State<AppState>, actor: Actor, Path(id): Path
             Ok((StatusCode::FORBIDDEN, page).into_response())
         }
         Outcome::Done(n) => {
-            state.events.escalation_raised();
+            state.events.escalation_raised(&n.escalation.place);
             let msg = format!(
                 "Escalation {} for {} acknowledged.",
                 n.escalation.id, n.escalation.patient_name
@@ -1124,19 +1122,84 @@ async fn acknowledge(State(state): State<AppState>, actor: Actor, Path(id): Path
 /// Server-sent events: `escalation` whenever an escalation is raised, acknowledged or reviewed.
 async fn events(
     State(state): State<AppState>,
-    _actor: Actor,
-) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    actor: Actor,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, AppError> {
+    let max = state.config.max_streams_per_person;
+    let Some(guard) = state.events.hold_stream(actor.profile.id, max) else {
+        return Err(AppError::TooManyRequests(format!(
+            "At most {max} live pages can be open at once for one person: close one and reload this."
+        )));
+    };
     let rx = state.events.subscribe();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+    let mut check = tokio::time::interval(state.config.stream_check);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let live = Live {
+        rx,
+        check,
+        state,
+        headers,
+        told: 0,
+        _guard: guard,
+    };
+    let stream = futures_util::stream::unfold(live, |mut live| async move {
+        live.next().await.map(|e| (Ok::<_, Infallible>(e), live))
+    });
+    // A keep-alive every few seconds also finds a stream whose page was closed, giving its place back soon.
+    let keep_alive = KeepAlive::new().interval(std::time::Duration::from_secs(5));
+    Ok(Sse::new(stream).keep_alive(keep_alive).into_response())
+}
+
+/// One open event stream: it passes on the announcements of places its reader may see now, and ends when the right
+/// to it does (sign-out, the session's end, a revoked token, suspension), checked at each announcement, when a
+/// credential ends in this process, and every [`Config::stream_check`](crate::Config) otherwise.
+struct Live {
+    rx: tokio::sync::broadcast::Receiver<crate::Change>,
+    check: tokio::time::Interval,
+    state: AppState,
+    headers: axum::http::HeaderMap,
+    /// Announcements passed on so far: each event carries its own count, not the server's, so that a reader cannot
+    /// tell how much changed on other wards.
+    told: u64,
+    _guard: crate::StreamGuard,
+}
+
+impl Live {
+    async fn next(&mut self) -> Option<Event> {
+        use tokio::sync::broadcast::error::RecvError;
         loop {
-            match rx.recv().await {
-                Ok(n) => return Some((Ok(Event::default().event("escalation").data(n.to_string())), rx)),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            let change = tokio::select! {
+                c = self.rx.recv() => match c {
+                    Ok(c) => Some(c),
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = self.check.tick() => None,
+            };
+            let actor = crate::auth::still_standing(&self.state, &self.headers)
+                .await
+                .ok()
+                .flatten()?;
+            if let Some(c) = change
+                && !c.place.is_empty()
+                && self.sees(&actor, &c.place)
+            {
+                self.told += 1;
+                return Some(Event::default().event("escalation").data(self.told.to_string()));
             }
         }
-    });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    }
+
+    /// Whether the reader may see news of `place`: they are on duty there, or are of a grade told of escalations
+    /// wherever they are.
+    fn sees(&self, actor: &Actor, place: &str) -> bool {
+        let p = &actor.profile;
+        p.on_duty.iter().any(|d| d.as_str() == place)
+            || p.staff
+                .grade
+                .as_ref()
+                .is_some_and(|g| self.state.pack.escalation().told_anywhere(g))
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -1163,18 +1226,11 @@ struct PrescribePage<'a> {
     done: Option<String>,
 }
 
-async fn prescribe_page(
-    State(state): State<AppState>,
-    actor: Actor,
-    Path(nhs): Path<String>,
-) -> Result<Response, AppError> {
-    let nhs = NhsNumber::parse(&nhs)?;
-    let Some(p) = readable_patient(&state, &actor, &nhs).await? else {
-        return refused_patient(&state, &actor, &nhs).await;
-    };
+async fn prescribe_page(actor: Actor, Opened(record): Opened) -> Result<Response, AppError> {
+    let p = record.patient;
     render(&PrescribePage {
         actor: &actor,
-        nhs: nhs.to_string(),
+        nhs: p.nhs_number.to_string(),
         name: p.display_name(),
         form: PrescribeForm::default(),
         error: None,
@@ -1184,37 +1240,14 @@ async fn prescribe_page(
     .map(IntoResponse::into_response)
 }
 
-/// The patient, when the reader may read their record (`record.read`, the refusal audited); `None` otherwise.
-async fn readable_patient(
-    state: &AppState,
-    actor: &Actor,
-    nhs: &NhsNumber,
-) -> Result<Option<remit_domain::patient::Patient>, AppError> {
-    match must_read(state, actor, nhs, &BreakGlass::default()).await {
-        Ok(record) => Ok(Some(record.patient)),
-        Err(AppError::Refused(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// The page a person who may not read this patient's record gets: the reasons, and no name.
-async fn refused_patient(state: &AppState, actor: &Actor, nhs: &NhsNumber) -> Result<Response, AppError> {
-    let reasons = scope::may_read(&state.store, &state.pack, &actor.profile.staff.username, nhs, None)
-        .await?
-        .reasons;
-    refused_page(actor, "Open this patient's record", &reasons)
-}
-
 async fn prescribe(
     State(state): State<AppState>,
     actor: Actor,
-    Path(nhs): Path<String>,
+    Opened(record): Opened,
     Form(form): Form<PrescribeForm>,
 ) -> Result<Response, AppError> {
-    let nhs = NhsNumber::parse(&nhs)?;
-    let Some(p) = readable_patient(&state, &actor, &nhs).await? else {
-        return refused_patient(&state, &actor, &nhs).await;
-    };
+    let p = record.patient;
+    let nhs = p.nhs_number.clone();
     let mut page = PrescribePage {
         actor: &actor,
         nhs: nhs.to_string(),

@@ -210,11 +210,9 @@ struct EducationPage<'a> {
 
 async fn education_page(state: &AppState, actor: &Actor, notice: Notice) -> Result<Response, AppError> {
     if !actor.is_education_lead() {
-        return refused_page(
-            actor,
-            "Open the competency matrix",
-            &["The competency matrix is for education leads and administrators.".to_owned()],
-        );
+        let why = vec!["The competency matrix is for education leads and administrators.".to_owned()];
+        let reasons = crate::scope::refuse_read(&state.store, actor, "competency.matrix", "competencies", why).await?;
+        return refused_page(actor, "Open the competency matrix", &reasons);
     }
     let now = state.store.now();
     let records = state.store.competency_records(None).await?;
@@ -385,12 +383,8 @@ struct RequestPage<'a> {
 
 async fn request_view(state: &AppState, actor: &Actor, id: i64, notice: Notice) -> Result<Response, AppError> {
     let r = state.store.imaging_request(id).await?;
-    if !crate::imaging_api::readable(state, actor, &r).await? {
-        let why = format!(
-            "{} is not on duty where this patient is, nor in the department, and did not refer them.",
-            actor.profile.staff.name
-        );
-        return refused_page(actor, "Open this X-ray request", &[why]);
+    if let Some(reasons) = crate::imaging_api::refusal(state, actor, &r).await? {
+        return refused_page(actor, "Open this X-ray request", &reasons);
     }
     let exam = state.imaging.examination(&r.examination).ok();
     let title = exam.map_or_else(|| r.examination.clone(), |e| e.title.clone());
@@ -587,11 +581,9 @@ struct AuditPage<'a> {
 
 async fn audit(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
     if !actor.is_admin() {
-        return refused_page(
-            &actor,
-            "Open the audit log",
-            &["The audit log is for administrators.".to_owned()],
-        );
+        let why = vec!["The audit log is for administrators.".to_owned()];
+        let reasons = crate::scope::refuse_read(&state.store, &actor, "audit.read", "audit-log", why).await?;
+        return refused_page(&actor, "Open the audit log", &reasons);
     }
     let v = state.store.verify_audit().await?;
     let (intact, problem) = match &v.outcome {

@@ -466,6 +466,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0012_imaging_corrections.sql"),
         include_str!("../migrations/postgres/0012_imaging_corrections.sql"),
     ),
+    (
+        13,
+        "sign-in throttle",
+        include_str!("../migrations/sqlite/0013_sign_in_throttle.sql"),
+        include_str!("../migrations/postgres/0013_sign_in_throttle.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

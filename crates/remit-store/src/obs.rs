@@ -512,6 +512,8 @@ pub struct LiveEscalation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Waiting {
     pub id: i64,
+    /// Where its patient is.
+    pub place: String,
     pub level: EscalationLevel,
     pub state: String,
     pub stage: u8,
@@ -767,7 +769,7 @@ impl Store {
     /// Escalations waiting for acknowledgement or review, with the clock of that wait: the cascade's work list.
     pub async fn waiting(&self) -> Result<Vec<Waiting>> {
         let rows = query(
-            "SELECT id, level, state, stage, notified_at FROM escalation WHERE state IN ('open', 'acknowledged') \
+            "SELECT id, place_code, level, state, stage, notified_at FROM escalation WHERE state IN ('open', 'acknowledged') \
              ORDER BY id",
         )
         .fetch_all(self.pool())
@@ -776,6 +778,7 @@ impl Store {
             .map(|r| {
                 Ok(Waiting {
                     id: col(r, "id")?,
+                    place: col(r, "place_code")?,
                     level: stored("escalation level", EscalationLevel::parse(&col::<String>(r, "level")?))?,
                     state: col(r, "state")?,
                     stage: opt_int(r, "stage")?.unwrap_or(0),

@@ -47,14 +47,110 @@ pub struct NewSession {
     pub csrf_token: String,
 }
 
-/// Failed sign-ins for one username within this window …
-pub const THROTTLE_WINDOW_MINUTES: i64 = 15;
-/// … at or above this count refuse further attempts until the oldest of them leaves the window.
-pub const THROTTLE_FAILURES: i64 = 5;
+/// What one kind of throttle key allows: this many failures before each further attempt waits, twice as long each
+/// time (one second, two, four …) up to [`THROTTLE_MAX_DELAY_SECONDS`]; failures are forgotten after
+/// [`THROTTLE_FORGET_MINUTES`] without one.
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleRule {
+    pub free_failures: i64,
+}
+
+/// A username tried from one address: the key a guesser at one account meets first. The rightful user signs in from
+/// another address unhindered, and from the same one waits at most [`THROTTLE_MAX_DELAY_SECONDS`].
+pub const THROTTLE_PAIR: ThrottleRule = ThrottleRule { free_failures: 5 };
+/// One address, whatever usernames it tries: a password sprayed across many accounts.
+pub const THROTTLE_ADDRESS: ThrottleRule = ThrottleRule { free_failures: 20 };
+/// One username from any address: guessing spread across many addresses.
+pub const THROTTLE_USERNAME: ThrottleRule = ThrottleRule { free_failures: 50 };
+/// The longest wait between attempts on one key.
+pub const THROTTLE_MAX_DELAY_SECONDS: i64 = 15 * 60;
+/// Failures are forgotten after this long without one.
+pub const THROTTLE_FORGET_MINUTES: i64 = 60;
+
+impl ThrottleRule {
+    /// How long after its `failures`-th failure a key waits.
+    pub fn delay(self, failures: i64) -> Duration {
+        if failures < self.free_failures {
+            return Duration::zero();
+        }
+        let doublings = (failures - self.free_failures).min(20) as u32;
+        Duration::seconds((1_i64 << doublings).min(THROTTLE_MAX_DELAY_SECONDS))
+    }
+}
+
+/// The throttle keys of one sign-in attempt.
+#[derive(Debug, Clone)]
+pub struct ThrottleKeys {
+    /// The username from this address ([`THROTTLE_PAIR`]): cleared by a success.
+    pub pair: String,
+    /// This address, whatever the username ([`THROTTLE_ADDRESS`]).
+    pub address: String,
+    /// The username from anywhere ([`THROTTLE_USERNAME`]): not applied from an address the username signed in from
+    /// successfully within [`THROTTLE_TRUSTED_DAYS`], so that guesses spread over many addresses cannot keep the
+    /// rightful user out of their own ward PC.
+    pub username: String,
+}
+
+impl ThrottleKeys {
+    /// The keys for `username` tried from `address`.
+    pub fn new(address: &str, username: &str) -> Self {
+        Self {
+            pair: format!("pair:{address}|{username}"),
+            address: format!("address:{address}"),
+            username: format!("username:{username}"),
+        }
+    }
+
+    /// The key that remembers a success of the username from this address.
+    fn known(&self) -> String {
+        format!("known:{}", &self.pair["pair:".len()..])
+    }
+}
+
+/// An address a username signed in from successfully is trusted for the username-wide throttle this long.
+pub const THROTTLE_TRUSTED_DAYS: i64 = 30;
+
+/// A sign-in attempt may go ahead (holding the tries it took, to give back if it succeeds), or must wait until a
+/// time.
+#[derive(Debug)]
+pub enum Throttle {
+    Go(SignInTry),
+    WaitUntil(DateTime<Utc>),
+}
+
+/// The tries an attempt took: each key, and the version its change left, with what it was before.
+#[derive(Debug)]
+pub struct SignInTry {
+    keys: ThrottleKeys,
+    taken: Vec<Taken>,
+}
+
+#[derive(Debug)]
+struct Taken {
+    key: String,
+    rule: ThrottleRule,
+    /// The version the try left: while the key is still at it, nobody has changed it since.
+    version: i64,
+    /// The key as it was before (`None`: new, or its failures forgotten).
+    before: Option<ThrottleRow>,
+}
+
+/// How often a compare-and-set is tried again when parallel attempts keep changing a key first.
+const CAS_TRIES: usize = 100;
 
 impl Store {
     /// The live session for a cookie value, refreshing its idle clock. An expired session is deleted.
     pub async fn session(&self, id: &str, limits: SessionLimits) -> Result<Option<SessionInfo>> {
+        self.session_with(id, limits, true).await
+    }
+
+    /// The live session for a cookie value, without refreshing its idle clock: whether it still stands, asked by
+    /// something that is not the person's own activity (an open event stream).
+    pub async fn session_standing(&self, id: &str, limits: SessionLimits) -> Result<Option<SessionInfo>> {
+        self.session_with(id, limits, false).await
+    }
+
+    async fn session_with(&self, id: &str, limits: SessionLimits, refresh: bool) -> Result<Option<SessionInfo>> {
         let digest = secret_digest(id);
         let Some(row) = query(concat!(
             "SELECT s.staff_id, s.csrf_token, s.created_at, s.last_seen_at, st.status, ",
@@ -82,7 +178,7 @@ impl Store {
             return Ok(None);
         }
         // Refresh at most once a minute, so that reads stay reads.
-        if now - seen > Duration::minutes(1) {
+        if refresh && now - seen > Duration::minutes(1) {
             query("UPDATE web_session SET last_seen_at = $2 WHERE id_hash = $1")
                 .bind(&digest)
                 .bind(format_instant(now))
@@ -105,37 +201,212 @@ impl Store {
         Ok(done > 0)
     }
 
-    /// When sign-in for this username is refused because of recent failures, the time it opens again.
-    pub async fn sign_in_locked_until(&self, username: &str) -> Result<Option<DateTime<Utc>>> {
+    /// Takes a try on each key for a sign-in attempt about to check a password, counted as a failure until
+    /// [`Store::sign_in_succeeded`] gives it back: each key's count and wait change by a compare-and-set, so that
+    /// parallel attempts cannot both take the last free try. When any key must wait, nothing is taken and the answer
+    /// is the latest time among them.
+    pub async fn take_sign_in_try(&self, keys: &ThrottleKeys) -> Result<Throttle> {
         let now = self.now();
-        let since = format_instant(now - Duration::minutes(THROTTLE_WINDOW_MINUTES));
-        let rows = query(
-            "SELECT at FROM sign_in_attempt WHERE username = $1 AND succeeded = 0 AND at > $2 \
-             AND at > COALESCE((SELECT MAX(at) FROM sign_in_attempt WHERE username = $1 AND succeeded = 1), '') \
-             ORDER BY at DESC LIMIT $3",
-        )
-        .bind(username)
-        .bind(&since)
-        .bind(THROTTLE_FAILURES)
-        .fetch_all(self.pool())
-        .await?;
-        if (rows.len() as i64) < THROTTLE_FAILURES {
-            return Ok(None);
+        let trusted = self
+            .throttle_row(&keys.known())
+            .await?
+            .is_some_and(|k| k.blocked_until > now);
+        let mut rules = vec![
+            (keys.pair.clone(), THROTTLE_PAIR),
+            (keys.address.clone(), THROTTLE_ADDRESS),
+        ];
+        if !trusted {
+            rules.push((keys.username.clone(), THROTTLE_USERNAME));
         }
-        let oldest: String = col(&rows[rows.len() - 1], "at")?;
-        let oldest = stored("sign-in attempt", parse_instant("at", &oldest))?;
-        Ok(Some(oldest + Duration::minutes(THROTTLE_WINDOW_MINUTES)))
+        let mut latest = None;
+        for (key, _) in &rules {
+            if let Some(row) = self.throttle_row(key).await?
+                && !row.forgotten(now)
+                && row.blocked_until > now
+            {
+                latest = latest.max(Some(row.blocked_until));
+            }
+        }
+        if let Some(until) = latest {
+            return Ok(Throttle::WaitUntil(until));
+        }
+        let mut taken = Vec::new();
+        for (key, rule) in rules {
+            match self.count_failure(&key, rule, now).await? {
+                Ok(t) => taken.push(t),
+                Err(until) => {
+                    // A parallel attempt took the last try first: give back what this one took.
+                    self.give_back(&taken).await?;
+                    return Ok(Throttle::WaitUntil(until));
+                }
+            }
+        }
+        Ok(Throttle::Go(SignInTry {
+            keys: keys.clone(),
+            taken,
+        }))
     }
 
-    /// Notes a sign-in attempt (kept outside the audit log's transactions: it is throttling state).
-    pub async fn note_sign_in_attempt(&self, username: &str, succeeded: bool) -> Result<()> {
-        query("INSERT INTO sign_in_attempt (username, at, succeeded) VALUES ($1, $2, $3)")
-            .bind(username)
-            .bind(format_instant(self.now()))
-            .bind(i64::from(succeeded))
+    /// The attempt was the rightful user's: its tries are given back, the username's count from this address is
+    /// cleared, and the address is remembered as the username's own.
+    pub async fn sign_in_succeeded(&self, t: SignInTry) -> Result<()> {
+        self.give_back(&t.taken).await?;
+        query("DELETE FROM sign_in_throttle WHERE key = $1")
+            .bind(&t.keys.pair)
             .execute(self.pool())
             .await?;
+        let now = self.now();
+        let until = format_instant(now + Duration::days(THROTTLE_TRUSTED_DAYS));
+        query(
+            "INSERT INTO sign_in_throttle (key, failures, last_failure_at, blocked_until, version) \
+             VALUES ($1, 0, $2, $3, 1) ON CONFLICT (key) DO UPDATE SET blocked_until = $3, \
+             version = sign_in_throttle.version + 1",
+        )
+        .bind(t.keys.known())
+        .bind(format_instant(now))
+        .bind(until)
+        .execute(self.pool())
+        .await?;
         Ok(())
+    }
+
+    /// Undoes the failures `taken` counted: a key nobody changed since is put back as it was; one others have
+    /// failed on since loses this attempt's failure and keeps theirs.
+    async fn give_back(&self, taken: &[Taken]) -> Result<()> {
+        for t in taken {
+            for _ in 0..CAS_TRIES {
+                let Some(row) = self.throttle_row(&t.key).await? else {
+                    break;
+                };
+                let (failures, last, blocked) = match (&t.before, row.version == t.version) {
+                    (Some(b), true) => (b.failures, b.last_failure_at, b.blocked_until),
+                    (None, true) => (0, row.last_failure_at, row.last_failure_at),
+                    (_, false) => {
+                        let f = (row.failures - 1).max(0);
+                        (f, row.last_failure_at, row.last_failure_at + t.rule.delay(f))
+                    }
+                };
+                if self.set_throttle(&t.key, &row, failures, last, blocked).await? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts one failure on `key`, unless it must wait (`Err` with until when); tried again when a parallel attempt
+    /// changed it first.
+    async fn count_failure(
+        &self,
+        key: &str,
+        rule: ThrottleRule,
+        now: DateTime<Utc>,
+    ) -> Result<std::result::Result<Taken, DateTime<Utc>>> {
+        for _ in 0..CAS_TRIES {
+            let Some(row) = self.throttle_row(key).await? else {
+                // Keys long quiet are forgotten as new ones come.
+                query("DELETE FROM sign_in_throttle WHERE blocked_until < $1 AND last_failure_at < $2")
+                    .bind(format_instant(now))
+                    .bind(format_instant(now - Duration::minutes(THROTTLE_FORGET_MINUTES)))
+                    .execute(self.pool())
+                    .await?;
+                let inserted = query(
+                    "INSERT INTO sign_in_throttle (key, failures, last_failure_at, blocked_until, version) \
+                     VALUES ($1, 1, $2, $3, 1) ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(key)
+                .bind(format_instant(now))
+                .bind(format_instant(now + rule.delay(1)))
+                .execute(self.pool())
+                .await?;
+                if inserted > 0 {
+                    return Ok(Ok(Taken {
+                        key: key.to_owned(),
+                        rule,
+                        version: 1,
+                        before: None,
+                    }));
+                }
+                continue;
+            };
+            let forgotten = row.forgotten(now);
+            if !forgotten && row.blocked_until > now {
+                return Ok(Err(row.blocked_until));
+            }
+            let failures = if forgotten { 1 } else { row.failures + 1 };
+            if self
+                .set_throttle(key, &row, failures, now, now + rule.delay(failures))
+                .await?
+            {
+                return Ok(Ok(Taken {
+                    key: key.to_owned(),
+                    rule,
+                    version: row.version + 1,
+                    before: (!forgotten).then_some(row),
+                }));
+            }
+        }
+        // Contended beyond reason: this attempt waits a moment rather than check a password.
+        Ok(Err(now + Duration::seconds(1)))
+    }
+
+    async fn throttle_row(&self, key: &str) -> Result<Option<ThrottleRow>> {
+        let Some(row) =
+            query("SELECT failures, last_failure_at, blocked_until, version FROM sign_in_throttle WHERE key = $1")
+                .bind(key)
+                .fetch_optional(self.pool())
+                .await?
+        else {
+            return Ok(None);
+        };
+        let at = |c: &'static str| -> Result<DateTime<Utc>> {
+            stored("sign-in throttle", parse_instant(c, &col::<String>(&row, c)?))
+        };
+        Ok(Some(ThrottleRow {
+            failures: col(&row, "failures")?,
+            last_failure_at: at("last_failure_at")?,
+            blocked_until: at("blocked_until")?,
+            version: col(&row, "version")?,
+        }))
+    }
+
+    /// Sets a key's count and wait if nobody changed it since `row` was read; says whether it did.
+    async fn set_throttle(
+        &self,
+        key: &str,
+        row: &ThrottleRow,
+        failures: i64,
+        last_failure_at: DateTime<Utc>,
+        blocked_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = query(
+            "UPDATE sign_in_throttle SET failures = $2, last_failure_at = $3, blocked_until = $4, \
+             version = version + 1 WHERE key = $1 AND version = $5",
+        )
+        .bind(key)
+        .bind(failures)
+        .bind(format_instant(last_failure_at))
+        .bind(format_instant(blocked_until))
+        .bind(row.version)
+        .execute(self.pool())
+        .await?;
+        Ok(done > 0)
+    }
+}
+
+/// A throttle key as stored.
+#[derive(Debug, Clone)]
+struct ThrottleRow {
+    failures: i64,
+    last_failure_at: DateTime<Utc>,
+    blocked_until: DateTime<Utc>,
+    version: i64,
+}
+
+impl ThrottleRow {
+    /// Whether its failures are forgotten: none for [`THROTTLE_FORGET_MINUTES`].
+    fn forgotten(&self, now: DateTime<Utc>) -> bool {
+        self.last_failure_at <= now - Duration::minutes(THROTTLE_FORGET_MINUTES)
     }
 }
 
