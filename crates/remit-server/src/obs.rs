@@ -655,7 +655,7 @@ fn wait_of(state: &str) -> Wait {
 
 /// Moves escalations along the employer's cascade as time passes: each wait (for acknowledgement, then for review)
 /// that ran past its time takes a step, and a late sweep takes every step due, each dated when it fell due. Each
-/// move is audited as `system`. Returns how many moved.
+/// move is audited as `system`. Returns the places of the patients of those that moved, for the open pages to be told.
 pub async fn sweep(store: &Store, routes: &Routes) -> Result<Vec<String>, StoreError> {
     let now = store.now();
     let mut moved = Vec::new();
