@@ -502,12 +502,22 @@ async fn event_streams_are_capped_per_person(db: TestDb) -> Result<()> {
     Ok(())
 }
 
-/// The next event of a stream within `wait`: `Ok(Some(text))`, `Ok(None)` when it ended, `Err` when nothing came.
+/// The next event of a stream within `wait`, keep-alive comments passed over: `Ok(Some(text))`, `Ok(None)` when it
+/// ended, `Err` when nothing came.
 async fn next_event(body: &mut axum::body::BodyDataStream, wait: StdDuration) -> Result<Option<String>> {
-    match tokio::time::timeout(wait, body.next()).await {
-        Ok(Some(chunk)) => Ok(Some(String::from_utf8_lossy(&chunk?).into_owned())),
-        Ok(None) => Ok(None),
-        Err(_) => bail!("nothing within {wait:?}"),
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, body.next()).await {
+            Ok(Some(chunk)) => {
+                let text = String::from_utf8_lossy(&chunk?).into_owned();
+                if text.lines().all(|l| l.is_empty() || l.starts_with(':')) {
+                    continue;
+                }
+                return Ok(Some(text));
+            }
+            Ok(None) => return Ok(None),
+            Err(_) => bail!("nothing within {wait:?}"),
+        }
     }
 }
 
