@@ -235,6 +235,12 @@ fn login_from(source: Option<&str>, username: &str, password: &str) -> Result<Re
     Ok(req)
 }
 
+/// Signs in from `source` through the form; the answer's status.
+async fn sign_in_from(app: &TestApp, source: &str, username: &str, password: &str) -> Result<StatusCode> {
+    let req = login_from(Some(source), username, password)?;
+    Ok(app.router.clone().oneshot(req).await?.status())
+}
+
 async fn parallel_sign_ins_check_no_more_passwords_than_allowed(db: TestDb) -> Result<()> {
     let app = TestApp::demo(&db).await?;
     let mut attempts = Vec::new();
@@ -268,26 +274,14 @@ async fn parallel_sign_ins_check_no_more_passwords_than_allowed(db: TestDb) -> R
         "{audited} throttled attempts audited of {throttled}"
     );
     // The rightful user, from their own ward PC, is not locked out.
-    let res = app
-        .router
-        .clone()
-        .oneshot(login_from(Some("10.0.7.1:50000"), "alex.ap", DEMO_PASSWORD)?)
-        .await?;
-    ensure!(res.status() == StatusCode::SEE_OTHER, "{}", res.status());
+    let status = sign_in_from(&app, "10.0.7.1:50000", "alex.ap", DEMO_PASSWORD).await?;
+    ensure!(status == StatusCode::SEE_OTHER, "{status}");
     // From the guesser's address the account waits, a second and then longer; never a lockout of fifteen minutes.
-    let res = app
-        .router
-        .clone()
-        .oneshot(login_from(Some("10.0.0.5:40000"), "alex.ap", DEMO_PASSWORD)?)
-        .await?;
-    ensure!(res.status() == StatusCode::TOO_MANY_REQUESTS);
+    let status = sign_in_from(&app, "10.0.0.5:40000", "alex.ap", DEMO_PASSWORD).await?;
+    ensure!(status == StatusCode::TOO_MANY_REQUESTS);
     app.clock.advance(chrono::Duration::seconds(2));
-    let res = app
-        .router
-        .clone()
-        .oneshot(login_from(Some("10.0.0.5:40000"), "alex.ap", DEMO_PASSWORD)?)
-        .await?;
-    ensure!(res.status() == StatusCode::SEE_OTHER, "{}", res.status());
+    let status = sign_in_from(&app, "10.0.0.5:40000", "alex.ap", DEMO_PASSWORD).await?;
+    ensure!(status == StatusCode::SEE_OTHER, "{status}");
     Ok(())
 }
 
@@ -295,12 +289,7 @@ async fn one_address_cannot_spray_passwords_across_usernames(db: TestDb) -> Resu
     let app = TestApp::demo(&db).await?;
     let mut answers = Vec::new();
     for i in 0..40 {
-        let res = app
-            .router
-            .clone()
-            .oneshot(login_from(Some("10.9.9.9:1234"), &format!("user{i}"), "Winter2026!")?)
-            .await?;
-        answers.push(res.status());
+        answers.push(sign_in_from(&app, "10.9.9.9:1234", &format!("user{i}"), "Winter2026!").await?);
     }
     let checked = answers.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
     ensure!(
@@ -309,12 +298,8 @@ async fn one_address_cannot_spray_passwords_across_usernames(db: TestDb) -> Resu
     );
     ensure!(answers[20..].iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS));
     // Another address is not held back by it.
-    let res = app
-        .router
-        .clone()
-        .oneshot(login_from(Some("10.0.7.2:1"), "priya.rn", DEMO_PASSWORD)?)
-        .await?;
-    ensure!(res.status() == StatusCode::SEE_OTHER, "{}", res.status());
+    let status = sign_in_from(&app, "10.0.7.2:1", "priya.rn", DEMO_PASSWORD).await?;
+    ensure!(status == StatusCode::SEE_OTHER, "{status}");
     Ok(())
 }
 
@@ -342,28 +327,23 @@ async fn overlong_credentials_are_refused_before_any_work(db: TestDb) -> Result<
 
 async fn a_success_neither_rearms_a_wait_nor_is_kept_out_by_guesses_elsewhere(db: TestDb) -> Result<()> {
     let app = TestApp::demo(&db).await?;
-    let status = |source: &str, user: &str, password: &str| {
-        let req = login_from(Some(source), user, password);
-        let router = app.router.clone();
-        async move { Ok::<_, anyhow::Error>(router.oneshot(req?).await?.status()) }
-    };
     // A shared ward PC runs past its free failures; once its wait is over, one person signing in does not make
     // the next wait.
     for i in 0..20 {
-        ensure!(status("10.0.7.9:1", &format!("typo{i}"), "x").await? == StatusCode::UNAUTHORIZED);
+        ensure!(sign_in_from(&app, "10.0.7.9:1", &format!("typo{i}"), "x").await? == StatusCode::UNAUTHORIZED);
     }
     app.clock.advance(chrono::Duration::seconds(2));
-    ensure!(status("10.0.7.9:1", "priya.rn", DEMO_PASSWORD).await? == StatusCode::SEE_OTHER);
-    ensure!(status("10.0.7.9:1", "alex.ap", DEMO_PASSWORD).await? == StatusCode::SEE_OTHER);
+    ensure!(sign_in_from(&app, "10.0.7.9:1", "priya.rn", DEMO_PASSWORD).await? == StatusCode::SEE_OTHER);
+    ensure!(sign_in_from(&app, "10.0.7.9:1", "alex.ap", DEMO_PASSWORD).await? == StatusCode::SEE_OTHER);
     // Guesses at Sam's password from eleven addresses hold the username back everywhere but Sam's own ward PC.
-    ensure!(status("10.0.7.1:1", "sam.hca", DEMO_PASSWORD).await? == StatusCode::SEE_OTHER);
+    ensure!(sign_in_from(&app, "10.0.7.1:1", "sam.hca", DEMO_PASSWORD).await? == StatusCode::SEE_OTHER);
     for a in 0..11 {
         for g in 0..5 {
-            status(&format!("10.66.0.{a}:1"), "sam.hca", &format!("guess{g}")).await?;
+            sign_in_from(&app, &format!("10.66.0.{a}:1"), "sam.hca", &format!("guess{g}")).await?;
         }
     }
-    ensure!(status("10.0.8.8:1", "sam.hca", DEMO_PASSWORD).await? == StatusCode::TOO_MANY_REQUESTS);
-    ensure!(status("10.0.7.1:1", "sam.hca", DEMO_PASSWORD).await? == StatusCode::SEE_OTHER);
+    ensure!(sign_in_from(&app, "10.0.8.8:1", "sam.hca", DEMO_PASSWORD).await? == StatusCode::TOO_MANY_REQUESTS);
+    ensure!(sign_in_from(&app, "10.0.7.1:1", "sam.hca", DEMO_PASSWORD).await? == StatusCode::SEE_OTHER);
     Ok(())
 }
 

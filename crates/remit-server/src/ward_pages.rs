@@ -560,29 +560,35 @@ struct RefusedPage<'a> {
     break_glass: Option<String>,
 }
 
+impl RefusedPage<'_> {
+    fn respond(&self) -> Result<Response, AppError> {
+        Ok((StatusCode::FORBIDDEN, render(self)?).into_response())
+    }
+}
+
 /// The page for a record the reader may not open, with the break-glass form where one may state a reason.
 pub(crate) fn refused_record_page(
     actor: &Actor,
     reasons: &[String],
     break_glass: Option<String>,
 ) -> Result<Response, AppError> {
-    let page = render(&RefusedPage {
+    RefusedPage {
         actor,
         what: "Open this patient's record",
         reasons,
         break_glass,
-    })?;
-    Ok((StatusCode::FORBIDDEN, page).into_response())
+    }
+    .respond()
 }
 
 pub(crate) fn refused_page(actor: &Actor, what: &str, reasons: &[String]) -> Result<Response, AppError> {
-    let page = render(&RefusedPage {
+    RefusedPage {
         actor,
         what,
         reasons,
         break_glass: None,
-    })?;
-    Ok((StatusCode::FORBIDDEN, page).into_response())
+    }
+    .respond()
 }
 
 /// The values of the set form, as typed.
