@@ -5,7 +5,7 @@ use remit_domain::audit::AuditDraft;
 use remit_domain::staff::{CompetencyId, Username, parse_title};
 use remit_domain::time::parse_date;
 use remit_policy::PolicyPack;
-use remit_server::scope::{self, Ask, Outcome};
+use remit_services::scope::{self, Ask, Outcome};
 use remit_store::Store;
 
 use crate::cli::{CompetencyCommand, CpdCommand};
@@ -61,7 +61,7 @@ pub async fn competency(url: &str, pack: &PolicyPack, cmd: CompetencyCommand) ->
             evidence,
             json,
         } => {
-            let s = remit_server::competency::SignOff {
+            let s = remit_services::competency::SignOff {
                 staff: Username::parse(&staff)?,
                 competency: CompetencyId::parse(&competency)?,
                 assessor: Username::parse(&assessor)?,
@@ -70,7 +70,7 @@ pub async fn competency(url: &str, pack: &PolicyPack, cmd: CompetencyCommand) ->
             };
             let store = open_with_pack(url, pack).await?;
             let actor = on_behalf(&s.assessor);
-            match remit_server::competency::sign_off(&store, pack, &s, &actor).await? {
+            match remit_services::competency::sign_off(&store, pack, &s, &actor).await? {
                 Outcome::Refused(reasons) => Err(CliError::Failed(format!("refused:\n  - {}", reasons.join("\n  - ")))),
                 Outcome::Done(done) => {
                     if json {

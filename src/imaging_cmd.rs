@@ -8,8 +8,8 @@ use remit_domain::imaging::{Catalogue, ExposureRecord, Pregnancy, Repeat, Stage}
 use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::Username;
 use remit_policy::{PolicyPack, Supervision};
-use remit_server::imaging::{self, Exposure, Referral};
-use remit_server::scope::Outcome;
+use remit_services::imaging::{self, Exposure, Referral};
+use remit_services::scope::Outcome;
 use remit_store::imaging::{DoseRow, RequestView};
 
 use crate::cli::{ClinicalCommand, ImagingCommand};

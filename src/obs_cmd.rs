@@ -9,8 +9,8 @@ use remit_domain::obs::{Readings, tenths};
 use remit_domain::staff::Username;
 use remit_domain::time::{parse_instant, uk_long_text, uk_short_text};
 use remit_policy::PolicyPack;
-use remit_server::obs::{self, Amendment, RecordSet, Recorded, Scale2Prescription};
-use remit_server::scope::Outcome;
+use remit_services::obs::{self, Amendment, RecordSet, Recorded, Scale2Prescription};
+use remit_services::scope::Outcome;
 use remit_store::obs::{EscalationFilter, SetView};
 use serde_json::{Map, Value, json};
 
@@ -134,7 +134,7 @@ pub async fn obs(url: &str, pack: &PolicyPack, cmd: ObsCommand) -> CliResult<Exi
                 scale,
             };
             let store = open_with_pack(url, pack).await?;
-            match obs::record(&store, pack, &r, &on_behalf(&r.by), None, None).await? {
+            match obs::record(&store, pack, &r, &on_behalf(&r.by), None).await? {
                 Outcome::Refused(reasons) => Ok(refused(&reasons)),
                 Outcome::Done(done) => print_recorded(&done, json).map(|()| ExitCode::SUCCESS),
             }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::Username;
 use remit_policy::{ExamRegion, PolicyPack, Supervision};
-use remit_server::scope::{self, Ask};
+use remit_services::scope::{self, Ask};
 use serde::Serialize;
 
 use crate::cli::{PolicyCommand, ScopeCommand};

@@ -57,7 +57,7 @@ async fn run_server(
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
             loop {
                 tick.tick().await;
-                match remit_server::obs::sweep(&store, pack.escalation()).await {
+                match remit_services::obs::sweep(&store, pack.escalation()).await {
                     Ok(places) => places.iter().for_each(|p| events.escalation_raised(p)),
                     Err(e) => tracing::error!(cause = %e, "escalation cascade failed"),
                 }
@@ -98,7 +98,7 @@ pub async fn demo(
     config: Config,
 ) -> CliResult {
     let store = open_with_pack(url, &pack).await?;
-    match remit_server::demo::seed(&store, &pack, &catalogue, &cli_actor()).await? {
+    match remit_services::demo::seed(&store, &pack, &catalogue, &cli_actor()).await? {
         SeedOutcome::Seeded => println!("demo trust seeded"),
         SeedOutcome::AlreadyPresent => println!("demo trust already present"),
     }

@@ -6,7 +6,7 @@ use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::{Username, parse_title};
 use remit_domain::task::{Move, TaskStatus};
 use remit_policy::{ExamRegion, PolicyPack, Supervision};
-use remit_server::tasks::{self, Delegation, Outcome};
+use remit_services::tasks::{self, Delegation, Outcome};
 use remit_store::task::{TaskFilter, TaskView};
 
 use crate::cli::{TaskCommand, TaskMove, TaskMoveWithReason};

@@ -37,12 +37,29 @@ crate::tests!(
     every_answer_carries_the_protective_headers,
 );
 
+/// The server's source files, every folder.
+fn server_sources() -> Result<Vec<std::path::PathBuf>> {
+    let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/remit-server/src")];
+    let mut files = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    ensure!(files.len() > 20, "the server's source was not found: {files:?}");
+    Ok(files)
+}
+
 /// The paths the server declares, read from its source so that a new route cannot escape this sweep.
 pub(crate) fn declared_paths() -> Result<Vec<String>> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/remit-server/src");
     let mut paths = Vec::new();
-    for entry in std::fs::read_dir(&dir)? {
-        let text = std::fs::read_to_string(entry?.path())?;
+    for file in server_sources()? {
+        let text = std::fs::read_to_string(file)?;
         let mut rest = text.as_str();
         while let Some(i) = rest.find(".route(") {
             rest = rest[i + ".route(".len()..].trim_start();
@@ -656,14 +673,25 @@ async fn a_set_by_a_kept_token_holder_is_confirmed_by_its_own_commit(db: TestDb)
     let logged = entries().await?;
     let nothing = |under| {
         let draft = AuditDraft::permit("staff:test", "test.under", "nothing");
-        app.store
-            .command_under(Some(under), draft, |_| Box::pin(async { Ok(()) }))
+        let store = app.store.under(Some(under));
+        async move { store.command(draft, |_| Box::pin(async { Ok(()) })).await }
     };
     ensure!(
         matches!(nothing(before).await, Err(remit_store::StoreError::Unconfirmed)),
         "a command under versions that moved on ran"
     );
     ensure!(entries().await? == logged, "an unconfirmed command left an audit entry");
+    // Nor is a refusal recorded for a principal not yet confirmed, under any versions: the decision made again once
+    // they are confirmed records it.
+    let refusal = AuditDraft::deny("staff:test", "test.under", "nothing", vec!["no".into()]);
+    ensure!(
+        matches!(
+            app.store.under(Some(before)).record(refusal).await,
+            Err(remit_store::StoreError::Unconfirmed)
+        ),
+        "a refusal was recorded for a principal not yet confirmed"
+    );
+    ensure!(entries().await? == logged, "an unconfirmed refusal left an audit entry");
     let (_, now) = app.store.token_holder(token).await?.context("the holder")?;
     ensure!(now != before, "the versions moved on");
     nothing(now).await?;

@@ -14,8 +14,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use remit_domain::obs::Readings;
 use remit_domain::staff::Username;
 use remit_policy::PolicyPack;
-use remit_server::obs::{self, RecordSet};
 use remit_server::{AppState, Config};
+use remit_services::obs::{self, RecordSet};
 use serde_json::json;
 
 use crate::helpers::{TestClock, TestDb};
@@ -54,7 +54,7 @@ impl Browser {
     async fn start(db: &TestDb) -> Result<Self> {
         let store = db.store(TestClock::new()).await?;
         let pack = Arc::new(PolicyPack::nhs_england());
-        remit_server::demo::seed(&store, &pack, &remit_domain::imaging::Catalogue::shipped(), "test").await?;
+        remit_services::demo::seed(&store, &pack, &remit_domain::imaging::Catalogue::shipped(), "test").await?;
         let state = AppState::new(store, pack, Config::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
@@ -269,9 +269,9 @@ async fn a_nurses_open_inbox_shows_a_new_escalation_without_reloading(db: TestDb
                 scale: None,
             };
             let s = &b.state;
-            match obs::record(&s.store, &s.pack, &r, "staff:alex.ap", None, None).await? {
-                remit_server::scope::Outcome::Done(_) => s.events.escalation_raised("ward-7"),
-                remit_server::scope::Outcome::Refused(r) => bail!("refused: {r:?}"),
+            match obs::record(&s.store, &s.pack, &r, "staff:alex.ap", None).await? {
+                remit_services::scope::Outcome::Done(_) => s.events.escalation_raised("ward-7"),
+                remit_services::scope::Outcome::Refused(r) => bail!("refused: {r:?}"),
             }
             b.wait_for_text("#escalations", "Margaret Hughes").await?;
             let marker = b.client.execute("return window.stillHere;", vec![]).await?;

@@ -262,7 +262,7 @@ impl TestApp {
         let clock = TestClock::new();
         let store = db.store(clock.clone()).await?;
         let pack = Arc::new(pack);
-        remit_server::demo::seed(&store, &pack, &remit_domain::imaging::Catalogue::shipped(), "test").await?;
+        remit_services::demo::seed(&store, &pack, &remit_domain::imaging::Catalogue::shipped(), "test").await?;
         let router = remit_server::app(AppState::new(store.clone(), pack.clone(), Config::default()));
         Ok(Self {
             store,

@@ -10,7 +10,7 @@ use remit_domain::audit::{AuditDraft, Decision as AuditDecision};
 use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::{CompetencyId, StaffStatus, Username};
 use remit_policy::{ExamRegion, Supervision};
-use remit_server::scope::{Ask, Facts, check};
+use remit_services::scope::{Ask, Facts, check};
 use serde::Deserialize;
 
 use crate::helpers::{Auth, TestApp, TestDb, expect_status, stderr, stdout};

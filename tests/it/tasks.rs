@@ -8,7 +8,7 @@ use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::Username;
 use remit_domain::task::{Move, TaskStatus};
 use remit_policy::Supervision;
-use remit_server::tasks::{self, Delegation, Outcome};
+use remit_services::tasks::{self, Delegation, Outcome};
 
 use crate::helpers::{TestApp, TestDb, expect_status, stderr, stdout};
 

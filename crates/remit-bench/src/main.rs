@@ -204,7 +204,7 @@ async fn seed(url: &str, patients: usize) -> Result<(Vec<(String, &'static str)>
     let store = Store::connect(url, Arc::new(SystemClock)).await?;
     store.migrate().await?;
     let pack = PolicyPack::nhs_england();
-    remit_server::demo::seed(&store, &pack, &remit_domain::imaging::Catalogue::shipped(), "bench").await?;
+    remit_services::demo::seed(&store, &pack, &remit_domain::imaging::Catalogue::shipped(), "bench").await?;
     let numbers = nhs_numbers(patients);
     let mut placed = Vec::new();
     let mut tx = store.begin().await?;

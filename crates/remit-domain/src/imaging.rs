@@ -4,6 +4,7 @@
 //! Doses are kept in whole milli-gray square centimetres (a DAP of 0.125 Gy·cm² is 125), so a DRL comparison is an
 //! integer comparison.
 
+use crate::nhs::NhsNumber;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -613,4 +614,58 @@ mod tests {
             "repeats"
         );
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExposureView {
+    pub operator: String,
+    pub supervisor: Option<String>,
+    pub exposed_at: String,
+    pub projections: Vec<String>,
+    /// Each projection's DAP, Gy·cm², in the order of `projections`, where it was given per projection.
+    pub projection_dap: Vec<f64>,
+    pub kv: u32,
+    pub mas: f64,
+    /// Gy·cm².
+    pub dap: f64,
+    pub sid_cm: u32,
+    pub repeats: Vec<Repeat>,
+    /// The local DRL it was compared with, Gy·cm², and whether that DRL is per projection or per examination.
+    pub drl_dap: f64,
+    pub drl_per: String,
+    pub drl_exceeded: bool,
+    /// For a DRL per projection: the projections above it.
+    pub drl_over: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportView {
+    pub reporter: String,
+    pub reported_at: String,
+    pub findings: String,
+    pub conclusion: String,
+}
+
+/// A request as people see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestView {
+    pub id: i64,
+    pub patient: NhsNumber,
+    pub patient_name: String,
+    pub department: String,
+    pub examination: String,
+    pub region: String,
+    pub clinical_info: String,
+    pub status: RequestStatus,
+    pub referrer: String,
+    pub referred_at: String,
+    pub practitioner: Option<String>,
+    pub decided_at: Option<String>,
+    pub decision_note: Option<String>,
+    pub pregnancy: Option<Pregnancy>,
+    pub pregnancy_by: Option<String>,
+    pub pregnancy_at: Option<String>,
+    pub returned_reason: Option<String>,
+    pub exposure: Option<ExposureView>,
+    pub report: Option<ReportView>,
 }

@@ -3,6 +3,8 @@
 //! A complete set is scored by [`crate::news2`]; an incomplete one is scored on what was obtained, marked
 //! incomplete, and due again sooner. The escalation a score calls for (Chart 4) and the next due time follow.
 
+use crate::nhs::NhsNumber;
+use crate::time::format_instant;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -1208,6 +1210,92 @@ mod tests {
                 prop_assert!(part.escalation >= Some(EscalationLevel::Ward));
             }
             prop_assert_eq!(part.complete, r.vital_signs(Spo2Scale::One).is_some());
+        }
+    }
+}
+
+/// A set to store (ids already resolved, already scored).
+#[derive(Debug, Clone)]
+pub struct NewSet {
+    pub patient_id: i64,
+    pub taken_at: DateTime<Utc>,
+    /// When it was entered (the command's time, except for history seeded for the demo).
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: i64,
+    pub supervisor_id: Option<i64>,
+    pub readings: Readings,
+    pub scale: Spo2Scale,
+    pub assessment: Assessment,
+    pub next_due_at: DateTime<Utc>,
+}
+
+/// One version of a set as people see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetView {
+    /// This version's id.
+    pub id: i64,
+    /// The set's id (its first version's).
+    pub set_id: i64,
+    pub version: i64,
+    pub patient: NhsNumber,
+    pub state: String,
+    pub taken_at: String,
+    pub recorded_at: String,
+    pub recorded_by: String,
+    pub supervisor: Option<String>,
+    pub spo2_scale: u8,
+    pub readings: Readings,
+    pub scores: PartialScores,
+    /// The NEWS2 total (a lower bound for an incomplete set); `None` where NEWS2 does not apply.
+    pub total: Option<u8>,
+    pub risk: Option<Risk>,
+    pub monitoring: Monitoring,
+    pub complete: bool,
+    /// Why NEWS2 does not apply to the patient, when it does not (the sentence people read).
+    pub not_scored: Option<NotScored>,
+    pub next_due_at: String,
+    pub change_reason: Option<String>,
+    pub changed_by: Option<String>,
+    pub changed_at: Option<String>,
+}
+
+impl SetView {
+    /// The first version [`WriteTx::insert_set`] stored as `id` (set `set_id`) from `s`: what reading it back would
+    /// give, without the read.
+    pub fn inserted(
+        s: &NewSet,
+        id: i64,
+        set_id: i64,
+        patient: &NhsNumber,
+        recorded_by: &str,
+        supervisor: Option<&str>,
+    ) -> Self {
+        let a = &s.assessment;
+        Self {
+            id,
+            set_id,
+            version: 1,
+            patient: patient.clone(),
+            state: "current".to_owned(),
+            taken_at: format_instant(s.taken_at),
+            recorded_at: format_instant(s.recorded_at),
+            recorded_by: recorded_by.to_owned(),
+            supervisor: supervisor.map(str::to_owned),
+            spo2_scale: match s.scale {
+                Spo2Scale::One => 1,
+                Spo2Scale::Two => 2,
+            },
+            readings: s.readings.clone(),
+            scores: a.parameters,
+            total: a.total,
+            risk: a.risk,
+            monitoring: a.monitoring,
+            complete: a.complete,
+            not_scored: a.not_scored,
+            next_due_at: format_instant(s.next_due_at),
+            change_reason: None,
+            changed_by: None,
+            changed_at: None,
         }
     }
 }

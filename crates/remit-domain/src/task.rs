@@ -4,6 +4,7 @@
 //! supervision, → awaiting-countersignature → completed (countersigned) | in-progress (returned with a comment).
 //! The delegator may cancel until the work is done.
 
+use crate::nhs::NhsNumber;
 use std::fmt;
 
 use serde::Serialize;
@@ -302,4 +303,39 @@ mod tests {
         }
         assert!(S::AwaitingCountersignature.is_open());
     }
+}
+
+/// One move in a task's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskEvent {
+    pub at: String,
+    pub by: String,
+    #[serde(rename = "move")]
+    pub mv: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub note: Option<String>,
+}
+
+/// A task as people see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskView {
+    pub id: i64,
+    pub patient: NhsNumber,
+    pub place: String,
+    pub activity: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exam_region: Option<String>,
+    pub delegator: String,
+    pub delegatee: String,
+    pub supervision: Supervision,
+    pub supervisor: Option<String>,
+    pub due_at: Option<String>,
+    pub notes: String,
+    pub status: TaskStatus,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Why it was declined, failed, returned or cancelled, from the latest such move.
+    pub last_note: Option<String>,
+    pub history: Vec<TaskEvent>,
 }

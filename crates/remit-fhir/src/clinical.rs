@@ -4,8 +4,8 @@
 use fhir_model::r4b::resources::{Condition, DiagnosticReport, MedicationRequest, ServiceRequest};
 use remit_domain::clinical::Prescription;
 use remit_domain::imaging::RequestStatus;
+use remit_domain::imaging::RequestView;
 use remit_domain::nhs::NhsNumber;
-use remit_store::imaging::RequestView;
 use serde_json::{Value, json};
 
 use crate::{Issue, Json, NHS_NUMBER_SYSTEM, parse_strict};

@@ -8,9 +8,9 @@
 use fhir_model::r4b::resources::{Bundle, Observation};
 use remit_domain::news2::Consciousness;
 use remit_domain::nhs::NhsNumber;
+use remit_domain::obs::SetView;
 use remit_domain::obs::{Absence, Missing, Param, Readings};
 use remit_domain::patient::Patient;
-use remit_store::obs::SetView;
 use serde_json::{Map, Value, json};
 
 use crate::{Issue, Json, NHS_NUMBER_SYSTEM, parse_strict, parse_strict_at};

@@ -7,7 +7,7 @@
 use fhir_model::r4b::resources::Task;
 use remit_domain::nhs::NhsNumber;
 use remit_domain::task::TaskStatus;
-use remit_store::task::TaskView;
+use remit_domain::task::TaskView;
 use serde_json::{Value, json};
 
 use crate::{ACTIVITY_SYSTEM, Issue, Json, NHS_NUMBER_SYSTEM, TASK_STATE_SYSTEM, parse_strict};

@@ -34,7 +34,7 @@ const ENTRIES_PER_STATEMENT: usize = 32;
 
 impl Head {
     /// Takes the head row for the rest of the transaction, and reads the version counters with it (for the
-    /// commands decided on what the store kept: see [`crate::Store::command_under`]).
+    /// commands decided on what the store kept: see [`crate::Store::under`]).
     pub(crate) async fn take(tx: &mut WriteTx) -> Result<(Self, Versions)> {
         let head = query(concat!(
             "UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash, ",

@@ -25,7 +25,7 @@ pub enum StoreError {
     #[error("the commit failed: {0}")]
     Commit(String),
     /// A command decided on what the store kept found, at its commit, that the database had changed since: nothing
-    /// of it was written, and it is to be decided again on what is read now (see `Store::command_under`).
+    /// of it was written, and it is to be decided again on what is read now (see `Store::under`).
     #[error("what the request was decided on changed before it was written: send it again")]
     Unconfirmed,
 }

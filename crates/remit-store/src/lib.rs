@@ -80,6 +80,8 @@ pub struct Store {
     /// Staff profiles and patients' records already read (see `kept`).
     profiles: Arc<staff::Profiles>,
     records: Arc<patient::Records>,
+    /// Set on a view of the store for a principal it kept and nobody has confirmed yet (see [`Store::under`]).
+    under: Option<Versions>,
 }
 
 impl Store {
@@ -123,6 +125,7 @@ impl Store {
             writer,
             profiles: Arc::default(),
             records: Arc::default(),
+            under: None,
         })
     }
 
@@ -179,8 +182,21 @@ impl Store {
         WriteTx::begin(&self.db, self.clock.as_ref(), Waits::Blocking).await
     }
 
+    /// This store, for commands decided on what it kept under `under` without asking the database (a bearer
+    /// token's holder as [`Store::kept_token_holder`] answered, not yet confirmed): a command is run only if its
+    /// commit finds the versions unchanged, and is otherwise answered [`StoreError::Unconfirmed`] with nothing
+    /// written, to be decided again on what is read now. A refusal is not recorded under them either
+    /// ([`Store::record`] answers `Unconfirmed`): it is recorded by the decision made again once the principal is
+    /// confirmed. With `None`, the store as it is. The services never see the difference.
+    pub fn under(&self, under: Option<Versions>) -> Store {
+        Store { under, ..self.clone() }
+    }
+
     /// Records an audit entry and nothing else (a refusal, or a question and its answer).
     pub async fn record(&self, draft: AuditDraft) -> Result<AuditEntry> {
+        if self.under.is_some() {
+            return Err(StoreError::Unconfirmed);
+        }
         let ((), entry) = self.command(draft, |_| Box::pin(async { Ok(()) })).await?;
         Ok(entry)
     }
@@ -190,30 +206,14 @@ impl Store {
     /// rolls back and the refusal alone is recorded, with its reason. Unknown references and invalid values write
     /// nothing: they are bad input, not refusals. Commands arriving together share one commit (see `writer`), and
     /// `work` may be run a second time (from a clone) if another command in that commit fails: it must do nothing
-    /// but statements in the transaction it is given.
+    /// but statements in the transaction it is given. On a view made by [`Store::under`], only if its versions
+    /// stand.
     pub async fn command<T, F>(&self, draft: AuditDraft, work: F) -> Result<(T, AuditEntry)>
     where
         T: Send + 'static,
         F: for<'a> FnOnce(&'a mut WriteTx) -> futures_util::future::BoxFuture<'a, Result<T>> + Clone + Send + 'static,
     {
-        self.command_under(None, draft, work).await
-    }
-
-    /// As [`Store::command`], for a command that may have been decided on what the store kept under `under`
-    /// without asking the database (see [`Store::kept_token_holder`]): it is run only if its commit finds the
-    /// versions unchanged, and is otherwise answered [`StoreError::Unconfirmed`] with nothing written, to be decided
-    /// again on what is read now. With `None`, as `command`.
-    pub async fn command_under<T, F>(
-        &self,
-        under: Option<Versions>,
-        draft: AuditDraft,
-        work: F,
-    ) -> Result<(T, AuditEntry)>
-    where
-        T: Send + 'static,
-        F: for<'a> FnOnce(&'a mut WriteTx) -> futures_util::future::BoxFuture<'a, Result<T>> + Clone + Send + 'static,
-    {
-        self.writer.command(under, draft, work).await
+        self.writer.command(self.under, draft, work).await
     }
 }
 

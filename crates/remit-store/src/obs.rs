@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use remit_domain::news2::{Consciousness, Monitoring, Risk, Spo2Scale};
 use remit_domain::nhs::NhsNumber;
-use remit_domain::obs::{Assessment, EscalationLevel, Missing, NotScored, OxygenDevice, PartialScores, Readings};
+use remit_domain::obs::{EscalationLevel, Missing, NotScored, OxygenDevice, PartialScores, Readings};
 use remit_domain::place::{Place, PlaceCode, PlaceKind};
 use remit_domain::time::{format_instant, parse_instant};
 use serde::Serialize;
@@ -17,20 +17,7 @@ use crate::db::{Row, query, query_built};
 use crate::kept::{Versions, versions_of};
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
-/// A set to store (ids already resolved, already scored).
-#[derive(Debug, Clone)]
-pub struct NewSet {
-    pub patient_id: i64,
-    pub taken_at: DateTime<Utc>,
-    /// When it was entered (the command's time, except for history seeded for the demo).
-    pub recorded_at: DateTime<Utc>,
-    pub recorded_by: i64,
-    pub supervisor_id: Option<i64>,
-    pub readings: Readings,
-    pub scale: Spo2Scale,
-    pub assessment: Assessment,
-    pub next_due_at: DateTime<Utc>,
-}
+pub use remit_domain::obs::{NewSet, SetView};
 
 /// Which version a new one replaces, and why.
 #[derive(Debug, Clone)]
@@ -38,77 +25,6 @@ pub struct Amends<'a> {
     pub set_id: i64,
     pub version: i64,
     pub reason: &'a str,
-}
-
-/// One version of a set as people see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SetView {
-    /// This version's id.
-    pub id: i64,
-    /// The set's id (its first version's).
-    pub set_id: i64,
-    pub version: i64,
-    pub patient: NhsNumber,
-    pub state: String,
-    pub taken_at: String,
-    pub recorded_at: String,
-    pub recorded_by: String,
-    pub supervisor: Option<String>,
-    pub spo2_scale: u8,
-    pub readings: Readings,
-    pub scores: PartialScores,
-    /// The NEWS2 total (a lower bound for an incomplete set); `None` where NEWS2 does not apply.
-    pub total: Option<u8>,
-    pub risk: Option<Risk>,
-    pub monitoring: Monitoring,
-    pub complete: bool,
-    /// Why NEWS2 does not apply to the patient, when it does not (the sentence people read).
-    pub not_scored: Option<NotScored>,
-    pub next_due_at: String,
-    pub change_reason: Option<String>,
-    pub changed_by: Option<String>,
-    pub changed_at: Option<String>,
-}
-
-impl SetView {
-    /// The first version [`WriteTx::insert_set`] stored as `id` (set `set_id`) from `s`: what reading it back would
-    /// give, without the read.
-    pub fn inserted(
-        s: &NewSet,
-        id: i64,
-        set_id: i64,
-        patient: &NhsNumber,
-        recorded_by: &str,
-        supervisor: Option<&str>,
-    ) -> Self {
-        let a = &s.assessment;
-        Self {
-            id,
-            set_id,
-            version: 1,
-            patient: patient.clone(),
-            state: "current".to_owned(),
-            taken_at: format_instant(s.taken_at),
-            recorded_at: format_instant(s.recorded_at),
-            recorded_by: recorded_by.to_owned(),
-            supervisor: supervisor.map(str::to_owned),
-            spo2_scale: match s.scale {
-                Spo2Scale::One => 1,
-                Spo2Scale::Two => 2,
-            },
-            readings: s.readings.clone(),
-            scores: a.parameters,
-            total: a.total,
-            risk: a.risk,
-            monitoring: a.monitoring,
-            complete: a.complete,
-            not_scored: a.not_scored,
-            next_due_at: format_instant(s.next_due_at),
-            change_reason: None,
-            changed_by: None,
-            changed_at: None,
-        }
-    }
 }
 
 /// A current SpO2 scale 2 prescription.

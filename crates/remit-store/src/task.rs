@@ -10,6 +10,8 @@ use serde::Serialize;
 use crate::db::{Row, query, query_built};
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
+pub use remit_domain::task::{TaskEvent, TaskView};
+
 /// What is needed to delegate a task (ids already resolved).
 #[derive(Debug, Clone, Serialize)]
 pub struct NewTask {
@@ -22,41 +24,6 @@ pub struct NewTask {
     pub supervisor_id: Option<i64>,
     pub due_at: Option<DateTime<Utc>>,
     pub notes: String,
-}
-
-/// One move in a task's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TaskEvent {
-    pub at: String,
-    pub by: String,
-    #[serde(rename = "move")]
-    pub mv: String,
-    pub from: Option<String>,
-    pub to: String,
-    pub note: Option<String>,
-}
-
-/// A task as people see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TaskView {
-    pub id: i64,
-    pub patient: NhsNumber,
-    pub place: String,
-    pub activity: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exam_region: Option<String>,
-    pub delegator: String,
-    pub delegatee: String,
-    pub supervision: Supervision,
-    pub supervisor: Option<String>,
-    pub due_at: Option<String>,
-    pub notes: String,
-    pub status: TaskStatus,
-    pub created_at: String,
-    pub updated_at: String,
-    /// Why it was declined, failed, returned or cancelled, from the latest such move.
-    pub last_note: Option<String>,
-    pub history: Vec<TaskEvent>,
 }
 
 /// Who is working under a supervisor's supervision now.

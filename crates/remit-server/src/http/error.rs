@@ -97,7 +97,7 @@ pub fn unauthorized(headers: &HeaderMap) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     if wants_html {
-        let page = crate::pages::SignInNeeded.render_html();
+        let page = crate::http::pages::SignInNeeded.render_html();
         let mut res = (StatusCode::UNAUTHORIZED, page).into_response();
         res.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -115,7 +115,7 @@ pub async fn not_found(
     axum::extract::State(state): axum::extract::State<crate::AppState>,
     headers: HeaderMap,
 ) -> Response {
-    match crate::auth::authenticate(&state, &headers).await {
+    match crate::http::auth::authenticate(&state, &headers).await {
         Ok(Some(_)) => AppError::NotFound("no such page or endpoint".into()).into_response(),
         Ok(None) => unauthorized(&headers),
         Err(e) => e.into_response(),
@@ -127,4 +127,11 @@ pub fn render(t: &impl askama::Template) -> Result<Html<String>, AppError> {
     t.render()
         .map(Html)
         .map_err(|e| AppError::Internal(format!("template: {e}")))
+}
+
+pub(crate) fn done<T>(o: remit_services::scope::Outcome<T>) -> Result<T, AppError> {
+    match o {
+        remit_services::scope::Outcome::Done(v) => Ok(v),
+        remit_services::scope::Outcome::Refused(reasons) => Err(AppError::Refused(reasons)),
+    }
 }

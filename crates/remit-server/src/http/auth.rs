@@ -9,11 +9,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use remit_services::Principal;
 use remit_store::Versions;
 use remit_store::staff::StaffProfile;
 
 use crate::AppState;
-use crate::error::{AppError, unauthorized};
+use crate::http::error::{AppError, unauthorized};
 
 pub const SESSION_COOKIE: &str = "remit_session";
 
@@ -24,39 +25,28 @@ pub enum Credential {
     Session { id: String, csrf_token: String },
 }
 
-/// The authenticated staff member behind a request, as they stand now.
+/// The authenticated staff member behind a request, as they stand now: the [`Principal`] the services act for,
+/// and how they proved who they are.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    pub profile: StaffProfile,
+    pub principal: Principal,
     pub credential: Credential,
-    /// The store's versions the profile was read under: the request's other reads of what the store keeps (a
-    /// patient's record) are as the database stood then.
-    pub versions: Versions,
+}
+
+impl std::ops::Deref for Actor {
+    type Target = Principal;
+
+    fn deref(&self) -> &Principal {
+        &self.principal
+    }
 }
 
 impl Actor {
-    /// How the actor appears in the audit log.
-    pub fn audit_name(&self) -> String {
-        format!("staff:{}", self.profile.staff.username)
-    }
-
-    /// Whether the actor has an IR(ME)R entitlement (the radiography pages are theirs).
-    pub fn has_imaging_role(&self) -> bool {
-        !self.profile.entitlements.is_empty()
-    }
-
-    pub fn is_admin(&self) -> bool {
-        self.profile.staff.roles.contains(&remit_domain::staff::Role::Admin)
-    }
-
-    /// Education leads and administrators see the competency matrix.
-    pub fn is_education_lead(&self) -> bool {
-        self.is_admin()
-            || self
-                .profile
-                .staff
-                .roles
-                .contains(&remit_domain::staff::Role::EducationLead)
+    fn new(profile: StaffProfile, versions: Versions, credential: Credential) -> Self {
+        Self {
+            principal: Principal { profile, versions },
+            credential,
+        }
     }
 
     /// The CSRF token to put in forms (empty for token clients, which do not use forms).
@@ -115,10 +105,9 @@ impl Claimed {
             return Ok(self.actor);
         }
         if read.confirm(self.actor.versions) {
-            return Ok(confirmed(Actor {
-                versions: read,
-                ..self.actor
-            }));
+            let mut actor = self.actor;
+            actor.principal.versions = read;
+            return Ok(confirmed(actor));
         }
         self.confirm_by_query(state).await
     }
@@ -147,11 +136,9 @@ impl Claimed {
         };
         match state.store.token_holder(&token).await? {
             // A token is never given to someone else; what was read for the claimed holder is theirs.
-            Some((profile, versions)) if profile.id == self.actor.profile.id => Ok(confirmed(Actor {
-                profile,
-                credential: Credential::Token,
-                versions,
-            })),
+            Some((profile, versions)) if profile.id == self.actor.profile.id => {
+                Ok(confirmed(Actor::new(profile, versions, Credential::Token)))
+            }
             _ => Err(AppError::Unauthorized),
         }
     }
@@ -191,11 +178,7 @@ fn kept_claim(state: &AppState, req: &Request) -> Option<Claimed> {
     let token = bearer_token(req.headers().get(header::AUTHORIZATION)?)?;
     let (profile, versions) = state.store.kept_token_holder(token)?;
     Some(Claimed {
-        actor: Actor {
-            profile,
-            credential: Credential::Token,
-            versions,
-        },
+        actor: Actor::new(profile, versions, Credential::Token),
         unconfirmed: Some(token.to_owned()),
     })
 }
@@ -237,11 +220,7 @@ async fn authenticate_with(state: &AppState, headers: &HeaderMap, refresh: bool)
         let Some((profile, versions)) = state.store.token_holder(token).await? else {
             return Ok(None);
         };
-        return Ok(Some(Actor {
-            profile,
-            credential: Credential::Token,
-            versions,
-        }));
+        return Ok(Some(Actor::new(profile, versions, Credential::Token)));
     }
     let Some(id) = session_cookie(headers) else {
         return Ok(None);
@@ -258,14 +237,14 @@ async fn authenticate_with(state: &AppState, headers: &HeaderMap, refresh: bool)
     if !profile.staff.is_active() {
         return Ok(None);
     }
-    Ok(Some(Actor {
+    Ok(Some(Actor::new(
         profile,
-        credential: Credential::Session {
+        versions,
+        Credential::Session {
             id,
             csrf_token: session.csrf_token,
         },
-        versions,
-    }))
+    )))
 }
 
 /// Refuses a request whose `Origin` or `Sec-Fetch-Site` says it was sent by another site's page.

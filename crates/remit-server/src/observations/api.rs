@@ -1,6 +1,13 @@
-//! The JSON API for vital signs and escalations. The signed-in person is the one who acts; every read passes
-//! `record.read` for the patient, and lists show only the patients the reader may see.
+//! The JSON API of vital signs and escalation (`/api/patients/{nhs_number}/sets`, `/api/sets/…`,
+//! `/api/escalations/…`, `/api/news2/score`), annotated for the OpenAPI document.
 
+use crate::AppState;
+use crate::http::auth::Actor;
+use crate::http::error::AppError;
+use crate::http::error::done;
+use crate::http::gate::{BreakGlass, Opened};
+use crate::http::openapi::BreakGlassHeader;
+use crate::http::openapi::{ApiJson, ApiPath};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -8,33 +15,13 @@ use remit_domain::nhs::NhsNumber;
 use remit_domain::obs::Readings;
 use remit_domain::staff::Username;
 use remit_domain::time::parse_instant;
+use remit_services::obs::{Amendment, EscalationNotice, Overdue, RecordSet, Recorded, Scale2Prescription};
+use remit_services::{obs, scope};
 use remit_store::obs::{EscalationFilter, SetView};
 use remit_store::patient::PatientRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
-
-use crate::AppState;
-use crate::api::{ApiJson, ApiPath};
-use crate::auth::Actor;
-use crate::error::AppError;
-use crate::obs::{self, Amendment, EscalationNotice, Overdue, RecordSet, Recorded, Scale2Prescription};
-use crate::patient_gate::Opened;
-use crate::scope::{self, BreakGlass, Outcome};
-
-/// The break-glass header, as the OpenAPI document shows it.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Header)]
-#[expect(
-    dead_code,
-    reason = "read by scope::BreakGlass; declared here for the OpenAPI document"
-)]
-struct BreakGlassHeader {
-    /// Why you must read this record outside your duty (an emergency): opens it for reading only, and the read is
-    /// audited with the reason.
-    #[param(rename = "Remit-Break-Glass")]
-    break_glass: Option<String>,
-}
 
 /// A parameter that was not recorded.
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -142,13 +129,6 @@ pub(crate) struct ReviewBody {
     note: String,
 }
 
-fn done<T>(o: Outcome<T>) -> Result<T, AppError> {
-    match o {
-        Outcome::Done(v) => Ok(v),
-        Outcome::Refused(reasons) => Err(AppError::Refused(reasons)),
-    }
-}
-
 /// Refuses, with every reason and audited, unless the actor may read the patient's record now (or states a
 /// break-glass reason). Answers the record opened.
 async fn must_read(
@@ -191,7 +171,16 @@ pub(crate) async fn record_set(
         readings,
         scale,
     };
-    let out = done(obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(&actor), None).await?)?;
+    let out = done(
+        obs::record(
+            &state.store,
+            &state.pack,
+            &r,
+            &actor.audit_name(),
+            Some(&actor.principal),
+        )
+        .await?,
+    )?;
     if let Some(e) = &out.escalation {
         state.events.escalation_raised(&e.place);
     }
@@ -529,5 +518,5 @@ pub(crate) async fn score(
     let Value::Object(o) = v else {
         return Err(AppError::Internal("a set is an object".into()));
     };
-    Ok(Json(crate::ward_pages::live_score(&o, scale, not_scored)?))
+    Ok(Json(crate::observations::pages::live_score(&o, scale, not_scored)?))
 }

@@ -25,10 +25,10 @@ use remit_store::obs::{
     Amends, EscalationChange, EscalationFilter, EscalationView, NewEscalation, NewSet, PatientObs, Scale2, SetView,
     StoredSet,
 };
-use remit_store::{Store, StoreError, Versions, WriteTx};
+use remit_store::{Store, StoreError, WriteTx};
 use serde::Serialize;
 
-use crate::auth::Actor;
+use crate::Principal;
 use crate::scope::{self, Ask, Outcome, refuse};
 
 /// A set to record, parsed.
@@ -137,7 +137,7 @@ async fn may_record(
     by: &Username,
     patient: &NhsNumber,
     supervisor: Option<&Username>,
-    known: Option<&Actor>,
+    known: Option<&Principal>,
 ) -> Result<(Vec<String>, scope::Facts), StoreError> {
     let mut ask = Ask::new(by.clone(), "vitals.record");
     ask.patient = Some(patient.clone());
@@ -233,18 +233,13 @@ pub(crate) async fn escalate(
 }
 
 /// Records a set.
-/// `by`: the recorder when the request already knows them (signing in does), else their profile is loaded here.
-/// `under`: for a recorder the store kept and nobody has confirmed yet ([`crate::auth::Claimed`]), the versions they
-/// were kept under: the set is written only if its commit finds them unchanged (else [`StoreError::Unconfirmed`]),
-/// and a refusal is answered but not recorded, for the request to be decided again, and recorded, once its holder
-/// is confirmed.
+/// `by`: the recorder when the caller already knows them (signing in does), else their profile is loaded here.
 pub async fn record(
     store: &Store,
     pack: &PolicyPack,
     r: &RecordSet,
     audit_actor: &str,
-    by: Option<&Actor>,
-    under: Option<Versions>,
+    by: Option<&Principal>,
 ) -> Result<Outcome<Recorded>, StoreError> {
     let now = store.now();
     let taken_at = r.taken_at.unwrap_or(now);
@@ -261,10 +256,6 @@ pub async fn record(
         }
     };
     if !reasons.is_empty() {
-        if under.is_some() {
-            // Recorded once the refusal is certain, by the request decided again.
-            return Ok(Outcome::Refused(reasons));
-        }
         return refuse(store, audit_actor, "vitals.record", &target, reasons, r).await;
     }
     let patient_id = record.id;
@@ -308,7 +299,7 @@ pub async fn record(
     let actor = audit_actor.to_owned();
     let written = new.clone();
     let ((version_id, set_id, escalation), _) = store
-        .command_under(under, draft, move |tx| {
+        .command(draft, move |tx| {
             Box::pin(async move {
                 let stored = tx.insert_set(&new, None).await?;
                 let esc = escalate(
@@ -698,7 +689,7 @@ pub async fn sweep(store: &Store, routes: &Routes) -> Result<Vec<String>, StoreE
 /// Whether an escalation (in `state`, at `level` and `stage`, its wait's clock started at `notified_at`) is due to
 /// move along the cascade at `now`: what a list of escalations checks before it is shown. One whose time cannot be
 /// read is reported as due, so that the sweep meets it and reports it.
-pub(crate) fn cascade_due(
+pub fn cascade_due(
     routes: &Routes,
     (state, level, stage, notified_at): (&str, EscalationLevel, u8, &str),
     now: DateTime<Utc>,
@@ -723,13 +714,7 @@ where
 }
 
 /// [`swept`] for what the caller has read once already (`first`, by `read`).
-pub(crate) async fn swept_after<T, F, R, D>(
-    store: &Store,
-    routes: &Routes,
-    first: T,
-    read: F,
-    due: D,
-) -> Result<T, StoreError>
+pub async fn swept_after<T, F, R, D>(store: &Store, routes: &Routes, first: T, read: F, due: D) -> Result<T, StoreError>
 where
     F: Fn() -> R,
     R: std::future::Future<Output = Result<T, StoreError>>,

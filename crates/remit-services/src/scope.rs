@@ -10,7 +10,7 @@ use remit_store::patient::PatientRecord;
 use remit_store::{Store, StoreError};
 use serde::Serialize;
 
-use crate::auth::Actor;
+use crate::Principal;
 
 /// How a clinical command ended, short of a database failure.
 #[derive(Debug)]
@@ -40,7 +40,7 @@ pub async fn refuse<T>(
 /// the audit log, reads included.
 pub async fn refuse_read(
     store: &Store,
-    actor: &Actor,
+    actor: &Principal,
     action: &str,
     target: &str,
     reasons: Vec<String>,
@@ -139,7 +139,7 @@ impl Facts {
         store: &Store,
         pack: &PolicyPack,
         ask: &Ask,
-        actor: Option<&Actor>,
+        actor: Option<&Principal>,
     ) -> Result<Self, StoreError> {
         if pack.activity(&ask.activity).is_none() {
             let known: Vec<&str> = pack.activities().iter().map(|a| a.id.as_str()).collect();
@@ -284,7 +284,7 @@ pub async fn may_read(
 pub async fn open_record(
     store: &Store,
     pack: &PolicyPack,
-    actor: &Actor,
+    actor: &Principal,
     patient: &NhsNumber,
     break_glass: Option<&str>,
     also: Option<&remit_domain::place::PlaceCode>,
@@ -320,45 +320,6 @@ pub async fn open_record(
         }
     }
     refuse(store, &who, "record.read", &target, decision.reasons, &()).await
-}
-
-/// A break-glass reason stated with a request: the `Remit-Break-Glass` header, or `break_glass` in the query (the
-/// form on a refused page). Blank is not a reason.
-#[derive(Debug, Clone, Default)]
-pub struct BreakGlass(pub Option<String>);
-
-/// The longest break-glass reason kept.
-const BREAK_GLASS_MAX: usize = 500;
-
-impl BreakGlass {
-    pub fn reason(&self) -> Option<&str> {
-        self.0.as_deref()
-    }
-
-    pub(crate) fn from_parts(parts: &axum::http::request::Parts) -> Self {
-        let header = parts
-            .headers
-            .get("remit-break-glass")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let query = parts.uri.query().and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "break_glass")
-                .map(|(_, v)| v.into_owned())
-        });
-        let reason = header
-            .or(query)
-            .map(|r| r.trim().chars().take(BREAK_GLASS_MAX).collect::<String>());
-        Self(reason.filter(|r| !r.is_empty()))
-    }
-}
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for BreakGlass {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::from_parts(parts))
-    }
 }
 
 /// Which of these patients (NHS number and place) `actor` may read now (`record.read`): their duty, an open task,

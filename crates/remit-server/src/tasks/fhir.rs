@@ -1,180 +1,26 @@
-//! FHIR R4 over HTTP. Errors are OperationOutcomes; a policy refusal is 403 with one issue per unmet requirement.
-//!
-//! **Invariant:** every read of a Task passes the policy: its participants may read it, anyone else only if they
-//! may read the patient's record.
+//! FHIR Task: create (delegate), read, search by owner, requester, status and patient, and moves by JSON Patch of
+//! `/status` or by `$accept`, `$countersign`, … operations, all through `remit_services::tasks`. A Task is readable
+//! by its participants and by anyone who may read its patient's record.
 
-use axum::Router;
+use crate::AppState;
+use crate::http::auth::Actor;
+use crate::http::fhir::FhirError;
+use crate::http::fhir::fhir_json;
+use crate::http::fhir::parse_body;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::response::Response;
 use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::Username;
 use remit_domain::task::{Move, TaskStatus};
-use remit_fhir::{Issue, Json, operation_outcome, searchset};
+use remit_fhir::{Issue, Json, searchset};
 use remit_policy::{ExamRegion, Supervision};
-use remit_store::StoreError;
+use remit_services::scope::Ask;
+use remit_services::tasks::{Delegation, Outcome};
+use remit_services::{scope, tasks};
 use remit_store::task::{TaskFilter, TaskView};
 use serde_json::Value;
-
-use crate::AppState;
-use crate::auth::Actor;
-use crate::scope::{self, Ask};
-use crate::tasks::{self, Delegation, Outcome};
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/fhir/Task", post(create_task).get(search_tasks))
-        .route("/fhir/Task/{id}", get(read_task).patch(patch_task))
-        .route("/fhir/Task/{id}/{operation}", post(task_operation))
-        .route("/fhir", post(crate::fhir_obs::transaction))
-        .route(
-            "/fhir/Observation",
-            post(crate::fhir_obs::create_observation).get(crate::fhir_obs::search_observations),
-        )
-        .route("/fhir/Observation/{id}", get(crate::fhir_obs::read_observation))
-        .route("/fhir/Patient", get(crate::fhir_obs::search_patients))
-        .route("/fhir/Patient/{nhs}", get(crate::fhir_obs::read_patient))
-        .route("/fhir/metadata", get(crate::fhir_obs::metadata))
-        .route(
-            "/fhir/ServiceRequest",
-            post(crate::fhir_clinical::create_service_request),
-        )
-        .route(
-            "/fhir/ServiceRequest/{id}",
-            get(crate::fhir_clinical::read_service_request),
-        )
-        .route(
-            "/fhir/DiagnosticReport",
-            post(crate::fhir_clinical::create_diagnostic_report),
-        )
-        .route(
-            "/fhir/DiagnosticReport/{id}",
-            get(crate::fhir_clinical::read_diagnostic_report),
-        )
-        .route("/fhir/Condition", post(crate::fhir_clinical::create_condition))
-        .route(
-            "/fhir/MedicationRequest",
-            post(crate::fhir_clinical::create_medication_request),
-        )
-}
-
-/// An error answered as an OperationOutcome.
-#[derive(Debug)]
-pub struct FhirError {
-    status: StatusCode,
-    issues: Vec<Issue>,
-}
-
-impl FhirError {
-    fn new(status: StatusCode, issue: Issue) -> Self {
-        Self {
-            status,
-            issues: vec![issue],
-        }
-    }
-
-    pub(crate) fn with(status: StatusCode, issues: Vec<Issue>) -> Self {
-        Self { status, issues }
-    }
-
-    /// Whether it is the asker's to put right (4xx): nothing was written.
-    pub(crate) fn is_client_error(&self) -> bool {
-        self.status.is_client_error()
-    }
-
-    fn bad(issue: Issue) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, issue)
-    }
-
-    pub(crate) fn forbidden(reasons: Vec<String>) -> Self {
-        Self {
-            status: StatusCode::FORBIDDEN,
-            issues: reasons.into_iter().map(|r| Issue::new("forbidden", r)).collect(),
-        }
-    }
-}
-
-impl FhirError {
-    pub(crate) fn is_not_found(&self) -> bool {
-        self.status == StatusCode::NOT_FOUND
-    }
-}
-
-impl From<StoreError> for FhirError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, Issue::new("not-found", m)),
-            StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, Issue::new("conflict", m)),
-            StoreError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, Issue::new("invalid", m)),
-            e @ StoreError::Unconfirmed => Self::new(StatusCode::CONFLICT, Issue::new("conflict", e.to_string())),
-            other => {
-                tracing::error!(cause = %other, "internal error");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    Issue::new(
-                        "exception",
-                        "internal error: the server log has the details under this response's x-request-id",
-                    ),
-                )
-            }
-        }
-    }
-}
-
-impl From<remit_domain::InvalidValue> for FhirError {
-    fn from(e: remit_domain::InvalidValue) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, Issue::new("value", e.to_string()))
-    }
-}
-
-impl IntoResponse for FhirError {
-    fn into_response(self) -> Response {
-        fhir_json(self.status, &operation_outcome(&self.issues))
-    }
-}
-
-pub(crate) fn fhir_json(status: StatusCode, body: &impl serde::Serialize) -> Response {
-    // Only remit's own values are written here, whose JSON cannot fail; were it to, the failure is the server's.
-    let mut res = match serde_json::to_string(body) {
-        Ok(text) => (status, text).into_response(),
-        Err(e) => {
-            tracing::error!("an answer could not be written as JSON: {e}");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    };
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/fhir+json; charset=utf-8"),
-    );
-    res
-}
-
-/// The body as a [`Json`] tree borrowing from it, if it is of an allowed media type and is JSON.
-pub(crate) fn parse_body<'a>(headers: &HeaderMap, body: &'a Bytes, allowed: &[&str]) -> Result<Json<'a>, FhirError> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !allowed.iter().any(|a| ct.starts_with(a)) {
-        return Err(FhirError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Issue::new("not-supported", format!("send the body as {}", allowed.join(" or "))),
-        ));
-    }
-    Json::parse(body).map_err(|e| FhirError::bad(Issue::new("structure", format!("the body is not valid JSON: {e}"))))
-}
-
-/// A request that does not read as FHIR: 400 for a structural problem, 422 for a wrong code or value.
-pub(crate) fn invalid(issue: Issue) -> FhirError {
-    let status = if matches!(issue.code, "structure" | "invalid") {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    FhirError::with(status, vec![issue])
-}
 
 fn task_id(raw: &str) -> Result<i64, FhirError> {
     raw.parse().map_err(|_| {
@@ -201,7 +47,7 @@ async fn readable(state: &AppState, actor: &Actor, t: &TaskView) -> Result<Optio
 }
 
 #[tracing::instrument(skip_all)]
-async fn create_task(
+pub(crate) async fn create_task(
     State(state): State<AppState>,
     actor: Actor,
     headers: HeaderMap,
@@ -283,7 +129,11 @@ async fn create_task(
 }
 
 #[tracing::instrument(skip_all)]
-async fn read_task(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<Response, FhirError> {
+pub(crate) async fn read_task(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
     let t = state.store.task(task_id(&id)?).await?;
     match readable(&state, &actor, &t).await? {
         Some(v) => Ok(fhir_json(StatusCode::OK, &v)),
@@ -307,7 +157,7 @@ fn username_param(raw: &str, name: &str) -> Result<String, FhirError> {
 }
 
 #[tracing::instrument(skip_all)]
-async fn search_tasks(
+pub(crate) async fn search_tasks(
     State(state): State<AppState>,
     actor: Actor,
     Query(params): Query<Vec<(String, String)>>,
@@ -385,7 +235,7 @@ async fn apply(
 /// `PATCH` with a JSON Patch that replaces `/status` (and, for a decline, failure, return or cancellation,
 /// `/statusReason`).
 #[tracing::instrument(skip_all)]
-async fn patch_task(
+pub(crate) async fn patch_task(
     State(state): State<AppState>,
     actor: Actor,
     Path(id): Path<String>,
@@ -427,7 +277,7 @@ async fn patch_task(
 /// `POST /fhir/Task/{id}/$accept` and the other named operations, with an optional Parameters body carrying
 /// `reason`.
 #[tracing::instrument(skip_all)]
-async fn task_operation(
+pub(crate) async fn task_operation(
     State(state): State<AppState>,
     actor: Actor,
     Path((id, operation)): Path<(String, String)>,

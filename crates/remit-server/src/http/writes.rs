@@ -25,7 +25,7 @@ use remit_store::Backend;
 use tokio::runtime::{Handle, Runtime};
 use tracing::Instrument;
 
-use crate::error::AppError;
+use crate::http::error::AppError;
 
 /// The writers' runtime, started on first use; `None` if its threads could not be started (writes then run where
 /// they arrive, as reads do).

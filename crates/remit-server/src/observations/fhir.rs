@@ -1,7 +1,11 @@
 //! FHIR vital signs: `POST /fhir` (a transaction Bundle of a set), `POST /fhir/Observation` (one sign),
-//! `GET /fhir/Observation/{id}`, Observation search, `Patient` read and search, and `/fhir/metadata`. Recording goes
-//! through `obs::record`, so the policy, the scale 2 rule and escalation are the same as every other way in.
+//! `GET /fhir/Observation/{id}`, Observation search, and `Patient` read and search. Recording goes through
+//! `remit_services::obs::record`, so the policy, the scale 2 rule and escalation are the same as every other way in.
 
+use crate::AppState;
+use crate::http::auth::{Actor, Claimed};
+use crate::http::fhir::{FhirError, fhir_json, invalid, parse_body};
+use crate::http::gate::{BreakGlass, Opened};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -11,19 +15,13 @@ use remit_domain::staff::Username;
 use remit_domain::time::parse_instant;
 use remit_fhir::obs::{IncomingSet, parse_id, parts_for_code, set_to_fhir, total_to_fhir};
 use remit_fhir::{Issue, Json, NHS_NUMBER_SYSTEM, searchset};
+use remit_services::obs::{RecordSet, Recorded};
+use remit_services::scope::Outcome;
+use remit_services::{obs, scope};
 use remit_store::Versions;
 use remit_store::patient::PatientRecord;
 use serde::Serialize;
 use serde_json::Value;
-
-use crate::AppState;
-use crate::auth::{Actor, Claimed};
-use crate::fhir::{FhirError, fhir_json, parse_body};
-use crate::obs::{self, RecordSet, Recorded};
-use crate::patient_gate::Opened;
-use crate::scope::{self, BreakGlass, Outcome};
-
-use crate::fhir::invalid;
 
 /// The supervisor named among the performers: a `Practitioner/{username}` other than the person recording.
 fn supervisor_of(resource: &Json<'_>, me: &Username, at: &str) -> Result<Option<Username>, FhirError> {
@@ -66,7 +64,15 @@ async fn record(
         readings: set.readings,
         scale: None,
     };
-    match obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(actor), under).await? {
+    match obs::record(
+        &state.store.under(under),
+        &state.pack,
+        &r,
+        &actor.audit_name(),
+        Some(&actor.principal),
+    )
+    .await?
+    {
         Outcome::Refused(reasons) => Err(FhirError::forbidden(reasons)),
         Outcome::Done(done) => {
             if let Some(e) = &done.escalation {
@@ -422,13 +428,4 @@ pub(crate) async fn search_patients(
 /// `GET /fhir/Patient/{nhs_number}`: opened by the patient gate.
 pub(crate) async fn read_patient(Opened(record): Opened) -> Response {
     fhir_json(StatusCode::OK, &remit_fhir::obs::patient_to_fhir(&record.patient))
-}
-
-/// `GET /fhir/metadata`.
-pub(crate) async fn metadata(State(state): State<AppState>, _actor: Actor) -> Response {
-    let date = remit_domain::time::format_instant(state.store.now());
-    fhir_json(
-        StatusCode::OK,
-        &remit_fhir::obs::capability_statement(env!("CARGO_PKG_VERSION"), &date[..10]),
-    )
 }

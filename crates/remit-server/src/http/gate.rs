@@ -16,10 +16,11 @@ use remit_store::StoreError;
 use remit_store::patient::PatientRecord;
 
 use crate::AppState;
-use crate::auth::Actor;
-use crate::error::AppError;
-use crate::fhir::FhirError;
-use crate::scope::{self, BreakGlass, Outcome};
+use crate::http::auth::Actor;
+use crate::http::error::AppError;
+use crate::http::fhir::FhirError;
+use remit_services::scope::{self, Outcome};
+
 use remit_fhir::Issue;
 
 /// The path parameters that name a patient by NHS number.
@@ -63,7 +64,7 @@ impl Face {
         match self {
             Face::Fhir => FhirError::forbidden(reasons).into_response(),
             Face::Api => AppError::Refused(reasons).into_response(),
-            Face::Page => crate::ward_pages::refused_record_page(actor, &reasons, break_glass)
+            Face::Page => crate::http::pages::refused_record_page(actor, &reasons, break_glass)
                 .unwrap_or_else(IntoResponse::into_response),
         }
     }
@@ -146,5 +147,43 @@ pub(crate) async fn gate(State(state): State<AppState>, req: Request, next: Next
             face.refused(&actor, reasons, again)
         }
         Err(e) => face.error(e),
+    }
+}
+/// A break-glass reason stated with a request: the `Remit-Break-Glass` header, or `break_glass` in the query (the
+/// form on a refused page). Blank is not a reason.
+#[derive(Debug, Clone, Default)]
+pub struct BreakGlass(pub Option<String>);
+
+/// The longest break-glass reason kept.
+const BREAK_GLASS_MAX: usize = 500;
+
+impl BreakGlass {
+    pub fn reason(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+
+    pub(crate) fn from_parts(parts: &axum::http::request::Parts) -> Self {
+        let header = parts
+            .headers
+            .get("remit-break-glass")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let query = parts.uri.query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "break_glass")
+                .map(|(_, v)| v.into_owned())
+        });
+        let reason = header
+            .or(query)
+            .map(|r| r.trim().chars().take(BREAK_GLASS_MAX).collect::<String>());
+        Self(reason.filter(|r| !r.is_empty()))
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for BreakGlass {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_parts(parts))
     }
 }

@@ -1,5 +1,11 @@
-//! Pages for people: sign-in, sign-out and the home page.
+//! Signing in and out, the front page, and the static files every page loads. Sign-in caps the username's and
+//! password's length before any work and takes a try from the store's throttles before it checks the password.
 
+use crate::AppState;
+use crate::http::auth::{
+    Actor, SourceAddress, check_same_origin, session_clear_cookie, session_cookie, session_set_cookie,
+};
+use crate::http::error::{AppError, render};
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -11,10 +17,7 @@ use remit_domain::staff::{StaffStatus, Username};
 use remit_store::credentials::verify_password;
 use remit_store::session::{Throttle, ThrottleKeys, normalise_username};
 use serde::Deserialize;
-
-use crate::AppState;
-use crate::auth::{Actor, SourceAddress, check_same_origin, session_clear_cookie, session_cookie, session_set_cookie};
-use crate::error::{AppError, render};
+use utoipa_axum::router::OpenApiRouter;
 
 pub fn public_router() -> Router<AppState> {
     Router::new()
@@ -29,17 +32,17 @@ const STATIC: &[(&str, &str, &str)] = &[
     (
         "remit.css",
         "text/css; charset=utf-8",
-        include_str!("../static/remit.css"),
+        include_str!("../../static/remit.css"),
     ),
     (
         "live.js",
         "text/javascript; charset=utf-8",
-        include_str!("../static/live.js"),
+        include_str!("../../static/live.js"),
     ),
     (
         "record.js",
         "text/javascript; charset=utf-8",
-        include_str!("../static/record.js"),
+        include_str!("../../static/record.js"),
     ),
 ];
 
@@ -57,11 +60,10 @@ async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> 
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .route("/", get(front))
         .route("/logout", post(logout))
-        .route("/pay", get(pay_page))
 }
 
 #[derive(Template)]
@@ -69,19 +71,6 @@ pub fn router() -> Router<AppState> {
 struct LoginPage {
     username: String,
     message: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "sign_in_needed.html")]
-pub struct SignInNeeded;
-
-impl SignInNeeded {
-    pub fn render_html(&self) -> Html<String> {
-        Html(
-            self.render()
-                .unwrap_or_else(|_| "<a href=\"/login\">Sign in</a>".into()),
-        )
-    }
 }
 
 async fn login_page() -> Result<Html<String>, AppError> {
@@ -222,7 +211,7 @@ async fn login_inner(
 }
 
 async fn logout(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
-    if let crate::auth::Credential::Session { id, .. } = &actor.credential {
+    if let crate::http::auth::Credential::Session { id, .. } = &actor.credential {
         let mut tx = state.store.begin().await?;
         tx.end_session(id).await?;
         tx.commit(AuditDraft::permit(
@@ -242,74 +231,8 @@ async fn logout(State(state): State<AppState>, actor: Actor) -> Result<Response,
 
 /// `/` sends a person on duty to their ward's board, anyone else to their own page.
 async fn front(actor: Actor) -> Redirect {
-    match crate::ward_pages::home_ward(&actor) {
+    match crate::observations::pages::home_ward(&actor) {
         Some(w) => Redirect::to(&format!("/wards/{w}")),
         None => Redirect::to("/me"),
     }
-}
-
-#[derive(Template)]
-#[template(path = "pay.html")]
-struct PayPage<'a> {
-    actor: &'a Actor,
-    bands: Vec<String>,
-    form: PayForm,
-    error: Option<String>,
-    result: Option<remit_domain::pay::PayCheck>,
-    table: String,
-    effective_from: String,
-}
-
-#[derive(Deserialize, Default)]
-struct PayForm {
-    #[serde(default)]
-    band: String,
-    #[serde(default)]
-    salary: String,
-    #[serde(default)]
-    area: String,
-    #[serde(default)]
-    hours: String,
-    #[serde(default)]
-    years_in_band: String,
-}
-
-/// The pay check as a page: the form, and once submitted, the verdict.
-async fn pay_page(
-    State(state): State<AppState>,
-    actor: Actor,
-    axum::extract::Query(form): axum::extract::Query<PayForm>,
-) -> Result<Response, AppError> {
-    let table = &state.pay;
-    let blank = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
-    let (result, error) = if form.salary.trim().is_empty() && form.band.trim().is_empty() {
-        (None, None)
-    } else {
-        match remit_domain::pay::Offer::parse(
-            table,
-            &form.band,
-            &form.salary,
-            blank(&form.area).as_deref(),
-            blank(&form.hours).as_deref(),
-            blank(&form.years_in_band).as_deref(),
-        ) {
-            Ok(offer) => (Some(table.check(&offer)), None),
-            Err(e) => (None, Some(e.to_string())),
-        }
-    };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    let page = render(&PayPage {
-        actor: &actor,
-        bands: table.bands.iter().map(|b| b.name.clone()).collect(),
-        form,
-        error,
-        result,
-        table: table.title.clone(),
-        effective_from: table.effective_from.to_string(),
-    })?;
-    Ok((status, page).into_response())
 }

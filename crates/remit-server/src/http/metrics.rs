@@ -5,7 +5,6 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
@@ -14,8 +13,8 @@ use axum::routing::get;
 use remit_domain::staff::Role;
 
 use crate::AppState;
-use crate::auth::Actor;
-use crate::error::AppError;
+use crate::http::auth::Actor;
+use crate::http::error::AppError;
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
@@ -125,14 +124,15 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     res
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(metrics))
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new().route("/metrics", get(metrics))
 }
 
 async fn metrics(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
     if !actor.profile.staff.has_role(Role::Admin) {
         let why = "Metrics are for administrators: this needs the role `admin`.".to_owned();
-        let reasons = crate::scope::refuse_read(&state.store, &actor, "metrics.read", "metrics", vec![why]).await?;
+        let reasons =
+            remit_services::scope::refuse_read(&state.store, &actor, "metrics.read", "metrics", vec![why]).await?;
         return Err(AppError::Refused(reasons));
     }
     let mut res = state.metrics.render().into_response();

@@ -1,34 +1,26 @@
-//! The JSON API for X-ray work: the steps of the IR(ME)R chain as the signed-in person, the worklists, and dose
-//! records (JSON or CSV). Reads pass `record.read` for the patient (judged in the imaging department).
+//! The JSON API of the IR(ME)R chain: refer, justify or reject, pregnancy enquiry, expose, report, the
+//! department's worklist, a patient's dose history and an operator's activity.
 
+use crate::AppState;
+use crate::http::auth::Actor;
+use crate::http::error::AppError;
+use crate::http::error::done;
+use crate::http::gate::Opened;
+use crate::http::openapi::{ApiJson, ApiPath};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use remit_domain::clinical::{Diagnosis, Prescription};
 use remit_domain::imaging::{ExposureRecord, Pregnancy, Repeat, Stage};
 use remit_domain::nhs::NhsNumber;
 use remit_domain::place::PlaceCode;
 use remit_domain::staff::Username;
 use remit_policy::Supervision;
+use remit_services::imaging::{Exposure, Referral};
+use remit_services::{imaging, scope};
 use remit_store::imaging::{DoseRow, RequestView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-
-use crate::AppState;
-use crate::api::{ApiJson, ApiPath};
-use crate::auth::Actor;
-use crate::error::AppError;
-use crate::imaging::{self, Exposure, Referral};
-use crate::patient_gate::Opened;
-use crate::scope::{self, Outcome};
-
-fn done<T>(o: Outcome<T>) -> Result<T, AppError> {
-    match o {
-        Outcome::Done(v) => Ok(v),
-        Outcome::Refused(reasons) => Err(AppError::Refused(reasons)),
-    }
-}
 
 /// May the actor read this patient's record, judged where the work happens?
 async fn may_read(state: &AppState, actor: &Actor, nhs: &NhsNumber, place: Option<&str>) -> Result<bool, AppError> {
@@ -356,7 +348,7 @@ fn doses(
         "json" => Ok(Json(rows).into_response()),
         "csv" => Ok((
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            crate::imaging::dose_csv(&rows, cumulative),
+            remit_services::imaging::dose_csv(&rows, cumulative),
         )
             .into_response()),
         other => Err(AppError::Unprocessable(format!(
@@ -406,59 +398,4 @@ pub(crate) async fn operator_activity(
         return Err(AppError::Refused(reasons));
     }
     doses(state.store.operator_activity(id).await?, q, false)
-}
-
-#[derive(Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct DiagnoseBody {
-    diagnosis: String,
-    /// A SNOMED CT concept id.
-    #[serde(default)]
-    code: Option<String>,
-}
-
-/// Record a diagnosis (needs `clinical.diagnose`).
-#[utoipa::path(post, path = "/api/patients/{nhs_number}/diagnoses", tag = "clinical",
-    params(("nhs_number" = String, Path, description = "The patient's NHS number")), request_body = DiagnoseBody,
-    responses((status = 201, body = Object), (status = 401, body = Object), (status = 403, body = Object),
-        (status = 404, body = Object), (status = 422, body = Object)))]
-pub(crate) async fn diagnose(
-    State(state): State<AppState>,
-    actor: Actor,
-    Opened(record): Opened,
-    ApiJson(b): ApiJson<DiagnoseBody>,
-) -> Result<Response, AppError> {
-    let nhs = record.patient.nhs_number;
-    let d = Diagnosis::parse(&b.diagnosis, b.code.as_deref())?;
-    let by = actor.profile.staff.username.clone();
-    let out = done(imaging::diagnose(&state.store, &state.pack, &nhs, &by, &d, &actor.audit_name()).await?)?;
-    Ok((StatusCode::CREATED, Json(out)).into_response())
-}
-
-#[derive(Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PrescribeBody {
-    medicine: String,
-    /// An amount and unit, e.g. `500 mg`.
-    dose: String,
-    route: String,
-    frequency: String,
-}
-
-/// Record a prescription (needs `medicines.prescribe`).
-#[utoipa::path(post, path = "/api/patients/{nhs_number}/prescriptions", tag = "clinical",
-    params(("nhs_number" = String, Path, description = "The patient's NHS number")), request_body = PrescribeBody,
-    responses((status = 201, body = Object), (status = 401, body = Object), (status = 403, body = Object),
-        (status = 404, body = Object), (status = 422, body = Object)))]
-pub(crate) async fn prescribe(
-    State(state): State<AppState>,
-    actor: Actor,
-    Opened(record): Opened,
-    ApiJson(b): ApiJson<PrescribeBody>,
-) -> Result<Response, AppError> {
-    let nhs = record.patient.nhs_number;
-    let p = Prescription::parse(&b.medicine, &b.dose, &b.route, &b.frequency)?;
-    let by = actor.profile.staff.username.clone();
-    let out = done(imaging::prescribe(&state.store, &state.pack, &nhs, &by, &p, &actor.audit_name()).await?)?;
-    Ok((StatusCode::CREATED, Json(out)).into_response())
 }

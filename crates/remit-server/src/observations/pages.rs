@@ -1,50 +1,31 @@
-//! Pages for the ward and the bedside: the ward board, the patient's chart, recording a set, the supervisor's inbox,
-//! prescribing (for those who may), and the server-sent events that keep open boards and inboxes current.
-//!
-//! Every page asks the same questions as the API: a patient's record opens only to those who may read it, and a
-//! refused action shows every reason on the page.
+//! The ward's pages: the board, the patient's chart and history, recording a set (with the live score), observations
+//! missed, pregnancy status, the scale 2 prescription and the escalation inbox.
 
-use std::collections::BTreeSet;
-use std::convert::Infallible;
-
+use crate::AppState;
+use crate::http::auth::{Actor, Claimed};
+use crate::http::error::{AppError, render};
+use crate::http::gate::Opened;
+use crate::http::pages::refused_page;
+use crate::observations::chart::chart_svg;
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use remit_domain::clinical::Prescription;
 use remit_domain::news2::Spo2Scale;
-use remit_domain::obs::{CHART_ROWS, EscalationLevel, NotScored, Readings, frequency_text, tenths};
+use remit_domain::obs::{EscalationLevel, NotScored, Readings, frequency_text};
 use remit_domain::place::PlaceCode;
 use remit_domain::staff::Username;
 use remit_domain::time::{london_date, uk_short_text};
+use remit_services::obs::{EscalationNotice, RecordSet, Recorded};
+use remit_services::scope::Outcome;
+use remit_services::{obs, scope};
 use remit_store::obs::{EscalationFilter, SetView, WardBoard};
+use remit_store::patient::PatientRecord;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-
-use crate::AppState;
-use crate::auth::{Actor, Claimed};
-use crate::error::{AppError, render};
-use crate::obs::{self, EscalationNotice, RecordSet, Recorded};
-use crate::patient_gate::Opened;
-use crate::scope::{self, Outcome};
-use remit_store::patient::PatientRecord;
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/wards/{place}", get(ward_board))
-        .route("/patients/{nhs}", get(patient_page))
-        .route("/patients/{nhs}/observations/new", get(new_set_page))
-        .route("/patients/{nhs}/observations", post(record_set))
-        .route("/patients/{nhs}/observations/missed", post(record_missed))
-        .route("/patients/{nhs}/pregnancy", post(record_pregnancy))
-        .route("/patients/{nhs}/prescribe", get(prescribe_page).post(prescribe))
-        .route("/inbox", get(inbox))
-        .route("/escalations/{id}/acknowledge", post(acknowledge))
-        .route("/events", get(events))
-}
+use std::collections::BTreeSet;
 
 /// Where `/` sends a person: the first ward or department they are on duty in.
 pub fn home_ward(actor: &Actor) -> Option<String> {
@@ -112,7 +93,7 @@ struct WardPage<'a> {
     rows: Vec<BoardRow>,
 }
 
-async fn ward_board(
+pub(crate) async fn ward_board(
     State(state): State<AppState>,
     claimed: Claimed,
     Path(place): Path<String>,
@@ -279,126 +260,6 @@ fn level_text(l: EscalationLevel) -> &'static str {
     }
 }
 
-/// The NEWS2 chart as SVG: one row per parameter, one column per set (oldest on the left), each cell shaded by its
-/// score and showing the value; the total and risk beneath.
-pub fn chart_svg(sets: &[SetView]) -> String {
-    const LABELS: [&str; 7] = [
-        "Resp. rate",
-        "SpO2",
-        "Air / O2",
-        "Systolic BP",
-        "Pulse",
-        "ACVPU",
-        "Temp °C",
-    ];
-    let (left, cell_w, cell_h, top) = (110, 64, 30, 40);
-    let n = sets.len().max(1);
-    let width = left + cell_w * n + 10;
-    let height = top + cell_h * 9 + 10;
-    let fill = |s: Option<u8>| match s {
-        Some(3) => "#d4351c",
-        Some(2) => "#f47738",
-        Some(1) => "#ffdd00",
-        Some(_) => "#ffffff",
-        None => "#dddddd",
-    };
-    let ink = |s: Option<u8>| if s == Some(3) { "#ffffff" } else { "#0b0c0c" };
-    let mut out = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-labelledby=\"chart-title\" width=\"{width}\" \
-         height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"system-ui, sans-serif\" font-size=\"12\">\
-         <title id=\"chart-title\">NEWS2 chart, {n} most recent sets, oldest first</title>"
-    );
-    for (i, label) in LABELS.iter().enumerate() {
-        let y = top + cell_h * i;
-        out.push_str(&format!(
-            "<text x=\"4\" y=\"{}\" font-weight=\"bold\">{label}</text>",
-            y + 19
-        ));
-    }
-    out.push_str(&format!(
-        "<text x=\"4\" y=\"{}\" font-weight=\"bold\">NEWS2</text><text x=\"4\" y=\"{}\" font-weight=\"bold\">Risk</text>",
-        top + cell_h * 7 + 19,
-        top + cell_h * 8 + 19
-    ));
-    for (c, s) in sets.iter().rev().enumerate() {
-        let x = left + cell_w * c;
-        let when = uk_short_text(&s.taken_at);
-        out.push_str(&format!(
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"10\">{}</text>",
-            x + cell_w / 2,
-            top - 8,
-            html_escape(&when)
-        ));
-        let r = &s.readings;
-        let values = [
-            r.respiration_rate.map(|v| v.to_string()),
-            r.spo2
-                .map(|v| format!("{v}{}", if s.spo2_scale == 2 { "²" } else { "" })),
-            Some(if r.on_oxygen {
-                r.oxygen_flow_tenths
-                    .map_or("O2".into(), |f| format!("O2 {}", tenths(f)))
-            } else {
-                "Air".into()
-            }),
-            r.systolic_bp.map(|v| v.to_string()),
-            r.pulse.map(|v| v.to_string()),
-            r.consciousness.map(|c| {
-                match c.as_str() {
-                    "alert" => "A",
-                    "new-confusion" => "C",
-                    "voice" => "V",
-                    "pain" => "P",
-                    _ => "U",
-                }
-                .to_owned()
-            }),
-            r.temperature_tenths.map(tenths),
-        ];
-        for (i, (row, v)) in CHART_ROWS.iter().zip(values).enumerate() {
-            let score = s.scores.get(row);
-            let y = top + cell_h * i;
-            out.push_str(&format!(
-                "<rect x=\"{x}\" y=\"{y}\" width=\"{cell_w}\" height=\"{cell_h}\" fill=\"{}\" stroke=\"#b1b4b6\"/>\
-                 <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{}\">{}</text>",
-                fill(score),
-                x + cell_w / 2,
-                y + 19,
-                ink(score),
-                html_escape(&v.unwrap_or_else(|| "—".into()))
-            ));
-        }
-        let y = top + cell_h * 7;
-        let total_fill = match s.risk.map(|r| r.as_str()) {
-            Some("high") => "#d4351c",
-            Some("medium") => "#f47738",
-            Some("low-medium") => "#ffdd00",
-            Some(_) => "#ffffff",
-            None => "#dddddd",
-        };
-        out.push_str(&format!(
-            "<rect x=\"{x}\" y=\"{y}\" width=\"{cell_w}\" height=\"{cell_h}\" fill=\"{total_fill}\" stroke=\"#0b0c0c\"/>\
-             <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-weight=\"bold\">{}{}</text>\
-             <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"10\">{}</text>",
-            x + cell_w / 2,
-            y + 19,
-            s.total.map_or_else(|| "n/a".to_owned(), |t| t.to_string()),
-            if s.complete { "" } else { "*" },
-            x + cell_w / 2,
-            y + cell_h + 19,
-            s.risk.map_or("no NEWS2", |r| r.as_str())
-        ));
-    }
-    out.push_str("</svg>");
-    out
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 struct HistoryRow {
     set_id: i64,
     version: i64,
@@ -435,7 +296,7 @@ struct PatientPage<'a> {
 const CHART_SETS: usize = 12;
 const HISTORY_ROWS: i64 = 50;
 
-async fn patient_page(
+pub(crate) async fn patient_page(
     State(state): State<AppState>,
     actor: Actor,
     Opened(record): Opened,
@@ -523,7 +384,7 @@ async fn patient_page(
     let mut ask = scope::Ask::new(actor.profile.staff.username.clone(), "record.pregnancy-status");
     ask.patient = Some(nhs.clone());
     // Asked of the profile and record this request has already read (no query of its own while nothing changed).
-    let facts = scope::Facts::load_with(&state.store, &state.pack, &ask, Some(&actor)).await?;
+    let facts = scope::Facts::load_with(&state.store, &state.pack, &ask, Some(&actor.principal)).await?;
     let may_record_pregnancy = state.pack.decide(&facts.question(&ask)).permitted();
     let next_due = current.first().map(|s| {
         format!(
@@ -548,47 +409,6 @@ async fn patient_page(
         next_due,
     })?;
     Ok(page.into_response())
-}
-
-#[derive(Template)]
-#[template(path = "refused.html")]
-struct RefusedPage<'a> {
-    actor: &'a Actor,
-    what: &'a str,
-    reasons: &'a [String],
-    /// Where a break-glass reason may be stated to open a record anyway.
-    break_glass: Option<String>,
-}
-
-impl RefusedPage<'_> {
-    fn respond(&self) -> Result<Response, AppError> {
-        Ok((StatusCode::FORBIDDEN, render(self)?).into_response())
-    }
-}
-
-/// The page for a record the reader may not open, with the break-glass form where one may state a reason.
-pub(crate) fn refused_record_page(
-    actor: &Actor,
-    reasons: &[String],
-    break_glass: Option<String>,
-) -> Result<Response, AppError> {
-    RefusedPage {
-        actor,
-        what: "Open this patient's record",
-        reasons,
-        break_glass,
-    }
-    .respond()
-}
-
-pub(crate) fn refused_page(actor: &Actor, what: &str, reasons: &[String]) -> Result<Response, AppError> {
-    RefusedPage {
-        actor,
-        what,
-        reasons,
-        break_glass: None,
-    }
-    .respond()
 }
 
 /// The values of the set form, as typed.
@@ -889,7 +709,7 @@ async fn record_page(
     .map(IntoResponse::into_response)
 }
 
-async fn new_set_page(
+pub(crate) async fn new_set_page(
     State(state): State<AppState>,
     actor: Actor,
     Opened(record): Opened,
@@ -897,7 +717,7 @@ async fn new_set_page(
     record_page(&state, &actor, &record, SetForm::default(), Said::default()).await
 }
 
-async fn record_set(
+pub(crate) async fn record_set(
     State(state): State<AppState>,
     actor: Actor,
     Opened(record): Opened,
@@ -927,7 +747,15 @@ async fn record_set(
         readings,
         scale: None,
     };
-    match obs::record(&state.store, &state.pack, &r, &actor.audit_name(), Some(&actor), None).await? {
+    match obs::record(
+        &state.store,
+        &state.pack,
+        &r,
+        &actor.audit_name(),
+        Some(&actor.principal),
+    )
+    .await?
+    {
         Outcome::Refused(reasons) => {
             let said = Said {
                 reasons,
@@ -951,13 +779,13 @@ async fn record_set(
 }
 
 #[derive(Deserialize)]
-struct MissedForm {
+pub(crate) struct MissedForm {
     #[serde(default)]
     reason: String,
 }
 
 /// Observations not done: recorded with the reason, the record page shown again saying so.
-async fn record_missed(
+pub(crate) async fn record_missed(
     State(state): State<AppState>,
     actor: Actor,
     Opened(record): Opened,
@@ -1001,7 +829,7 @@ async fn record_missed(
 }
 
 #[derive(Deserialize)]
-struct PregnancyForm {
+pub(crate) struct PregnancyForm {
     #[serde(default)]
     status: String,
     #[serde(default)]
@@ -1010,7 +838,7 @@ struct PregnancyForm {
 
 /// Pregnancy status from the patient page: recorded, then back to the patient's page; a refusal or bad input is
 /// shown with its reasons.
-async fn record_pregnancy(
+pub(crate) async fn record_pregnancy(
     State(state): State<AppState>,
     actor: Actor,
     Opened(record): Opened,
@@ -1103,11 +931,15 @@ async fn inbox_page(
     })
 }
 
-async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Html<String>, AppError> {
+pub(crate) async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Html<String>, AppError> {
     inbox_page(&state, &actor, None, Vec::new()).await
 }
 
-async fn acknowledge(State(state): State<AppState>, actor: Actor, Path(id): Path<i64>) -> Result<Response, AppError> {
+pub(crate) async fn acknowledge(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
     let by = actor.profile.staff.username.clone();
     match obs::acknowledge(&state.store, &state.pack, id, &by, &actor.audit_name()).await? {
         Outcome::Refused(reasons) => {
@@ -1125,91 +957,8 @@ async fn acknowledge(State(state): State<AppState>, actor: Actor, Path(id): Path
     }
 }
 
-/// Server-sent events: `escalation` whenever an escalation is raised, acknowledged or reviewed.
-async fn events(
-    State(state): State<AppState>,
-    actor: Actor,
-    headers: axum::http::HeaderMap,
-) -> Result<Response, AppError> {
-    let max = state.config.max_streams_per_person;
-    let Some(guard) = state.events.hold_stream(actor.profile.id, max) else {
-        return Err(AppError::TooManyRequests(format!(
-            "At most {max} live pages can be open at once for one person: close one and reload this."
-        )));
-    };
-    let rx = state.events.subscribe();
-    let mut check = tokio::time::interval(state.config.stream_check);
-    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let live = Live {
-        rx,
-        check,
-        state,
-        headers,
-        told: 0,
-        _guard: guard,
-    };
-    let stream = futures_util::stream::unfold(live, |mut live| async move {
-        live.next().await.map(|e| (Ok::<_, Infallible>(e), live))
-    });
-    // A keep-alive every few seconds also finds a stream whose page was closed, giving its place back soon.
-    let keep_alive = KeepAlive::new().interval(std::time::Duration::from_secs(5));
-    Ok(Sse::new(stream).keep_alive(keep_alive).into_response())
-}
-
-/// One open event stream: it passes on the announcements of places its reader may see now, and ends when the right
-/// to it does (sign-out, the session's end, a revoked token, suspension), checked at each announcement, when a
-/// credential ends in this process, and every [`Config::stream_check`](crate::Config) otherwise.
-struct Live {
-    rx: tokio::sync::broadcast::Receiver<crate::Change>,
-    check: tokio::time::Interval,
-    state: AppState,
-    headers: axum::http::HeaderMap,
-    /// Announcements passed on so far: each event carries its own count, not the server's, so that a reader cannot
-    /// tell how much changed on other wards.
-    told: u64,
-    _guard: crate::StreamGuard,
-}
-
-impl Live {
-    async fn next(&mut self) -> Option<Event> {
-        use tokio::sync::broadcast::error::RecvError;
-        loop {
-            let change = tokio::select! {
-                c = self.rx.recv() => match c {
-                    Ok(c) => Some(c),
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => return None,
-                },
-                _ = self.check.tick() => None,
-            };
-            let actor = crate::auth::still_standing(&self.state, &self.headers)
-                .await
-                .ok()
-                .flatten()?;
-            if let Some(c) = change
-                && !c.place.is_empty()
-                && self.sees(&actor, &c.place)
-            {
-                self.told += 1;
-                return Some(Event::default().event("escalation").data(self.told.to_string()));
-            }
-        }
-    }
-
-    /// Whether the reader may see news of `place`: they are on duty there, or are of a grade told of escalations
-    /// wherever they are.
-    fn sees(&self, actor: &Actor, place: &str) -> bool {
-        let p = &actor.profile;
-        p.on_duty.iter().any(|d| d.as_str() == place)
-            || p.staff
-                .grade
-                .as_ref()
-                .is_some_and(|g| self.state.pack.escalation().told_anywhere(g))
-    }
-}
-
 #[derive(Deserialize, Default)]
-struct PrescribeForm {
+pub(crate) struct PrescribeForm {
     #[serde(default)]
     medicine: String,
     #[serde(default)]
@@ -1232,7 +981,7 @@ struct PrescribePage<'a> {
     done: Option<String>,
 }
 
-async fn prescribe_page(actor: Actor, Opened(record): Opened) -> Result<Response, AppError> {
+pub(crate) async fn prescribe_page(actor: Actor, Opened(record): Opened) -> Result<Response, AppError> {
     let p = record.patient;
     render(&PrescribePage {
         actor: &actor,
@@ -1246,7 +995,7 @@ async fn prescribe_page(actor: Actor, Opened(record): Opened) -> Result<Response
     .map(IntoResponse::into_response)
 }
 
-async fn prescribe(
+pub(crate) async fn prescribe(
     State(state): State<AppState>,
     actor: Actor,
     Opened(record): Opened,
@@ -1272,20 +1021,21 @@ async fn prescribe(
         }
     };
     let by = actor.profile.staff.username.clone();
-    let status = match crate::imaging::prescribe(&state.store, &state.pack, &nhs, &by, &rx, &actor.audit_name()).await?
-    {
-        Outcome::Refused(reasons) => {
-            page.reasons = reasons;
-            StatusCode::FORBIDDEN
-        }
-        Outcome::Done(r) => {
-            page.done = Some(format!(
-                "Prescribed: {} {} {} {}.",
-                r.content.medicine, r.content.dose, r.content.route, r.content.frequency
-            ));
-            StatusCode::CREATED
-        }
-    };
+    let status =
+        match remit_services::imaging::prescribe(&state.store, &state.pack, &nhs, &by, &rx, &actor.audit_name()).await?
+        {
+            Outcome::Refused(reasons) => {
+                page.reasons = reasons;
+                StatusCode::FORBIDDEN
+            }
+            Outcome::Done(r) => {
+                page.done = Some(format!(
+                    "Prescribed: {} {} {} {}.",
+                    r.content.medicine, r.content.dose, r.content.route, r.content.frequency
+                ));
+                StatusCode::CREATED
+            }
+        };
     Ok((status, render(&page)?).into_response())
 }
 

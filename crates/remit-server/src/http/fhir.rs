@@ -1,0 +1,172 @@
+//! What FHIR routes share: the error answered as an OperationOutcome, the body's media type and parsing, and the
+//! server's capability statement.
+
+use crate::AppState;
+use crate::http::auth::Actor;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use remit_fhir::{Issue, Json, operation_outcome};
+use remit_services::tasks::Outcome;
+use remit_store::StoreError;
+use serde_json::Value;
+
+/// An error answered as an OperationOutcome.
+#[derive(Debug)]
+pub struct FhirError {
+    status: StatusCode,
+    issues: Vec<Issue>,
+}
+
+impl FhirError {
+    pub(crate) fn new(status: StatusCode, issue: Issue) -> Self {
+        Self {
+            status,
+            issues: vec![issue],
+        }
+    }
+
+    pub(crate) fn with(status: StatusCode, issues: Vec<Issue>) -> Self {
+        Self { status, issues }
+    }
+
+    /// Whether it is the asker's to put right (4xx): nothing was written.
+    pub(crate) fn is_client_error(&self) -> bool {
+        self.status.is_client_error()
+    }
+
+    pub(crate) fn bad(issue: Issue) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, issue)
+    }
+
+    pub(crate) fn forbidden(reasons: Vec<String>) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            issues: reasons.into_iter().map(|r| Issue::new("forbidden", r)).collect(),
+        }
+    }
+}
+
+impl FhirError {
+    pub(crate) fn is_not_found(&self) -> bool {
+        self.status == StatusCode::NOT_FOUND
+    }
+}
+
+impl From<StoreError> for FhirError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, Issue::new("not-found", m)),
+            StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, Issue::new("conflict", m)),
+            StoreError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, Issue::new("invalid", m)),
+            e @ StoreError::Unconfirmed => Self::new(StatusCode::CONFLICT, Issue::new("conflict", e.to_string())),
+            other => {
+                tracing::error!(cause = %other, "internal error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Issue::new(
+                        "exception",
+                        "internal error: the server log has the details under this response's x-request-id",
+                    ),
+                )
+            }
+        }
+    }
+}
+
+impl From<remit_domain::InvalidValue> for FhirError {
+    fn from(e: remit_domain::InvalidValue) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, Issue::new("value", e.to_string()))
+    }
+}
+
+impl IntoResponse for FhirError {
+    fn into_response(self) -> Response {
+        fhir_json(self.status, &operation_outcome(&self.issues))
+    }
+}
+
+pub(crate) fn fhir_json(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    // Only remit's own values are written here, whose JSON cannot fail; were it to, the failure is the server's.
+    let mut res = match serde_json::to_string(body) {
+        Ok(text) => (status, text).into_response(),
+        Err(e) => {
+            tracing::error!("an answer could not be written as JSON: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    };
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/fhir+json; charset=utf-8"),
+    );
+    res
+}
+
+/// The body as a [`Json`] tree borrowing from it, if it is of an allowed media type and is JSON.
+pub(crate) fn parse_body<'a>(headers: &HeaderMap, body: &'a Bytes, allowed: &[&str]) -> Result<Json<'a>, FhirError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !allowed.iter().any(|a| ct.starts_with(a)) {
+        return Err(FhirError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Issue::new("not-supported", format!("send the body as {}", allowed.join(" or "))),
+        ));
+    }
+    Json::parse(body).map_err(|e| FhirError::bad(Issue::new("structure", format!("the body is not valid JSON: {e}"))))
+}
+
+/// A request that does not read as FHIR: 400 for a structural problem, 422 for a wrong code or value.
+pub(crate) fn invalid(issue: Issue) -> FhirError {
+    let status = if matches!(issue.code, "structure" | "invalid") {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    FhirError::with(status, vec![issue])
+}
+
+/// `GET /fhir/metadata`.
+pub(crate) async fn metadata(State(state): State<AppState>, _actor: Actor) -> Response {
+    let date = remit_domain::time::format_instant(state.store.now());
+    fhir_json(
+        StatusCode::OK,
+        &remit_fhir::obs::capability_statement(env!("CARGO_PKG_VERSION"), &date[..10]),
+    )
+}
+
+pub(crate) fn value_at(at: &'static str) -> impl Fn(remit_domain::InvalidValue) -> FhirError {
+    move |e| invalid(Issue::new("value", e.to_string()).at(at))
+}
+
+pub(crate) fn done<T>(o: Outcome<T>) -> Result<T, FhirError> {
+    match o {
+        Outcome::Done(v) => Ok(v),
+        Outcome::Refused(reasons) => Err(FhirError::forbidden(reasons)),
+    }
+}
+
+pub(crate) fn created(body: &Value, kind: &str) -> Response {
+    let mut res = fhir_json(StatusCode::CREATED, body);
+    if let Ok(loc) = HeaderValue::from_str(&format!("/fhir/{kind}/{}", body["id"].as_str().unwrap_or_default())) {
+        res.headers_mut().insert(header::LOCATION, loc);
+    }
+    res
+}
+
+/// The media types a FHIR body may be sent as.
+pub(crate) const JSON: &[&str] = &["application/fhir+json", "application/json"];
+
+pub(crate) fn not_found(kind: &str) -> FhirError {
+    FhirError::with(
+        StatusCode::NOT_FOUND,
+        vec![Issue::new("not-found", format!("no such {kind}"))],
+    )
+}
+
+/// The server's own FHIR routes (its capability statement); each feature serves its resources.
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new().route("/fhir/metadata", axum::routing::get(metadata))
+}

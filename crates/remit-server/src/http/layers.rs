@@ -1,0 +1,157 @@
+//! The layers every request passes: request ids, the trace span (the route template, never the path), the body's
+//! size limit and deadline, the write threads, the protective headers and the Content-Security-Policy, metrics.
+
+use crate::AppState;
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderName;
+use axum::{Router, middleware};
+use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request ids: random, short, and never derived from the request.
+#[derive(Clone, Copy, Default)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = &remit_store::credentials::random_secret()[..16];
+        axum::http::HeaderValue::from_str(id).ok().map(RequestId::new)
+    }
+}
+
+/// A client's request id is kept only if it is a plain token of bounded length (a correlation id from a proxy in
+/// front); anything else is dropped and the server makes its own, so that nothing a client sends can forge log
+/// fields or plant text in the logs.
+async fn plain_request_id(mut req: Request) -> Request {
+    let plain = req.headers().get(REQUEST_ID).is_some_and(|v| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= 64
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    });
+    if !plain {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    req
+}
+
+/// What a page may load: its own scripts, styles and requests only, no inline script or style, no plug-ins, no
+/// framing, and forms that post back to remit.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// The headers every answer carries: no sniffing of content types, no framing by another site, no referrer sent to
+/// another site (same-origin: a form post keeps its `Origin`, which the CSRF check reads), the [`CSP`], nothing kept
+/// by a browser's or proxy's cache unless the answer says otherwise (only remit's static files do: ward PCs are
+/// shared, and most answers name patients or staff);
+/// HSTS when remit is served over HTTPS (`--secure-cookies`).
+async fn protective_headers(
+    axum::extract::State(secure): axum::extract::State<bool>,
+    mut res: axum::response::Response,
+) -> axum::response::Response {
+    use axum::http::HeaderValue;
+    use axum::http::header;
+    let h = res.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    if secure {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    res
+}
+
+/// Gives the request's body a deadline: frames after it are an error for whoever reads the body, so a client that
+/// trickles a body cannot hold a connection and a handler for long.
+async fn body_deadline(axum::extract::State(within): axum::extract::State<Duration>, req: Request) -> Request {
+    let (parts, body) = req.into_parts();
+    let body = Deadline {
+        body,
+        sleep: Box::pin(tokio::time::sleep(within)),
+    };
+    Request::from_parts(parts, axum::body::Body::new(body))
+}
+
+struct Deadline {
+    body: axum::body::Body,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl http_body::Body for Deadline {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::future::Future as _;
+        // What has arrived is read whenever the handler asks; only waiting for more is cut short.
+        let frame = std::pin::Pin::new(&mut self.body).poll_frame(cx);
+        if frame.is_pending() && self.sleep.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(Some(Err(axum::Error::new("the request body did not arrive in time"))));
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// The layers every request passes, outermost last: the client's request id kept only if plain, a request id, the
+/// trace span, the body's deadline and size limit, the write threads (SQLite), the protective headers, metrics.
+pub(crate) fn wrap(router: Router, state: &AppState) -> Router {
+    router
+        .layer(middleware::from_fn_with_state(state.clone(), crate::http::metrics::track))
+        .layer(middleware::map_response_with_state(
+            state.config.secure_cookies,
+            protective_headers,
+        ))
+        .layer(middleware::from_fn_with_state(state.store.backend(), crate::http::writes::on_write_threads))
+        // The limit inside the deadline, so that a body too large is answered 413 as it streams in.
+        .layer(RequestBodyLimitLayer::new(state.config.body_limit))
+        .layer(middleware::map_request_with_state(state.config.request_timeout, body_deadline))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    // The route template, never the path itself: paths can carry NHS numbers.
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", MatchedPath::as_str)
+                        .to_owned();
+                    let request_id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-")
+                        .to_owned();
+                    tracing::info_span!("request", %request_id, method = %req.method(), %route, staff = tracing::field::Empty)
+                })
+                .on_request(())
+                .on_response(|res: &axum::response::Response, latency: Duration, _span: &Span| {
+                    tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_secs_f64() * 1000.0, "response");
+                })
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+        .layer(middleware::map_request(plain_request_id))
+}

@@ -1,0 +1,238 @@
+//! The radiography pages: the department's worklists, a request with its next step's form, and each step posted.
+
+use crate::AppState;
+use crate::http::auth::Actor;
+use crate::http::error::{AppError, render};
+use crate::http::pages::Notice;
+use crate::http::pages::refused_page;
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Response};
+use remit_domain::imaging::{ExposureRecord, Pregnancy, Stage};
+use remit_domain::staff::Username;
+use remit_policy::Supervision;
+use remit_store::imaging::RequestView;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "imaging.html")]
+struct WorklistPage<'a> {
+    actor: &'a Actor,
+    lists: Vec<(&'static str, Vec<RequestView>)>,
+}
+
+pub(crate) async fn worklists(State(state): State<AppState>, actor: Actor) -> Result<Html<String>, AppError> {
+    let mut lists = Vec::new();
+    for (stage, title) in [
+        (Stage::AwaitingJustification, "Awaiting justification"),
+        (Stage::AwaitingExposure, "Awaiting exposure"),
+        (Stage::AwaitingReport, "Awaiting report"),
+        (Stage::DrlExceeded, "Dose above the local DRL: for review"),
+    ] {
+        let mut visible = Vec::new();
+        for r in state.store.imaging_worklist(stage).await? {
+            if crate::imaging::api::readable(&state, &actor, &r).await? {
+                visible.push(r);
+            }
+        }
+        lists.push((title, visible));
+    }
+    render(&WorklistPage { actor: &actor, lists })
+}
+
+#[derive(Template)]
+#[template(path = "request.html")]
+struct RequestPage<'a> {
+    actor: &'a Actor,
+    notice: Notice,
+    r: RequestView,
+    title: String,
+    radiographers: Vec<(String, String)>,
+    /// Whether the catalogue asks the pregnancy enquiry for this examination and patient.
+    asks_pregnancy: bool,
+    /// Whether the examination's DRL is set per projection (each projection's DAP is then needed).
+    drl_per_projection: bool,
+}
+
+async fn request_view(state: &AppState, actor: &Actor, id: i64, notice: Notice) -> Result<Response, AppError> {
+    let r = state.store.imaging_request(id).await?;
+    if let Some(reasons) = crate::imaging::api::refusal(state, actor, &r).await? {
+        return refused_page(actor, "Open this X-ray request", &reasons);
+    }
+    let exam = state.imaging.examination(&r.examination).ok();
+    let title = exam.map_or_else(|| r.examination.clone(), |e| e.title.clone());
+    let today = state.store.now().date_naive();
+    let born = state.store.patient(&r.patient).await?.date_of_birth;
+    let asks_pregnancy = exam.is_some_and(|e| {
+        state
+            .imaging
+            .needs_pregnancy_enquiry(e, born, remit_domain::time::london_date(state.store.now()))
+    });
+    let mut radiographers = Vec::new();
+    for u in state.store.on_duty_at(&r.department, state.store.now()).await? {
+        let p = state.store.staff_profile(&u).await?;
+        let radiographer = p
+            .registrations
+            .iter()
+            .any(|g| g.is_current(today) && g.profession().is_some_and(|(code, _)| code == "RA"));
+        if radiographer && u != actor.profile.staff.username {
+            radiographers.push((u.to_string(), p.staff.name.to_string()));
+        }
+    }
+    let status = notice.status();
+    let page = render(&RequestPage {
+        actor,
+        notice,
+        r,
+        title,
+        radiographers,
+        asks_pregnancy,
+        drl_per_projection: exam.is_some_and(|e| e.drl_per == remit_domain::imaging::DrlPer::Projection),
+    })?;
+    Ok((status, page).into_response())
+}
+
+pub(crate) async fn request_page(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    request_view(&state, &actor, id, Notice::default()).await
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct StepForm {
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    answer: String,
+    #[serde(default)]
+    supervisor: String,
+    #[serde(default)]
+    projections: String,
+    #[serde(default)]
+    kv: String,
+    #[serde(default)]
+    mas: String,
+    #[serde(default)]
+    dap: String,
+    /// Each projection's DAP, comma-separated, in the order of the projections.
+    #[serde(default)]
+    projection_dap: String,
+    #[serde(default)]
+    sid_cm: String,
+    #[serde(default)]
+    conclusion: String,
+}
+
+fn number(field: &'static str, s: &str) -> Result<f64, remit_domain::InvalidValue> {
+    s.trim()
+        .parse()
+        .map_err(|_| remit_domain::InvalidValue::new(field, format!("`{}` is not a number", s.trim())))
+}
+
+pub(crate) async fn request_step(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path((id, step)): Path<(i64, String)>,
+    Form(f): Form<StepForm>,
+) -> Result<Response, AppError> {
+    let (store, pack) = (&state.store, &state.pack);
+    let by = actor.profile.staff.username.clone();
+    let who = actor.audit_name();
+    let said = |r: RequestView| format!("Request {} is now {}.", r.id, r.status);
+    let operator = |f: &StepForm| -> Result<remit_services::imaging::Operator, AppError> {
+        let supervisor = match f.supervisor.trim() {
+            "" => None,
+            s => Some(Username::parse(s)?),
+        };
+        Ok(remit_services::imaging::Operator {
+            by: by.clone(),
+            supervision: if supervisor.is_some() {
+                Supervision::Indirect
+            } else {
+                Supervision::None
+            },
+            supervisor,
+        })
+    };
+    let notice = match step.as_str() {
+        "justify" => Notice::of(
+            remit_services::imaging::decide(store, pack, id, &by, true, &f.note, &who).await,
+            said,
+        )?,
+        "reject" => Notice::of(
+            remit_services::imaging::decide(store, pack, id, &by, false, &f.note, &who).await,
+            said,
+        )?,
+        "pregnancy" => {
+            let answer = Pregnancy::parse(&f.answer)?;
+            let op = operator(&f)?;
+            Notice::of(
+                remit_services::imaging::pregnancy(store, (pack, &state.imaging), id, &op, answer, &who).await,
+                said,
+            )?
+        }
+        "expose" => {
+            let projections: Vec<String> = f
+                .projections
+                .split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect();
+            let parsed = (|| {
+                let per_projection = f
+                    .projection_dap
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                    .map(|d| number("projection_dap", d))
+                    .collect::<Result<Vec<f64>, _>>()?;
+                let total = match f.dap.trim() {
+                    "" => None,
+                    d => Some(number("dap", d)?),
+                };
+                ExposureRecord::parse(
+                    &projections,
+                    number("kv", &f.kv)?,
+                    number("mas", &f.mas)?,
+                    (total, &per_projection),
+                    number("sid_cm", &f.sid_cm)?,
+                    &[],
+                )
+            })();
+            match parsed {
+                Err(e) => Notice {
+                    error: Some(e.to_string()),
+                    ..Notice::default()
+                },
+                Ok(record) => {
+                    let op = operator(&f)?;
+                    let e = remit_services::imaging::Exposure {
+                        request: id,
+                        by: op.by,
+                        supervision: op.supervision,
+                        supervisor: op.supervisor,
+                        record,
+                    };
+                    Notice::of(
+                        remit_services::imaging::expose(store, pack, &state.imaging, &e, &who).await,
+                        said,
+                    )?
+                }
+            }
+        }
+        "report" => Notice::of(
+            remit_services::imaging::report(store, pack, id, &by, "", &f.conclusion, &who).await,
+            said,
+        )?,
+        other => {
+            return Err(AppError::NotFound(format!(
+                "`{}` is not a step of an X-ray request",
+                other.chars().take(20).collect::<String>()
+            )));
+        }
+    };
+    request_view(&state, &actor, id, notice).await
+}

@@ -1,0 +1,21 @@
+//! Staff and competencies: my work (tasks, scope, competencies and CPD), the education lead's competency matrix and
+//! sign-off (`remit_services::competency`), and as JSON who I am, what a person may do, and a scope question.
+
+use crate::AppState;
+use axum::routing::get;
+use axum::routing::post;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+mod api;
+pub(crate) mod pages;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .route("/me", get(pages::my_work))
+        .route("/education", get(pages::education))
+        .route("/education/sign-off", post(pages::sign_off))
+        .routes(routes!(api::me))
+        .routes(routes!(api::scope_check))
+        .routes(routes!(api::staff_scope))
+}

@@ -1,0 +1,253 @@
+//! My work (tasks, scope, competencies and CPD) and the education lead's competency matrix and sign-off.
+
+use crate::AppState;
+use crate::http::auth::Actor;
+use crate::http::error::{AppError, render};
+use crate::http::pages::Notice;
+use crate::http::pages::refused_page;
+use askama::Template;
+use axum::Form;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use remit_domain::staff::{CompetencyId, Username};
+use remit_policy::ScopeLine;
+use remit_store::competency::{CpdEntry, StaffCompetency};
+use remit_store::task::{TaskFilter, TaskView};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Template)]
+#[template(path = "me.html")]
+struct MyWork<'a> {
+    actor: &'a Actor,
+    notice: Notice,
+    level: String,
+    on_duty: String,
+    mine: Vec<TaskView>,
+    delegated: Vec<TaskView>,
+    scope: Vec<ScopeLine>,
+    competencies: Vec<StaffCompetency>,
+    cpd: Vec<CpdEntry>,
+}
+
+pub(crate) async fn my_work_page(state: &AppState, actor: &Actor, notice: Notice) -> Result<Response, AppError> {
+    let me = actor.profile.staff.username.to_string();
+    let mine = state
+        .store
+        .list_tasks(&TaskFilter {
+            owner: Some(me.clone()),
+            ..Default::default()
+        })
+        .await?
+        .into_iter()
+        .filter(|t| t.status.is_open())
+        .collect();
+    let delegated = state
+        .store
+        .list_tasks(&TaskFilter {
+            requester: Some(me.clone()),
+            ..Default::default()
+        })
+        .await?
+        .into_iter()
+        .filter(|t| t.status.is_open())
+        .collect();
+    let scope = remit_services::scope::show(&state.store, &state.pack, &actor.profile.staff.username).await?;
+    let competencies = state
+        .store
+        .competency_records(Some(&actor.profile.staff.username))
+        .await?;
+    let cpd = state.store.cpd_entries(Some(&actor.profile.staff.username)).await?;
+    let places = state.store.places().await?;
+    let on_duty: Vec<String> = actor
+        .profile
+        .on_duty
+        .iter()
+        .map(|c| {
+            places
+                .iter()
+                .find(|p| &p.code == c)
+                .map_or_else(|| c.to_string(), |p| p.name.clone())
+        })
+        .collect();
+    let status = notice.status();
+    let page = render(&MyWork {
+        actor,
+        notice,
+        level: actor.profile.staff.level.map_or_else(
+            || "no clinical level".to_owned(),
+            |l| format!("level {l} — {}", l.name()),
+        ),
+        on_duty: if on_duty.is_empty() {
+            "not on duty".into()
+        } else {
+            on_duty.join(", ")
+        },
+        mine,
+        delegated,
+        scope: scope.activities,
+        competencies,
+        cpd,
+    })?;
+    Ok((status, page).into_response())
+}
+
+pub(crate) async fn my_work(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+    my_work_page(&state, &actor, Notice::default()).await
+}
+
+struct MatrixRow {
+    name: String,
+    cells: Vec<(String, &'static str)>,
+}
+
+struct Matrix {
+    place: String,
+    competencies: Vec<String>,
+    rows: Vec<MatrixRow>,
+}
+
+#[derive(Template)]
+#[template(path = "education.html")]
+struct EducationPage<'a> {
+    actor: &'a Actor,
+    notice: Notice,
+    matrices: Vec<Matrix>,
+    expiring: Vec<(i64, Vec<StaffCompetency>)>,
+    staff: Vec<(String, String)>,
+    catalogue: Vec<(String, String)>,
+}
+
+async fn education_page(state: &AppState, actor: &Actor, notice: Notice) -> Result<Response, AppError> {
+    if !actor.is_education_lead() {
+        let why = vec!["The competency matrix is for education leads and administrators.".to_owned()];
+        let reasons =
+            remit_services::scope::refuse_read(&state.store, actor, "competency.matrix", "competencies", why).await?;
+        return refused_page(actor, "Open the competency matrix", &reasons);
+    }
+    let now = state.store.now();
+    let records = state.store.competency_records(None).await?;
+    let catalogue = state.pack.competency_catalogue();
+    // Each person's best record of each competency: valid beats expired beats revoked.
+    let mut best: BTreeMap<(String, String), (&'static str, String)> = BTreeMap::new();
+    for r in &records {
+        let key = (r.staff.clone(), r.record.competency.to_string());
+        let rank = |s: &str| match s {
+            "valid" => 3,
+            "not-yet-valid" => 2,
+            "expired" => 1,
+            _ => 0,
+        };
+        let cell = (r.status, format!("{} until {}", r.status, r.record.expires_on));
+        if best.get(&key).is_none_or(|b| rank(b.0) <= rank(r.status)) {
+            best.insert(key, cell);
+        }
+    }
+    let mut matrices = Vec::new();
+    for place in state.store.places().await? {
+        let staff = state.store.on_duty_at(place.code.as_str(), now).await?;
+        if staff.is_empty() {
+            continue;
+        }
+        let mut rows = Vec::new();
+        for u in &staff {
+            let p = state.store.staff_profile(u).await?;
+            let cells = catalogue
+                .iter()
+                .map(|c| {
+                    best.get(&(u.to_string(), c.id.to_string()))
+                        .map_or(("—".to_owned(), "none"), |(status, text)| (text.clone(), *status))
+                })
+                .collect();
+            rows.push(MatrixRow {
+                name: p.staff.name.to_string(),
+                cells,
+            });
+        }
+        matrices.push(Matrix {
+            place: place.name,
+            competencies: catalogue.iter().map(|c| c.id.to_string()).collect(),
+            rows,
+        });
+    }
+    let mut expiring = Vec::new();
+    let mut shown = std::collections::BTreeSet::new();
+    for days in [30, 60, 90] {
+        let list: Vec<StaffCompetency> = state
+            .store
+            .competencies_expiring(days)
+            .await?
+            .into_iter()
+            .filter(|c| shown.insert((c.staff.clone(), c.record.competency.to_string())))
+            .collect();
+        expiring.push((days, list));
+    }
+    let staff = state
+        .store
+        .list_staff()
+        .await?
+        .into_iter()
+        .map(|s| (s.staff.username.to_string(), s.staff.name.to_string()))
+        .collect();
+    let status = notice.status();
+    let page = render(&EducationPage {
+        actor,
+        notice,
+        matrices,
+        expiring,
+        staff,
+        catalogue: catalogue.iter().map(|c| (c.id.to_string(), c.title.clone())).collect(),
+    })?;
+    Ok((status, page).into_response())
+}
+
+pub(crate) async fn education(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+    education_page(&state, &actor, Notice::default()).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SignOffForm {
+    staff: String,
+    competency: String,
+    #[serde(default)]
+    evidence: String,
+}
+
+/// A sign-off from the education lead's page: the signed-in person is the assessor, and must pass
+/// `competency.sign-off` for that colleague and competency.
+pub(crate) async fn sign_off(
+    State(state): State<AppState>,
+    actor: Actor,
+    Form(form): Form<SignOffForm>,
+) -> Result<Response, AppError> {
+    // The form is the education page's: decided before anything is written, so that the answer and the write agree.
+    if !actor.is_education_lead() {
+        let reasons = vec!["The competency sign-off form is for education leads and administrators.".to_owned()];
+        let target = format!("staff:{}", form.staff.trim().chars().take(40).collect::<String>());
+        remit_services::scope::refuse::<()>(
+            &state.store,
+            &actor.audit_name(),
+            "competency.sign-off",
+            &target,
+            reasons.clone(),
+            &serde_json::json!({"competency": form.competency.trim().chars().take(40).collect::<String>()}),
+        )
+        .await?;
+        return refused_page(&actor, "Sign off a competency", &reasons);
+    }
+    let s = remit_services::competency::SignOff {
+        staff: Username::parse(&form.staff)?,
+        competency: CompetencyId::parse(&form.competency)?,
+        assessor: actor.profile.staff.username.clone(),
+        date: None,
+        evidence: form.evidence,
+    };
+    let o = remit_services::competency::sign_off(&state.store, &state.pack, &s, &actor.audit_name()).await;
+    let notice = Notice::of(o, |d| {
+        format!(
+            "{}: `{}` signed off, valid until {}.",
+            d.staff, d.competency, d.expires_on
+        )
+    })?;
+    education_page(&state, &actor, notice).await
+}
