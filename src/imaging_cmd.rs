@@ -1,6 +1,7 @@
 //! `remit imaging` and `remit clinical`: the IR(ME)R chain, worklists, dose records, diagnoses and prescriptions,
 //! each on a staff member's behalf (`--by`) through the same checks as the API.
 
+use remit_services::imaging::Verdict;
 use std::process::ExitCode;
 
 use remit_domain::clinical::{Diagnosis, Prescription};
@@ -126,7 +127,7 @@ pub async fn imaging(url: &str, pack: &PolicyPack, catalogue: &Catalogue, cmd: I
             let by = Username::parse(&by)?;
             let store = open_with_pack(url, pack).await?;
             done(
-                imaging::decide(&store, pack, id, &by, true, &note, &on_behalf(&by)).await?,
+                imaging::decide(&store, pack, id, &by, Verdict::Justify, &note, &on_behalf(&by)).await?,
                 json,
             )
         }
@@ -134,7 +135,7 @@ pub async fn imaging(url: &str, pack: &PolicyPack, catalogue: &Catalogue, cmd: I
             let by = Username::parse(&by)?;
             let store = open_with_pack(url, pack).await?;
             done(
-                imaging::decide(&store, pack, id, &by, false, &reason, &on_behalf(&by)).await?,
+                imaging::decide(&store, pack, id, &by, Verdict::Reject, &reason, &on_behalf(&by)).await?,
                 json,
             )
         }

@@ -1,6 +1,7 @@
 //! `remit obs` and `remit escalation`: vital signs and NEWS2 escalations from the command line, through the same
 //! checks as the API. Each acts on a staff member's behalf (`--by`), audited as `staff:USER via cli:USER`.
 
+use remit_store::obs::SetVersions;
 use std::process::ExitCode;
 
 use remit_domain::news2::Spo2Scale;
@@ -223,7 +224,14 @@ pub async fn obs(url: &str, pack: &PolicyPack, cmd: ObsCommand) -> CliResult<Exi
             let nhs = NhsNumber::parse(&patient)?;
             let store = open_with_pack(url, pack).await?;
             let id = store.patient_id(&nhs).await?;
-            let sets = store.obs_for_patient(id, None, limit, all).await?;
+            let sets = store
+                .obs_for_patient(
+                    id,
+                    None,
+                    limit,
+                    if all { SetVersions::All } else { SetVersions::Current },
+                )
+                .await?;
             if json {
                 print_json(&sets)?;
             } else {

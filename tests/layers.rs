@@ -165,3 +165,75 @@ fn the_layering_check_names_each_dependency_it_forbids() {
         ]
     );
 }
+
+/// The Rust files under `dir` (relative to the workspace), every folder.
+fn sources(dir: &str) -> Vec<(std::path::PathBuf, String)> {
+    let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)];
+    let mut out = Vec::new();
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).expect("a source folder") {
+            let path = entry.expect("a folder entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("a source file");
+                out.push((path, text));
+            }
+        }
+    }
+    assert!(!out.is_empty(), "no sources under {dir}");
+    out
+}
+
+/// Where `text` puts a question to the policy pack itself (rather than through `remit_services::scope`).
+fn asks_the_pack(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .filter(|l| {
+            [
+                "pack.decide(",
+                "pack.decide_strict(",
+                "pack.least_supervision(",
+                "pack.scope(",
+            ]
+            .iter()
+            .any(|call| l.contains(call))
+        })
+        .map(|l| l.trim().to_owned())
+        .collect()
+}
+
+/// Every policy question goes through the one decision point, `remit_services::scope`: no handler, command or other
+/// service asks the pack itself.
+#[test]
+fn the_policy_pack_is_asked_only_in_scope() {
+    let mut wrong = Vec::new();
+    for dir in ["crates/remit-server/src", "crates/remit-services/src", "src"] {
+        for (path, text) in sources(dir) {
+            if path.ends_with("remit-services/src/scope.rs") {
+                assert!(!asks_the_pack(&text).is_empty(), "scope asks the pack");
+                continue;
+            }
+            for line in asks_the_pack(&text) {
+                wrong.push(format!("{}: {line}", path.display()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "the pack asked outside scope:\n{}", wrong.join("\n"));
+    assert_eq!(
+        asks_the_pack("let d = state.pack.decide(&q);\n// pack.decide(&q)"),
+        ["let d = state.pack.decide(&q);"]
+    );
+}
+
+/// FHIR structures stay inside `remit-fhir`: the server neither names a resource's type nor uses the FHIR model.
+#[test]
+fn fhir_structures_stay_in_remit_fhir() {
+    for dir in ["crates/remit-server/src", "crates/remit-services/src", "src"] {
+        for (path, text) in sources(dir) {
+            for needle in ["\"resourceType\"", "fhir_model::"] {
+                assert!(!text.contains(needle), "{} names {needle}", path.display());
+            }
+        }
+    }
+}

@@ -127,13 +127,23 @@ async fn recording_passes_the_policy_and_refusals_name_every_reason(db: TestDb) 
         .store
         .patient_id(&remit_domain::nhs::NhsNumber::parse(MARGARET)?)
         .await?;
-    let sets_before = app.store.obs_for_patient(id, None, 100, true).await?.len();
+    let sets_before = app
+        .store
+        .obs_for_patient(id, None, 100, remit_store::obs::SetVersions::All)
+        .await?
+        .len();
     // Named supervisor on duty on the ward: permitted.
     let res = record(&app, &sam, MARGARET, json!({"supervisor": "priya.rn", "set": normal()})).await?;
     ensure!(res.status == StatusCode::CREATED, "{}: {}", res.status, res.body);
     ensure!(res.json()?["set"]["supervisor"] == "priya.rn");
     answered_as_stored(&app, &res.json()?).await?;
-    ensure!(app.store.obs_for_patient(id, None, 100, true).await?.len() == sets_before + 1);
+    ensure!(
+        app.store
+            .obs_for_patient(id, None, 100, remit_store::obs::SetVersions::All)
+            .await?
+            .len()
+            == sets_before + 1
+    );
     // A supervisor on another ward does not count.
     let res = record(&app, &sam, MARGARET, json!({"supervisor": "ben.rn", "set": normal()})).await?;
     ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.body);

@@ -11,6 +11,8 @@ use remit_domain::nhs::NhsNumber;
 use remit_domain::obs::SetView;
 use remit_domain::obs::{Absence, Missing, Param, Readings};
 use remit_domain::patient::Patient;
+use remit_domain::staff::Username;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::{Issue, Json, NHS_NUMBER_SYSTEM, parse_strict, parse_strict_at};
@@ -809,4 +811,148 @@ pub(crate) mod tests {
         assert_eq!(s.readings.missing[0].absence, Absence::Refused);
         assert_eq!(s.readings.temperature_tenths, None);
     }
+}
+
+/// The supervisor named among a resource's performers: a `Practitioner/{username}` other than `me`, the person
+/// recording. `at` is where the resource is in the body, for the error.
+pub fn supervisor(resource: &Json<'_>, me: &Username, at: &str) -> Result<Option<Username>, Issue> {
+    let mut found = None;
+    for (i, p) in resource
+        .get("performer")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let r = p.get("reference").and_then(Json::as_str).unwrap_or_default();
+        let u = r.strip_prefix("Practitioner/").ok_or_else(|| {
+            Issue::new("value", "a performer is `Practitioner/{username}`").at(format!("{at}.performer[{i}]"))
+        })?;
+        let u =
+            Username::parse(u).map_err(|e| Issue::new("value", e.to_string()).at(format!("{at}.performer[{i}]")))?;
+        if &u != me {
+            found = Some(u);
+        }
+    }
+    Ok(found)
+}
+
+/// The supervisor named among the performers of a transaction Bundle's Observations (see [`supervisor`]).
+pub fn bundle_supervisor(bundle: &Json<'_>, me: &Username) -> Result<Option<Username>, Issue> {
+    let mut found = None;
+    for (i, e) in bundle
+        .get("entry")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let resource = e.get("resource").unwrap_or(&Json::Null);
+        if let Some(s) = supervisor(resource, me, &format!("Bundle.entry[{i}].resource"))? {
+            found = Some(s);
+        }
+    }
+    Ok(found)
+}
+
+/// The `transaction-response` to a Bundle of a set, recorded as `set`: one entry per request entry, in order (the
+/// parameter each posted Observation became), then the NEWS2 total Observation. Written as it is rather than built
+/// as a `Value` first.
+pub fn transaction_response<'a>(bundle: &Json<'_>, set: &'a SetView, total: &'a Value) -> impl Serialize + 'a {
+    let id = set.id;
+    let mut entry: Vec<AnswerEntry<'a>> = bundle
+        .get("entry")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let code = e
+                .get("resource")
+                .and_then(|r| r.get("code"))
+                .and_then(|c| c.get("coding"))
+                .and_then(Json::as_array)
+                .and_then(|c| c.first())
+                .and_then(|c| c.get("code"))
+                .and_then(Json::as_str)
+                .unwrap_or_default();
+            let part = parts_for_code(code).and_then(|p| p.first().copied()).unwrap_or("rr");
+            AnswerEntry {
+                full_url: None,
+                resource: None,
+                response: EntryResponse {
+                    status: "201 Created",
+                    location: format!("Observation/{id}-{part}"),
+                    last_modified: Some(&set.recorded_at),
+                },
+            }
+        })
+        .collect();
+    let news2 = format!("Observation/{id}-news2");
+    entry.push(AnswerEntry {
+        full_url: Some(news2.clone()),
+        resource: Some(total),
+        response: EntryResponse {
+            status: "201 Created",
+            location: news2,
+            last_modified: None,
+        },
+    });
+    TransactionResponse {
+        resource_type: "Bundle",
+        kind: "transaction-response",
+        entry,
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TransactionResponse<'a> {
+    resource_type: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    entry: Vec<AnswerEntry<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AnswerEntry<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    full_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource: Option<&'a Value>,
+    response: EntryResponse<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EntryResponse<'a> {
+    status: &'static str,
+    location: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_modified: Option<&'a str>,
+}
+
+/// One Observation of a set version, by its part (`rr`, …, `news2`).
+pub fn observation_of(set: &SetView, part: &str) -> Option<Value> {
+    let id = format!("{}-{part}", set.id);
+    set_to_fhir(set).into_iter().find(|r| r["id"] == id.as_str())
+}
+
+/// The Observations of a set version a search answers: those of the parts asked for (all when `parts` is `None`),
+/// leaving out a parameter not obtained that is one of a pair recorded together (it is said in the pair's own).
+pub fn searched(set: &SetView, parts: Option<&[&str]>) -> Vec<Value> {
+    set_to_fhir(set)
+        .into_iter()
+        .filter(|r| {
+            let id = r["id"].as_str().unwrap_or_default();
+            let part = id.split_once('-').map_or("", |x| x.1);
+            let single_absent = r.get("dataAbsentReason").is_some()
+                && set
+                    .readings
+                    .missing
+                    .iter()
+                    .any(|m| is_single(m) && r["dataAbsentReason"]["text"] == m.reason.as_str());
+            !single_absent && parts.is_none_or(|p| p.contains(&part))
+        })
+        .collect()
 }

@@ -236,3 +236,50 @@ pub fn from_fhir(v: &Json<'_>) -> Result<TaskRequest, Issue> {
 pub fn conforms(v: &Value) -> Result<(), Issue> {
     parse_strict::<Task>(&Json::from_value(v), "Task").map(drop)
 }
+
+/// The move a JSON Patch of a Task asks for: the `/status` it replaces, and the `/statusReason` text if it gives one
+/// (a decline, failure, return or cancellation). Any other operation is refused, naming it.
+pub fn status_patch(patch: &Json<'_>) -> Result<(String, Option<String>), Issue> {
+    let ops = patch
+        .as_array()
+        .ok_or_else(|| Issue::new("structure", "a JSON Patch is an array of operations"))?;
+    let mut status = None;
+    let mut reason = None;
+    for (i, op) in ops.iter().enumerate() {
+        let kind = op.get("op").and_then(Json::as_str);
+        let path = op.get("path").and_then(Json::as_str);
+        let value = op.get("value");
+        match (kind, path, value) {
+            (Some("replace" | "add"), Some("/status"), Some(Json::String(s))) => status = Some(s.to_string()),
+            (Some("replace" | "add"), Some("/statusReason"), Some(v)) => {
+                reason = v.get("text").and_then(Json::as_str).map(str::to_owned);
+            }
+            (Some("replace" | "add"), Some("/statusReason/text"), Some(Json::String(s))) => {
+                reason = Some(s.to_string())
+            }
+            _ => {
+                return Err(Issue::new(
+                    "not-supported",
+                    format!("operation {i}: only replacing `/status` and `/statusReason` is supported"),
+                ));
+            }
+        }
+    }
+    let status = status.ok_or_else(|| Issue::new("required", "the patch must replace `/status`"))?;
+    Ok((status, reason))
+}
+
+/// The `reason` a Parameters body of a Task operation (`$decline`, …) gives, if any.
+pub fn operation_reason(parameters: &Json<'_>) -> Result<Option<String>, Issue> {
+    if parameters.get("resourceType").and_then(Json::as_str) != Some("Parameters") {
+        return Err(Issue::new("invalid", "the body must be a Parameters resource"));
+    }
+    Ok(parameters
+        .get("parameter")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .find(|x| x.get("name").and_then(Json::as_str) == Some("reason"))
+        .and_then(|x| x.get("valueString").and_then(Json::as_str))
+        .map(str::to_owned))
+}

@@ -89,6 +89,15 @@ pub async fn refer(
     Ok(Outcome::Done(store.imaging_request(id).await?))
 }
 
+/// A practitioner's verdict on a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Justified: it may be exposed.
+    Justify,
+    /// Rejected, with the reason.
+    Reject,
+}
+
 /// A practitioner justifies a request (again, after a pregnancy enquiry returned it) or rejects it with the reason,
 /// which the referrer sees.
 pub async fn decide(
@@ -96,10 +105,11 @@ pub async fn decide(
     pack: &PolicyPack,
     id: i64,
     by: &Username,
-    justify: bool,
+    verdict: Verdict,
     note: &str,
     audit_actor: &str,
 ) -> Result<Outcome<RequestView>, StoreError> {
+    let justify = verdict == Verdict::Justify;
     let note = if justify {
         note.trim().to_owned()
     } else {

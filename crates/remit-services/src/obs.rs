@@ -773,22 +773,18 @@ async fn on_duty(
 ) -> Result<Vec<OnDuty>, StoreError> {
     let now = store.now();
     let today = now.date_naive();
+    let people = store.on_duty_at(place, now).await?;
+    // Every profile under one reading of the versions: the ones the store keeps cost no query.
+    let versions = match versions {
+        Some(v) => v,
+        None if people.is_empty() => return Ok(Vec::new()),
+        None => store.versions().await?,
+    };
     let mut out = Vec::new();
-    for u in store.on_duty_at(place, now).await? {
-        // Under versions a statement of the request has just read, a profile the store keeps is used again.
-        let profile = match versions {
-            Some(v) => store.staff_profile_under(&u, v).await?,
-            None => store.staff_profile(&u).await?,
-        };
-        // Each person is asked with their profile loaded once (not through `scope::check`, which would load it
-        // again for every question). They are on duty where the patient is, and a task reaches its patient only for
-        // its own activity, never for acknowledging or reviewing: no open task is asked about.
-        let may = |activity: &str| {
-            let mut q = remit_policy::Question::new(&profile, activity, today);
-            q.patient = Some(facts);
-            q.escalation_level = Some(level.as_str());
-            pack.decide(&q).permitted()
-        };
+    for u in people {
+        let profile = store.staff_profile_under(&u, versions).await?;
+        // Each person is asked with their profile loaded once. They are on duty where the patient is.
+        let may = |activity: &str| scope::may_act_on_escalation(pack, &profile, activity, facts, level, today);
         let (leads, reviews) = (may("escalation.acknowledge"), may("escalation.review"));
         out.push(OnDuty {
             profile,

@@ -2,9 +2,11 @@
 //! profile, the supervisor's, the patient's place) and asks. Pages, the JSON API and the CLI all come here.
 
 use remit_domain::audit::{AuditDraft, Decision as AuditDecision};
+use remit_domain::imaging::RequestView;
 use remit_domain::nhs::NhsNumber;
 use remit_domain::place::Place;
 use remit_domain::staff::{CompetencyId, StaffProfile, Username};
+use remit_domain::task::TaskView;
 use remit_policy::{Decision, ExamRegion, PatientFacts, PolicyPack, Question, ScopeLine, Supervision, SupervisorRef};
 use remit_store::patient::PatientRecord;
 use remit_store::{Store, StoreError};
@@ -110,6 +112,13 @@ fn veiled(nhs: &NhsNumber) -> Result<PatientFacts, StoreError> {
         place: remit_domain::place::PlaceCode::parse(NOBODYS_PLACE)?,
         place_name: VEILED_PLACE.to_owned(),
     })
+}
+
+/// How a refusal is told: plainly, or veiled for someone who may not learn where the patient is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Told {
+    Plainly,
+    Veiled,
 }
 
 /// The facts a question needs, loaded as they stand now.
@@ -240,6 +249,19 @@ impl Facts {
         (!said.permitted()).then_some(said)
     }
 
+    /// Asks as if the actor held an open task for the patient (a task about to be delegated to them opens the
+    /// record to them), for a listener who may or may not learn where the patient is (see
+    /// [`Facts::decide_veiled`]).
+    pub fn decide_as_if_tasked(&self, pack: &PolicyPack, ask: &Ask, told: Told) -> Decision {
+        let mut q = self.question(ask);
+        q.open_task = true;
+        let said = pack.decide(&q);
+        match told {
+            Told::Plainly => said,
+            Told::Veiled => self.decide_veiled(pack, q).unwrap_or(said),
+        }
+    }
+
     /// The question these facts and `ask` make.
     pub fn question<'a>(&'a self, ask: &'a Ask) -> Question<'a> {
         let mut q = Question::new(&self.actor, &ask.activity, self.today);
@@ -262,7 +284,8 @@ impl Facts {
 }
 
 /// May `actor` read the patient's record now (`record.read`)? With `place`, judged where the work happens (an X-ray
-/// request's department) rather than where the patient is.
+/// request's department) rather than where the patient is. Unaudited: for questions inside a command, and for what
+/// a list leaves out.
 pub async fn may_read(
     store: &Store,
     pack: &PolicyPack,
@@ -274,6 +297,90 @@ pub async fn may_read(
     ask.patient = Some(patient.clone());
     ask.place = place;
     check(store, pack, &ask).await
+}
+
+/// Something kept about a patient that more people than those who may read the patient's record may read.
+#[derive(Debug, Clone, Copy)]
+pub enum Item<'a> {
+    /// An X-ray request: its referrer, and anyone who may read the patient's record on the patient's ward or in the
+    /// department.
+    Request(&'a RequestView),
+    /// A delegated task: its delegator, delegatee and named supervisor, and anyone who may read the patient's
+    /// record.
+    Task(&'a TaskView),
+}
+
+impl Item<'_> {
+    fn patient(&self) -> &NhsNumber {
+        match self {
+            Item::Request(r) => &r.patient,
+            Item::Task(t) => &t.patient,
+        }
+    }
+
+    /// Whether `who` reads it as a party to it rather than through the patient's record.
+    fn party(&self, who: &str) -> bool {
+        match self {
+            Item::Request(r) => r.referrer == who,
+            Item::Task(t) => t.delegator == who || t.delegatee == who || t.supervisor.as_deref() == Some(who),
+        }
+    }
+
+    /// Where else than the patient's place the record may be read for it: the request's department.
+    fn also_at(&self) -> Result<Option<remit_domain::place::PlaceCode>, StoreError> {
+        match self {
+            Item::Request(r) => Ok(Some(remit_domain::place::PlaceCode::parse(&r.department)?)),
+            Item::Task(_) => Ok(None),
+        }
+    }
+}
+
+/// May `principal` read `item` now? Unaudited: for lists, which leave out what their reader may not see.
+pub async fn may_read_item(
+    store: &Store,
+    pack: &PolicyPack,
+    principal: &Principal,
+    item: Item<'_>,
+) -> Result<bool, StoreError> {
+    let who = &principal.profile.staff.username;
+    if item.party(who.as_str()) || may_read(store, pack, who, item.patient(), None).await?.permitted() {
+        return Ok(true);
+    }
+    Ok(match item.also_at()? {
+        Some(place) => may_read(store, pack, who, item.patient(), Some(place))
+            .await?
+            .permitted(),
+        None => false,
+    })
+}
+
+/// Opens `item` to `principal`, or refuses with the reason, audited (`imaging.read`, `task.read`): for a read of
+/// the one item.
+pub async fn open_item(
+    store: &Store,
+    pack: &PolicyPack,
+    principal: &Principal,
+    item: Item<'_>,
+) -> Result<Outcome<()>, StoreError> {
+    if may_read_item(store, pack, principal, item).await? {
+        return Ok(Outcome::Done(()));
+    }
+    let name = &principal.profile.staff.name;
+    let (action, target, why) = match item {
+        Item::Request(r) => (
+            "imaging.read",
+            format!("imaging-request:{}", r.id),
+            format!("{name} is not on duty where this patient is, nor in the department, and did not refer them."),
+        ),
+        Item::Task(t) => (
+            "task.read",
+            format!("task:{}", t.id),
+            format!("{name} is not part of this task and may not read the record of its patient"),
+        ),
+    };
+    Ok(Outcome::Refused(
+        refuse_read(store, principal, action, &target, vec![why]).await?,
+    ))
 }
 
 /// Opens the patient's record to `actor` (`record.read`), or refuses with every reason, audited: the one decision
@@ -375,6 +482,23 @@ pub fn readable_among(
         }
     }
     Ok(out)
+}
+
+/// Asks about someone whose profile is loaded already, for a patient whose place is known, with no query: whether
+/// a person on duty where the patient is may act on an escalation at `level` (`escalation.acknowledge`,
+/// `escalation.review`). No open task is asked about: a task reaches its patient only for its own activity.
+pub fn may_act_on_escalation(
+    pack: &PolicyPack,
+    profile: &StaffProfile,
+    activity: &str,
+    patient: &PatientFacts,
+    level: remit_domain::obs::EscalationLevel,
+    today: chrono::NaiveDate,
+) -> bool {
+    let mut q = Question::new(profile, activity, today);
+    q.patient = Some(patient);
+    q.escalation_level = Some(level.as_str());
+    pack.decide(&q).permitted()
 }
 
 /// Loads the facts and asks.

@@ -113,16 +113,14 @@ pub async fn delegate(
     );
     // The task will open the record to the delegatee, so it is asked as if it were open.
     let facts = scope::Facts::load(store, pack, &work).await?;
-    let mut question = facts.question(&work);
-    question.open_task = true;
     // A delegator who may not delegate here hears the delegatee's side veiled: it would otherwise say where the
     // patient is (a colleague to name "on duty on Ward 7").
-    let second = if first.permitted() {
-        pack.decide(&question)
+    let told = if first.permitted() {
+        scope::Told::Plainly
     } else {
-        let unveiled = pack.decide(&question);
-        facts.decide_veiled(pack, question).unwrap_or(unveiled)
+        scope::Told::Veiled
     };
+    let second = facts.decide_as_if_tasked(pack, &work, told);
     let mut reasons = first.reasons;
     reasons.extend(second.reasons);
     if d.delegator == d.delegatee {

@@ -353,9 +353,33 @@ pub(crate) enum Db {
 /// then ends whatever it was doing), so a connection in the pool is always idle and outside any transaction.
 pub(crate) struct PgPool {
     options: PgConnectOptions,
-    idle: Mutex<Vec<(PgConnection, std::time::Instant)>>,
+    /// Idle connections: each with when it went idle and when it was opened.
+    idle: Mutex<Vec<(PgConnection, std::time::Instant, std::time::Instant)>>,
     /// One permit a connection: bounds how many are open.
     permits: Arc<Semaphore>,
+    limits: PgLimits,
+}
+
+/// The bounds of a PostgreSQL pool.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PgLimits {
+    /// Connections open at once.
+    pub max: usize,
+    /// How long a statement waits for a connection to come free before it is answered [`StoreError::Busy`].
+    pub wait: std::time::Duration,
+    /// How long a connection is used before it is closed and replaced: a server's memory per backend grows with
+    /// what it has cached, and a failover or a changed setting reaches every connection within this long.
+    pub lifetime: std::time::Duration,
+}
+
+impl PgLimits {
+    pub(crate) const fn of(max: usize) -> Self {
+        Self {
+            max,
+            wait: std::time::Duration::from_secs(5),
+            lifetime: std::time::Duration::from_secs(30 * 60),
+        }
+    }
 }
 
 /// How long a connection may sit idle before it is checked with a ping when it is next taken (the server may have
@@ -365,46 +389,62 @@ const PG_IDLE_BEFORE_PING: std::time::Duration = std::time::Duration::from_secs(
 impl PgPool {
     /// A pool of at most `max` connections to `url`; the first is opened now, so that a bad URL or an unreachable
     /// server is reported at once.
-    pub(crate) async fn connect(url: &str, max: usize) -> Result<Arc<Self>> {
-        let pool = Self::lazy(url, max)?;
+    pub(crate) async fn connect(url: &str, limits: PgLimits) -> Result<Arc<Self>> {
+        let pool = Self::lazy(url, limits)?;
         pool.take().await?.keep();
         Ok(pool)
     }
 
     /// A pool that opens its first connection when it is first used.
-    pub(crate) fn lazy(url: &str, max: usize) -> Result<Arc<Self>> {
+    pub(crate) fn lazy(url: &str, limits: PgLimits) -> Result<Arc<Self>> {
         let options: PgConnectOptions = url.parse().map_err(StoreError::Connect)?;
         Ok(Arc::new(PgPool {
             options,
             idle: Mutex::new(Vec::new()),
-            permits: Arc::new(Semaphore::new(max)),
+            permits: Arc::new(Semaphore::new(limits.max)),
+            limits,
         }))
     }
 
+    /// A connection for one statement or transaction: an idle one (checked with a ping if it has been idle a while,
+    /// replaced if it has lived its lifetime), or a new one. Waits at most [`PgLimits::wait`] for one to come free.
     pub(crate) async fn take(self: &Arc<Self>) -> Result<PgLease> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| StoreError::Connect(sqlx::Error::PoolClosed))?;
+        let permit = match tokio::time::timeout(self.limits.wait, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Err(StoreError::Connect(sqlx::Error::PoolClosed)),
+            Err(_) => {
+                return Err(StoreError::Busy(format!(
+                    "all {} database connections stayed busy for {} s",
+                    self.limits.max,
+                    self.limits.wait.as_secs_f64()
+                )));
+            }
+        };
         loop {
             let kept = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let conn = match kept {
-                Some((conn, since)) if since.elapsed() < PG_IDLE_BEFORE_PING => conn,
-                Some((mut conn, _)) => match conn.ping().await {
-                    Ok(()) => conn,
+            let (conn, opened) = match kept {
+                Some((conn, _, opened)) if opened.elapsed() >= self.limits.lifetime => {
+                    let _ = conn.close().await;
+                    continue;
+                }
+                Some((conn, since, opened)) if since.elapsed() < PG_IDLE_BEFORE_PING => (conn, opened),
+                Some((mut conn, _, opened)) => match conn.ping().await {
+                    Ok(()) => (conn, opened),
                     // Gone while idle: try the next, or open a new one.
                     Err(_) => continue,
                 },
-                None => PgConnection::connect_with(&self.options)
-                    .await
-                    .map_err(StoreError::Connect)?,
+                None => (
+                    PgConnection::connect_with(&self.options)
+                        .await
+                        .map_err(StoreError::Connect)?,
+                    std::time::Instant::now(),
+                ),
             };
             return Ok(PgLease {
                 conn: Some(conn),
                 pool: self.clone(),
                 keep: false,
+                opened,
                 _permit: permit,
             });
         }
@@ -414,7 +454,7 @@ impl PgPool {
     pub(crate) async fn close(&self) {
         self.permits.close();
         let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
-        for (conn, _) in idle {
+        for (conn, ..) in idle {
             let _ = conn.close().await;
         }
     }
@@ -425,6 +465,7 @@ pub(crate) struct PgLease {
     conn: Option<PgConnection>,
     pool: Arc<PgPool>,
     keep: bool,
+    opened: std::time::Instant,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -444,11 +485,11 @@ impl PgLease {
 impl Drop for PgLease {
     fn drop(&mut self) {
         if let (true, Some(conn)) = (self.keep, self.conn.take()) {
-            self.pool
-                .idle
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push((conn, std::time::Instant::now()));
+            self.pool.idle.lock().unwrap_or_else(|p| p.into_inner()).push((
+                conn,
+                std::time::Instant::now(),
+                self.opened,
+            ));
         }
     }
 }
@@ -744,7 +785,7 @@ mod tests {
             return;
         };
         // One connection, so that every statement below is served by whichever connection the pool holds.
-        let pool = PgPool::connect(&url, 1).await.expect("connect");
+        let pool = PgPool::connect(&url, PgLimits::of(1)).await.expect("connect");
 
         // Work that ends normally: the same connection serves the next statement (no new one, no ping between).
         let first = backend_pid(&pool).await;
@@ -814,6 +855,66 @@ mod tests {
         );
 
         pool.close().await;
+        crate::admin_execute(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await
+            .expect("drop");
+    }
+
+    #[tokio::test]
+    async fn a_postgres_pool_waits_a_bounded_time_and_replaces_old_connections() {
+        let Some((admin, name, url)) =
+            crate::test_database("remit_pool_bounds", "the PostgreSQL pool bounds test").await
+        else {
+            return;
+        };
+        let limits = PgLimits {
+            max: 2,
+            wait: std::time::Duration::from_millis(200),
+            lifetime: std::time::Duration::from_secs(3600),
+        };
+        let pool = PgPool::connect(&url, limits).await.expect("connect");
+
+        // Every connection held: the next statement waits its bound, then is answered `Busy`, naming the cause.
+        let held = (
+            pool.take().await.expect("the first"),
+            pool.take().await.expect("the second"),
+        );
+        let started = std::time::Instant::now();
+        let busy = pool.take().await;
+        let waited = started.elapsed();
+        match busy {
+            Err(StoreError::Busy(m)) => assert!(m.contains("all 2 database connections"), "{m}"),
+            Err(e) => panic!("not busy: {e}"),
+            Ok(_) => panic!("a third connection was opened beyond the bound of two"),
+        }
+        assert!(waited >= limits.wait, "answered before the wait was up: {waited:?}");
+        // One given back: the next statement has it.
+        let (first, second) = held;
+        first.keep();
+        let again = backend_pid(&pool).await;
+        drop(second);
+
+        // A connection that has lived its lifetime is closed when it is next taken, and a new one serves.
+        let old = PgPool::connect(
+            &url,
+            PgLimits {
+                lifetime: std::time::Duration::from_millis(50),
+                ..limits
+            },
+        )
+        .await
+        .expect("connect");
+        let before = backend_pid(&old).await;
+        tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+        assert_ne!(
+            backend_pid(&old).await,
+            before,
+            "a connection past its lifetime was used again"
+        );
+        assert!(again > 0);
+
+        pool.close().await;
+        old.close().await;
         crate::admin_execute(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .await
             .expect("drop");

@@ -28,6 +28,9 @@ pub enum StoreError {
     /// of it was written, and it is to be decided again on what is read now (see `Store::under`).
     #[error("what the request was decided on changed before it was written: send it again")]
     Unconfirmed,
+    /// No database connection came free in time: nothing was done; the asker may try again shortly.
+    #[error("the database is busy: {0}")]
+    Busy(String),
 }
 
 impl From<InvalidValue> for StoreError {

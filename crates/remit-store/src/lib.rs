@@ -26,14 +26,13 @@ pub mod staff;
 pub mod task;
 mod writer;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use remit_domain::audit::{AuditDraft, AuditEntry};
 use remit_domain::time::Clock;
 use sqlx::any::AnyPoolOptions;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 
 use db::{Db, FromVal, LitePool, LiteTx, On, PgPool, Row, TxConn, query};
 
@@ -111,7 +110,7 @@ impl Store {
                 })?;
                 Db::Lite(Arc::new(pool))
             }
-            Backend::Postgres => Db::Pg(PgPool::connect(&url, PG_CONNECTIONS).await?),
+            Backend::Postgres => Db::Pg(PgPool::connect(&url, db::PgLimits::of(PG_CONNECTIONS)).await?),
         };
         let gather = match backend {
             Backend::Sqlite => None,
@@ -392,115 +391,16 @@ fn create_private(path: &std::path::Path) -> std::io::Result<()> {
     }
 }
 
-/// Migrations per dialect: (version, description, SQLite, PostgreSQL). Add new ones at the end.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
-    (
-        1,
-        "foundation",
-        include_str!("../migrations/sqlite/0001_foundation.sql"),
-        include_str!("../migrations/postgres/0001_foundation.sql"),
-    ),
-    (
-        2,
-        "cpd",
-        include_str!("../migrations/sqlite/0002_cpd.sql"),
-        include_str!("../migrations/postgres/0002_cpd.sql"),
-    ),
-    (
-        3,
-        "tasks",
-        include_str!("../migrations/sqlite/0003_tasks.sql"),
-        include_str!("../migrations/postgres/0003_tasks.sql"),
-    ),
-    (
-        4,
-        "observations",
-        include_str!("../migrations/sqlite/0004_observations.sql"),
-        include_str!("../migrations/postgres/0004_observations.sql"),
-    ),
-    (
-        5,
-        "imaging",
-        include_str!("../migrations/sqlite/0005_imaging.sql"),
-        include_str!("../migrations/postgres/0005_imaging.sql"),
-    ),
-    (
-        6,
-        "escalation set index",
-        include_str!("../migrations/sqlite/0006_escalation_set.sql"),
-        include_str!("../migrations/postgres/0006_escalation_set.sql"),
-    ),
-    (
-        7,
-        "obs_set patient order",
-        include_str!("../migrations/sqlite/0007_obs_set_patient_order.sql"),
-        include_str!("../migrations/postgres/0007_obs_set_patient_order.sql"),
-    ),
-    (
-        8,
-        "profile version",
-        include_str!("../migrations/sqlite/0008_profile_version.sql"),
-        include_str!("../migrations/postgres/0008_profile_version.sql"),
-    ),
-    (
-        9,
-        "obs_set versions partial index",
-        include_str!("../migrations/sqlite/0009_obs_set_versions_partial.sql"),
-        include_str!("../migrations/postgres/0009_obs_set_versions_partial.sql"),
-    ),
-    (
-        10,
-        "record version",
-        include_str!("../migrations/sqlite/0010_record_version.sql"),
-        include_str!("../migrations/postgres/0010_record_version.sql"),
-    ),
-    (
-        11,
-        "news2 where it applies",
-        include_str!("../migrations/sqlite/0011_news2_where_it_applies.sql"),
-        include_str!("../migrations/postgres/0011_news2_where_it_applies.sql"),
-    ),
-    (
-        12,
-        "imaging corrections",
-        include_str!("../migrations/sqlite/0012_imaging_corrections.sql"),
-        include_str!("../migrations/postgres/0012_imaging_corrections.sql"),
-    ),
-    (
-        13,
-        "sign-in throttle",
-        include_str!("../migrations/sqlite/0013_sign_in_throttle.sql"),
-        include_str!("../migrations/postgres/0013_sign_in_throttle.sql"),
-    ),
-];
+/// The migrations of each dialect, embedded from `migrations/sqlite` and `migrations/postgres` (`NNNN_what.sql`, in
+/// order; a new one is a file in each folder with the next number). The checksum of each applied migration is kept
+/// by sqlx, which refuses to run against a database whose applied migrations were changed since.
+static SQLITE_MIGRATIONS: Migrator = sqlx_macros::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx_macros::migrate!("migrations/postgres");
 
-fn migrator(backend: Backend) -> Migrator {
-    let files: Vec<(i64, &'static str, &'static str)> = MIGRATIONS
-        .iter()
-        .map(|(v, d, sqlite, postgres)| {
-            let sql: &'static str = match backend {
-                Backend::Sqlite => sqlite,
-                Backend::Postgres => postgres,
-            };
-            (*v, *d, sql)
-        })
-        .collect();
-    Migrator {
-        migrations: Cow::Owned(
-            files
-                .iter()
-                .map(|(version, description, sql)| {
-                    Migration::new(
-                        *version,
-                        Cow::Borrowed(*description),
-                        MigrationType::Simple,
-                        sqlx::SqlSafeStr::into_sql_str(*sql),
-                        false,
-                    )
-                })
-                .collect(),
-        ),
-        ..Migrator::DEFAULT
+fn migrator(backend: Backend) -> &'static Migrator {
+    match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
     }
 }
 

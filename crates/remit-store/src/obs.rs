@@ -19,6 +19,15 @@ use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
 pub use remit_domain::obs::{NewSet, SetView};
 
+/// Which versions of a patient's sets a read takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetVersions {
+    /// The current version of each set: the chart.
+    Current,
+    /// Every version, and the sets entered in error: the history.
+    All,
+}
+
 /// Which version a new one replaces, and why.
 #[derive(Debug, Clone)]
 pub struct Amends<'a> {
@@ -468,19 +477,18 @@ impl Store {
         rows.iter().map(set_from_row).collect()
     }
 
-    /// A patient's sets, newest first: the current version of each (with `all_versions`, every version and the
-    /// sets entered in error too), taken at or after `since`, at most `limit`.
+    /// A patient's sets, newest first, taken at or after `since`, at most `limit`: the current version of each, or
+    /// every version and the sets entered in error too.
     pub async fn obs_for_patient(
         &self,
         patient_id: i64,
         since: Option<DateTime<Utc>>,
         limit: i64,
-        all_versions: bool,
+        versions: SetVersions,
     ) -> Result<Vec<SetView>> {
-        let states = if all_versions {
-            "o.state IN ('current', 'superseded', 'entered-in-error')"
-        } else {
-            "o.state = 'current'"
+        let states = match versions {
+            SetVersions::All => "o.state IN ('current', 'superseded', 'entered-in-error')",
+            SetVersions::Current => "o.state = 'current'",
         };
         let sql = format!(
             "SELECT {SET_COLUMNS} WHERE o.patient_id = $1 AND o.taken_at >= $2 AND {states} \

@@ -204,8 +204,9 @@ impl Store {
         Some((profile, versions))
     }
 
-    /// The database's version counters now (see `kept`).
-    pub(crate) async fn versions(&self) -> Result<Versions> {
+    /// The version counters as they stand now (see `kept`): profiles and records read under them are as the database
+    /// stood then.
+    pub async fn versions(&self) -> Result<Versions> {
         let row = query(concat!("SELECT ", versions_columns!()))
             .fetch_one(self.pool())
             .await?;

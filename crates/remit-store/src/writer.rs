@@ -73,7 +73,7 @@ impl Writer {
                     runtime.block_on(async move {
                         // Connected on first use, and again after a lost connection: a command meanwhile is answered
                         // with the error.
-                        let pool = match PgPool::lazy(&url, 1) {
+                        let pool = match PgPool::lazy(&url, crate::db::PgLimits::of(1)) {
                             Ok(pool) => pool,
                             Err(e) => return tracing::error!(error = %e, "the database writer cannot connect"),
                         };
@@ -384,5 +384,118 @@ mod tests {
         crate::admin_execute(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .await
             .expect("drop");
+    }
+
+    /// A migrated SQLite store in a folder of its own.
+    async fn sqlite_store() -> (tempfile::TempDir, crate::Store) {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let url = format!("sqlite://{}", dir.path().join("writer.db").display());
+        let store = crate::Store::connect(&url, Arc::new(SystemClock))
+            .await
+            .expect("connect");
+        store.migrate().await.expect("migrate");
+        (dir, store)
+    }
+
+    async fn logged(store: &crate::Store, action: &str) -> i64 {
+        let row = crate::db::query("SELECT COUNT(*) AS n FROM audit_entry WHERE action = $1")
+            .bind(action)
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+        crate::col::<i64>(&row, "n").expect("n")
+    }
+
+    fn draft(action: &str) -> AuditDraft {
+        AuditDraft::permit("test", action, "nothing")
+    }
+
+    /// A command's own bug.
+    fn bug() -> Result<()> {
+        panic!("a command's own bug")
+    }
+
+    /// Holds the writer for a while, so that the commands sent meanwhile are taken together.
+    fn hold(store: &crate::Store) -> impl std::future::Future<Output = Result<((), AuditEntry)>> + '_ {
+        store.command(draft("test.hold"), |_| {
+            Box::pin(async {
+                std::thread::sleep(Duration::from_millis(100));
+                Ok(())
+            })
+        })
+    }
+
+    /// A command that panics is dropped, its caller told the writer stopped; the commands beside it commit, and the
+    /// writer goes on.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_command_that_panics_is_dropped_and_the_rest_commit() {
+        let (_dir, store) = sqlite_store().await;
+        let ok = || store.command(draft("test.ok"), |_| Box::pin(async { Ok(()) }));
+        let boom = store.command(draft("test.boom"), |_| Box::pin(async { bug() }));
+        let (held, first, boom, second) = tokio::join!(hold(&store), ok(), boom, ok());
+        assert!(
+            held.is_ok() && first.is_ok() && second.is_ok(),
+            "a command beside a panic failed"
+        );
+        match boom {
+            Err(StoreError::Commit(m)) => assert!(m.contains("writer has stopped"), "{m}"),
+            other => panic!("the panicking command was answered {:?}", other.map(|_| ())),
+        }
+        assert_eq!(logged(&store, "test.ok").await, 2);
+        assert_eq!(
+            logged(&store, "test.boom").await,
+            0,
+            "a panicking command left an audit entry"
+        );
+        ok().await.expect("the writer goes on after a panic");
+        assert_eq!(logged(&store, "test.ok").await, 3);
+    }
+
+    /// A command that panics when its batch is run again with savepoints (after another command in it failed)
+    /// leaves the batch unsafe to commit: nothing of it is written, and every command in it is told so.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_in_the_guarded_run_writes_nothing_of_its_batch() {
+        let (_dir, store) = sqlite_store().await;
+        let mut shared = false;
+        for _ in 0..20 {
+            let written = (logged(&store, "test.ok").await, logged(&store, "test.twice").await);
+            let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let counted = runs.clone();
+            let fails = store.command(draft("test.fails"), |_| {
+                Box::pin(async { Err::<(), _>(StoreError::Invalid("bad input".into())) })
+            });
+            let second_run_panics = store.command(draft("test.twice"), move |_| {
+                let run = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Box::pin(async move { if run == 0 { Ok(()) } else { bug() } })
+            });
+            let ok = store.command(draft("test.ok"), |_| Box::pin(async { Ok(()) }));
+            let (_, twice, fails, ok) = tokio::join!(hold(&store), second_run_panics, fails, ok);
+            if runs.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+                // Not taken with the failing command: try again.
+                assert!(fails.is_err() && twice.is_ok() && ok.is_ok());
+                continue;
+            }
+            shared = true;
+            for (who, answer) in [("the failing command", fails), ("the other", ok)] {
+                match answer {
+                    Err(StoreError::Commit(m)) => assert!(m.contains("nothing in it was written"), "{who}: {m}"),
+                    other => panic!("{who} was answered {other:?}"),
+                }
+            }
+            assert!(matches!(twice, Err(StoreError::Commit(_))), "the panicking command");
+            assert_eq!(
+                (logged(&store, "test.ok").await, logged(&store, "test.twice").await),
+                written,
+                "something of the batch was written"
+            );
+            break;
+        }
+        assert!(shared, "the commands never shared a batch");
+        let before = logged(&store, "test.ok").await;
+        store
+            .command(draft("test.ok"), |_| Box::pin(async { Ok(()) }))
+            .await
+            .expect("the writer goes on");
+        assert_eq!(logged(&store, "test.ok").await, before + 1);
     }
 }

@@ -27,6 +27,9 @@ pub enum AppError {
     TooManyRequests(String),
     #[error("{0}")]
     TooLarge(String),
+    /// The server cannot serve it now (no database connection came free in time); nothing was done.
+    #[error("{0}: try again in a moment")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -38,9 +41,17 @@ impl From<StoreError> for AppError {
             StoreError::Conflict(m) => AppError::Conflict(m),
             StoreError::Invalid(m) => AppError::Unprocessable(m),
             e @ StoreError::Unconfirmed => AppError::Conflict(e.to_string()),
+            e @ StoreError::Busy(_) => AppError::Unavailable(e.to_string()),
             other => AppError::Internal(other.to_string()),
         }
     }
+}
+
+/// Logs a failure of the server's own once, inside the request's span (which carries the request id), and answers
+/// the text the asker sees instead: nothing of the cause.
+pub(crate) fn internal(cause: &str) -> String {
+    tracing::error!(cause = %cause, "internal error");
+    "internal error: the server log has the details under this response's x-request-id".to_owned()
 }
 
 impl From<remit_domain::InvalidValue> for AppError {
@@ -60,6 +71,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -69,10 +81,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
         let message = match &self {
-            AppError::Internal(cause) => {
-                tracing::error!(cause = %cause, "internal error");
-                "internal error: the server log has the details under this response's x-request-id".to_owned()
-            }
+            AppError::Internal(cause) => internal(cause),
             other => other.to_string(),
         };
         let body = match &self {
@@ -85,6 +94,10 @@ impl IntoResponse for AppError {
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer realm=\"remit\""),
             );
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }
         res
     }

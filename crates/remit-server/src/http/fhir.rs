@@ -3,6 +3,7 @@
 
 use crate::AppState;
 use crate::http::auth::Actor;
+use crate::http::error::AppError;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -54,23 +55,32 @@ impl FhirError {
     }
 }
 
+/// The one mapping of store errors to answers is `AppError`'s; FHIR says the same in an OperationOutcome.
 impl From<StoreError> for FhirError {
     fn from(e: StoreError) -> Self {
+        AppError::from(e).into()
+    }
+}
+
+impl From<AppError> for FhirError {
+    fn from(e: AppError) -> Self {
+        let status = e.status();
+        let code = match &e {
+            AppError::BadRequest(_) => "structure",
+            AppError::Unprocessable(_) => "invalid",
+            AppError::Unauthorized => "login",
+            AppError::Forbidden(_) | AppError::Refused(_) => "forbidden",
+            AppError::NotFound(_) => "not-found",
+            AppError::Conflict(_) => "conflict",
+            AppError::TooManyRequests(_) => "throttled",
+            AppError::TooLarge(_) => "too-costly",
+            AppError::Unavailable(_) => "transient",
+            AppError::Internal(_) => "exception",
+        };
         match e {
-            StoreError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, Issue::new("not-found", m)),
-            StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, Issue::new("conflict", m)),
-            StoreError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, Issue::new("invalid", m)),
-            e @ StoreError::Unconfirmed => Self::new(StatusCode::CONFLICT, Issue::new("conflict", e.to_string())),
-            other => {
-                tracing::error!(cause = %other, "internal error");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    Issue::new(
-                        "exception",
-                        "internal error: the server log has the details under this response's x-request-id",
-                    ),
-                )
-            }
+            AppError::Refused(reasons) => Self::forbidden(reasons),
+            AppError::Internal(cause) => Self::new(status, Issue::new(code, crate::http::error::internal(&cause))),
+            other => Self::new(status, Issue::new(code, other.to_string())),
         }
     }
 }

@@ -187,3 +187,14 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for BreakGlass {
         Ok(Self::from_parts(parts))
     }
 }
+
+/// Opens the record of a patient named elsewhere than in the path (a set's patient, a search parameter) as the gate
+/// opens one named in it: [`scope::open_record`], the refusal audited.
+pub(crate) async fn open_record(
+    state: &AppState,
+    actor: &Actor,
+    patient: &NhsNumber,
+    break_glass: &BreakGlass,
+) -> Result<Outcome<PatientRecord>, remit_store::StoreError> {
+    scope::open_record(&state.store, &state.pack, actor, patient, break_glass.reason(), None).await
+}

@@ -1,8 +1,5 @@
 //! Prometheus metrics: request counts and latencies by route template and status, served to administrators.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -10,6 +7,7 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use remit_domain::staff::Role;
 
 use crate::AppState;
@@ -19,78 +17,48 @@ use crate::http::error::AppError;
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
-#[derive(Default)]
-struct Series {
-    count: u64,
-    sum: f64,
-    buckets: [u64; BUCKETS.len()],
+const REQUESTS: &str = "remit_http_requests_total";
+const LATENCY: &str = "remit_http_request_duration_seconds";
+
+/// The server's metrics: a Prometheus recorder of its own (not the process's global one, so that each application
+/// counts only its own requests), and the handle that renders it.
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
 }
 
-#[derive(Default)]
-pub struct Metrics {
-    /// (method, route, status) → requests.
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    /// (method, route) → latency histogram.
-    latency: Mutex<BTreeMap<(String, String), Series>>,
+impl Default for Metrics {
+    fn default() -> Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(LATENCY.to_owned()), &BUCKETS)
+            .expect("the latency buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            metrics::describe_counter!(REQUESTS, "HTTP requests by method, route template and status.");
+            metrics::describe_histogram!(
+                LATENCY,
+                metrics::Unit::Seconds,
+                "HTTP request latency by method and route template."
+            );
+        });
+        Self { recorder, handle }
+    }
 }
 
 impl Metrics {
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        if let Ok(mut m) = self.requests.lock() {
-            *m.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
-        }
-        if let Ok(mut m) = self.latency.lock() {
-            let s = m.entry((method.to_owned(), route.to_owned())).or_default();
-            s.count += 1;
-            s.sum += seconds;
-            for (i, le) in BUCKETS.iter().enumerate() {
-                if seconds <= *le {
-                    s.buckets[i] += 1;
-                }
-            }
-        }
+    fn observe(&self, method: &'static str, route: String, status: u16, seconds: f64) {
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::counter!(REQUESTS, "method" => method, "route" => route.clone(), "status" => status.to_string())
+                .increment(1);
+            metrics::histogram!(LATENCY, "method" => method, "route" => route).record(seconds);
+        });
     }
 
     /// The Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        out.push_str("# HELP remit_http_requests_total HTTP requests by method, route template and status.\n");
-        out.push_str("# TYPE remit_http_requests_total counter\n");
-        if let Ok(m) = self.requests.lock() {
-            for ((method, route, status), n) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "remit_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
-                    escape(route)
-                );
-            }
-        }
-        out.push_str("# HELP remit_http_request_duration_seconds HTTP request latency by method and route template.\n");
-        out.push_str("# TYPE remit_http_request_duration_seconds histogram\n");
-        if let Ok(m) = self.latency.lock() {
-            for ((method, route), s) in m.iter() {
-                let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
-                for (le, n) in BUCKETS.iter().zip(s.buckets.iter()) {
-                    let _ = writeln!(
-                        out,
-                        "remit_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {n}"
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "remit_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                    s.count
-                );
-                let _ = writeln!(out, "remit_http_request_duration_seconds_sum{{{labels}}} {}", s.sum);
-                let _ = writeln!(out, "remit_http_request_duration_seconds_count{{{labels}}} {}", s.count);
-            }
-        }
-        out
+        self.handle.render()
     }
-}
-
-fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 fn known_method(m: &axum::http::Method) -> &'static str {
@@ -111,7 +79,7 @@ fn known_method(m: &axum::http::Method) -> &'static str {
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     // Labels come from closed sets, so that no request can add a series: the methods remit knows (any other is
     // `other`), route templates (never the raw path) and status codes.
-    let method = known_method(req.method()).to_owned();
+    let method = known_method(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -120,7 +88,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     let res = next.run(req).await;
     state
         .metrics
-        .observe(&method, &route, res.status().as_u16(), started.elapsed().as_secs_f64());
+        .observe(method, route, res.status().as_u16(), started.elapsed().as_secs_f64());
     res
 }
 

@@ -13,46 +13,15 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use remit_domain::imaging::{ExposureRecord, Pregnancy, Repeat, Stage};
 use remit_domain::nhs::NhsNumber;
-use remit_domain::place::PlaceCode;
 use remit_domain::staff::Username;
 use remit_policy::Supervision;
+use remit_services::imaging::Verdict;
 use remit_services::imaging::{Exposure, Referral};
+use remit_services::scope::Item;
 use remit_services::{imaging, scope};
 use remit_store::imaging::{DoseRow, RequestView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-
-/// May the actor read this patient's record, judged where the work happens?
-async fn may_read(state: &AppState, actor: &Actor, nhs: &NhsNumber, place: Option<&str>) -> Result<bool, AppError> {
-    let place = place.map(PlaceCode::parse).transpose()?;
-    let who = &actor.profile.staff.username;
-    Ok(scope::may_read(&state.store, &state.pack, who, nhs, place)
-        .await?
-        .permitted())
-}
-
-/// A request is readable by its referrer, and by anyone who may read the patient's record on the patient's ward or
-/// in the department.
-pub(crate) async fn readable(state: &AppState, actor: &Actor, r: &RequestView) -> Result<bool, AppError> {
-    Ok(r.referrer == actor.profile.staff.username.as_str()
-        || may_read(state, actor, &r.patient, None).await?
-        || may_read(state, actor, &r.patient, Some(&r.department)).await?)
-}
-
-/// Why the actor may not read this request, the refusal audited; `None` when they may.
-pub(crate) async fn refusal(state: &AppState, actor: &Actor, r: &RequestView) -> Result<Option<Vec<String>>, AppError> {
-    if readable(state, actor, r).await? {
-        return Ok(None);
-    }
-    let why = format!(
-        "{} is not on duty where this patient is, nor in the department, and did not refer them.",
-        actor.profile.staff.name
-    );
-    let target = format!("imaging-request:{}", r.id);
-    Ok(Some(
-        scope::refuse_read(&state.store, actor, "imaging.read", &target, vec![why]).await?,
-    ))
-}
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -95,9 +64,7 @@ pub(crate) async fn show(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<RequestView>, AppError> {
     let r = state.store.imaging_request(id).await?;
-    if let Some(reasons) = refusal(&state, &actor, &r).await? {
-        return Err(AppError::Refused(reasons));
-    }
+    done(scope::open_item(&state.store, &state.pack, &actor, Item::Request(&r)).await?)?;
     Ok(Json(r))
 }
 
@@ -122,7 +89,16 @@ pub(crate) async fn justify(
 ) -> Result<Json<RequestView>, AppError> {
     let by = actor.profile.staff.username.clone();
     Ok(Json(done(
-        imaging::decide(&state.store, &state.pack, id, &by, true, &b.note, &actor.audit_name()).await?,
+        imaging::decide(
+            &state.store,
+            &state.pack,
+            id,
+            &by,
+            Verdict::Justify,
+            &b.note,
+            &actor.audit_name(),
+        )
+        .await?,
     )?))
 }
 
@@ -139,7 +115,16 @@ pub(crate) async fn reject(
 ) -> Result<Json<RequestView>, AppError> {
     let by = actor.profile.staff.username.clone();
     Ok(Json(done(
-        imaging::decide(&state.store, &state.pack, id, &by, false, &b.note, &actor.audit_name()).await?,
+        imaging::decide(
+            &state.store,
+            &state.pack,
+            id,
+            &by,
+            Verdict::Reject,
+            &b.note,
+            &actor.audit_name(),
+        )
+        .await?,
     )?))
 }
 
@@ -322,7 +307,7 @@ pub(crate) async fn worklist(
     let stage = Stage::parse(&q.stage)?;
     let mut out = Vec::new();
     for r in state.store.imaging_worklist(stage).await? {
-        if readable(&state, &actor, &r).await? {
+        if scope::may_read_item(&state.store, &state.pack, &actor, Item::Request(&r)).await? {
             out.push(r);
         }
     }

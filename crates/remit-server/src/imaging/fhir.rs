@@ -1,5 +1,7 @@
 //! FHIR ServiceRequest (a referral) and DiagnosticReport (a report), through `remit_services::imaging`.
 
+use remit_services::scope::{self, Item};
+
 use crate::AppState;
 use crate::http::auth::Actor;
 use crate::http::fhir::JSON;
@@ -11,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use remit_fhir::{Issue, clinical as fc};
+use remit_fhir::clinical as fc;
 use remit_services::imaging;
 use remit_services::imaging::Referral;
 
@@ -51,12 +53,7 @@ async fn readable_request(
 ) -> Result<remit_store::imaging::RequestView, FhirError> {
     let id: i64 = id.parse().map_err(|_| not_found(kind))?;
     let r = state.store.imaging_request(id).await.map_err(|_| not_found(kind))?;
-    if let Some(reasons) = crate::imaging::api::refusal(state, actor, &r)
-        .await
-        .map_err(|e| FhirError::with(e.status(), vec![Issue::new("forbidden", e.to_string())]))?
-    {
-        return Err(FhirError::forbidden(reasons));
-    }
+    done(scope::open_item(&state.store, &state.pack, actor, Item::Request(&r)).await?)?;
     Ok(r)
 }
 

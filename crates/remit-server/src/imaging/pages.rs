@@ -1,5 +1,8 @@
 //! The radiography pages: the department's worklists, a request with its next step's form, and each step posted.
 
+use remit_services::imaging::Verdict;
+use remit_services::scope::{self, Item, Outcome};
+
 use crate::AppState;
 use crate::http::auth::Actor;
 use crate::http::error::{AppError, render};
@@ -32,7 +35,7 @@ pub(crate) async fn worklists(State(state): State<AppState>, actor: Actor) -> Re
     ] {
         let mut visible = Vec::new();
         for r in state.store.imaging_worklist(stage).await? {
-            if crate::imaging::api::readable(&state, &actor, &r).await? {
+            if scope::may_read_item(&state.store, &state.pack, &actor, Item::Request(&r)).await? {
                 visible.push(r);
             }
         }
@@ -57,7 +60,7 @@ struct RequestPage<'a> {
 
 async fn request_view(state: &AppState, actor: &Actor, id: i64, notice: Notice) -> Result<Response, AppError> {
     let r = state.store.imaging_request(id).await?;
-    if let Some(reasons) = crate::imaging::api::refusal(state, actor, &r).await? {
+    if let Outcome::Refused(reasons) = scope::open_item(&state.store, &state.pack, actor, Item::Request(&r)).await? {
         return refused_page(actor, "Open this X-ray request", &reasons);
     }
     let exam = state.imaging.examination(&r.examination).ok();
@@ -159,11 +162,11 @@ pub(crate) async fn request_step(
     };
     let notice = match step.as_str() {
         "justify" => Notice::of(
-            remit_services::imaging::decide(store, pack, id, &by, true, &f.note, &who).await,
+            remit_services::imaging::decide(store, pack, id, &by, Verdict::Justify, &f.note, &who).await,
             said,
         )?,
         "reject" => Notice::of(
-            remit_services::imaging::decide(store, pack, id, &by, false, &f.note, &who).await,
+            remit_services::imaging::decide(store, pack, id, &by, Verdict::Reject, &f.note, &who).await,
             said,
         )?,
         "pregnancy" => {

@@ -1,6 +1,9 @@
 //! The JSON API of vital signs and escalation (`/api/patients/{nhs_number}/sets`, `/api/sets/…`,
 //! `/api/escalations/…`, `/api/news2/score`), annotated for the OpenAPI document.
 
+use crate::http::gate::open_record;
+use remit_store::obs::SetVersions;
+
 use crate::AppState;
 use crate::http::auth::Actor;
 use crate::http::error::AppError;
@@ -11,14 +14,12 @@ use crate::http::openapi::{ApiJson, ApiPath};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use remit_domain::nhs::NhsNumber;
 use remit_domain::obs::Readings;
 use remit_domain::staff::Username;
 use remit_domain::time::parse_instant;
 use remit_services::obs::{Amendment, EscalationNotice, Overdue, RecordSet, Recorded, Scale2Prescription};
 use remit_services::{obs, scope};
 use remit_store::obs::{EscalationFilter, SetView};
-use remit_store::patient::PatientRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -129,17 +130,6 @@ pub(crate) struct ReviewBody {
     note: String,
 }
 
-/// Refuses, with every reason and audited, unless the actor may read the patient's record now (or states a
-/// break-glass reason). Answers the record opened.
-async fn must_read(
-    state: &AppState,
-    actor: &Actor,
-    nhs: &NhsNumber,
-    break_glass: &BreakGlass,
-) -> Result<PatientRecord, AppError> {
-    done(scope::open_record(&state.store, &state.pack, actor, nhs, break_glass.reason(), None).await?)
-}
-
 fn username(s: &Option<String>) -> Result<Option<Username>, AppError> {
     Ok(s.as_deref().map(Username::parse).transpose()?)
 }
@@ -217,7 +207,16 @@ pub(crate) async fn list_sets(
     Ok(Json(
         state
             .store
-            .obs_for_patient(record.id, None, limit, q.all.unwrap_or(false))
+            .obs_for_patient(
+                record.id,
+                None,
+                limit,
+                if q.all.unwrap_or(false) {
+                    SetVersions::All
+                } else {
+                    SetVersions::Current
+                },
+            )
             .await?,
     ))
 }
@@ -234,7 +233,7 @@ pub(crate) async fn set_history(
     ApiPath(set_id): ApiPath<i64>,
 ) -> Result<Json<Vec<SetView>>, AppError> {
     let versions = state.store.obs_history(set_id).await?;
-    must_read(&state, &actor, &versions[0].patient, &bg).await?;
+    done(open_record(&state, &actor, &versions[0].patient, &bg).await?)?;
     Ok(Json(versions))
 }
 

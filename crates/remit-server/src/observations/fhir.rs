@@ -2,6 +2,10 @@
 //! `GET /fhir/Observation/{id}`, Observation search, and `Patient` read and search. Recording goes through
 //! `remit_services::obs::record`, so the policy, the scale 2 rule and escalation are the same as every other way in.
 
+use crate::http::fhir::done;
+use crate::http::gate::open_record;
+use remit_store::obs::SetVersions;
+
 use crate::AppState;
 use crate::http::auth::{Actor, Claimed};
 use crate::http::fhir::{FhirError, fhir_json, invalid, parse_body};
@@ -13,38 +17,13 @@ use axum::response::{IntoResponse, Response};
 use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::Username;
 use remit_domain::time::parse_instant;
-use remit_fhir::obs::{IncomingSet, parse_id, parts_for_code, set_to_fhir, total_to_fhir};
-use remit_fhir::{Issue, Json, NHS_NUMBER_SYSTEM, searchset};
+use remit_fhir::obs::{IncomingSet, parse_id, parts_for_code, total_to_fhir};
+use remit_fhir::{Issue, NHS_NUMBER_SYSTEM, searchset};
+use remit_services::obs;
 use remit_services::obs::{RecordSet, Recorded};
 use remit_services::scope::Outcome;
-use remit_services::{obs, scope};
 use remit_store::Versions;
-use remit_store::patient::PatientRecord;
-use serde::Serialize;
 use serde_json::Value;
-
-/// The supervisor named among the performers: a `Practitioner/{username}` other than the person recording.
-fn supervisor_of(resource: &Json<'_>, me: &Username, at: &str) -> Result<Option<Username>, FhirError> {
-    let mut found = None;
-    for (i, p) in resource
-        .get("performer")
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let r = p.get("reference").and_then(Json::as_str).unwrap_or_default();
-        let u = r.strip_prefix("Practitioner/").ok_or_else(|| {
-            invalid(Issue::new("value", "a performer is `Practitioner/{username}`").at(format!("{at}.performer[{i}]")))
-        })?;
-        let u = Username::parse(u)
-            .map_err(|e| invalid(Issue::new("value", e.to_string()).at(format!("{at}.performer[{i}]"))))?;
-        if &u != me {
-            found = Some(u);
-        }
-    }
-    Ok(found)
-}
 
 async fn record(
     state: &AppState,
@@ -128,82 +107,13 @@ async fn record_bundle(
 ) -> Result<Response, FhirError> {
     let v = parse_body(headers, body, &["application/fhir+json", "application/json"])?;
     let set = remit_fhir::obs::bundle_to_set(&v).map_err(invalid)?;
-    let me = &actor.profile.staff.username;
-    let mut supervisor = None;
-    for (i, e) in v["entry"].as_array().into_iter().flatten().enumerate() {
-        if let Some(s) = supervisor_of(&e["resource"], me, &format!("Bundle.entry[{i}].resource"))? {
-            supervisor = Some(s);
-        }
-    }
+    let supervisor = remit_fhir::obs::bundle_supervisor(&v, &actor.profile.staff.username).map_err(invalid)?;
     let done = record(state, actor, under, set, supervisor, "Bundle.entry[0].resource").await?;
-    let id = done.set.id;
-    // One response entry per request entry, in order: the parameter each posted Observation became; then the total.
-    let mut entry: Vec<AnswerEntry<'_>> = v["entry"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| {
-            let code = e["resource"]["code"]["coding"][0]["code"].as_str().unwrap_or_default();
-            let part = parts_for_code(code).and_then(|p| p.first().copied()).unwrap_or("rr");
-            AnswerEntry {
-                full_url: None,
-                resource: None,
-                response: EntryResponse {
-                    status: "201 Created",
-                    location: format!("Observation/{id}-{part}"),
-                    last_modified: Some(&done.set.recorded_at),
-                },
-            }
-        })
-        .collect();
     let total = total_to_fhir(&done.set);
-    let news2 = format!("Observation/{id}-news2");
-    entry.push(AnswerEntry {
-        full_url: Some(news2.clone()),
-        resource: Some(&total),
-        response: EntryResponse {
-            status: "201 Created",
-            location: news2,
-            last_modified: None,
-        },
-    });
-    let answer = TransactionResponse {
-        resource_type: "Bundle",
-        kind: "transaction-response",
-        entry,
-    };
+    let answer = remit_fhir::obs::transaction_response(&v, &done.set, &total);
     let mut res = fhir_json(StatusCode::OK, &answer);
     escalation_header(&mut res, &done);
     Ok(res)
-}
-
-/// A `transaction-response` Bundle, written as it is rather than built as a `Value` first.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TransactionResponse<'a> {
-    resource_type: &'static str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    entry: Vec<AnswerEntry<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AnswerEntry<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    full_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resource: Option<&'a Value>,
-    response: EntryResponse<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EntryResponse<'a> {
-    status: &'static str,
-    location: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_modified: Option<&'a str>,
 }
 
 fn escalation_header(res: &mut Response, done: &Recorded) {
@@ -226,15 +136,10 @@ pub(crate) async fn create_observation(
     let v = parse_body(&headers, &body, &["application/fhir+json", "application/json"])?;
     let (set, part) = remit_fhir::obs::observation_to_set(&v).map_err(invalid)?;
     let me = actor.profile.staff.username.clone();
-    let supervisor = supervisor_of(&v, &me, "Observation")?;
+    let supervisor = remit_fhir::obs::supervisor(&v, &me, "Observation").map_err(invalid)?;
     let done = record(&state, &actor, None, set, supervisor, "Observation").await?;
-    let resources = set_to_fhir(&done.set);
     let id = format!("{}-{part}", done.set.id);
-    let created = resources
-        .iter()
-        .find(|r| r["id"] == id.as_str())
-        .cloned()
-        .unwrap_or(Value::Null);
+    let created = remit_fhir::obs::observation_of(&done.set, part).unwrap_or(Value::Null);
     let mut res = fhir_json(StatusCode::CREATED, &created);
     if let Ok(loc) = HeaderValue::from_str(&format!("/fhir/Observation/{id}")) {
         res.headers_mut().insert(header::LOCATION, loc);
@@ -256,18 +161,6 @@ fn not_found(id: &str) -> FhirError {
     )
 }
 
-async fn must_read(
-    state: &AppState,
-    actor: &Actor,
-    nhs: &NhsNumber,
-    bg: &BreakGlass,
-) -> Result<PatientRecord, FhirError> {
-    match scope::open_record(&state.store, &state.pack, actor, nhs, bg.reason(), None).await? {
-        Outcome::Done(record) => Ok(record),
-        Outcome::Refused(reasons) => Err(FhirError::forbidden(reasons)),
-    }
-}
-
 /// `GET /fhir/Observation/{id}`.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn read_observation(
@@ -278,11 +171,8 @@ pub(crate) async fn read_observation(
 ) -> Result<Response, FhirError> {
     let (version, part) = parse_id(&id).ok_or_else(|| not_found(&id))?;
     let set = state.store.obs_version(version).await.map_err(|_| not_found(&id))?;
-    must_read(&state, &actor, &set.patient, &bg).await?;
-    let r = set_to_fhir(&set)
-        .into_iter()
-        .find(|r| r["id"] == format!("{version}-{part}").as_str())
-        .ok_or_else(|| not_found(&id))?;
+    done(open_record(&state, &actor, &set.patient, &bg).await?)?;
+    let r = remit_fhir::obs::observation_of(&set, part).ok_or_else(|| not_found(&id))?;
     Ok(fhir_json(StatusCode::OK, &r))
 }
 
@@ -365,27 +255,16 @@ pub(crate) async fn search_observations(
         }
     }
     let patient = patient.ok_or_else(|| bad_param("patient", "name the patient: patient=Patient/{NHS number}"))?;
-    let record = must_read(&state, &actor, &patient, &bg).await?;
-    let sets = state.store.obs_for_patient(record.id, since, count, false).await?;
+    let record = done(open_record(&state, &actor, &patient, &bg).await?)?;
+    let sets = state
+        .store
+        .obs_for_patient(record.id, since, count, SetVersions::Current)
+        .await?;
     let mut found = Vec::new();
-    'sets: for s in &sets {
-        for r in set_to_fhir(s) {
-            let id = r["id"].as_str().unwrap_or_default();
-            let part = id.split_once('-').map_or("", |x| x.1);
-            let single_absent = r.get("dataAbsentReason").is_some()
-                && s.readings
-                    .missing
-                    .iter()
-                    .any(|m| remit_fhir::obs::is_single(m) && r["dataAbsentReason"]["text"] == m.reason.as_str());
-            if single_absent || parts.as_ref().is_some_and(|p| !p.contains(&part)) {
-                continue;
-            }
-            found.push(r);
-            if found.len() as i64 >= count {
-                break 'sets;
-            }
-        }
+    for s in &sets {
+        found.extend(remit_fhir::obs::searched(s, parts.as_deref()));
     }
+    found.truncate(usize::try_from(count).unwrap_or(0));
     Ok(fhir_json(StatusCode::OK, &searchset(found)))
 }
 
@@ -417,7 +296,11 @@ pub(crate) async fn search_patients(
     })?;
     // Asked first: a patient there is not is refused as one the reader may not see, unless they may (break-glass),
     // when the search finds nobody.
-    let found = match must_read(&state, &actor, &nhs, &bg).await {
+    let found = match open_record(&state, &actor, &nhs, &bg)
+        .await
+        .map_err(FhirError::from)
+        .and_then(done)
+    {
         Ok(record) => vec![remit_fhir::obs::patient_to_fhir(&record.patient)],
         Err(e) if e.is_not_found() => Vec::new(),
         Err(e) => return Err(e),

@@ -21,6 +21,7 @@ use remit_domain::time::{london_date, uk_short_text};
 use remit_services::obs::{EscalationNotice, RecordSet, Recorded};
 use remit_services::scope::Outcome;
 use remit_services::{obs, scope};
+use remit_store::obs::SetVersions;
 use remit_store::obs::{EscalationFilter, SetView, WardBoard};
 use remit_store::patient::PatientRecord;
 use serde::Deserialize;
@@ -310,7 +311,7 @@ pub(crate) async fn patient_page(
     };
     // Two independent reads, together (on PostgreSQL each is a round trip or more).
     let (all, escalations) = tokio::try_join!(
-        state.store.obs_for_patient(id, None, HISTORY_ROWS, true),
+        state.store.obs_for_patient(id, None, HISTORY_ROWS, SetVersions::All),
         obs::notices_with(&state.store, &state.pack, &filter, obs::Recipients::Omitted),
     )?;
     // The chart's sets are the newest current ones. Both lists are in the same order, so when the history holds
@@ -322,7 +323,10 @@ pub(crate) async fn patient_page(
         .cloned()
         .collect();
     if current.len() < CHART_SETS && all.len() as i64 == HISTORY_ROWS {
-        current = state.store.obs_for_patient(id, None, CHART_SETS as i64, false).await?;
+        current = state
+            .store
+            .obs_for_patient(id, None, CHART_SETS as i64, SetVersions::Current)
+            .await?;
     }
     let history = all
         .iter()
@@ -385,7 +389,7 @@ pub(crate) async fn patient_page(
     ask.patient = Some(nhs.clone());
     // Asked of the profile and record this request has already read (no query of its own while nothing changed).
     let facts = scope::Facts::load_with(&state.store, &state.pack, &ask, Some(&actor.principal)).await?;
-    let may_record_pregnancy = state.pack.decide(&facts.question(&ask)).permitted();
+    let may_record_pregnancy = facts.decide(&state.pack, &ask).permitted();
     let next_due = current.first().map(|s| {
         format!(
             "{} ({})",
@@ -400,7 +404,7 @@ pub(crate) async fn patient_page(
         name: patient.display_name(),
         place: patient.place.to_string(),
         bed: patient.bed.unwrap_or_else(|| "—".into()),
-        chart: chart_svg(&current),
+        chart: chart_svg(&current).map_err(|e| AppError::Internal(format!("chart: {e}")))?,
         history,
         escalations,
         scale2,

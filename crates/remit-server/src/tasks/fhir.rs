@@ -2,6 +2,9 @@
 //! `/status` or by `$accept`, `$countersign`, … operations, all through `remit_services::tasks`. A Task is readable
 //! by its participants and by anyone who may read its patient's record.
 
+use crate::http::fhir::done;
+use remit_services::scope::Item;
+
 use crate::AppState;
 use crate::http::auth::Actor;
 use crate::http::fhir::FhirError;
@@ -14,9 +17,8 @@ use axum::response::Response;
 use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::Username;
 use remit_domain::task::{Move, TaskStatus};
-use remit_fhir::{Issue, Json, searchset};
+use remit_fhir::{Issue, searchset};
 use remit_policy::{ExamRegion, Supervision};
-use remit_services::scope::Ask;
 use remit_services::tasks::{Delegation, Outcome};
 use remit_services::{scope, tasks};
 use remit_store::task::{TaskFilter, TaskView};
@@ -32,18 +34,9 @@ fn task_id(raw: &str) -> Result<i64, FhirError> {
 }
 
 /// The task as FHIR, if `actor` may read it: a participant, or someone who may read the patient's record.
-async fn readable(state: &AppState, actor: &Actor, t: &TaskView) -> Result<Option<Value>, FhirError> {
-    let me = actor.profile.staff.username.as_str();
-    let participant = t.delegator == me || t.delegatee == me || t.supervisor.as_deref() == Some(me);
-    if !participant {
-        let mut ask = Ask::new(actor.profile.staff.username.clone(), "record.read");
-        ask.patient = Some(t.patient.clone());
-        if !scope::check(&state.store, &state.pack, &ask).await?.permitted() {
-            return Ok(None);
-        }
-    }
+fn task_to_fhir(state: &AppState, t: &TaskView) -> Value {
     let title = state.pack.activity(&t.activity).map(|a| a.title.as_str());
-    Ok(Some(remit_fhir::task::to_fhir(t, title)))
+    remit_fhir::task::to_fhir(t, title)
 }
 
 #[tracing::instrument(skip_all)]
@@ -135,18 +128,8 @@ pub(crate) async fn read_task(
     Path(id): Path<String>,
 ) -> Result<Response, FhirError> {
     let t = state.store.task(task_id(&id)?).await?;
-    match readable(&state, &actor, &t).await? {
-        Some(v) => Ok(fhir_json(StatusCode::OK, &v)),
-        None => {
-            let why = format!(
-                "{} is not part of this task and may not read the record of its patient",
-                actor.profile.staff.name
-            );
-            let target = format!("task:{}", t.id);
-            let reasons = scope::refuse_read(&state.store, &actor, "task.read", &target, vec![why]).await?;
-            Err(FhirError::forbidden(reasons))
-        }
-    }
+    done(scope::open_item(&state.store, &state.pack, &actor, Item::Task(&t)).await?)?;
+    Ok(fhir_json(StatusCode::OK, &task_to_fhir(&state, &t)))
 }
 
 fn username_param(raw: &str, name: &str) -> Result<String, FhirError> {
@@ -188,8 +171,8 @@ pub(crate) async fn search_tasks(
     }
     let mut found = Vec::new();
     for t in state.store.list_tasks(&f).await? {
-        if let Some(v) = readable(&state, &actor, &t).await? {
-            found.push(v);
+        if scope::may_read_item(&state.store, &state.pack, &actor, Item::Task(&t)).await? {
+            found.push(task_to_fhir(&state, &t));
         }
     }
     Ok(fhir_json(StatusCode::OK, &searchset(found)))
@@ -244,32 +227,7 @@ pub(crate) async fn patch_task(
 ) -> Result<Response, FhirError> {
     let id = task_id(&id)?;
     let patch = parse_body(&headers, &body, &["application/json-patch+json"])?;
-    let ops = patch
-        .as_array()
-        .ok_or_else(|| FhirError::bad(Issue::new("structure", "a JSON Patch is an array of operations")))?;
-    let mut status = None;
-    let mut reason = None;
-    for (i, op) in ops.iter().enumerate() {
-        let kind = op.get("op").and_then(Json::as_str);
-        let path = op.get("path").and_then(Json::as_str);
-        let value = op.get("value");
-        match (kind, path, value) {
-            (Some("replace" | "add"), Some("/status"), Some(Json::String(s))) => status = Some(s.to_string()),
-            (Some("replace" | "add"), Some("/statusReason"), Some(v)) => {
-                reason = v.get("text").and_then(Json::as_str).map(str::to_owned);
-            }
-            (Some("replace" | "add"), Some("/statusReason/text"), Some(Json::String(s))) => {
-                reason = Some(s.to_string())
-            }
-            _ => {
-                return Err(FhirError::bad(Issue::new(
-                    "not-supported",
-                    format!("operation {i}: only replacing `/status` and `/statusReason` is supported"),
-                )));
-            }
-        }
-    }
-    let target = status.ok_or_else(|| FhirError::bad(Issue::new("required", "the patch must replace `/status`")))?;
+    let (target, reason) = remit_fhir::task::status_patch(&patch).map_err(FhirError::bad)?;
     let current = state.store.task(id).await?.status;
     apply(&state, &actor, id, move_to(current, &target)?, reason).await
 }
@@ -298,19 +256,7 @@ pub(crate) async fn task_operation(
         None
     } else {
         let p = parse_body(&headers, &body, &["application/fhir+json", "application/json"])?;
-        if p.get("resourceType").and_then(Json::as_str) != Some("Parameters") {
-            return Err(FhirError::bad(Issue::new(
-                "invalid",
-                "the body must be a Parameters resource",
-            )));
-        }
-        p.get("parameter")
-            .and_then(Json::as_array)
-            .into_iter()
-            .flatten()
-            .find(|x| x.get("name").and_then(Json::as_str) == Some("reason"))
-            .and_then(|x| x.get("valueString").and_then(Json::as_str))
-            .map(str::to_owned)
+        remit_fhir::task::operation_reason(&p).map_err(FhirError::bad)?
     };
     apply(&state, &actor, id, mv, reason).await
 }
