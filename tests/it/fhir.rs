@@ -201,180 +201,283 @@ async fn fhir_tasks_are_created_read_searched_and_moved(db: TestDb) -> Result<()
     Ok(())
 }
 
-async fn fhir_task_errors_are_operation_outcomes(db: TestDb) -> Result<()> {
-    let app = TestApp::demo(&db).await?;
-    let priya = app.token_for("priya.rn").await?;
-    let alex = app.token_for("alex.ap").await?;
-    let ben = app.token_for("ben.rn").await?;
-    let outcome = |r: &TestResponse| -> Result<Value> {
-        let v = r.json()?;
-        ensure!(v["resourceType"] == "OperationOutcome", "{}", r.body);
+/// What a FHIR answer must say, besides its status.
+enum Says {
+    /// Nothing more (the status is the point).
+    Status,
+    /// An OperationOutcome whose first issue is at this element.
+    At(&'static str),
+    /// An OperationOutcome whose first issue's diagnostics contain this.
+    Told(&'static str),
+    /// An OperationOutcome with this many issues, every one of this code, the first starting with this.
+    Issues(usize, &'static str, &'static str),
+    /// A Task whose `statusReason.text` is this.
+    Reason(&'static str),
+}
+
+/// One request of a FHIR table: who sends what, and what comes back. Rows run in order, so a row may depend on the
+/// moves before it.
+struct Case {
+    what: &'static str,
+    who: Option<&'static str>,
+    method: &'static str,
+    path: &'static str,
+    content_type: &'static str,
+    body: Option<Value>,
+    status: StatusCode,
+    says: Says,
+}
+
+/// Sends `case` as its sender (a bearer token each, made once) and checks the answer.
+async fn run_case(
+    app: &TestApp,
+    tokens: &mut std::collections::HashMap<&'static str, Auth>,
+    case: &Case,
+) -> Result<()> {
+    let mut req = Request::builder().method(case.method).uri(case.path);
+    if let Some(who) = case.who {
+        if !tokens.contains_key(who) {
+            tokens.insert(who, app.token_for(who).await?);
+        }
+        req = req.header(header::AUTHORIZATION, bearer(&tokens[who]));
+    }
+    let body = match &case.body {
+        Some(v) => Body::from(v.to_string()),
+        None => Body::empty(),
+    };
+    let res = app
+        .send(req.header(header::CONTENT_TYPE, case.content_type).body(body)?)
+        .await?;
+    ensure!(res.status == case.status, "{}: {} {}", case.what, res.status, res.body);
+    let outcome = || -> Result<Value> {
+        let v = res.json()?;
+        ensure!(v["resourceType"] == "OperationOutcome", "{}: {}", case.what, res.body);
         Ok(v)
     };
-    // A refusal: one issue per unmet requirement.
-    let res = send(
-        &app,
-        "POST",
-        "/fhir/Task",
-        &alex,
-        "application/fhir+json",
-        &new_task("sam.hca", "9990005486", "procedure.ecg"),
-    )
-    .await?;
-    ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.status);
-    let issues = outcome(&res)?["issue"].as_array().unwrap().clone();
-    ensure!(
-        issues.len() == 4 && issues.iter().all(|i| i["code"] == "forbidden"),
-        "{issues:?}"
-    );
-    ensure!(
-        issues[0]["diagnostics"]
-            .as_str()
-            .unwrap()
-            .starts_with("Delegating work needs a current professional registration")
-    );
+    let first = |field: &str| -> Result<String> {
+        let v = outcome()?;
+        Ok(match field {
+            "expression" => v["issue"][0]["expression"][0].as_str().unwrap_or_default().to_owned(),
+            _ => v["issue"][0]["diagnostics"].as_str().unwrap_or_default().to_owned(),
+        })
+    };
+    match case.says {
+        Says::Status => {}
+        Says::At(element) => ensure!(first("expression")? == element, "{}: {}", case.what, res.body),
+        Says::Told(words) => ensure!(first("diagnostics")?.contains(words), "{}: {}", case.what, res.body),
+        Says::Issues(n, code, start) => {
+            let v = outcome()?;
+            let issues = v["issue"].as_array().cloned().unwrap_or_default();
+            ensure!(
+                issues.len() == n
+                    && issues.iter().all(|i| i["code"] == code)
+                    && issues[0]["diagnostics"].as_str().is_some_and(|d| d.starts_with(start)),
+                "{}: {issues:?}",
+                case.what
+            );
+        }
+        Says::Reason(text) => ensure!(
+            res.json()?["statusReason"]["text"] == text,
+            "{}: {}",
+            case.what,
+            res.body
+        ),
+    }
+    Ok(())
+}
 
-    let mut unknown = new_task("alex.ap", "9990005486", "procedure.ecg");
+async fn fhir_task_errors_are_operation_outcomes(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let task = || new_task("alex.ap", "9990005486", "procedure.ecg");
+    let with = |pointer: &str, value: Value| {
+        let mut t = task();
+        *t.pointer_mut(pointer).expect("an element of the task") = value;
+        t
+    };
+    let mut unknown = task();
     unknown["colour"] = json!("red");
-    let res = send(&app, "POST", "/fhir/Task", &priya, "application/fhir+json", &unknown).await?;
-    ensure!(
-        res.status == StatusCode::BAD_REQUEST && outcome(&res)?["issue"][0]["expression"][0] == "Task.colour",
-        "{}",
-        res.body
-    );
-    let mut wrong_code = new_task("alex.ap", "9990005486", "procedure.ecg");
-    wrong_code["code"]["coding"][0]["system"] = json!("http://snomed.info/sct");
-    let res = send(&app, "POST", "/fhir/Task", &priya, "application/fhir+json", &wrong_code).await?;
-    ensure!(
-        res.status == StatusCode::BAD_REQUEST
-            && outcome(&res)?["issue"][0]["expression"][0] == "Task.code.coding[0].system"
-    );
-    let mut bad_status = new_task("alex.ap", "9990005486", "procedure.ecg");
-    bad_status["status"] = json!("completed");
-    let res = send(&app, "POST", "/fhir/Task", &priya, "application/fhir+json", &bad_status).await?;
-    ensure!(res.status == StatusCode::BAD_REQUEST && outcome(&res)?["issue"][0]["expression"][0] == "Task.status");
     let mut bad_patient = new_task("alex.ap", "9990005487", "procedure.ecg");
     bad_patient["for"] = json!({"reference": "Patient/9990005487"});
-    let res = send(
-        &app,
-        "POST",
-        "/fhir/Task",
-        &priya,
-        "application/fhir+json",
-        &bad_patient,
-    )
-    .await?;
-    ensure!(
-        res.status == StatusCode::BAD_REQUEST
-            && outcome(&res)?["issue"][0]["diagnostics"]
-                .as_str()
-                .unwrap()
-                .contains("bad check digit")
-    );
-    let mut as_someone_else = new_task("alex.ap", "9990005486", "procedure.ecg");
+    let mut as_someone_else = task();
     as_someone_else["requester"] = json!({"reference": "Practitioner/maria.acp"});
-    let res = send(
-        &app,
-        "POST",
-        "/fhir/Task",
-        &priya,
-        "application/fhir+json",
-        &as_someone_else,
-    )
-    .await?;
-    ensure!(res.status == StatusCode::FORBIDDEN);
-    let res = send(
-        &app,
-        "POST",
-        "/fhir/Task",
-        &priya,
-        "text/plain",
-        &new_task("alex.ap", "9990005486", "procedure.ecg"),
-    )
-    .await?;
-    ensure!(res.status == StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    ensure!(app.get("/fhir/Task/999", &priya).await?.status == StatusCode::NOT_FOUND);
-    ensure!(app.get("/fhir/Task?colour=red", &priya).await?.status == StatusCode::BAD_REQUEST);
-    ensure!(app.get("/fhir/Task/1", &Auth::None).await?.status == StatusCode::UNAUTHORIZED);
-
-    // Someone not part of the task, and not on duty where the patient is, may not read it; search leaves it out.
-    let res = app.get("/fhir/Task/1", &ben).await?;
-    ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.status);
+    let patch = |ops: Value| Some(ops);
+    let status = |to: &str| json!([{"op": "replace", "path": "/status", "value": to}]);
+    const FHIR: &str = "application/fhir+json";
+    const PATCH: &str = "application/json-patch+json";
+    let cases = [
+        Case {
+            what: "a refusal: one issue per unmet requirement",
+            who: Some("alex.ap"),
+            method: "POST",
+            path: "/fhir/Task",
+            content_type: FHIR,
+            body: Some(new_task("sam.hca", "9990005486", "procedure.ecg")),
+            status: StatusCode::FORBIDDEN,
+            says: Says::Issues(
+                4,
+                "forbidden",
+                "Delegating work needs a current professional registration",
+            ),
+        },
+        Case {
+            what: "an element the model does not have",
+            who: Some("priya.rn"),
+            method: "POST",
+            path: "/fhir/Task",
+            content_type: FHIR,
+            body: Some(unknown),
+            status: StatusCode::BAD_REQUEST,
+            says: Says::At("Task.colour"),
+        },
+        Case {
+            what: "an activity from another code system",
+            who: Some("priya.rn"),
+            method: "POST",
+            path: "/fhir/Task",
+            content_type: FHIR,
+            body: Some(with("/code/coding/0/system", json!("http://snomed.info/sct"))),
+            status: StatusCode::BAD_REQUEST,
+            says: Says::At("Task.code.coding[0].system"),
+        },
+        Case {
+            what: "a new task already completed",
+            who: Some("priya.rn"),
+            method: "POST",
+            path: "/fhir/Task",
+            content_type: FHIR,
+            body: Some(with("/status", json!("completed"))),
+            status: StatusCode::BAD_REQUEST,
+            says: Says::At("Task.status"),
+        },
+        Case {
+            what: "an NHS number with a bad check digit",
+            who: Some("priya.rn"),
+            method: "POST",
+            path: "/fhir/Task",
+            content_type: FHIR,
+            body: Some(bad_patient),
+            status: StatusCode::BAD_REQUEST,
+            says: Says::Told("bad check digit"),
+        },
+        Case {
+            what: "a task requested in someone else's name",
+            who: Some("priya.rn"),
+            method: "POST",
+            path: "/fhir/Task",
+            content_type: FHIR,
+            body: Some(as_someone_else),
+            status: StatusCode::FORBIDDEN,
+            says: Says::Status,
+        },
+        Case {
+            what: "a body that is not FHIR",
+            who: Some("priya.rn"),
+            method: "POST",
+            path: "/fhir/Task",
+            content_type: "text/plain",
+            body: Some(task()),
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            says: Says::Status,
+        },
+        Case {
+            what: "no such task",
+            who: Some("priya.rn"),
+            method: "GET",
+            path: "/fhir/Task/999",
+            content_type: FHIR,
+            body: None,
+            status: StatusCode::NOT_FOUND,
+            says: Says::Status,
+        },
+        Case {
+            what: "a search parameter Task does not have here",
+            who: Some("priya.rn"),
+            method: "GET",
+            path: "/fhir/Task?colour=red",
+            content_type: FHIR,
+            body: None,
+            status: StatusCode::BAD_REQUEST,
+            says: Says::Status,
+        },
+        Case {
+            what: "nobody signed in",
+            who: None,
+            method: "GET",
+            path: "/fhir/Task/1",
+            content_type: FHIR,
+            body: None,
+            status: StatusCode::UNAUTHORIZED,
+            says: Says::Status,
+        },
+        Case {
+            what: "someone not part of the task nor on duty where the patient is",
+            who: Some("ben.rn"),
+            method: "GET",
+            path: "/fhir/Task/1",
+            content_type: FHIR,
+            body: None,
+            status: StatusCode::FORBIDDEN,
+            says: Says::Status,
+        },
+        Case {
+            what: "a move the state machine refuses",
+            who: Some("alex.ap"),
+            method: "PATCH",
+            path: "/fhir/Task/1",
+            content_type: PATCH,
+            body: patch(status("completed")),
+            status: StatusCode::FORBIDDEN,
+            says: Says::Told("cannot be completed"),
+        },
+        Case {
+            what: "a decline without a reason",
+            who: Some("alex.ap"),
+            method: "PATCH",
+            path: "/fhir/Task/1",
+            content_type: PATCH,
+            body: patch(status("rejected")),
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            says: Says::Told("say why"),
+        },
+        Case {
+            what: "a decline with its reason",
+            who: Some("alex.ap"),
+            method: "PATCH",
+            path: "/fhir/Task/1",
+            content_type: PATCH,
+            body: patch(json!([{"op": "replace", "path": "/status", "value": "rejected"},
+                {"op": "replace", "path": "/statusReason", "value": {"text": "On my break"}}])),
+            status: StatusCode::OK,
+            says: Says::Reason("On my break"),
+        },
+        Case {
+            what: "a patch of anything but the status",
+            who: Some("priya.rn"),
+            method: "PATCH",
+            path: "/fhir/Task/1",
+            content_type: PATCH,
+            body: patch(json!([{"op": "remove", "path": "/owner"}])),
+            status: StatusCode::BAD_REQUEST,
+            says: Says::Status,
+        },
+        Case {
+            what: "an operation Task does not have",
+            who: Some("priya.rn"),
+            method: "POST",
+            path: "/fhir/Task/1/$dance",
+            content_type: FHIR,
+            body: None,
+            status: StatusCode::NOT_FOUND,
+            says: Says::Status,
+        },
+    ];
+    let mut tokens = std::collections::HashMap::new();
+    for case in &cases {
+        run_case(&app, &mut tokens, case).await?;
+    }
+    // A search by someone who may not read the task leaves it out.
+    let ben = app.token_for("ben.rn").await?;
     let bundle = app.get("/fhir/Task?patient=9990006857", &ben).await?.json()?;
     ensure!(bundle["total"] == 0, "{bundle}");
-
-    // Moves the state machine or the policy refuses.
-    let patch = json!([{"op": "replace", "path": "/status", "value": "completed"}]);
-    let res = send(
-        &app,
-        "PATCH",
-        "/fhir/Task/1",
-        &alex,
-        "application/json-patch+json",
-        &patch,
-    )
-    .await?;
-    ensure!(
-        res.status == StatusCode::FORBIDDEN
-            && outcome(&res)?["issue"][0]["diagnostics"]
-                .as_str()
-                .unwrap()
-                .contains("cannot be completed"),
-        "{}",
-        res.body
-    );
-    let patch = json!([{"op": "replace", "path": "/status", "value": "rejected"}]);
-    let res = send(
-        &app,
-        "PATCH",
-        "/fhir/Task/1",
-        &alex,
-        "application/json-patch+json",
-        &patch,
-    )
-    .await?;
-    ensure!(
-        res.status == StatusCode::UNPROCESSABLE_ENTITY
-            && outcome(&res)?["issue"][0]["diagnostics"]
-                .as_str()
-                .unwrap()
-                .contains("say why"),
-        "{}",
-        res.body
-    );
-    let patch = json!([{"op": "replace", "path": "/status", "value": "rejected"}, {"op": "replace", "path": "/statusReason", "value": {"text": "On my break"}}]);
-    let res = send(
-        &app,
-        "PATCH",
-        "/fhir/Task/1",
-        &alex,
-        "application/json-patch+json",
-        &patch,
-    )
-    .await?;
-    ensure!(
-        res.status == StatusCode::OK && res.json()?["statusReason"]["text"] == "On my break",
-        "{}",
-        res.body
-    );
-    let patch = json!([{"op": "remove", "path": "/owner"}]);
-    let res = send(
-        &app,
-        "PATCH",
-        "/fhir/Task/1",
-        &priya,
-        "application/json-patch+json",
-        &patch,
-    )
-    .await?;
-    ensure!(res.status == StatusCode::BAD_REQUEST);
-    let res = app
-        .send(
-            Request::post("/fhir/Task/1/$dance")
-                .header(header::AUTHORIZATION, bearer(&priya))
-                .body(Body::empty())?,
-        )
-        .await?;
-    ensure!(res.status == StatusCode::NOT_FOUND);
     Ok(())
 }
