@@ -13,7 +13,7 @@ use remit_policy::{ExamRegion, Supervision};
 use remit_services::scope::{Ask, Facts, check};
 use serde::Deserialize;
 
-use crate::helpers::{Auth, TestApp, TestDb, expect_status, stderr, stdout};
+use crate::helpers::{ApiCase, Auth, CliCase, Said, TestApp, TestDb, expect_status, stderr, stdout};
 
 crate::tests!(
     the_scenarios_hold,
@@ -512,19 +512,27 @@ async fn competencies_are_signed_off_revoked_and_expire(db: TestDb) -> Result<()
     ensure!(v.as_array().unwrap().len() == 1, "{v}");
 
     // Renewal is a new sign-off, by an assessor who passes the policy.
-    let out = db.remit(&[
-        "competency",
-        "sign-off",
-        "--staff",
-        "alex.ap",
-        "--competency",
-        "venepuncture",
-        "--assessor",
-        "lee.edu",
-        "--evidence",
-        "Observed three successful draws",
-    ]);
-    expect_status(&out, 0)?;
+    let sign_off = |staff, competency, assessor| {
+        [
+            "competency",
+            "sign-off",
+            "--staff",
+            staff,
+            "--competency",
+            competency,
+            "--assessor",
+            assessor,
+            "--evidence",
+            "Observed three successful draws",
+        ]
+    };
+    db.cli_cases(&[CliCase {
+        what: "a renewal by the education lead",
+        args: &sign_off("alex.ap", "venepuncture", "lee.edu"),
+        status: 0,
+        out: &[],
+        err: &[],
+    }])?;
     let out = db.remit(&["competency", "expiring", "--within", "60d", "--json"]);
     ensure!(
         serde_json::from_str::<serde_json::Value>(&stdout(&out))?
@@ -548,25 +556,16 @@ async fn competencies_are_signed_off_revoked_and_expire(db: TestDb) -> Result<()
     );
 
     // A refused sign-off: every reason, audited, nothing recorded.
-    let out = db.remit(&[
-        "competency",
-        "sign-off",
-        "--staff",
-        "sam.hca",
-        "--competency",
-        "catheterisation",
-        "--assessor",
-        "alex.ap",
-        "--evidence",
-        "x",
-    ]);
-    expect_status(&out, 1)?;
-    ensure!(
-        stderr(&out).contains("needs a current professional registration")
-            && stderr(&out).contains("`catheterisation` competency expired on"),
-        "{}",
-        stderr(&out)
-    );
+    db.cli_cases(&[CliCase {
+        what: "a sign-off by an assistant practitioner",
+        args: &sign_off("sam.hca", "catheterisation", "alex.ap"),
+        status: 1,
+        out: &[],
+        err: &[
+            "needs a current professional registration",
+            "`catheterisation` competency expired on",
+        ],
+    }])?;
     let store = db.store(crate::helpers::TestClock::new()).await?;
     let last = store.audit_log(1).await?.remove(0);
     ensure!(
@@ -581,154 +580,119 @@ async fn competencies_are_signed_off_revoked_and_expire(db: TestDb) -> Result<()
             == 1
     );
 
-    // Revocation by an education lead takes effect at once.
-    let out = db.remit(&[
-        "competency",
-        "revoke",
-        "--staff",
-        "alex.ap",
-        "--competency",
-        "ecg-recording",
-        "--by",
-        "lee.edu",
-        "--reason",
-        "Practice concerns raised",
-    ]);
-    expect_status(&out, 0)?;
-    let out = db.remit(&[
-        "scope",
-        "check",
-        "--staff",
-        "alex.ap",
-        "--action",
-        "procedure.ecg",
-        "--json",
-    ]);
-    expect_status(&out, 1)?;
-    ensure!(
-        stdout(&out).contains("`ecg-recording` competency was revoked"),
-        "{}",
-        stdout(&out)
-    );
-    let out = db.remit(&[
-        "competency",
-        "revoke",
-        "--staff",
-        "alex.ap",
-        "--competency",
-        "wound-care",
-        "--by",
-        "priya.rn",
-        "--reason",
-        "x",
-    ]);
-    expect_status(&out, 1)?;
-    let out = db.remit(&[
-        "competency",
-        "revoke",
-        "--staff",
-        "alex.ap",
-        "--competency",
-        "ecg-recording",
-        "--by",
-        "lee.edu",
-        "--reason",
-        "again",
-    ]);
-    expect_status(&out, 2)?;
-    ensure!(stderr(&out).contains("no current `ecg-recording` sign-off"));
-
-    // Bad input is named and changes nothing.
-    for (args, message) in [
-        (
-            &[
-                "competency",
-                "sign-off",
+    // Revocation by an education lead takes effect at once; bad input is named and changes nothing.
+    let revoke = |competency, by, reason| {
+        [
+            "competency",
+            "revoke",
+            "--staff",
+            "alex.ap",
+            "--competency",
+            competency,
+            "--by",
+            by,
+            "--reason",
+            reason,
+        ]
+    };
+    let cpd = |date, hours| {
+        [
+            "cpd",
+            "add",
+            "--staff",
+            "alex.ap",
+            "--date",
+            date,
+            "--hours",
+            hours,
+            "--activity",
+            "a",
+            "--reflection",
+            "r",
+        ]
+    };
+    let mut future_sign_off = sign_off("alex.ap", "venepuncture", "lee.edu").to_vec();
+    future_sign_off.extend(["--date", "2999-01-01"]);
+    db.cli_cases(&[
+        CliCase {
+            what: "a revocation by the education lead",
+            args: &revoke("ecg-recording", "lee.edu", "Practice concerns raised"),
+            status: 0,
+            out: &[],
+            err: &[],
+        },
+        CliCase {
+            what: "the revoked competency counts at once",
+            args: &[
+                "scope",
+                "check",
                 "--staff",
                 "alex.ap",
-                "--competency",
-                "juggling",
-                "--assessor",
-                "lee.edu",
-                "--evidence",
-                "x",
-            ][..],
-            "`juggling` is not in the catalogue",
-        ),
-        (
-            &[
-                "competency",
-                "sign-off",
-                "--staff",
-                "alex.ap",
-                "--competency",
-                "venepuncture",
-                "--assessor",
-                "lee.edu",
-                "--evidence",
-                "x",
-                "--date",
-                "2999-01-01",
+                "--action",
+                "procedure.ecg",
+                "--json",
             ],
-            "in the future",
-        ),
-        (&["competency", "expiring", "--within", "soon"], "within: `soon`"),
-        (
-            &[
-                "cpd",
-                "add",
-                "--staff",
-                "alex.ap",
-                "--date",
-                "2026-01-01",
-                "--hours",
-                "0",
-                "--activity",
-                "a",
-                "--reflection",
-                "r",
-            ],
-            "hours: `0`",
-        ),
-        (
-            &[
-                "cpd",
-                "add",
-                "--staff",
-                "alex.ap",
-                "--date",
-                "2026-01-01",
-                "--hours",
-                "25",
-                "--activity",
-                "a",
-                "--reflection",
-                "r",
-            ],
-            "at most 24",
-        ),
-        (
-            &[
-                "cpd",
-                "add",
-                "--staff",
-                "alex.ap",
-                "--date",
-                "2999-01-01",
-                "--hours",
-                "1",
-                "--activity",
-                "a",
-                "--reflection",
-                "r",
-            ],
-            "in the future",
-        ),
-    ] {
-        let out = db.remit(args);
-        expect_status(&out, 2).map_err(|e| e.context(format!("{args:?}")))?;
-        ensure!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
-    }
+            status: 1,
+            out: &["`ecg-recording` competency was revoked"],
+            err: &[],
+        },
+        CliCase {
+            what: "a revocation by a ward nurse",
+            args: &revoke("wound-care", "priya.rn", "x"),
+            status: 1,
+            out: &[],
+            err: &[],
+        },
+        CliCase {
+            what: "a revocation of what is revoked already",
+            args: &revoke("ecg-recording", "lee.edu", "again"),
+            status: 2,
+            out: &[],
+            err: &["no current `ecg-recording` sign-off"],
+        },
+        CliCase {
+            what: "an activity not in the catalogue",
+            args: &sign_off("alex.ap", "juggling", "lee.edu"),
+            status: 2,
+            out: &[],
+            err: &["`juggling` is not in the catalogue"],
+        },
+        CliCase {
+            what: "a sign-off dated in the future",
+            args: &future_sign_off,
+            status: 2,
+            out: &[],
+            err: &["in the future"],
+        },
+        CliCase {
+            what: "a window that is not a duration",
+            args: &["competency", "expiring", "--within", "soon"],
+            status: 2,
+            out: &[],
+            err: &["within: `soon`"],
+        },
+        CliCase {
+            what: "CPD of no hours",
+            args: &cpd("2026-01-01", "0"),
+            status: 2,
+            out: &[],
+            err: &["hours: `0`"],
+        },
+        CliCase {
+            what: "CPD of more than a day",
+            args: &cpd("2026-01-01", "25"),
+            status: 2,
+            out: &[],
+            err: &["at most 24"],
+        },
+        CliCase {
+            what: "CPD dated in the future",
+            args: &cpd("2999-01-01", "1"),
+            status: 2,
+            out: &[],
+            err: &["in the future"],
+        },
+    ])?;
     expect_status(
         &db.remit(&[
             "cpd",
@@ -755,105 +719,104 @@ async fn competencies_are_signed_off_revoked_and_expire(db: TestDb) -> Result<()
 async fn the_scope_api_answers_and_documents_itself(db: TestDb) -> Result<()> {
     let app = TestApp::demo(&db).await?;
     let auth = app.token_for("priya.rn").await?;
-    let res = app
-        .post_json(
-            "/api/scope/check",
-            &auth,
-            &serde_json::json!({"staff": "alex.ap", "action": "procedure.catheterisation", "patient": "9990005486"}),
-        )
-        .await?;
-    ensure!(res.status == StatusCode::OK, "{} {}", res.status, res.body);
-    let v = res.json()?;
-    ensure!(
-        v["decision"] == "deny" && v["reasons"].as_array().unwrap().len() == 2,
-        "{v}"
-    );
-    let res = app
-        .post_json("/api/scope/check", &auth, &serde_json::json!({"staff": "sam.hca", "action": "vitals.record", "patient": "9990005486", "supervision": "indirect", "supervisor": "priya.rn"}))
-        .await?;
-    ensure!(res.json()?["decision"] == "permit", "{}", res.body);
-
+    let check = |what, who, body, status, said| ApiCase {
+        what,
+        who: Some(who),
+        method: "POST",
+        path: "/api/scope/check",
+        body: Some(Ok(body)),
+        status,
+        said,
+    };
+    use StatusCode as S;
+    use serde_json::json;
     // A patient there is not is judged as one on nobody's ward: the answer tells nobody whether a patient exists.
     // Asked about oneself, the answer is a refusal; asked about someone else, the asker must be able to read the
     // patient's record, or the answer would tell where the patient is.
-    for (staff, status) in [("priya.rn", StatusCode::OK), ("alex.ap", StatusCode::FORBIDDEN)] {
-        let res = app
-            .post_json(
-                "/api/scope/check",
-                &auth,
-                &serde_json::json!({"staff": staff, "action": "record.read", "patient": "9990014434"}),
-            )
-            .await?;
-        ensure!(res.status == status, "{staff}: {} {}", res.status, res.body);
-        ensure!(res.body.contains("the patient's ward or department"), "{}", res.body);
-    }
-    let ben = app.token_for("ben.rn").await?;
-    let res = app
-        .post_json(
-            "/api/scope/check",
-            &ben,
-            &serde_json::json!({"staff": "priya.rn", "action": "record.read", "patient": "9990001375"}),
-        )
-        .await?;
-    ensure!(
-        res.status == StatusCode::FORBIDDEN,
-        "Ben asked who may read a Ward 7 patient: {}",
-        res.body
-    );
-
-    for (body, status, message) in [
-        (
-            serde_json::json!({"staff": "alex.ap", "action": "record.read", "colour": "red"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown field `colour`",
+    let veiled = Said::Contains("the patient's ward or department");
+    app.api_cases(&[
+        check(
+            "an assistant practitioner may not catheterise: both reasons",
+            "priya.rn",
+            json!({"staff": "alex.ap", "action": "procedure.catheterisation", "patient": "9990005486"}),
+            S::OK,
+            vec![Said::At("/decision", json!("deny")), Said::Count("/reasons", 2)],
         ),
-        (
-            serde_json::json!({"staff": "alex.ap"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "missing field `action`",
+        check(
+            "a support worker records vital signs under a named supervisor",
+            "priya.rn",
+            json!({"staff": "sam.hca", "action": "vitals.record", "patient": "9990005486",
+                "supervision": "indirect", "supervisor": "priya.rn"}),
+            S::OK,
+            vec![Said::At("/decision", json!("permit"))],
         ),
-        (
-            serde_json::json!({"staff": "alex.ap", "action": "record.read", "patient": "9990001376"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad check digit",
+        check(
+            "a patient there is not, asked about oneself",
+            "priya.rn",
+            json!({"staff": "priya.rn", "action": "record.read", "patient": "9990014434"}),
+            S::OK,
+            vec![veiled],
         ),
-        (
-            serde_json::json!({"staff": "alex.ap", "action": "record.read", "supervision": "direct"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "supervisor",
+        check(
+            "a patient there is not, asked about someone else",
+            "priya.rn",
+            json!({"staff": "alex.ap", "action": "record.read", "patient": "9990014434"}),
+            S::FORBIDDEN,
+            vec![Said::Contains("the patient's ward or department")],
         ),
-        (
-            serde_json::json!({"staff": "ghost", "action": "record.read"}),
-            StatusCode::NOT_FOUND,
-            "no staff member `ghost`",
+        check(
+            "Ben asked who may read a Ward 7 patient",
+            "ben.rn",
+            json!({"staff": "priya.rn", "action": "record.read", "patient": "9990001375"}),
+            S::FORBIDDEN,
+            vec![],
         ),
-    ] {
-        let res = app.post_json("/api/scope/check", &auth, &body).await?;
-        ensure!(res.status == status, "{body}: {} {}", res.status, res.body);
-        ensure!(
-            res.json()?["error"].as_str().unwrap_or_default().contains(message),
-            "{body}: {}",
-            res.body
-        );
-    }
-    let res = app
-        .send(
-            axum::http::Request::post("/api/scope/check")
-                .header(
-                    "authorization",
-                    format!(
-                        "Bearer {}",
-                        match &auth {
-                            Auth::Bearer(t) => t.clone(),
-                            _ => unreachable!(),
-                        }
-                    ),
-                )
-                .header("content-type", "application/json")
-                .body(axum::body::Body::from("{not json"))?,
-        )
-        .await?;
-    ensure!(res.status == StatusCode::BAD_REQUEST, "{}", res.status);
+        check(
+            "an unknown field",
+            "priya.rn",
+            json!({"staff": "alex.ap", "action": "record.read", "colour": "red"}),
+            S::UNPROCESSABLE_ENTITY,
+            vec![Said::Error("unknown field `colour`")],
+        ),
+        check(
+            "no action",
+            "priya.rn",
+            json!({"staff": "alex.ap"}),
+            S::UNPROCESSABLE_ENTITY,
+            vec![Said::Error("missing field `action`")],
+        ),
+        check(
+            "an NHS number with a bad check digit",
+            "priya.rn",
+            json!({"staff": "alex.ap", "action": "record.read", "patient": "9990001376"}),
+            S::UNPROCESSABLE_ENTITY,
+            vec![Said::Error("bad check digit")],
+        ),
+        check(
+            "direct supervision by nobody",
+            "priya.rn",
+            json!({"staff": "alex.ap", "action": "record.read", "supervision": "direct"}),
+            S::UNPROCESSABLE_ENTITY,
+            vec![Said::Error("supervisor")],
+        ),
+        check(
+            "a staff member there is not",
+            "priya.rn",
+            json!({"staff": "ghost", "action": "record.read"}),
+            S::NOT_FOUND,
+            vec![Said::Error("no staff member `ghost`")],
+        ),
+        ApiCase {
+            what: "a body that is not JSON",
+            who: Some("priya.rn"),
+            method: "POST",
+            path: "/api/scope/check",
+            body: Some(Err("{not json")),
+            status: S::BAD_REQUEST,
+            said: vec![],
+        },
+    ])
+    .await?;
 
     let res = app.get("/api/staff/jo.ap/scope", &auth).await?;
     ensure!(res.status == StatusCode::OK);
