@@ -1,10 +1,9 @@
 //! A FHIR request body read once, into a tree that borrows its strings from the body.
 //!
-//! `serde_json::Value` copies every string and keeps every object in an `IndexMap` (the `preserve_order` feature,
-//! which the policy engine's crates turn on for all of remit), hashing each key; a body was then read a second time,
-//! from that tree into the FHIR model, for its check. [`Json`] keeps an object's members in order in a `Vec`, borrows
-//! every string without an escape from the body, and is itself a `Deserializer`: the model reads from it without a
-//! copy of a string, and the set, task or request is then read from the same tree.
+//! [`Json`] keeps an object's members in order in a `Vec` (no hashing, unlike `serde_json::Value` with the
+//! `preserve_order` feature the policy engine's crates turn on), borrows every string without an escape from the
+//! body, and is itself a `Deserializer`: the FHIR model's check reads from it without a copy of a string, and the
+//! set, task or request is then read from the same tree (docs/decisions/0006).
 //!
 //! An object with the same key twice is refused as it is read (RFC 8259 leaves such a document's meaning open; FHIR
 //! JSON does not allow it), so a member found by [`Json::get`] is the only one of its name.

@@ -14,7 +14,7 @@
 
 mod audit;
 mod clinical;
-pub mod http;
+mod http;
 mod imaging;
 mod observations;
 mod pay;

@@ -14,6 +14,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Each connection is bounded: at most `max_connections` are served at once (further ones wait in the listen
 /// queue), a request's header must arrive within `header_timeout` (and an idle keep-alive connection is closed after
 /// it), and a request's body must have arrived within `request_timeout` (see [`app`]).
+/// How often the latencies recorded for metrics are folded into their histograms.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -23,6 +26,14 @@ pub async fn serve(
     use tower::ServiceExt;
 
     let config = state.config.clone();
+    let metrics = state.metrics.clone();
+    let upkeep = tokio::spawn(async move {
+        let mut every = tokio::time::interval(METRICS_UPKEEP);
+        loop {
+            every.tick().await;
+            metrics.upkeep();
+        }
+    });
     let router = crate::app(state);
     let slots = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -72,5 +83,6 @@ pub async fn serve(
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
         tracing::info!("connections still open at shutdown were closed");
     }
+    upkeep.abort();
     Ok(())
 }

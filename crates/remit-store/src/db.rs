@@ -409,15 +409,24 @@ impl PgPool {
     /// A connection for one statement or transaction: an idle one (checked with a ping if it has been idle a while,
     /// replaced if it has lived its lifetime), or a new one. Waits at most [`PgLimits::wait`] for one to come free.
     pub(crate) async fn take(self: &Arc<Self>) -> Result<PgLease> {
-        let permit = match tokio::time::timeout(self.limits.wait, self.permits.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(_)) => return Err(StoreError::Connect(sqlx::Error::PoolClosed)),
-            Err(_) => {
-                return Err(StoreError::Busy(format!(
-                    "all {} database connections stayed busy for {} s",
-                    self.limits.max,
-                    self.limits.wait.as_secs_f64()
-                )));
+        let closed = || StoreError::Connect(sqlx::Error::PoolClosed);
+        // A free connection is taken at once; only a wait for one is timed (a timer a statement would cost more than
+        // the take).
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(closed()),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                match tokio::time::timeout(self.limits.wait, self.permits.clone().acquire_owned()).await {
+                    Ok(Ok(permit)) => permit,
+                    Ok(Err(_)) => return Err(closed()),
+                    Err(_) => {
+                        return Err(StoreError::Busy(format!(
+                            "all {} database connections stayed busy for {} s",
+                            self.limits.max,
+                            self.limits.wait.as_secs_f64()
+                        )));
+                    }
+                }
             }
         };
         loop {

@@ -231,7 +231,8 @@ async fn logout(State(state): State<AppState>, actor: Actor) -> Result<Response,
 
 /// `/` sends a person on duty to their ward's board, anyone else to their own page.
 async fn front(actor: Actor) -> Redirect {
-    match crate::observations::pages::home_ward(&actor) {
+    // The first ward or department they are on duty in.
+    match actor.profile.on_duty.first().map(ToString::to_string) {
         Some(w) => Redirect::to(&format!("/wards/{w}")),
         None => Redirect::to("/me"),
     }

@@ -1,13 +1,10 @@
 //! On SQLite, writing requests are worked on threads of their own.
 //!
 //! SQLite runs each statement on the thread that asks, so where a request runs decides who gets the processor.
-//! When sets arrive faster than the machine records them, every request queued on the runtime's worker threads, and
-//! a ward board needing half a millisecond of work waited behind every set that arrived before it (under 32
-//! recording clients, boards p50 10 ms and p99 20 ms). Requests that change something (anything but `GET`, `HEAD`
-//! and `OPTIONS`) are now worked on a runtime of their own; the connections (reading requests off the wire and
-//! sending the answers) and the reads stay on the server's runtime. The kernel shares the processor between the two sets of threads, so a read
-//! waits for other reads, not for the sets (boards p50 4 ms, p99 11–12 ms in the same load, at the same throughput;
-//! `BENCHMARKS.md`, round 6).
+//! Requests that change something (anything but `GET`, `HEAD` and `OPTIONS`) are worked on a runtime of their own;
+//! the connections (reading requests off the wire and sending the answers) and the reads stay on the server's
+//! runtime. The kernel shares the processor between the two sets of threads, so a ward board waits for other reads,
+//! not behind every set that arrived before it (docs/decisions/0005).
 //!
 //! Not on PostgreSQL: there a request mostly waits for the database, and moving writes to other threads only added
 //! wake-ups between the runtimes (about 20% fewer sets a second in the same load).

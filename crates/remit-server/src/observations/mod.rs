@@ -14,7 +14,7 @@ mod api;
 mod chart;
 mod fhir;
 mod live;
-pub(crate) mod pages;
+mod pages;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -28,11 +28,6 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
-/// Where `/` sends a person: the first ward or department they are on duty in.
-pub fn home_ward(actor: &Actor) -> Option<String> {
-    actor.profile.on_duty.first().map(ToString::to_string)
-}
-
 fn risk_class(total: u8, risk: &str) -> &'static str {
     match risk {
         "high" => "risk-high",
