@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{Auth, TestApp, TestDb, TestResponse, expect_status, stderr, stdout};
+use crate::helpers::{Auth, CliCase, TestApp, TestDb, TestResponse, expect_status, stderr, stdout};
 
 crate::tests!(
     the_demo_requests_wait_where_the_story_says,
@@ -448,53 +448,56 @@ async fn diagnoses_and_prescriptions_only_within_scope(db: TestDb) -> Result<()>
         res.body
     );
     // The CLI does the same.
-    let out = db.remit(&[
-        "clinical",
-        "prescribe",
-        "--patient",
-        DAVID,
-        "--by",
-        "alex.ap",
-        "--medicine",
-        "Amoxicillin",
-        "--dose",
-        "500 mg",
-        "--route",
-        "oral",
-        "--frequency",
-        "three times a day",
-    ]);
-    expect_status(&out, 1)?;
-    ensure!(stderr(&out).contains("independent-prescriber"), "{}", stderr(&out));
-    let out = db.remit(&[
-        "clinical",
-        "diagnose",
-        "--patient",
-        DAVID,
-        "--by",
-        "alex.ap",
-        "--diagnosis",
-        "Pneumonia",
-    ]);
-    expect_status(&out, 1)?;
-    let out = db.remit(&[
-        "clinical",
-        "prescribe",
-        "--patient",
-        DAVID,
-        "--by",
-        "maria.acp",
-        "--medicine",
-        "Amoxicillin",
-        "--dose",
-        "lots",
-        "--route",
-        "oral",
-        "--frequency",
-        "daily",
-    ]);
-    expect_status(&out, 2)?;
-    ensure!(stderr(&out).contains("dose"));
+    let prescribe = |by, dose, frequency| {
+        [
+            "clinical",
+            "prescribe",
+            "--patient",
+            DAVID,
+            "--by",
+            by,
+            "--medicine",
+            "Amoxicillin",
+            "--dose",
+            dose,
+            "--route",
+            "oral",
+            "--frequency",
+            frequency,
+        ]
+    };
+    db.cli_cases(&[
+        CliCase {
+            what: "an assistant practitioner prescribes",
+            args: &prescribe("alex.ap", "500 mg", "three times a day"),
+            status: 1,
+            out: &[],
+            err: &["independent-prescriber"],
+        },
+        CliCase {
+            what: "an assistant practitioner diagnoses",
+            args: &[
+                "clinical",
+                "diagnose",
+                "--patient",
+                DAVID,
+                "--by",
+                "alex.ap",
+                "--diagnosis",
+                "Pneumonia",
+            ],
+            status: 1,
+            out: &[],
+            err: &[],
+        },
+        CliCase {
+            what: "a prescription with a dose that is not one",
+            args: &prescribe("maria.acp", "lots", "daily"),
+            status: 2,
+            out: &[],
+            err: &["dose"],
+        },
+    ])?;
     Ok(())
 }
 
