@@ -20,6 +20,7 @@ use crate::helpers::{Auth, TestApp, TestDb, form_encode};
 
 crate::tests!(
     every_route_naming_a_patient_passes_the_one_decision,
+    a_set_naming_a_patient_there_is_not_is_refused_like_one_out_of_reach,
     refused_reads_are_audited,
     parallel_sign_ins_check_no_more_passwords_than_allowed,
     one_address_cannot_spray_passwords_across_usernames,
@@ -612,5 +613,55 @@ async fn pages_carry_no_inline_script_and_a_strict_policy(db: TestDb) -> Result<
             res.status
         );
     }
+    Ok(())
+}
+
+/// A set names its patient in its body (no gate): for a patient there is not, the answer and the audit are those
+/// for a real patient the recorder may not see — never "no such patient" — so that recording tells nobody whether a
+/// patient exists.
+async fn a_set_naming_a_patient_there_is_not_is_refused_like_one_out_of_reach(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let ben = app.token_for("ben.rn").await?;
+    let taken = (app.store.now() - chrono::Duration::minutes(5))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let answer = |nhs: &'static str| {
+        let mut bundle = crate::obs::bundle_of_seven();
+        for e in bundle["entry"].as_array_mut().expect("entries") {
+            e["resource"]["subject"]["identifier"]["value"] = serde_json::json!(nhs);
+            e["resource"]["effectiveDateTime"] = serde_json::json!(taken);
+        }
+        let ben = &ben;
+        let app = &app;
+        async move {
+            let res = crate::obs::post_fhir(app, "/fhir", ben, &bundle).await?;
+            let refused = app
+                .store
+                .audit_log(100_000)
+                .await?
+                .iter()
+                .filter(|e| {
+                    e.action == "vitals.record" && e.target == format!("patient:{nhs}") && e.decision == Decision::Deny
+                })
+                .count();
+            anyhow::Ok((res.status, res.body, refused))
+        }
+    };
+    let (there, there_body, there_audited) = answer(MARGARET).await?;
+    let (nobody, nobody_body, nobody_audited) = answer(NOBODY).await?;
+    ensure!(there == StatusCode::FORBIDDEN, "{there}: {there_body}");
+    ensure!(nobody == StatusCode::FORBIDDEN, "{nobody}: {nobody_body}");
+    ensure!(
+        there_body == nobody_body,
+        "the answers differ:\n{there_body}\n{nobody_body}"
+    );
+    ensure!(
+        !nobody_body.contains("no patient") && !there_body.contains("Ward 7"),
+        "{nobody_body}"
+    );
+    ensure!(
+        there_audited == 1 && nobody_audited == 1,
+        "{there_audited} {nobody_audited}"
+    );
     Ok(())
 }

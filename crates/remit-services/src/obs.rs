@@ -246,8 +246,16 @@ pub async fn record(
     check_taken_at(taken_at, now)?;
     r.readings.validate()?;
     let (mut reasons, mut facts) = may_record(store, pack, &r.by, &r.patient, r.supervisor.as_ref(), by).await?;
-    let record = facts.take_record()?;
     let target = format!("patient:{}", r.patient);
+    // A patient there is not was judged as one on nobody's ward: refused as one the recorder may not see, never
+    // answered "no such patient", so that a set tells nobody whether a patient exists.
+    let record = match facts.take_record() {
+        Ok(record) => record,
+        Err(_) if !reasons.is_empty() => {
+            return refuse(store, audit_actor, "vitals.record", &target, reasons, r).await;
+        }
+        Err(e) => return Err(e),
+    };
     let scale = match scale_for(r.scale, record.scale2.as_ref()) {
         Ok(s) => s,
         Err(reason) => {

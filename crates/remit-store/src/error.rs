@@ -28,7 +28,8 @@ pub enum StoreError {
     /// of it was written, and it is to be decided again on what is read now (see `Store::under`).
     #[error("what the request was decided on changed before it was written: send it again")]
     Unconfirmed,
-    /// No database connection came free in time: nothing was done; the asker may try again shortly.
+    /// No database connection came free in time. A failure of the server's own, like any other here: the request may
+    /// have been done in part (a command committed before a read that followed it found no connection).
     #[error("the database is busy: {0}")]
     Busy(String),
 }

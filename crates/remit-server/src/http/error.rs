@@ -27,9 +27,6 @@ pub enum AppError {
     TooManyRequests(String),
     #[error("{0}")]
     TooLarge(String),
-    /// The server cannot serve it now (no database connection came free in time); nothing was done.
-    #[error("{0}: try again in a moment")]
-    Unavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -41,7 +38,6 @@ impl From<StoreError> for AppError {
             StoreError::Conflict(m) => AppError::Conflict(m),
             StoreError::Invalid(m) => AppError::Unprocessable(m),
             e @ StoreError::Unconfirmed => AppError::Conflict(e.to_string()),
-            e @ StoreError::Busy(_) => AppError::Unavailable(e.to_string()),
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -71,7 +67,6 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,10 +89,6 @@ impl IntoResponse for AppError {
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer realm=\"remit\""),
             );
-        }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }
         res
     }

@@ -74,7 +74,6 @@ impl From<AppError> for FhirError {
             AppError::Conflict(_) => "conflict",
             AppError::TooManyRequests(_) => "throttled",
             AppError::TooLarge(_) => "too-costly",
-            AppError::Unavailable(_) => "transient",
             AppError::Internal(_) => "exception",
         };
         match e {
