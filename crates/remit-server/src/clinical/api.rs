@@ -2,8 +2,7 @@
 
 use crate::AppState;
 use crate::http::auth::Actor;
-use crate::http::error::AppError;
-use crate::http::error::done;
+use crate::http::error::{AppError, done};
 use crate::http::gate::Opened;
 use crate::http::openapi::ApiJson;
 use axum::Json;

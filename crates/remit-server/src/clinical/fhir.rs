@@ -2,11 +2,7 @@
 
 use crate::AppState;
 use crate::http::auth::Actor;
-use crate::http::fhir::JSON;
-use crate::http::fhir::created;
-use crate::http::fhir::done;
-use crate::http::fhir::value_at;
-use crate::http::fhir::{FhirError, invalid, parse_body};
+use crate::http::fhir::{FhirError, JSON, created, done, invalid, parse_body, value_at};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;

@@ -3,6 +3,8 @@
 //! Cookie-authenticated requests that change something must also prove they come from remit's own pages: the
 //! session's CSRF token in the `csrf` form field or the `x-csrf-token` header, and no cross-site `Origin`.
 
+use crate::AppState;
+use crate::http::error::{AppError, unauthorized};
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
@@ -12,9 +14,6 @@ use axum::response::{IntoResponse, Response};
 use remit_services::Principal;
 use remit_store::Versions;
 use remit_store::staff::StaffProfile;
-
-use crate::AppState;
-use crate::http::error::{AppError, unauthorized};
 
 pub const SESSION_COOKIE: &str = "remit_session";
 

@@ -6,22 +6,21 @@
 //! stated break-glass reason opens a record outside one's duty for reading only (GET). A patient who does not exist
 //! and one the reader may not see are refused alike. Handlers take the opened record as [`Opened`].
 
+use crate::AppState;
+use crate::http::auth::Actor;
+use crate::http::error::AppError;
+use crate::http::fhir::FhirError;
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use remit_domain::nhs::NhsNumber;
+use remit_fhir::Issue;
+use remit_services::scope;
+use remit_services::scope::Outcome;
 use remit_store::StoreError;
 use remit_store::patient::PatientRecord;
-
-use crate::AppState;
-use crate::http::auth::Actor;
-use crate::http::error::AppError;
-use crate::http::fhir::FhirError;
-use remit_services::scope::{self, Outcome};
-
-use remit_fhir::Issue;
 
 /// The path parameters that name a patient by NHS number.
 pub(crate) const PATIENT_PARAMS: &[&str] = &["nhs", "nhs_number"];

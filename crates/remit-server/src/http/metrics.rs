@@ -1,7 +1,8 @@
 //! Prometheus metrics: request counts and latencies by route template and status, served to administrators.
 
-use std::time::Instant;
-
+use crate::AppState;
+use crate::http::auth::Actor;
+use crate::http::error::AppError;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
@@ -9,10 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use remit_domain::staff::Role;
-
-use crate::AppState;
-use crate::http::auth::Actor;
-use crate::http::error::AppError;
+use std::time::Instant;
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];

@@ -12,17 +12,15 @@
 //! The runtime lives for the process and serves every router in it (as in the tests): a runtime cannot be dropped
 //! from inside another.
 
-use std::sync::OnceLock;
-
+use crate::http::error::AppError;
 use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use remit_store::Backend;
+use std::sync::OnceLock;
 use tokio::runtime::{Handle, Runtime};
 use tracing::Instrument;
-
-use crate::http::error::AppError;
 
 /// The writers' runtime, started on first use; `None` if its threads could not be started (writes then run where
 /// they arrive, as reads do).

@@ -3,8 +3,7 @@
 
 use crate::AppState;
 use crate::http::auth::Actor;
-use crate::http::error::AppError;
-use crate::http::error::done;
+use crate::http::error::{AppError, done};
 use crate::http::gate::Opened;
 use crate::http::openapi::{ApiJson, ApiPath};
 use axum::Json;
@@ -15,8 +14,7 @@ use remit_domain::imaging::{ExposureRecord, Pregnancy, Repeat, Stage};
 use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::Username;
 use remit_policy::Supervision;
-use remit_services::imaging::Verdict;
-use remit_services::imaging::{Exposure, Referral};
+use remit_services::imaging::{Exposure, Referral, Verdict};
 use remit_services::scope::Item;
 use remit_services::{imaging, scope};
 use remit_store::imaging::{DoseRow, RequestView};

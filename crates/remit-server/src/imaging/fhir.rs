@@ -1,21 +1,16 @@
 //! FHIR ServiceRequest (a referral) and DiagnosticReport (a report), through `remit_services::imaging`.
 
-use remit_services::scope::{self, Item};
-
 use crate::AppState;
 use crate::http::auth::Actor;
-use crate::http::fhir::JSON;
-use crate::http::fhir::created;
-use crate::http::fhir::done;
-use crate::http::fhir::value_at;
-use crate::http::fhir::{FhirError, fhir_json, invalid, not_found, parse_body};
+use crate::http::fhir::{FhirError, JSON, created, done, fhir_json, invalid, not_found, parse_body, value_at};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use remit_fhir::clinical as fc;
-use remit_services::imaging;
 use remit_services::imaging::Referral;
+use remit_services::scope::Item;
+use remit_services::{imaging, scope};
 
 #[tracing::instrument(skip_all)]
 pub(crate) async fn create_service_request(

@@ -3,8 +3,7 @@
 //! and FHIR (ServiceRequest, DiagnosticReport). Every route calls `remit_services::imaging`.
 
 use crate::AppState;
-use axum::routing::get;
-use axum::routing::post;
+use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

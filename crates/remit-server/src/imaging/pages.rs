@@ -1,13 +1,9 @@
 //! The radiography pages: the department's worklists, a request with its next step's form, and each step posted.
 
-use remit_services::imaging::Verdict;
-use remit_services::scope::{self, Item, Outcome};
-
 use crate::AppState;
 use crate::http::auth::Actor;
 use crate::http::error::{AppError, render};
-use crate::http::pages::Notice;
-use crate::http::pages::refused_page;
+use crate::http::pages::{Notice, refused_page};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -15,6 +11,9 @@ use axum::response::{Html, IntoResponse, Response};
 use remit_domain::imaging::{ExposureRecord, Pregnancy, Stage};
 use remit_domain::staff::Username;
 use remit_policy::Supervision;
+use remit_services::imaging::Verdict;
+use remit_services::scope;
+use remit_services::scope::{Item, Outcome};
 use remit_store::imaging::RequestView;
 use serde::Deserialize;
 

@@ -1,16 +1,11 @@
 //! The JSON API of vital signs and escalation (`/api/patients/{nhs_number}/sets`, `/api/sets/…`,
 //! `/api/escalations/…`, `/api/news2/score`), annotated for the OpenAPI document.
 
-use crate::http::gate::open_record;
-use remit_store::obs::SetVersions;
-
 use crate::AppState;
 use crate::http::auth::Actor;
-use crate::http::error::AppError;
-use crate::http::error::done;
-use crate::http::gate::{BreakGlass, Opened};
-use crate::http::openapi::BreakGlassHeader;
-use crate::http::openapi::{ApiJson, ApiPath};
+use crate::http::error::{AppError, done};
+use crate::http::gate::{BreakGlass, Opened, open_record};
+use crate::http::openapi::{ApiJson, ApiPath, BreakGlassHeader};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -19,7 +14,7 @@ use remit_domain::staff::Username;
 use remit_domain::time::parse_instant;
 use remit_services::obs::{Amendment, EscalationNotice, Overdue, RecordSet, Recorded, Scale2Prescription};
 use remit_services::{obs, scope};
-use remit_store::obs::{EscalationFilter, SetView};
+use remit_store::obs::{EscalationFilter, SetVersions, SetView};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};

@@ -2,14 +2,10 @@
 //! `GET /fhir/Observation/{id}`, Observation search, and `Patient` read and search. Recording goes through
 //! `remit_services::obs::record`, so the policy, the scale 2 rule and escalation are the same as every other way in.
 
-use crate::http::fhir::done;
-use crate::http::gate::open_record;
-use remit_store::obs::SetVersions;
-
 use crate::AppState;
 use crate::http::auth::{Actor, Claimed};
-use crate::http::fhir::{FhirError, fhir_json, invalid, parse_body};
-use crate::http::gate::{BreakGlass, Opened};
+use crate::http::fhir::{FhirError, done, fhir_json, invalid, parse_body};
+use crate::http::gate::{BreakGlass, Opened, open_record};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -23,6 +19,7 @@ use remit_services::obs;
 use remit_services::obs::{RecordSet, Recorded};
 use remit_services::scope::Outcome;
 use remit_store::Versions;
+use remit_store::obs::SetVersions;
 use serde_json::Value;
 
 async fn record(

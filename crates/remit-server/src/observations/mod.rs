@@ -5,8 +5,7 @@
 //! `remit_services::obs`.
 
 use crate::AppState;
-use axum::routing::get;
-use axum::routing::post;
+use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

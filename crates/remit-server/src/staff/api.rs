@@ -4,8 +4,7 @@
 use crate::AppState;
 use crate::http::auth::Actor;
 use crate::http::error::AppError;
-use crate::http::openapi::ApiJson;
-use crate::http::openapi::ErrorBody;
+use crate::http::openapi::{ApiJson, ErrorBody};
 use axum::Json;
 use axum::extract::{Path, State};
 use remit_domain::nhs::NhsNumber;

@@ -2,8 +2,7 @@
 //! sign-off (`remit_services::competency`), and as JSON who I am, what a person may do, and a scope question.
 
 use crate::AppState;
-use axum::routing::get;
-use axum::routing::post;
+use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

@@ -3,8 +3,7 @@
 use crate::AppState;
 use crate::http::auth::Actor;
 use crate::http::error::{AppError, render};
-use crate::http::pages::Notice;
-use crate::http::pages::refused_page;
+use crate::http::pages::{Notice, refused_page};
 use askama::Template;
 use axum::Form;
 use axum::extract::State;

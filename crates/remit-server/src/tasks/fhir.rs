@@ -2,14 +2,9 @@
 //! `/status` or by `$accept`, `$countersign`, … operations, all through `remit_services::tasks`. A Task is readable
 //! by its participants and by anyone who may read its patient's record.
 
-use crate::http::fhir::done;
-use remit_services::scope::Item;
-
 use crate::AppState;
 use crate::http::auth::Actor;
-use crate::http::fhir::FhirError;
-use crate::http::fhir::fhir_json;
-use crate::http::fhir::parse_body;
+use crate::http::fhir::{FhirError, done, fhir_json, parse_body};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -19,6 +14,7 @@ use remit_domain::staff::Username;
 use remit_domain::task::{Move, TaskStatus};
 use remit_fhir::{Issue, searchset};
 use remit_policy::{ExamRegion, Supervision};
+use remit_services::scope::Item;
 use remit_services::tasks::{Delegation, Outcome};
 use remit_services::{scope, tasks};
 use remit_store::task::{TaskFilter, TaskView};

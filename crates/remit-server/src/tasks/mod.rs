@@ -2,8 +2,7 @@
 //! (create, read, search, moves by JSON Patch or operation). Every route calls `remit_services::tasks`.
 
 use crate::AppState;
-use axum::routing::get;
-use axum::routing::post;
+use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 
 mod fhir;
