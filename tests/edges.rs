@@ -265,22 +265,9 @@ fn valid_api_set() -> Map<String, Value> {
 
 /// One change to a set's field: a value (mostly a number, which may or may not be in range), or the field removed.
 fn set_field_change() -> impl Strategy<Value = (&'static str, Option<Value>)> {
-    const FIELDS: [&str; 12] = [
-        "respiration_rate",
-        "spo2",
-        "spo2_scale",
-        "on_oxygen",
-        "oxygen_flow",
-        "oxygen_device",
-        "systolic_bp",
-        "diastolic_bp",
-        "pulse",
-        "consciousness",
-        "temperature",
-        "missing",
-    ];
+    let fields: Vec<&'static str> = remit_domain::obs::SET_FIELDS.into_iter().chain(["missing"]).collect();
     (
-        proptest::sample::select(&FIELDS[..]),
+        proptest::sample::select(fields),
         proptest::option::weighted(0.9, prop_oneof![4 => number(), 1 => arb_json()]),
     )
 }

@@ -463,6 +463,21 @@ impl Assessment {
     }
 }
 
+/// The fields of a set as the API and the CLI receive it (besides `missing`, the list of what was not obtained).
+pub const SET_FIELDS: [&str; 11] = [
+    "respiration_rate",
+    "spo2",
+    "spo2_scale",
+    "on_oxygen",
+    "oxygen_flow",
+    "oxygen_device",
+    "systolic_bp",
+    "diastolic_bp",
+    "pulse",
+    "consciousness",
+    "temperature",
+];
+
 impl Readings {
     /// Checks that each measured parameter is present or missing with a reason, and that oxygen delivery and
     /// diastolic pressure make sense.
@@ -723,29 +738,16 @@ impl Readings {
     /// `missing`), plus `diastolic_bp`, `oxygen_flow` (L/min) and `oxygen_device`. Unknown keys are refused.
     /// Returns the readings and the requested SpO2 scale, if one was named.
     pub fn from_json(obj: &Map<String, Value>) -> Result<(Self, Option<Spo2Scale>), InvalidValue> {
-        const KNOWN: [&str; 11] = [
-            "respiration_rate",
-            "spo2",
-            "spo2_scale",
-            "on_oxygen",
-            "oxygen_flow",
-            "oxygen_device",
-            "systolic_bp",
-            "diastolic_bp",
-            "pulse",
-            "consciousness",
-            "temperature",
-        ];
         if let Some(k) = obj
             .keys()
-            .find(|k| !KNOWN.contains(&k.as_str()) && k.as_str() != "missing")
+            .find(|k| !SET_FIELDS.contains(&k.as_str()) && k.as_str() != "missing")
         {
             return Err(InvalidValue::new(
                 "set",
                 format!(
                     "`{}` is not a field of an observation set (fields: {}, missing)",
                     echo(k),
-                    KNOWN.join(", ")
+                    SET_FIELDS.join(", ")
                 ),
             ));
         }

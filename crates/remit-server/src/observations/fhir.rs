@@ -257,11 +257,15 @@ pub(crate) async fn search_observations(
         .store
         .obs_for_patient(record.id, since, count, SetVersions::Current)
         .await?;
+    let count = usize::try_from(count).unwrap_or(0);
     let mut found = Vec::new();
     for s in &sets {
         found.extend(remit_fhir::obs::searched(s, parts.as_deref()));
+        if found.len() >= count {
+            break;
+        }
     }
-    found.truncate(usize::try_from(count).unwrap_or(0));
+    found.truncate(count);
     Ok(fhir_json(StatusCode::OK, &searchset(found)))
 }
 
