@@ -232,6 +232,9 @@ pub struct TestApp {
     pub clock: Arc<TestClock>,
     pub pack: Arc<PolicyPack>,
     pub router: axum::Router,
+    /// Bearer tokens and signed-in sessions (cookie and CSRF token) made once a person, for tables.
+    pub(crate) tokens: tokio::sync::Mutex<std::collections::HashMap<String, Auth>>,
+    pub(crate) sessions: tokio::sync::Mutex<std::collections::HashMap<String, (Auth, String)>>,
 }
 
 /// A response with its body read.
@@ -269,6 +272,8 @@ impl TestApp {
             clock,
             pack,
             router,
+            tokens: Default::default(),
+            sessions: Default::default(),
         })
     }
 
@@ -328,6 +333,27 @@ impl TestApp {
         let marker = "name=\"csrf\" value=\"";
         let start = home.body.find(marker).context("no csrf field on the home page")? + marker.len();
         Ok(home.body[start..].split('"').next().unwrap_or_default().to_owned())
+    }
+
+    /// A bearer token of `username`'s, made on first use and kept.
+    pub async fn bearer_of(&self, username: &str) -> Result<Auth> {
+        let mut tokens = self.tokens.lock().await;
+        if !tokens.contains_key(username) {
+            tokens.insert(username.to_owned(), self.token_for(username).await?);
+        }
+        Ok(tokens[username].clone())
+    }
+
+    /// A session of `username`'s, signed in through the form with the demo password on first use and kept, with the
+    /// CSRF token its pages carry.
+    pub async fn session_of(&self, username: &str) -> Result<(Auth, String)> {
+        let mut sessions = self.sessions.lock().await;
+        if !sessions.contains_key(username) {
+            let cookie = self.sign_in(username, remit_store::demo::DEMO_PASSWORD).await?;
+            let csrf = self.csrf(&cookie).await?;
+            sessions.insert(username.to_owned(), (cookie, csrf));
+        }
+        Ok(sessions[username].clone())
     }
 
     /// Creates an API token for a user, as `remit token create` does.
@@ -451,101 +477,4 @@ fn exchange(addr: &str, request: String) -> Result<(u16, String)> {
     s.read_to_string(&mut text)?;
     let status = text.split_whitespace().nth(1).context("status")?.parse()?;
     Ok((status, text))
-}
-
-/// What a JSON API answer must say, besides its status.
-pub enum Said {
-    /// `error` contains this.
-    Error(&'static str),
-    /// The value at this JSON pointer.
-    At(&'static str, serde_json::Value),
-    /// The body contains this (anywhere).
-    Contains(&'static str),
-    /// The array at this JSON pointer has this many items.
-    Count(&'static str, usize),
-}
-
-/// One request to the JSON API: who sends what, and what comes back. A table's rows run in order.
-pub struct ApiCase {
-    pub what: &'static str,
-    /// A staff member's username (a bearer token each, made once), or nobody signed in.
-    pub who: Option<&'static str>,
-    pub method: &'static str,
-    pub path: &'static str,
-    /// The body: JSON, or raw text sent as JSON (malformed on purpose).
-    pub body: Option<Result<serde_json::Value, &'static str>>,
-    pub status: StatusCode,
-    pub said: Vec<Said>,
-}
-
-impl TestApp {
-    /// Runs a table of JSON API cases in order, failing on the first whose answer differs, named by its `what`.
-    pub async fn api_cases(&self, cases: &[ApiCase]) -> Result<()> {
-        let mut tokens: std::collections::HashMap<&str, Auth> = std::collections::HashMap::new();
-        for case in cases {
-            let auth = match case.who {
-                Some(who) => {
-                    if !tokens.contains_key(who) {
-                        tokens.insert(who, self.token_for(who).await?);
-                    }
-                    &tokens[who]
-                }
-                None => &Auth::None,
-            };
-            let body = match &case.body {
-                None => Body::empty(),
-                Some(Ok(v)) => Body::from(v.to_string()),
-                Some(Err(raw)) => Body::from(*raw),
-            };
-            let req = auth
-                .apply(Request::builder().method(case.method).uri(case.path))
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(body)?;
-            let res = self.send(req).await?;
-            anyhow::ensure!(res.status == case.status, "{}: {} {}", case.what, res.status, res.body);
-            for said in &case.said {
-                let ok = match said {
-                    Said::Error(words) => res.json()?["error"].as_str().unwrap_or_default().contains(words),
-                    Said::At(pointer, value) => res.json()?.pointer(pointer) == Some(value),
-                    Said::Contains(words) => res.body.contains(words),
-                    Said::Count(pointer, n) => res
-                        .json()?
-                        .pointer(pointer)
-                        .and_then(serde_json::Value::as_array)
-                        .is_some_and(|a| a.len() == *n),
-                };
-                anyhow::ensure!(ok, "{}: {}", case.what, res.body);
-            }
-        }
-        Ok(())
-    }
-}
-
-/// One run of the `remit` binary: its arguments, its exit status, and words its output must hold.
-pub struct CliCase<'a> {
-    pub what: &'static str,
-    pub args: &'a [&'a str],
-    pub status: i32,
-    /// Words standard output must hold, each.
-    pub out: &'a [&'a str],
-    /// Words standard error must hold, each.
-    pub err: &'a [&'a str],
-}
-
-impl TestDb {
-    /// Runs a table of command lines in order, failing on the first whose outcome differs, named by its `what`.
-    pub fn cli_cases(&self, cases: &[CliCase<'_>]) -> Result<()> {
-        for case in cases {
-            let out = self.remit(case.args);
-            expect_status(&out, case.status).map_err(|e| e.context(case.what))?;
-            let (o, e) = (stdout(&out), stderr(&out));
-            for words in case.out {
-                anyhow::ensure!(o.contains(words), "{}: standard output lacks `{words}`: {o}", case.what);
-            }
-            for words in case.err {
-                anyhow::ensure!(e.contains(words), "{}: standard error lacks `{words}`: {e}", case.what);
-            }
-        }
-        Ok(())
-    }
 }

@@ -3,10 +3,11 @@
 
 use anyhow::{Context, Result, ensure};
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{Request, StatusCode, StatusCode as S, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{Auth, CliCase, TestApp, TestDb, TestResponse, expect_status, stderr, stdout};
+use crate::helpers::{Auth, TestApp, TestDb, TestResponse, expect_status, stderr, stdout};
+use crate::tables::{CliCase, Said, api, audit};
 
 crate::tests!(
     the_demo_requests_wait_where_the_story_says,
@@ -25,22 +26,18 @@ crate::tests!(
 const DAVID: &str = "9990002746";
 const LINDA: &str = "9990013705";
 
-async fn audit_actions(app: &TestApp, n: i64) -> Result<Vec<String>> {
-    Ok(app.store.audit_log(n).await?.into_iter().map(|e| e.action).collect())
-}
-
 fn exposure(dap: f64) -> Value {
     json!({"supervision": "indirect", "supervisor": "tom.rad", "projections": ["PA"], "kv": 110, "mas": 2.5,
            "dap": dap, "sid_cm": 180})
 }
 
+fn referral(patient: &str, exam: &str) -> Value {
+    json!({"patient": patient, "examination": exam, "clinical_info": "Cough for three weeks: ? consolidation"})
+}
+
 async fn refer(app: &TestApp, auth: &Auth, patient: &str, exam: &str) -> Result<TestResponse> {
-    app.post_json(
-        "/api/imaging/requests",
-        auth,
-        &json!({"patient": patient, "examination": exam, "clinical_info": "Cough for three weeks: ? consolidation"}),
-    )
-    .await
+    app.post_json("/api/imaging/requests", auth, &referral(patient, exam))
+        .await
 }
 
 async fn the_demo_requests_wait_where_the_story_says(db: TestDb) -> Result<()> {
@@ -74,104 +71,120 @@ async fn the_demo_requests_wait_where_the_story_says(db: TestDb) -> Result<()> {
     Ok(())
 }
 
+/// The IR(ME)R chain over the JSON API: referral with clinical information, justification by a practitioner, exposure
+/// by an operator under supervision against the DRL, once, and the report, each audited.
 async fn the_irmer_chain_runs_from_referral_to_report(db: TestDb) -> Result<()> {
     let app = TestApp::demo(&db).await?;
-    let okafor = app.token_for("dr.okafor").await?;
-    // Clinical information is required.
-    let res = app
-        .post_json(
-            "/api/imaging/requests",
-            &okafor,
-            &json!({"patient": DAVID, "examination": "chest-pa", "clinical_info": "  "}),
-        )
-        .await?;
-    ensure!(
-        res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("clinical_info"),
-        "{}",
-        res.body
-    );
-    let res = refer(&app, &okafor, DAVID, "chest-pa").await?;
-    ensure!(res.status == StatusCode::CREATED, "{}: {}", res.status, res.body);
-    let id = res.json()?["id"].as_i64().unwrap();
-    // Not yet justified: the operator may not expose, and says why.
-    let jo = app.token_for("jo.ap").await?;
-    let res = app
-        .post_json(&format!("/api/imaging/requests/{id}/expose"), &jo, &exposure(0.08))
-        .await?;
-    ensure!(
-        res.status == StatusCode::FORBIDDEN && res.body.contains("justified"),
-        "{}",
-        res.body
-    );
-    // The practitioner in the department justifies a patient on the ward.
-    let tom = app.token_for("tom.rad").await?;
-    let res = app
-        .post_json(
-            &format!("/api/imaging/requests/{id}/justify"),
-            &tom,
-            &json!({"note": "indicated"}),
-        )
-        .await?;
-    ensure!(
-        res.status == StatusCode::OK && res.json()?["status"] == "justified",
-        "{}",
-        res.body
-    );
-    // An assistant practitioner exposes only under a radiographer's indirect supervision.
     let mut alone = exposure(0.08);
     alone["supervision"] = json!("none");
     alone.as_object_mut().unwrap().remove("supervisor");
-    let res = app
-        .post_json(&format!("/api/imaging/requests/{id}/expose"), &jo, &alone)
-        .await?;
-    ensure!(
-        res.status == StatusCode::FORBIDDEN && res.body.contains("indirect supervision"),
-        "{}",
-        res.body
-    );
-    let res = app
-        .post_json(&format!("/api/imaging/requests/{id}/expose"), &jo, &exposure(0.12))
-        .await?;
-    ensure!(res.status == StatusCode::OK, "{}", res.body);
-    let v = res.json()?;
-    ensure!(v["status"] == "exposed" && v["exposure"]["operator"] == "jo.ap", "{v}");
-    ensure!(
-        v["exposure"]["supervisor"] == "tom.rad" && v["exposure"]["kv"] == 110,
-        "{v}"
-    );
-    ensure!(
-        v["exposure"]["drl_exceeded"] == true && v["exposure"]["drl_dap"] == 0.1,
-        "0.12 > 0.10: {v}"
-    );
-    // Exposed once only.
-    let res = app
-        .post_json(&format!("/api/imaging/requests/{id}/expose"), &jo, &exposure(0.08))
-        .await?;
-    ensure!(res.status.is_client_error(), "{}", res.body);
-    // The radiologist reports.
-    let reid = app.token_for("dr.reid").await?;
-    let res = app
-        .post_json(
-            &format!("/api/imaging/requests/{id}/report"),
-            &reid,
-            &json!({"findings": "Right basal opacity.", "conclusion": "Right lower lobe consolidation."}),
-        )
-        .await?;
-    ensure!(res.status == StatusCode::OK, "{}", res.body);
-    ensure!(res.json()?["report"]["reporter"] == "dr.reid");
-    let actions = audit_actions(&app, 12).await?;
-    for step in ["imaging.report", "imaging.expose", "imaging.justify", "imaging.refer"] {
-        ensure!(actions.iter().any(|a| a == step), "{step} audited: {actions:?}");
-    }
-    // The referrer can read the request; the DRL exceedance is listed for review.
-    let v = app.get(&format!("/api/imaging/requests/{id}"), &okafor).await?.json()?;
-    ensure!(v["status"] == "reported", "{v}");
-    let drl = app
-        .get("/api/imaging/worklist?stage=drl-exceeded", &tom)
-        .await?
-        .json()?;
-    ensure!(drl.as_array().unwrap().iter().any(|r| r["id"] == id), "{drl}");
-    Ok(())
+    let expose = "POST /api/imaging/requests/{id}/expose";
+    app.story(
+        &db,
+        vec![
+            api(
+                "no clinical information",
+                "dr.okafor",
+                "POST /api/imaging/requests",
+                S::UNPROCESSABLE_ENTITY,
+            )
+            .body(json!({"patient": DAVID, "examination": "chest-pa", "clinical_info": "  "}))
+            .said(Said::Contains("clinical_info"))
+            .into(),
+            audit("nothing written", &[]),
+            api(
+                "Dr Okafor refers David for a chest X-ray",
+                "dr.okafor",
+                "POST /api/imaging/requests",
+                S::CREATED,
+            )
+            .body(referral(DAVID, "chest-pa"))
+            .keep("id", "/id")
+            .into(),
+            api(
+                "not yet justified: the operator may not expose, and says why",
+                "jo.ap",
+                expose,
+                S::FORBIDDEN,
+            )
+            .body(exposure(0.08))
+            .said(Said::Contains("justified"))
+            .into(),
+            api(
+                "the practitioner in the department justifies a patient on the ward",
+                "tom.rad",
+                "POST /api/imaging/requests/{id}/justify",
+                S::OK,
+            )
+            .body(json!({"note": "indicated"}))
+            .said(Said::At("/status", json!("justified")))
+            .into(),
+            api(
+                "an AP exposes only under a radiographer's indirect supervision",
+                "jo.ap",
+                expose,
+                S::FORBIDDEN,
+            )
+            .body(alone)
+            .said(Said::Contains("indirect supervision"))
+            .into(),
+            api(
+                "exposed under supervision, above the DRL (0.12 > 0.10)",
+                "jo.ap",
+                expose,
+                S::OK,
+            )
+            .body(exposure(0.12))
+            .said(Said::At("/status", json!("exposed")))
+            .said(Said::At("/exposure/operator", json!("jo.ap")))
+            .said(Said::At("/exposure/supervisor", json!("tom.rad")))
+            .said(Said::At("/exposure/kv", json!(110)))
+            .said(Said::At("/exposure/drl_exceeded", json!(true)))
+            .said(Said::At("/exposure/drl_dap", json!(0.1)))
+            .into(),
+            api("exposed once only, and told so", "jo.ap", expose, S::CONFLICT)
+                .body(exposure(0.08))
+                .said(Said::Error("is exposed: a request is exposed once only"))
+                .into(),
+            api(
+                "the radiologist reports",
+                "dr.reid",
+                "POST /api/imaging/requests/{id}/report",
+                S::OK,
+            )
+            .body(json!({"findings": "Right basal opacity.", "conclusion": "Right lower lobe consolidation."}))
+            .said(Said::At("/report/reporter", json!("dr.reid")))
+            .into(),
+            audit(
+                "each step audited, each refusal too",
+                &[
+                    "imaging.refer",
+                    "imaging.expose refused",
+                    "imaging.justify",
+                    "imaging.expose refused",
+                    "imaging.expose",
+                    "imaging.report",
+                ],
+            ),
+            api(
+                "the referrer reads the request",
+                "dr.okafor",
+                "GET /api/imaging/requests/{id}",
+                S::OK,
+            )
+            .said(Said::At("/status", json!("reported")))
+            .into(),
+            api(
+                "the exceedance is listed for review",
+                "tom.rad",
+                "GET /api/imaging/worklist?stage=drl-exceeded",
+                S::OK,
+            )
+            .said(Said::Has("", json!({"id": "{id}"})))
+            .into(),
+        ],
+    )
+    .await
 }
 
 async fn an_assistant_practitioner_may_neither_justify_nor_report(db: TestDb) -> Result<()> {
@@ -469,14 +482,14 @@ async fn diagnoses_and_prescriptions_only_within_scope(db: TestDb) -> Result<()>
     db.cli_cases(&[
         CliCase {
             what: "an assistant practitioner prescribes",
-            args: &prescribe("alex.ap", "500 mg", "three times a day"),
+            args: prescribe("alex.ap", "500 mg", "three times a day").to_vec(),
             status: 1,
             out: &[],
             err: &["independent-prescriber"],
         },
         CliCase {
             what: "an assistant practitioner diagnoses",
-            args: &[
+            args: vec![
                 "clinical",
                 "diagnose",
                 "--patient",
@@ -492,7 +505,7 @@ async fn diagnoses_and_prescriptions_only_within_scope(db: TestDb) -> Result<()>
         },
         CliCase {
             what: "a prescription with a dose that is not one",
-            args: &prescribe("maria.acp", "lots", "daily"),
+            args: prescribe("maria.acp", "lots", "daily").to_vec(),
             status: 2,
             out: &[],
             err: &["dose"],

@@ -6,6 +6,7 @@
 //! drive headless Chromium and run when chromium and chromedriver are installed.
 
 mod helpers;
+mod tables;
 
 mod audit;
 mod auth;

@@ -3,7 +3,8 @@
 use anyhow::{Result, ensure};
 use axum::http::StatusCode;
 
-use crate::helpers::{Auth, CliCase, TestApp, TestDb, expect_status, stderr, stdout};
+use crate::helpers::{Auth, TestApp, TestDb, expect_status, stderr, stdout};
+use crate::tables::CliCase;
 
 crate::tests!(
     pay_on_the_command_line,
@@ -57,9 +58,9 @@ async fn pay_on_the_command_line(db: TestDb) -> Result<()> {
         args.extend_from_slice(more);
         args
     };
-    let bad = |what, args, words| CliCase {
+    let bad = |what, args: &[&'static str], words| CliCase {
         what,
-        args,
+        args: args.to_vec(),
         status: 2,
         out: &[],
         err: words,
@@ -73,7 +74,7 @@ async fn pay_on_the_command_line(db: TestDb) -> Result<()> {
     db.cli_cases(&[
         CliCase {
             what: "part time, two years in, in words",
-            args: &[
+            args: vec![
                 "pay",
                 "check",
                 "--band",

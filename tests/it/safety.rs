@@ -5,11 +5,13 @@
 
 use anyhow::{Context, Result, ensure};
 use axum::http::StatusCode;
+use axum::http::StatusCode as S;
 use chrono::Duration;
 use remit_policy::PolicyPack;
 use serde_json::{Value, json};
 
 use crate::helpers::{Auth, TestApp, TestDb, expect_status, stdout};
+use crate::tables::{ApiCase, Said, Step, api, audit, audit_from_here, cli, given, page, wait};
 
 crate::tests!(
     a_worse_score_raises_an_open_escalation_again_whatever_its_state,
@@ -91,114 +93,139 @@ fn recipients(e: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// A set recorded over the JSON API for `patient` by `who`.
+fn recorded(what: &'static str, who: &'static str, patient: &str, set: Value) -> ApiCase {
+    api(
+        what,
+        who,
+        format!("POST /api/patients/{patient}/observations"),
+        S::CREATED,
+    )
+    .body(json!({ "set": set }))
+}
+
+/// The escalation kept as `name`, as it stands, read by `who`.
+fn escalation(what: &'static str, who: &'static str, name: &str) -> ApiCase {
+    api(what, who, format!("GET /api/escalations/{{{name}}}"), S::OK)
+}
+
+/// `what` is at `pointer`.
+fn at(pointer: &'static str, what: impl Into<Value>) -> Said {
+    Said::At(pointer, what.into())
+}
+
+/// `username` is told, as `as_`.
+fn told(username: &str, as_: &str) -> Said {
+    Said::Has("/recipients", json!({"username": username, "as": as_}))
+}
+
 /// H3: a later, worse set re-raises the escalation still open — acknowledged (awaiting review) or not — with the new
 /// score and level, unacknowledged; a lower set never lowers or closes it; a correction upwards does the same.
 async fn a_worse_score_raises_an_open_escalation_again_whatever_its_state(db: TestDb) -> Result<()> {
     let app = TestApp::demo(&db).await?;
-    let alex = app.token_for("alex.ap").await?;
-    let priya = app.token_for("priya.rn").await?;
-    let v = record(&app, &alex, MARGARET, seven()).await?;
-    let id = v["escalation"]["id"].as_i64().context("raised")?;
-    let res = app
-        .post_json(&format!("/api/escalations/{id}/acknowledge"), &priya, &json!({}))
-        .await?;
-    ensure!(
-        res.status == StatusCode::OK && res.json()?["state"] == "acknowledged",
-        "{}",
-        res.body
-    );
-
-    // NEWS2 18 after the 7 was acknowledged: the same escalation, in front of people again.
-    let v = record(&app, &alex, MARGARET, eighteen()).await?;
-    ensure!(v["escalation"]["id"] == id, "the open escalation is raised again: {v}");
-    let e = open_escalation(&app, &priya, id).await?;
-    ensure!(
-        e["score"] == 18 && e["state"] == "open" && e["acknowledged_at"].is_null() && e["level"] == "emergency",
-        "{e}"
-    );
-    ensure!(e["waiting_for"] == "acknowledgement", "{e}");
-    ensure!(
-        e["history"].to_string().contains("raised again: NEWS2 18")
-            && e["history"].to_string().contains("worse than the NEWS2 7"),
-        "its history says what happened: {e}"
-    );
-    ensure!(
-        recipients(&e).iter().any(|(u, _)| u == "priya.rn"),
-        "the nurse is told again: {e}"
-    );
-    // The CLI says the same.
-    let out = db.remit(&["escalation", "list", "--open", "--json"]);
-    expect_status(&out, 0)?;
-    let list: Value = serde_json::from_str(&stdout(&out))?;
-    let margaret: Vec<&Value> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["patient"] == MARGARET)
-        .collect();
-    ensure!(margaret.len() == 1, "{list}");
-    ensure!(
-        margaret[0]["score"] == 18 && margaret[0]["acknowledged_at"].is_null(),
-        "{list}"
-    );
-    // The inbox shows it to acknowledge again.
-    let cookie = app.sign_in("priya.rn", "remit-demo").await?;
-    let inbox = app.get("/inbox", &cookie).await?;
-    ensure!(
-        inbox
-            .body
-            .contains(&format!("action=\"/escalations/{id}/acknowledge\"")),
-        "{}",
-        inbox.body
-    );
-
-    // A lower set changes nothing: never closed, never lowered.
-    let v = record(&app, &alex, MARGARET, normal()).await?;
-    ensure!(v["escalation"].is_null(), "{v}");
-    let e = app.store.escalation(id).await?;
-    ensure!(e.state == "open" && e.score == Some(18), "{e:?}");
-
-    // An unacknowledged escalation keeps its place in the cascade when a worse set raises it again.
-    let v = record(&app, &alex, GEORGE, set(16, 97, 124, 76, "new-confusion", 37.0)).await?;
-    let george = v["escalation"]["id"].as_i64().context("raised")?;
-    ensure!(v["escalation"]["level"] == "single-red", "{v}");
-    app.clock.advance(Duration::minutes(16));
-    let e = open_escalation(&app, &priya, george).await?;
-    ensure!(e["stage"] == 1, "{e}");
-    let v = record(&app, &alex, GEORGE, five()).await?;
-    ensure!(
-        v["escalation"]["id"] == george && v["escalation"]["level"] == "urgent",
-        "a higher level: {v}"
-    );
-    ensure!(
-        v["escalation"]["stage"] == 1,
-        "the cascade is not reset for one nobody has answered: {v}"
-    );
-
-    // A correction upwards of an acknowledged set raises its escalation again.
-    let v = record(&app, &alex, AISHA, seven()).await?;
-    let aisha = v["escalation"]["id"].as_i64().context("raised")?;
-    let version = v["set"]["id"].as_i64().unwrap();
-    app.post_json(&format!("/api/escalations/{aisha}/acknowledge"), &priya, &json!({}))
-        .await?;
-    let res = app
-        .post_json(
-            &format!("/api/observations/{version}/amend"),
-            &alex,
-            &json!({"set": eighteen(), "reason": "pulse and pressure misread"}),
-        )
-        .await?;
-    ensure!(
-        res.status == StatusCode::OK || res.status == StatusCode::CREATED,
-        "{}",
-        res.body
-    );
-    let e = app.store.escalation(aisha).await?;
-    ensure!(
-        e.state == "open" && e.score == Some(18) && e.acknowledged_at.is_none(),
-        "{e:?}"
-    );
-    Ok(())
+    app.story(
+        &db,
+        vec![
+            recorded("Alex records Margaret's NEWS2 7", "alex.ap", MARGARET, seven())
+                .keep("margaret", "/escalation/id")
+                .into(),
+            api(
+                "Priya acknowledges it",
+                "priya.rn",
+                "POST /api/escalations/{margaret}/acknowledge",
+                S::OK,
+            )
+            .body(json!({}))
+            .said(at("/state", "acknowledged"))
+            .into(),
+            recorded(
+                "a NEWS2 18 after the 7 was acknowledged",
+                "alex.ap",
+                MARGARET,
+                eighteen(),
+            )
+            .said(Said::Kept("/escalation/id", "margaret"))
+            .into(),
+            escalation(
+                "the same escalation is in front of people again",
+                "priya.rn",
+                "margaret",
+            )
+            .said(at("/score", 18))
+            .said(at("/state", "open"))
+            .said(at("/acknowledged_at", Value::Null))
+            .said(at("/level", "emergency"))
+            .said(at("/waiting_for", "acknowledgement"))
+            .said(Said::Contains("raised again: NEWS2 18"))
+            .said(Said::Contains("worse than the NEWS2 7"))
+            .said(told("priya.rn", "registered staff on duty"))
+            .into(),
+            cli("the command line says the same", "escalation list --open", 0)
+                .out(&["NEWS2 18 ward-7 9990001375", "waiting for acknowledgement"])
+                .into(),
+            page(
+                "the inbox shows it to acknowledge again",
+                "priya.rn",
+                "GET /inbox",
+                S::OK,
+            )
+            .said(Said::Contains("action=\"/escalations/{margaret}/acknowledge\""))
+            .into(),
+            recorded("a lower set", "alex.ap", MARGARET, normal())
+                .said(at("/escalation", Value::Null))
+                .into(),
+            escalation("a lower set neither closes nor lowers it", "priya.rn", "margaret")
+                .said(at("/state", "open"))
+                .said(at("/score", 18))
+                .into(),
+            // An unacknowledged escalation keeps its place in the cascade when a worse set raises it again.
+            recorded(
+                "George newly confused",
+                "alex.ap",
+                GEORGE,
+                set(16, 97, 124, 76, "new-confusion", 37.0),
+            )
+            .keep("george", "/escalation/id")
+            .said(at("/escalation/level", "single-red"))
+            .into(),
+            wait(16),
+            escalation("nobody acknowledged it: one step up", "priya.rn", "george")
+                .said(at("/stage", 1))
+                .into(),
+            recorded("a NEWS2 5 for George", "alex.ap", GEORGE, five())
+                .said(Said::Kept("/escalation/id", "george"))
+                .said(at("/escalation/level", "urgent"))
+                .said(at("/escalation/stage", 1))
+                .into(),
+            // A correction upwards of an acknowledged set raises its escalation again.
+            recorded("Aisha's NEWS2 7", "alex.ap", AISHA, seven())
+                .keep("aisha", "/escalation/id")
+                .keep("aisha_set", "/set/id")
+                .into(),
+            api(
+                "Priya acknowledges Aisha's",
+                "priya.rn",
+                "POST /api/escalations/{aisha}/acknowledge",
+                S::OK,
+            )
+            .body(json!({}))
+            .into(),
+            api(
+                "a correction upwards",
+                "alex.ap",
+                "POST /api/observations/{aisha_set}/amend",
+                S::CREATED,
+            )
+            .body(json!({"set": eighteen(), "reason": "pulse and pressure misread"}))
+            .into(),
+            escalation("the correction raised it again", "priya.rn", "aisha")
+                .said(at("/state", "open"))
+                .said(at("/score", 18))
+                .said(at("/acknowledged_at", Value::Null))
+                .into(),
+        ],
+    )
+    .await
 }
 
 /// H3: an acknowledged urgent or emergency escalation nobody reviews in time goes on up the cascade.
@@ -316,157 +343,134 @@ async fn review_and_acknowledgement_times_are_the_employers_data(db: TestDb) -> 
 /// acknowledge it, to the site's nurse in charge, and the board says so.
 async fn emergencies_reach_the_registrar_and_outreach_for_the_place_and_never_nobody(db: TestDb) -> Result<()> {
     let app = TestApp::demo(&db).await?;
-    let alex = app.token_for("alex.ap").await?;
-    let priya = app.token_for("priya.rn").await?;
-    let id = record(&app, &alex, MARGARET, seven()).await?["escalation"]["id"]
-        .as_i64()
-        .context("raised")?;
-    let e = open_escalation(&app, &priya, id).await?;
-    let to = recipients(&e);
-    ensure!(to.contains(&("dr.okafor".into(), "specialty registrar".into())), "{e}");
-    ensure!(
-        to.contains(&("kim.outreach".into(), "critical care outreach practitioner".into())),
-        "{e}"
-    );
-    ensure!(
-        to.contains(&("priya.rn".into(), "registered staff on duty".into())),
-        "{e}"
-    );
-    ensure!(
-        !to.iter().any(|(_, as_)| as_ == "medical cover"),
-        "not any doctor on the ward: {e}"
-    );
-    // A grade is set by the CLI, checked against the pack.
-    let out = db.remit(&["staff", "set-grade", "maria.acp", "wizard"]);
-    expect_status(&out, 2)?;
-    ensure!(
-        crate::helpers::stderr(&out).contains("specialty-registrar"),
-        "{}",
-        crate::helpers::stderr(&out)
-    );
-
-    // In the X-ray department (no nurse): the radiographer on duty, and as no registrar covers it, the consultant
-    // radiologist who does.
-    let kim = app.token_for("kim.outreach").await?;
-    let v = record(&app, &kim, JOHN, seven()).await?;
-    let xray = v["escalation"]["id"].as_i64().context("raised")?;
-    let reid = app.token_for("dr.reid").await?;
-    let e = open_escalation(&app, &reid, xray).await?;
-    let to = recipients(&e);
-    ensure!(
-        to.contains(&("tom.rad".into(), "registered staff on duty".into())),
-        "{e}"
-    );
-    ensure!(to.contains(&("dr.reid".into(), "consultant".into())), "{e}");
-    // Medical cover for an emergency is only someone who may review one (a registrar or above): a doctor of no
-    // such grade is not paged as if they could.
-    expect_status(&db.remit(&["staff", "set-grade", "dr.reid", "--none"]), 0)?;
-    app.clock.advance(Duration::seconds(30));
-    let e = open_escalation(&app, &reid, xray).await?;
-    ensure!(!recipients(&e).iter().any(|(u, _)| u == "dr.reid"), "{e}");
-    expect_status(&db.remit(&["staff", "set-grade", "dr.reid", "consultant"]), 0)?;
-    app.clock.advance(Duration::seconds(30));
-    ensure!(e["no_one_to_acknowledge"] == false, "{e}");
-    // The radiographer may acknowledge it.
-    let tom = app.token_for("tom.rad").await?;
-    let res = app
-        .post_json(&format!("/api/escalations/{xray}/acknowledge"), &tom, &json!({}))
-        .await?;
-    ensure!(res.status == StatusCode::OK, "{}", res.body);
-
-    // Nobody on duty there who could acknowledge: with no clinical site manager on duty the board says so; with one,
-    // she is told and the board names her.
-    let v = record(&app, &kim, JOHN, eighteen()).await?;
-    ensure!(
-        v["escalation"]["id"] == xray && v["escalation"]["state"] == "open",
-        "{v}"
-    );
-    expect_status(&db.remit(&["staff", "set-duty", "tom.rad", "--off"]), 0)?;
-    expect_status(
-        &db.remit(&[
-            "staff",
-            "set-duty",
-            "kim.outreach",
-            "--place",
-            "ward-7",
-            "--place",
-            "ward-9",
-        ]),
-        0,
-    )?;
-    // The command line keeps the real time; the app's clock catches up with it.
-    app.clock.advance(Duration::minutes(1));
-    let board = app.get("/wards/xray", &reid).await?;
-    ensure!(
-        board
-            .body
-            .contains("Nobody on duty here can acknowledge this escalation, and nobody is on duty as"),
-        "no site manager on duty, and the board says so: {}",
-        board.body
-    );
-    let e = open_escalation(&app, &reid, xray).await?;
-    ensure!(e["no_one_to_acknowledge"] == true, "{e}");
-    let sue = [
-        "staff",
-        "add",
-        "sue.site",
-        "--name",
-        "Sue Grant",
-        "--job-title",
-        "Clinical site manager",
-        "--level",
-        "7",
-        "--registration",
-        "NMC:05B1234E:2030-01-31",
-        "--grade",
-        "clinical-site-manager",
-    ];
-    expect_status(&db.remit(&sue), 0)?;
-    expect_status(&db.remit(&["staff", "set-duty", "sue.site", "--place", "ward-9"]), 0)?;
-    app.clock.advance(Duration::minutes(1));
-    let e = open_escalation(&app, &reid, xray).await?;
-    ensure!(e["no_one_to_acknowledge"] == true, "{e}");
-    ensure!(
-        recipients(&e)
-            .iter()
-            .any(|(u, as_)| u == "sue.site" && as_.contains("nobody on duty where the patient is can acknowledge")),
-        "{e}"
-    );
-    let board = app.get("/wards/xray", &reid).await?;
-    ensure!(board.status == StatusCode::OK, "{}", board.status);
-    ensure!(
-        board
-            .body
-            .contains("Nobody on duty here can acknowledge this escalation: it has gone to Sue Grant"),
-        "{}",
-        board.body
-    );
-    // Graded staff are called by their grade: the outreach nurse is never ward 9's nurse in charge.
-    let ben = app.token_for("ben.rn").await?;
-    let id = record(&app, &ben, "9990008221", seven()).await?["escalation"]["id"]
-        .as_i64()
-        .context("raised")?;
-    app.clock.advance(Duration::minutes(11));
-    let e = open_escalation(&app, &ben, id).await?;
-    ensure!(e["stage"].as_i64() >= Some(1), "{e}");
-    let nic: Vec<String> = recipients(&e)
-        .into_iter()
-        .filter(|(_, a)| a == "nurse in charge")
-        .map(|(u, _)| u)
-        .collect();
-    ensure!(
-        nic == ["ben.rn"],
-        "ben, not the graded outreach nurse or site manager: {e}"
-    );
-    Ok(())
+    // The command line keeps the real time; the app's clock is moved on after it to catch up.
+    let catch_up = || Step::Wait(Duration::seconds(30));
+    app.story(
+        &db,
+        vec![
+            recorded("Margaret's NEWS2 7 on Ward 7", "alex.ap", MARGARET, seven())
+                .keep("margaret", "/escalation/id")
+                .into(),
+            escalation(
+                "the registrar and outreach covering the ward are told",
+                "priya.rn",
+                "margaret",
+            )
+            .said(told("dr.okafor", "specialty registrar"))
+            .said(told("kim.outreach", "critical care outreach practitioner"))
+            .said(told("priya.rn", "registered staff on duty"))
+            .said(Said::HasNo("/recipients", json!({"as": "medical cover"})))
+            .into(),
+            cli("a grade the pack does not name", "staff set-grade maria.acp wizard", 2)
+                .err(&["specialty-registrar"])
+                .into(),
+            // In the X-ray department (no nurse): the radiographer on duty, and as no registrar covers it, the
+            // consultant radiologist who does.
+            recorded("John's NEWS2 7 in the X-ray department", "kim.outreach", JOHN, seven())
+                .keep("xray", "/escalation/id")
+                .into(),
+            escalation(
+                "the radiographer and the consultant radiologist are told",
+                "dr.reid",
+                "xray",
+            )
+            .said(told("tom.rad", "registered staff on duty"))
+            .said(told("dr.reid", "consultant"))
+            .into(),
+            // Medical cover for an emergency is only someone who may review one (a registrar or above).
+            cli("Dr Reid without a grade", "staff set-grade dr.reid --none", 0).into(),
+            catch_up(),
+            escalation(
+                "a doctor of no such grade is not paged as if they could review",
+                "dr.reid",
+                "xray",
+            )
+            .said(Said::HasNo("/recipients", json!({"username": "dr.reid"})))
+            .into(),
+            cli("Dr Reid a consultant again", "staff set-grade dr.reid consultant", 0).into(),
+            catch_up(),
+            escalation("someone there can acknowledge it", "dr.reid", "xray")
+                .said(at("/no_one_to_acknowledge", false))
+                .into(),
+            api(
+                "the radiographer acknowledges it",
+                "tom.rad",
+                "POST /api/escalations/{xray}/acknowledge",
+                S::OK,
+            )
+            .body(json!({}))
+            .into(),
+            // Nobody on duty there who could acknowledge: with no clinical site manager on duty the board says so;
+            // with one, she is told and the board names her.
+            recorded("John's NEWS2 18 raises it again", "kim.outreach", JOHN, eighteen())
+                .said(Said::Kept("/escalation/id", "xray"))
+                .said(at("/escalation/state", "open"))
+                .into(),
+            cli("the radiographer goes off duty", "staff set-duty tom.rad --off", 0).into(),
+            cli(
+                "outreach goes to the wards",
+                "staff set-duty kim.outreach --place ward-7 --place ward-9",
+                0,
+            )
+            .into(),
+            catch_up(),
+            page(
+                "the board says nobody can acknowledge it",
+                "dr.reid",
+                "GET /wards/xray",
+                S::OK,
+            )
+            .said(Said::Contains(
+                "Nobody on duty here can acknowledge this escalation, and nobody is on duty as",
+            ))
+            .into(),
+            escalation("and so does the escalation", "dr.reid", "xray")
+                .said(at("/no_one_to_acknowledge", true))
+                .into(),
+            cli(
+                "a clinical site manager is added",
+                concat!(
+                    "staff add sue.site --name 'Sue Grant' --job-title 'Clinical site manager' --level 7 ",
+                    "--registration NMC:05B1234E:2030-01-31 --grade clinical-site-manager"
+                ),
+                0,
+            )
+            .into(),
+            cli("she comes on duty", "staff set-duty sue.site --place ward-9", 0).into(),
+            catch_up(),
+            escalation("she is told", "dr.reid", "xray")
+                .said(at("/no_one_to_acknowledge", true))
+                .said(Said::Has("/recipients", json!({"username": "sue.site"})))
+                .said(Said::Contains("nobody on duty where the patient is can acknowledge"))
+                .into(),
+            page("the board names her", "dr.reid", "GET /wards/xray", S::OK)
+                .said(Said::Contains(
+                    "Nobody on duty here can acknowledge this escalation: it has gone to Sue Grant",
+                ))
+                .into(),
+            // Graded staff are called by their grade: the outreach nurse is never ward 9's nurse in charge.
+            recorded("a NEWS2 7 on Ward 9", "ben.rn", "9990008221", seven())
+                .keep("ward9", "/escalation/id")
+                .into(),
+            wait(11),
+            escalation(
+                "Ben is the nurse in charge, not outreach or the site manager",
+                "ben.rn",
+                "ward9",
+            )
+            .said(at("/stage", 1))
+            .said(Said::Has("/recipients", json!({"as": "nurse in charge"})))
+            .said(told("ben.rn", "nurse in charge"))
+            .into(),
+        ],
+    )
+    .await
 }
 
 /// H8: under 16 on the day of the set, or recorded as pregnant or within six weeks of birth: the readings are kept,
 /// no NEWS2 is given, and the registered nurse is told.
 async fn news2_is_not_given_under_16_or_in_pregnancy(db: TestDb) -> Result<()> {
     let app = TestApp::demo(&db).await?;
-    let alex = app.token_for("alex.ap").await?;
-    let priya = app.token_for("priya.rn").await?;
     let today = remit_domain::time::london_date(app.store.now());
     let born = |years: i32, days: i64| {
         let d = chrono::NaiveDate::from_ymd_opt(
@@ -477,252 +481,203 @@ async fn news2_is_not_given_under_16_or_in_pregnancy(db: TestDb) -> Result<()> {
         .unwrap();
         (d + Duration::days(days)).to_string()
     };
-    let add = |nhs: &str, family: &str, dob: String, bed: &str| {
-        db.remit(&[
-            "patient",
-            "add",
-            "--nhs-number",
-            nhs,
-            "--given-name",
-            "Sam",
-            "--family-name",
-            family,
-            "--date-of-birth",
-            &dob,
-            "--sex",
-            "female",
-            "--place",
-            "ward-7",
-            "--bed",
-            bed,
-        ])
-    };
-    // Fifteen, turning sixteen tomorrow; and sixteen today.
-    expect_status(&add("9990015007", "Young", born(16, 1), "6"), 0)?;
-    expect_status(&add("9990015015", "Older", born(16, 0), "7"), 0)?;
-    let v = record(&app, &alex, "9990015007", normal()).await?;
-    ensure!(v["set"]["total"].is_null() && v["set"]["risk"].is_null(), "{v}");
-    ensure!(
-        v["set"]["not_scored"] == "NEWS2 does not apply: under 16 — use the paediatric early warning chart",
-        "{v}"
-    );
-    ensure!(v["set"]["readings"]["pulse"] == 76, "the readings are kept: {v}");
-    ensure!(
-        v["escalation"]["level"] == "ward" && v["escalation"]["score"].is_null(),
-        "the nurse is told: {v}"
-    );
-    ensure!(
-        v["response"]
-            .as_str()
-            .unwrap()
-            .starts_with("NEWS2 does not apply: under 16"),
-        "{v}"
-    );
-    let board = app.get("/wards/ward-7", &priya).await?;
-    ensure!(
-        board.body.contains("NEWS2 does not apply: under 16"),
-        "the board says so in words"
-    );
-    let chart = app.get("/patients/9990015007", &priya).await?;
-    ensure!(chart.body.contains("no NEWS2"), "the chart says so: {}", chart.body);
-    // Its NEWS2 Observation in FHIR has no value and says why.
-    let version = v["set"]["id"].as_i64().unwrap();
-    let fhir = app
-        .get(&format!("/fhir/Observation/{version}-news2"), &priya)
-        .await?
-        .json()?;
-    ensure!(
-        fhir["valueInteger"].is_null() && fhir["dataAbsentReason"]["coding"][0]["code"] == "not-applicable",
-        "{fhir}"
-    );
-    let v = record(&app, &alex, "9990015015", normal()).await?;
-    ensure!(v["set"]["total"] == 0, "sixteen today: scored: {v}");
-
-    // Pregnancy is recorded by registered staff, audited; the AP is refused with the reason.
-    let res = app
-        .post_json(
-            &format!("/api/patients/{AISHA}/pregnancy"),
-            &alex,
-            &json!({"status": "pregnant"}),
-        )
-        .await?;
-    ensure!(
-        res.status == StatusCode::FORBIDDEN && res.body.contains("registration"),
-        "{}",
-        res.body
-    );
-    let res = app
-        .post_json(
-            &format!("/api/patients/{AISHA}/pregnancy"),
-            &priya,
-            &json!({"status": "pregnant"}),
-        )
-        .await?;
-    ensure!(res.status == StatusCode::OK, "{}", res.body);
-    let last = app.store.audit_log(1).await?;
-    ensure!(last[0].action == "record.pregnancy-status", "{:?}", last[0]);
-    let v = record(&app, &alex, AISHA, seven()).await?;
-    ensure!(
-        v["set"]["not_scored"].as_str().is_some_and(|s| s.contains("pregnant")),
-        "{v}"
-    );
-    ensure!(v["escalation"]["score"].is_null(), "{v}");
-    // Up to six weeks after birth; not beyond.
-    let out = db.remit(&[
-        "patient",
-        "set-pregnancy",
-        AISHA,
-        "postpartum",
-        "--by",
-        "priya.rn",
-        "--until",
-        &(today + Duration::days(43)).to_string(),
-    ]);
-    expect_status(&out, 2)?;
-    let out = db.remit(&["patient", "set-pregnancy", AISHA, "postpartum", "--by", "priya.rn"]);
-    expect_status(&out, 2)?;
-    ensure!(
-        crate::helpers::stderr(&out).contains("six weeks after the birth"),
-        "{}",
-        crate::helpers::stderr(&out)
-    );
-    let out = db.remit(&[
-        "patient",
-        "set-pregnancy",
-        AISHA,
-        "postpartum",
-        "--by",
-        "priya.rn",
-        "--until",
-        &(today + Duration::days(30)).to_string(),
-    ]);
-    expect_status(&out, 0)?;
-    let out = db.remit(&["patient", "set-pregnancy", AISHA, "not-pregnant", "--by", "priya.rn"]);
-    expect_status(&out, 0)?;
-    let v = record(&app, &alex, AISHA, normal()).await?;
-    ensure!(
-        v["set"]["total"] == 0 && v["set"]["not_scored"].is_null(),
-        "scored again: {v}"
-    );
-    Ok(())
+    let add = |what, args| cli(what, args, 0);
+    app.story(
+        &db,
+        vec![
+            given("fifteen", born(16, 1)),
+            given("sixteen", born(16, 0)),
+            given("seven_weeks", (today + Duration::days(43)).to_string()),
+            given("four_weeks", (today + Duration::days(30)).to_string()),
+            add(
+                "fifteen, turning sixteen tomorrow",
+                concat!(
+                    "patient add --nhs-number 9990015007 --given-name Sam --family-name Young ",
+                    "--date-of-birth {fifteen} --sex female --place ward-7 --bed 6"
+                ),
+            )
+            .into(),
+            add(
+                "sixteen today",
+                concat!(
+                    "patient add --nhs-number 9990015015 --given-name Sam --family-name Older ",
+                    "--date-of-birth {sixteen} --sex female --place ward-7 --bed 7"
+                ),
+            )
+            .into(),
+            recorded("a set at fifteen", "alex.ap", "9990015007", normal())
+                .keep("young", "/set/id")
+                .said(Said::Absent("/set/total"))
+                .said(Said::Absent("/set/risk"))
+                .said(at(
+                    "/set/not_scored",
+                    "NEWS2 does not apply: under 16 — use the paediatric early warning chart",
+                ))
+                .said(at("/set/readings/pulse", 76))
+                .said(at("/escalation/level", "ward"))
+                .said(Said::Absent("/escalation/score"))
+                .said(Said::Text("/response", "NEWS2 does not apply: under 16"))
+                .into(),
+            page("the board says so in words", "priya.rn", "GET /wards/ward-7", S::OK)
+                .said(Said::Contains("NEWS2 does not apply: under 16"))
+                .into(),
+            page("so does the chart", "priya.rn", "GET /patients/9990015007", S::OK)
+                .said(Said::Contains("no NEWS2"))
+                .into(),
+            api(
+                "its NEWS2 Observation has no value and says why",
+                "priya.rn",
+                "GET /fhir/Observation/{young}-news2",
+                S::OK,
+            )
+            .said(Said::Absent("/valueInteger"))
+            .said(at("/dataAbsentReason/coding/0/code", "not-applicable"))
+            .into(),
+            recorded("a set at sixteen today is scored", "alex.ap", "9990015015", normal())
+                .said(at("/set/total", 0))
+                .into(),
+            // Pregnancy is recorded by registered staff, audited; the AP is refused with the reason.
+            audit_from_here(),
+            api(
+                "the AP may not record a pregnancy",
+                "alex.ap",
+                format!("POST /api/patients/{AISHA}/pregnancy"),
+                S::FORBIDDEN,
+            )
+            .body(json!({"status": "pregnant"}))
+            .said(Said::Contains("registration"))
+            .into(),
+            api(
+                "the nurse records Aisha as pregnant",
+                "priya.rn",
+                format!("POST /api/patients/{AISHA}/pregnancy"),
+                S::OK,
+            )
+            .body(json!({"status": "pregnant"}))
+            .into(),
+            audit(
+                "the refusal and the record",
+                &["record.pregnancy-status refused", "record.pregnancy-status"],
+            ),
+            recorded("a set in pregnancy", "alex.ap", AISHA, seven())
+                .said(Said::Text("/set/not_scored", "pregnant"))
+                .said(Said::Absent("/escalation/score"))
+                .into(),
+            // Up to six weeks after birth; not beyond.
+            cli(
+                "postpartum beyond six weeks",
+                "patient set-pregnancy 9990004110 postpartum --by priya.rn --until {seven_weeks}",
+                2,
+            )
+            .into(),
+            cli(
+                "postpartum with no end",
+                "patient set-pregnancy 9990004110 postpartum --by priya.rn",
+                2,
+            )
+            .err(&["six weeks after the birth"])
+            .into(),
+            cli(
+                "postpartum for four weeks",
+                "patient set-pregnancy 9990004110 postpartum --by priya.rn --until {four_weeks}",
+                0,
+            )
+            .into(),
+            cli(
+                "no longer pregnant",
+                "patient set-pregnancy 9990004110 not-pregnant --by priya.rn",
+                0,
+            )
+            .into(),
+            recorded("scored again", "alex.ap", AISHA, normal())
+                .said(at("/set/total", 0))
+                .said(Said::Absent("/set/not_scored"))
+                .into(),
+        ],
+    )
+    .await
 }
 
 /// H9: a set in which nothing was obtained is not a set; "not done" is recorded instead, the patient stays overdue
 /// and the nurse sees why.
 async fn an_empty_set_is_refused_and_observations_not_done_are_recorded(db: TestDb) -> Result<()> {
     let app = TestApp::demo(&db).await?;
-    let alex = app.token_for("alex.ap").await?;
-    let priya = app.token_for("priya.rn").await?;
-    let before = app.store.audit_log(100_000).await?.len();
     let gone = |p: &str| json!({"parameter": p, "absence": "not-obtained", "reason": "off the ward"});
     let empty = json!({"on_oxygen": false, "missing": [gone("respiration_rate"), gone("spo2"), gone("systolic_bp"),
         gone("pulse"), gone("consciousness"), gone("temperature")]});
-    let res = app
-        .post_json(
-            &format!("/api/patients/{GEORGE}/observations"),
-            &alex,
-            &json!({"set": empty}),
-        )
-        .await?;
-    ensure!(
-        res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("remit obs missed"),
-        "{}",
-        res.body
-    );
     let mut no_acvpu = normal();
     no_acvpu.as_object_mut().unwrap().remove("consciousness");
     no_acvpu["missing"] = json!([gone("consciousness")]);
-    let res = app
-        .post_json(
-            &format!("/api/patients/{GEORGE}/observations"),
-            &alex,
-            &json!({"set": no_acvpu}),
-        )
-        .await?;
-    ensure!(
-        res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("can always be assessed"),
-        "{}",
-        res.body
-    );
-    ensure!(app.store.audit_log(100_000).await?.len() == before, "nothing written");
-    // The CLI refuses the same, with exit status 2.
-    let out = db.remit(&[
-        "obs",
-        "record",
-        "--patient",
-        GEORGE,
-        "--by",
-        "alex.ap",
-        "--missing",
-        "respiration_rate:not-obtained:x",
-        "--missing",
-        "spo2:not-obtained:x",
-        "--missing",
-        "systolic_bp:not-obtained:x",
-        "--missing",
-        "pulse:not-obtained:x",
-        "--missing",
-        "consciousness:not-obtained:x",
-        "--missing",
-        "temperature:not-obtained:x",
-    ]);
-    expect_status(&out, 2)?;
-
-    // Not done, recorded with the reason: George stays overdue, the board and inbox say why.
-    let res = app
-        .post_json(
-            &format!("/api/patients/{GEORGE}/observations/missed"),
-            &alex,
-            &json!({"reason": " "}),
-        )
-        .await?;
-    ensure!(res.status == StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
-    let out = db.remit(&[
-        "obs",
-        "missed",
-        "--patient",
-        GEORGE,
-        "--by",
-        "alex.ap",
-        "--reason",
-        "off the ward for CT",
-    ]);
-    expect_status(&out, 0)?;
-    let last = app.store.audit_log(1).await?;
-    ensure!(last[0].action == "vitals.missed", "{:?}", last[0]);
-    let board = app.get("/wards/ward-7", &priya).await?;
-    ensure!(board.body.contains("Not done: off the ward for CT"), "{}", board.body);
-    let overdue = app.get("/api/observations/overdue?ward=ward-7", &priya).await?.json()?;
-    ensure!(overdue.to_string().contains(GEORGE), "still overdue: {overdue}");
-    let cookie = app.sign_in("priya.rn", "remit-demo").await?;
-    let inbox = app.get("/inbox", &cookie).await?;
-    ensure!(inbox.body.contains("off the ward for CT"), "{}", inbox.body);
-    // A person who may not record vitals there may not record them as not done either.
-    let ben = app.token_for("ben.rn").await?;
-    let res = app
-        .post_json(
-            &format!("/api/patients/{GEORGE}/observations/missed"),
-            &ben,
-            &json!({"reason": "x"}),
-        )
-        .await?;
-    ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.body);
-    // From the record page too.
-    let alex_cookie = app.sign_in("alex.ap", "remit-demo").await?;
-    let csrf = app.csrf(&alex_cookie).await?;
-    let res = app
-        .post_form(
-            &format!("/patients/{GEORGE}/observations/missed"),
-            &alex_cookie,
-            &[("csrf", &csrf), ("reason", "patient asleep after night sedation")],
-        )
-        .await?;
-    ensure!(
-        res.status == StatusCode::CREATED && res.body.contains("observations not done"),
-        "{}",
-        res.body
-    );
-    Ok(())
+    let missed = format!("POST /api/patients/{GEORGE}/observations/missed");
+    app.story(
+        &db,
+        vec![
+            recorded("a set with nothing in it", "alex.ap", GEORGE, empty)
+                .answers(S::UNPROCESSABLE_ENTITY)
+                .said(Said::Contains("remit obs missed"))
+                .into(),
+            recorded("a set without consciousness", "alex.ap", GEORGE, no_acvpu)
+                .answers(S::UNPROCESSABLE_ENTITY)
+                .said(Said::Contains("can always be assessed"))
+                .into(),
+            audit("nothing written", &[]),
+            cli(
+                "the command line refuses the same",
+                concat!(
+                    "obs record --patient 9990005486 --by alex.ap --missing respiration_rate:not-obtained:x ",
+                    "--missing spo2:not-obtained:x --missing systolic_bp:not-obtained:x ",
+                    "--missing pulse:not-obtained:x --missing consciousness:not-obtained:x ",
+                    "--missing temperature:not-obtained:x"
+                ),
+                2,
+            )
+            .into(),
+            // Not done, recorded with the reason: George stays overdue, the board and inbox say why.
+            api("not done for no reason", "alex.ap", &missed, S::UNPROCESSABLE_ENTITY)
+                .body(json!({"reason": " "}))
+                .into(),
+            audit("still nothing written", &[]),
+            cli(
+                "not done, with the reason",
+                "obs missed --patient 9990005486 --by alex.ap --reason 'off the ward for CT'",
+                0,
+            )
+            .into(),
+            audit("the reason is recorded", &["vitals.missed"]),
+            page("the board says why", "priya.rn", "GET /wards/ward-7", S::OK)
+                .said(Said::Contains("Not done: off the ward for CT"))
+                .into(),
+            api(
+                "George is still overdue",
+                "priya.rn",
+                "GET /api/observations/overdue?ward=ward-7",
+                S::OK,
+            )
+            .said(Said::Has("", json!({"patient": GEORGE})))
+            .into(),
+            page("the inbox says why", "priya.rn", "GET /inbox", S::OK)
+                .said(Said::Contains("off the ward for CT"))
+                .into(),
+            api(
+                "someone who may not record vitals there may not record them as not done",
+                "ben.rn",
+                &missed,
+                S::FORBIDDEN,
+            )
+            .body(json!({"reason": "x"}))
+            .into(),
+            page(
+                "not done, from the record page",
+                "alex.ap",
+                format!("POST /patients/{GEORGE}/observations/missed"),
+                S::CREATED,
+            )
+            .form(&[("reason", "patient asleep after night sedation")])
+            .said(Said::Contains("observations not done"))
+            .into(),
+        ],
+    )
+    .await
 }
 
 /// H1, H3: every incomplete set goes to the registered nurse (at least a ward-level escalation naming what is

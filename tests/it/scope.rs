@@ -13,7 +13,8 @@ use remit_policy::{ExamRegion, Supervision};
 use remit_services::scope::{Ask, Facts, check};
 use serde::Deserialize;
 
-use crate::helpers::{ApiCase, Auth, CliCase, Said, TestApp, TestDb, expect_status, stderr, stdout};
+use crate::helpers::{Auth, TestApp, TestDb, expect_status, stderr, stdout};
+use crate::tables::{ApiCase, CliCase, Said, api, cli};
 
 crate::tests!(
     the_scenarios_hold,
@@ -283,9 +284,9 @@ async fn scope_check_and_show_on_the_command_line(db: TestDb) -> Result<()> {
         args.extend_from_slice(more);
         args
     };
-    let bad = |what, args, words| CliCase {
+    let bad = |what, args: &[&'static str], words| CliCase {
         what,
-        args,
+        args: args.to_vec(),
         status: 2,
         out: &[],
         err: words,
@@ -498,7 +499,7 @@ async fn competencies_are_signed_off_revoked_and_expire(db: TestDb) -> Result<()
     };
     db.cli_cases(&[CliCase {
         what: "a renewal by the education lead",
-        args: &sign_off("alex.ap", "venepuncture", "lee.edu"),
+        args: sign_off("alex.ap", "venepuncture", "lee.edu").to_vec(),
         status: 0,
         out: &[],
         err: &[],
@@ -528,7 +529,7 @@ async fn competencies_are_signed_off_revoked_and_expire(db: TestDb) -> Result<()
     // A refused sign-off: every reason, audited, nothing recorded.
     db.cli_cases(&[CliCase {
         what: "a sign-off by an assistant practitioner",
-        args: &sign_off("sam.hca", "catheterisation", "alex.ap"),
+        args: sign_off("sam.hca", "catheterisation", "alex.ap").to_vec(),
         status: 1,
         out: &[],
         err: &[
@@ -586,14 +587,14 @@ async fn competencies_are_signed_off_revoked_and_expire(db: TestDb) -> Result<()
     db.cli_cases(&[
         CliCase {
             what: "a revocation by the education lead",
-            args: &revoke("ecg-recording", "lee.edu", "Practice concerns raised"),
+            args: revoke("ecg-recording", "lee.edu", "Practice concerns raised").to_vec(),
             status: 0,
             out: &[],
             err: &[],
         },
         CliCase {
             what: "the revoked competency counts at once",
-            args: &[
+            args: vec![
                 "scope",
                 "check",
                 "--staff",
@@ -608,56 +609,56 @@ async fn competencies_are_signed_off_revoked_and_expire(db: TestDb) -> Result<()
         },
         CliCase {
             what: "a revocation by a ward nurse",
-            args: &revoke("wound-care", "priya.rn", "x"),
+            args: revoke("wound-care", "priya.rn", "x").to_vec(),
             status: 1,
             out: &[],
             err: &[],
         },
         CliCase {
             what: "a revocation of what is revoked already",
-            args: &revoke("ecg-recording", "lee.edu", "again"),
+            args: revoke("ecg-recording", "lee.edu", "again").to_vec(),
             status: 2,
             out: &[],
             err: &["no current `ecg-recording` sign-off"],
         },
         CliCase {
             what: "an activity not in the catalogue",
-            args: &sign_off("alex.ap", "juggling", "lee.edu"),
+            args: sign_off("alex.ap", "juggling", "lee.edu").to_vec(),
             status: 2,
             out: &[],
             err: &["`juggling` is not in the catalogue"],
         },
         CliCase {
             what: "a sign-off dated in the future",
-            args: &future_sign_off,
+            args: future_sign_off.clone(),
             status: 2,
             out: &[],
             err: &["in the future"],
         },
         CliCase {
             what: "a window that is not a duration",
-            args: &["competency", "expiring", "--within", "soon"],
+            args: vec!["competency", "expiring", "--within", "soon"],
             status: 2,
             out: &[],
             err: &["within: `soon`"],
         },
         CliCase {
             what: "CPD of no hours",
-            args: &cpd("2026-01-01", "0"),
+            args: cpd("2026-01-01", "0").to_vec(),
             status: 2,
             out: &[],
             err: &["hours: `0`"],
         },
         CliCase {
             what: "CPD of more than a day",
-            args: &cpd("2026-01-01", "25"),
+            args: cpd("2026-01-01", "25").to_vec(),
             status: 2,
             out: &[],
             err: &["at most 24"],
         },
         CliCase {
             what: "CPD dated in the future",
-            args: &cpd("2999-01-01", "1"),
+            args: cpd("2999-01-01", "1").to_vec(),
             status: 2,
             out: &[],
             err: &["in the future"],
@@ -689,14 +690,11 @@ async fn competencies_are_signed_off_revoked_and_expire(db: TestDb) -> Result<()
 async fn the_scope_api_answers_and_documents_itself(db: TestDb) -> Result<()> {
     let app = TestApp::demo(&db).await?;
     let auth = app.token_for("priya.rn").await?;
-    let check = |what, who, body, status, said| ApiCase {
-        what,
-        who: Some(who),
-        method: "POST",
-        path: "/api/scope/check",
-        body: Some(Ok(body)),
-        status,
-        said,
+    let check = |what, who, body, status, said: Vec<Said>| {
+        said.into_iter().fold(
+            api(what, who, "POST /api/scope/check", status).body(body),
+            ApiCase::said,
+        )
     };
     use StatusCode as S;
     use serde_json::json;
@@ -776,15 +774,13 @@ async fn the_scope_api_answers_and_documents_itself(db: TestDb) -> Result<()> {
             S::NOT_FOUND,
             vec![Said::Error("no staff member `ghost`")],
         ),
-        ApiCase {
-            what: "a body that is not JSON",
-            who: Some("priya.rn"),
-            method: "POST",
-            path: "/api/scope/check",
-            body: Some(Err("{not json")),
-            status: S::BAD_REQUEST,
-            said: vec![],
-        },
+        api(
+            "a body that is not JSON",
+            "priya.rn",
+            "POST /api/scope/check",
+            S::BAD_REQUEST,
+        )
+        .raw_body("{not json"),
     ])
     .await?;
 
@@ -874,24 +870,8 @@ async fn a_task_reaches_its_patient_only_for_its_activity_and_only_on_duty(db: T
 /// An exposure is supervised by a radiographer (HCPC RA), not any HCPC registrant; an assistant practitioner's axial
 /// work needs the employer's approved extension; an HCPC number names a profession the register knows.
 async fn imaging_scope_follows_the_profession(db: TestDb) -> Result<()> {
-    expect_status(&db.remit(&["demo", "--seed-only"]), 0)?;
-    let add = db.remit(&[
-        "staff",
-        "add",
-        "pat.physio",
-        "--name",
-        "Pat Physio",
-        "--job-title",
-        "Physiotherapist",
-        "--level",
-        "6",
-        "--registration",
-        "HCPC:PH12345:2030-01-31",
-    ]);
-    expect_status(&add, 0)?;
-    expect_status(&db.remit(&["staff", "set-duty", "pat.physio", "--place", "xray"]), 0)?;
-    let expose = |exam: &str, patient: &str, supervisor: &str| {
-        db.remit(&[
+    let expose = |patient, exam, supervisor| {
+        [
             "scope",
             "check",
             "--staff",
@@ -906,101 +886,75 @@ async fn imaging_scope_follows_the_profession(db: TestDb) -> Result<()> {
             "indirect",
             "--supervisor",
             supervisor,
-        ])
+        ]
     };
-    let out = expose("chest", "9990012334", "pat.physio");
-    expect_status(&out, 1)?;
-    ensure!(
-        stdout(&out).contains("supervised by a radiographer (HCPC RA); Pat Physio is not one"),
-        "{}",
-        stdout(&out)
-    );
-    expect_status(&expose("chest", "9990012334", "tom.rad"), 0)?;
-    // Axial: the competency alone is not enough for an assistant practitioner.
-    let sign = |competency: &str| {
-        db.remit(&[
+    let sign = |staff, competency, assessor| {
+        [
             "competency",
             "sign-off",
             "--staff",
-            "jo.ap",
+            staff,
             "--competency",
             competency,
             "--assessor",
-            "tom.rad",
+            assessor,
             "--evidence",
             "assessed in the department",
-        ])
+        ]
     };
-    expect_status(&sign("xray-axial"), 0)?;
-    let out = expose("axial", "9990013705", "tom.rad");
-    expect_status(&out, 1)?;
-    ensure!(
-        stdout(&out).contains("outside an assistant practitioner's scope"),
-        "{}",
-        stdout(&out)
+    let (chest_by_physio, chest_by_radiographer) = (
+        expose("9990012334", "chest", "pat.physio"),
+        expose("9990012334", "chest", "tom.rad"),
     );
-    // The extension is the employer's approval: not a level 5 radiographer's to give, a senior one's.
-    let out = sign("ap-axial-extension");
-    expect_status(&out, 1)?;
-    ensure!(stderr(&out).contains("level 7 or above"), "{}", stderr(&out));
-    let lead = db.remit(&[
-        "staff",
-        "add",
-        "sam.lead",
-        "--name",
-        "Sam Khan",
-        "--job-title",
-        "Radiology service manager",
-        "--level",
-        "7",
-        "--registration",
-        "HCPC:RA765432:2030-01-31",
-    ]);
-    expect_status(&lead, 0)?;
-    expect_status(
-        &db.remit(&[
-            "competency",
-            "sign-off",
-            "--staff",
-            "sam.lead",
-            "--competency",
-            "xray-axial",
-            "--assessor",
-            "tom.rad",
-            "--evidence",
-            "assessed",
-        ]),
-        0,
-    )?;
-    expect_status(
-        &db.remit(&[
-            "competency",
-            "sign-off",
-            "--staff",
-            "jo.ap",
-            "--competency",
-            "ap-axial-extension",
-            "--assessor",
-            "sam.lead",
-            "--evidence",
-            "extension approved by the radiology governance group",
-        ]),
-        0,
-    )?;
-    expect_status(&expose("axial", "9990013705", "tom.rad"), 0)?;
-    // An HCPC number with no profession's prefix is refused, naming the field.
-    let out = db.remit(&[
-        "staff",
-        "add",
-        "x.y",
-        "--name",
-        "X Y",
-        "--job-title",
-        "X",
-        "--registration",
-        "HCPC:XX12345:2030-01-31",
-    ]);
-    expect_status(&out, 2)?;
-    ensure!(stderr(&out).contains("profession's prefix"), "{}", stderr(&out));
-    Ok(())
+    let axial = expose("9990013705", "axial", "tom.rad");
+    let (axial_for_jo, extension_by_tom) = (
+        sign("jo.ap", "xray-axial", "tom.rad"),
+        sign("jo.ap", "ap-axial-extension", "tom.rad"),
+    );
+    let (axial_for_sam, extension_by_sam) = (
+        sign("sam.lead", "xray-axial", "tom.rad"),
+        sign("jo.ap", "ap-axial-extension", "sam.lead"),
+    );
+    db.cli_cases(&[
+        cli("the demo trust", "demo --seed-only", 0),
+        cli(
+            "a physiotherapist",
+            concat!(
+                "staff add pat.physio --name 'Pat Physio' --job-title Physiotherapist --level 6 ",
+                "--registration HCPC:PH12345:2030-01-31"
+            ),
+            0,
+        ),
+        cli("on duty in the department", "staff set-duty pat.physio --place xray", 0),
+        cli("supervised by a physiotherapist", "", 1)
+            .args(&chest_by_physio)
+            .out(&["supervised by a radiographer (HCPC RA); Pat Physio is not one"]),
+        cli("supervised by a radiographer", "", 0).args(&chest_by_radiographer),
+        // Axial: the competency alone is not enough for an assistant practitioner.
+        cli("Jo's axial competency", "", 0).args(&axial_for_jo),
+        cli("axial with the competency alone", "", 1)
+            .args(&axial)
+            .out(&["outside an assistant practitioner's scope"]),
+        // The extension is the employer's approval: not a level 5 radiographer's to give, a senior one's.
+        cli("the extension signed off by a level 5 radiographer", "", 1)
+            .args(&extension_by_tom)
+            .err(&["level 7 or above"]),
+        cli(
+            "a radiology service manager",
+            concat!(
+                "staff add sam.lead --name 'Sam Khan' --job-title 'Radiology service manager' --level 7 ",
+                "--registration HCPC:RA765432:2030-01-31"
+            ),
+            0,
+        ),
+        cli("her own axial competency", "", 0).args(&axial_for_sam),
+        cli("the extension signed off by her", "", 0).args(&extension_by_sam),
+        cli("axial with the extension", "", 0).args(&axial),
+        cli(
+            "an HCPC number with no profession's prefix",
+            "staff add x.y --name 'X Y' --job-title X --registration HCPC:XX12345:2030-01-31",
+            2,
+        )
+        .err(&["profession's prefix"]),
+    ])
 }

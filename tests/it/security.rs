@@ -178,7 +178,15 @@ async fn refused_reads_are_audited(db: TestDb) -> Result<()> {
     ensure!(res.status == StatusCode::CREATED, "{}", res.body);
     let task_id = res.json()?["id"].as_str().context("task id")?.to_owned();
     let alex_cookie = app.sign_in("alex.ap", DEMO_PASSWORD).await?;
+    // An escalation of Margaret's: a NEWS2 7 recorded by Alex.
+    let seven = serde_json::json!({"set": {"respiration_rate": 25, "spo2": 93, "on_oxygen": false, "systolic_bp": 105,
+        "pulse": 105, "consciousness": "alert", "temperature": 37.5}});
+    let res = app
+        .post_json(&format!("/api/patients/{MARGARET}/observations"), &alex, &seven)
+        .await?;
+    let escalation = res.json()?["escalation"]["id"].as_i64().context("raised")?;
     for (who, path, action) in [
+        (&ben, format!("/api/escalations/{escalation}"), "record.read"),
         (&alex, "/metrics".to_owned(), "metrics.read"),
         (&alex_cookie, "/audit".to_owned(), "audit.read"),
         (&alex_cookie, "/education".to_owned(), "competency.matrix"),

@@ -276,7 +276,11 @@ pub async fn expose(
         None => None,
     };
     let target = format!("imaging-request:{}", e.request);
-    let ask = operator_ask(&req, &e.by, e.supervision, e.supervisor.as_ref())?;
+    let mut ask = operator_ask(&req, &e.by, e.supervision, e.supervisor.as_ref())?;
+    // A request exposed already is not "waiting to be justified": the operator is asked about as if it were
+    // justified, so that any refusal is about them, and is then told it was exposed (a conflict, below).
+    let exposed_already = matches!(req.status, RequestStatus::Exposed | RequestStatus::Reported);
+    ask.request_justified |= exposed_already;
     let mut reasons = scope::check(store, pack, &ask).await?.reasons;
     let exam = catalogue.examination(&req.examination)?;
     let patient = store.patient(&req.patient).await?;
@@ -314,6 +318,12 @@ pub async fn expose(
     }
     if !reasons.is_empty() {
         return refuse(store, audit_actor, "imaging.expose", &target, reasons, e).await;
+    }
+    if exposed_already {
+        return Err(StoreError::Conflict(format!(
+            "imaging request {} is {}: a request is exposed once only",
+            e.request, req.status
+        )));
     }
     // Compared the way the DRL is set: per projection needs each projection's DAP (bad input otherwise).
     let compared = e.record.against(exam)?;

@@ -1020,6 +1020,19 @@ pub async fn notice_of(store: &Store, pack: &PolicyPack, id: i64) -> Result<Esca
     notice(store, pack, e, store.now(), Recipients::Named).await
 }
 
+/// One escalation as it stands now, the cascade moved along first if it waited too long: for a read of it, which
+/// [`notice_now`] then makes a notice once the reader may see it.
+pub async fn escalation_now(store: &Store, pack: &PolicyPack, id: i64) -> Result<EscalationView, StoreError> {
+    let routes = pack.escalation();
+    let due = |e: &EscalationView, now| cascade_due(routes, (&e.state, e.level, e.stage, &e.notified_at), now);
+    swept(store, routes, || store.escalation(id), due).await
+}
+
+/// [`escalation_now`]'s escalation as a notice, with the people it is addressed to now.
+pub async fn notice_now(store: &Store, pack: &PolicyPack, e: EscalationView) -> Result<EscalationNotice, StoreError> {
+    notice(store, pack, e, store.now(), Recipients::Named).await
+}
+
 /// Acknowledges an escalation as the registered professional leading care where the patient is. Where the routes
 /// give the level no review (a ward-level escalation, NEWS2 1–4), it is then closed: the nurse's assessment is the
 /// response. Higher levels wait for the review, on its own clock from now.

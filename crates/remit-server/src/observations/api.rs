@@ -450,6 +450,23 @@ pub(crate) async fn escalations(
     ))
 }
 
+/// One escalation, with the people it is addressed to now, to those who may read its patient's record (the
+/// refusal of anyone else is audited, as every refused read of a record is).
+#[utoipa::path(get, path = "/api/escalations/{id}", tag = "escalations",
+    params(("id" = i64, Path, description = "The escalation's id"), BreakGlassHeader),
+    responses((status = 200, body = Object), (status = 401, body = Object), (status = 403, body = Object),
+        (status = 404, body = Object)))]
+pub(crate) async fn escalation(
+    State(state): State<AppState>,
+    actor: Actor,
+    bg: BreakGlass,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<EscalationNotice>, AppError> {
+    let e = obs::escalation_now(&state.store, &state.pack, id).await?;
+    done(open_record(&state, &actor, &e.patient, &bg).await?)?;
+    Ok(Json(obs::notice_now(&state.store, &state.pack, e).await?))
+}
+
 /// Acknowledge an escalation as the responsible registered nurse.
 #[utoipa::path(post, path = "/api/escalations/{id}/acknowledge", tag = "escalations",
     params(("id" = i64, Path, description = "The escalation's id")),

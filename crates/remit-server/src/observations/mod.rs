@@ -37,6 +37,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::prescribe_scale2))
         .routes(routes!(api::overdue))
         .routes(routes!(api::escalations))
+        .routes(routes!(api::escalation))
         .routes(routes!(api::acknowledge))
         .routes(routes!(api::review))
         .routes(routes!(api::score))
