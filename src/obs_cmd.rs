@@ -168,7 +168,7 @@ pub async fn obs(url: &str, pack: &PolicyPack, cmd: ObsCommand) -> CliResult<Exi
             let store = open_with_pack(url, pack).await?;
             match obs::missed(&store, pack, &patient, &by, &reason, &on_behalf(&by)).await? {
                 Outcome::Refused(reasons) => Ok(refused(&reasons)),
-                Outcome::Done(()) => {
+                Outcome::Done(_) => {
                     println!("{patient}: observations recorded as not done; they stay overdue and the nurse is told");
                     Ok(ExitCode::SUCCESS)
                 }

@@ -2,11 +2,13 @@
 //! lead's matrix and sign-off, the radiography forms and the audit log. (The browser suite drives the core journeys
 //! in Chromium; these cover every page on both databases.)
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use axum::http::StatusCode;
 use sqlx::Executor;
 
 use crate::helpers::{Auth, TestApp, TestDb, TestResponse};
+use crate::tables::{Said, api, audit, audit_from_here, page};
+use serde_json::json;
 
 crate::tests!(
     the_ward_board_and_the_chart_show_the_stories,
@@ -17,6 +19,7 @@ crate::tests!(
     the_radiography_forms_run_the_chain_and_show_refusals,
     the_audit_page_shows_whether_the_chain_verifies,
     every_form_answers_hostile_values_without_a_server_error,
+    a_refresh_never_repeats_a_write,
 );
 
 async fn post(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> Result<TestResponse> {
@@ -24,6 +27,19 @@ async fn post(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> 
     let mut fields = vec![("csrf", csrf.as_str())];
     fields.extend_from_slice(form);
     app.post_form(path, auth, &fields).await
+}
+
+/// A form posted that does its work: answered with a redirect (post/redirect/get), whose page is returned.
+async fn post_done(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> Result<TestResponse> {
+    let res = post(app, auth, path, form).await?;
+    ensure!(
+        res.status == StatusCode::SEE_OTHER,
+        "{path}: {} {}",
+        res.status,
+        res.body
+    );
+    let to = res.header("location").context("a redirect names its page")?;
+    app.get(to, auth).await
 }
 
 async fn the_ward_board_and_the_chart_show_the_stories(db: TestDb) -> Result<()> {
@@ -205,7 +221,7 @@ async fn my_work_shows_tasks_scope_and_competencies_and_moves_a_task(db: TestDb)
         "{}",
         res.body
     );
-    let res = post(&app, &alex, "/tasks/1/accept", &[]).await?;
+    let res = post_done(&app, &alex, "/tasks/1/accept", &[]).await?;
     ensure!(
         res.status == StatusCode::OK && res.body.contains("Task 1 is now accepted"),
         "{}",
@@ -230,7 +246,7 @@ async fn the_education_lead_sees_the_matrix_and_signs_off(db: TestDb) -> Result<
     ] {
         ensure!(page.body.contains(needle), "/education lacks `{needle}`");
     }
-    let res = post(
+    let res = post_done(
         &app,
         &lee,
         "/education/sign-off",
@@ -273,7 +289,7 @@ async fn the_radiography_forms_run_the_chain_and_show_refusals(db: TestDb) -> Re
     let tom = app.sign_in("tom.rad", "remit-demo").await?;
     let lists = app.get("/imaging", &tom).await?;
     ensure!(lists.body.contains("Awaiting justification") && lists.body.contains("Linda Evans"));
-    let res = post(
+    let res = post_done(
         &app,
         &tom,
         "/imaging/requests/2/justify",
@@ -297,7 +313,7 @@ async fn the_radiography_forms_run_the_chain_and_show_refusals(db: TestDb) -> Re
     );
     let mut supervised = exposure.to_vec();
     supervised.push(("supervisor", "tom.rad"));
-    let res = post(&app, &jo, "/imaging/requests/1/expose", &supervised).await?;
+    let res = post_done(&app, &jo, "/imaging/requests/1/expose", &supervised).await?;
     ensure!(res.body.contains("Request 1 is now exposed"), "{}", res.body);
     let res = post(&app, &jo, "/imaging/requests/1/report", &[("conclusion", "normal")]).await?;
     ensure!(
@@ -424,4 +440,174 @@ async fn every_form_answers_hostile_values_without_a_server_error(db: TestDb) ->
     let v = app.store.verify_audit().await?;
     ensure!(v.outcome == remit_store::VerifyOutcome::Intact, "{:?}", v.outcome);
     Ok(())
+}
+
+/// Every form that writes answers with a redirect to a page that says what was saved (post/redirect/get): reloading
+/// that page repeats nothing. The page says it only to whoever did it, of what is theirs to read.
+async fn a_refresh_never_repeats_a_write(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let set = [
+        ("respiration_rate", "25"),
+        ("spo2", "93"),
+        ("on_oxygen", "no"),
+        ("systolic_bp", "105"),
+        ("pulse", "105"),
+        ("consciousness", "alert"),
+        ("temperature", "37.5"),
+    ];
+    let reload = |what, who, said| {
+        page(what, who, "GET {page}", StatusCode::OK)
+            .said(Said::Contains(said))
+            .into()
+    };
+    app.story(
+        &db,
+        vec![
+            // The demo's escalations waiting too long move up their cascades at the first read.
+            page(
+                "the inbox as the shift starts",
+                "priya.rn",
+                "GET /inbox",
+                StatusCode::OK,
+            )
+            .into(),
+            audit_from_here(),
+            page(
+                "a set from the form",
+                "alex.ap",
+                "POST /patients/9990001375/observations",
+                StatusCode::OK,
+            )
+            .redirects()
+            .form(&set)
+            .keep_location("page")
+            .said(Said::Contains("Saved: NEWS2 7"))
+            .into(),
+            reload("the page reloaded", "alex.ap", "Saved: NEWS2 7"),
+            reload("and again", "alex.ap", "Saved: NEWS2 7"),
+            audit("one set, however often the page is reloaded", &["vitals.record"]),
+            page(
+                "not done, from the form",
+                "alex.ap",
+                "POST /patients/9990005486/observations/missed",
+                StatusCode::OK,
+            )
+            .redirects()
+            .form(&[("reason", "in the bath")])
+            .keep_location("page")
+            .said(Said::Contains("observations not done (in the bath)"))
+            .into(),
+            reload("the page reloaded", "alex.ap", "observations not done (in the bath)"),
+            audit("recorded once", &["vitals.missed"]),
+            api(
+                "an escalation to acknowledge",
+                "alex.ap",
+                "POST /api/patients/9990004110/observations",
+                StatusCode::CREATED,
+            )
+            .body(
+                json!({"set": {"respiration_rate": 25, "spo2": 93, "on_oxygen": false, "systolic_bp": 105,
+                    "pulse": 105, "consciousness": "alert", "temperature": 37.5}}),
+            )
+            .keep("escalation", "/escalation/id")
+            .into(),
+            page(
+                "acknowledged from the inbox",
+                "priya.rn",
+                "POST /escalations/{escalation}/acknowledge",
+                StatusCode::OK,
+            )
+            .redirects()
+            .keep_location("page")
+            .said(Said::Contains("for Aisha Rahman acknowledged"))
+            .into(),
+            reload("the inbox reloaded", "priya.rn", "for Aisha Rahman acknowledged"),
+            audit("acknowledged once", &["vitals.record", "escalation.acknowledge"]),
+            page(
+                "the inbox does not say so to someone else",
+                "ben.rn",
+                "GET /inbox?acknowledged={escalation}",
+                StatusCode::NOT_FOUND,
+            )
+            .said(Said::Lacks("Aisha"))
+            .into(),
+            page(
+                "prescribed from the form",
+                "maria.acp",
+                "POST /patients/9990005486/prescribe",
+                StatusCode::OK,
+            )
+            .redirects()
+            .form(&[
+                ("medicine", "Amoxicillin"),
+                ("dose", "500 mg"),
+                ("route", "oral"),
+                ("frequency", "three times a day"),
+            ])
+            .keep_location("page")
+            .said(Said::Contains("Prescribed: Amoxicillin 500 mg oral three times a day."))
+            .into(),
+            reload("the page reloaded", "maria.acp", "Prescribed: Amoxicillin"),
+            audit("prescribed once", &["medicines.prescribe"]),
+            page(
+                "justified from the request's page",
+                "tom.rad",
+                "POST /imaging/requests/2/justify",
+                StatusCode::OK,
+            )
+            .redirects()
+            .form(&[("note", "fall, tender L3")])
+            .keep_location("page")
+            .said(Said::Contains("Request 2 is now justified"))
+            .into(),
+            reload("the page reloaded", "tom.rad", "Request 2 is now justified"),
+            audit("justified once", &["imaging.justify"]),
+            page(
+                "a task accepted from my work",
+                "alex.ap",
+                "POST /tasks/1/accept",
+                StatusCode::OK,
+            )
+            .redirects()
+            .keep_location("page")
+            .said(Said::Contains("Task 1 is now accepted"))
+            .into(),
+            reload("the page reloaded", "alex.ap", "Task 1 is now accepted"),
+            audit("accepted once", &["task.accept"]),
+            page(
+                "signed off from the education page",
+                "lee.edu",
+                "POST /education/sign-off",
+                StatusCode::OK,
+            )
+            .redirects()
+            .form(&[
+                ("staff", "alex.ap"),
+                ("competency", "catheterisation"),
+                ("evidence", "observed"),
+            ])
+            .keep_location("page")
+            .said(Said::Contains("alex.ap: `catheterisation` signed off, valid until"))
+            .into(),
+            reload("the page reloaded", "lee.edu", "signed off, valid until"),
+            audit("signed off once", &["competency.sign-off"]),
+            // What a page says it saved is read from what was saved, and only for what is the reader's.
+            page(
+                "a set of another patient's",
+                "alex.ap",
+                "GET /patients/9990005486/observations/new?recorded=1",
+                StatusCode::NOT_FOUND,
+            )
+            .into(),
+            page(
+                "a query the page does not take",
+                "alex.ap",
+                "GET /patients/9990005486/observations/new?colour=red",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .into(),
+            page("someone else's task", "ben.rn", "GET /me?task=1", StatusCode::NOT_FOUND).into(),
+        ],
+    )
+    .await
 }

@@ -670,8 +670,9 @@ async fn an_empty_set_is_refused_and_observations_not_done_are_recorded(db: Test
                 "not done, from the record page",
                 "alex.ap",
                 format!("POST /patients/{GEORGE}/observations/missed"),
-                S::CREATED,
+                S::OK,
             )
+            .redirects()
             .form(&[("reason", "patient asleep after night sedation")])
             .said(Said::Contains("observations not done"))
             .into(),
@@ -720,7 +721,10 @@ async fn an_incomplete_set_goes_to_the_nurse_and_is_never_routine(db: TestDb) ->
     let res = app
         .post_form(&format!("/patients/{GEORGE}/observations"), &cookie, &form)
         .await?;
-    ensure!(res.status == StatusCode::CREATED, "{}: {}", res.status, res.body);
+    ensure!(res.status == StatusCode::SEE_OTHER, "{}: {}", res.status, res.body);
+    let res = app
+        .get(res.header("location").context("the set's page")?, &cookie)
+        .await?;
     ensure!(
         res.body.contains("Pulse (refused: did not want the probe)"),
         "{}",

@@ -20,6 +20,8 @@ pub enum Said {
     Text(&'static str, &'static str),
     /// The value at this JSON pointer.
     At(&'static str, Value),
+    /// The body does not contain this.
+    Lacks(&'static str),
     /// Nothing, or null, at this JSON pointer.
     Absent(&'static str),
     /// The value at this JSON pointer is the one kept under this name.
@@ -131,7 +133,11 @@ pub struct PageCase {
     /// A posted form's fields (its CSRF token is added).
     pub form: Vec<(&'static str, &'static str)>,
     pub status: StatusCode,
+    /// Whether `said` is said by the page the answer redirects to (which must answer 200), not the answer itself.
+    pub followed: bool,
     pub said: Vec<Said>,
+    /// A name to keep the page a redirect names under.
+    pub keep_location: Option<&'static str>,
 }
 
 /// A page: `"GET /path"` or `"POST /path"` (a form), by `who`, answering `status`.
@@ -144,11 +150,27 @@ pub fn page(what: &'static str, who: &'static str, request: impl AsRef<str>, sta
         path,
         form: Vec::new(),
         status,
+        followed: false,
         said: Vec::new(),
+        keep_location: None,
     }
 }
 
 impl PageCase {
+    /// A form that does its work: answered 303 (post/redirect/get), and what is said, said by the page it
+    /// redirects to.
+    pub fn redirects(mut self) -> Self {
+        self.status = StatusCode::SEE_OTHER;
+        self.followed = true;
+        self
+    }
+
+    /// Keeps the page the answer redirects to as `name`.
+    pub fn keep_location(mut self, name: &'static str) -> Self {
+        self.keep_location = Some(name);
+        self
+    }
+
     pub fn form(mut self, form: &[(&'static str, &'static str)]) -> Self {
         self.form.extend_from_slice(form);
         self
@@ -348,6 +370,7 @@ fn check(what: &str, res: &TestResponse, said: &[Said], kept: &Kept) -> Result<(
             Said::Absent(pointer) => json()?.pointer(pointer).is_none_or(Value::is_null),
             Said::Kept(pointer, name) => json()?.pointer(pointer) == Some(kept.get(name)?),
             Said::Contains(words) => body.contains(&kept.fill(words)),
+            Said::Lacks(words) => !body.contains(&kept.fill(words)),
             Said::Count(pointer, n) => json()?
                 .pointer(pointer)
                 .and_then(Value::as_array)
@@ -412,7 +435,7 @@ impl TestApp {
         Ok(res)
     }
 
-    async fn page_case(&self, case: &PageCase, kept: &Kept) -> Result<()> {
+    async fn page_case(&self, case: &PageCase, kept: &mut Kept) -> Result<()> {
         let (cookie, csrf) = self.session_of(case.who).await?;
         let path = kept.fill(&case.path);
         let res = if case.method == "GET" {
@@ -423,7 +446,27 @@ impl TestApp {
             self.post_form(&path, &cookie, &form).await?
         };
         ensure!(res.status == case.status, "{}: {} {}", case.what, res.status, res.body);
-        check(case.what, &res, &case.said, kept)
+        if let Some(name) = case.keep_location {
+            let to = res
+                .header("location")
+                .with_context(|| format!("{}: no location", case.what))?;
+            kept.0.insert(name, Value::String(to.to_owned()));
+        }
+        if !case.followed {
+            return check(case.what, &res, &case.said, kept);
+        }
+        let to = res
+            .header("location")
+            .with_context(|| format!("{}: no location", case.what))?;
+        let page = self.get(to, &cookie).await?;
+        ensure!(
+            page.status == StatusCode::OK,
+            "{}: {to}: {} {}",
+            case.what,
+            page.status,
+            page.body
+        );
+        check(case.what, &page, &case.said, kept)
     }
 
     /// Whether `e` is the harness's own doing: a token or a session made for a row's sender.
@@ -470,7 +513,7 @@ impl TestApp {
                 Step::Api(case) => {
                     self.api_case(case, &mut kept).await?;
                 }
-                Step::Page(case) => self.page_case(case, &kept).await?,
+                Step::Page(case) => self.page_case(case, &mut kept).await?,
                 Step::Cli(case) => {
                     let args: Vec<String> = case.args.iter().map(|a| kept.fill(a)).collect();
                     db.cli_cases(&[case.clone().args(&args.iter().map(String::as_str).collect::<Vec<_>>())])?;

@@ -1014,6 +1014,46 @@ async fn notice(
     })
 }
 
+/// A set as it was recorded, read back: the answer [`record`] gave, again (the same assessment of the same readings,
+/// and the escalation the set raised or raised further while it is still about this version), for the page a browser
+/// is sent to once it has recorded a set, so that reloading that page shows the answer and records nothing. A set of
+/// another patient's is not found.
+pub async fn recorded(
+    store: &Store,
+    record: &remit_store::patient::PatientRecord,
+    version_id: i64,
+) -> Result<Recorded, StoreError> {
+    let patient = &record.patient.nhs_number;
+    let set = store.obs_version(version_id).await?;
+    if &set.patient != patient {
+        return Err(StoreError::NotFound(format!("no set {version_id} for this patient")));
+    }
+    let scale = if set.spo2_scale == 2 {
+        Spo2Scale::Two
+    } else {
+        Spo2Scale::One
+    };
+    let assessment = set.readings.assess_for(scale, set.not_scored);
+    let filter = EscalationFilter {
+        open: false,
+        place: None,
+        patient: Some(patient.clone()),
+    };
+    let escalation = store
+        .escalations(&filter)
+        .await?
+        .into_iter()
+        .find(|e| e.version_id == version_id);
+    Ok(Recorded {
+        escalation_level: assessment.escalation,
+        response: set.readings.response(&assessment),
+        sepsis: assessment.sepsis_prompt(),
+        escalation,
+        scale2: record.scale2.clone(),
+        set,
+    })
+}
+
 /// One escalation as a notice.
 pub async fn notice_of(store: &Store, pack: &PolicyPack, id: i64) -> Result<EscalationNotice, StoreError> {
     let e = store.escalation(id).await?;
@@ -1169,7 +1209,7 @@ pub async fn missed(
     by: &Username,
     reason: &str,
     audit_actor: &str,
-) -> Result<Outcome<()>, StoreError> {
+) -> Result<Outcome<i64>, StoreError> {
     let reason = need_reason(reason, "recorded as not done (what stopped the observations)")?;
     let mut ask = Ask::new(by.clone(), "vitals.missed");
     ask.patient = Some(patient.clone());
@@ -1183,12 +1223,12 @@ pub async fn missed(
     let patient_id = facts.take_record()?.id;
     let by_id = facts.actor.id;
     let draft = AuditDraft::permit(audit_actor, "vitals.missed", target).with_payload(&payload);
-    store
+    let (id, _) = store
         .command(draft, move |tx| {
-            Box::pin(async move { tx.record_missed(patient_id, by_id, &reason).await.map(|_| ()) })
+            Box::pin(async move { tx.record_missed(patient_id, by_id, &reason).await })
         })
         .await?;
-    Ok(Outcome::Done(()))
+    Ok(Outcome::Done(id))
 }
 
 /// A change to a patient's pregnancy status: pregnant or postpartum until a date, or not pregnant (`None`).

@@ -377,6 +377,31 @@ impl WriteTx {
     }
 }
 
+impl Store {
+    /// One prescription by its id: the patient's NHS number, the prescriber's username and what was prescribed.
+    pub async fn prescription(&self, id: i64) -> Result<(NhsNumber, String, Prescription)> {
+        let row = query(
+            "SELECT p.nhs_number, s.username, r.medicine, r.dose, r.route, r.frequency FROM prescription r \
+             JOIN patient p ON p.id = r.patient_id JOIN staff s ON s.id = r.prescriber_id WHERE r.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("no prescription {id}")))?;
+        let rx = Prescription::parse(
+            &col::<String>(&row, "medicine")?,
+            &col::<String>(&row, "dose")?,
+            &col::<String>(&row, "route")?,
+            &col::<String>(&row, "frequency")?,
+        );
+        Ok((
+            stored("nhs number", NhsNumber::parse(&col::<String>(&row, "nhs_number")?))?,
+            col(&row, "username")?,
+            stored("prescription", rx)?,
+        ))
+    }
+}
+
 /// `UPDATE` of a request's status guarded by the states it may move from: `$1` the new status, `$2` now, `$3` the id;
 /// `extra` sets more columns with further parameters. `from` holds only the fixed names of `RequestStatus`.
 fn status_update(from: &[RequestStatus], extra: &str) -> String {

@@ -715,6 +715,20 @@ impl Store {
             .collect()
     }
 
+    /// One record of observations not done, by its id.
+    pub async fn missed_record(&self, id: i64) -> Result<MissedObs> {
+        let row = query(
+            "SELECT p.nhs_number, p.given_name, p.family_name, p.bed, m.at, s.username, m.reason \
+             FROM obs_missed m JOIN patient p ON p.id = m.patient_id JOIN staff s ON s.id = m.recorded_by \
+             WHERE m.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("no record {id} of observations not done")))?;
+        missed_from_row(&row)
+    }
+
     /// Observations recorded as not done at `place` since `since`, newest first: patient, who, when and why.
     pub async fn missed_obs(&self, place: &str, since: DateTime<Utc>) -> Result<Vec<MissedObs>> {
         let rows = query(
@@ -726,18 +740,7 @@ impl Store {
         .bind(format_instant(since))
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(MissedObs {
-                    patient: stored("nhs number", NhsNumber::parse(&col::<String>(r, "nhs_number")?))?,
-                    patient_name: person_name(r)?,
-                    bed: col(r, "bed")?,
-                    at: col(r, "at")?,
-                    by: col(r, "username")?,
-                    reason: col(r, "reason")?,
-                })
-            })
-            .collect()
+        rows.iter().map(missed_from_row).collect()
     }
 }
 
@@ -1095,4 +1098,15 @@ pub struct EscalationChange<'a> {
     pub review_note: Option<&'a str>,
     /// When the move happened, if not now (history seeded for the demo).
     pub at: Option<DateTime<Utc>>,
+}
+
+fn missed_from_row(r: &Row) -> Result<MissedObs> {
+    Ok(MissedObs {
+        patient: stored("nhs number", NhsNumber::parse(&col::<String>(r, "nhs_number")?))?,
+        patient_name: person_name(r)?,
+        bed: col(r, "bed")?,
+        at: col(r, "at")?,
+        by: col(r, "username")?,
+        reason: col(r, "reason")?,
+    })
 }

@@ -40,6 +40,12 @@ impl Notice {
         }
     }
 
+    /// Whether the form's work was done (no refusal, no error): the page is then reached by a redirect, so that
+    /// reloading it repeats nothing (post/redirect/get).
+    pub(crate) fn done(&self) -> bool {
+        self.message.is_some() && self.reasons.is_empty() && self.error.is_none()
+    }
+
     pub(crate) fn status(&self) -> StatusCode {
         if !self.reasons.is_empty() {
             StatusCode::FORBIDDEN
@@ -103,4 +109,15 @@ impl SignInNeeded {
                 .unwrap_or_else(|_| "<a href=\"/login\">Sign in</a>".into()),
         )
     }
+}
+
+/// A page's query as it arrived: [`just_saved`] reads it.
+pub(crate) type PageQuery<T> = Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>;
+
+/// What a page's query says was just saved (the ids a form's redirect names, post/redirect/get), or what is wrong
+/// with it.
+pub(crate) fn just_saved<T>(query: PageQuery<T>) -> Result<T, AppError> {
+    query
+        .map(|q| q.0)
+        .map_err(|e| AppError::Unprocessable(format!("query: {}", e.body_text())))
 }

@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::http::auth::Actor;
 use crate::http::error::{AppError, render};
-use crate::http::pages::{Notice, refused_page};
+use crate::http::pages::{Notice, PageQuery, just_saved, refused_page};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -57,10 +57,20 @@ struct RequestPage<'a> {
     drl_per_projection: bool,
 }
 
-async fn request_view(state: &AppState, actor: &Actor, id: i64, notice: Notice) -> Result<Response, AppError> {
+/// The request's page, with what the form just posted said, or (`moved`) where a step just taken has left it.
+async fn request_view(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    mut notice: Notice,
+    moved: bool,
+) -> Result<Response, AppError> {
     let r = state.store.imaging_request(id).await?;
     if let Outcome::Refused(reasons) = scope::open_item(&state.store, &state.pack, actor, Item::Request(&r)).await? {
         return refused_page(actor, "Open this X-ray request", &reasons);
+    }
+    if moved {
+        notice.message = Some(format!("Request {} is now {}.", r.id, r.status));
     }
     let exam = state.imaging.examination(&r.examination).ok();
     let title = exam.map_or_else(|| r.examination.clone(), |e| e.title.clone());
@@ -99,8 +109,17 @@ pub(crate) async fn request_page(
     State(state): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
+    query: PageQuery<JustMoved>,
 ) -> Result<Response, AppError> {
-    request_view(&state, &actor, id, Notice::default()).await
+    let moved = just_saved(query)?.moved.is_some();
+    request_view(&state, &actor, id, Notice::default(), moved).await
+}
+
+/// Whether the request page follows a step just taken on the request (its form redirects here).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JustMoved {
+    moved: Option<u8>,
 }
 
 #[derive(Deserialize, Default)]
@@ -236,5 +255,8 @@ pub(crate) async fn request_step(
             )));
         }
     };
-    request_view(&state, &actor, id, notice).await
+    if notice.done() {
+        return Ok(axum::response::Redirect::to(&format!("/imaging/requests/{id}?moved=1")).into_response());
+    }
+    request_view(&state, &actor, id, notice, false).await
 }

@@ -5,7 +5,7 @@ use crate::AppState;
 use crate::http::auth::{Actor, Claimed};
 use crate::http::error::{AppError, render};
 use crate::http::gate::Opened;
-use crate::http::pages::refused_page;
+use crate::http::pages::{PageQuery, just_saved, refused_page};
 use crate::observations::chart::chart_svg;
 use askama::Template;
 use axum::Form;
@@ -707,12 +707,41 @@ async fn record_page(
     .map(IntoResponse::into_response)
 }
 
+/// What the record page says it has just saved, by id: the page a form post redirects to (post/redirect/get), so
+/// that reloading it shows the answer again and records nothing.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JustSaved {
+    /// A set's version, just recorded.
+    recorded: Option<i64>,
+    /// A record of observations not done, just made.
+    not_done: Option<i64>,
+}
+
 pub(crate) async fn new_set_page(
     State(state): State<AppState>,
     actor: Actor,
     Opened(record): Opened,
+    query: PageQuery<JustSaved>,
 ) -> Result<Response, AppError> {
-    record_page(&state, &actor, &record, SetForm::default(), Said::default()).await
+    let saved = just_saved(query)?;
+    let mut said = Said::default();
+    if let Some(version) = saved.recorded {
+        said.recorded = Some(obs::recorded(&state.store, &record, version).await?);
+    }
+    if let Some(id) = saved.not_done {
+        let m = state.store.missed_record(id).await?;
+        if m.patient != record.patient.nhs_number {
+            return Err(AppError::NotFound(format!(
+                "no record {id} of observations not done for this patient"
+            )));
+        }
+        said.notice = Some(format!(
+            "Recorded: observations not done ({}). The patient stays overdue and the registered nurse sees why.",
+            m.reason
+        ));
+    }
+    record_page(&state, &actor, &record, SetForm::default(), said).await
 }
 
 pub(crate) async fn record_set(
@@ -766,12 +795,8 @@ pub(crate) async fn record_set(
             if let Some(e) = &done.escalation {
                 state.events.escalation_raised(&e.place);
             }
-            let said = Said {
-                recorded: Some(done),
-                ..Said::default()
-            };
-            let page = record_page(&state, &actor, &record, SetForm::default(), said).await?;
-            Ok((StatusCode::CREATED, page).into_response())
+            let to = format!("/patients/{nhs}/observations/new?recorded={}", done.set.id);
+            Ok(axum::response::Redirect::to(&to).into_response())
         }
     }
 }
@@ -782,7 +807,7 @@ pub(crate) struct MissedForm {
     reason: String,
 }
 
-/// Observations not done: recorded with the reason, the record page shown again saying so.
+/// Observations not done: recorded with the reason, then the record page saying so.
 pub(crate) async fn record_missed(
     State(state): State<AppState>,
     actor: Actor,
@@ -793,18 +818,10 @@ pub(crate) async fn record_missed(
     let by = actor.profile.staff.username.clone();
     let blank = SetForm::default();
     match obs::missed(&state.store, &state.pack, &nhs, &by, &form.reason, &actor.audit_name()).await {
-        Ok(Outcome::Done(())) => {
+        Ok(Outcome::Done(id)) => {
             state.events.escalation_raised(record.patient.place.as_str());
-            let said = Said {
-                notice: Some(format!(
-                    "Recorded: observations not done ({}). The patient stays overdue and the registered nurse sees \
-                     why.",
-                    form.reason.trim()
-                )),
-                ..Said::default()
-            };
-            let page = record_page(&state, &actor, &record, blank, said).await?;
-            Ok((StatusCode::CREATED, page).into_response())
+            let to = format!("/patients/{nhs}/observations/new?not_done={id}");
+            Ok(axum::response::Redirect::to(&to).into_response())
         }
         Ok(Outcome::Refused(reasons)) => {
             let said = Said {
@@ -929,8 +946,30 @@ async fn inbox_page(
     })
 }
 
-pub(crate) async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Html<String>, AppError> {
-    inbox_page(&state, &actor, None, Vec::new()).await
+/// The escalation the inbox says its reader has just acknowledged.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JustAcknowledged {
+    acknowledged: Option<i64>,
+}
+
+pub(crate) async fn inbox(
+    State(state): State<AppState>,
+    actor: Actor,
+    query: PageQuery<JustAcknowledged>,
+) -> Result<Html<String>, AppError> {
+    let message = match just_saved(query)?.acknowledged {
+        // Said only to the person who acknowledged it, who may read the patient's record.
+        Some(id) => {
+            let e = state.store.escalation(id).await?;
+            if e.acknowledged_by.as_deref() != Some(actor.profile.staff.username.as_str()) {
+                return Err(AppError::NotFound(format!("no escalation {id} acknowledged by you")));
+            }
+            Some(format!("Escalation {} for {} acknowledged.", e.id, e.patient_name))
+        }
+        None => None,
+    };
+    inbox_page(&state, &actor, message, Vec::new()).await
 }
 
 pub(crate) async fn acknowledge(
@@ -946,11 +985,8 @@ pub(crate) async fn acknowledge(
         }
         Outcome::Done(n) => {
             state.events.escalation_raised(&n.escalation.place);
-            let msg = format!(
-                "Escalation {} for {} acknowledged.",
-                n.escalation.id, n.escalation.patient_name
-            );
-            Ok(inbox_page(&state, &actor, Some(msg), Vec::new()).await?.into_response())
+            let to = format!("/inbox?acknowledged={}", n.escalation.id);
+            Ok(axum::response::Redirect::to(&to).into_response())
         }
     }
 }
@@ -979,8 +1015,38 @@ struct PrescribePage<'a> {
     done: Option<String>,
 }
 
-pub(crate) async fn prescribe_page(actor: Actor, Opened(record): Opened) -> Result<Response, AppError> {
+/// The prescription the prescribe page says its reader has just made.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JustPrescribed {
+    prescribed: Option<i64>,
+}
+
+pub(crate) async fn prescribe_page(
+    State(state): State<AppState>,
+    actor: Actor,
+    Opened(record): Opened,
+    query: PageQuery<JustPrescribed>,
+) -> Result<Response, AppError> {
     let p = record.patient;
+    let done = match just_saved(query)?.prescribed {
+        Some(id) => {
+            let (patient, by, rx) = state.store.prescription(id).await?;
+            if patient != p.nhs_number || by != actor.profile.staff.username.as_str() {
+                return Err(AppError::NotFound(format!(
+                    "no prescription {id} of yours for this patient"
+                )));
+            }
+            Some(format!(
+                "Prescribed: {} {} {} {}.",
+                rx.medicine,
+                rx.dose,
+                rx.route.as_str(),
+                rx.frequency
+            ))
+        }
+        None => None,
+    };
     render(&PrescribePage {
         actor: &actor,
         nhs: p.nhs_number.to_string(),
@@ -988,7 +1054,7 @@ pub(crate) async fn prescribe_page(actor: Actor, Opened(record): Opened) -> Resu
         form: PrescribeForm::default(),
         error: None,
         reasons: Vec::new(),
-        done: None,
+        done,
     })
     .map(IntoResponse::into_response)
 }
@@ -1019,22 +1085,16 @@ pub(crate) async fn prescribe(
         }
     };
     let by = actor.profile.staff.username.clone();
-    let status =
-        match remit_services::imaging::prescribe(&state.store, &state.pack, &nhs, &by, &rx, &actor.audit_name()).await?
-        {
-            Outcome::Refused(reasons) => {
-                page.reasons = reasons;
-                StatusCode::FORBIDDEN
-            }
-            Outcome::Done(r) => {
-                page.done = Some(format!(
-                    "Prescribed: {} {} {} {}.",
-                    r.content.medicine, r.content.dose, r.content.route, r.content.frequency
-                ));
-                StatusCode::CREATED
-            }
-        };
-    Ok((status, render(&page)?).into_response())
+    match remit_services::imaging::prescribe(&state.store, &state.pack, &nhs, &by, &rx, &actor.audit_name()).await? {
+        Outcome::Refused(reasons) => {
+            page.reasons = reasons;
+            Ok((StatusCode::FORBIDDEN, render(&page)?).into_response())
+        }
+        Outcome::Done(r) => {
+            let to = format!("/patients/{nhs}/prescribe?prescribed={}", r.id);
+            Ok(axum::response::Redirect::to(&to).into_response())
+        }
+    }
 }
 
 /// The live score the record form shows as values are typed (`POST /api/news2/score`): the same parser and

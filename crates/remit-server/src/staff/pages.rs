@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::http::auth::Actor;
 use crate::http::error::{AppError, render};
-use crate::http::pages::{Notice, refused_page};
+use crate::http::pages::{Notice, PageQuery, just_saved, refused_page};
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
@@ -91,8 +91,29 @@ pub(crate) async fn my_work_page(state: &AppState, actor: &Actor, notice: Notice
     Ok((status, page).into_response())
 }
 
-pub(crate) async fn my_work(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
-    my_work_page(&state, &actor, Notice::default()).await
+/// The task a person's work page says has just moved (a task's form redirects here).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JustMovedTask {
+    task: Option<i64>,
+}
+
+pub(crate) async fn my_work(
+    State(state): State<AppState>,
+    actor: Actor,
+    query: PageQuery<JustMovedTask>,
+) -> Result<Response, AppError> {
+    let mut notice = Notice::default();
+    if let Some(id) = just_saved(query)?.task {
+        // Said only to a party to the task.
+        let t = state.store.task(id).await?;
+        let me = actor.profile.staff.username.as_str();
+        if t.delegator != me && t.delegatee != me && t.supervisor.as_deref() != Some(me) {
+            return Err(AppError::NotFound(format!("no task {id} of yours")));
+        }
+        notice.message = Some(format!("Task {} is now {}.", t.id, t.status.as_str()));
+    }
+    my_work_page(&state, &actor, notice).await
 }
 
 struct MatrixRow {
@@ -200,8 +221,43 @@ async fn education_page(state: &AppState, actor: &Actor, notice: Notice) -> Resu
     Ok((status, page).into_response())
 }
 
-pub(crate) async fn education(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
-    education_page(&state, &actor, Notice::default()).await
+/// The sign-off the education page says its reader has just made (the sign-off form redirects here).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JustSignedOff {
+    signed_off: Option<String>,
+    competency: Option<String>,
+}
+
+pub(crate) async fn education(
+    State(state): State<AppState>,
+    actor: Actor,
+    query: PageQuery<JustSignedOff>,
+) -> Result<Response, AppError> {
+    let mut notice = Notice::default();
+    if let JustSignedOff {
+        signed_off: Some(staff),
+        competency: Some(competency),
+    } = just_saved(query)?
+    {
+        // The newest sign-off of that competency by the reader.
+        let staff = Username::parse(&staff)?;
+        let competency = CompetencyId::parse(&competency)?;
+        let me = actor.profile.staff.username.as_str();
+        let d = state
+            .store
+            .competency_records(Some(&staff))
+            .await?
+            .into_iter()
+            .filter(|c| c.record.competency == competency && c.record.assessor.as_deref() == Some(me))
+            .max_by_key(|c| c.record.signed_off_on)
+            .ok_or_else(|| AppError::NotFound(format!("no sign-off of `{competency}` for {staff} by you")))?;
+        notice.message = Some(format!(
+            "{}: `{}` signed off, valid until {}.",
+            d.staff, d.record.competency, d.record.expires_on
+        ));
+    }
+    education_page(&state, &actor, notice).await
 }
 
 #[derive(Deserialize)]
@@ -242,11 +298,10 @@ pub(crate) async fn sign_off(
         evidence: form.evidence,
     };
     let o = remit_services::competency::sign_off(&state.store, &state.pack, &s, &actor.audit_name()).await;
-    let notice = Notice::of(o, |d| {
-        format!(
-            "{}: `{}` signed off, valid until {}.",
-            d.staff, d.competency, d.expires_on
-        )
-    })?;
+    if let Ok(remit_services::scope::Outcome::Done(d)) = &o {
+        let to = format!("/education?signed_off={}&competency={}", d.staff, d.competency);
+        return Ok(axum::response::Redirect::to(&to).into_response());
+    }
+    let notice = Notice::of(o, |_| String::new())?;
     education_page(&state, &actor, notice).await
 }

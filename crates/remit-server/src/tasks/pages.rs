@@ -7,7 +7,7 @@ use crate::http::pages::Notice;
 use crate::staff::pages::my_work_page;
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use remit_domain::task::Move;
 use serde::Deserialize;
 
@@ -36,5 +36,8 @@ pub(crate) async fn task_move(
     )
     .await;
     let notice = Notice::of(o, |t| format!("Task {} is now {}.", t.id, t.status.as_str()))?;
+    if notice.done() {
+        return Ok(axum::response::Redirect::to(&format!("/me?task={id}")).into_response());
+    }
     my_work_page(&state, &actor, notice).await
 }
