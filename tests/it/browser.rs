@@ -256,6 +256,21 @@ async fn a_nurses_open_inbox_shows_a_new_escalation_without_reloading(db: TestDb
             // A marker that a reload would wipe.
             b.client.execute("window.stillHere = 42; return null;", vec![]).await?;
             tokio::time::sleep(Duration::from_millis(300)).await;
+            // The header counts what waits for her acknowledgement, as the page's title does.
+            let count = "return Number(document.getElementById('inbox-count').textContent || 0);";
+            let titled = |n: i64| {
+                if n > 0 {
+                    format!("({n}) Inbox")
+                } else {
+                    "Inbox".to_owned()
+                }
+            };
+            let before = b.client.execute(count, vec![]).await?.as_i64().unwrap_or(0);
+            let title = b.client.execute("return document.title;", vec![]).await?;
+            ensure!(
+                title.as_str().is_some_and(|t| t.starts_with(&titled(before))),
+                "{title}"
+            );
             // Alex records a 7 for Margaret elsewhere.
             let set = json!({"respiration_rate": 25, "spo2": 93, "on_oxygen": false, "systolic_bp": 105, "pulse": 105,
                              "consciousness": "alert", "temperature": 37.5});
@@ -276,6 +291,47 @@ async fn a_nurses_open_inbox_shows_a_new_escalation_without_reloading(db: TestDb
             b.wait_for_text("#escalations", "Margaret Hughes").await?;
             let marker = b.client.execute("return window.stillHere;", vec![]).await?;
             ensure!(marker == json!(42), "the page was reloaded: {marker}");
+            // The count rises in the header and the title, and the rise is alerted (a tone, a notification where
+            // allowed), once.
+            let mut now = (0, json!(null), json!(null));
+            for _ in 0..50 {
+                now = (
+                    b.client.execute(count, vec![]).await?.as_i64().unwrap_or(0),
+                    b.client.execute("return document.title;", vec![]).await?,
+                    b.client
+                        .execute("return document.body.dataset.alerts || null;", vec![])
+                        .await?,
+                );
+                if now.0 == before + 1 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            ensure!(now.0 == before + 1, "the header's count did not rise: {now:?}");
+            ensure!(
+                now.1.as_str().is_some_and(|t| t.starts_with(&titled(before + 1))),
+                "{now:?}"
+            );
+            ensure!(now.2 == json!("1"), "one alert raised: {now:?}");
+            // Most urgent first: Margaret's new emergency waits for acknowledgement, ahead of any escalation that
+            // waits only for review.
+            let order: Vec<String> = b
+                .client
+                .execute(
+                    "return [...document.querySelectorAll('[data-escalation]')].map(e => e.dataset.state);",
+                    vec![],
+                )
+                .await?
+                .as_array()
+                .context("states")?
+                .iter()
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+                .collect();
+            let first_reviewed = order.iter().position(|s| s != "open").unwrap_or(order.len());
+            ensure!(
+                order[first_reviewed..].iter().all(|s| s != "open"),
+                "unacknowledged first: {order:?}"
+            );
             b.screenshot("inbox-new-escalation").await?;
             // Acknowledge it.
             let buttons = b.client.find_all(Locator::Css("[data-escalation] button")).await?;

@@ -24,12 +24,14 @@ crate::tests!(
     scale_2_only_for_its_target,
     a_score_of_5_or_a_single_3_prompts_a_sepsis_screen,
     times_people_read_are_uk_local_time,
+    the_inbox_puts_the_most_urgent_first_and_says_when_a_score_rose,
 );
 
 const MARGARET: &str = "9990001375";
 const GEORGE: &str = "9990005486";
 const AISHA: &str = "9990004110";
 const JOHN: &str = "9990012334";
+const FATIMA: &str = "9990006857";
 
 fn set(rr: i64, spo2: i64, sbp: i64, pulse: i64, acvpu: &str, temp: f64) -> Value {
     json!({"respiration_rate": rr, "spo2": spo2, "on_oxygen": false, "systolic_bp": sbp, "pulse": pulse,
@@ -844,4 +846,82 @@ async fn times_people_read_are_uk_local_time(db: TestDb) -> Result<()> {
     // The conversion itself, across the change to summer time, is held by the domain's unit test.
     ensure!(remit_domain::time::uk_short(remit_domain::time::parse_instant("t", taken)?) == "2 Jul 00:30");
     Ok(())
+}
+
+/// H3: the inbox puts what waits for acknowledgement first, then the most severe, then the longest waiting; counts
+/// what waits in its title (and in every page's header, `browser::a_nurses_open_inbox_shows_a_new_escalation_…`);
+/// never shows an open escalation in green; and says when a score rose after the escalation was raised.
+async fn the_inbox_puts_the_most_urgent_first_and_says_when_a_score_rose(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    app.story(
+        &db,
+        vec![
+            recorded(
+                "a ward-level set for George",
+                "alex.ap",
+                GEORGE,
+                set(16, 97, 124, 95, "alert", 37.0),
+            )
+            .keep("george", "/escalation/id")
+            .said(at("/escalation/level", "ward"))
+            .into(),
+            wait(5),
+            recorded("Fatima's NEWS2 7, five minutes later", "alex.ap", FATIMA, seven())
+                .keep("fatima", "/escalation/id")
+                .into(),
+            recorded("Margaret's NEWS2 5", "alex.ap", MARGARET, five())
+                .keep("margaret", "/escalation/id")
+                .into(),
+            api(
+                "Priya acknowledges Margaret's",
+                "priya.rn",
+                "POST /api/escalations/{margaret}/acknowledge",
+                S::OK,
+            )
+            .body(json!({}))
+            .into(),
+            page("the inbox, most urgent first", "priya.rn", "GET /inbox", S::OK)
+                .said(Said::InOrder(&[
+                    "data-escalation=\"{fatima}\"",
+                    "data-escalation=\"{george}\"",
+                    "data-escalation=\"{margaret}\"",
+                ]))
+                .said(Said::Contains("<title>(2) Inbox"))
+                .said(Said::Contains(
+                    "class=\"alert alert-emergency alert-unacknowledged\" data-escalation=\"{fatima}\"",
+                ))
+                .said(Said::Contains(
+                    "class=\"alert alert-ward alert-unacknowledged\" data-escalation=\"{george}\"",
+                ))
+                .said(Said::Contains(
+                    "class=\"alert alert-urgent\" data-escalation=\"{margaret}\"",
+                ))
+                .into(),
+            api("the same over the API", "priya.rn", "GET /api/inbox", S::OK)
+                .said(at("/to_acknowledge", 2))
+                .said(Said::Kept("/escalations/0/id", "fatima"))
+                .said(Said::Kept("/escalations/1/id", "george"))
+                .said(Said::Has(
+                    "/escalations",
+                    json!({"id": "{margaret}", "waiting_for": "review"}),
+                ))
+                .into(),
+            recorded("Fatima's NEWS2 18", "alex.ap", FATIMA, eighteen())
+                .said(Said::Kept("/escalation/id", "fatima"))
+                .into(),
+            page("the inbox says the score rose", "priya.rn", "GET /inbox", S::OK)
+                .said(Said::Contains("Score rose</strong>: raised again: NEWS2 18"))
+                .said(Said::Contains("worse than the NEWS2 7"))
+                .into(),
+            api(
+                "and so does the escalation",
+                "priya.rn",
+                "GET /api/escalations/{fatima}",
+                S::OK,
+            )
+            .said(Said::Text("/score_rose", "raised again: NEWS2 18"))
+            .into(),
+        ],
+    )
+    .await
 }

@@ -22,6 +22,8 @@ pub enum Said {
     At(&'static str, Value),
     /// The body does not contain this.
     Lacks(&'static str),
+    /// The body contains these, each after the one before.
+    InOrder(&'static [&'static str]),
     /// Nothing, or null, at this JSON pointer.
     Absent(&'static str),
     /// The value at this JSON pointer is the one kept under this name.
@@ -371,6 +373,16 @@ fn check(what: &str, res: &TestResponse, said: &[Said], kept: &Kept) -> Result<(
             Said::Kept(pointer, name) => json()?.pointer(pointer) == Some(kept.get(name)?),
             Said::Contains(words) => body.contains(&kept.fill(words)),
             Said::Lacks(words) => !body.contains(&kept.fill(words)),
+            Said::InOrder(all) => {
+                let mut from = 0;
+                all.iter().all(|words| match body[from..].find(&kept.fill(words)) {
+                    Some(at) => {
+                        from += at + 1;
+                        true
+                    }
+                    None => false,
+                })
+            }
             Said::Count(pointer, n) => json()?
                 .pointer(pointer)
                 .and_then(Value::as_array)

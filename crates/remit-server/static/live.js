@@ -12,6 +12,7 @@
         if (next) el.innerHTML = next.innerHTML;
       });
     });
+    if (window.remit && window.remit.refreshInbox) window.remit.refreshInbox();
   });
   source.addEventListener("error", function () {
     if (source.readyState !== EventSource.CLOSED || document.getElementById("live-stopped")) return;

@@ -219,7 +219,7 @@ pub(crate) async fn escalate(
     }
     new.level = level.max(open.level);
     let what = format!(
-        "raised again: {}, worse than the {} it carried{}",
+        "{RAISED_AGAIN}{}, worse than the {} it carried{}",
         score_words(a.total, new.level, a.not_scored),
         open.score.map_or_else(|| "set".to_owned(), |s| format!("NEWS2 {s}")),
         if open.acknowledged {
@@ -758,6 +758,8 @@ pub struct EscalationNotice {
     pub recipients: Vec<Recipient>,
     /// Nobody on duty where the patient is could acknowledge it: the people the routes name for that are told.
     pub no_one_to_acknowledge: bool,
+    /// Its score rose since it was raised: the newest such change, in its history's words.
+    pub score_rose: Option<String>,
 }
 
 /// The response to an escalation raised by a set NEWS2 did not score.
@@ -1010,8 +1012,40 @@ async fn notice(
         waiting_minutes: (until - raised).num_minutes(),
         recipients,
         no_one_to_acknowledge: no_one,
+        score_rose: e
+            .history
+            .iter()
+            .rev()
+            .find(|h| h.what.starts_with(RAISED_AGAIN))
+            .map(|h| h.what.clone()),
         escalation: e,
     })
+}
+
+/// How an escalation's history begins the entry of a worse set raising it again.
+const RAISED_AGAIN: &str = "raised again: ";
+
+/// The open escalations addressed to `username` now, most urgent first: those waiting for acknowledgement before
+/// those waiting for review, then the most severe, then the longest waiting.
+pub async fn inbox(store: &Store, pack: &PolicyPack, username: &str) -> Result<Vec<EscalationNotice>, StoreError> {
+    let filter = EscalationFilter {
+        open: true,
+        place: None,
+        patient: None,
+    };
+    let mut list: Vec<EscalationNotice> = notices(store, pack, &filter)
+        .await?
+        .into_iter()
+        .filter(|n| n.recipients.iter().any(|r| r.username == username))
+        .collect();
+    list.sort_by_key(|n| {
+        std::cmp::Reverse((
+            n.waiting_for == Some("acknowledgement"),
+            n.escalation.level,
+            n.waiting_minutes,
+        ))
+    });
+    Ok(list)
 }
 
 /// A set as it was recorded, read back: the answer [`record`] gave, again (the same assessment of the same readings,

@@ -40,6 +40,11 @@ const STATIC: &[(&str, &str, &str)] = &[
         include_str!("../../static/live.js"),
     ),
     (
+        "header.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/header.js"),
+    ),
+    (
         "record.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/record.js"),

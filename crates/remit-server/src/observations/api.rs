@@ -450,6 +450,19 @@ pub(crate) async fn escalations(
     ))
 }
 
+/// The signed-in person's inbox: the open escalations addressed to them now, most urgent first (waiting for
+/// acknowledgement before waiting for review, then the most severe, then the longest waiting), and how many wait for
+/// acknowledgement.
+#[utoipa::path(get, path = "/api/inbox", tag = "escalations",
+    responses((status = 200, body = Object), (status = 401, body = Object)))]
+pub(crate) async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, AppError> {
+    let list = obs::inbox(&state.store, &state.pack, actor.profile.staff.username.as_str()).await?;
+    let to_acknowledge = list.iter().filter(|n| n.escalation.state == "open").count();
+    Ok(Json(
+        serde_json::json!({"to_acknowledge": to_acknowledge, "escalations": list}),
+    ))
+}
+
 /// One escalation, with the people it is addressed to now, to those who may read its patient's record (the
 /// refusal of anyone else is audited, as every refused read of a record is).
 #[utoipa::path(get, path = "/api/escalations/{id}", tag = "escalations",

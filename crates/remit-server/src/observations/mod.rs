@@ -38,6 +38,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::overdue))
         .routes(routes!(api::escalations))
         .routes(routes!(api::escalation))
+        .routes(routes!(api::inbox))
         .routes(routes!(api::acknowledge))
         .routes(routes!(api::review))
         .routes(routes!(api::score))

@@ -889,6 +889,13 @@ struct InboxPage<'a> {
     reasons: Vec<String>,
 }
 
+impl InboxPage<'_> {
+    /// How many of the reader's escalations wait for acknowledgement.
+    fn to_acknowledge(&self) -> usize {
+        self.escalations.iter().filter(|n| n.escalation.state == "open").count()
+    }
+}
+
 async fn inbox_page(
     state: &AppState,
     actor: &Actor,
@@ -896,20 +903,7 @@ async fn inbox_page(
     reasons: Vec<String>,
 ) -> Result<Html<String>, AppError> {
     let me = actor.profile.staff.username.as_str();
-    let all = obs::notices(
-        &state.store,
-        &state.pack,
-        &EscalationFilter {
-            open: true,
-            place: None,
-            patient: None,
-        },
-    )
-    .await?;
-    let escalations: Vec<EscalationNotice> = all
-        .into_iter()
-        .filter(|n| n.recipients.iter().any(|r| r.username == me))
-        .collect();
+    let escalations = obs::inbox(&state.store, &state.pack, me).await?;
     let countersign = state
         .store
         .list_tasks(&remit_store::task::TaskFilter {
