@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use sqlx::Executor;
 
 use crate::helpers::{Auth, TestApp, TestDb, TestResponse};
-use crate::tables::{Said, api, audit, audit_from_here, page};
+use crate::tables::{Said, api, audit, audit_from_here, given, page};
 use serde_json::json;
 
 crate::tests!(
@@ -20,6 +20,7 @@ crate::tests!(
     the_audit_page_shows_whether_the_chain_verifies,
     every_form_answers_hostile_values_without_a_server_error,
     a_refresh_never_repeats_a_write,
+    every_patient_page_carries_the_patient_banner,
 );
 
 async fn post(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> Result<TestResponse> {
@@ -607,6 +608,60 @@ async fn a_refresh_never_repeats_a_write(db: TestDb) -> Result<()> {
             )
             .into(),
             page("someone else's task", "ben.rn", "GET /me?task=1", StatusCode::NOT_FOUND).into(),
+        ],
+    )
+    .await
+}
+
+/// Every page about one patient opens with the patient banner: the family name in capitals, then the given name;
+/// date of birth in UK form and age; sex; the NHS number as 3 3 4; where the patient is.
+async fn every_patient_page_carries_the_patient_banner(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let today = remit_domain::time::london_date(app.store.now());
+    let born = |date: &str| -> Result<String> {
+        let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")?;
+        Ok(format!(
+            "{} ({} years)",
+            remit_domain::time::uk_date(d),
+            today.years_since(d).context("born before today")?
+        ))
+    };
+    let margaret = |what, who, path| {
+        page(what, who, path, StatusCode::OK)
+            .said(Said::InOrder(&[
+                "id=\"patient-banner\"",
+                "HUGHES, Margaret",
+                "<dd>{margaret}</dd>",
+                "<dd>Female</dd>",
+                "<dd>999 000 1375</dd>",
+                "<dd>Ward 7 — Acute Medical Unit, bed 1</dd>",
+                "<h1>",
+            ]))
+            .into()
+    };
+    app.story(
+        &db,
+        vec![
+            given("margaret", born("1942-03-14")?),
+            given("linda", born("1979-08-25")?),
+            margaret("her chart", "priya.rn", "GET /patients/9990001375"),
+            margaret(
+                "recording a set",
+                "alex.ap",
+                "GET /patients/9990001375/observations/new",
+            ),
+            margaret("prescribing", "maria.acp", "GET /patients/9990001375/prescribe"),
+            page("an X-ray request", "tom.rad", "GET /imaging/requests/2", StatusCode::OK)
+                .said(Said::InOrder(&[
+                    "id=\"patient-banner\"",
+                    "EVANS, Linda",
+                    "<dd>{linda}</dd>",
+                    "<dd>Female</dd>",
+                    "<dd>999 001 3705</dd>",
+                    "no bed",
+                    "<h1>",
+                ]))
+                .into(),
         ],
     )
     .await

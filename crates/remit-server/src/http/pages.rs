@@ -121,3 +121,50 @@ pub(crate) fn just_saved<T>(query: PageQuery<T>) -> Result<T, AppError> {
         .map(|q| q.0)
         .map_err(|e| AppError::Unprocessable(format!("query: {}", e.body_text())))
 }
+
+/// The patient banner every page about one patient carries, as the NHS's patient identification guidance lays it
+/// out: the family name in capitals, then the given name; date of birth and age; sex; the NHS number in groups of
+/// 3, 3 and 4; where the patient is.
+pub(crate) struct Banner {
+    pub(crate) name: String,
+    pub(crate) born: String,
+    pub(crate) age: String,
+    pub(crate) sex: String,
+    pub(crate) nhs: String,
+    pub(crate) place: String,
+    pub(crate) bed: String,
+}
+
+impl Banner {
+    /// The banner of `patient`, at `place_name`, on `today` (London's date).
+    pub(crate) fn of(patient: &remit_domain::patient::Patient, place_name: &str, today: chrono::NaiveDate) -> Self {
+        let age = match patient.age_on(today) {
+            0 => "under a year".to_owned(),
+            1 => "1 year".to_owned(),
+            n => format!("{n} years"),
+        };
+        let nhs = patient.nhs_number.as_str();
+        let mut sex = patient.sex.as_str().to_owned();
+        if let Some(first) = sex.get(..1) {
+            sex.replace_range(..1, &first.to_uppercase());
+        }
+        Self {
+            name: format!(
+                "{}, {}",
+                patient.family_name.as_str().to_uppercase(),
+                patient.given_name.as_str()
+            ),
+            born: remit_domain::time::uk_date(patient.date_of_birth),
+            age,
+            sex,
+            nhs: format!("{} {} {}", &nhs[..3], &nhs[3..6], &nhs[6..]),
+            place: place_name.to_owned(),
+            bed: patient.bed.clone().unwrap_or_else(|| "no bed".to_owned()),
+        }
+    }
+
+    /// The banner of a patient's record as the gate opened it.
+    pub(crate) fn of_record(record: &remit_store::patient::PatientRecord, today: chrono::NaiveDate) -> Self {
+        Self::of(&record.patient, &record.place_name, today)
+    }
+}

@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::http::auth::Actor;
 use crate::http::error::{AppError, render};
-use crate::http::pages::{Notice, PageQuery, just_saved, refused_page};
+use crate::http::pages::{Banner, Notice, PageQuery, just_saved, refused_page};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -47,6 +47,7 @@ pub(crate) async fn worklists(State(state): State<AppState>, actor: Actor) -> Re
 #[template(path = "request.html")]
 struct RequestPage<'a> {
     actor: &'a Actor,
+    banner: Banner,
     notice: Notice,
     r: RequestView,
     title: String,
@@ -75,7 +76,14 @@ async fn request_view(
     let exam = state.imaging.examination(&r.examination).ok();
     let title = exam.map_or_else(|| r.examination.clone(), |e| e.title.clone());
     let today = state.store.now().date_naive();
-    let born = state.store.patient(&r.patient).await?.date_of_birth;
+    let patient = state.store.patient(&r.patient).await?;
+    let born = patient.date_of_birth;
+    let place = state.store.place(&patient.place).await?;
+    let banner = Banner::of(
+        &patient,
+        &place.name,
+        remit_domain::time::london_date(state.store.now()),
+    );
     let asks_pregnancy = exam.is_some_and(|e| {
         state
             .imaging
@@ -95,6 +103,7 @@ async fn request_view(
     let status = notice.status();
     let page = render(&RequestPage {
         actor,
+        banner,
         notice,
         r,
         title,

@@ -5,7 +5,7 @@ use crate::AppState;
 use crate::http::auth::{Actor, Claimed};
 use crate::http::error::{AppError, render};
 use crate::http::gate::Opened;
-use crate::http::pages::{PageQuery, just_saved, refused_page};
+use crate::http::pages::{Banner, PageQuery, just_saved, refused_page};
 use crate::observations::chart::chart_svg;
 use askama::Template;
 use axum::Form;
@@ -271,10 +271,9 @@ struct HistoryRow {
 #[template(path = "patient.html")]
 struct PatientPage<'a> {
     actor: &'a Actor,
+    banner: Banner,
     nhs: String,
     name: String,
-    place: String,
-    bed: String,
     chart: String,
     history: Vec<HistoryRow>,
     escalations: Vec<EscalationNotice>,
@@ -391,13 +390,11 @@ pub(crate) async fn patient_page(
             frequency_text(s.monitoring, s.complete, s.total.is_some())
         )
     });
-    let patient = record.patient;
     let page = render(&PatientPage {
         actor: &actor,
+        banner: Banner::of_record(&record, london_date(state.store.now())),
         nhs: nhs.to_string(),
-        name: patient.display_name(),
-        place: patient.place.to_string(),
-        bed: patient.bed.unwrap_or_else(|| "—".into()),
+        name: record.patient.display_name(),
         chart: chart_svg(&current).map_err(|e| AppError::Internal(format!("chart: {e}")))?,
         history,
         escalations,
@@ -581,6 +578,7 @@ impl SetForm {
 #[template(path = "record.html")]
 struct RecordPage<'a> {
     actor: &'a Actor,
+    banner: Banner,
     nhs: String,
     name: String,
     form: SetForm,
@@ -693,6 +691,7 @@ async fn record_page(
     let needs_supervisor = actor.profile.staff.level.is_some_and(|l| l.get() <= 3);
     render(&RecordPage {
         actor,
+        banner: Banner::of_record(record, today),
         nhs: patient.nhs_number.to_string(),
         name: patient.display_name(),
         form,
@@ -1001,6 +1000,7 @@ pub(crate) struct PrescribeForm {
 #[template(path = "prescribe.html")]
 struct PrescribePage<'a> {
     actor: &'a Actor,
+    banner: Banner,
     nhs: String,
     name: String,
     form: PrescribeForm,
@@ -1022,6 +1022,7 @@ pub(crate) async fn prescribe_page(
     Opened(record): Opened,
     query: PageQuery<JustPrescribed>,
 ) -> Result<Response, AppError> {
+    let banner = Banner::of_record(&record, london_date(state.store.now()));
     let p = record.patient;
     let done = match just_saved(query)?.prescribed {
         Some(id) => {
@@ -1043,6 +1044,7 @@ pub(crate) async fn prescribe_page(
     };
     render(&PrescribePage {
         actor: &actor,
+        banner,
         nhs: p.nhs_number.to_string(),
         name: p.display_name(),
         form: PrescribeForm::default(),
@@ -1059,10 +1061,12 @@ pub(crate) async fn prescribe(
     Opened(record): Opened,
     Form(form): Form<PrescribeForm>,
 ) -> Result<Response, AppError> {
+    let banner = Banner::of_record(&record, london_date(state.store.now()));
     let p = record.patient;
     let nhs = p.nhs_number.clone();
     let mut page = PrescribePage {
         actor: &actor,
+        banner,
         nhs: nhs.to_string(),
         name: p.display_name(),
         form,

@@ -254,7 +254,9 @@ pub(crate) async fn education(
             .ok_or_else(|| AppError::NotFound(format!("no sign-off of `{competency}` for {staff} by you")))?;
         notice.message = Some(format!(
             "{}: `{}` signed off, valid until {}.",
-            d.staff, d.record.competency, d.record.expires_on
+            d.staff,
+            d.record.competency,
+            remit_domain::time::uk_date(d.record.expires_on)
         ));
     }
     education_page(&state, &actor, notice).await
