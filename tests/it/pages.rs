@@ -21,6 +21,7 @@ crate::tests!(
     every_form_answers_hostile_values_without_a_server_error,
     a_refresh_never_repeats_a_write,
     every_patient_page_carries_the_patient_banner,
+    work_done_under_direct_supervision_is_countersigned_from_the_inbox,
 );
 
 async fn post(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> Result<TestResponse> {
@@ -206,13 +207,24 @@ async fn my_work_shows_tasks_scope_and_competencies_and_moves_a_task(db: TestDb)
     let alex = app.sign_in("alex.ap", "remit-demo").await?;
     let me = app.get("/me", &alex).await?;
     ensure!(me.status == StatusCode::OK);
+    // The task in words, with the buttons its state allows Alex now: accept or decline, not yet start or complete.
     for needle in [
-        "procedure.venepuncture",
-        "What I may do now",
-        "catheterisation",
-        "expired",
-        "expires in 20 days",
+        "<strong>Take blood</strong>",
+        "Fatima Noor</a>, bed 5",
+        "From Priya Shah to Alex Morgan",
+        "action=\"/tasks/1/accept\"",
+        "action=\"/tasks/1/decline\"",
     ] {
+        ensure!(me.body.contains(needle), "/me lacks `{needle}`");
+    }
+    for absent in [
+        "procedure.venepuncture",
+        "action=\"/tasks/1/start\"",
+        "action=\"/tasks/1/complete\"",
+    ] {
+        ensure!(!me.body.contains(absent), "/me shows `{absent}`");
+    }
+    for needle in ["What I may do now", "catheterisation", "expired", "expires in 20 days"] {
         ensure!(me.body.contains(needle), "/me lacks `{needle}`");
     }
     ensure!(me.body.contains("Prescribe a medicine") && me.body.contains("not allowed"));
@@ -661,6 +673,96 @@ async fn every_patient_page_carries_the_patient_banner(db: TestDb) -> Result<()>
                     "no bed",
                     "<h1>",
                 ]))
+                .into(),
+        ],
+    )
+    .await
+}
+
+/// Every move of a delegated task from the browser, each person offered only the moves the task's state allows them:
+/// the delegatee accepts, starts and completes; work under direct supervision then waits in the supervisor's inbox
+/// with Countersign and Return buttons, and is countersigned there.
+async fn work_done_under_direct_supervision_is_countersigned_from_the_inbox(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let task = json!({
+        "resourceType": "Task", "status": "requested", "intent": "order",
+        "code": {"coding": [{"system": "urn:remit:activity", "code": "imaging.expose"}]},
+        "for": {"identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9990012334"}},
+        "owner": {"reference": "Practitioner/ria.trainee"},
+        "input": [
+            {"type": {"text": "supervision"}, "valueCode": "direct"},
+            {"type": {"text": "supervisor"}, "valueReference": {"reference": "Practitioner/tom.rad"}},
+            {"type": {"text": "exam-region"}, "valueCode": "chest"}
+        ]
+    });
+    let button = |mv| Said::Contains(mv);
+    app.story(
+        &db,
+        vec![
+            api(
+                "Tom asks Ria for a chest X-ray under his direct supervision",
+                "tom.rad",
+                "POST /fhir/Task",
+                StatusCode::CREATED,
+            )
+            .body(task)
+            .keep("id", "/id")
+            .into(),
+            page("Ria may accept or decline it", "ria.trainee", "GET /me", StatusCode::OK)
+                .said(Said::Contains("<strong>Perform an X-ray exposure — chest</strong>"))
+                .said(Said::Contains("John Murphy"))
+                .said(button("action=\"/tasks/{id}/accept\""))
+                .said(button("action=\"/tasks/{id}/decline\""))
+                .said(Said::Lacks("action=\"/tasks/{id}/complete\""))
+                .into(),
+            page("she accepts", "ria.trainee", "POST /tasks/{id}/accept", StatusCode::OK)
+                .redirects()
+                .said(Said::Contains("is now accepted"))
+                .said(button("action=\"/tasks/{id}/start\""))
+                .said(Said::Lacks("action=\"/tasks/{id}/accept\""))
+                .into(),
+            page("she starts", "ria.trainee", "POST /tasks/{id}/start", StatusCode::OK)
+                .redirects()
+                .said(button("action=\"/tasks/{id}/complete\""))
+                .said(button("action=\"/tasks/{id}/fail\""))
+                .into(),
+            page(
+                "she completes",
+                "ria.trainee",
+                "POST /tasks/{id}/complete",
+                StatusCode::OK,
+            )
+            .redirects()
+            .said(Said::Contains("is now awaiting-countersignature"))
+            .into(),
+            page(
+                "it waits in Tom's inbox, to countersign or return",
+                "tom.rad",
+                "GET /inbox",
+                StatusCode::OK,
+            )
+            .said(Said::InOrder(&["Work to countersign", "data-task=\"{id}\"", "Ria"]))
+            .said(button("action=\"/tasks/{id}/countersign\""))
+            .said(button("action=\"/tasks/{id}/return\""))
+            .into(),
+            page(
+                "nobody else may countersign it",
+                "priya.rn",
+                "POST /tasks/{id}/countersign",
+                StatusCode::FORBIDDEN,
+            )
+            .into(),
+            page(
+                "Tom countersigns",
+                "tom.rad",
+                "POST /tasks/{id}/countersign",
+                StatusCode::OK,
+            )
+            .redirects()
+            .said(Said::Contains("is now completed"))
+            .into(),
+            page("and it has left his inbox", "tom.rad", "GET /inbox", StatusCode::OK)
+                .said(Said::Lacks("data-task=\"{id}\""))
                 .into(),
         ],
     )

@@ -149,6 +149,20 @@ impl Move {
             })
     }
 
+    /// The move as a page's button names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Move::Accept => "Accept",
+            Move::Decline => "Decline",
+            Move::Start => "Start",
+            Move::Complete => "Complete",
+            Move::Fail => "Could not be done",
+            Move::Countersign => "Countersign",
+            Move::Return => "Return for more work",
+            Move::Cancel => "Cancel the task",
+        }
+    }
+
     /// Who may make the move.
     pub fn by(self) -> Part {
         match self {
@@ -210,6 +224,31 @@ pub fn next_status(
     Ok(next)
 }
 
+/// The moves someone holding `parts` may make on a task that is `current` now: the buttons a page offers them.
+pub fn moves(current: TaskStatus, parts: &[Part], supervision: Supervision) -> Vec<Move> {
+    Move::ALL
+        .into_iter()
+        .filter(|mv| next_status(current, *mv, parts, supervision).is_ok())
+        .collect()
+}
+
+impl TaskView {
+    /// The parts `username` holds in this task (a person may hold several).
+    pub fn parts_of(&self, username: &str) -> Vec<Part> {
+        let mut parts = Vec::new();
+        if self.delegator == username {
+            parts.push(Part::Delegator);
+        }
+        if self.delegatee == username {
+            parts.push(Part::Delegatee);
+        }
+        if self.supervisor.as_deref() == Some(username) {
+            parts.push(Part::Supervisor);
+        }
+        parts
+    }
+}
+
 fn past(mv: Move) -> &'static str {
     match mv {
         Move::Accept => "accepted",
@@ -229,6 +268,40 @@ mod tests {
     use TaskStatus as S;
 
     const ALL_PARTS: [Part; 3] = [Part::Delegator, Part::Delegatee, Part::Supervisor];
+
+    /// A page offers each part only the moves the table allows it now.
+    #[test]
+    fn each_part_is_offered_only_its_moves_now() {
+        use Move as M;
+        let cases: &[(S, Part, Supervision, &[Move])] = &[
+            (
+                S::Requested,
+                Part::Delegatee,
+                Supervision::None,
+                &[M::Accept, M::Decline],
+            ),
+            (S::Requested, Part::Delegator, Supervision::None, &[M::Cancel]),
+            (S::Requested, Part::Supervisor, Supervision::Direct, &[]),
+            (S::Accepted, Part::Delegatee, Supervision::None, &[M::Start]),
+            (
+                S::InProgress,
+                Part::Delegatee,
+                Supervision::Direct,
+                &[M::Complete, M::Fail],
+            ),
+            (
+                S::AwaitingCountersignature,
+                Part::Supervisor,
+                Supervision::Direct,
+                &[M::Countersign, M::Return],
+            ),
+            (S::AwaitingCountersignature, Part::Delegatee, Supervision::Direct, &[]),
+            (S::Completed, Part::Delegator, Supervision::None, &[]),
+        ];
+        for (status, part, supervision, want) in cases {
+            assert_eq!(moves(*status, &[*part], *supervision), *want, "{status:?} {part:?}");
+        }
+    }
 
     /// Every (status, move) pair, with the status it leads to under indirect and direct supervision.
     #[test]

@@ -5,7 +5,7 @@
 use remit_domain::audit::AuditDraft;
 use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::Username;
-use remit_domain::task::{Move, Part, TaskStatus, next_status};
+use remit_domain::task::{Move, TaskStatus, next_status};
 use remit_policy::{Decision, ExamRegion, PolicyPack, Supervision};
 use remit_store::task::{NewTask, TaskView};
 use remit_store::{Store, StoreError};
@@ -213,16 +213,7 @@ pub async fn make_move(
         note: note.as_deref(),
     };
 
-    let mut parts = Vec::new();
-    if task.delegator == actor.as_str() {
-        parts.push(Part::Delegator);
-    }
-    if task.delegatee == actor.as_str() {
-        parts.push(Part::Delegatee);
-    }
-    if task.supervisor.as_deref() == Some(actor.as_str()) {
-        parts.push(Part::Supervisor);
-    }
+    let parts = task.parts_of(actor.as_str());
     let to = match next_status(task.status, mv, &parts, task.supervision) {
         Ok(to) => to,
         Err(e) => return refuse(store, audit_actor, &action, &target, vec![format!("{e}.")], &payload).await,
@@ -264,4 +255,67 @@ pub async fn make_move(
         })
         .await?;
     Ok(Outcome::Done(store.task(id).await?))
+}
+
+/// A delegated task as a person reads it on a page: the activity's title rather than its identifier, the patient by
+/// name and bed, the people by name, and the moves the reader may make on it now.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskCard {
+    pub task: TaskView,
+    /// "Record a 12-lead ECG", with the examination region for X-ray work.
+    pub title: String,
+    pub patient_name: String,
+    pub bed: Option<String>,
+    pub place_name: String,
+    pub delegator_name: String,
+    pub delegatee_name: String,
+    pub supervisor_name: Option<String>,
+    /// What the reader may do with it now (nothing, for someone with no part in it).
+    #[serde(skip)]
+    pub moves: Vec<Move>,
+}
+
+/// `tasks` as `reader` reads them (see [`TaskCard`]), in the order given.
+pub async fn cards(
+    store: &Store,
+    pack: &PolicyPack,
+    reader: &Username,
+    tasks: Vec<TaskView>,
+) -> Result<Vec<TaskCard>, StoreError> {
+    if tasks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (staff, places) = tokio::try_join!(store.list_staff(), store.places())?;
+    let name_of = |u: &str| {
+        staff
+            .iter()
+            .find(|s| s.staff.username.as_str() == u)
+            .map_or_else(|| u.to_owned(), |s| s.staff.name.to_string())
+    };
+    let mut out = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let patient = store.patient(&task.patient).await?;
+        let activity = pack
+            .activity(&task.activity)
+            .map_or_else(|| task.activity.clone(), |a| a.title.clone());
+        let title = match &task.exam_region {
+            Some(region) => format!("{activity} — {region}"),
+            None => activity,
+        };
+        out.push(TaskCard {
+            title,
+            patient_name: patient.display_name(),
+            bed: patient.bed.clone(),
+            place_name: places
+                .iter()
+                .find(|p| p.code == patient.place)
+                .map_or_else(|| patient.place.to_string(), |p| p.name.clone()),
+            delegator_name: name_of(&task.delegator),
+            delegatee_name: name_of(&task.delegatee),
+            supervisor_name: task.supervisor.as_deref().map(name_of),
+            moves: remit_domain::task::moves(task.status, &task.parts_of(reader.as_str()), task.supervision),
+            task,
+        });
+    }
+    Ok(out)
 }

@@ -880,7 +880,7 @@ pub(crate) async fn record_pregnancy(
 struct InboxPage<'a> {
     actor: &'a Actor,
     escalations: Vec<EscalationNotice>,
-    countersign: Vec<remit_store::task::TaskView>,
+    countersign: Vec<remit_services::tasks::TaskCard>,
     supervisees: Vec<String>,
     /// Observations recorded as not done where the reader is on duty, in the last 12 hours.
     missed: Vec<remit_store::obs::MissedObs>,
@@ -913,6 +913,8 @@ async fn inbox_page(
         .into_iter()
         .filter(|t| t.supervisor.as_deref() == Some(me))
         .collect();
+    let countersign =
+        remit_services::tasks::cards(&state.store, &state.pack, &actor.profile.staff.username, countersign).await?;
     let supervisees = state
         .store
         .supervision_load()

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use remit_domain::staff::{CompetencyId, Username};
 use remit_policy::ScopeLine;
+use remit_services::tasks::TaskCard;
 use remit_store::competency::{CpdEntry, StaffCompetency};
 use remit_store::task::{TaskFilter, TaskView};
 use serde::Deserialize;
@@ -22,8 +23,8 @@ struct MyWork<'a> {
     notice: Notice,
     level: String,
     on_duty: String,
-    mine: Vec<TaskView>,
-    delegated: Vec<TaskView>,
+    mine: Vec<TaskCard>,
+    delegated: Vec<TaskCard>,
     scope: Vec<ScopeLine>,
     competencies: Vec<StaffCompetency>,
     cpd: Vec<CpdEntry>,
@@ -40,7 +41,7 @@ pub(crate) async fn my_work_page(state: &AppState, actor: &Actor, notice: Notice
         .await?
         .into_iter()
         .filter(|t| t.status.is_open())
-        .collect();
+        .collect::<Vec<TaskView>>();
     let delegated = state
         .store
         .list_tasks(&TaskFilter {
@@ -50,7 +51,11 @@ pub(crate) async fn my_work_page(state: &AppState, actor: &Actor, notice: Notice
         .await?
         .into_iter()
         .filter(|t| t.status.is_open())
-        .collect();
+        .collect::<Vec<TaskView>>();
+    let reader = &actor.profile.staff.username;
+    let (store, pack) = (&state.store, &state.pack);
+    let mine = remit_services::tasks::cards(store, pack, reader, mine).await?;
+    let delegated = remit_services::tasks::cards(store, pack, reader, delegated).await?;
     let scope = remit_services::scope::show(&state.store, &state.pack, &actor.profile.staff.username).await?;
     let competencies = state
         .store
