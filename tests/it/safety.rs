@@ -25,6 +25,7 @@ crate::tests!(
     a_score_of_5_or_a_single_3_prompts_a_sepsis_screen,
     times_people_read_are_uk_local_time,
     the_inbox_puts_the_most_urgent_first_and_says_when_a_score_rose,
+    an_escalation_is_reviewed_from_the_inbox_by_those_who_may,
 );
 
 const MARGARET: &str = "9990001375";
@@ -921,6 +922,53 @@ async fn the_inbox_puts_the_most_urgent_first_and_says_when_a_score_rose(db: Tes
             )
             .said(Said::Text("/score_rose", "raised again: NEWS2 18"))
             .into(),
+        ],
+    )
+    .await
+}
+
+/// H3: the review that closes an escalation is recorded from the inbox, by those the routes let review it (the
+/// registrar for an emergency, not the nurse who acknowledged it), saying what it found.
+async fn an_escalation_is_reviewed_from_the_inbox_by_those_who_may(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let form = "action=\"/escalations/{margaret}/review\"";
+    app.story(
+        &db,
+        vec![
+            recorded("Margaret's NEWS2 7", "alex.ap", MARGARET, seven())
+                .keep("margaret", "/escalation/id")
+                .into(),
+            api("Priya acknowledges it", "priya.rn", "POST /api/escalations/{margaret}/acknowledge", S::OK)
+                .body(json!({}))
+                .into(),
+            page("the nurse is not offered the review", "priya.rn", "GET /inbox", S::OK)
+                .said(Said::Contains("data-escalation=\"{margaret}\""))
+                .said(Said::Lacks(form))
+                .into(),
+            page("the registrar is", "dr.okafor", "GET /inbox", S::OK)
+                .said(Said::Contains(form))
+                .into(),
+            audit_from_here(),
+            page("a review that says nothing", "dr.okafor", "POST /escalations/{margaret}/review",
+                S::UNPROCESSABLE_ENTITY)
+                .form(&[("note", " ")])
+                .said(Said::Contains("say what the review found and decided"))
+                .into(),
+            page("the nurse may not review an emergency", "priya.rn", "POST /escalations/{margaret}/review",
+                S::FORBIDDEN)
+                .form(&[("note", "seen")])
+                .into(),
+            page("the registrar's review", "dr.okafor", "POST /escalations/{margaret}/review", S::OK)
+                .redirects()
+                .form(&[("note", "Seen: chest sepsis, antibiotics started, to HDU")])
+                .said(Said::Contains("for Margaret Hughes reviewed and closed"))
+                .said(Said::Lacks("data-escalation=\"{margaret}\""))
+                .into(),
+            audit("the refusal and the review", &["escalation.review refused", "escalation.review"]),
+            escalation("closed, with what the review found", "priya.rn", "margaret")
+                .said(at("/state", "closed"))
+                .said(at("/review_note", "Seen: chest sepsis, antibiotics started, to HDU"))
+                .into(),
         ],
     )
     .await

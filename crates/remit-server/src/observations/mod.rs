@@ -29,6 +29,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         )
         .route("/inbox", get(pages::inbox))
         .route("/escalations/{id}/acknowledge", post(pages::acknowledge))
+        .route("/escalations/{id}/review", post(pages::review))
         .route("/events", get(live::events))
         .routes(routes!(api::record_set, api::list_sets))
         .routes(routes!(api::set_history))

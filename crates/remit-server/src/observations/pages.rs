@@ -881,6 +881,8 @@ struct InboxPage<'a> {
     actor: &'a Actor,
     escalations: Vec<EscalationNotice>,
     countersign: Vec<remit_services::tasks::TaskCard>,
+    /// The escalations waiting for review that the reader may review (the form is shown to them).
+    reviewable: BTreeSet<i64>,
     supervisees: Vec<String>,
     /// Observations recorded as not done where the reader is on duty, in the last 12 hours.
     missed: Vec<remit_store::obs::MissedObs>,
@@ -903,6 +905,23 @@ async fn inbox_page(
 ) -> Result<Html<String>, AppError> {
     let me = actor.profile.staff.username.as_str();
     let escalations = obs::inbox(&state.store, &state.pack, me).await?;
+    let places = state.store.places().await?;
+    let today = state.store.now().date_naive();
+    let mut reviewable = BTreeSet::new();
+    for n in escalations.iter().filter(|n| n.waiting_for == Some("review")) {
+        let e = &n.escalation;
+        let facts = remit_policy::PatientFacts {
+            nhs_number: e.patient.clone(),
+            place: PlaceCode::parse(&e.place)?,
+            place_name: places
+                .iter()
+                .find(|p| p.code.as_str() == e.place)
+                .map_or_else(String::new, |p| p.name.clone()),
+        };
+        if scope::may_act_on_escalation(&state.pack, &actor.profile, "escalation.review", &facts, e.level, today) {
+            reviewable.insert(e.id);
+        }
+    }
     let countersign = state
         .store
         .list_tasks(&remit_store::task::TaskFilter {
@@ -932,6 +951,7 @@ async fn inbox_page(
     }
     render(&InboxPage {
         actor,
+        reviewable,
         escalations,
         countersign,
         supervisees,
@@ -941,11 +961,12 @@ async fn inbox_page(
     })
 }
 
-/// The escalation the inbox says its reader has just acknowledged.
+/// The escalation the inbox says its reader has just acknowledged or reviewed.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct JustAcknowledged {
     acknowledged: Option<i64>,
+    reviewed: Option<i64>,
 }
 
 pub(crate) async fn inbox(
@@ -953,16 +974,25 @@ pub(crate) async fn inbox(
     actor: Actor,
     query: PageQuery<JustAcknowledged>,
 ) -> Result<Html<String>, AppError> {
-    let message = match just_saved(query)?.acknowledged {
-        // Said only to the person who acknowledged it, who may read the patient's record.
-        Some(id) => {
+    let saved = just_saved(query)?;
+    let me = Some(actor.profile.staff.username.as_str());
+    // Said only to the person who acknowledged or reviewed it, who may read the patient's record.
+    let message = match (saved.acknowledged, saved.reviewed) {
+        (Some(id), _) => {
             let e = state.store.escalation(id).await?;
-            if e.acknowledged_by.as_deref() != Some(actor.profile.staff.username.as_str()) {
+            if e.acknowledged_by.as_deref() != me {
                 return Err(AppError::NotFound(format!("no escalation {id} acknowledged by you")));
             }
             Some(format!("Escalation {} for {} acknowledged.", e.id, e.patient_name))
         }
-        None => None,
+        (None, Some(id)) => {
+            let e = state.store.escalation(id).await?;
+            if e.reviewed_by.as_deref() != me {
+                return Err(AppError::NotFound(format!("no escalation {id} reviewed by you")));
+            }
+            Some(format!("Escalation {} for {} reviewed and closed.", e.id, e.patient_name))
+        }
+        (None, None) => None,
     };
     inbox_page(&state, &actor, message, Vec::new()).await
 }
@@ -984,6 +1014,34 @@ pub(crate) async fn acknowledge(
             Ok(axum::response::Redirect::to(&to).into_response())
         }
     }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ReviewForm {
+    #[serde(default)]
+    note: String,
+}
+
+/// The clinical review of an escalation, from the inbox: it closes the escalation.
+pub(crate) async fn review(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, AppError> {
+    let by = actor.profile.staff.username.clone();
+    let reasons = match obs::review(&state.store, &state.pack, id, &by, &form.note, &actor.audit_name()).await {
+        Ok(Outcome::Done(n)) => {
+            state.events.escalation_raised(&n.escalation.place);
+            let to = format!("/inbox?reviewed={}", n.escalation.id);
+            return Ok(axum::response::Redirect::to(&to).into_response());
+        }
+        Ok(Outcome::Refused(reasons)) => (StatusCode::FORBIDDEN, reasons),
+        Err(remit_store::StoreError::Invalid(m)) => (StatusCode::UNPROCESSABLE_ENTITY, vec![m]),
+        Err(e) => return Err(e.into()),
+    };
+    let page = inbox_page(&state, &actor, None, reasons.1).await?;
+    Ok((reasons.0, page).into_response())
 }
 
 #[derive(Deserialize, Default)]
