@@ -22,6 +22,7 @@ crate::tests!(
     a_refresh_never_repeats_a_write,
     every_patient_page_carries_the_patient_banner,
     work_done_under_direct_supervision_is_countersigned_from_the_inbox,
+    a_set_is_corrected_or_marked_entered_in_error_from_the_chart,
 );
 
 async fn post(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> Result<TestResponse> {
@@ -764,6 +765,131 @@ async fn work_done_under_direct_supervision_is_countersigned_from_the_inbox(db: 
             page("and it has left his inbox", "tom.rad", "GET /inbox", StatusCode::OK)
                 .said(Said::Lacks("data-task=\"{id}\""))
                 .into(),
+        ],
+    )
+    .await
+}
+
+/// A set is corrected from the chart (the record form filled with its readings, and a reason) and marked entered in
+/// error from its correction page: each a new version, the original kept, each audited; a superseded version is not
+/// corrected again; someone who may not read the patient is refused.
+async fn a_set_is_corrected_or_marked_entered_in_error_from_the_chart(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let corrected = [
+        ("respiration_rate", "25"),
+        ("spo2", "93"),
+        ("on_oxygen", "no"),
+        ("systolic_bp", "105"),
+        ("pulse", "60"),
+        ("consciousness", "alert"),
+        ("temperature", "37.5"),
+        ("change_reason", "pulse misread: 60, not 105"),
+    ];
+    app.story(
+        &db,
+        vec![
+            api(
+                "Alex records Margaret's NEWS2 7",
+                "alex.ap",
+                "POST /api/patients/9990001375/observations",
+                StatusCode::CREATED,
+            )
+            .body(
+                json!({"set": {"respiration_rate": 25, "spo2": 93, "on_oxygen": false, "systolic_bp": 105,
+                    "pulse": 105, "consciousness": "alert", "temperature": 37.5}}),
+            )
+            .keep("v", "/set/id")
+            .into(),
+            page(
+                "the chart offers to correct it",
+                "priya.rn",
+                "GET /patients/9990001375",
+                StatusCode::OK,
+            )
+            .said(Said::Contains("href=\"/observations/{v}/amend\""))
+            .into(),
+            page(
+                "the correction page: the form filled with the set",
+                "alex.ap",
+                "GET /observations/{v}/amend",
+                StatusCode::OK,
+            )
+            .said(Said::InOrder(&[
+                "HUGHES, Margaret",
+                "Correct a set of observations",
+                "value=\"105\"",
+            ]))
+            .said(Said::Contains("action=\"/observations/{v}/amend\""))
+            .said(Said::Contains("id=\"change_reason\""))
+            .into(),
+            audit_from_here(),
+            page(
+                "a correction without a reason",
+                "alex.ap",
+                "POST /observations/{v}/amend",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .form(&corrected[..7])
+            .said(Said::Contains("say why the set is being amended"))
+            .into(),
+            page(
+                "the correction",
+                "alex.ap",
+                "POST /observations/{v}/amend",
+                StatusCode::OK,
+            )
+            .redirects()
+            .form(&corrected)
+            .said(Said::Contains("Saved: NEWS2 6"))
+            .into(),
+            page(
+                "the old version is not corrected again",
+                "alex.ap",
+                "GET /observations/{v}/amend",
+                StatusCode::CONFLICT,
+            )
+            .into(),
+            api(
+                "the set's versions",
+                "priya.rn",
+                "GET /api/observations/{v}/history",
+                StatusCode::OK,
+            )
+            .said(Said::At("/0/state", json!("superseded")))
+            .said(Said::At("/1/change_reason", json!("pulse misread: 60, not 105")))
+            .keep("v2", "/1/id")
+            .into(),
+            page(
+                "someone who may not read Margaret",
+                "ben.rn",
+                "GET /observations/{v2}/amend",
+                StatusCode::FORBIDDEN,
+            )
+            .into(),
+            page(
+                "marked entered in error without a reason",
+                "priya.rn",
+                "POST /observations/{v2}/entered-in-error",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .form(&[("reason", "")])
+            .into(),
+            page(
+                "marked entered in error",
+                "priya.rn",
+                "POST /observations/{v2}/entered-in-error",
+                StatusCode::OK,
+            )
+            .redirects()
+            .form(&[("reason", "recorded against the wrong patient")])
+            .said(Said::Contains(
+                "marked entered in error (recorded against the wrong patient)",
+            ))
+            .into(),
+            audit(
+                "the correction, Ben's refusal and the withdrawal",
+                &["vitals.amend", "record.read refused", "vitals.entered-in-error"],
+            ),
         ],
     )
     .await

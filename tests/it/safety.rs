@@ -938,9 +938,14 @@ async fn an_escalation_is_reviewed_from_the_inbox_by_those_who_may(db: TestDb) -
             recorded("Margaret's NEWS2 7", "alex.ap", MARGARET, seven())
                 .keep("margaret", "/escalation/id")
                 .into(),
-            api("Priya acknowledges it", "priya.rn", "POST /api/escalations/{margaret}/acknowledge", S::OK)
-                .body(json!({}))
-                .into(),
+            api(
+                "Priya acknowledges it",
+                "priya.rn",
+                "POST /api/escalations/{margaret}/acknowledge",
+                S::OK,
+            )
+            .body(json!({}))
+            .into(),
             page("the nurse is not offered the review", "priya.rn", "GET /inbox", S::OK)
                 .said(Said::Contains("data-escalation=\"{margaret}\""))
                 .said(Said::Lacks(form))
@@ -949,22 +954,38 @@ async fn an_escalation_is_reviewed_from_the_inbox_by_those_who_may(db: TestDb) -
                 .said(Said::Contains(form))
                 .into(),
             audit_from_here(),
-            page("a review that says nothing", "dr.okafor", "POST /escalations/{margaret}/review",
-                S::UNPROCESSABLE_ENTITY)
-                .form(&[("note", " ")])
-                .said(Said::Contains("say what the review found and decided"))
-                .into(),
-            page("the nurse may not review an emergency", "priya.rn", "POST /escalations/{margaret}/review",
-                S::FORBIDDEN)
-                .form(&[("note", "seen")])
-                .into(),
-            page("the registrar's review", "dr.okafor", "POST /escalations/{margaret}/review", S::OK)
-                .redirects()
-                .form(&[("note", "Seen: chest sepsis, antibiotics started, to HDU")])
-                .said(Said::Contains("for Margaret Hughes reviewed and closed"))
-                .said(Said::Lacks("data-escalation=\"{margaret}\""))
-                .into(),
-            audit("the refusal and the review", &["escalation.review refused", "escalation.review"]),
+            page(
+                "a review that says nothing",
+                "dr.okafor",
+                "POST /escalations/{margaret}/review",
+                S::UNPROCESSABLE_ENTITY,
+            )
+            .form(&[("note", " ")])
+            .said(Said::Contains("say what the review found and decided"))
+            .into(),
+            page(
+                "the nurse may not review an emergency",
+                "priya.rn",
+                "POST /escalations/{margaret}/review",
+                S::FORBIDDEN,
+            )
+            .form(&[("note", "seen")])
+            .into(),
+            page(
+                "the registrar's review",
+                "dr.okafor",
+                "POST /escalations/{margaret}/review",
+                S::OK,
+            )
+            .redirects()
+            .form(&[("note", "Seen: chest sepsis, antibiotics started, to HDU")])
+            .said(Said::Contains("for Margaret Hughes reviewed and closed"))
+            .said(Said::Lacks("data-escalation=\"{margaret}\""))
+            .into(),
+            audit(
+                "the refusal and the review",
+                &["escalation.review refused", "escalation.review"],
+            ),
             escalation("closed, with what the review found", "priya.rn", "margaret")
                 .said(at("/state", "closed"))
                 .said(at("/review_note", "Seen: chest sepsis, antibiotics started, to HDU"))

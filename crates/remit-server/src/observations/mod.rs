@@ -27,6 +27,14 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
             "/patients/{nhs}/prescribe",
             get(pages::prescribe_page).post(pages::prescribe),
         )
+        .route(
+            "/observations/{version}/amend",
+            get(pages::correct_page).post(pages::correct),
+        )
+        .route(
+            "/observations/{version}/entered-in-error",
+            post(pages::entered_in_error),
+        )
         .route("/inbox", get(pages::inbox))
         .route("/escalations/{id}/acknowledge", post(pages::acknowledge))
         .route("/escalations/{id}/review", post(pages::review))

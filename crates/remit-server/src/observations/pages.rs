@@ -256,6 +256,8 @@ fn level_text(l: EscalationLevel) -> &'static str {
 }
 
 struct HistoryRow {
+    /// This version's id.
+    id: i64,
     set_id: i64,
     version: i64,
     state: String,
@@ -272,6 +274,8 @@ struct HistoryRow {
 struct PatientPage<'a> {
     actor: &'a Actor,
     banner: Banner,
+    /// What the reader has just done to the chart.
+    notice: Option<String>,
     nhs: String,
     name: String,
     chart: String,
@@ -290,12 +294,40 @@ struct PatientPage<'a> {
 const CHART_SETS: usize = 12;
 const HISTORY_ROWS: i64 = 50;
 
+/// The set the chart says its reader has just marked entered in error.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JustWithdrawn {
+    entered_in_error: Option<i64>,
+    /// A break-glass reason, which the gate reads.
+    #[serde(rename = "break_glass")]
+    _break_glass: Option<serde::de::IgnoredAny>,
+}
+
 pub(crate) async fn patient_page(
     State(state): State<AppState>,
     actor: Actor,
     Opened(record): Opened,
+    query: PageQuery<JustWithdrawn>,
 ) -> Result<Response, AppError> {
     let nhs = record.patient.nhs_number.clone();
+    let notice = match just_saved(query)?.entered_in_error {
+        Some(version) => {
+            let set = state.store.obs_version(version).await?;
+            let me = actor.profile.staff.username.as_str();
+            if set.patient != nhs || set.state != "entered-in-error" || set.changed_by.as_deref() != Some(me) {
+                return Err(AppError::NotFound(format!(
+                    "no set {version} of this patient's marked in error by you"
+                )));
+            }
+            Some(format!(
+                "Set {} marked entered in error ({}): it no longer counts.",
+                set.set_id,
+                set.change_reason.unwrap_or_default()
+            ))
+        }
+        None => None,
+    };
     let id = record.id;
     let filter = EscalationFilter {
         open: true,
@@ -324,6 +356,7 @@ pub(crate) async fn patient_page(
     let history = all
         .iter()
         .map(|s| HistoryRow {
+            id: s.id,
             set_id: s.set_id,
             version: s.version,
             state: s.state.clone(),
@@ -393,6 +426,7 @@ pub(crate) async fn patient_page(
     let page = render(&PatientPage {
         actor: &actor,
         banner: Banner::of_record(&record, london_date(state.store.now())),
+        notice,
         nhs: nhs.to_string(),
         name: record.patient.display_name(),
         chart: chart_svg(&current).map_err(|e| AppError::Internal(format!("chart: {e}")))?,
@@ -431,6 +465,9 @@ pub(crate) struct SetForm {
     supervisor: String,
     #[serde(default)]
     missing_reason: String,
+    /// Why a set is being corrected (the correction form only).
+    #[serde(default)]
+    change_reason: String,
     /// For each measured parameter, why it was not measured: blank (it was), `not-obtained` or `refused`.
     #[serde(default)]
     respiration_rate_absence: String,
@@ -510,6 +547,37 @@ impl SetForm {
 
     /// The form as the JSON set the parser reads: each measured parameter given, or marked not obtained or refused
     /// (with the reason given once for all of them). A blank value not so marked is an error naming it.
+    /// The form filled with a set's readings, to correct them.
+    fn of(r: &Readings) -> Self {
+        let n = |v: Option<u16>| v.map_or_else(String::new, |v| v.to_string());
+        let tenths = |v: Option<u16>| v.map_or_else(String::new, |v| format!("{}.{}", v / 10, v % 10));
+        let mut form = SetForm {
+            respiration_rate: n(r.respiration_rate.map(u16::from)),
+            spo2: n(r.spo2.map(u16::from)),
+            on_oxygen: if r.on_oxygen { "yes" } else { "no" }.to_owned(),
+            oxygen_flow: tenths(r.oxygen_flow_tenths),
+            systolic_bp: n(r.systolic_bp),
+            diastolic_bp: n(r.diastolic_bp),
+            pulse: n(r.pulse),
+            consciousness: r.consciousness.map_or_else(String::new, |c| c.as_str().to_owned()),
+            temperature: tenths(r.temperature_tenths),
+            ..SetForm::default()
+        };
+        for m in &r.missing {
+            let absence = m.absence.as_str().to_owned();
+            match m.parameter {
+                remit_domain::obs::Param::RespirationRate => form.respiration_rate_absence = absence,
+                remit_domain::obs::Param::Spo2 => form.spo2_absence = absence,
+                remit_domain::obs::Param::SystolicBp => form.systolic_bp_absence = absence,
+                remit_domain::obs::Param::Pulse => form.pulse_absence = absence,
+                remit_domain::obs::Param::Temperature => form.temperature_absence = absence,
+                remit_domain::obs::Param::Consciousness => {}
+            }
+            form.missing_reason = m.reason.clone();
+        }
+        form
+    }
+
     fn readings(&self) -> Result<Readings, AppError> {
         let mut o = Map::new();
         let mut missing = Vec::new();
@@ -590,6 +658,8 @@ struct RecordPage<'a> {
     /// Why NEWS2 does not apply to the patient today, if it does not.
     not_scored: Option<&'static str>,
     notice: Option<String>,
+    /// The version this page corrects, when it corrects a set rather than records a new one.
+    correcting: Option<i64>,
 }
 
 impl RecordPage<'_> {
@@ -668,6 +738,8 @@ struct Said {
     notice: Option<String>,
     reasons: Vec<String>,
     recorded: Option<Recorded>,
+    /// The page is the correction of this version.
+    correcting: Option<i64>,
 }
 
 async fn record_page(
@@ -682,6 +754,7 @@ async fn record_page(
         notice,
         reasons,
         recorded,
+        correcting,
     } = said;
     // The page names the patient, and what NEWS2 depends on (age, pregnancy): for those who may read the record,
     // as the gate opened it.
@@ -702,6 +775,7 @@ async fn record_page(
         recorded,
         not_scored,
         notice,
+        correcting,
     })
     .map(IntoResponse::into_response)
 }
@@ -715,6 +789,9 @@ pub(crate) struct JustSaved {
     recorded: Option<i64>,
     /// A record of observations not done, just made.
     not_done: Option<i64>,
+    /// A break-glass reason, which the gate reads.
+    #[serde(rename = "break_glass")]
+    _break_glass: Option<serde::de::IgnoredAny>,
 }
 
 pub(crate) async fn new_set_page(
@@ -798,6 +875,171 @@ pub(crate) async fn record_set(
             Ok(axum::response::Redirect::to(&to).into_response())
         }
     }
+}
+
+/// The set a correction page is about, its patient's record opened to the reader (audited if refused), and that the
+/// version is the set's current one.
+async fn set_to_correct(
+    state: &AppState,
+    actor: &Actor,
+    version: i64,
+) -> Result<Result<(SetView, PatientRecord), Response>, AppError> {
+    let set = state.store.obs_version(version).await?;
+    let bg = crate::http::gate::BreakGlass(None);
+    let record = match crate::http::gate::open_record(state, actor, &set.patient, &bg).await? {
+        Outcome::Done(r) => r,
+        Outcome::Refused(reasons) => return Ok(Err(refused_page(actor, "Correct a set", &reasons)?)),
+    };
+    if set.state != "current" {
+        return Err(AppError::Conflict(format!(
+            "set version {version} is {}, not current: correct the set's current version",
+            set.state
+        )));
+    }
+    Ok(Ok((set, record)))
+}
+
+/// The record form filled with a set's current readings, to correct them.
+pub(crate) async fn correct_page(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(version): Path<i64>,
+) -> Result<Response, AppError> {
+    let (set, record) = match set_to_correct(&state, &actor, version).await? {
+        Ok(found) => found,
+        Err(refused) => return Ok(refused),
+    };
+    let mut form = SetForm::of(&set.readings);
+    form.supervisor = set.supervisor.clone().unwrap_or_default();
+    let said = Said {
+        correcting: Some(version),
+        ..Said::default()
+    };
+    record_page(&state, &actor, &record, form, said).await
+}
+
+/// A correction: the corrected values become a new version of the set, re-scored; the page the set's recording
+/// answers with follows (post/redirect/get).
+pub(crate) async fn correct(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(version): Path<i64>,
+    Form(form): Form<SetForm>,
+) -> Result<Response, AppError> {
+    let (set, record) = match set_to_correct(&state, &actor, version).await? {
+        Ok(found) => found,
+        Err(refused) => return Ok(refused),
+    };
+    let again = |said: Said| Said {
+        correcting: Some(version),
+        ..said
+    };
+    let readings = match form.readings() {
+        Ok(r) => r,
+        Err(e) => {
+            let said = again(Said {
+                error: Some(e.to_string()),
+                ..Said::default()
+            });
+            let page = record_page(&state, &actor, &record, form, said).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
+    let supervisor = match form.supervisor.trim() {
+        "" => None,
+        s => Some(Username::parse(s)?),
+    };
+    let a = obs::Amendment {
+        version,
+        by: actor.profile.staff.username.clone(),
+        supervisor,
+        readings,
+        reason: form.change_reason.clone(),
+    };
+    let (status, said) = match obs::amend(&state.store, &state.pack, &a, &actor.audit_name()).await {
+        Ok(Outcome::Done(done)) => {
+            if let Some(e) = &done.escalation {
+                state.events.escalation_raised(&e.place);
+            }
+            let to = format!("/patients/{}/observations/new?recorded={}", set.patient, done.set.id);
+            return Ok(axum::response::Redirect::to(&to).into_response());
+        }
+        Ok(Outcome::Refused(reasons)) => (
+            StatusCode::FORBIDDEN,
+            Said {
+                reasons,
+                ..Said::default()
+            },
+        ),
+        Err(remit_store::StoreError::Invalid(m)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Said {
+                error: Some(m),
+                ..Said::default()
+            },
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    let page = record_page(&state, &actor, &record, form, again(said)).await?;
+    Ok((status, page).into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// A set marked entered in error from its correction page (recorded against the wrong patient, or never taken): it
+/// no longer counts; the chart follows, saying so.
+pub(crate) async fn entered_in_error(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(version): Path<i64>,
+    Form(form): Form<ReasonForm>,
+) -> Result<Response, AppError> {
+    let (set, record) = match set_to_correct(&state, &actor, version).await? {
+        Ok(found) => found,
+        Err(refused) => return Ok(refused),
+    };
+    let by = actor.profile.staff.username.clone();
+    let o = obs::entered_in_error(
+        &state.store,
+        &state.pack,
+        version,
+        &by,
+        &form.reason,
+        &actor.audit_name(),
+    )
+    .await;
+    let (status, said) = match o {
+        Ok(Outcome::Done(_)) => {
+            state.events.escalation_raised(record.patient.place.as_str());
+            let to = format!("/patients/{}?entered_in_error={version}", set.patient);
+            return Ok(axum::response::Redirect::to(&to).into_response());
+        }
+        Ok(Outcome::Refused(reasons)) => (
+            StatusCode::FORBIDDEN,
+            Said {
+                reasons,
+                ..Said::default()
+            },
+        ),
+        Err(remit_store::StoreError::Invalid(m)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Said {
+                error: Some(m),
+                ..Said::default()
+            },
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    let said = Said {
+        correcting: Some(version),
+        ..said
+    };
+    let page = record_page(&state, &actor, &record, SetForm::of(&set.readings), said).await?;
+    Ok((status, page).into_response())
 }
 
 #[derive(Deserialize)]
@@ -990,7 +1232,10 @@ pub(crate) async fn inbox(
             if e.reviewed_by.as_deref() != me {
                 return Err(AppError::NotFound(format!("no escalation {id} reviewed by you")));
             }
-            Some(format!("Escalation {} for {} reviewed and closed.", e.id, e.patient_name))
+            Some(format!(
+                "Escalation {} for {} reviewed and closed.",
+                e.id, e.patient_name
+            ))
         }
         (None, None) => None,
     };
@@ -1074,6 +1319,9 @@ struct PrescribePage<'a> {
 #[serde(deny_unknown_fields)]
 pub(crate) struct JustPrescribed {
     prescribed: Option<i64>,
+    /// A break-glass reason, which the gate reads.
+    #[serde(rename = "break_glass")]
+    _break_glass: Option<serde::de::IgnoredAny>,
 }
 
 pub(crate) async fn prescribe_page(
@@ -1224,6 +1472,7 @@ mod tests {
                 temperature: f[8].clone(),
                 supervisor: f[9].clone(),
                 missing_reason: f[10].clone(),
+                change_reason: String::new(),
                 respiration_rate_absence: absent[0].into(),
                 spo2_absence: absent[1].into(),
                 systolic_bp_absence: absent[2].into(),
@@ -1231,7 +1480,12 @@ mod tests {
                 temperature_absence: absent[4].into(),
             };
             match form.readings() {
-                Ok(r) => prop_assert!(r.validate().is_ok(), "{r:?}"),
+                Ok(r) => {
+                    prop_assert!(r.validate().is_ok(), "{r:?}");
+                    // The correction form, filled with what was read, reads back the same.
+                    let again = SetForm::of(&r).readings().map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    prop_assert_eq!(again, r);
+                }
                 Err(e) => {
                     let text = e.to_string();
                     prop_assert!(text.contains(':'), "the error names the field: {text}");
