@@ -23,6 +23,7 @@ crate::tests!(
     every_patient_page_carries_the_patient_banner,
     work_done_under_direct_supervision_is_countersigned_from_the_inbox,
     a_set_is_corrected_or_marked_entered_in_error_from_the_chart,
+    work_is_delegated_from_the_chart_by_those_who_may,
 );
 
 async fn post(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> Result<TestResponse> {
@@ -889,6 +890,99 @@ async fn a_set_is_corrected_or_marked_entered_in_error_from_the_chart(db: TestDb
             audit(
                 "the correction, Ben's refusal and the withdrawal",
                 &["vitals.amend", "record.read refused", "vitals.entered-in-error"],
+            ),
+        ],
+    )
+    .await
+}
+
+/// The chart offers the delegation form to those who may delegate work for the patient (a registered nurse, not an
+/// assistant practitioner), and the Prescribe link only to prescribers; a delegation from it is decided as every
+/// delegation is, and the task appears in both people's work in words.
+async fn work_is_delegated_from_the_chart_by_those_who_may(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let chart = "GET /patients/9990001375";
+    let prescribe = "href=\"/patients/9990001375/prescribe\"";
+    app.story(
+        &db,
+        vec![
+            page(
+                "the nurse's chart: the delegation form, no Prescribe link",
+                "priya.rn",
+                chart,
+                StatusCode::OK,
+            )
+            .said(Said::Contains("id=\"delegate-form\""))
+            .said(Said::Contains("<option value=\"alex.ap\">Alex Morgan</option>"))
+            .said(Said::Contains(
+                "<option value=\"procedure.ecg\">Record a 12-lead ECG</option>",
+            ))
+            .said(Said::Lacks(prescribe))
+            .into(),
+            page("the AP's chart: neither", "alex.ap", chart, StatusCode::OK)
+                .said(Said::Lacks("id=\"delegate-form\""))
+                .said(Said::Lacks(prescribe))
+                .into(),
+            page(
+                "the advanced practitioner's chart: Prescribe",
+                "maria.acp",
+                chart,
+                StatusCode::OK,
+            )
+            .said(Said::Contains(prescribe))
+            .into(),
+            audit_from_here(),
+            page(
+                "Priya delegates an ECG to Alex",
+                "priya.rn",
+                "POST /patients/9990001375/tasks",
+                StatusCode::OK,
+            )
+            .redirects()
+            .form(&[
+                ("activity", "procedure.ecg"),
+                ("delegatee", "alex.ap"),
+                ("supervision", "none"),
+                ("supervisor", ""),
+                ("notes", "before the ward round"),
+            ])
+            .said(Said::Contains("is now requested"))
+            .said(Said::InOrder(&[
+                "Tasks I delegated",
+                "<strong>Record a 12-lead ECG</strong>",
+                "Margaret Hughes",
+            ]))
+            .into(),
+            page(
+                "it waits in Alex's work, to accept",
+                "alex.ap",
+                "GET /me",
+                StatusCode::OK,
+            )
+            .said(Said::InOrder(&[
+                "Tasks for me",
+                "<strong>Record a 12-lead ECG</strong>",
+                "before the ward round",
+            ]))
+            .into(),
+            page(
+                "work the colleague may not do is refused with the reasons",
+                "priya.rn",
+                "POST /patients/9990001375/tasks",
+                StatusCode::FORBIDDEN,
+            )
+            .form(&[
+                ("activity", "procedure.catheterisation"),
+                ("delegatee", "sam.hca"),
+                ("supervision", "none"),
+                ("supervisor", ""),
+                ("notes", ""),
+            ])
+            .said(Said::Contains("Sam"))
+            .into(),
+            audit(
+                "the delegation and the refusal",
+                &["task.delegate", "task.delegate refused"],
             ),
         ],
     )

@@ -39,6 +39,14 @@ pub struct Delegated {
 /// Activities that are not work to hand on.
 const NOT_DELEGABLE: &[&str] = &["task.delegate", "task.countersign"];
 
+/// The activities that can be delegated: work done to or for a patient, not delegation itself.
+pub fn delegable(pack: &PolicyPack) -> Vec<&remit_policy::Activity> {
+    pack.activities()
+        .iter()
+        .filter(|a| a.patient_facing && !NOT_DELEGABLE.contains(&a.id.as_str()))
+        .collect()
+}
+
 /// The delegatee's own question: may they do the work, under the task's supervision, with the task open to them?
 fn work_question(
     delegatee: &Username,

@@ -286,8 +286,18 @@ struct PatientPage<'a> {
     pregnancy: Option<String>,
     /// Whether the reader may record pregnancy status (the form is shown to them).
     may_record_pregnancy: bool,
+    /// What the delegation form offers, to those who may delegate work for this patient.
+    delegation: Option<DelegationForm>,
+    /// Whether the reader may prescribe for this patient (the link is shown to them).
+    may_prescribe: bool,
     /// When the next set is due, and how often, from the newest current set.
     next_due: Option<String>,
+}
+
+/// The choices of the delegation form: colleagues on duty where the patient is, and the work that can be delegated.
+struct DelegationForm {
+    colleagues: Vec<(String, String)>,
+    activities: Vec<(String, String)>,
 }
 
 /// Sets shown on a patient's NEWS2 chart, and versions listed in its history.
@@ -416,6 +426,30 @@ pub(crate) async fn patient_page(
     // Asked of the profile and record this request has already read (no query of its own while nothing changed).
     let facts = scope::Facts::load_with(&state.store, &state.pack, &ask, Some(&actor.principal)).await?;
     let may_record_pregnancy = facts.decide(&state.pack, &ask).permitted();
+    let asked = |activity: &str| {
+        let mut ask = scope::Ask::new(actor.profile.staff.username.clone(), activity);
+        ask.patient = Some(nhs.clone());
+        facts.decide(&state.pack, &ask).permitted()
+    };
+    let may_prescribe = asked("medicines.prescribe");
+    let delegation = if asked("task.delegate") {
+        let place = &record.patient.place;
+        let colleagues = state
+            .store
+            .list_staff()
+            .await?
+            .into_iter()
+            .filter(|s| s.on_duty.contains(place) && s.staff.username != actor.profile.staff.username)
+            .map(|s| (s.staff.username.to_string(), s.staff.name.to_string()))
+            .collect();
+        let activities = remit_services::tasks::delegable(&state.pack)
+            .into_iter()
+            .map(|a| (a.id.clone(), a.title.clone()))
+            .collect();
+        Some(DelegationForm { colleagues, activities })
+    } else {
+        None
+    };
     let next_due = current.first().map(|s| {
         format!(
             "{} ({})",
@@ -435,6 +469,8 @@ pub(crate) async fn patient_page(
         scale2,
         pregnancy,
         may_record_pregnancy,
+        delegation,
+        may_prescribe,
         next_due,
     })?;
     Ok(page.into_response())

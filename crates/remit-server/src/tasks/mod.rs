@@ -11,6 +11,7 @@ mod pages;
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .route("/tasks/{id}/{move}", post(pages::task_move))
+        .route("/patients/{nhs}/tasks", post(pages::delegate))
         .route("/fhir/Task", post(fhir::create_task).get(fhir::search_tasks))
         .route("/fhir/Task/{id}", get(fhir::read_task).patch(fhir::patch_task))
         .route("/fhir/Task/{id}/{operation}", post(fhir::task_operation))

@@ -3,11 +3,13 @@
 use crate::AppState;
 use crate::http::auth::Actor;
 use crate::http::error::AppError;
-use crate::http::pages::Notice;
+use crate::http::gate::Opened;
+use crate::http::pages::{Notice, refused_page};
 use crate::staff::pages::my_work_page;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use remit_domain::staff::Username;
 use remit_domain::task::Move;
 use serde::Deserialize;
 
@@ -40,4 +42,60 @@ pub(crate) async fn task_move(
         return Ok(axum::response::Redirect::to(&format!("/me?task={id}")).into_response());
     }
     my_work_page(&state, &actor, notice).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DelegateForm {
+    #[serde(default)]
+    activity: String,
+    #[serde(default)]
+    delegatee: String,
+    #[serde(default)]
+    supervision: String,
+    #[serde(default)]
+    supervisor: String,
+    #[serde(default)]
+    notes: String,
+}
+
+/// Delegation from the patient's chart: decided as every delegation is (both sides' scope, the supervisor's load),
+/// then the delegator's work page, naming the task (post/redirect/get); a refusal shows every reason.
+pub(crate) async fn delegate(
+    State(state): State<AppState>,
+    actor: Actor,
+    Opened(record): Opened,
+    Form(form): Form<DelegateForm>,
+) -> Result<Response, AppError> {
+    let supervision = remit_policy::Supervision::parse(&form.supervision)?;
+    let supervisor = match form.supervisor.trim() {
+        "" => None,
+        s => Some(Username::parse(s)?),
+    };
+    let d = remit_services::tasks::Delegation {
+        delegator: actor.profile.staff.username.clone(),
+        delegatee: Username::parse(&form.delegatee)?,
+        patient: record.patient.nhs_number.clone(),
+        activity: form.activity.trim().to_owned(),
+        exam: None,
+        supervision,
+        supervisor,
+        due_at: None,
+        notes: form.notes,
+    };
+    let o = remit_services::tasks::delegate(
+        &state.store,
+        &state.pack,
+        &d,
+        &actor.audit_name(),
+        state.config.max_supervisees,
+    )
+    .await;
+    if let Ok(remit_services::scope::Outcome::Done(done)) = &o {
+        return Ok(axum::response::Redirect::to(&format!("/me?task={}", done.task.id)).into_response());
+    }
+    let notice = Notice::of(o, |_| String::new())?;
+    if !notice.reasons.is_empty() {
+        return refused_page(&actor, "Delegate this task", &notice.reasons);
+    }
+    Err(AppError::Unprocessable(notice.error.unwrap_or_default()))
 }
