@@ -180,36 +180,15 @@ pub async fn cpd(url: &str, cmd: CpdCommand) -> CliResult {
         } => {
             let staff = Username::parse(&staff)?;
             let date = parse_date("date", &date)?;
-            let h: f64 = hours
-                .trim()
-                .parse()
-                .ok()
-                .filter(|h: &f64| h.is_finite())
-                .ok_or_else(|| CliError::Usage(format!("hours: `{hours}` is not a number of hours such as 1.5")))?;
-            let minutes = (h * 60.0).round() as i64;
-            if !(1..=24 * 60).contains(&minutes) {
-                return Err(CliError::Usage(format!(
-                    "hours: `{hours}` must be more than 0 and at most 24"
-                )));
-            }
-            let activity = parse_title("activity", &activity)?;
-            let reflection = reflection.trim().to_owned();
-            if reflection.is_empty() || reflection.chars().count() > 4000 {
-                return Err(CliError::Usage("reflection: must be 1 to 4000 characters".into()));
-            }
             let store = open_store(url).await?;
-            if date > store.now().date_naive() {
-                return Err(CliError::Usage(format!("date: `{date}` is in the future")));
-            }
-            let staff_id = store.staff_id(&staff).await?;
-            let by = cli_actor();
-            let draft = AuditDraft::permit(by.clone(), "cpd.add", format!("staff:{staff}"))
-                .with_payload(&(date, minutes, &activity));
-            store
-                .command(draft, move |tx| {
-                    Box::pin(async move { tx.add_cpd(staff_id, date, minutes, &activity, &reflection, &by).await })
-                })
-                .await?;
+            let c = remit_services::competency::NewCpd {
+                staff: staff.clone(),
+                date,
+                hours,
+                activity,
+                reflection,
+            };
+            let (_, minutes) = remit_services::competency::add_cpd(&store, &c, &cli_actor()).await?;
             if json {
                 return print_json(&serde_json::json!({"staff": staff, "date": date, "hours": minutes as f64 / 60.0}));
             }

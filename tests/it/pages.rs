@@ -24,6 +24,7 @@ crate::tests!(
     work_done_under_direct_supervision_is_countersigned_from_the_inbox,
     a_set_is_corrected_or_marked_entered_in_error_from_the_chart,
     work_is_delegated_from_the_chart_by_those_who_may,
+    a_person_records_their_cpd_from_their_work_page,
 );
 
 async fn post(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> Result<TestResponse> {
@@ -984,6 +985,69 @@ async fn work_is_delegated_from_the_chart_by_those_who_may(db: TestDb) -> Result
                 "the delegation and the refusal",
                 &["task.delegate", "task.delegate refused"],
             ),
+        ],
+    )
+    .await
+}
+
+/// CPD is recorded from one's own work page, checked as the command line checks it, audited, and said back only to
+/// its owner.
+async fn a_person_records_their_cpd_from_their_work_page(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let today = remit_domain::time::uk_date(remit_domain::time::london_date(app.store.now()));
+    let entry = [
+        ("date", ""),
+        ("hours", "1.5"),
+        ("activity", "Sepsis study day"),
+        ("reflection", "Screening earlier on the ward"),
+    ];
+    app.story(
+        &db,
+        vec![
+            given("today", today),
+            page("the form on Alex's work page", "alex.ap", "GET /me", StatusCode::OK)
+                .said(Said::Contains("id=\"cpd-form\""))
+                .into(),
+            audit_from_here(),
+            page(
+                "no time at all",
+                "alex.ap",
+                "POST /me/cpd",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .form(&[("hours", "0"), ("activity", "x"), ("reflection", "y")])
+            .said(Said::Contains("hours: `0` must be more than 0 and at most 24"))
+            .into(),
+            page(
+                "a day in the future",
+                "alex.ap",
+                "POST /me/cpd",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .form(&[
+                ("date", "2999-01-01"),
+                ("hours", "1"),
+                ("activity", "x"),
+                ("reflection", "y"),
+            ])
+            .said(Said::Contains("is in the future"))
+            .into(),
+            audit("nothing written", &[]),
+            page("a study day", "alex.ap", "POST /me/cpd", StatusCode::OK)
+                .redirects()
+                .form(&entry)
+                .keep_location("page")
+                .said(Said::Contains("CPD recorded: Sepsis study day, 1.5 h on {today}."))
+                .said(Said::InOrder(&["My CPD", "Sepsis study day (1.5 h)"]))
+                .into(),
+            audit("recorded once", &["cpd.add"]),
+            page(
+                "nobody else is told of it",
+                "ben.rn",
+                "GET {page}",
+                StatusCode::NOT_FOUND,
+            )
+            .into(),
         ],
     )
     .await

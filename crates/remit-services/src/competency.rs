@@ -90,3 +90,49 @@ pub async fn sign_off(
         expires_on: expires,
     }))
 }
+
+/// A CPD entry as given: hours as typed ("1.5"), what was done and what was learnt.
+#[derive(Debug, Clone)]
+pub struct NewCpd {
+    pub staff: Username,
+    pub date: NaiveDate,
+    pub hours: String,
+    pub activity: String,
+    pub reflection: String,
+}
+
+/// Records continuing professional development for `c.staff`, audited as `cpd.add` by `audit_actor`: more than no
+/// time and at most a day, not in the future, with what was done and a reflection. Answers the entry's id and the
+/// minutes recorded.
+pub async fn add_cpd(store: &Store, c: &NewCpd, audit_actor: &str) -> Result<(i64, i64), StoreError> {
+    let hours = c.hours.trim();
+    let h: f64 = hours
+        .parse()
+        .ok()
+        .filter(|h: &f64| h.is_finite())
+        .ok_or_else(|| StoreError::Invalid(format!("hours: `{hours}` is not a number of hours such as 1.5")))?;
+    let minutes = (h * 60.0).round() as i64;
+    if !(1..=24 * 60).contains(&minutes) {
+        return Err(StoreError::Invalid(format!(
+            "hours: `{hours}` must be more than 0 and at most 24"
+        )));
+    }
+    let activity = remit_domain::staff::parse_title("activity", &c.activity)?;
+    let reflection = c.reflection.trim().to_owned();
+    if reflection.is_empty() || reflection.chars().count() > 4000 {
+        return Err(StoreError::Invalid("reflection: must be 1 to 4000 characters".into()));
+    }
+    if c.date > remit_domain::time::london_date(store.now()) {
+        return Err(StoreError::Invalid(format!("date: `{}` is in the future", c.date)));
+    }
+    let staff_id = store.staff_id(&c.staff).await?;
+    let (date, by) = (c.date, audit_actor.to_owned());
+    let draft = AuditDraft::permit(audit_actor, "cpd.add", format!("staff:{}", c.staff))
+        .with_payload(&(date, minutes, &activity));
+    let (id, _) = store
+        .command(draft, move |tx| {
+            Box::pin(async move { tx.add_cpd(staff_id, date, minutes, &activity, &reflection, &by).await })
+        })
+        .await?;
+    Ok((id, minutes))
+}

@@ -87,6 +87,7 @@ pub struct StaffCompetency {
 /// A CPD entry.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CpdEntry {
+    pub id: i64,
     pub staff: String,
     pub date: NaiveDate,
     /// Hours, to the minute.
@@ -229,7 +230,7 @@ impl Store {
     /// CPD entries, optionally for one person, newest first.
     pub async fn cpd_entries(&self, staff: Option<&remit_domain::staff::Username>) -> Result<Vec<CpdEntry>> {
         let rows = query(
-            "SELECT s.username, c.done_on, c.minutes, c.activity, c.reflection FROM cpd_entry c \
+            "SELECT c.id, s.username, c.done_on, c.minutes, c.activity, c.reflection FROM cpd_entry c \
              JOIN staff s ON s.id = c.staff_id WHERE ($1 IS NULL OR s.username = $1) ORDER BY c.done_on DESC, c.id DESC",
         )
         .bind(staff.map(|s| s.as_str()))
@@ -239,6 +240,7 @@ impl Store {
             .map(|r| {
                 let minutes: i64 = col(r, "minutes")?;
                 Ok(CpdEntry {
+                    id: col(r, "id")?,
                     staff: col(r, "username")?,
                     date: stored("cpd date", parse_date("date", &col::<String>(r, "done_on")?))?,
                     hours: minutes as f64 / 60.0,
@@ -288,10 +290,10 @@ impl WriteTx {
         activity: &str,
         reflection: &str,
         by: &str,
-    ) -> Result<()> {
-        query(
+    ) -> Result<i64> {
+        let row = query(
             "INSERT INTO cpd_entry (staff_id, done_on, minutes, activity, reflection, recorded_at, recorded_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(staff_id)
         .bind(date.to_string())
@@ -300,8 +302,8 @@ impl WriteTx {
         .bind(reflection)
         .bind(format_instant(self.now()))
         .bind(by)
-        .execute(self.conn())
+        .fetch_one(self.conn())
         .await?;
-        Ok(())
+        col(&row, "id")
     }
 }

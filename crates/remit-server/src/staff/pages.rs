@@ -96,11 +96,12 @@ pub(crate) async fn my_work_page(state: &AppState, actor: &Actor, notice: Notice
     Ok((status, page).into_response())
 }
 
-/// The task a person's work page says has just moved (a task's form redirects here).
+/// What a person's work page says they have just done (a task's form, or the CPD form, redirects here).
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct JustMovedTask {
     task: Option<i64>,
+    cpd: Option<i64>,
 }
 
 pub(crate) async fn my_work(
@@ -109,7 +110,23 @@ pub(crate) async fn my_work(
     query: PageQuery<JustMovedTask>,
 ) -> Result<Response, AppError> {
     let mut notice = Notice::default();
-    if let Some(id) = just_saved(query)?.task {
+    let saved = just_saved(query)?;
+    if let Some(id) = saved.cpd {
+        let e = state
+            .store
+            .cpd_entries(Some(&actor.profile.staff.username))
+            .await?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| AppError::NotFound(format!("no CPD entry {id} of yours")))?;
+        notice.message = Some(format!(
+            "CPD recorded: {}, {} h on {}.",
+            e.activity,
+            e.hours,
+            remit_domain::time::uk_date(e.date)
+        ));
+    }
+    if let Some(id) = saved.task {
         // Said only to a party to the task.
         let t = state.store.task(id).await?;
         let me = actor.profile.staff.username.as_str();
@@ -311,4 +328,47 @@ pub(crate) async fn sign_off(
     }
     let notice = Notice::of(o, |_| String::new())?;
     education_page(&state, &actor, notice).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CpdForm {
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    hours: String,
+    #[serde(default)]
+    activity: String,
+    #[serde(default)]
+    reflection: String,
+}
+
+/// A person records their own CPD from their work page, then the page saying so (post/redirect/get).
+pub(crate) async fn add_cpd(
+    State(state): State<AppState>,
+    actor: Actor,
+    Form(form): Form<CpdForm>,
+) -> Result<Response, AppError> {
+    let today = remit_domain::time::london_date(state.store.now());
+    let date = match form.date.trim() {
+        "" => today,
+        d => remit_domain::time::parse_date("date", d)?,
+    };
+    let c = remit_services::competency::NewCpd {
+        staff: actor.profile.staff.username.clone(),
+        date,
+        hours: form.hours,
+        activity: form.activity,
+        reflection: form.reflection,
+    };
+    match remit_services::competency::add_cpd(&state.store, &c, &actor.audit_name()).await {
+        Ok((id, _)) => Ok(axum::response::Redirect::to(&format!("/me?cpd={id}")).into_response()),
+        Err(remit_store::StoreError::Invalid(m)) => {
+            let notice = Notice {
+                error: Some(m),
+                ..Notice::default()
+            };
+            my_work_page(&state, &actor, notice).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
