@@ -28,6 +28,7 @@ crate::tests!(
     the_live_score_never_shows_a_stale_answer,
     the_accessibility_check_finds_a_violation_and_the_sign_in_page_has_none,
     every_page_is_accessible_and_fits_a_phone,
+    a_session_ending_mid_set_warns_first_and_loses_nothing,
 );
 
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -48,6 +49,7 @@ fn free_port() -> Result<u16> {
 struct Browser {
     base: String,
     state: AppState,
+    clock: Arc<TestClock>,
     client: Client,
     driver: Child,
     server: tokio::task::JoinHandle<()>,
@@ -55,11 +57,12 @@ struct Browser {
 }
 
 impl Browser {
-    async fn start(db: &TestDb) -> Result<Self> {
-        let store = db.store(TestClock::new()).await?;
+    async fn start(db: &TestDb, config: Config) -> Result<Self> {
+        let clock = TestClock::new();
+        let store = db.store(clock.clone()).await?;
         let pack = Arc::new(PolicyPack::nhs_england());
         remit_services::demo::seed(&store, &pack, &remit_domain::imaging::Catalogue::shipped(), "test").await?;
-        let state = AppState::new(store, pack, Config::default());
+        let state = AppState::new(store, pack, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let served = state.clone();
@@ -103,6 +106,7 @@ impl Browser {
         Ok(Self {
             base,
             state,
+            clock,
             client,
             driver,
             server,
@@ -185,6 +189,23 @@ impl Browser {
         bail!("`{css}` never showed `{needle}`; last text: {last}")
     }
 
+    /// Waits up to `seconds` for the element to be shown with text containing `needle`.
+    async fn wait_for_visible(&self, css: &str, needle: &str, seconds: u64) -> Result<String> {
+        let mut last = String::new();
+        for _ in 0..seconds * 10 {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await
+                && e.is_displayed().await.unwrap_or(false)
+            {
+                last = e.text().await.unwrap_or_default();
+                if last.contains(needle) {
+                    return Ok(last);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("`{css}` never showed `{needle}`; last text: {last}")
+    }
+
     async fn fill(&self, id: &str, value: &str) -> Result<()> {
         let e = self.client.find(Locator::Id(id)).await?;
         e.clear().await?;
@@ -206,7 +227,15 @@ async fn with_browser<F>(db: TestDb, f: F) -> Result<()>
 where
     F: for<'a> FnOnce(&'a Browser) -> futures_util::future::BoxFuture<'a, Result<()>>,
 {
-    let b = Browser::start(&db).await?;
+    with_browser_under(db, Config::default(), f).await
+}
+
+/// [`with_browser`] with the server under `config`.
+async fn with_browser_under<F>(db: TestDb, config: Config, f: F) -> Result<()>
+where
+    F: for<'a> FnOnce(&'a Browser) -> futures_util::future::BoxFuture<'a, Result<()>>,
+{
+    let b = Browser::start(&db, config).await?;
     let outcome = f(&b).await;
     if outcome.is_err() {
         let _ = b.screenshot("failure").await;
@@ -618,6 +647,60 @@ async fn every_page_is_accessible_and_fits_a_phone(db: TestDb) -> Result<()> {
             }
             b.client.set_window_size(1280, 900).await?;
             ensure!(problems.is_empty(), "{}", problems.join("\n"));
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// Before an idle session ends the page warns and offers to stay signed in; once it has ended, the page says so and
+/// offers to sign in again and come back; signed in again, the set being typed is filled back in.
+async fn a_session_ending_mid_set_warns_first_and_loses_nothing(db: TestDb) -> Result<()> {
+    let mut config = Config::default();
+    // Twelve seconds without a request: the warning comes three seconds before the end.
+    config.sessions.idle = chrono::Duration::seconds(12);
+    with_browser_under(db, config, |b| {
+        Box::pin(async move {
+            b.sign_in("alex.ap").await?;
+            let form = format!("/patients/{MARGARET}/observations/new");
+            b.client.goto(&b.url(&form)).await?;
+            b.fill("respiration_rate", "25").await?;
+            b.fill("pulse", "105").await?;
+            let warned = b.wait_for_visible("#session-warning", "signed out in", 15).await?;
+            ensure!(warned.contains("privacy"), "{warned}");
+            b.screenshot("session-warning").await?;
+            b.client
+                .find(Locator::Css("#session-warning button"))
+                .await?
+                .click()
+                .await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let hidden = b
+                .client
+                .execute("return document.getElementById('session-warning').hidden;", vec![])
+                .await?;
+            ensure!(hidden == json!(true), "staying signed in hides the warning");
+            // The session then ends (the server's clock moved on with the page's).
+            let ended = b
+                .wait_for_visible("#session-warning", "You have been signed out", 20)
+                .await?;
+            ensure!(ended.contains("kept"), "{ended}");
+            b.clock.advance(chrono::Duration::seconds(30));
+            b.screenshot("session-ended").await?;
+            b.client.find(Locator::Css("#session-warning a")).await?.click().await?;
+            let c = &b.client;
+            c.find(Locator::Css("#username")).await?.send_keys("alex.ap").await?;
+            c.find(Locator::Css("#password")).await?.send_keys("remit-demo").await?;
+            c.find(Locator::Css("form button[type=submit]")).await?.click().await?;
+            b.wait_for_text("main", "filled back in").await?;
+            ensure!(c.current_url().await?.path() == form, "back on the form");
+            let rr = c.find(Locator::Id("respiration_rate")).await?.prop("value").await?;
+            let pulse = c.find(Locator::Id("pulse")).await?.prop("value").await?;
+            ensure!(
+                rr.as_deref() == Some("25") && pulse.as_deref() == Some("105"),
+                "{rr:?} {pulse:?}"
+            );
+            b.screenshot("set-kept-after-signing-in-again").await?;
             Ok(())
         })
     })

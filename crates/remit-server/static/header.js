@@ -65,4 +65,60 @@
     });
   }
   refresh();
+
+  // A session ends after a while without a request (patients' records on a shared ward PC). Before it does, the page
+  // says so and offers to stay signed in; once it has, it says so and offers to sign in again and come back here.
+  // What a form held is kept by the form's own script (record.js), so nothing typed is lost.
+  var session = document.getElementById("session");
+  var idle = session ? Number(session.dataset.idle) : 0;
+  var signOut = document.getElementById("sign-out");
+  if (signOut) signOut.addEventListener("submit", function () { try { sessionStorage.clear(); } catch (_) {} });
+  if (idle > 0) {
+    var warnBefore = Math.min(120, idle / 4);
+    var warnTimer = null, endTimer = null;
+    var banner = document.createElement("div");
+    banner.id = "session-warning";
+    banner.className = "error";
+    banner.setAttribute("role", "alert");
+    banner.hidden = true;
+    var words = document.createElement("p");
+    var stay = document.createElement("button");
+    stay.type = "button";
+    stay.textContent = "Stay signed in";
+    var again = document.createElement("a");
+    again.textContent = "Sign in again and come back to this page";
+    again.hidden = true;
+    banner.appendChild(words);
+    banner.appendChild(stay);
+    banner.appendChild(again);
+    var main = document.querySelector("main");
+    if (main) main.insertBefore(banner, main.firstChild);
+    function ended() {
+      words.textContent = "You have been signed out after " + Math.round(idle / 60) +
+        " minutes without activity. Anything typed on this page is kept for when you are back.";
+      stay.hidden = true;
+      again.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+      again.hidden = false;
+      banner.hidden = false;
+    }
+    function arm() {
+      clearTimeout(warnTimer);
+      clearTimeout(endTimer);
+      banner.hidden = true;
+      warnTimer = setTimeout(function () {
+        words.textContent = "For patients' privacy you will be signed out in " + Math.round(warnBefore) +
+          " seconds without activity.";
+        stay.hidden = false;
+        again.hidden = true;
+        banner.hidden = false;
+      }, (idle - warnBefore) * 1000);
+      endTimer = setTimeout(ended, idle * 1000);
+    }
+    stay.addEventListener("click", function () {
+      fetch("/api/inbox", {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { if (r.ok) arm(); else ended(); })
+        .catch(function () { /* the warning stays */ });
+    });
+    arm();
+  }
 })();

@@ -33,4 +33,33 @@
   }
   form.addEventListener("input", update);
   form.addEventListener("change", update);
+
+  // What is typed is kept in this tab (sessionStorage: gone when the tab closes, and cleared at sign-out) until the
+  // set is saved, so that a session that ends mid-set loses nothing: signed in again, the form is filled back in.
+  var key = "remit-draft " + form.getAttribute("action");
+  var fields = form.querySelectorAll("input:not([type=hidden]), select, textarea");
+  function keep() {
+    var values = {};
+    fields.forEach(function (f) { values[f.name] = f.value; });
+    try { sessionStorage.setItem(key, JSON.stringify(values)); } catch (_) { /* storage full or off: nothing kept */ }
+  }
+  if (document.getElementById("saved")) {
+    sessionStorage.removeItem(key);
+  } else {
+    var kept = null;
+    try { kept = JSON.parse(sessionStorage.getItem(key) || "null"); } catch (_) { kept = null; }
+    var blank = Array.prototype.every.call(fields, function (f) { return f.tagName === "SELECT" || f.value === ""; });
+    if (kept && blank) {
+      fields.forEach(function (f) { if (kept[f.name] !== undefined) f.value = kept[f.name]; });
+      var note = document.createElement("p");
+      note.id = "draft-restored";
+      note.className = "notice";
+      note.setAttribute("role", "status");
+      note.textContent = "What you had typed before is filled back in: check it, then save the set.";
+      form.parentNode.insertBefore(note, form);
+      update();
+    }
+  }
+  form.addEventListener("input", keep);
+  form.addEventListener("change", keep);
 })();

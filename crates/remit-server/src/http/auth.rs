@@ -21,7 +21,12 @@ pub const SESSION_COOKIE: &str = "remit_session";
 #[derive(Debug, Clone)]
 pub enum Credential {
     Token,
-    Session { id: String, csrf_token: String },
+    /// A signed-in browser session, ended after `idle_seconds` without a request.
+    Session {
+        id: String,
+        csrf_token: String,
+        idle_seconds: i64,
+    },
 }
 
 /// The authenticated staff member behind a request, as they stand now: the [`Principal`] the services act for,
@@ -49,6 +54,14 @@ impl Actor {
     }
 
     /// The CSRF token to put in forms (empty for token clients, which do not use forms).
+    /// How long the session lasts without a request, in seconds (none for a bearer token): pages warn before it ends.
+    pub fn idle_seconds(&self) -> i64 {
+        match &self.credential {
+            Credential::Session { idle_seconds, .. } => *idle_seconds,
+            Credential::Token => 0,
+        }
+    }
+
     pub fn csrf_token(&self) -> &str {
         match &self.credential {
             Credential::Session { csrf_token, .. } => csrf_token,
@@ -242,6 +255,7 @@ async fn authenticate_with(state: &AppState, headers: &HeaderMap, refresh: bool)
         Credential::Session {
             id,
             csrf_token: session.csrf_token,
+            idle_seconds: state.config.sessions.idle.num_seconds(),
         },
     )))
 }

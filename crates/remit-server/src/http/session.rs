@@ -76,12 +76,38 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 struct LoginPage {
     username: String,
     message: Option<String>,
+    /// The page of remit's to return to once signed in.
+    next: String,
 }
 
-async fn login_page() -> Result<Html<String>, AppError> {
+/// Where to go once signed in: a page of remit's own (a path, not another site's address), or the front page.
+fn next_page(next: &str) -> &str {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && next.len() <= 512
+        && next.chars().all(|c| c.is_ascii_graphic());
+    if local && !next.starts_with("/login") {
+        next
+    } else {
+        "/"
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct LoginQuery {
+    #[serde(default)]
+    next: String,
+}
+
+async fn login_page(
+    query: Result<axum::extract::Query<LoginQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Html<String>, AppError> {
+    let next = query.map(|q| q.0.next).unwrap_or_default();
     render(&LoginPage {
         username: String::new(),
         message: None,
+        next: next_page(&next).to_owned(),
     })
 }
 
@@ -91,14 +117,17 @@ struct LoginForm {
     username: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    next: String,
 }
 
 const WRONG: &str = "Wrong username or password.";
 
-fn login_again(status: StatusCode, username: &str, message: String) -> Response {
+fn login_again(status: StatusCode, username: &str, message: String, next: &str) -> Response {
     match render(&LoginPage {
         username: username.to_owned(),
         message: Some(message),
+        next: next_page(next).to_owned(),
     }) {
         Ok(page) => (status, page).into_response(),
         Err(e) => e.into_response(),
@@ -124,19 +153,19 @@ async fn login(
         let message = format!(
             "A username is at most {USERNAME_MAX} characters and a password at most {PASSWORD_MAX}: nothing was checked."
         );
-        return login_again(StatusCode::UNPROCESSABLE_ENTITY, "", message);
+        return login_again(StatusCode::UNPROCESSABLE_ENTITY, "", message, &form.next);
     }
     let name = normalise_username(&form.username);
     let shown = form.username.trim().to_owned();
     match login_inner(&state, &headers, &source, &name, &form.password).await {
         Ok(Ok(cookie)) => {
-            let mut res = Redirect::to("/").into_response();
+            let mut res = Redirect::to(next_page(&form.next)).into_response();
             if let Ok(v) = header::HeaderValue::from_str(&cookie) {
                 res.headers_mut().insert(header::SET_COOKIE, v);
             }
             res
         }
-        Ok(Err((status, message))) => login_again(status, &shown, message),
+        Ok(Err((status, message))) => login_again(status, &shown, message, &form.next),
         Err(e) => e.into_response(),
     }
 }
