@@ -271,3 +271,27 @@ async fn front(actor: Actor) -> Redirect {
         None => Redirect::to("/me"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::next_page;
+
+    /// After sign-in the browser goes back only to a page of remit's own: never to another site's address, however
+    /// written, nor round to the sign-in page again.
+    #[test]
+    fn sign_in_returns_only_to_remits_own_pages() {
+        for (next, to) in [
+            ("/patients/9990001375/observations/new", "/patients/9990001375/observations/new"),
+            ("/inbox?acknowledged=3", "/inbox?acknowledged=3"),
+            ("", "/"),
+            ("//evil.example/", "/"),
+            ("https://evil.example/", "/"),
+            ("/\\evil.example", "/"),
+            ("/login?next=/x", "/"),
+            ("/a b", "/"),
+            ("javascript:alert(1)", "/"),
+        ] {
+            assert_eq!(next_page(next), to, "{next}");
+        }
+    }
+}
