@@ -156,6 +156,14 @@ fn read_reasons(stored: &str) -> Vec<String> {
 
 const ENTRY_COLUMNS: &str = entry_columns!();
 
+/// Which entries a page of the audit log shows: those of one actor, action or target (exactly), or all.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+}
+
 /// The result of recomputing the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyOutcome {
@@ -308,6 +316,24 @@ impl Store {
     pub async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>> {
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM audit_entry ORDER BY seq DESC LIMIT $1");
         let rows = query_built(sql).bind(limit).fetch_all(self.pool()).await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// Entries newest first, `limit` at most, older than `before` (a sequence number) when given, and only those
+    /// whose actor, action and target are the ones given (each when given): a page of the log.
+    pub async fn audit_page(&self, filter: &AuditFilter, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>> {
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} FROM audit_entry WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) \
+             AND ($3 IS NULL OR target = $3) AND ($4 IS NULL OR seq < $4) ORDER BY seq DESC LIMIT $5"
+        );
+        let rows = query_built(sql)
+            .bind(filter.actor.as_deref())
+            .bind(filter.action.as_deref())
+            .bind(filter.target.as_deref())
+            .bind(before)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(entry_from_row).collect()
     }
 

@@ -36,7 +36,7 @@ use sqlx::migrate::Migrator;
 
 use db::{Db, FromVal, LitePool, LiteTx, On, PgPool, Row, TxConn, query};
 
-pub use audit::{AuditVerification, VerifyOutcome};
+pub use audit::{AuditFilter, AuditVerification, VerifyOutcome};
 pub use error::StoreError;
 pub use kept::Versions;
 

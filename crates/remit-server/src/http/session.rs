@@ -264,12 +264,28 @@ async fn logout(State(state): State<AppState>, actor: Actor) -> Result<Response,
 }
 
 /// `/` sends a person on duty to their ward's board, anyone else to their own page.
-async fn front(actor: Actor) -> Redirect {
-    // The first ward or department they are on duty in.
-    match actor.profile.on_duty.first().map(ToString::to_string) {
-        Some(w) => Redirect::to(&format!("/wards/{w}")),
-        None => Redirect::to("/me"),
-    }
+/// Where a person starts: a radiographer on duty in a department to the worklists, anyone else on duty to the board
+/// of the first place they are on duty in, an education lead to the competency matrix, an administrator to the
+/// audit log, everyone else to their own work.
+async fn front(State(state): State<AppState>, actor: Actor) -> Result<Redirect, AppError> {
+    let places = state.store.places().await?;
+    let department = |code: &remit_domain::place::PlaceCode| {
+        places
+            .iter()
+            .any(|p| &p.code == code && p.kind == remit_domain::place::PlaceKind::Department)
+    };
+    let on_duty = &actor.profile.on_duty;
+    Ok(if actor.has_imaging_role() && on_duty.iter().any(department) {
+        Redirect::to("/imaging")
+    } else if let Some(w) = on_duty.first() {
+        Redirect::to(&format!("/wards/{w}"))
+    } else if actor.is_education_lead() && !actor.is_admin() {
+        Redirect::to("/education")
+    } else if actor.is_admin() {
+        Redirect::to("/audit")
+    } else {
+        Redirect::to("/me")
+    })
 }
 
 #[cfg(test)]
@@ -281,7 +297,10 @@ mod tests {
     #[test]
     fn sign_in_returns_only_to_remits_own_pages() {
         for (next, to) in [
-            ("/patients/9990001375/observations/new", "/patients/9990001375/observations/new"),
+            (
+                "/patients/9990001375/observations/new",
+                "/patients/9990001375/observations/new",
+            ),
             ("/inbox?acknowledged=3", "/inbox?acknowledged=3"),
             ("", "/"),
             ("//evil.example/", "/"),
