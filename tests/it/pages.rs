@@ -25,6 +25,7 @@ crate::tests!(
     work_is_delegated_from_the_chart_by_those_who_may,
     a_person_records_their_cpd_from_their_work_page,
     each_role_starts_on_its_own_page,
+    an_x_ray_request_offers_only_the_steps_the_reader_may_take_now,
 );
 
 async fn post(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> Result<TestResponse> {
@@ -1142,6 +1143,111 @@ async fn each_role_starts_on_its_own_page(db: TestDb) -> Result<()> {
             starts("priya.rn", "/wards/ward-7"),
             starts("lee.edu", "/education"),
             starts("admin", "/audit"),
+        ],
+    )
+    .await
+}
+
+/// An X-ray request's page shows each person the forms for the steps they may take now, and only those: the
+/// practitioner justifies; the operator asks the pregnancy enquiry where the catalogue asks it and then exposes (at
+/// once where it does not), an assistant practitioner only the work in their scope; the radiologist reports.
+async fn an_x_ray_request_offers_only_the_steps_the_reader_may_take_now(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let form = |step: &'static str| match step {
+        "justify" => "action=\"/imaging/requests/2/justify\"",
+        "pregnancy" => "action=\"/imaging/requests/2/pregnancy\"",
+        "expose" => "action=\"/imaging/requests/2/expose\"",
+        _ => "action=\"/imaging/requests/2/report\"",
+    };
+    let exposure = [
+        ("projections", "AP"),
+        ("kv", "80"),
+        ("mas", "20"),
+        ("dap", "1.2"),
+        ("sid_cm", "110"),
+    ];
+    app.story(
+        &db,
+        vec![
+            page(
+                "John's chest X-ray, justified, no enquiry: Jo may expose at once",
+                "jo.ap",
+                "GET /imaging/requests/1",
+                StatusCode::OK,
+            )
+            .said(Said::Contains("action=\"/imaging/requests/1/expose\""))
+            .said(Said::Lacks("action=\"/imaging/requests/1/pregnancy\""))
+            .into(),
+            page(
+                "Linda's request waits for justification: Tom may justify",
+                "tom.rad",
+                "GET /imaging/requests/2",
+                StatusCode::OK,
+            )
+            .said(Said::Contains(form("justify")))
+            .said(Said::Lacks(form("expose")))
+            .into(),
+            page("Jo may not", "jo.ap", "GET /imaging/requests/2", StatusCode::OK)
+                .said(Said::Lacks(form("justify")))
+                .said(Said::Lacks(form("expose")))
+                .into(),
+            page(
+                "Tom justifies it",
+                "tom.rad",
+                "POST /imaging/requests/2/justify",
+                StatusCode::OK,
+            )
+            .redirects()
+            .form(&[("note", "fall, tender L3")])
+            .into(),
+            page(
+                "a lumbar spine is axial work, outside an assistant practitioner's scope",
+                "jo.ap",
+                "GET /imaging/requests/2",
+                StatusCode::OK,
+            )
+            .said(Said::Lacks(form("pregnancy")))
+            .said(Said::Lacks(form("expose")))
+            .into(),
+            page(
+                "Linda is of an age to be asked: the enquiry first, not the exposure",
+                "tom.rad",
+                "GET /imaging/requests/2",
+                StatusCode::OK,
+            )
+            .said(Said::Contains(form("pregnancy")))
+            .said(Said::Lacks(form("expose")))
+            .into(),
+            page(
+                "Tom asks",
+                "tom.rad",
+                "POST /imaging/requests/2/pregnancy",
+                StatusCode::OK,
+            )
+            .redirects()
+            .form(&[("answer", "not-pregnant")])
+            .said(Said::Contains(form("expose")))
+            .said(Said::Lacks(form("pregnancy")))
+            .into(),
+            page(
+                "Tom exposes",
+                "tom.rad",
+                "POST /imaging/requests/2/expose",
+                StatusCode::OK,
+            )
+            .redirects()
+            .form(&exposure)
+            .said(Said::Contains("is now exposed"))
+            .said(Said::Lacks(form("report")))
+            .into(),
+            page(
+                "the radiologist may report it",
+                "dr.reid",
+                "GET /imaging/requests/2",
+                StatusCode::OK,
+            )
+            .said(Said::Contains(form("report")))
+            .into(),
         ],
     )
     .await

@@ -516,3 +516,55 @@ pub fn dose_csv(rows: &[DoseRow], cumulative: bool) -> String {
     }
     out
 }
+
+/// The steps of an X-ray request a person may take now, so that a page offers only those: justify or reject (a
+/// request waiting for justification, by an IR(ME)R practitioner), the pregnancy enquiry and the exposure (a justified
+/// request; the exposure once any enquiry has its answer today, by an operator, alone or under the supervision of
+/// one of `radiographers`), and the report (an exposed request, by a reporter).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Steps {
+    pub justify: bool,
+    pub pregnancy: bool,
+    pub expose: bool,
+    pub report: bool,
+}
+
+/// See [`Steps`].
+pub async fn steps(
+    store: &Store,
+    (pack, catalogue): (&PolicyPack, &Catalogue),
+    by: &Username,
+    req: &RequestView,
+    radiographers: &[Username],
+) -> Result<Steps, StoreError> {
+    let may = |ask: Ask| async move { Ok::<_, StoreError>(scope::check(store, pack, &ask).await?.permitted()) };
+    let mut steps = Steps::default();
+    match req.status {
+        RequestStatus::Referred | RequestStatus::Returned => {
+            steps.justify = may(ask_about(by, "imaging.justify", &req.patient, Some(&req.department))?).await?;
+        }
+        RequestStatus::Justified => {
+            let mut operator = may(operator_ask(req, by, Supervision::None, None)?).await?;
+            if let (false, Some(r)) = (operator, radiographers.first()) {
+                operator = may(operator_ask(req, by, Supervision::Indirect, Some(r))?).await?;
+            }
+            let exam = catalogue.examination(&req.examination)?;
+            let born = store.patient(&req.patient).await?.date_of_birth;
+            let today = london_date(store.now());
+            let asked_today = req
+                .pregnancy_at
+                .as_deref()
+                .and_then(|t| remit_domain::time::parse_instant("pregnancy_at", t).ok())
+                .map(london_date)
+                == Some(today);
+            let enquiry_due = catalogue.needs_pregnancy_enquiry(exam, born, today) && !asked_today;
+            steps.pregnancy = operator && enquiry_due;
+            steps.expose = operator && !enquiry_due;
+        }
+        RequestStatus::Exposed => {
+            steps.report = may(ask_about(by, "imaging.report", &req.patient, Some(&req.department))?).await?;
+        }
+        RequestStatus::Rejected | RequestStatus::Reported => {}
+    }
+    Ok(steps)
+}

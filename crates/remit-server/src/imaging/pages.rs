@@ -52,8 +52,8 @@ struct RequestPage<'a> {
     r: RequestView,
     title: String,
     radiographers: Vec<(String, String)>,
-    /// Whether the catalogue asks the pregnancy enquiry for this examination and patient.
-    asks_pregnancy: bool,
+    /// The steps the reader may take on the request now: the forms shown to them.
+    steps: remit_services::imaging::Steps,
     /// Whether the examination's DRL is set per projection (each projection's DAP is then needed).
     drl_per_projection: bool,
 }
@@ -77,18 +77,12 @@ async fn request_view(
     let title = exam.map_or_else(|| r.examination.clone(), |e| e.title.clone());
     let today = state.store.now().date_naive();
     let patient = state.store.patient(&r.patient).await?;
-    let born = patient.date_of_birth;
     let place = state.store.place(&patient.place).await?;
     let banner = Banner::of(
         &patient,
         &place.name,
         remit_domain::time::london_date(state.store.now()),
     );
-    let asks_pregnancy = exam.is_some_and(|e| {
-        state
-            .imaging
-            .needs_pregnancy_enquiry(e, born, remit_domain::time::london_date(state.store.now()))
-    });
     let mut radiographers = Vec::new();
     for u in state.store.on_duty_at(&r.department, state.store.now()).await? {
         let p = state.store.staff_profile(&u).await?;
@@ -100,6 +94,18 @@ async fn request_view(
             radiographers.push((u.to_string(), p.staff.name.to_string()));
         }
     }
+    let names: Vec<Username> = radiographers
+        .iter()
+        .map(|(u, _)| Username::parse(u))
+        .collect::<Result<_, _>>()?;
+    let steps = remit_services::imaging::steps(
+        &state.store,
+        (&state.pack, &state.imaging),
+        &actor.profile.staff.username,
+        &r,
+        &names,
+    )
+    .await?;
     let status = notice.status();
     let page = render(&RequestPage {
         actor,
@@ -108,7 +114,7 @@ async fn request_view(
         r,
         title,
         radiographers,
-        asks_pregnancy,
+        steps,
         drl_per_projection: exam.is_some_and(|e| e.drl_per == remit_domain::imaging::DrlPer::Projection),
     })?;
     Ok((status, page).into_response())
