@@ -26,6 +26,7 @@ crate::tests!(
     a_person_records_their_cpd_from_their_work_page,
     each_role_starts_on_its_own_page,
     an_x_ray_request_offers_only_the_steps_the_reader_may_take_now,
+    a_browser_is_answered_errors_as_pages_and_systems_as_json,
 );
 
 async fn post(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> Result<TestResponse> {
@@ -1247,6 +1248,48 @@ async fn an_x_ray_request_offers_only_the_steps_the_reader_may_take_now(db: Test
                 StatusCode::OK,
             )
             .said(Said::Contains(form("report")))
+            .into(),
+        ],
+    )
+    .await
+}
+
+/// A person in a browser meets an error as a page (with its status, and the way back to their start page); a system
+/// calling the API or FHIR still gets JSON.
+async fn a_browser_is_answered_errors_as_pages_and_systems_as_json(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    app.story(
+        &db,
+        vec![
+            page(
+                "a request there is not",
+                "tom.rad",
+                "GET /imaging/requests/999",
+                StatusCode::NOT_FOUND,
+            )
+            .said(Said::Contains("<title>Page not found"))
+            .said(Said::Contains("no imaging request 999"))
+            .said(Said::Contains("href=\"/\""))
+            .into(),
+            page("a page there is not", "tom.rad", "GET /nowhere", StatusCode::NOT_FOUND)
+                .said(Said::Contains("<title>Page not found"))
+                .into(),
+            page(
+                "a bad query",
+                "admin",
+                "GET /audit?colour=red",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .said(Said::Contains("<h1>Check what was entered</h1>"))
+            .said(Said::Contains("colour"))
+            .into(),
+            api(
+                "the API still answers JSON",
+                "tom.rad",
+                "GET /api/imaging/requests/999",
+                StatusCode::NOT_FOUND,
+            )
+            .said(Said::Error("no imaging request 999"))
             .into(),
         ],
     )

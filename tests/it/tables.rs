@@ -450,12 +450,21 @@ impl TestApp {
     async fn page_case(&self, case: &PageCase, kept: &mut Kept) -> Result<()> {
         let (cookie, csrf) = self.session_of(case.who).await?;
         let path = kept.fill(&case.path);
+        // As a browser asks: for HTML.
         let res = if case.method == "GET" {
-            self.get(&path, &cookie).await?
+            let req = cookie.apply(Request::get(&path)).header(header::ACCEPT, "text/html");
+            self.send(req.body(Body::empty())?).await?
         } else {
             let mut form = case.form.clone();
             form.push(("csrf", &csrf));
-            self.post_form(&path, &cookie, &form).await?
+            let req = cookie
+                .apply(Request::post(&path))
+                .header(header::ACCEPT, "text/html")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::HOST, "remit.test")
+                .header(header::ORIGIN, "http://remit.test")
+                .body(Body::from(crate::helpers::form_encode(&form)))?;
+            self.send(req).await?
         };
         ensure!(res.status == case.status, "{}: {} {}", case.what, res.status, res.body);
         if let Some(name) = case.keep_location {

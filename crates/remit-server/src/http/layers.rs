@@ -73,6 +73,51 @@ async fn protective_headers(
     res
 }
 
+/// A browser asking for a page is answered an error as a page, not JSON: a 4xx or 5xx answered in JSON to a request
+/// that accepts HTML and is not for the API, FHIR, the event stream or metrics becomes remit's error page, with the
+/// same status, the same words and the same headers (the request id among them).
+async fn html_errors(req: Request, next: middleware::Next) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    let path = req.uri().path();
+    let machine = ["/api/", "/fhir", "/events", "/metrics", "/health", "/static/"]
+        .iter()
+        .any(|p| path.starts_with(p));
+    let res = next.run(req).await;
+    let status = res.status();
+    let json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !wants_html || machine || !json || !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let message = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let page = crate::http::pages::ErrorPage::new(status, message).render_html();
+    let mut res = page.into_response();
+    *res.status_mut() = status;
+    for (name, value) in parts.headers.iter() {
+        if !res.headers().contains_key(name) {
+            res.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    res
+}
+
 /// Gives the request's body a deadline: frames after it are an error for whoever reads the body, so a client that
 /// trickles a body cannot hold a connection and a handler for long.
 async fn body_deadline(axum::extract::State(within): axum::extract::State<Duration>, req: Request) -> Request {
@@ -120,6 +165,7 @@ impl http_body::Body for Deadline {
 pub(crate) fn wrap(router: Router, state: &AppState) -> Router {
     router
         .layer(middleware::from_fn_with_state(state.clone(), crate::http::metrics::track))
+        .layer(middleware::from_fn(html_errors))
         .layer(middleware::map_response_with_state(
             state.config.secure_cookies,
             protective_headers,

@@ -102,6 +102,39 @@ pub(crate) fn refused_page(actor: &Actor, what: &str, reasons: &[String]) -> Res
 #[template(path = "sign_in_needed.html")]
 pub struct SignInNeeded;
 
+/// An error as a page, for a person in a browser: what went wrong in a heading, the server's words beneath.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub(crate) struct ErrorPage {
+    heading: &'static str,
+    message: String,
+    status: u16,
+}
+
+impl ErrorPage {
+    pub(crate) fn new(status: StatusCode, message: String) -> Self {
+        let heading = match status {
+            StatusCode::NOT_FOUND => "Page not found",
+            StatusCode::FORBIDDEN => "Not allowed",
+            StatusCode::CONFLICT => "Changed since you opened it",
+            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => "Check what was entered",
+            StatusCode::TOO_MANY_REQUESTS => "Too many attempts: wait a moment",
+            StatusCode::PAYLOAD_TOO_LARGE => "Too much to send at once",
+            s if s.is_server_error() => "Something went wrong",
+            _ => "That did not work",
+        };
+        Self {
+            heading,
+            message,
+            status: status.as_u16(),
+        }
+    }
+
+    pub(crate) fn render_html(&self) -> Html<String> {
+        Html(self.render().unwrap_or_else(|_| format!("<h1>{}</h1>", self.heading)))
+    }
+}
+
 impl SignInNeeded {
     pub fn render_html(&self) -> Html<String> {
         Html(
