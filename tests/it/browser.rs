@@ -29,6 +29,7 @@ crate::tests!(
     the_accessibility_check_finds_a_violation_and_the_sign_in_page_has_none,
     every_page_is_accessible_and_fits_a_phone,
     a_session_ending_mid_set_warns_first_and_loses_nothing,
+    no_field_is_hidden_under_the_live_score_on_a_phone,
 );
 
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -701,6 +702,62 @@ async fn a_session_ending_mid_set_warns_first_and_loses_nothing(db: TestDb) -> R
                 "{rr:?} {pulse:?}"
             );
             b.screenshot("set-kept-after-signing-in-again").await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// On a phone, tabbing through the record form with the live score's panel held at the top of the screen: each field
+/// that takes the focus is below the panel, never under it.
+async fn no_field_is_hidden_under_the_live_score_on_a_phone(db: TestDb) -> Result<()> {
+    with_browser(db, |b| {
+        Box::pin(async move {
+            b.sign_in("alex.ap").await?;
+            b.client.set_window_size(390, 700).await?;
+            b.client
+                .goto(&b.url(&format!("/patients/{MARGARET}/observations/new")))
+                .await?;
+            // A score that fills the panel with words.
+            b.fill("respiration_rate", "25").await?;
+            b.fill("spo2", "93").await?;
+            b.fill("pulse", "105").await?;
+            let pick = "document.getElementById('consciousness').value = 'alert'; \
+                        document.getElementById('consciousness').dispatchEvent(new Event('change', {bubbles: true})); \
+                        return null;";
+            b.client.execute(pick, vec![]).await?;
+            b.wait_for_text("#live-score", "NEWS2").await?;
+            let ids = [
+                "respiration_rate",
+                "spo2",
+                "systolic_bp",
+                "pulse",
+                "temperature",
+                "oxygen_flow",
+                "diastolic_bp",
+                "missing_reason",
+            ];
+            let mut hidden = Vec::new();
+            // Scrolled to the foot of the form first, so that going back up passes under the panel.
+            b.client
+                .execute("window.scrollTo(0, document.body.scrollHeight); return null;", vec![])
+                .await?;
+            for id in ids.iter().rev() {
+                let check = format!(
+                    "const f = document.getElementById('{id}'); f.focus(); \
+                     const p = document.getElementById('live-score').getBoundingClientRect(); \
+                     const r = f.getBoundingClientRect(); \
+                     return p.top <= 1 && r.top < p.bottom - 1;"
+                );
+                if b.client.execute(&check, vec![]).await? == json!(true) {
+                    hidden.push(*id);
+                }
+            }
+            b.client.set_window_size(1280, 1000).await?;
+            ensure!(
+                hidden.is_empty(),
+                "fields under the live score when focused: {hidden:?}"
+            );
             Ok(())
         })
     })

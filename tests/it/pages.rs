@@ -27,6 +27,7 @@ crate::tests!(
     each_role_starts_on_its_own_page,
     an_x_ray_request_offers_only_the_steps_the_reader_may_take_now,
     a_browser_is_answered_errors_as_pages_and_systems_as_json,
+    a_form_in_error_says_what_is_wrong_and_marks_the_fields,
 );
 
 async fn post(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> Result<TestResponse> {
@@ -1290,6 +1291,46 @@ async fn a_browser_is_answered_errors_as_pages_and_systems_as_json(db: TestDb) -
                 StatusCode::NOT_FOUND,
             )
             .said(Said::Error("no imaging request 999"))
+            .into(),
+        ],
+    )
+    .await
+}
+
+/// A set form in error says so first: "Error:" in the page's title, an error summary linking to each field it names,
+/// and those fields marked invalid for assistive technology; what was typed is kept.
+async fn a_form_in_error_says_what_is_wrong_and_marks_the_fields(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    app.story(
+        &db,
+        vec![
+            page(
+                "a set without pulse or temperature",
+                "alex.ap",
+                "POST /patients/9990001375/observations",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .form(&[
+                ("respiration_rate", "25"),
+                ("spo2", "93"),
+                ("on_oxygen", "no"),
+                ("systolic_bp", "105"),
+                ("consciousness", "alert"),
+            ])
+            .said(Said::Contains("<title>Error: Record a set"))
+            .said(Said::InOrder(&[
+                "id=\"error-summary\"",
+                "href=\"#pulse\"",
+                "href=\"#temperature\"",
+            ]))
+            .said(Said::Contains("name=\"pulse\" min=\"0\""))
+            .said(Said::InOrder(&[
+                "id=\"pulse\"",
+                "aria-invalid=\"true\"",
+                "id=\"temperature\"",
+                "aria-invalid=\"true\"",
+            ]))
+            .said(Said::Contains("value=\"25\""))
             .into(),
         ],
     )

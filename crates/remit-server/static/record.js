@@ -62,4 +62,15 @@
   }
   form.addEventListener("input", keep);
   form.addEventListener("change", keep);
+
+  // The live score stays in view at the top while the form scrolls: a field that takes the focus is never left under
+  // it (WCAG 2.2, focus not obscured), however tall the panel's words make it.
+  form.addEventListener("focusin", function (e) {
+    var field = e.target.getBoundingClientRect(), panel = out.getBoundingClientRect();
+    if (panel.top <= 1 && field.top < panel.bottom) window.scrollBy(0, field.top - panel.bottom - 8);
+  });
+
+  // What was wrong is the first thing read: the error summary takes the focus.
+  var summary = document.getElementById("error-summary");
+  if (summary) summary.focus();
 })();

@@ -721,6 +721,36 @@ impl RecordPage<'_> {
             .is_some_and(|r| r.set.risk == Some(remit_domain::news2::Risk::High))
     }
 
+    /// The form's fields the error names (its message begins with them, `pulse, temperature: …`), for the error
+    /// summary's links and `aria-invalid`.
+    fn invalid(&self) -> Vec<&'static str> {
+        const FIELDS: [&str; 12] = [
+            "respiration_rate",
+            "spo2",
+            "on_oxygen",
+            "oxygen_flow",
+            "systolic_bp",
+            "diastolic_bp",
+            "pulse",
+            "consciousness",
+            "temperature",
+            "missing_reason",
+            "supervisor",
+            "change_reason",
+        ];
+        let Some(e) = &self.error else {
+            return Vec::new();
+        };
+        let named = e.split_once(':').map_or("", |(head, _)| head);
+        let named: Vec<&str> = named.split(',').map(str::trim).collect();
+        FIELDS.into_iter().filter(|f| named.contains(f)).collect()
+    }
+
+    /// Whether the error names `field`.
+    fn is_invalid(&self, field: &str) -> bool {
+        self.invalid().contains(&field)
+    }
+
     /// What the saved set scored, in words.
     fn headline(&self) -> String {
         let Some(r) = &self.recorded else {
