@@ -28,6 +28,7 @@ crate::tests!(
     an_x_ray_request_offers_only_the_steps_the_reader_may_take_now,
     a_browser_is_answered_errors_as_pages_and_systems_as_json,
     a_form_in_error_says_what_is_wrong_and_marks_the_fields,
+    the_chart_values_are_also_a_table_with_every_parameter,
 );
 
 async fn post(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> Result<TestResponse> {
@@ -1331,6 +1332,45 @@ async fn a_form_in_error_says_what_is_wrong_and_marks_the_fields(db: TestDb) -> 
                 "aria-invalid=\"true\"",
             ]))
             .said(Said::Contains("value=\"25\""))
+            .into(),
+        ],
+    )
+    .await
+}
+
+/// Beneath the chart its values are a table a screen reader can read, with what the chart has no row for: the
+/// diastolic pressure, the oxygen flow and device, and how soon the next set is due.
+async fn the_chart_values_are_also_a_table_with_every_parameter(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    app.story(
+        &db,
+        vec![
+            api(
+                "a set on oxygen",
+                "alex.ap",
+                "POST /api/patients/9990001375/observations",
+                StatusCode::CREATED,
+            )
+            .body(
+                json!({"set": {"respiration_rate": 22, "spo2": 95, "on_oxygen": true, "oxygen_flow": 2.0,
+                    "oxygen_device": "nasal-cannula", "systolic_bp": 105, "diastolic_bp": 65, "pulse": 92,
+                    "consciousness": "alert", "temperature": 37.9}}),
+            )
+            .into(),
+            page(
+                "the chart's values, newest on the right",
+                "priya.rn",
+                "GET /patients/9990001375",
+                StatusCode::OK,
+            )
+            .said(Said::InOrder(&[
+                "id=\"chart-values\"",
+                "<th scope=\"row\">Air or oxygen</th>",
+                "<td>oxygen 2.0 L/min, nasal cannula</td></tr>",
+                "<th scope=\"row\">Blood pressure (mmHg)</th>",
+                "<td>105/65</td></tr>",
+                "<th scope=\"row\">Next set</th>",
+            ]))
             .into(),
         ],
     )

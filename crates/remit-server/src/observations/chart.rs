@@ -124,3 +124,101 @@ pub fn chart_svg(sets: &[SetView]) -> Result<String, askama::Error> {
     }
     .render()
 }
+
+/// The chart's values as a table, for reading rather than seeing: one column per set (oldest first, as the chart),
+/// and rows for every parameter, with the diastolic pressure, the oxygen flow and device, the NEWS2 total and the
+/// monitoring frequency the set called for.
+pub(crate) struct ValuesTable {
+    pub(crate) when: Vec<String>,
+    pub(crate) rows: Vec<(&'static str, Vec<String>)>,
+}
+
+/// See [`ValuesTable`]; `sets` newest first, as read.
+pub(crate) fn values_table(sets: &[SetView]) -> ValuesTable {
+    let sets: Vec<&SetView> = sets.iter().rev().collect();
+    let text = |f: &dyn Fn(&SetView) -> String| sets.iter().map(|s| f(s)).collect::<Vec<_>>();
+    let missing = |s: &SetView, p: remit_domain::obs::Param| {
+        s.readings
+            .missing
+            .iter()
+            .find(|m| m.parameter == p)
+            .map(|m| m.absence.as_str().replace('-', " "))
+    };
+    let or_missing = |s: &SetView, p, v: Option<String>| v.or_else(|| missing(s, p)).unwrap_or_else(|| "—".into());
+    use remit_domain::obs::Param;
+    ValuesTable {
+        when: text(&|s| uk_short_text(&s.taken_at)),
+        rows: vec![
+            (
+                "Respiration rate (/min)",
+                text(&|s| {
+                    or_missing(
+                        s,
+                        Param::RespirationRate,
+                        s.readings.respiration_rate.map(|v| v.to_string()),
+                    )
+                }),
+            ),
+            (
+                "SpO2 (%)",
+                text(&|s| {
+                    let v = s.readings.spo2.map(|v| format!("{v} (scale {})", s.spo2_scale));
+                    or_missing(s, Param::Spo2, v)
+                }),
+            ),
+            (
+                "Air or oxygen",
+                text(&|s| {
+                    if !s.readings.on_oxygen {
+                        return "air".into();
+                    }
+                    let flow = s.readings.oxygen_flow_tenths.map(|f| format!(" {} L/min", tenths(f)));
+                    let device = s
+                        .readings
+                        .oxygen_device
+                        .map(|d| format!(", {}", d.as_str().replace('-', " ")));
+                    format!("oxygen{}{}", flow.unwrap_or_default(), device.unwrap_or_default())
+                }),
+            ),
+            (
+                "Blood pressure (mmHg)",
+                text(&|s| {
+                    let v = s.readings.systolic_bp.map(|sys| match s.readings.diastolic_bp {
+                        Some(dia) => format!("{sys}/{dia}"),
+                        None => sys.to_string(),
+                    });
+                    or_missing(s, Param::SystolicBp, v)
+                }),
+            ),
+            (
+                "Pulse (/min)",
+                text(&|s| or_missing(s, Param::Pulse, s.readings.pulse.map(|v| v.to_string()))),
+            ),
+            (
+                "Consciousness",
+                text(&|s| {
+                    s.readings
+                        .consciousness
+                        .map_or_else(|| "—".into(), |c| c.as_str().replace('-', " "))
+                }),
+            ),
+            (
+                "Temperature (°C)",
+                text(&|s| or_missing(s, Param::Temperature, s.readings.temperature_tenths.map(tenths))),
+            ),
+            (
+                "NEWS2",
+                text(&|s| match (s.total, s.not_scored) {
+                    (_, Some(_)) => "not scored".into(),
+                    (Some(t), None) if s.complete => t.to_string(),
+                    (Some(t), None) => format!("at least {t}"),
+                    (None, None) => "—".into(),
+                }),
+            ),
+            (
+                "Next set",
+                text(&|s| remit_domain::obs::frequency_text(s.monitoring, s.complete, s.total.is_some()).to_owned()),
+            ),
+        ],
+    }
+}

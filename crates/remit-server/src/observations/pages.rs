@@ -6,7 +6,7 @@ use crate::http::auth::{Actor, Claimed};
 use crate::http::error::{AppError, render};
 use crate::http::gate::Opened;
 use crate::http::pages::{Banner, PageQuery, just_saved, refused_page};
-use crate::observations::chart::chart_svg;
+use crate::observations::chart::{ValuesTable, chart_svg, values_table};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -279,6 +279,8 @@ struct PatientPage<'a> {
     nhs: String,
     name: String,
     chart: String,
+    /// The chart's values as a table.
+    values: ValuesTable,
     history: Vec<HistoryRow>,
     escalations: Vec<EscalationNotice>,
     scale2: Option<String>,
@@ -464,6 +466,7 @@ pub(crate) async fn patient_page(
         nhs: nhs.to_string(),
         name: record.patient.display_name(),
         chart: chart_svg(&current).map_err(|e| AppError::Internal(format!("chart: {e}")))?,
+        values: values_table(&current),
         history,
         escalations,
         scale2,
@@ -586,7 +589,7 @@ impl SetForm {
     /// The form filled with a set's readings, to correct them.
     fn of(r: &Readings) -> Self {
         let n = |v: Option<u16>| v.map_or_else(String::new, |v| v.to_string());
-        let tenths = |v: Option<u16>| v.map_or_else(String::new, |v| format!("{}.{}", v / 10, v % 10));
+        let tenths = |v: Option<u16>| v.map_or_else(String::new, remit_domain::obs::tenths);
         let mut form = SetForm {
             respiration_rate: n(r.respiration_rate.map(u16::from)),
             spo2: n(r.spo2.map(u16::from)),
