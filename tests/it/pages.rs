@@ -618,10 +618,31 @@ async fn a_refresh_never_repeats_a_write(db: TestDb) -> Result<()> {
                 "the inbox does not say so to someone else",
                 "ben.rn",
                 "GET /inbox?acknowledged={escalation}",
-                StatusCode::NOT_FOUND,
+                StatusCode::OK,
             )
             .said(Said::Lacks("Aisha"))
             .into(),
+            api(
+                "Aisha worse: her escalation waits for acknowledgement again",
+                "alex.ap",
+                "POST /api/patients/9990004110/observations",
+                StatusCode::CREATED,
+            )
+            .body(
+                json!({"set": {"respiration_rate": 6, "spo2": 85, "on_oxygen": false, "systolic_bp": 85,
+                    "pulse": 140, "consciousness": "voice", "temperature": 34.9}}),
+            )
+            .into(),
+            page(
+                "the inbox Priya has open still shows it, and no longer says she acknowledged it",
+                "priya.rn",
+                "GET {page}",
+                StatusCode::OK,
+            )
+            .said(Said::Contains("data-escalation=\"{escalation}\" data-state=\"open\""))
+            .said(Said::Lacks("for Aisha Rahman acknowledged"))
+            .into(),
+            audit("the worse set", &["vitals.record"]),
             page(
                 "prescribed from the form",
                 "maria.acp",
@@ -1356,6 +1377,15 @@ async fn the_chart_values_are_also_a_table_with_every_parameter(db: TestDb) -> R
                     "oxygen_device": "nasal-cannula", "systolic_bp": 105, "diastolic_bp": 65, "pulse": 92,
                     "consciousness": "alert", "temperature": 37.9}}),
             )
+            .keep("v", "/set/id")
+            .into(),
+            page(
+                "its correction keeps the device",
+                "alex.ap",
+                "GET /observations/{v}/amend",
+                StatusCode::OK,
+            )
+            .said(Said::Contains("<option value=\"nasal-cannula\" selected>"))
             .into(),
             page(
                 "the chart's values, newest on the right",

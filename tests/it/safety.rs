@@ -911,7 +911,9 @@ async fn the_inbox_puts_the_most_urgent_first_and_says_when_a_score_rose(db: Tes
                 .said(Said::Kept("/escalation/id", "fatima"))
                 .into(),
             page("the inbox says the score rose", "priya.rn", "GET /inbox", S::OK)
-                .said(Said::Contains("Score rose</strong>: raised again: NEWS2 18"))
+                .said(Said::Contains(
+                    "Worse since it was raised</strong>: raised again: NEWS2 18",
+                ))
                 .said(Said::Contains("worse than the NEWS2 7"))
                 .into(),
             api(

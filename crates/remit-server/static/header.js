@@ -5,6 +5,7 @@
 (function () {
   var base = document.title.replace(/^\(\d+\) /, "");
   var known = null;
+  var seen = null;
   var audio = null;
 
   function tone() {
@@ -27,7 +28,7 @@
     if (e && window.Notification && Notification.permission === "granted") {
       var where = e.place + (e.bed ? ", bed " + e.bed : "");
       var score = e.score === null || e.score === undefined ? "no NEWS2" : "NEWS2 " + e.score;
-      new Notification("New escalation: " + e.level, {body: score + " — " + where, tag: "escalation-" + e.id});
+      new Notification("New escalation: " + e.level, {body: score + " — " + where, tag: "remit-escalation-" + e.id});
     }
   }
 
@@ -43,9 +44,15 @@
           badge.hidden = n === 0;
         }
         document.title = (n > 0 ? "(" + n + ") " : "") + base;
-        if (known !== null && n > known) {
-          raise(inbox.escalations.filter(function (e) { return e.state === "open"; })[0]);
+        // Alerted for an escalation newly waiting for acknowledgement (new, or raised again): the first such, most
+        // urgent first.
+        var open = inbox.escalations.filter(function (e) { return e.state === "open"; });
+        var ids = open.map(function (e) { return e.id + "@" + e.raised_at + "@" + e.score; });
+        if (seen !== null) {
+          var fresh = open.filter(function (e, i) { return seen.indexOf(ids[i]) < 0; });
+          if (fresh.length > 0 && n >= known) raise(fresh[0]);
         }
+        seen = ids;
         known = n;
       })
       .catch(function () { /* the header keeps its last number */ });
@@ -93,11 +100,24 @@
     banner.appendChild(again);
     var main = document.querySelector("main");
     if (main) main.insertBefore(banner, main.firstChild);
+    var back = document.querySelector("[data-return]");
+    var over = false;
     function ended() {
+      over = true;
+      // Signed out for real, so that what the page says is so: the session is ended on the server.
+      var csrf = signOut ? signOut.querySelector("[name=csrf]") : null;
+      if (csrf) {
+        fetchOwn("/logout", {method: "POST", credentials: "same-origin",
+          headers: {"Content-Type": "application/x-www-form-urlencoded"},
+          body: "csrf=" + encodeURIComponent(csrf.value)}).catch(function () {});
+      }
+      clearTimeout(warnTimer);
+      clearTimeout(endTimer);
       words.textContent = "You have been signed out after " + Math.round(idle / 60) +
         " minutes without activity. Anything typed on this page is kept for when you are back.";
       stay.hidden = true;
-      again.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+      var page = back ? back.getAttribute("data-return") : location.pathname + location.search;
+      again.href = "/login?next=" + encodeURIComponent(page);
       again.hidden = false;
       banner.hidden = false;
     }
@@ -116,9 +136,18 @@
     }
     stay.addEventListener("click", function () {
       fetch("/api/inbox", {credentials: "same-origin", headers: {"Accept": "application/json"}})
-        .then(function (r) { if (r.ok) arm(); else ended(); })
+        .then(function (r) { if (!r.ok) ended(); })
         .catch(function () { /* the warning stays */ });
     });
+    // Every request the page makes of remit moves the session's idle clock on the server: the countdown here starts
+    // again with each one that succeeds, so that the page and the server agree.
+    var fetchOwn = window.fetch.bind(window);
+    window.fetch = function (input, init) {
+      return fetchOwn(input, init).then(function (r) {
+        if (r.ok && !over) arm();
+        return r;
+      });
+    };
     arm();
   }
 })();

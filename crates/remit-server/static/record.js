@@ -34,28 +34,45 @@
   form.addEventListener("input", update);
   form.addEventListener("change", update);
 
-  // What is typed is kept in this tab (sessionStorage: gone when the tab closes, and cleared at sign-out) until the
-  // set is saved, so that a session that ends mid-set loses nothing: signed in again, the form is filled back in.
-  var key = "remit-draft " + form.getAttribute("action");
+  // What is typed is kept in this tab (sessionStorage: gone when the tab closes, and cleared at sign-out), with who
+  // typed it and when, so that a session that ends mid-set loses nothing: the same person, signed in again within the
+  // hour, finds the form filled back in. A draft is dropped once its form has been sent and its page says it was
+  // saved (or the observations recorded as not done); never filled in for someone else, or after an hour.
+  var key = "remit-draft " + (form.getAttribute("data-return") || form.getAttribute("action"));
+  var sent = key + " sent";
+  var session = document.getElementById("session");
+  var user = session ? session.dataset.user : "";
   var fields = form.querySelectorAll("input:not([type=hidden]), select, textarea");
   function keep() {
     var values = {};
     fields.forEach(function (f) { values[f.name] = f.value; });
-    try { sessionStorage.setItem(key, JSON.stringify(values)); } catch (_) { /* storage full or off: nothing kept */ }
+    try {
+      sessionStorage.setItem(key, JSON.stringify({user: user, at: Date.now(), values: values}));
+    } catch (_) { /* storage full or off: nothing kept */ }
   }
-  if (document.getElementById("saved")) {
+  document.addEventListener("submit", function (e) {
+    if (e.target === form || e.target.id === "missed-form") sessionStorage.setItem(sent, "1");
+  });
+  var done = document.getElementById("saved") || document.getElementById("missed-recorded");
+  if (done && sessionStorage.getItem(sent)) {
     sessionStorage.removeItem(key);
+    sessionStorage.removeItem(sent);
   } else {
+    sessionStorage.removeItem(sent);
     var kept = null;
     try { kept = JSON.parse(sessionStorage.getItem(key) || "null"); } catch (_) { kept = null; }
+    var fresh = kept && kept.user === user && Date.now() - kept.at < 60 * 60 * 1000;
+    if (kept && !fresh) sessionStorage.removeItem(key);
     var blank = Array.prototype.every.call(fields, function (f) { return f.tagName === "SELECT" || f.value === ""; });
-    if (kept && blank) {
-      fields.forEach(function (f) { if (kept[f.name] !== undefined) f.value = kept[f.name]; });
+    if (fresh && blank) {
+      fields.forEach(function (f) { if (kept.values[f.name] !== undefined) f.value = kept.values[f.name]; });
+      var at = new Date(kept.at);
       var note = document.createElement("p");
       note.id = "draft-restored";
       note.className = "notice";
       note.setAttribute("role", "status");
-      note.textContent = "What you had typed before is filled back in: check it, then save the set.";
+      note.textContent = "What you typed at " + String(at.getHours()).padStart(2, "0") + ":" +
+        String(at.getMinutes()).padStart(2, "0") + " is filled back in: check it, then save the set.";
       form.parentNode.insertBefore(note, form);
       update();
     }

@@ -110,9 +110,10 @@ async fn html_errors(req: Request, next: middleware::Next) -> axum::response::Re
     let page = crate::http::pages::ErrorPage::new(status, message).render_html();
     let mut res = page.into_response();
     *res.status_mut() = status;
+    let own: Vec<HeaderName> = res.headers().keys().cloned().collect();
     for (name, value) in parts.headers.iter() {
-        if !res.headers().contains_key(name) {
-            res.headers_mut().insert(name.clone(), value.clone());
+        if !own.contains(name) {
+            res.headers_mut().append(name.clone(), value.clone());
         }
     }
     res

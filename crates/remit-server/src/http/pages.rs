@@ -115,6 +115,7 @@ impl ErrorPage {
     pub(crate) fn new(status: StatusCode, message: String) -> Self {
         let heading = match status {
             StatusCode::NOT_FOUND => "Page not found",
+            StatusCode::UNAUTHORIZED => "Sign in needed",
             StatusCode::FORBIDDEN => "Not allowed",
             StatusCode::CONFLICT => "Changed since you opened it",
             StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => "Check what was entered",

@@ -491,6 +491,8 @@ pub(crate) struct SetForm {
     #[serde(default)]
     oxygen_flow: String,
     #[serde(default)]
+    oxygen_device: String,
+    #[serde(default)]
     systolic_bp: String,
     #[serde(default)]
     diastolic_bp: String,
@@ -595,6 +597,7 @@ impl SetForm {
             spo2: n(r.spo2.map(u16::from)),
             on_oxygen: if r.on_oxygen { "yes" } else { "no" }.to_owned(),
             oxygen_flow: tenths(r.oxygen_flow_tenths),
+            oxygen_device: r.oxygen_device.map_or_else(String::new, |d| d.as_str().to_owned()),
             systolic_bp: n(r.systolic_bp),
             diastolic_bp: n(r.diastolic_bp),
             pulse: n(r.pulse),
@@ -662,6 +665,12 @@ impl SetForm {
         if on_oxygen && !self.oxygen_flow.trim().is_empty() {
             o.insert("oxygen_flow".into(), num(&self.oxygen_flow));
         }
+        if on_oxygen && !self.oxygen_device.trim().is_empty() {
+            o.insert(
+                "oxygen_device".into(),
+                Value::String(self.oxygen_device.trim().to_owned()),
+            );
+        }
         if !missing.is_empty() {
             let reason = self.missing_reason.trim();
             if reason.is_empty() {
@@ -722,6 +731,14 @@ impl RecordPage<'_> {
         self.recorded
             .as_ref()
             .is_some_and(|r| r.set.risk == Some(remit_domain::news2::Risk::High))
+    }
+
+    /// The oxygen devices the form offers, as stored and in words.
+    fn devices(&self) -> Vec<(&'static str, String)> {
+        remit_domain::obs::OxygenDevice::ALL
+            .iter()
+            .map(|d| (d.as_str(), d.as_str().replace('-', " ")))
+            .collect()
     }
 
     /// The form's fields the error names (its message begins with them, `pulse, temperature: …`), for the error
@@ -1287,26 +1304,26 @@ pub(crate) async fn inbox(
 ) -> Result<Html<String>, AppError> {
     let saved = just_saved(query)?;
     let me = Some(actor.profile.staff.username.as_str());
-    // Said only to the person who acknowledged or reviewed it, who may read the patient's record.
-    let message = match (saved.acknowledged, saved.reviewed) {
-        (Some(id), _) => {
-            let e = state.store.escalation(id).await?;
-            if e.acknowledged_by.as_deref() != me {
-                return Err(AppError::NotFound(format!("no escalation {id} acknowledged by you")));
-            }
+    // Said only to the person who acknowledged or reviewed it, who may read the patient's record, and only while it
+    // is still so: an escalation raised again since waits for acknowledgement again, and the open inbox (which
+    // refreshes itself at this address) must go on showing it, not an error.
+    let escalation = match saved.acknowledged.or(saved.reviewed) {
+        Some(id) => match state.store.escalation(id).await {
+            Ok(e) => Some(e),
+            Err(remit_store::StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let message = match (escalation, saved.acknowledged.is_some()) {
+        (Some(e), true) if e.acknowledged_by.as_deref() == me => {
             Some(format!("Escalation {} for {} acknowledged.", e.id, e.patient_name))
         }
-        (None, Some(id)) => {
-            let e = state.store.escalation(id).await?;
-            if e.reviewed_by.as_deref() != me {
-                return Err(AppError::NotFound(format!("no escalation {id} reviewed by you")));
-            }
-            Some(format!(
-                "Escalation {} for {} reviewed and closed.",
-                e.id, e.patient_name
-            ))
-        }
-        (None, None) => None,
+        (Some(e), false) if e.reviewed_by.as_deref() == me => Some(format!(
+            "Escalation {} for {} reviewed and closed.",
+            e.id, e.patient_name
+        )),
+        _ => None,
     };
     inbox_page(&state, &actor, message, Vec::new()).await
 }
@@ -1534,6 +1551,7 @@ mod tests {
                 spo2: f[1].clone(),
                 on_oxygen: f[2].clone(),
                 oxygen_flow: f[3].clone(),
+                oxygen_device: String::new(),
                 systolic_bp: f[4].clone(),
                 diastolic_bp: f[5].clone(),
                 pulse: f[6].clone(),
