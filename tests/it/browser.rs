@@ -605,6 +605,7 @@ async fn every_page_is_accessible_and_fits_a_phone(db: TestDb) -> Result<()> {
                     &[
                         "/wards/ward-7",
                         "/patients/9990002746",
+                        "/patients/9990001375",
                         "/patients/9990001375/observations/new",
                         "/inbox",
                         "/me",
@@ -642,6 +643,15 @@ async fn every_page_is_accessible_and_fits_a_phone(db: TestDb) -> Result<()> {
                         }
                         if *path == "/wards/ward-7" && width == 390 {
                             b.screenshot("ward-board-phone").await?;
+                        }
+                        if *path == "/patients/9990001375" && width == 390 {
+                            // Margaret's six sets make the chart wider than the phone: it opens on her newest.
+                            let at_end = "const c = document.querySelector('.chart'); \
+                                          return c.scrollWidth > c.clientWidth \
+                                              && c.scrollLeft + c.clientWidth >= c.scrollWidth - 1;";
+                            if b.client.execute(at_end, vec![]).await? != json!(true) {
+                                problems.push("the chart does not open on its newest set at 390 px".into());
+                            }
                         }
                     }
                 }

@@ -58,6 +58,9 @@
       .catch(function () { /* the header keeps its last number */ });
   }
 
+  // A chart wider than the screen opens scrolled to its newest set (on the right), which is what is looked for.
+  document.querySelectorAll(".chart").forEach(function (chart) { chart.scrollLeft = chart.scrollWidth; });
+
   window.remit = window.remit || {};
   window.remit.refreshInbox = refresh;
 
