@@ -58,13 +58,7 @@ async fn pay_on_the_command_line(db: TestDb) -> Result<()> {
         args.extend_from_slice(more);
         args
     };
-    let bad = |what, args: &[&'static str], words| CliCase {
-        what,
-        args: args.to_vec(),
-        status: 2,
-        out: &[],
-        err: words,
-    };
+    let bad = |what, args: &[&'static str], words| CliCase::of(what, args, 2).err(words);
     let (london, forty, half, fifty_one) = (
         check(&["--area", "london"]),
         check(&["--hours", "40"]),

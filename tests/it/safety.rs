@@ -112,6 +112,17 @@ fn escalation(what: &'static str, who: &'static str, name: &str) -> ApiCase {
     api(what, who, format!("GET /api/escalations/{{{name}}}"), S::OK)
 }
 
+/// The escalation kept as `name`, acknowledged by `who` over the JSON API.
+fn acknowledged(what: &'static str, who: &'static str, name: &str) -> ApiCase {
+    api(
+        what,
+        who,
+        format!("POST /api/escalations/{{{name}}}/acknowledge"),
+        S::OK,
+    )
+    .body(json!({}))
+}
+
 /// `what` is at `pointer`.
 fn at(pointer: &'static str, what: impl Into<Value>) -> Said {
     Said::At(pointer, what.into())
@@ -132,15 +143,9 @@ async fn a_worse_score_raises_an_open_escalation_again_whatever_its_state(db: Te
             recorded("Alex records Margaret's NEWS2 7", "alex.ap", MARGARET, seven())
                 .keep("margaret", "/escalation/id")
                 .into(),
-            api(
-                "Priya acknowledges it",
-                "priya.rn",
-                "POST /api/escalations/{margaret}/acknowledge",
-                S::OK,
-            )
-            .body(json!({}))
-            .said(at("/state", "acknowledged"))
-            .into(),
+            acknowledged("Priya acknowledges it", "priya.rn", "margaret")
+                .said(at("/state", "acknowledged"))
+                .into(),
             recorded(
                 "a NEWS2 18 after the 7 was acknowledged",
                 "alex.ap",
@@ -205,14 +210,7 @@ async fn a_worse_score_raises_an_open_escalation_again_whatever_its_state(db: Te
                 .keep("aisha", "/escalation/id")
                 .keep("aisha_set", "/set/id")
                 .into(),
-            api(
-                "Priya acknowledges Aisha's",
-                "priya.rn",
-                "POST /api/escalations/{aisha}/acknowledge",
-                S::OK,
-            )
-            .body(json!({}))
-            .into(),
+            acknowledged("Priya acknowledges Aisha's", "priya.rn", "aisha").into(),
             api(
                 "a correction upwards",
                 "alex.ap",
@@ -395,14 +393,7 @@ async fn emergencies_reach_the_registrar_and_outreach_for_the_place_and_never_no
             escalation("someone there can acknowledge it", "dr.reid", "xray")
                 .said(at("/no_one_to_acknowledge", false))
                 .into(),
-            api(
-                "the radiographer acknowledges it",
-                "tom.rad",
-                "POST /api/escalations/{xray}/acknowledge",
-                S::OK,
-            )
-            .body(json!({}))
-            .into(),
+            acknowledged("the radiographer acknowledges it", "tom.rad", "xray").into(),
             // Nobody on duty there who could acknowledge: with no clinical site manager on duty the board says so;
             // with one, she is told and the board names her.
             recorded("John's NEWS2 18 raises it again", "kim.outreach", JOHN, eighteen())
@@ -873,14 +864,7 @@ async fn the_inbox_puts_the_most_urgent_first_and_says_when_a_score_rose(db: Tes
             recorded("Margaret's NEWS2 5", "alex.ap", MARGARET, five())
                 .keep("margaret", "/escalation/id")
                 .into(),
-            api(
-                "Priya acknowledges Margaret's",
-                "priya.rn",
-                "POST /api/escalations/{margaret}/acknowledge",
-                S::OK,
-            )
-            .body(json!({}))
-            .into(),
+            acknowledged("Priya acknowledges Margaret's", "priya.rn", "margaret").into(),
             page("the inbox, most urgent first", "priya.rn", "GET /inbox", S::OK)
                 .said(Said::InOrder(&[
                     "data-escalation=\"{fatima}\"",
@@ -940,14 +924,7 @@ async fn an_escalation_is_reviewed_from_the_inbox_by_those_who_may(db: TestDb) -
             recorded("Margaret's NEWS2 7", "alex.ap", MARGARET, seven())
                 .keep("margaret", "/escalation/id")
                 .into(),
-            api(
-                "Priya acknowledges it",
-                "priya.rn",
-                "POST /api/escalations/{margaret}/acknowledge",
-                S::OK,
-            )
-            .body(json!({}))
-            .into(),
+            acknowledged("Priya acknowledges it", "priya.rn", "margaret").into(),
             page("the nurse is not offered the review", "priya.rn", "GET /inbox", S::OK)
                 .said(Said::Contains("data-escalation=\"{margaret}\""))
                 .said(Said::Lacks(form))

@@ -284,13 +284,7 @@ async fn scope_check_and_show_on_the_command_line(db: TestDb) -> Result<()> {
         args.extend_from_slice(more);
         args
     };
-    let bad = |what, args: &[&'static str], words| CliCase {
-        what,
-        args: args.to_vec(),
-        status: 2,
-        out: &[],
-        err: words,
-    };
+    let bad = |what, args: &[&'static str], words| CliCase::of(what, args, 2).err(words);
     let asks = [
         check("alex.ap", "vitals.fly", &[]),
         check("alex.ap", "vitals.record", &["--supervision", "some"]),
@@ -926,19 +920,19 @@ async fn imaging_scope_follows_the_profession(db: TestDb) -> Result<()> {
             0,
         ),
         cli("on duty in the department", "staff set-duty pat.physio --place xray", 0),
-        cli("supervised by a physiotherapist", "", 1)
-            .args(&chest_by_physio)
+        CliCase::of("supervised by a physiotherapist", &chest_by_physio, 1)
             .out(&["supervised by a radiographer (HCPC RA); Pat Physio is not one"]),
-        cli("supervised by a radiographer", "", 0).args(&chest_by_radiographer),
+        CliCase::of("supervised by a radiographer", &chest_by_radiographer, 0),
         // Axial: the competency alone is not enough for an assistant practitioner.
-        cli("Jo's axial competency", "", 0).args(&axial_for_jo),
-        cli("axial with the competency alone", "", 1)
-            .args(&axial)
-            .out(&["outside an assistant practitioner's scope"]),
+        CliCase::of("Jo's axial competency", &axial_for_jo, 0),
+        CliCase::of("axial with the competency alone", &axial, 1).out(&["outside an assistant practitioner's scope"]),
         // The extension is the employer's approval: not a level 5 radiographer's to give, a senior one's.
-        cli("the extension signed off by a level 5 radiographer", "", 1)
-            .args(&extension_by_tom)
-            .err(&["level 7 or above"]),
+        CliCase::of(
+            "the extension signed off by a level 5 radiographer",
+            &extension_by_tom,
+            1,
+        )
+        .err(&["level 7 or above"]),
         cli(
             "a radiology service manager",
             concat!(
@@ -947,9 +941,9 @@ async fn imaging_scope_follows_the_profession(db: TestDb) -> Result<()> {
             ),
             0,
         ),
-        cli("her own axial competency", "", 0).args(&axial_for_sam),
-        cli("the extension signed off by her", "", 0).args(&extension_by_sam),
-        cli("axial with the extension", "", 0).args(&axial),
+        CliCase::of("her own axial competency", &axial_for_sam, 0),
+        CliCase::of("the extension signed off by her", &extension_by_sam, 0),
+        CliCase::of("axial with the extension", &axial, 0),
         cli(
             "an HCPC number with no profession's prefix",
             "staff add x.y --name 'X Y' --job-title X --registration HCPC:XX12345:2030-01-31",

@@ -199,13 +199,7 @@ pub struct CliCase<'a> {
 /// A command line run by the administrator, exiting with `status`: `line` is split at spaces, and a part in single
 /// quotes is one argument (`staff add sue.site --name 'Sue Grant'`).
 pub fn cli(what: &'static str, line: &'static str, status: i32) -> CliCase<'static> {
-    CliCase {
-        what,
-        args: words(line),
-        status,
-        out: &[],
-        err: &[],
-    }
+    CliCase::of(what, &words(line), status)
 }
 
 /// `line` split at spaces, a part in single quotes one word.
@@ -224,6 +218,17 @@ fn words(line: &str) -> Vec<&str> {
 }
 
 impl<'a> CliCase<'a> {
+    /// A run of the binary with `args` as they are, exiting with `status`.
+    pub fn of(what: &'static str, args: &[&'a str], status: i32) -> Self {
+        CliCase {
+            what,
+            args: args.to_vec(),
+            status,
+            out: &[],
+            err: &[],
+        }
+    }
+
     /// These arguments instead.
     pub fn args(self, args: &[&'a str]) -> Self {
         Self {

@@ -61,6 +61,24 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// What `readings`, assessed so, call for, beside the set stored from them and the escalation they raised.
+    fn of(
+        set: SetView,
+        readings: &Readings,
+        assessment: &Assessment,
+        escalation: Option<EscalationView>,
+        scale2: Option<Scale2>,
+    ) -> Self {
+        Self {
+            set,
+            escalation_level: assessment.escalation,
+            response: readings.response(assessment),
+            sepsis: assessment.sepsis_prompt(),
+            escalation,
+            scale2,
+        }
+    }
+
     /// The answer to recording or correcting a set, read back as stored.
     async fn load(
         store: &Store,
@@ -70,17 +88,12 @@ impl Recorded {
         escalation: Option<i64>,
         scale2: Option<Scale2>,
     ) -> Result<Self, StoreError> {
-        Ok(Self {
-            set: store.obs_version(version_id).await?,
-            escalation_level: assessment.escalation,
-            response: readings.response(assessment),
-            sepsis: assessment.sepsis_prompt(),
-            escalation: match escalation {
-                Some(id) => Some(store.escalation(id).await?),
-                None => None,
-            },
-            scale2,
-        })
+        let set = store.obs_version(version_id).await?;
+        let escalation = match escalation {
+            Some(id) => Some(store.escalation(id).await?),
+            None => None,
+        };
+        Ok(Self::of(set, readings, assessment, escalation, scale2))
     }
 }
 
@@ -1022,6 +1035,14 @@ async fn notice(
     })
 }
 
+/// How many of `notices` wait for acknowledgement: an inbox's count.
+pub fn to_acknowledge(notices: &[EscalationNotice]) -> usize {
+    notices
+        .iter()
+        .filter(|n| n.waiting_for == Some("acknowledgement"))
+        .count()
+}
+
 /// How an escalation's history begins the entry of a worse set raising it again.
 const RAISED_AGAIN: &str = "raised again: ";
 
@@ -1078,14 +1099,14 @@ pub async fn recorded(
         .await?
         .into_iter()
         .find(|e| e.version_id == version_id);
-    Ok(Recorded {
-        escalation_level: assessment.escalation,
-        response: set.readings.response(&assessment),
-        sepsis: assessment.sepsis_prompt(),
-        escalation,
-        scale2: record.scale2.clone(),
+    let readings = set.readings.clone();
+    Ok(Recorded::of(
         set,
-    })
+        &readings,
+        &assessment,
+        escalation,
+        record.scale2.clone(),
+    ))
 }
 
 /// One escalation as a notice.

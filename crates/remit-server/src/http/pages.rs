@@ -145,6 +145,14 @@ impl SignInNeeded {
     }
 }
 
+/// The colleague a form's field names (a supervisor, say), or nobody when it was left blank.
+pub(crate) fn named(field: &str) -> Result<Option<remit_domain::staff::Username>, remit_domain::InvalidValue> {
+    match field.trim() {
+        "" => Ok(None),
+        u => remit_domain::staff::Username::parse(u).map(Some),
+    }
+}
+
 /// A page's query as it arrived: [`just_saved`] reads it.
 pub(crate) type PageQuery<T> = Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>;
 

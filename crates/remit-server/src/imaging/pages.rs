@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::http::auth::Actor;
 use crate::http::error::{AppError, render};
-use crate::http::pages::{Banner, Notice, PageQuery, just_saved, refused_page};
+use crate::http::pages::{Banner, Notice, PageQuery, just_saved, named, refused_page};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -179,10 +179,7 @@ pub(crate) async fn request_step(
     let who = actor.audit_name();
     let said = |r: RequestView| format!("Request {} is now {}.", r.id, r.status);
     let operator = |f: &StepForm| -> Result<remit_services::imaging::Operator, AppError> {
-        let supervisor = match f.supervisor.trim() {
-            "" => None,
-            s => Some(Username::parse(s)?),
-        };
+        let supervisor = named(&f.supervisor)?;
         Ok(remit_services::imaging::Operator {
             by: by.clone(),
             supervision: if supervisor.is_some() {

@@ -457,7 +457,7 @@ pub(crate) async fn escalations(
     responses((status = 200, body = Object), (status = 401, body = Object)))]
 pub(crate) async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, AppError> {
     let list = obs::inbox(&state.store, &state.pack, actor.profile.staff.username.as_str()).await?;
-    let to_acknowledge = list.iter().filter(|n| n.escalation.state == "open").count();
+    let to_acknowledge = obs::to_acknowledge(&list);
     Ok(Json(
         serde_json::json!({"to_acknowledge": to_acknowledge, "escalations": list}),
     ))

@@ -5,7 +5,7 @@ use crate::AppState;
 use crate::http::auth::{Actor, Claimed};
 use crate::http::error::{AppError, render};
 use crate::http::gate::Opened;
-use crate::http::pages::{Banner, PageQuery, just_saved, refused_page};
+use crate::http::pages::{Banner, PageQuery, just_saved, named, refused_page};
 use crate::observations::chart::{ValuesTable, chart_svg, values_table};
 use askama::Template;
 use axum::Form;
@@ -16,7 +16,6 @@ use remit_domain::clinical::Prescription;
 use remit_domain::news2::Spo2Scale;
 use remit_domain::obs::{EscalationLevel, NotScored, Readings, frequency_text};
 use remit_domain::place::PlaceCode;
-use remit_domain::staff::Username;
 use remit_domain::time::{london_date, uk_short_text};
 use remit_services::obs::{EscalationNotice, RecordSet, Recorded};
 use remit_services::scope::Outcome;
@@ -828,6 +827,29 @@ struct Said {
     correcting: Option<i64>,
 }
 
+/// A form's work as its page answers it: done (handed back), or what the page says instead — a refusal (403, every
+/// reason) or bad input (422, what is wrong); any other failure is the server's.
+fn undone<T>(o: Result<Outcome<T>, remit_store::StoreError>) -> Result<Result<T, (StatusCode, Said)>, AppError> {
+    match o {
+        Ok(Outcome::Done(v)) => Ok(Ok(v)),
+        Ok(Outcome::Refused(reasons)) => Ok(Err((
+            StatusCode::FORBIDDEN,
+            Said {
+                reasons,
+                ..Said::default()
+            },
+        ))),
+        Err(remit_store::StoreError::Invalid(m)) => Ok(Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Said {
+                error: Some(m),
+                ..Said::default()
+            },
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn record_page(
     state: &AppState,
     actor: &Actor,
@@ -924,10 +946,7 @@ pub(crate) async fn record_set(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    let supervisor = match form.supervisor.trim() {
-        "" => None,
-        s => Some(Username::parse(s)?),
-    };
+    let supervisor = named(&form.supervisor)?;
     let r = RecordSet {
         patient: nhs.clone(),
         by: actor.profile.staff.username.clone(),
@@ -1031,10 +1050,7 @@ pub(crate) async fn correct(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    let supervisor = match form.supervisor.trim() {
-        "" => None,
-        s => Some(Username::parse(s)?),
-    };
+    let supervisor = named(&form.supervisor)?;
     let a = obs::Amendment {
         version,
         by: actor.profile.staff.username.clone(),
@@ -1042,29 +1058,15 @@ pub(crate) async fn correct(
         readings,
         reason: form.change_reason.clone(),
     };
-    let (status, said) = match obs::amend(&state.store, &state.pack, &a, &actor.audit_name()).await {
-        Ok(Outcome::Done(done)) => {
+    let (status, said) = match undone(obs::amend(&state.store, &state.pack, &a, &actor.audit_name()).await)? {
+        Ok(done) => {
             if let Some(e) = &done.escalation {
                 state.events.escalation_raised(&e.place);
             }
             let to = format!("/patients/{}/observations/new?recorded={}", set.patient, done.set.id);
             return Ok(axum::response::Redirect::to(&to).into_response());
         }
-        Ok(Outcome::Refused(reasons)) => (
-            StatusCode::FORBIDDEN,
-            Said {
-                reasons,
-                ..Said::default()
-            },
-        ),
-        Err(remit_store::StoreError::Invalid(m)) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Said {
-                error: Some(m),
-                ..Said::default()
-            },
-        ),
-        Err(e) => return Err(e.into()),
+        Err(failed) => failed,
     };
     let page = record_page(&state, &actor, &record, form, again(said)).await?;
     Ok((status, page).into_response())
@@ -1098,27 +1100,13 @@ pub(crate) async fn entered_in_error(
         &actor.audit_name(),
     )
     .await;
-    let (status, said) = match o {
-        Ok(Outcome::Done(_)) => {
+    let (status, said) = match undone(o)? {
+        Ok(_) => {
             state.events.escalation_raised(record.patient.place.as_str());
             let to = format!("/patients/{}?entered_in_error={version}", set.patient);
             return Ok(axum::response::Redirect::to(&to).into_response());
         }
-        Ok(Outcome::Refused(reasons)) => (
-            StatusCode::FORBIDDEN,
-            Said {
-                reasons,
-                ..Said::default()
-            },
-        ),
-        Err(remit_store::StoreError::Invalid(m)) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Said {
-                error: Some(m),
-                ..Said::default()
-            },
-        ),
-        Err(e) => return Err(e.into()),
+        Err(failed) => failed,
     };
     let said = Said {
         correcting: Some(version),
@@ -1144,29 +1132,17 @@ pub(crate) async fn record_missed(
     let nhs = record.patient.nhs_number.clone();
     let by = actor.profile.staff.username.clone();
     let blank = SetForm::default();
-    match obs::missed(&state.store, &state.pack, &nhs, &by, &form.reason, &actor.audit_name()).await {
-        Ok(Outcome::Done(id)) => {
+    let o = obs::missed(&state.store, &state.pack, &nhs, &by, &form.reason, &actor.audit_name()).await;
+    match undone(o)? {
+        Ok(id) => {
             state.events.escalation_raised(record.patient.place.as_str());
             let to = format!("/patients/{nhs}/observations/new?not_done={id}");
             Ok(axum::response::Redirect::to(&to).into_response())
         }
-        Ok(Outcome::Refused(reasons)) => {
-            let said = Said {
-                reasons,
-                ..Said::default()
-            };
+        Err((status, said)) => {
             let page = record_page(&state, &actor, &record, blank, said).await?;
-            Ok((StatusCode::FORBIDDEN, page).into_response())
+            Ok((status, page).into_response())
         }
-        Err(remit_store::StoreError::Invalid(m)) => {
-            let said = Said {
-                error: Some(m),
-                ..Said::default()
-            };
-            let page = record_page(&state, &actor, &record, blank, said).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
-        }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -1221,7 +1197,7 @@ struct InboxPage<'a> {
 impl InboxPage<'_> {
     /// How many of the reader's escalations wait for acknowledgement.
     fn to_acknowledge(&self) -> usize {
-        self.escalations.iter().filter(|n| n.escalation.state == "open").count()
+        obs::to_acknowledge(&self.escalations)
     }
 }
 

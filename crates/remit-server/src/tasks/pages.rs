@@ -4,7 +4,7 @@ use crate::AppState;
 use crate::http::auth::Actor;
 use crate::http::error::AppError;
 use crate::http::gate::Opened;
-use crate::http::pages::{Notice, refused_page};
+use crate::http::pages::{Notice, named, refused_page};
 use crate::staff::pages::my_work_page;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -67,10 +67,7 @@ pub(crate) async fn delegate(
     Form(form): Form<DelegateForm>,
 ) -> Result<Response, AppError> {
     let supervision = remit_policy::Supervision::parse(&form.supervision)?;
-    let supervisor = match form.supervisor.trim() {
-        "" => None,
-        s => Some(Username::parse(s)?),
-    };
+    let supervisor = named(&form.supervisor)?;
     let d = remit_services::tasks::Delegation {
         delegator: actor.profile.staff.username.clone(),
         delegatee: Username::parse(&form.delegatee)?,
