@@ -644,11 +644,29 @@ async fn every_page_is_accessible_and_fits_a_phone(db: TestDb) -> Result<()> {
                         if *path == "/wards/ward-7" && width == 390 {
                             b.screenshot("ward-board-phone").await?;
                         }
+                        // The NHS.UK frontend library styles the page: its header, in NHS blue.
+                        let blue =
+                            "return getComputedStyle(document.querySelector('header.nhsuk-header')).backgroundColor;";
+                        if b.client.execute(blue, vec![]).await? != json!("rgb(0, 94, 184)") {
+                            problems.push(format!("{path} as {who}: the NHS.UK header is not styled"));
+                        }
+                        if width == 390 {
+                            // One line of header: its height is one row of links, not two or three.
+                            let tall = b
+                                .client
+                                .execute("return document.querySelector('header').offsetHeight;", vec![])
+                                .await?;
+                            if tall.as_i64().is_none_or(|h| h > 64) {
+                                problems.push(format!("{path} as {who}: the header is {tall} px tall at 390 px"));
+                            }
+                        }
                         if *path == "/patients/9990001375" && width == 390 {
-                            // Margaret's six sets make the chart wider than the phone: it opens on her newest.
+                            // The chart is wider than the phone: it opens with her newest set in view.
                             let at_end = "const c = document.querySelector('.chart'); \
-                                          return c.scrollWidth > c.clientWidth \
-                                              && c.scrollLeft + c.clientWidth >= c.scrollWidth - 1;";
+                                          const n = c.querySelector('[data-newest]').getBoundingClientRect(); \
+                                          const v = c.getBoundingClientRect(); \
+                                          return c.scrollWidth > c.clientWidth && c.scrollLeft > 0 \
+                                              && n.left >= v.left - 1 && n.right <= v.right + 1;";
                             if b.client.execute(at_end, vec![]).await? != json!(true) {
                                 problems.push("the chart does not open on its newest set at 390 px".into());
                             }

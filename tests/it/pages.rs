@@ -68,7 +68,7 @@ async fn the_ward_board_and_the_chart_show_the_stories(db: TestDb) -> Result<()>
     }
     ensure!(b.contains("rising (4 → 6)"), "David's trend");
     ensure!(
-        b.contains("risk-medium") && b.contains("Medium risk"),
+        b.contains("nhsuk-tag nhsuk-tag--orange") && b.contains("Medium risk"),
         "risk by colour and by text"
     );
     ensure!(
@@ -81,7 +81,7 @@ async fn the_ward_board_and_the_chart_show_the_stories(db: TestDb) -> Result<()>
         chart.body.contains("<svg") && chart.body.matches("<rect").count() >= 3 * 8,
         "a cell per parameter and set"
     );
-    ensure!(chart.body.contains("#f47738"), "a score of 2 shaded orange");
+    ensure!(chart.body.contains("#ed8b00"), "a score of 2 shaded orange");
     ensure!(chart.body.contains("Escalation") && chart.body.contains("acknowledged"));
     // Ben works on ward 9: David's record is not his to open.
     let ben = app.sign_in("ben.rn", "remit-demo").await?;
@@ -183,7 +183,7 @@ async fn the_chart_shows_the_newest_current_sets_however_often_one_was_corrected
     let page = app.get(&format!("/patients/{MARGARET}"), &alex).await?;
     ensure!(page.status == StatusCode::OK, "{}", page.status);
     ensure!(
-        page.body.contains("NEWS2 chart, 12 most recent sets"),
+        page.body.contains("NEWS2 chart of the 12 most recent sets"),
         "before corrections"
     );
     for n in 0..45 {
@@ -198,7 +198,10 @@ async fn the_chart_shows_the_newest_current_sets_however_often_one_was_corrected
     let page = app.get(&format!("/patients/{MARGARET}"), &alex).await?;
     ensure!(page.status == StatusCode::OK, "{}", page.status);
     let b = &page.body;
-    ensure!(b.contains("NEWS2 chart, 12 most recent sets"), "after corrections");
+    ensure!(
+        b.contains("NEWS2 chart of the 12 most recent sets"),
+        "after corrections"
+    );
     // The oldest of the twelve is the set with pulse 62 (61 is the thirteenth newest); the newest is the last
     // correction (pulse 84).
     ensure!(b.contains(">62</text>") && !b.contains(">61</text>") && b.contains(">84</text>"));
@@ -1401,6 +1404,30 @@ async fn the_chart_values_are_also_a_table_with_every_parameter(db: TestDb) -> R
                 "<td>105/65</td></tr>",
                 "<th scope=\"row\">Next set</th>",
             ]))
+            .into(),
+            page(
+                "the plotted chart: the total over its bands, every parameter, the next set",
+                "priya.rn",
+                "GET /patients/9990001375",
+                StatusCode::OK,
+            )
+            .said(Said::InOrder(&[
+                "<title id=\"chart-title\">NEWS2 chart of the 7 most recent sets",
+                ">7+ high</text>",
+                ">5–6 medium</text>",
+                ">1–4 low</text>",
+                // The newest set scores 7: plotted at 7 (14 units a point above the baseline, which is at 224).
+                "<circle cx=\"588\" cy=\"126\" r=\"7\" fill=\"#d5281b\"",
+                ">7</text>",
+                ">Air or O2</text>",
+                ">BP mmHg</text>",
+                ">Next set in</text>",
+                ">2.0 N</text>",
+                ">105/65</text>",
+                ">constant</text>",
+                "data-newest",
+            ]))
+            .said(Said::Contains("N nasal cannulae"))
             .into(),
         ],
     )

@@ -206,7 +206,9 @@ async fn pay_over_the_api_and_as_a_page(db: TestDb) -> Result<()> {
     let page = app.sign_in("alex.ap", remit_store::demo::DEMO_PASSWORD).await?;
     let res = app.get("/pay", &page).await?;
     ensure!(
-        res.status == StatusCode::OK && res.body.contains("<label for=\"salary\">") && res.body.contains("Band 8a")
+        res.status == StatusCode::OK
+            && res.body.contains("<label class=\"nhsuk-label\" for=\"salary\">")
+            && res.body.contains("Band 8a")
     );
     let res = app
         .get(

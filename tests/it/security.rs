@@ -613,14 +613,38 @@ async fn pages_carry_no_inline_script_and_a_strict_policy(db: TestDb) -> Result<
         );
         ensure!(res.header("cache-control") == Some("no-store"), "{path}");
     }
-    for file in ["remit.css", "live.js", "record.js"] {
+    for file in ["remit.css", "live.js", "record.js", "components.js"] {
         let res = app.get(&format!("/static/{file}"), &Auth::None).await?;
         ensure!(
             res.status == StatusCode::OK && !res.body.is_empty(),
             "{file}: {}",
             res.status
         );
+        ensure!(res.header("cache-control") == Some("public, max-age=300"), "{file}");
     }
+    // The NHS.UK frontend library, vendored with its version in the names: kept by browsers for a year, and every
+    // icon its stylesheet names is served where it looks.
+    let css = app.get("/static/nhsuk-frontend-10.6.1.min.css", &Auth::None).await?;
+    ensure!(css.status == StatusCode::OK && css.body.contains("--nhsuk-frontend-version:\"10.6.1\""));
+    ensure!(css.header("cache-control") == Some("public, max-age=31536000, immutable"));
+    let icons: Vec<&str> = css
+        .body
+        .split("url(")
+        .skip(1)
+        .filter_map(|u| u.split(')').next())
+        .filter(|u| u.starts_with('/'))
+        .collect();
+    ensure!(icons.len() >= 4, "{icons:?}");
+    for icon in icons {
+        let res = app.get(icon, &Auth::None).await?;
+        ensure!(
+            res.status == StatusCode::OK && res.header("content-type") == Some("image/svg+xml"),
+            "{icon}: {}",
+            res.status
+        );
+    }
+    let js = app.get("/static/nhsuk-frontend-10.6.1.min.js", &Auth::None).await?;
+    ensure!(js.status == StatusCode::OK && js.body.contains("initAll"));
     Ok(())
 }
 

@@ -58,8 +58,13 @@
       .catch(function () { /* the header keeps its last number */ });
   }
 
-  // A chart wider than the screen opens scrolled to its newest set (on the right), which is what is looked for.
-  document.querySelectorAll(".chart").forEach(function (chart) { chart.scrollLeft = chart.scrollWidth; });
+  // A chart wider than the screen opens scrolled to its newest set (outlined), which is what is looked for.
+  document.querySelectorAll(".chart").forEach(function (chart) {
+    var newest = chart.querySelector("[data-newest]");
+    if (!newest) return;
+    var right = newest.getBoundingClientRect().right - chart.getBoundingClientRect().left + chart.scrollLeft;
+    chart.scrollLeft = Math.max(0, right - chart.clientWidth + 8);
+  });
 
   window.remit = window.remit || {};
   window.remit.refreshInbox = refresh;

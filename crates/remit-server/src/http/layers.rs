@@ -85,9 +85,11 @@ async fn html_errors(req: Request, next: middleware::Next) -> axum::response::Re
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     let path = req.uri().path();
-    let machine = ["/api/", "/fhir", "/events", "/metrics", "/health", "/static/"]
-        .iter()
-        .any(|p| path.starts_with(p));
+    let machine = [
+        "/api/", "/fhir", "/events", "/metrics", "/health", "/static/", "/assets/",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p));
     let res = next.run(req).await;
     let status = res.status();
     let json = res

@@ -23,12 +23,35 @@ pub fn public_router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/static/{file}", get(static_file))
+        .route("/assets/images/{file}", get(nhsuk_icon))
+}
+
+/// The NHS.UK frontend library's version, vendored in `static/nhsuk-frontend/` (its README says how to upgrade).
+macro_rules! nhsuk {
+    ($file:literal) => {
+        include_str!(concat!("../../static/nhsuk-frontend/", $file))
+    };
 }
 
 /// remit's stylesheet and scripts, compiled in: open to all (the sign-in page needs the stylesheet), and carrying
 /// nothing about anyone. Pages load them rather than carry inline script or style, which the
 /// Content-Security-Policy forbids.
 const STATIC: &[(&str, &str, &str)] = &[
+    (
+        "nhsuk-frontend-10.6.1.min.css",
+        "text/css; charset=utf-8",
+        nhsuk!("nhsuk-frontend-10.6.1.min.css"),
+    ),
+    (
+        "nhsuk-frontend-10.6.1.min.js",
+        "text/javascript; charset=utf-8",
+        nhsuk!("nhsuk-frontend-10.6.1.min.js"),
+    ),
+    (
+        "components.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/components.js"),
+    ),
     (
         "remit.css",
         "text/css; charset=utf-8",
@@ -51,12 +74,49 @@ const STATIC: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The icons the NHS.UK stylesheet names by absolute path (`/assets/images/…`).
+const NHSUK_ICONS: &[(&str, &str, &str)] = &[
+    (
+        "nhsuk-icon-arrow-down.svg",
+        "image/svg+xml",
+        nhsuk!("nhsuk-icon-arrow-down.svg"),
+    ),
+    (
+        "nhsuk-icon-arrow-up-down.svg",
+        "image/svg+xml",
+        nhsuk!("nhsuk-icon-arrow-up-down.svg"),
+    ),
+    (
+        "nhsuk-icon-arrow-up.svg",
+        "image/svg+xml",
+        nhsuk!("nhsuk-icon-arrow-up.svg"),
+    ),
+    ("nhsuk-icon-cross.svg", "image/svg+xml", nhsuk!("nhsuk-icon-cross.svg")),
+];
+
 async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
-    match STATIC.iter().find(|(name, _, _)| *name == file) {
-        Some((_, kind, body)) => (
+    serve(STATIC, &file)
+}
+
+async fn nhsuk_icon(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    serve(NHSUK_ICONS, &file)
+}
+
+/// One of `files` by name. The vendored files (`nhsuk-…`) carry their version in their name and never change, so browsers may keep it for a year;
+/// remit's own files for five minutes, so a new release reaches ward PCs soon.
+fn serve(files: &[(&str, &'static str, &'static str)], file: &str) -> Response {
+    match files.iter().find(|(name, _, _)| *name == file) {
+        Some((name, kind, body)) => (
             [
                 (header::CONTENT_TYPE, *kind),
-                (header::CACHE_CONTROL, "public, max-age=300"),
+                (
+                    header::CACHE_CONTROL,
+                    if name.starts_with("nhsuk-") {
+                        "public, max-age=31536000, immutable"
+                    } else {
+                        "public, max-age=300"
+                    },
+                ),
             ],
             *body,
         )

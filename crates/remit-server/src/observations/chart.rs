@@ -1,42 +1,82 @@
-//! The patient's NEWS2 chart as SVG (`templates/chart.svg`): one row per parameter, one column per set (oldest on
-//! the left), each cell shaded by its score and showing the value; the total and risk beneath. The template escapes
-//! every value it is given.
+//! The patient's NEWS2 chart as SVG (`templates/chart.svg`), laid out as the Royal College of Physicians' chart: a
+//! page of [`SLOTS`] columns, one per set, oldest on the left, blank columns waiting for the sets to come. Above, the
+//! NEWS2 total plotted across the sets over its risk bands (0; 1–4 low; 5–6 medium; 7 or more high); beneath, one row
+//! per parameter — the value in a cell shaded by its score, blood pressure as systolic/diastolic, oxygen with its
+//! flow and device — then the total and how often the next set is due. The template draws it from these numbers and
+//! words, and escapes every one.
 
 use askama::Template;
-use remit_domain::obs::{CHART_ROWS, SetView, tenths};
+use remit_domain::news2::{Monitoring, Risk};
+use remit_domain::obs::{CHART_ROWS, OxygenDevice, SetView, tenths};
 use remit_domain::time::uk_short_text;
 
-const LABELS: [&str; 7] = [
+/// Columns on the chart: the sets a chart page holds.
+pub(crate) const SLOTS: usize = 12;
+
+const ROWS: [&str; 9] = [
     "Resp. rate",
-    "SpO2",
-    "Air / O2",
-    "Systolic BP",
+    "SpO2 %",
+    "Air or O2",
+    "BP mmHg",
     "Pulse",
     "ACVPU",
     "Temp °C",
+    "NEWS2",
+    "Next set in",
 ];
-const LEFT: usize = 110;
-const CELL_W: usize = 64;
-const CELL_H: usize = 30;
-const TOP: usize = 40;
+const LEFT: usize = 120;
+const COL_W: usize = 72;
+const TOP: usize = 44;
+/// The plot's height, for NEWS2 from 0 to [`TOP_SCORE`] (see [`y_of`]).
+const PLOT_H: usize = 180;
+const TOP_SCORE: usize = 20;
+const GAP: usize = 20;
+const ROW_H: usize = 28;
 
 #[derive(Template)]
 #[template(path = "chart.svg", escape = "html")]
 struct Chart {
     width: usize,
     height: usize,
+    /// How many sets are drawn.
+    shown: usize,
+    grid_top: usize,
+    bands: Vec<Band>,
+    ticks: Vec<(u8, usize)>,
     columns: Vec<Column>,
+    /// The line between consecutive scored sets: (x1, y1, x2, y2).
+    segments: Vec<(usize, usize, usize, usize)>,
+    newest: Option<usize>,
 }
 
-/// One set's column.
+/// A risk band behind the plot.
+struct Band {
+    y: usize,
+    height: usize,
+    fill: &'static str,
+    label: &'static str,
+}
+
+/// One column of the page: a set's, or blank.
 struct Column {
     x: usize,
-    when: String,
+    centre: usize,
+    set: Option<Plotted>,
+}
+
+struct Plotted {
+    date: String,
+    time: String,
+    /// Where the total is plotted, and how the point is drawn; `None` where NEWS2 does not apply.
+    point: Option<Point>,
     cells: Vec<Cell>,
-    total_fill: &'static str,
-    /// The total, starred when the set is incomplete (a lower bound).
-    total: String,
-    risk: &'static str,
+}
+
+struct Point {
+    y: usize,
+    fill: &'static str,
+    /// The total as read beside the point: "≥3" for an incomplete set, whose total is a lower bound.
+    label: String,
 }
 
 struct Cell {
@@ -45,30 +85,77 @@ struct Cell {
     text: String,
 }
 
-/// A parameter score's shade, and the ink that reads on it.
+/// The y of a NEWS2 total on the plot: 14 units a point up to 10, where nearly every total falls, then 4 a point up
+/// to [`TOP_SCORE`].
+fn y_of(total: f32) -> usize {
+    let t = total.clamp(0.0, TOP_SCORE as f32);
+    let up = if t <= 10.0 { t * 14.0 } else { 140.0 + (t - 10.0) * 4.0 };
+    TOP + PLOT_H - up.round() as usize
+}
+
+/// A parameter score's shade, and the ink that reads on it (the design system's red, orange and yellow).
 fn shade(score: Option<u8>) -> (&'static str, &'static str) {
     match score {
-        Some(3) => ("#d4351c", "#ffffff"),
-        Some(2) => ("#f47738", "#0b0c0c"),
-        Some(1) => ("#ffdd00", "#0b0c0c"),
-        Some(_) => ("#ffffff", "#0b0c0c"),
-        None => ("#dddddd", "#0b0c0c"),
+        Some(3) => ("#d5281b", "#ffffff"),
+        Some(2) => ("#ed8b00", "#212b32"),
+        Some(1) => ("#ffeb3b", "#212b32"),
+        Some(_) => ("#ffffff", "#212b32"),
+        None => ("#e8edee", "#212b32"),
     }
 }
 
-fn column(c: usize, s: &SetView) -> Column {
+fn risk_shade(risk: Option<Risk>) -> &'static str {
+    match risk {
+        Some(Risk::High) => "#d5281b",
+        Some(Risk::Medium) => "#ed8b00",
+        Some(Risk::LowMedium) => "#ffeb3b",
+        Some(Risk::Low) => "#ffffff",
+        None => "#e8edee",
+    }
+}
+
+/// The RCP chart's letters for how oxygen is given.
+fn device_letters(d: OxygenDevice) -> &'static str {
+    match d {
+        OxygenDevice::NasalCannula => "N",
+        OxygenDevice::SimpleMask => "SM",
+        OxygenDevice::VenturiMask => "V",
+        OxygenDevice::ReservoirMask => "RM",
+        OxygenDevice::HighFlow => "HF",
+        OxygenDevice::Cpap => "CP",
+        OxygenDevice::Niv => "NIV",
+        OxygenDevice::Other => "OTH",
+    }
+}
+
+/// The key to the chart's letters, for the page beneath it.
+pub(crate) const KEY: &str = "Air or O2: A air; on oxygen, the flow in L/min and the device — N nasal cannulae, \
+     SM simple mask, V Venturi mask, RM reservoir mask, HF high flow, CP CPAP, NIV non-invasive ventilation, OTH \
+     other. ACVPU: A alert, C new confusion, V voice, P pain, U unresponsive. ² SpO2 on scale 2. ≥ an incomplete \
+     set, whose total is at least this. — not measured.";
+
+fn cells(s: &SetView) -> Vec<Cell> {
     let r = &s.readings;
     let values = [
         r.respiration_rate.map(|v| v.to_string()),
         r.spo2
             .map(|v| format!("{v}{}", if s.spo2_scale == 2 { "²" } else { "" })),
         Some(if r.on_oxygen {
-            r.oxygen_flow_tenths
-                .map_or("O2".into(), |f| format!("O2 {}", tenths(f)))
+            let flow = r.oxygen_flow_tenths.map(tenths);
+            let device = r.oxygen_device.map(device_letters);
+            match (flow, device) {
+                (Some(f), Some(d)) => format!("{f} {d}"),
+                (Some(f), None) => format!("{f} L"),
+                (None, Some(d)) => format!("O2 {d}"),
+                (None, None) => "O2".into(),
+            }
         } else {
-            "Air".into()
+            "A".into()
         }),
-        r.systolic_bp.map(|v| v.to_string()),
+        r.systolic_bp.map(|sys| match r.diastolic_bp {
+            Some(dia) => format!("{sys}/{dia}"),
+            None => sys.to_string(),
+        }),
         r.pulse.map(|v| v.to_string()),
         r.consciousness.map(|c| {
             match c.as_str() {
@@ -82,7 +169,7 @@ fn column(c: usize, s: &SetView) -> Column {
         }),
         r.temperature_tenths.map(tenths),
     ];
-    let cells = CHART_ROWS
+    let mut cells: Vec<Cell> = CHART_ROWS
         .iter()
         .zip(values)
         .map(|(row, v)| {
@@ -94,33 +181,94 @@ fn column(c: usize, s: &SetView) -> Column {
             }
         })
         .collect();
-    Column {
-        x: LEFT + CELL_W * c,
-        when: uk_short_text(&s.taken_at),
-        cells,
-        total_fill: match s.risk.map(|r| r.as_str()) {
-            Some("high") => "#d4351c",
-            Some("medium") => "#f47738",
-            Some("low-medium") => "#ffdd00",
-            Some(_) => "#ffffff",
-            None => "#dddddd",
+    let risk = risk_shade(s.risk);
+    cells.push(Cell {
+        fill: risk,
+        ink: if risk == "#d5281b" { "#ffffff" } else { "#212b32" },
+        text: match s.total {
+            Some(t) if s.complete => t.to_string(),
+            Some(t) => format!("≥{t}"),
+            None => "n/a".into(),
         },
-        total: format!(
-            "{}{}",
-            s.total.map_or_else(|| "n/a".to_owned(), |t| t.to_string()),
-            if s.complete { "" } else { "*" }
-        ),
-        risk: s.risk.map_or("no NEWS2", |r| r.as_str()),
+    });
+    cells.push(Cell {
+        fill: "#ffffff",
+        ink: "#212b32",
+        text: if s.total.is_none() || !s.complete {
+            "1 h".into()
+        } else {
+            match s.monitoring {
+                Monitoring::TwelveHourly => "12 h",
+                Monitoring::FourToSixHourly => "4 h",
+                Monitoring::Hourly => "1 h",
+                Monitoring::Continuous => "constant",
+            }
+            .into()
+        },
+    });
+    cells
+}
+
+fn plotted(s: &SetView) -> Plotted {
+    let (date, time) = uk_short_text(&s.taken_at)
+        .rsplit_once(' ')
+        .map(|(d, t)| (d.to_owned(), t.to_owned()))
+        .unwrap_or_default();
+    Plotted {
+        date,
+        time,
+        point: s.total.map(|t| Point {
+            y: y_of(f32::from(t)),
+            fill: if s.complete { risk_shade(s.risk) } else { "#ffffff" },
+            label: if s.complete { t.to_string() } else { format!("≥{t}") },
+        }),
+        cells: cells(s),
     }
 }
 
-/// The chart of `sets` (newest first, as read), drawn oldest first.
+/// The chart of `sets` (newest first, as read; the newest [`SLOTS`] are drawn), oldest on the left.
 pub fn chart_svg(sets: &[SetView]) -> Result<String, askama::Error> {
-    let n = sets.len().max(1);
+    let shown: Vec<&SetView> = sets.iter().take(SLOTS).rev().collect();
+    let columns: Vec<Column> = (0..SLOTS)
+        .map(|i| Column {
+            x: LEFT + COL_W * i,
+            centre: LEFT + COL_W * i + COL_W / 2,
+            set: shown.get(i).map(|s| plotted(s)),
+        })
+        .collect();
+    let segments = columns
+        .windows(2)
+        .filter_map(|w| {
+            let a = w[0].set.as_ref()?.point.as_ref()?;
+            let b = w[1].set.as_ref()?.point.as_ref()?;
+            Some((w[0].centre, a.y, w[1].centre, b.y))
+        })
+        .collect();
+    let band = |from: f32, to: f32, fill, label| Band {
+        y: y_of(to),
+        height: y_of(from) - y_of(to),
+        fill,
+        label,
+    };
+    let grid_top = TOP + PLOT_H + GAP;
     Chart {
-        width: LEFT + CELL_W * n + 10,
-        height: TOP + CELL_H * 9 + 10,
-        columns: sets.iter().rev().enumerate().map(|(c, s)| column(c, s)).collect(),
+        width: LEFT + COL_W * SLOTS + 8,
+        height: grid_top + ROW_H * ROWS.len() + 8,
+        grid_top,
+        bands: vec![
+            band(6.5, TOP_SCORE as f32, "#f9d4d1", "7+ high"),
+            band(4.5, 6.5, "#fbe0b8", "5–6 medium"),
+            band(0.5, 4.5, "#fff9c4", "1–4 low"),
+            band(0.0, 0.5, "#ffffff", "0"),
+        ],
+        ticks: [0u8, 1, 5, 7, 10, 20]
+            .iter()
+            .map(|&t| (t, y_of(f32::from(t))))
+            .collect(),
+        newest: shown.len().checked_sub(1).map(|i| LEFT + COL_W * i),
+        shown: shown.len(),
+        columns,
+        segments,
     }
     .render()
 }

@@ -26,13 +26,15 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
+/// The NHS.UK tag colour for a score's risk: red, orange, yellow as the NEWS2 chart shades them; white for a low
+/// score above zero, grey for zero.
 fn risk_class(total: u8, risk: &str) -> &'static str {
     match risk {
-        "high" => "risk-high",
-        "medium" => "risk-medium",
-        "low-medium" => "risk-lowmed",
-        _ if total > 0 => "risk-low",
-        _ => "risk-none",
+        "high" => "nhsuk-tag--red",
+        "medium" => "nhsuk-tag--orange",
+        "low-medium" => "nhsuk-tag--yellow",
+        _ if total > 0 => "nhsuk-tag--white",
+        _ => "nhsuk-tag--grey",
     }
 }
 
@@ -214,9 +216,9 @@ pub(crate) async fn ward_board(
             name: po.name.clone(),
             bed: po.bed.clone().unwrap_or_else(|| "—".into()),
             score: po.latest.and_then(|l| l.total),
-            risk_class: po.latest.map_or("risk-none", |l| match (l.total, l.risk) {
+            risk_class: po.latest.map_or("nhsuk-tag--grey", |l| match (l.total, l.risk) {
                 (Some(total), Some(risk)) => risk_class(total, risk.as_str()),
-                _ => "risk-unscored",
+                _ => "nhsuk-tag--grey",
             }),
             risk_text: po.latest.map_or_else(
                 || "No observations yet".into(),
@@ -301,8 +303,8 @@ struct DelegationForm {
     activities: Vec<(String, String)>,
 }
 
-/// Sets shown on a patient's NEWS2 chart, and versions listed in its history.
-const CHART_SETS: usize = 12;
+/// Sets shown on a patient's NEWS2 chart (a chart page's columns), and versions listed in its history.
+const CHART_SETS: usize = crate::observations::chart::SLOTS;
 const HISTORY_ROWS: i64 = 50;
 
 /// The set the chart says its reader has just marked entered in error.
