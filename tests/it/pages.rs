@@ -269,6 +269,48 @@ async fn the_education_lead_sees_the_matrix_and_signs_off(db: TestDb) -> Result<
     ] {
         ensure!(page.body.contains(needle), "/education lacks `{needle}`");
     }
+    // Alex goes off duty: he is still one of Ward 7's staff on its matrix, red, amber and green with words; Lee,
+    // rostered nowhere, is listed too; his lapsed catheterisation is listed.
+    let mut raw = db.raw().await?;
+    sqlx::Executor::execute(
+        &mut raw,
+        sqlx::AssertSqlSafe(
+            "UPDATE duty SET ends_at = starts_at WHERE staff_id = (SELECT id FROM staff WHERE username = 'alex.ap')",
+        ),
+    )
+    .await?;
+    let page = app.get("/education", &lee).await?;
+    let b = &page.body;
+    let ward_7 = b
+        .split("<h3>")
+        .find(|m| m.starts_with("Ward 7"))
+        .ok_or_else(|| anyhow::anyhow!("no Ward 7 matrix"))?;
+    let alex_row = ward_7
+        .split("<tr>")
+        .find(|r| r.contains("Alex Morgan"))
+        .ok_or_else(|| anyhow::anyhow!("Alex, off duty, is not on Ward 7's matrix"))?;
+    for needle in [
+        "not on duty",
+        "<strong class=\"nhsuk-tag nhsuk-tag--green\">valid until",
+        "<strong class=\"nhsuk-tag nhsuk-tag--yellow\">expires in 20 days",
+        "<strong class=\"nhsuk-tag nhsuk-tag--red\">expired",
+        "<span class=\"not-held\">not held</span>",
+    ] {
+        ensure!(alex_row.contains(needle), "Alex's row lacks `{needle}`: {alex_row}");
+    }
+    ensure!(
+        ward_7.contains("Priya Shah<br><small>on duty now"),
+        "Priya is on duty: {ward_7}"
+    );
+    let nowhere = b
+        .split("<h3>")
+        .find(|m| m.starts_with("Not rostered anywhere"))
+        .ok_or_else(|| anyhow::anyhow!("no matrix for those rostered nowhere"))?;
+    ensure!(nowhere.contains("Lee Walsh") && !nowhere.contains("System Administrator"));
+    ensure!(
+        b.contains("Alex Morgan: Urinary catheterisation, expired"),
+        "the lapsed list"
+    );
     let res = post_done(
         &app,
         &lee,

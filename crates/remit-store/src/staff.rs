@@ -383,6 +383,35 @@ impl Store {
             .collect()
     }
 
+    /// The active staff who work at `place`: rostered there at any time since `since` (on duty now, earlier, or in a
+    /// duty yet to start), by username, each with whether they are on duty there at `now`.
+    pub async fn rostered_at(
+        &self,
+        place: &str,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Username, bool)>> {
+        let rows = query(
+            "SELECT s.username, CAST(MAX(CASE WHEN d.starts_at <= $3 AND (d.ends_at IS NULL OR d.ends_at > $3) \
+             THEN 1 ELSE 0 END) AS BIGINT) AS on_now FROM duty d JOIN staff s ON s.id = d.staff_id \
+             WHERE d.place_code = $1 AND (d.ends_at IS NULL OR d.ends_at > $2) AND s.status = 'active' \
+             GROUP BY s.username ORDER BY s.username",
+        )
+        .bind(place)
+        .bind(format_instant(since))
+        .bind(format_instant(now))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    stored("username", Username::parse(&col::<String>(r, "username")?))?,
+                    col::<i64>(r, "on_now")? == 1,
+                ))
+            })
+            .collect()
+    }
+
     /// The stored password hash and status for sign-in.
     pub async fn credentials_of(&self, username: &Username) -> Result<Option<(i64, Option<String>, StaffStatus)>> {
         let row = query("SELECT id, password_hash, status FROM staff WHERE username = $1")

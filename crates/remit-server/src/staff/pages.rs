@@ -8,7 +8,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use remit_domain::staff::{CompetencyId, Username};
+use remit_domain::staff::{CompetencyId, StaffStatus, Username};
 use remit_policy::ScopeLine;
 use remit_services::tasks::TaskCard;
 use remit_store::competency::{CpdEntry, StaffCompetency};
@@ -138,15 +138,91 @@ pub(crate) async fn my_work(
     my_work_page(&state, &actor, notice).await
 }
 
-struct MatrixRow {
-    name: String,
-    cells: Vec<(String, &'static str)>,
+/// How long after a duty someone still counts among a place's staff on its competency matrix.
+const TEAM_DAYS: i64 = 90;
+
+/// A competency as the matrix shows it: red, amber or green (the NHS.UK tag colour; none where not held), in words.
+struct MatrixCell {
+    tag: &'static str,
+    words: String,
 }
 
+struct MatrixRow {
+    name: String,
+    on_duty: bool,
+    cells: Vec<MatrixCell>,
+}
+
+/// One place's matrix: its columns are the competencies anyone in it holds or held.
 struct Matrix {
     place: String,
-    competencies: Vec<String>,
+    columns: Vec<String>,
     rows: Vec<MatrixRow>,
+}
+
+impl Matrix {
+    /// The matrix of `rows` (each with a cell for every competency of `catalogue`), without the columns that say
+    /// "not held" all the way down.
+    fn of(place: String, catalogue: &[String], rows: Vec<MatrixRow>) -> Matrix {
+        let held: Vec<bool> = (0..catalogue.len())
+            .map(|i| rows.iter().any(|r| !r.cells[i].tag.is_empty()))
+            .collect();
+        let keep = |i: &usize| held[*i];
+        Matrix {
+            place,
+            columns: (0..catalogue.len())
+                .filter(keep)
+                .map(|i| catalogue[i].clone())
+                .collect(),
+            rows: rows
+                .into_iter()
+                .map(|r| MatrixRow {
+                    cells: r
+                        .cells
+                        .into_iter()
+                        .zip(&held)
+                        .filter(|(_, h)| **h)
+                        .map(|(c, _)| c)
+                        .collect(),
+                    ..r
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A competency that has lapsed (or was revoked) and is not held afresh.
+struct Lapsed {
+    name: String,
+    competency: String,
+    words: String,
+}
+
+/// A valid competency this close to expiry is amber.
+const AMBER_DAYS: i64 = 60;
+
+fn matrix_cell(best: Option<&StaffCompetency>) -> MatrixCell {
+    let Some(c) = best else {
+        return MatrixCell {
+            tag: "",
+            words: "not held".into(),
+        };
+    };
+    let until = crate::http::uk::date(&c.record.expires_on);
+    let (tag, words) = match c.status {
+        "valid" if c.days_to_expiry <= AMBER_DAYS => (
+            "nhsuk-tag--yellow",
+            format!("expires in {} days ({until})", c.days_to_expiry),
+        ),
+        "valid" => ("nhsuk-tag--green", format!("valid until {until}")),
+        "not-yet-valid" => (
+            "nhsuk-tag--grey",
+            format!("valid from {}", crate::http::uk::date(&c.record.signed_off_on)),
+        ),
+        "expired" => ("nhsuk-tag--red", format!("expired {until}")),
+        _ => ("nhsuk-tag--red", "revoked".into()),
+    };
+    MatrixCell { tag, words }
 }
 
 #[derive(Template)]
@@ -155,6 +231,7 @@ struct EducationPage<'a> {
     actor: &'a Actor,
     notice: Notice,
     matrices: Vec<Matrix>,
+    lapsed: Vec<Lapsed>,
     expiring: Vec<(i64, Vec<StaffCompetency>)>,
     staff: Vec<(String, String)>,
     catalogue: Vec<(String, String)>,
@@ -170,48 +247,85 @@ async fn education_page(state: &AppState, actor: &Actor, notice: Notice) -> Resu
     let now = state.store.now();
     let records = state.store.competency_records(None).await?;
     let catalogue = state.pack.competency_catalogue();
-    // Each person's best record of each competency: valid beats expired beats revoked.
-    let mut best: BTreeMap<(String, String), (&'static str, String)> = BTreeMap::new();
+    // Each person's best record of each competency: valid beats not yet valid beats expired beats revoked.
+    let rank = |s: &str| match s {
+        "valid" => 3,
+        "not-yet-valid" => 2,
+        "expired" => 1,
+        _ => 0,
+    };
+    let mut best: BTreeMap<(&str, &str), &StaffCompetency> = BTreeMap::new();
     for r in &records {
-        let key = (r.staff.clone(), r.record.competency.to_string());
-        let rank = |s: &str| match s {
-            "valid" => 3,
-            "not-yet-valid" => 2,
-            "expired" => 1,
-            _ => 0,
-        };
-        let cell = (r.status, format!("{} until {}", r.status, r.record.expires_on));
-        if best.get(&key).is_none_or(|b| rank(b.0) <= rank(r.status)) {
-            best.insert(key, cell);
+        let key = (r.staff.as_str(), r.record.competency.as_str());
+        if best.get(&key).is_none_or(|b| rank(b.status) <= rank(r.status)) {
+            best.insert(key, r);
         }
     }
-    let mut matrices = Vec::new();
-    for place in state.store.places().await? {
-        let staff = state.store.on_duty_at(place.code.as_str(), now).await?;
-        if staff.is_empty() {
-            continue;
-        }
-        let mut rows = Vec::new();
-        for u in &staff {
-            let p = state.store.staff_profile(u).await?;
-            let cells = catalogue
+    let everyone = state.store.list_staff().await?;
+    let clinical: Vec<_> = everyone
+        .iter()
+        .filter(|s| s.staff.status == StaffStatus::Active && s.staff.level.is_some())
+        .collect();
+    let row = |username: &str, on_duty: bool| -> Option<MatrixRow> {
+        let who = clinical.iter().find(|s| s.staff.username.as_str() == username)?;
+        Some(MatrixRow {
+            name: who.staff.name.to_string(),
+            on_duty,
+            cells: catalogue
                 .iter()
-                .map(|c| {
-                    best.get(&(u.to_string(), c.id.to_string()))
-                        .map_or(("—".to_owned(), "none"), |(status, text)| (text.clone(), *status))
-                })
-                .collect();
-            rows.push(MatrixRow {
-                name: p.staff.name.to_string(),
-                cells,
-            });
+                .map(|c| matrix_cell(best.get(&(username, c.id.as_str())).copied()))
+                .collect(),
+        })
+    };
+    // Everyone who works in each place (rostered there within TEAM_DAYS, on duty now or not), then everyone
+    // rostered nowhere, so that nobody with a clinical level is missing.
+    let titles: Vec<String> = catalogue.iter().map(|c| c.title.clone()).collect();
+    let mut matrices = Vec::new();
+    let mut placed = std::collections::BTreeSet::new();
+    for place in state.store.places().await? {
+        let team = state
+            .store
+            .rostered_at(place.code.as_str(), now - chrono::Duration::days(TEAM_DAYS), now)
+            .await?;
+        let rows: Vec<MatrixRow> = team
+            .iter()
+            .filter_map(|(u, on)| {
+                placed.insert(u.to_string());
+                row(u.as_str(), *on)
+            })
+            .collect();
+        if !rows.is_empty() {
+            matrices.push(Matrix::of(place.name, &titles, rows));
         }
-        matrices.push(Matrix {
-            place: place.name,
-            competencies: catalogue.iter().map(|c| c.id.to_string()).collect(),
-            rows,
-        });
     }
+    let elsewhere: Vec<MatrixRow> = clinical
+        .iter()
+        .filter(|s| !placed.contains(s.staff.username.as_str()))
+        .filter_map(|s| row(s.staff.username.as_str(), false))
+        .collect();
+    if !elsewhere.is_empty() {
+        matrices.push(Matrix::of(
+            format!("Not rostered anywhere in the last {TEAM_DAYS} days"),
+            &titles,
+            elsewhere,
+        ));
+    }
+    let title = |id: &str| {
+        catalogue
+            .iter()
+            .find(|c| c.id.as_str() == id)
+            .map_or_else(|| id.to_owned(), |c| c.title.clone())
+    };
+    let lapsed = best
+        .values()
+        .filter(|c| matches!(c.status, "expired" | "revoked"))
+        .filter(|c| clinical.iter().any(|s| s.staff.username.as_str() == c.staff))
+        .map(|c| Lapsed {
+            name: c.name.clone(),
+            competency: title(c.record.competency.as_str()),
+            words: matrix_cell(Some(c)).words,
+        })
+        .collect();
     let mut expiring = Vec::new();
     let mut shown = std::collections::BTreeSet::new();
     for days in [30, 60, 90] {
@@ -224,11 +338,8 @@ async fn education_page(state: &AppState, actor: &Actor, notice: Notice) -> Resu
             .collect();
         expiring.push((days, list));
     }
-    let staff = state
-        .store
-        .list_staff()
-        .await?
-        .into_iter()
+    let staff = everyone
+        .iter()
         .map(|s| (s.staff.username.to_string(), s.staff.name.to_string()))
         .collect();
     let status = notice.status();
@@ -236,6 +347,7 @@ async fn education_page(state: &AppState, actor: &Actor, notice: Notice) -> Resu
         actor,
         notice,
         matrices,
+        lapsed,
         expiring,
         staff,
         catalogue: catalogue.iter().map(|c| (c.id.to_string(), c.title.clone())).collect(),
