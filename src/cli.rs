@@ -345,13 +345,24 @@ pub enum ImagingCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Record the review of an exposure above its DRL, as an IR(ME)R practitioner: what the review found.
+    ReviewDose {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        note: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// One request with its exposure and report.
     Show {
         id: i64,
         #[arg(long)]
         json: bool,
     },
-    /// A worklist: awaiting-justification, awaiting-exposure, awaiting-report or drl-exceeded.
+    /// A worklist: awaiting-justification, awaiting-exposure, awaiting-report or drl-exceeded (above the DRL, not
+    /// yet reviewed).
     Worklist {
         #[arg(long)]
         stage: String,

@@ -212,6 +212,14 @@ pub async fn imaging(url: &str, pack: &PolicyPack, catalogue: &Catalogue, cmd: I
                 json,
             )
         }
+        ImagingCommand::ReviewDose { id, by, note, json } => {
+            let by = Username::parse(&by)?;
+            let store = open_with_pack(url, pack).await?;
+            done(
+                imaging::review_drl(&store, pack, id, &by, &note, &on_behalf(&by)).await?,
+                json,
+            )
+        }
         ImagingCommand::Show { id, json } => {
             let store = open_with_pack(url, pack).await?;
             show(&store.imaging_request(id).await?, json)

@@ -413,6 +413,41 @@ async fn a_nurses_open_inbox_shows_a_new_escalation_without_reloading(db: TestDb
             let msg = b.wait_for_text("main", "Margaret Hughes acknowledged").await?;
             ensure!(msg.contains("Margaret Hughes acknowledged"), "{msg}");
             b.screenshot("inbox-acknowledged").await?;
+            // On a page that does not update itself (her own work), a new escalation is still counted and alerted.
+            b.client.goto(&b.url("/me")).await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let before = b.client.execute(count, vec![]).await?.as_i64().unwrap_or(0);
+            let (readings, _) = Readings::from_json(set.as_object().context("set")?)?;
+            let george = RecordSet {
+                patient: remit_domain::nhs::NhsNumber::parse("9990005486")?,
+                by: Username::parse("alex.ap")?,
+                supervisor: None,
+                taken_at: None,
+                readings,
+                scale: None,
+            };
+            match obs::record(&s.store, &s.pack, &george, "staff:alex.ap", None).await? {
+                remit_services::scope::Outcome::Done(_) => s.events.escalation_raised("ward-7"),
+                remit_services::scope::Outcome::Refused(r) => bail!("refused: {r:?}"),
+            }
+            let mut heard = (0, json!(null));
+            for _ in 0..50 {
+                heard = (
+                    b.client.execute(count, vec![]).await?.as_i64().unwrap_or(0),
+                    b.client
+                        .execute("return document.body.dataset.alerts || null;", vec![])
+                        .await?,
+                );
+                if heard.0 == before + 1 && heard.1 == json!("1") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            ensure!(
+                heard.0 == before + 1 && heard.1 == json!("1"),
+                "a page that is not live did not hear the escalation: {heard:?}"
+            );
+            b.client.goto(&b.url("/inbox")).await?;
             // The session ends behind the page's back: its stream ends, and the page says it is no longer live.
             let cookie = b.client.get_named_cookie("remit_session").await?;
             b.state.store.end_session(cookie.value()).await?;

@@ -7,7 +7,7 @@ use axum::http::{Request, StatusCode, StatusCode as S, header};
 use serde_json::{Value, json};
 
 use crate::helpers::{Auth, TestApp, TestDb, TestResponse, expect_status, stderr, stdout};
-use crate::tables::{CliCase, Said, api, audit};
+use crate::tables::{CliCase, Said, api, audit, cli, page};
 
 crate::tests!(
     the_demo_requests_wait_where_the_story_says,
@@ -17,6 +17,7 @@ crate::tests!(
     the_pregnancy_enquiry_returns_the_request_to_the_practitioner,
     the_pregnancy_enquiry_asks_everyone_in_the_age_range_for_that_day,
     drls_are_compared_per_projection_where_they_are_set_so,
+    a_dose_above_the_drl_is_reviewed_once_by_a_practitioner,
     worklists_dose_history_and_operator_activity,
     diagnoses_and_prescriptions_only_within_scope,
     the_catalogue_is_data_and_a_bad_one_is_named,
@@ -182,6 +183,129 @@ async fn the_irmer_chain_runs_from_referral_to_report(db: TestDb) -> Result<()> 
             )
             .said(Said::Has("", json!({"id": "{id}"})))
             .into(),
+        ],
+    )
+    .await
+}
+
+/// An exposure above its DRL waits on the department's worklist until an IR(ME)R practitioner reviews it and says what
+/// the review found: over the API, the page or the command line, with the same decision and audit; once only.
+async fn a_dose_above_the_drl_is_reviewed_once_by_a_practitioner(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let review = "POST /api/imaging/requests/1/review-dose";
+    app.story(
+        &db,
+        vec![
+            cli(
+                "a request with no exposure has no dose to review",
+                "imaging review-dose 2 --by tom.rad --note 'checked'",
+                2,
+            )
+            .err(&["has no exposure to review"])
+            .into(),
+            api(
+                "John's chest X-ray, exposed above the DRL",
+                "jo.ap",
+                "POST /api/imaging/requests/1/expose",
+                S::OK,
+            )
+            .body(exposure(0.12))
+            .said(Said::At("/exposure/drl_exceeded", json!(true)))
+            .said(Said::At("/exposure/drl_review", json!(null)))
+            .into(),
+            page(
+                "the operator is not offered the review",
+                "jo.ap",
+                "GET /imaging/requests/1",
+                S::OK,
+            )
+            .said(Said::Contains("waiting for review"))
+            .said(Said::Lacks("review-dose-form"))
+            .into(),
+            page("the practitioner is", "tom.rad", "GET /imaging/requests/1", S::OK)
+                .said(Said::Contains("id=\"review-dose-form\""))
+                .into(),
+            api(
+                "an assistant practitioner may not review it",
+                "jo.ap",
+                review,
+                S::FORBIDDEN,
+            )
+            .body(json!({"note": "looks fine"}))
+            .said(Said::Contains("irmer-practitioner"))
+            .into(),
+            api(
+                "a review says what it found",
+                "tom.rad",
+                review,
+                S::UNPROCESSABLE_ENTITY,
+            )
+            .body(json!({"note": "  "}))
+            .said(Said::Error("note: say what the review found"))
+            .into(),
+            api("nothing else is taken", "tom.rad", review, S::UNPROCESSABLE_ENTITY)
+                .body(json!({"note": "fine", "approved": true}))
+                .into(),
+            api(
+                "still waiting on the worklist",
+                "tom.rad",
+                "GET /api/imaging/worklist?stage=drl-exceeded",
+                S::OK,
+            )
+            .said(Said::Has("", json!({"id": 1})))
+            .into(),
+            page(
+                "the practitioner reviews it from the page",
+                "tom.rad",
+                "POST /imaging/requests/1/review-dose",
+                S::OK,
+            )
+            .form(&[(
+                "note",
+                "Large patient habitus; technique appropriate, no equipment fault.",
+            )])
+            .redirects()
+            .said(Said::Contains("<dt>Dose review</dt><dd>Large patient habitus"))
+            .said(Said::Lacks("review-dose-form"))
+            .said(Said::Lacks("waiting for review"))
+            .into(),
+            api("reviewed once only", "tom.rad", review, S::CONFLICT)
+                .body(json!({"note": "again"}))
+                .said(Said::Error(
+                    "imaging request 1's dose above the DRL was reviewed already",
+                ))
+                .into(),
+            cli(
+                "the command line says the same",
+                "imaging review-dose 1 --by dr.reid --note 'again'",
+                2,
+            )
+            .err(&["reviewed already"])
+            .into(),
+            api(
+                "off the worklist",
+                "tom.rad",
+                "GET /api/imaging/worklist?stage=drl-exceeded",
+                S::OK,
+            )
+            .said(Said::HasNo("", json!({"id": 1})))
+            .into(),
+            api(
+                "the request keeps the review",
+                "dr.okafor",
+                "GET /api/imaging/requests/1",
+                S::OK,
+            )
+            .said(Said::At("/exposure/drl_review/by", json!("tom.rad")))
+            .said(Said::At(
+                "/exposure/drl_review/note",
+                json!("Large patient habitus; technique appropriate, no equipment fault."),
+            ))
+            .into(),
+            audit(
+                "the exposure, the refusal and the review audited",
+                &["imaging.expose", "imaging.review-dose refused", "imaging.review-dose"],
+            ),
         ],
     )
     .await

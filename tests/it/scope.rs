@@ -383,7 +383,7 @@ async fn policy_validate_and_diff(db: TestDb) -> Result<()> {
     expect_status(&out, 0)?;
     ensure!(
         stdout(&out).contains("valid (")
-            && stdout(&out).contains("36 activities")
+            && stdout(&out).contains("37 activities")
             && stdout(&out).contains("emergency: to the registered staff on duty"),
         "{}",
         stdout(&out)

@@ -636,6 +636,16 @@ pub struct ExposureView {
     pub drl_exceeded: bool,
     /// For a DRL per projection: the projections above it.
     pub drl_over: Vec<String>,
+    /// For an exposure above its DRL: the practitioner's review, once done.
+    pub drl_review: Option<DrlReview>,
+}
+
+/// An IR(ME)R practitioner's review of an exposure above its DRL: who, when, and what the review found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DrlReview {
+    pub by: String,
+    pub at: String,
+    pub note: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,5 +1,6 @@
 // Shows in the header, and at the start of the page's title, how many escalations wait for the signed-in person's
-// acknowledgement. Live pages ask again whenever an escalation changes (remit.refreshInbox); when the number rises,
+// acknowledgement. Every page asks again whenever an escalation changes (live pages through live.js and
+// remit.refreshInbox, the others through a stream of their own); when the number rises,
 // a tone sounds and, where the person has allowed it, the browser shows a notification (naming the place and bed,
 // not the patient, since it may show over other windows). document.body.dataset.alerts counts the alerts raised.
 (function () {
@@ -68,6 +69,11 @@
 
   window.remit = window.remit || {};
   window.remit.refreshInbox = refresh;
+  // A page that does not update itself (live.js does, and asks again itself) still hears of escalations: a nurse
+  // typing a set or reading her competencies is alerted as on the board.
+  if (window.EventSource && !document.querySelector("[data-live]")) {
+    new EventSource("/events").addEventListener("escalation", function () { refresh(); });
+  }
 
   var enable = document.getElementById("enable-alerts");
   if (enable) {

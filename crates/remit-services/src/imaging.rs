@@ -385,6 +385,61 @@ pub async fn report(
     Ok(Outcome::Done(store.imaging_request(id).await?))
 }
 
+/// An IR(ME)R practitioner reviews an exposure above its DRL (`imaging.review-dose`) and records what the review
+/// found (the patient's size, a repeat, equipment to check); the request leaves the department's "above the DRL"
+/// worklist. Reviewed once only.
+pub async fn review_drl(
+    store: &Store,
+    pack: &PolicyPack,
+    id: i64,
+    by: &Username,
+    note: &str,
+    audit_actor: &str,
+) -> Result<Outcome<RequestView>, StoreError> {
+    let note = text("note", note, 2000)
+        .map_err(|_| StoreError::Invalid("note: say what the review found (2000 characters at most)".into()))?;
+    let req = store.imaging_request(id).await?;
+    let by_id = store.staff_id(by).await?;
+    let action = "imaging.review-dose";
+    let target = format!("imaging-request:{id}");
+    let payload = Step {
+        request: id,
+        by: by.as_str(),
+        note: Some(&note),
+    };
+    let ask = ask_about(by, action, &req.patient, Some(&req.department))?;
+    let d = scope::check(store, pack, &ask).await?;
+    if !d.permitted() {
+        return refuse(store, audit_actor, action, &target, d.reasons, &payload).await;
+    }
+    match &req.exposure {
+        None => {
+            return Err(StoreError::Conflict(format!(
+                "imaging request {id} is {}: it has no exposure to review",
+                req.status
+            )));
+        }
+        Some(x) if !x.drl_exceeded => {
+            return Err(StoreError::Conflict(format!(
+                "imaging request {id}'s exposure was within its DRL: there is nothing to review"
+            )));
+        }
+        Some(x) if x.drl_review.is_some() => {
+            return Err(StoreError::Conflict(format!(
+                "imaging request {id}'s dose above the DRL was reviewed already"
+            )));
+        }
+        Some(_) => {}
+    }
+    let draft = AuditDraft::permit(audit_actor, action, target).with_payload(&payload);
+    store
+        .command(draft, move |tx| {
+            Box::pin(async move { tx.review_drl(id, by_id, &note).await })
+        })
+        .await?;
+    Ok(Outcome::Done(store.imaging_request(id).await?))
+}
+
 /// What a recorded diagnosis or prescription says back.
 #[derive(Debug, Clone, Serialize)]
 pub struct Recorded<T> {
@@ -527,6 +582,8 @@ pub struct Steps {
     pub pregnancy: bool,
     pub expose: bool,
     pub report: bool,
+    /// Review the exposure's dose, above its DRL and not yet reviewed.
+    pub review_drl: bool,
 }
 
 /// See [`Steps`].
@@ -565,6 +622,19 @@ pub async fn steps(
             steps.report = may(ask_about(by, "imaging.report", &req.patient, Some(&req.department))?).await?;
         }
         RequestStatus::Rejected | RequestStatus::Reported => {}
+    }
+    if req
+        .exposure
+        .as_ref()
+        .is_some_and(|x| x.drl_exceeded && x.drl_review.is_none())
+    {
+        steps.review_drl = may(ask_about(
+            by,
+            "imaging.review-dose",
+            &req.patient,
+            Some(&req.department),
+        )?)
+        .await?;
     }
     Ok(steps)
 }

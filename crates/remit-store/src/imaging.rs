@@ -1,7 +1,9 @@
 //! X-ray requests, exposures and reports; diagnoses and prescriptions.
 
 use remit_domain::clinical::{Diagnosis, Prescription};
-use remit_domain::imaging::{DrlComparison, DrlPer, ExposureRecord, Pregnancy, Repeat, RequestStatus, Stage};
+use remit_domain::imaging::{
+    DrlComparison, DrlPer, DrlReview, ExposureRecord, Pregnancy, Repeat, RequestStatus, Stage,
+};
 use remit_domain::nhs::NhsNumber;
 use remit_domain::time::format_instant;
 use serde::Serialize;
@@ -45,11 +47,12 @@ const REQUEST_COLUMNS: &str = "r.id, p.nhs_number, p.given_name, p.family_name, 
      r.region, r.clinical_info, r.status, f.username AS referrer, r.referred_at, pr.username AS practitioner, \
      r.decided_at, r.decision_note, r.pregnancy_answer, pg.username AS pregnancy_by, r.pregnancy_at, r.returned_reason, \
      o.username AS operator, sv.username AS supervisor, x.exposed_at, x.projections, x.kv, x.mas_hundredths, x.dap, \
-     x.sid_cm, x.repeats, x.drl_dap, x.drl_exceeded, x.drl_per, x.drl_over, x.projection_dap, rp.username AS reporter, rr.reported_at, rr.findings, \
+     x.sid_cm, x.repeats, x.drl_dap, x.drl_exceeded, x.drl_per, x.drl_over, x.projection_dap, dr.username AS drl_reviewer, x.drl_reviewed_at, x.drl_review, rp.username AS reporter, rr.reported_at, rr.findings, \
      rr.conclusion FROM imaging_request r JOIN patient p ON p.id = r.patient_id JOIN staff f ON f.id = r.referrer_id \
      LEFT JOIN staff pr ON pr.id = r.practitioner_id LEFT JOIN staff pg ON pg.id = r.pregnancy_by \
      LEFT JOIN imaging_exposure x ON x.request_id = r.id LEFT JOIN staff o ON o.id = x.operator_id \
-     LEFT JOIN staff sv ON sv.id = x.supervisor_id LEFT JOIN imaging_report rr ON rr.request_id = r.id \
+     LEFT JOIN staff sv ON sv.id = x.supervisor_id LEFT JOIN staff dr ON dr.id = x.drl_reviewed_by \
+     LEFT JOIN imaging_report rr ON rr.request_id = r.id \
      LEFT JOIN staff rp ON rp.id = rr.reporter_id";
 
 fn milli(v: i64) -> f64 {
@@ -86,6 +89,14 @@ fn request_from_row(r: &Row) -> Result<RequestView> {
                 .into_iter()
                 .map(milli)
                 .collect(),
+            drl_review: match col::<Option<String>>(r, "drl_reviewer")? {
+                Some(by) => Some(DrlReview {
+                    by,
+                    at: col(r, "drl_reviewed_at")?,
+                    note: col(r, "drl_review")?,
+                }),
+                None => None,
+            },
         }),
         None => None,
     };
@@ -167,7 +178,7 @@ impl Store {
             Stage::AwaitingJustification => "r.status IN ('referred', 'returned')",
             Stage::AwaitingExposure => "r.status = 'justified'",
             Stage::AwaitingReport => "r.status = 'exposed'",
-            Stage::DrlExceeded => "x.drl_exceeded = 1",
+            Stage::DrlExceeded => "x.drl_exceeded = 1 AND x.drl_reviewed_at IS NULL",
         };
         let sql = format!("SELECT {REQUEST_COLUMNS} WHERE {filter} ORDER BY r.referred_at, r.id");
         let rows = query_built(sql).fetch_all(self.pool()).await?;
@@ -317,6 +328,27 @@ impl WriteTx {
         )
         .execute(self.conn())
         .await?;
+        Ok(())
+    }
+
+    /// Records the review of request `id`'s exposure above its DRL; a conflict where there is no such exposure
+    /// waiting for review (none, within its DRL, or reviewed already).
+    pub async fn review_drl(&mut self, id: i64, reviewer_id: i64, note: &str) -> Result<()> {
+        let done = query(
+            "UPDATE imaging_exposure SET drl_reviewed_by = $1, drl_reviewed_at = $2, drl_review = $3 \
+             WHERE request_id = $4 AND drl_exceeded = 1 AND drl_reviewed_at IS NULL",
+        )
+        .bind(reviewer_id)
+        .bind(format_instant(self.now()))
+        .bind(note)
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        if done == 0 {
+            return Err(StoreError::Conflict(format!(
+                "imaging request {id} has no exposure above its DRL waiting for review"
+            )));
+        }
         Ok(())
     }
 

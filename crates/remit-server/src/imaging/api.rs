@@ -285,6 +285,30 @@ pub(crate) async fn report(
     )?))
 }
 
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReviewDoseBody {
+    /// What the review found (the patient's size, a repeat, equipment to check).
+    note: String,
+}
+
+/// Record the review of an exposure above its DRL (an IR(ME)R practitioner; once only).
+#[utoipa::path(post, path = "/api/imaging/requests/{id}/review-dose", tag = "imaging",
+    params(("id" = i64, Path, description = "The request's id")), request_body = ReviewDoseBody,
+    responses((status = 200, body = Object), (status = 401, body = Object), (status = 403, body = Object),
+        (status = 404, body = Object), (status = 409, body = Object), (status = 422, body = Object)))]
+pub(crate) async fn review_dose(
+    State(state): State<AppState>,
+    actor: Actor,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<ReviewDoseBody>,
+) -> Result<Json<RequestView>, AppError> {
+    let by = actor.profile.staff.username.clone();
+    Ok(Json(done(
+        imaging::review_drl(&state.store, &state.pack, id, &by, &b.note, &actor.audit_name()).await?,
+    )?))
+}
+
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]

@@ -23,6 +23,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::pregnancy))
         .routes(routes!(api::expose))
         .routes(routes!(api::report))
+        .routes(routes!(api::review_dose))
         .routes(routes!(api::worklist))
         .routes(routes!(api::dose_history))
         .routes(routes!(api::operator_activity))

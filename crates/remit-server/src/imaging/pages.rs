@@ -30,7 +30,7 @@ pub(crate) async fn worklists(State(state): State<AppState>, actor: Actor) -> Re
         (Stage::AwaitingJustification, "Awaiting justification"),
         (Stage::AwaitingExposure, "Awaiting exposure"),
         (Stage::AwaitingReport, "Awaiting report"),
-        (Stage::DrlExceeded, "Dose above the local DRL: for review"),
+        (Stage::DrlExceeded, "Dose above the local DRL: waiting for review"),
     ] {
         let mut visible = Vec::new();
         for r in state.store.imaging_worklist(stage).await? {
@@ -258,6 +258,10 @@ pub(crate) async fn request_step(
         }
         "report" => Notice::of(
             remit_services::imaging::report(store, pack, id, &by, "", &f.conclusion, &who).await,
+            said,
+        )?,
+        "review-dose" => Notice::of(
+            remit_services::imaging::review_drl(store, pack, id, &by, &f.note, &who).await,
             said,
         )?,
         other => {
