@@ -765,6 +765,28 @@ async fn a_session_ending_mid_set_warns_first_and_loses_nothing(db: TestDb) -> R
                 "{rr:?} {pulse:?}"
             );
             b.screenshot("set-kept-after-signing-in-again").await?;
+            // A correction half typed over the set as it stands is kept too: the page opened again fills it back in.
+            b.client.goto(&b.url(&format!("/patients/{MARGARET}"))).await?;
+            let amend = c
+                .execute(
+                    "return document.querySelector('a[href$=\"/amend\"]').getAttribute('href');",
+                    vec![],
+                )
+                .await?;
+            let amend = amend.as_str().context("a Correct link")?.to_owned();
+            c.goto(&b.url(&amend)).await?;
+            let served = c.find(Locator::Id("pulse")).await?.prop("value").await?;
+            b.fill("pulse", "99").await?;
+            b.fill("change_reason", "pulse recounted").await?;
+            c.goto(&b.url(&amend)).await?;
+            let said = b.wait_for_text("main", "filled back in").await?;
+            ensure!(said.contains("save the correction"), "{said}");
+            let pulse = c.find(Locator::Id("pulse")).await?.prop("value").await?;
+            let why = c.find(Locator::Id("change_reason")).await?.prop("value").await?;
+            ensure!(
+                pulse.as_deref() == Some("99") && why.as_deref() == Some("pulse recounted") && served != pulse,
+                "{served:?} {pulse:?} {why:?}"
+            );
             Ok(())
         })
     })

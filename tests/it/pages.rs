@@ -1158,6 +1158,9 @@ async fn a_person_records_their_cpd_from_their_work_page(db: TestDb) -> Result<(
             )
             .form(&[("hours", "0"), ("activity", "x"), ("reflection", "y")])
             .said(Said::Contains("hours: `0` must be more than 0 and at most 24"))
+            // The design system's error summary, and "Error:" first in the title for a screen reader.
+            .said(Said::Contains("<title>Error: My work — remit</title>"))
+            .said(Said::Contains("<div class=\"nhsuk-error-summary\""))
             .into(),
             page(
                 "a day in the future",
@@ -1179,6 +1182,7 @@ async fn a_person_records_their_cpd_from_their_work_page(db: TestDb) -> Result<(
                 .form(&entry)
                 .keep_location("page")
                 .said(Said::Contains("CPD recorded: Sepsis study day, 1.5 h on {today}."))
+                .said(Said::Contains("<title>My work — remit</title>"))
                 .said(Said::InOrder(&["My CPD", "Sepsis study day (1.5 h)"]))
                 .into(),
             audit("recorded once", &["cpd.add"]),

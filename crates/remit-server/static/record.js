@@ -63,8 +63,13 @@
     try { kept = JSON.parse(sessionStorage.getItem(key) || "null"); } catch (_) { kept = null; }
     var fresh = kept && kept.user === user && Date.now() - kept.at < 60 * 60 * 1000;
     if (kept && !fresh) sessionStorage.removeItem(key);
+    // A new set's form comes blank; a correction's comes filled with the set as it stands, and what was typed over
+    // it is what is kept.
     var blank = Array.prototype.every.call(fields, function (f) { return f.tagName === "SELECT" || f.value === ""; });
-    if (fresh && blank) {
+    var differs = fresh && Array.prototype.some.call(fields, function (f) {
+      return kept.values[f.name] !== undefined && kept.values[f.name] !== f.value;
+    });
+    if (fresh && differs && (blank || form.hasAttribute("data-correcting"))) {
       fields.forEach(function (f) { if (kept.values[f.name] !== undefined) f.value = kept.values[f.name]; });
       var at = new Date(kept.at);
       var note = document.createElement("p");
@@ -72,7 +77,8 @@
       note.className = "notice";
       note.setAttribute("role", "status");
       note.textContent = "What you typed at " + String(at.getHours()).padStart(2, "0") + ":" +
-        String(at.getMinutes()).padStart(2, "0") + " is filled back in: check it, then save the set.";
+        String(at.getMinutes()).padStart(2, "0") + " is filled back in: check it, then save " +
+        (form.hasAttribute("data-correcting") ? "the correction." : "the set.");
       form.parentNode.insertBefore(note, form);
       update();
     }

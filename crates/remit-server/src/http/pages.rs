@@ -17,6 +17,11 @@ pub(crate) struct Notice {
 }
 
 impl Notice {
+    /// Whether the page says something went wrong (its title then starts "Error: ").
+    pub(crate) fn is_error(&self) -> bool {
+        self.error.is_some() || !self.reasons.is_empty()
+    }
+
     pub(crate) fn of<T>(
         o: Result<Outcome<T>, remit_store::StoreError>,
         done: impl FnOnce(T) -> String,

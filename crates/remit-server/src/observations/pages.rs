@@ -587,8 +587,6 @@ impl SetForm {
         ]
     }
 
-    /// The form as the JSON set the parser reads: each measured parameter given, or marked not obtained or refused
-    /// (with the reason given once for all of them). A blank value not so marked is an error naming it.
     /// The form filled with a set's readings, to correct them.
     fn of(r: &Readings) -> Self {
         let n = |v: Option<u16>| v.map_or_else(String::new, |v| v.to_string());
@@ -616,11 +614,25 @@ impl SetForm {
                 remit_domain::obs::Param::Temperature => form.temperature_absence = absence,
                 remit_domain::obs::Param::Consciousness => {}
             }
-            form.missing_reason = m.reason.clone();
         }
+        // One reason box on the form: where the set's parameters were missed for different reasons, each is kept,
+        // named, rather than the last one standing for all.
+        let reasons: BTreeSet<&str> = r.missing.iter().map(|m| m.reason.as_str()).collect();
+        form.missing_reason = match reasons.len() {
+            0 => String::new(),
+            1 => reasons.into_iter().collect(),
+            _ => r
+                .missing
+                .iter()
+                .map(|m| format!("{}: {}", m.parameter.title(), m.reason))
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
         form
     }
 
+    /// The form as the JSON set the parser reads: each measured parameter given, or marked not obtained or refused
+    /// (with the reason given once for all of them). A blank value not so marked is an error naming it.
     fn readings(&self) -> Result<Readings, AppError> {
         let mut o = Map::new();
         let mut missing = Vec::new();
@@ -1574,6 +1586,31 @@ mod tests {
             let r = form.readings();
             prop_assert!(r.is_ok(), "{:?}", r.err().map(|e| e.to_string()));
         }
+    }
+
+    #[test]
+    fn a_correction_keeps_each_reason_a_parameter_was_missed_for() {
+        use remit_domain::obs::{Absence, Missing, Param, Readings};
+        let missed = |parameter, absence, reason: &str| Missing {
+            parameter,
+            absence,
+            reason: reason.into(),
+        };
+        let mut r = Readings {
+            missing: vec![
+                missed(Param::Pulse, Absence::Refused, "asleep"),
+                missed(Param::Temperature, Absence::NotObtained, "probe broken"),
+            ],
+            ..Readings::default()
+        };
+        let form = SetForm::of(&r);
+        assert_eq!(form.missing_reason, "Pulse: asleep; Temperature: probe broken");
+        assert_eq!(
+            (form.pulse_absence.as_str(), form.temperature_absence.as_str()),
+            ("refused", "not-obtained")
+        );
+        r.missing[1].reason = "asleep".into();
+        assert_eq!(SetForm::of(&r).missing_reason, "asleep");
     }
 
     #[test]
