@@ -101,6 +101,21 @@ pub enum Command {
     /// Is this job offer fair? Agenda for Change pay.
     #[command(subcommand)]
     Pay(PayCommand),
+    /// Duty from the roster.
+    #[command(subcommand)]
+    Duty(DutyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DutyCommand {
+    /// Import a roster export: CSV with the header `staff,place,start,end`, one shift a line, times in UK time
+    /// (2026-12-07 07:30) or with their offset (2026-12-07T07:30:00Z). Checked whole, every error naming its line,
+    /// before anything is written; a shift already recorded is not recorded again.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The values of a set, as flags. A parameter that could not be taken is named with `--missing`.

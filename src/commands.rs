@@ -20,8 +20,8 @@ use remit_store::staff::{NewStaff, StaffProfile};
 use remit_store::{Store, StoreError, WriteTx};
 use serde::Serialize;
 
-use crate::cli::{PatientCommand, PlaceCommand, StaffAdd, StaffCommand, TokenCommand};
-use crate::{CliError, CliResult, cli_actor, open_store, print_json};
+use crate::cli::{DutyCommand, PatientCommand, PlaceCommand, StaffAdd, StaffCommand, TokenCommand};
+use crate::{CliError, CliResult, cli_actor, open_store, print_json, terminal_safe};
 
 fn read_password_from_stdin() -> CliResult<String> {
     let mut buf = String::new();
@@ -483,6 +483,44 @@ pub async fn token(url: &str, cmd: TokenCommand) -> CliResult {
                 })
                 .await?;
             println!("{username}: {n} token(s) revoked");
+            Ok(())
+        }
+    }
+}
+
+pub async fn duty(url: &str, cmd: DutyCommand) -> CliResult {
+    match cmd {
+        DutyCommand::Import { file, json } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| CliError::Usage(format!("could not read the roster `{}`: {e}", file.display())))?;
+            let lines = |errors: Vec<remit_domain::roster::LineError>| {
+                CliError::Usage(format!(
+                    "{}: not imported, nothing written:\n{}",
+                    file.display(),
+                    errors
+                        .iter()
+                        .map(|e| terminal_safe(&e.to_string()))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ))
+            };
+            let shifts = remit_domain::roster::parse(&text).map_err(lines)?;
+            let store = open_store(url).await?;
+            let source = file
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            let done = match remit_services::duty::import(&store, shifts, &source, &cli_actor()).await {
+                Ok(done) => done,
+                Err(remit_services::duty::ImportError::Lines(errors)) => return Err(lines(errors)),
+                Err(remit_services::duty::ImportError::Store(e)) => return Err(e.into()),
+            };
+            if json {
+                return print_json(&done);
+            }
+            println!(
+                "{} shifts: {} added, {} recorded already",
+                done.shifts, done.added, done.already
+            );
             Ok(())
         }
     }

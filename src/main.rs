@@ -242,6 +242,7 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
         }
         Command::Staff(cmd) => commands::staff(&url, &*pack()?, cmd).await.map(|()| ExitCode::SUCCESS),
         Command::Place(cmd) => commands::place(&url, cmd).await.map(|()| ExitCode::SUCCESS),
+        Command::Duty(cmd) => commands::duty(&url, cmd).await.map(|()| ExitCode::SUCCESS),
         Command::Patient(cmd) => commands::patient(&url, &*pack()?, cmd).await,
         Command::Token(cmd) => commands::token(&url, cmd).await.map(|()| ExitCode::SUCCESS),
         Command::Audit(cmd) => audit_cmd::run(&url, cmd).await,

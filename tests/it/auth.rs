@@ -411,6 +411,25 @@ async fn sessions_end_when_idle_and_at_their_absolute_lifetime(db: TestDb) -> Re
         "31 idle minutes end it"
     );
 
+    // A page's own background asking (its inbox count, a live region) is not activity: it does not keep the session
+    // open.
+    let auth = app.sign_in("alex.ap", DEMO_PASSWORD).await?;
+    let background = || -> Result<axum::http::Request<axum::body::Body>> {
+        Ok(auth
+            .apply(axum::http::Request::get("/api/inbox"))
+            .header("x-remit-background", "1")
+            .body(axum::body::Body::empty())?)
+    };
+    for minutes in [10, 10] {
+        app.clock.advance(Duration::minutes(minutes));
+        ensure!(app.send(background()?).await?.status == StatusCode::OK);
+    }
+    app.clock.advance(Duration::minutes(11));
+    ensure!(
+        app.send(background()?).await?.status == StatusCode::UNAUTHORIZED,
+        "31 minutes with only background asking end it"
+    );
+
     let auth = app.sign_in("alex.ap", DEMO_PASSWORD).await?;
     for _ in 0..35 {
         app.clock.advance(Duration::minutes(20));

@@ -1,15 +1,17 @@
 //! The `remit` command line: listings, bad input (exit 2, nothing written), and commands that fail half-way.
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use remit_domain::audit::Decision;
 
 use crate::helpers::{TestClock, TestDb, expect_status, stderr, stdout};
+use crate::tables::CliCase;
 
 crate::tests!(
     staff_are_added_shown_and_listed,
     bad_input_exits_2_and_writes_nothing,
     a_command_failing_half_way_leaves_only_its_refusal,
     duty_starts_and_ends,
+    duty_comes_from_the_roster,
     patients_are_added_listed_and_shown,
     places_are_added_and_listed,
     tokens_are_created_once_and_revoked,
@@ -381,6 +383,85 @@ async fn duty_starts_and_ends(db: TestDb) -> Result<()> {
     ensure!(show(&db)?["on_duty"] == serde_json::json!(["xray"]));
     expect_status(&db.remit(&["staff", "set-duty", "lee.edu", "--off"]), 0)?;
     ensure!(show(&db)?["on_duty"] == serde_json::json!([]));
+    Ok(())
+}
+
+/// A roster export is read whole: any bad line names itself and nothing is written; a good one puts people on duty
+/// where it says, and decisions follow; importing it again adds nothing.
+async fn duty_comes_from_the_roster(db: TestDb) -> Result<()> {
+    seeded(&db).await?;
+    let dir = tempfile::tempdir()?;
+    let now = chrono::Utc::now();
+    let at = |hours: i64| remit_domain::time::format_instant(now + chrono::Duration::hours(hours));
+    let good = dir.path().join("roster.csv");
+    std::fs::write(
+        &good,
+        format!(
+            "staff,place,start,end\n\
+             # Ben covers Ward 7 today, and works there tomorrow night\n\
+             ben.rn,ward-7,{},{}\n\
+             ben.rn,ward-7,{},{}\n\
+             ben.rn,ward-7,{},{}\n",
+            at(-1),
+            at(7),
+            at(30),
+            at(42),
+            at(30),
+            at(42),
+        ),
+    )?;
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "staff,place,start,end\n\
+         ben.rn,ward-7,2026-12-07 07:30,2026-12-07 20:00\n\
+         nobody.here,ward-7,2026-12-07 07:30,2026-12-07 20:00\n\
+         ben.rn,ward-77,2026-12-08 07:30,2026-12-08 20:00\n",
+    )?;
+    let unreadable = dir.path().join("broken.csv");
+    std::fs::write(&unreadable, "staff,place,start,end\nben.rn,ward-7,soon,later\n")?;
+    let (good, bad, unreadable) = (
+        good.to_str().context("path")?,
+        bad.to_str().context("path")?,
+        unreadable.to_str().context("path")?,
+    );
+    let margaret = [
+        "scope",
+        "check",
+        "--staff",
+        "ben.rn",
+        "--action",
+        "record.read",
+        "--patient",
+        "9990001375",
+    ];
+    db.cli_cases(&[
+        CliCase::of("Ben is on Ward 9, not Ward 7", &margaret, 1),
+        CliCase::of("a line that is not a time", &["duty", "import", unreadable], 2)
+            .err(&["line 2: start: `soon` is not a time", "nothing written"]),
+        CliCase::of("names remit does not know", &["duty", "import", bad], 2)
+            .err(&["line 3: no staff member `nobody.here`", "line 4: no place `ward-77`"]),
+        CliCase::of("still not on Ward 7", &margaret, 1),
+        CliCase::of("the roster", &["duty", "import", good], 0).out(&["2 shifts: 2 added, 0 recorded already"]),
+        CliCase::of("on duty on Ward 7 now", &margaret, 0),
+        CliCase::of("again: nothing twice", &["duty", "import", good, "--json"], 0)
+            .out(&["\"added\": 0", "\"already\": 2"]),
+        CliCase::of(
+            "a file that is not there",
+            &["duty", "import", "/nonexistent/roster.csv"],
+            2,
+        )
+        .err(&["could not read the roster"]),
+    ])?;
+    let log = db.remit(&["audit", "log", "--json"]);
+    let log: serde_json::Value = serde_json::from_str(&stdout(&log))?;
+    let imports: Vec<&serde_json::Value> = log
+        .as_array()
+        .context("log")?
+        .iter()
+        .filter(|e| e["action"] == "duty.import")
+        .collect();
+    ensure!(imports.len() == 2, "each import that ran is audited once: {imports:?}");
     Ok(())
 }
 

@@ -642,6 +642,7 @@ async fn pages_carry_no_inline_script_and_a_strict_policy(db: TestDb) -> Result<
             "{icon}: {}",
             res.status
         );
+        ensure!(res.header("cache-control") == Some("public, max-age=300"), "{icon}");
     }
     let js = app.get("/static/nhsuk-frontend-10.6.1.min.js", &Auth::None).await?;
     ensure!(js.status == StatusCode::OK && js.body.contains("initAll"));

@@ -16,6 +16,7 @@ pub mod obs;
 pub mod patient;
 pub mod pay;
 pub mod place;
+pub mod roster;
 pub mod staff;
 pub mod supervision;
 pub mod task;

@@ -49,6 +49,19 @@ fn last_sunday(year: i32, month: u32) -> NaiveDate {
     d
 }
 
+/// The instant a UK local time names; `None` for a time the clocks skip (the last Sunday of March, 01:00–02:00) or
+/// pass twice (the last Sunday of October, 01:00–02:00), where only an offset can say which is meant.
+pub fn from_london(local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    let mut named = [0, 1]
+        .into_iter()
+        .map(|h| (local - Duration::hours(h)).and_utc())
+        .filter(|t| london(*t).0 == local);
+    match (named.next(), named.next()) {
+        (Some(t), None) => Some(t),
+        _ => None,
+    }
+}
+
 /// The UK calendar date of an instant (the day a set was taken, as a ward counts days).
 pub fn london_date(t: DateTime<Utc>) -> NaiveDate {
     london(t).0.date()

@@ -743,7 +743,7 @@ mod tests {
             NHS_ENGLAND.iter().filter(|(n, _)| n.ends_with(".cedar")).count(),
             "every file is compiled in"
         );
-        assert_eq!(compiled.activities().len(), 36);
+        assert_eq!(compiled.activities().len(), 37);
         assert_eq!(compiled.competencies().len(), 19);
         assert!(compiled.activity("vitals.record").unwrap().patient_facing);
         assert!(!compiled.activity("staff.manage").unwrap().patient_facing);

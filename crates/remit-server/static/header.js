@@ -1,6 +1,6 @@
 // Shows in the header, and at the start of the page's title, how many escalations wait for the signed-in person's
-// acknowledgement. Every page asks again whenever an escalation changes (live pages through live.js and
-// remit.refreshInbox, the others through a stream of their own); when the number rises,
+// acknowledgement. Live pages ask again whenever an escalation changes (live.js calls remit.refreshInbox), the
+// others every 20 seconds; when the number rises,
 // a tone sounds and, where the person has allowed it, the browser shows a notification (naming the place and bed,
 // not the patient, since it may show over other windows). document.body.dataset.alerts counts the alerts raised.
 (function () {
@@ -33,11 +33,17 @@
     }
   }
 
+  // Asked in the background (X-Remit-Background): not activity, so the session's idle clock does not move. Each
+  // asking is numbered and only the newest answer counts, so an alert is never raised twice by answers arriving out
+  // of order.
+  var asked = 0;
   function refresh() {
-    return fetch("/api/inbox", {credentials: "same-origin", headers: {"Accept": "application/json"}})
+    var mine = ++asked;
+    return fetch("/api/inbox", {credentials: "same-origin",
+                                headers: {"Accept": "application/json", "X-Remit-Background": "1"}})
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (inbox) {
-        if (!inbox) return;
+        if (!inbox || mine !== asked) return;
         var n = inbox.to_acknowledge;
         var badge = document.getElementById("inbox-count");
         if (badge) {
@@ -70,10 +76,9 @@
   window.remit = window.remit || {};
   window.remit.refreshInbox = refresh;
   // A page that does not update itself (live.js does, and asks again itself) still hears of escalations: a nurse
-  // typing a set or reading her competencies is alerted as on the board.
-  if (window.EventSource && !document.querySelector("[data-live]")) {
-    new EventSource("/events").addEventListener("escalation", function () { refresh(); });
-  }
+  // typing a set or reading her competencies is alerted as on the board. It asks every 20 seconds rather than hold
+  // a stream open, which would take one of the few connections a browser keeps to remit for every tab.
+  if (!document.querySelector("[data-live]")) setInterval(refresh, 20000);
 
   var enable = document.getElementById("enable-alerts");
   if (enable) {
@@ -153,12 +158,14 @@
         .then(function (r) { if (!r.ok) ended(); })
         .catch(function () { /* the warning stays */ });
     });
-    // Every request the page makes of remit moves the session's idle clock on the server: the countdown here starts
-    // again with each one that succeeds, so that the page and the server agree.
+    // Every request the page makes of remit moves the session's idle clock on the server, but for those it makes in
+    // the background: the countdown here starts again with each one that succeeds, so that the page and the server
+    // agree.
     var fetchOwn = window.fetch.bind(window);
     window.fetch = function (input, init) {
+      var background = !!(init && init.headers && init.headers["X-Remit-Background"]);
       return fetchOwn(input, init).then(function (r) {
-        if (r.ok && !over) arm();
+        if (r.ok && !over && !background) arm();
         return r;
       });
     };

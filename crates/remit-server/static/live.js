@@ -5,7 +5,8 @@
   if (!window.EventSource) return;
   var source = new EventSource("/events");
   source.addEventListener("escalation", function () {
-    fetch(location.href, {credentials: "same-origin"}).then(function (r) { return r.text(); }).then(function (html) {
+    // In the background: an escalation elsewhere is not this person's activity, and does not keep the session open.
+    fetch(location.href, {credentials: "same-origin", headers: {"X-Remit-Background": "1"}}).then(function (r) { return r.text(); }).then(function (html) {
       var fresh = new DOMParser().parseFromString(html, "text/html");
       document.querySelectorAll("[data-live]").forEach(function (el) {
         var next = fresh.getElementById(el.id);

@@ -54,10 +54,18 @@
     if (e.target === form || e.target.id === "missed-form") sessionStorage.setItem(sent, "1");
   });
   var done = document.getElementById("saved") || document.getElementById("missed-recorded");
-  if (done && sessionStorage.getItem(sent)) {
-    sessionStorage.removeItem(key);
-    sessionStorage.removeItem(sent);
-  } else {
+  if (done) {
+    // Saved: the draft of the form that was sent goes, whichever form it was (a correction's page sends its reader
+    // here once the correction is saved).
+    for (var i = sessionStorage.length - 1; i >= 0; i--) {
+      var k = sessionStorage.key(i);
+      if (k && / sent$/.test(k)) {
+        sessionStorage.removeItem(k.replace(/ sent$/, ""));
+        sessionStorage.removeItem(k);
+      }
+    }
+  }
+  if (sessionStorage.getItem(key)) {
     sessionStorage.removeItem(sent);
     var kept = null;
     try { kept = JSON.parse(sessionStorage.getItem(key) || "null"); } catch (_) { kept = null; }

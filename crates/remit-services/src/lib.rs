@@ -1,6 +1,6 @@
 //! remit's clinical services, apart from any interface: every question put to the policy pack ([`scope`]) and every
 //! clinical command — vital signs and escalation ([`obs`]), the IR(ME)R chain and the clinical line ([`imaging`]),
-//! delegation ([`tasks`]), competency sign-off ([`competency`]) — and the demo trust's stories ([`demo`]). The
+//! delegation ([`tasks`]), competency sign-off ([`competency`]), duty from the roster ([`duty`]) — and the demo trust's stories ([`demo`]). The
 //! server's pages, JSON API and FHIR face and the `remit` command line all call these; none of them asks the pack
 //! or writes a clinical record itself.
 //!
@@ -11,6 +11,7 @@
 
 pub mod competency;
 pub mod demo;
+pub mod duty;
 pub mod imaging;
 pub mod obs;
 pub mod scope;

@@ -539,6 +539,32 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Records a shift of a roster, unless the same shift (staff, place, start and end) is recorded already: whether
+    /// it was added.
+    pub async fn add_shift(
+        &mut self,
+        staff_id: i64,
+        place: &PlaceCode,
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let (start, end) = (format_instant(starts_at), format_instant(ends_at));
+        let there = query(
+            "SELECT COUNT(*) AS n FROM duty WHERE staff_id = $1 AND place_code = $2 AND starts_at = $3 AND ends_at = $4",
+        )
+        .bind(staff_id)
+        .bind(place.as_str())
+        .bind(&start)
+        .bind(&end)
+        .fetch_one(self.conn())
+        .await?;
+        if col::<i64>(&there, "n")? > 0 {
+            return Ok(false);
+        }
+        self.insert_duty(staff_id, place, starts_at, Some(ends_at)).await?;
+        Ok(true)
+    }
+
     /// Records duty with explicit times (used to seed histories).
     pub async fn insert_duty(
         &mut self,

@@ -212,9 +212,14 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// Finds the actor behind the request's credentials. `Ok(None)`: no valid credentials.
+/// The header a page's own background requests carry (the header's inbox count): they are not activity, so they do
+/// not move a session's idle clock, and a ward PC left open still signs out.
+pub const BACKGROUND: &str = "x-remit-background";
+
+/// Finds the actor behind the request's credentials. `Ok(None)`: no valid credentials. A session's idle clock moves
+/// on, unless the request says it is the page's own ([`BACKGROUND`]).
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Actor>, AppError> {
-    authenticate_with(state, headers, true).await
+    authenticate_with(state, headers, !headers.contains_key(BACKGROUND)).await
 }
 
 /// Whether the credential of a request made earlier still stands (not signed out, expired or revoked, its holder

@@ -102,8 +102,9 @@ async fn nhsuk_icon(axum::extract::Path(file): axum::extract::Path<String>) -> R
     serve(NHSUK_ICONS, &file)
 }
 
-/// One of `files` by name. The vendored files (`nhsuk-…`) carry their version in their name and never change, so browsers may keep it for a year;
-/// remit's own files for five minutes, so a new release reaches ward PCs soon.
+/// One of `files` by name. The vendored stylesheet and script (`nhsuk-frontend-<version>…`) carry their version in
+/// their names and never change, so browsers may keep them for a year; remit's own files and the icons (whose names
+/// stay the same across versions) for five minutes, so a new release reaches ward PCs soon.
 fn serve(files: &[(&str, &'static str, &'static str)], file: &str) -> Response {
     match files.iter().find(|(name, _, _)| *name == file) {
         Some((name, kind, body)) => (
@@ -111,7 +112,7 @@ fn serve(files: &[(&str, &'static str, &'static str)], file: &str) -> Response {
                 (header::CONTENT_TYPE, *kind),
                 (
                     header::CACHE_CONTROL,
-                    if name.starts_with("nhsuk-") {
+                    if name.starts_with("nhsuk-frontend-") {
                         "public, max-age=31536000, immutable"
                     } else {
                         "public, max-age=300"

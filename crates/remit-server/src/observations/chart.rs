@@ -74,6 +74,8 @@ struct Plotted {
 
 struct Point {
     y: usize,
+    /// Where the total is written: above the point, or below it near the top of the plot.
+    label_y: usize,
     fill: &'static str,
     /// The total as read beside the point: "≥3" for an incomplete set, whose total is a lower bound.
     label: String,
@@ -219,6 +221,11 @@ fn plotted(s: &SetView) -> Plotted {
         time,
         point: s.total.map(|t| Point {
             y: y_of(f32::from(t)),
+            label_y: if y_of(f32::from(t)) < TOP + 16 {
+                y_of(f32::from(t)) + 24
+            } else {
+                y_of(f32::from(t)) - 12
+            },
             fill: if s.complete { risk_shade(s.risk) } else { "#ffffff" },
             label: if s.complete { t.to_string() } else { format!("≥{t}") },
         }),

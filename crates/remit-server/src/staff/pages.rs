@@ -212,7 +212,11 @@ fn matrix_cell(best: Option<&StaffCompetency>) -> MatrixCell {
     let (tag, words) = match c.status {
         "valid" if c.days_to_expiry <= AMBER_DAYS => (
             "nhsuk-tag--yellow",
-            format!("expires in {} days ({until})", c.days_to_expiry),
+            match c.days_to_expiry {
+                0 => format!("expires today ({until})"),
+                1 => format!("expires tomorrow ({until})"),
+                n => format!("expires in {n} days ({until})"),
+            },
         ),
         "valid" => ("nhsuk-tag--green", format!("valid until {until}")),
         "not-yet-valid" => (
