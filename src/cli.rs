@@ -738,6 +738,23 @@ pub struct ServeArgs {
     /// Connections served at once; further ones wait to be accepted.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u16).range(1..))]
     pub max_connections: u16,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+}
+
+/// Where escalations are delivered outside remit.
+#[derive(Debug, Args)]
+pub struct DeliveryArgs {
+    /// Deliver every escalation raised, raised again or moved along the cascade to this http:// URL (a paging or
+    /// messaging gateway), signed and at least once (see the README).
+    #[arg(long, env = "REMIT_DELIVERY_URL")]
+    pub delivery_url: Option<String>,
+    /// A file holding the secret that signs each delivery (at least 16 bytes); else REMIT_DELIVERY_SECRET.
+    #[arg(long, requires = "delivery_url")]
+    pub delivery_secret_file: Option<PathBuf>,
+    /// How much of the patient a delivery carries: none (the place and bed), name, or full (name and NHS number).
+    #[arg(long, default_value = "none")]
+    pub delivery_patient_data: String,
 }
 
 #[derive(Debug, Args)]
@@ -748,6 +765,8 @@ pub struct DemoArgs {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
 }
 
 #[derive(Debug, Subcommand)]

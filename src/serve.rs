@@ -3,7 +3,7 @@
 use remit_server::{AppState, Config};
 use remit_store::demo::{DEMO_PASSWORD, SeedOutcome, demo_usernames};
 
-use crate::cli::{DemoArgs, ServeArgs};
+use crate::cli::{DeliveryArgs, DemoArgs, ServeArgs};
 use std::sync::Arc;
 
 use remit_domain::imaging::Catalogue;
@@ -64,10 +64,18 @@ async fn run_server(
             }
         })
     };
+    // Escalations delivered to the paging gateway, from the outbox, every two seconds.
+    let deliverer = state.config.delivery.clone().map(|d| {
+        tracing::info!(url = %d.url, "escalations delivered to the gateway");
+        remit_server::delivery::spawn(state.clone(), d, std::time::Duration::from_secs(2))
+    });
     let served = remit_server::serve(listener, state, shutdown_signal())
         .await
         .map_err(|e| CliError::Failed(format!("server stopped: {e}")));
     sweeper.abort();
+    if let Some(d) = deliverer {
+        d.abort();
+    }
     served
 }
 
@@ -81,6 +89,7 @@ pub async fn serve(
 ) -> CliResult {
     let store = open_with_pack(url, &pack).await?;
     let config = Config {
+        delivery: delivery(&args.delivery)?,
         secure_cookies: args.secure_cookies,
         trusted_proxies: args.trusted_proxies,
         max_connections: usize::from(args.max_connections),
@@ -109,5 +118,28 @@ pub async fn demo(
     println!("sign in as any of: {}", users.join(", "));
     println!("password for every demo user: {DEMO_PASSWORD}");
     println!("open http://{}/login", args.listen);
+    let config = Config {
+        delivery: delivery(&args.delivery)?,
+        ..config
+    };
     run_server(store, pack, pay, catalogue, args.listen, config).await
+}
+
+/// The delivery of escalations the flags ask for, if any: a bad URL, secret or setting is a usage error.
+fn delivery(args: &DeliveryArgs) -> CliResult<Option<remit_server::delivery::Delivery>> {
+    let Some(url) = &args.delivery_url else {
+        return Ok(None);
+    };
+    let secret = match &args.delivery_secret_file {
+        Some(f) => std::fs::read_to_string(f)
+            .map_err(|e| CliError::Usage(format!("could not read the delivery secret `{}`: {e}", f.display())))?,
+        None => std::env::var("REMIT_DELIVERY_SECRET").map_err(|_| {
+            CliError::Usage("--delivery-url needs a secret: --delivery-secret-file or REMIT_DELIVERY_SECRET".into())
+        })?,
+    };
+    let data = remit_server::delivery::PatientData::parse(&args.delivery_patient_data)
+        .map_err(|e| CliError::Usage(format!("--delivery-patient-data: {e}")))?;
+    remit_server::delivery::Delivery::new(url, secret.trim_end().as_bytes().to_vec(), data)
+        .map(Some)
+        .map_err(CliError::Usage)
 }

@@ -228,6 +228,7 @@ impl Clock for TestClock {
 
 /// The application in-process, on a test database, with a test clock.
 pub struct TestApp {
+    pub state: AppState,
     pub store: Store,
     pub clock: Arc<TestClock>,
     pub pack: Arc<PolicyPack>,
@@ -262,12 +263,23 @@ impl TestApp {
 
     /// The app on `db` under an employer's own policy pack, with the demo trust seeded.
     pub async fn demo_with_pack(db: &TestDb, pack: PolicyPack) -> Result<Self> {
+        Self::demo_under(db, pack, Config::default()).await
+    }
+
+    /// The app on `db` under `config`, with the demo trust seeded (if it is not there already).
+    pub async fn demo_with_config(db: &TestDb, config: Config) -> Result<Self> {
+        Self::demo_under(db, PolicyPack::nhs_england(), config).await
+    }
+
+    async fn demo_under(db: &TestDb, pack: PolicyPack, config: Config) -> Result<Self> {
         let clock = TestClock::new();
         let store = db.store(clock.clone()).await?;
         let pack = Arc::new(pack);
         remit_services::demo::seed(&store, &pack, &remit_domain::imaging::Catalogue::shipped(), "test").await?;
-        let router = remit_server::app(AppState::new(store.clone(), pack.clone(), Config::default()));
+        let state = AppState::new(store.clone(), pack.clone(), config);
+        let router = remit_server::app(state.clone());
         Ok(Self {
+            state,
             store,
             clock,
             pack,

@@ -13,6 +13,7 @@ mod auth;
 mod browser;
 mod cli;
 mod crash;
+mod delivery;
 mod demo;
 mod fhir;
 mod imaging;
@@ -42,6 +43,7 @@ fn main() {
         auth::tests(),
         cli::tests(),
         crash::tests(),
+        delivery::tests(),
         demo::tests(),
         fhir::tests(),
         imaging::tests(),

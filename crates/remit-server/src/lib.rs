@@ -14,6 +14,7 @@
 
 mod audit;
 mod clinical;
+pub mod delivery;
 mod http;
 mod imaging;
 mod observations;
@@ -63,6 +64,9 @@ pub struct Config {
     pub max_streams_per_person: usize,
     /// How often an open event stream checks that its reader's credential still stands, between announcements.
     pub stream_check: Duration,
+    /// Where escalations are delivered outside remit (a paging gateway), if anywhere: the escalation's pages then
+    /// say how its delivery stands.
+    pub delivery: Option<delivery::Delivery>,
 }
 
 impl Default for Config {
@@ -78,6 +82,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             max_streams_per_person: 8,
             stream_check: Duration::from_secs(10),
+            delivery: None,
         }
     }
 }

@@ -21,6 +21,7 @@ use remit_domain::obs::{Assessment, EscalationLevel, NotScored, PregnancyRecord,
 use remit_domain::staff::{StaffProfile, Username};
 use remit_domain::time::{format_instant, london_date};
 use remit_policy::{PolicyPack, Supervision};
+use remit_store::delivery::DeliveryEvent;
 use remit_store::obs::{
     Amends, EscalationChange, EscalationFilter, EscalationView, NewEscalation, NewSet, PatientObs, Scale2, SetView,
     StoredSet,
@@ -217,7 +218,10 @@ pub(crate) async fn escalate(
     };
     let Some(open) = live else {
         let what = format!("raised: {}", score_words(a.total, level, a.not_scored));
-        return tx.raise_escalation(&new, actor, &what).await.map(Some);
+        let id = tx.raise_escalation(&new, actor, &what).await?;
+        // Delivered outside remit too (when the employer has a gateway), from the same transaction: never lost.
+        tx.enqueue_delivery(id, DeliveryEvent::Raised, level, 0).await?;
+        return Ok(Some(id));
     };
     let higher_score = matches!((a.total, open.score), (Some(now), Some(was)) if now > was);
     if level <= open.level && !higher_score {
@@ -242,6 +246,8 @@ pub(crate) async fn escalate(
         }
     );
     tx.raise_again(open.id, &new, actor, &what).await?;
+    tx.enqueue_delivery(open.id, DeliveryEvent::RaisedAgain, new.level, 0)
+        .await?;
     Ok(Some(open.id))
 }
 
@@ -699,6 +705,8 @@ pub async fn sweep(store: &Store, routes: &Routes) -> Result<Vec<String>, StoreE
             let note = format!("told again, and now also {}", to.join(" and "));
             tx.escalation_event_at(w.id, at, "system", &what, Some(&note)).await?;
         }
+        tx.enqueue_delivery(w.id, DeliveryEvent::Cascaded, w.level, last.0)
+            .await?;
         let draft = AuditDraft::permit("system", "escalation.cascade", format!("escalation:{}", w.id))
             .with_payload(&serde_json::json!({"stage": last.0, "waiting_for": waited}));
         tx.commit(draft).await?;
@@ -773,6 +781,10 @@ pub struct EscalationNotice {
     pub no_one_to_acknowledge: bool,
     /// Its score rose since it was raised: the newest such change, in its history's words.
     pub score_rose: Option<String>,
+    /// Where its latest delivery to the employer's paging gateway stands, where there is one (filled in by the
+    /// server that delivers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<remit_store::delivery::DeliveryStatus>,
 }
 
 /// The response to an escalation raised by a set NEWS2 did not score.
@@ -1031,6 +1043,7 @@ async fn notice(
             .rev()
             .find(|h| h.what.starts_with(RAISED_AGAIN))
             .map(|h| h.what.clone()),
+        delivery: None,
         escalation: e,
     })
 }

@@ -15,6 +15,7 @@ mod audit;
 pub mod competency;
 pub mod credentials;
 mod db;
+pub mod delivery;
 pub mod demo;
 mod error;
 pub mod imaging;

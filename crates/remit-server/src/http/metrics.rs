@@ -17,6 +17,7 @@ const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 
 const REQUESTS: &str = "remit_http_requests_total";
 const LATENCY: &str = "remit_http_request_duration_seconds";
+const DELIVERIES: &str = "remit_escalation_deliveries_total";
 
 /// The server's metrics: a Prometheus recorder of its own (not the process's global one, so that each application
 /// counts only its own requests), and the handle that renders it.
@@ -39,6 +40,10 @@ impl Default for Metrics {
                 metrics::Unit::Seconds,
                 "HTTP request latency by method and route template."
             );
+            metrics::describe_counter!(
+                DELIVERIES,
+                "Attempts to deliver an escalation to the paging gateway, by outcome (delivered, retry, failed)."
+            );
         });
         Self { recorder, handle }
     }
@@ -50,6 +55,13 @@ impl Metrics {
             metrics::counter!(REQUESTS, "method" => method, "route" => route.clone(), "status" => status.to_string())
                 .increment(1);
             metrics::histogram!(LATENCY, "method" => method, "route" => route).record(seconds);
+        });
+    }
+
+    /// One attempt to deliver an escalation outside remit, by what it came to.
+    pub fn delivery(&self, outcome: &'static str) {
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::counter!(DELIVERIES, "outcome" => outcome).increment(1);
         });
     }
 

@@ -437,7 +437,8 @@ pub(crate) async fn escalations(
         place: q.ward,
         patient: None,
     };
-    let list = obs::notices(&state.store, &state.pack, &filter).await?;
+    let mut list = obs::notices(&state.store, &state.pack, &filter).await?;
+    crate::delivery::annotate(&state, &mut list).await?;
     let pairs: Vec<_> = list
         .iter()
         .map(|n| (n.escalation.patient.clone(), n.escalation.place.clone()))
@@ -456,7 +457,8 @@ pub(crate) async fn escalations(
 #[utoipa::path(get, path = "/api/inbox", tag = "escalations",
     responses((status = 200, body = Object), (status = 401, body = Object)))]
 pub(crate) async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, AppError> {
-    let list = obs::inbox(&state.store, &state.pack, actor.profile.staff.username.as_str()).await?;
+    let mut list = obs::inbox(&state.store, &state.pack, actor.profile.staff.username.as_str()).await?;
+    crate::delivery::annotate(&state, &mut list).await?;
     let to_acknowledge = obs::to_acknowledge(&list);
     Ok(Json(
         serde_json::json!({"to_acknowledge": to_acknowledge, "escalations": list}),
@@ -477,7 +479,10 @@ pub(crate) async fn escalation(
 ) -> Result<Json<EscalationNotice>, AppError> {
     let e = obs::escalation_now(&state.store, &state.pack, id).await?;
     done(open_record(&state, &actor, &e.patient, &bg).await?)?;
-    Ok(Json(obs::notice_now(&state.store, &state.pack, e).await?))
+    let mut one = [obs::notice_now(&state.store, &state.pack, e).await?];
+    crate::delivery::annotate(&state, &mut one).await?;
+    let [notice] = one;
+    Ok(Json(notice))
 }
 
 /// Acknowledge an escalation as the responsible registered nurse.

@@ -348,10 +348,11 @@ pub(crate) async fn patient_page(
         patient: Some(nhs.clone()),
     };
     // Two independent reads, together (on PostgreSQL each is a round trip or more).
-    let (all, escalations) = tokio::try_join!(
+    let (all, mut escalations) = tokio::try_join!(
         state.store.obs_for_patient(id, None, HISTORY_ROWS, SetVersions::All),
         obs::notices_with(&state.store, &state.pack, &filter, obs::Recipients::Omitted),
     )?;
+    crate::delivery::annotate(&state, &mut escalations).await?;
     // The chart's sets are the newest current ones. Both lists are in the same order, so when the history holds
     // enough current sets the chart's are its first; otherwise (many corrected sets) they are read on their own.
     let mut current: Vec<SetView> = all
@@ -1222,7 +1223,8 @@ async fn inbox_page(
     reasons: Vec<String>,
 ) -> Result<Html<String>, AppError> {
     let me = actor.profile.staff.username.as_str();
-    let escalations = obs::inbox(&state.store, &state.pack, me).await?;
+    let mut escalations = obs::inbox(&state.store, &state.pack, me).await?;
+    crate::delivery::annotate(state, &mut escalations).await?;
     let places = state.store.places().await?;
     let today = state.store.now().date_naive();
     let mut reviewable = BTreeSet::new();
