@@ -309,7 +309,12 @@ async fn an_assistant_practitioner_records_a_7_and_sees_the_emergency_response(d
 }
 
 async fn a_nurses_open_inbox_shows_a_new_escalation_without_reloading(db: TestDb) -> Result<()> {
-    with_browser(db, |b| {
+    // Pages that do not update themselves ask every second here (every 20 by default).
+    let config = Config {
+        inbox_poll: Duration::from_secs(1),
+        ..Config::default()
+    };
+    with_browser_under(db, config, |b| {
         Box::pin(async move {
             b.sign_in("priya.rn").await?;
             b.client.goto(&b.url("/inbox")).await?;

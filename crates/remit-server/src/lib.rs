@@ -64,6 +64,9 @@ pub struct Config {
     pub max_streams_per_person: usize,
     /// How often an open event stream checks that its reader's credential still stands, between announcements.
     pub stream_check: Duration,
+    /// How often a page that does not update itself (a form, my work) asks for the inbox's count, to raise the
+    /// alert of a new escalation.
+    pub inbox_poll: Duration,
     /// Where escalations are delivered outside remit (a paging gateway), if anywhere: the escalation's pages then
     /// say how its delivery stands.
     pub delivery: Option<delivery::Delivery>,
@@ -82,6 +85,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             max_streams_per_person: 8,
             stream_check: Duration::from_secs(10),
+            inbox_poll: Duration::from_secs(20),
             delivery: None,
         }
     }

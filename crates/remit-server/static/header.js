@@ -1,6 +1,6 @@
 // Shows in the header, and at the start of the page's title, how many escalations wait for the signed-in person's
 // acknowledgement. Live pages ask again whenever an escalation changes (live.js calls remit.refreshInbox), the
-// others every 20 seconds; when the number rises,
+// others every so often (20 seconds unless set otherwise); when the number rises,
 // a tone sounds and, where the person has allowed it, the browser shows a notification (naming the place and bed,
 // not the patient, since it may show over other windows). document.body.dataset.alerts counts the alerts raised.
 (function () {
@@ -76,9 +76,11 @@
   window.remit = window.remit || {};
   window.remit.refreshInbox = refresh;
   // A page that does not update itself (live.js does, and asks again itself) still hears of escalations: a nurse
-  // typing a set or reading her competencies is alerted as on the board. It asks every 20 seconds rather than hold
+  // typing a set or reading her competencies is alerted as on the board. It asks every so often rather than hold
   // a stream open, which would take one of the few connections a browser keeps to remit for every tab.
-  if (!document.querySelector("[data-live]")) setInterval(refresh, 20000);
+  var every = document.getElementById("session");
+  every = every ? Number(every.dataset.poll) || 20 : 20;
+  if (!document.querySelector("[data-live]")) setInterval(refresh, every * 1000);
 
   var enable = document.getElementById("enable-alerts");
   if (enable) {

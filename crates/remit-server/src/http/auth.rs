@@ -21,11 +21,13 @@ pub const SESSION_COOKIE: &str = "remit_session";
 #[derive(Debug, Clone)]
 pub enum Credential {
     Token,
-    /// A signed-in browser session, ended after `idle_seconds` without a request.
+    /// A signed-in browser session, ended after `idle_seconds` without a request; its pages that do not update
+    /// themselves ask for the inbox's count every `poll_seconds`.
     Session {
         id: String,
         csrf_token: String,
         idle_seconds: i64,
+        poll_seconds: u64,
     },
 }
 
@@ -53,7 +55,6 @@ impl Actor {
         }
     }
 
-    /// The CSRF token to put in forms (empty for token clients, which do not use forms).
     /// How long the session lasts without a request, in seconds (none for a bearer token): pages warn before it ends.
     pub fn idle_seconds(&self) -> i64 {
         match &self.credential {
@@ -62,6 +63,15 @@ impl Actor {
         }
     }
 
+    /// How often a page that does not update itself asks for the inbox's count, in seconds.
+    pub fn poll_seconds(&self) -> u64 {
+        match &self.credential {
+            Credential::Session { poll_seconds, .. } => *poll_seconds,
+            Credential::Token => 0,
+        }
+    }
+
+    /// The CSRF token to put in forms (empty for token clients, which do not use forms).
     pub fn csrf_token(&self) -> &str {
         match &self.credential {
             Credential::Session { csrf_token, .. } => csrf_token,
@@ -261,6 +271,7 @@ async fn authenticate_with(state: &AppState, headers: &HeaderMap, refresh: bool)
             id,
             csrf_token: session.csrf_token,
             idle_seconds: state.config.sessions.idle.num_seconds(),
+            poll_seconds: state.config.inbox_poll.as_secs().max(1),
         },
     )))
 }
