@@ -127,43 +127,53 @@ struct Body<'a> {
     link: String,
 }
 
-/// Delivers what is due now: each at most once in this call. Returns how many were attempted.
+/// Delivers what is due now: each at most once in this call, all at once (a gateway slow to answer one does not
+/// hold back the others). Returns how many were attempted.
 pub async fn tick(state: &AppState, d: &Delivery) -> Result<usize, StoreError> {
     let due = state.store.due_deliveries(state.store.now(), 50).await?;
     let n = due.len();
-    for item in due {
-        let outcome = match body(state, d, &item).await {
-            Ok(body) => match post(d, &item.idempotency_key, &body, state.store.now()).await {
-                Ok(()) => Attempt::Delivered,
-                Err(error) => next_attempt(state.store.now(), d, &item, error),
-            },
-            Err(e) => Attempt::Failed {
-                error: format!("could not be written: {e}"),
-            },
-        };
-        let counted = match &outcome {
-            Attempt::Delivered => "delivered",
-            Attempt::Retry { .. } => "retry",
-            Attempt::Failed { .. } => "failed",
-        };
-        if state.store.record_attempt(item.id, item.attempts, &outcome).await? {
-            state.metrics.delivery(counted);
-            match &outcome {
-                Attempt::Failed { error } => {
-                    tracing::error!(delivery = item.id, escalation = item.escalation_id, %error, "escalation not delivered");
-                    // The pages of the escalation say so.
-                    if let Ok(e) = state.store.escalation(item.escalation_id).await {
-                        state.events.escalation_raised(&e.place);
-                    }
-                }
-                Attempt::Retry { error, .. } => {
-                    tracing::warn!(delivery = item.id, escalation = item.escalation_id, %error, "escalation delivery failed; will try again");
-                }
-                Attempt::Delivered => {}
-            }
-        }
+    let attempts = due.into_iter().map(|item| deliver(state, d, item));
+    for done in futures_util::future::join_all(attempts).await {
+        done?;
     }
     Ok(n)
+}
+
+/// One attempt at one delivery, and its outcome recorded.
+async fn deliver(state: &AppState, d: &Delivery, item: DueDelivery) -> Result<(), StoreError> {
+    let outcome = match body(state, d, &item).await {
+        Ok(body) => match post(d, &item.idempotency_key, &body, state.store.now()).await {
+            Ok(()) => Attempt::Delivered,
+            Err(error) => next_attempt(state.store.now(), d, &item, error),
+        },
+        Err(e) => Attempt::Failed {
+            error: format!("could not be written: {e}"),
+        },
+    };
+    let counted = match &outcome {
+        Attempt::Delivered => "delivered",
+        Attempt::Retry { .. } => "retry",
+        Attempt::Failed { .. } => "failed",
+    };
+    if !state.store.record_attempt(item.id, item.attempts, &outcome).await? {
+        // Another worker recorded this attempt first.
+        return Ok(());
+    }
+    state.metrics.delivery(counted);
+    match &outcome {
+        Attempt::Failed { error } => {
+            tracing::error!(delivery = item.id, escalation = item.escalation_id, %error, "escalation not delivered");
+            // The pages of the escalation say so.
+            if let Ok(e) = state.store.escalation(item.escalation_id).await {
+                state.events.escalation_raised(&e.place);
+            }
+        }
+        Attempt::Retry { error, .. } => {
+            tracing::warn!(delivery = item.id, escalation = item.escalation_id, %error, "escalation delivery failed; will try again");
+        }
+        Attempt::Delivered => {}
+    }
+    Ok(())
 }
 
 fn next_attempt(now: DateTime<Utc>, d: &Delivery, item: &DueDelivery, error: String) -> Attempt {

@@ -251,17 +251,19 @@ async fn education_page(state: &AppState, actor: &Actor, notice: Notice) -> Resu
     let now = state.store.now();
     let records = state.store.competency_records(None).await?;
     let catalogue = state.pack.competency_catalogue();
-    // Each person's best record of each competency: valid beats not yet valid beats expired beats revoked.
+    // Each person's best record of each competency: valid beats not yet valid beats lapsed (expired or revoked);
+    // between two of a kind, the one signed off later.
     let rank = |s: &str| match s {
-        "valid" => 3,
-        "not-yet-valid" => 2,
-        "expired" => 1,
+        "valid" => 2,
+        "not-yet-valid" => 1,
         _ => 0,
     };
     let mut best: BTreeMap<(&str, &str), &StaffCompetency> = BTreeMap::new();
     for r in &records {
         let key = (r.staff.as_str(), r.record.competency.as_str());
-        if best.get(&key).is_none_or(|b| rank(b.status) <= rank(r.status)) {
+        let better =
+            |b: &&StaffCompetency| (rank(r.status), r.record.signed_off_on) >= (rank(b.status), b.record.signed_off_on);
+        if best.get(&key).is_none_or(better) {
             best.insert(key, r);
         }
     }
