@@ -265,6 +265,7 @@ async fn a_dose_above_the_drl_is_reviewed_once_by_a_practitioner(db: TestDb) -> 
                 "Large patient habitus; technique appropriate, no equipment fault.",
             )])
             .redirects()
+            .said(Said::Contains("The review of request 1&#39;s dose is recorded."))
             .said(Said::Contains("<dt>Dose review</dt><dd>Large patient habitus"))
             .said(Said::Lacks("review-dose-form"))
             .said(Said::Lacks("waiting for review"))

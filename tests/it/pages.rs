@@ -1391,8 +1391,8 @@ async fn a_form_in_error_says_what_is_wrong_and_marks_the_fields(db: TestDb) -> 
             .said(Said::Contains("<title>Error: Record a set"))
             .said(Said::InOrder(&[
                 "id=\"error-summary\"",
-                "href=\"#pulse\"",
-                "href=\"#temperature\"",
+                "href=\"#pulse\">Go to pulse</a>",
+                "href=\"#temperature\">Go to temperature</a>",
             ]))
             .said(Said::Contains("name=\"pulse\" min=\"0\""))
             .said(Said::InOrder(&[
@@ -1458,16 +1458,19 @@ async fn the_chart_values_are_also_a_table_with_every_parameter(db: TestDb) -> R
                 StatusCode::OK,
             )
             .said(Said::InOrder(&[
-                "<title id=\"chart-title\">NEWS2 chart of the 7 most recent sets",
+                "<p id=\"chart-title\" class=\"nhsuk-u-visually-hidden\">NEWS2 chart of the 7 most recent sets",
+                // The labels, in a column of their own that stays in view.
+                "class=\"chart-labels\"",
                 ">7+ high</text>",
                 ">5–6 medium</text>",
                 ">1–4 low</text>",
-                // The newest set scores 7: plotted at 7 (14 units a point above the baseline, which is at 224).
-                "<circle cx=\"588\" cy=\"126\" r=\"7\" fill=\"#d5281b\"",
-                ">7</text>",
                 ">Air or O2</text>",
                 ">BP mmHg</text>",
                 ">Next set in</text>",
+                "class=\"chart-data\"",
+                // The newest set scores 7: plotted at 7 (14 units a point above the baseline, which is at 224).
+                "<circle cx=\"588\" cy=\"126\" r=\"7\" fill=\"#d5281b\"",
+                ">7</text>",
                 ">2.0 N</text>",
                 ">105/65</text>",
                 ">constant</text>",

@@ -254,7 +254,9 @@ async fn login_inner(
                     "throttled: too many failed sign-ins; next try in {wait} s"
                 )))
                 .await?;
-            let wait_text = if wait < 120 {
+            let wait_text = if wait == 1 {
+                "1 second".to_owned()
+            } else if wait < 120 {
                 format!("{wait} seconds")
             } else {
                 format!("{} minutes", (wait + 59) / 60)

@@ -64,14 +64,16 @@ async fn request_view(
     actor: &Actor,
     id: i64,
     mut notice: Notice,
-    moved: bool,
+    moved: Moved,
 ) -> Result<Response, AppError> {
     let r = state.store.imaging_request(id).await?;
     if let Outcome::Refused(reasons) = scope::open_item(&state.store, &state.pack, actor, Item::Request(&r)).await? {
         return refused_page(actor, "Open this X-ray request", &reasons);
     }
-    if moved {
-        notice.message = Some(format!("Request {} is now {}.", r.id, r.status));
+    match moved {
+        Moved::Step => notice.message = Some(format!("Request {} is now {}.", r.id, r.status)),
+        Moved::Reviewed => notice.message = Some(format!("The review of request {}'s dose is recorded.", r.id)),
+        Moved::No => {}
     }
     let exam = state.imaging.examination(&r.examination).ok();
     let title = exam.map_or_else(|| r.examination.clone(), |e| e.title.clone());
@@ -126,15 +128,32 @@ pub(crate) async fn request_page(
     Path(id): Path<i64>,
     query: PageQuery<JustMoved>,
 ) -> Result<Response, AppError> {
-    let moved = just_saved(query)?.moved.is_some();
+    let just = just_saved(query)?;
+    let moved = match (just.moved, just.reviewed) {
+        (_, Some(_)) => Moved::Reviewed,
+        (Some(_), None) => Moved::Step,
+        (None, None) => Moved::No,
+    };
     request_view(&state, &actor, id, Notice::default(), moved).await
 }
 
-/// Whether the request page follows a step just taken on the request (its form redirects here).
+/// Whether the request page follows a step just taken on the request (its form redirects here), or the review of
+/// its dose.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct JustMoved {
     moved: Option<u8>,
+    reviewed: Option<u8>,
+}
+
+/// What the request page says was just done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Moved {
+    No,
+    /// A step of the chain: the request's status says where it is now.
+    Step,
+    /// The review of a dose above the DRL (the status does not change).
+    Reviewed,
 }
 
 #[derive(Deserialize, Default)]
@@ -272,7 +291,8 @@ pub(crate) async fn request_step(
         }
     };
     if notice.done() {
-        return Ok(axum::response::Redirect::to(&format!("/imaging/requests/{id}?moved=1")).into_response());
+        let said = if step == "review-dose" { "reviewed" } else { "moved" };
+        return Ok(axum::response::Redirect::to(&format!("/imaging/requests/{id}?{said}=1")).into_response());
     }
-    request_view(&state, &actor, id, notice, false).await
+    request_view(&state, &actor, id, notice, Moved::No).await
 }

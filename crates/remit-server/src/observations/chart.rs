@@ -1,4 +1,5 @@
-//! The patient's NEWS2 chart as SVG (`templates/chart.svg`), laid out as the Royal College of Physicians' chart: a
+//! The patient's NEWS2 chart as SVG (`templates/chart.html`: the row and band labels in a column of their own that
+//! stays in view, the sets in a region that scrolls sideways on a phone), laid out as the Royal College of Physicians' chart: a
 //! page of [`SLOTS`] columns, one per set, oldest on the left, blank columns waiting for the sets to come. Above, the
 //! NEWS2 total plotted across the sets over its risk bands (0; 1–4 low; 5–6 medium; 7 or more high); beneath, one row
 //! per parameter — the value in a cell shaded by its score, blood pressure as systolic/diastolic, oxygen with its
@@ -34,7 +35,7 @@ const GAP: usize = 20;
 const ROW_H: usize = 28;
 
 #[derive(Template)]
-#[template(path = "chart.svg", escape = "html")]
+#[template(path = "chart.html")]
 struct Chart {
     width: usize,
     height: usize,
@@ -234,7 +235,7 @@ fn plotted(s: &SetView) -> Plotted {
 }
 
 /// The chart of `sets` (newest first, as read; the newest [`SLOTS`] are drawn), oldest on the left.
-pub fn chart_svg(sets: &[SetView]) -> Result<String, askama::Error> {
+pub fn chart_html(sets: &[SetView]) -> Result<String, askama::Error> {
     let shown: Vec<&SetView> = sets.iter().take(SLOTS).rev().collect();
     let columns: Vec<Column> = (0..SLOTS)
         .map(|i| Column {

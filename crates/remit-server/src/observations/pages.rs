@@ -6,7 +6,7 @@ use crate::http::auth::{Actor, Claimed};
 use crate::http::error::{AppError, render};
 use crate::http::gate::Opened;
 use crate::http::pages::{Banner, PageQuery, just_saved, named, refused_page};
-use crate::observations::chart::{ValuesTable, chart_svg, values_table};
+use crate::observations::chart::{ValuesTable, chart_html, values_table};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -467,7 +467,7 @@ pub(crate) async fn patient_page(
         notice,
         nhs: nhs.to_string(),
         name: record.patient.display_name(),
-        chart: chart_svg(&current).map_err(|e| AppError::Internal(format!("chart: {e}")))?,
+        chart: chart_html(&current).map_err(|e| AppError::Internal(format!("chart: {e}")))?,
         values: values_table(&current),
         history,
         escalations,
@@ -704,6 +704,22 @@ impl SetForm {
     }
 }
 
+/// The record form's fields an error may name, and how its labels say them.
+const FIELD_NAMES: [(&str, &str); 12] = [
+    ("respiration_rate", "respiration rate"),
+    ("spo2", "SpO2"),
+    ("on_oxygen", "air or oxygen"),
+    ("oxygen_flow", "oxygen flow"),
+    ("systolic_bp", "systolic blood pressure"),
+    ("diastolic_bp", "diastolic blood pressure"),
+    ("pulse", "pulse"),
+    ("consciousness", "consciousness (ACVPU)"),
+    ("temperature", "temperature"),
+    ("missing_reason", "why values were not measured"),
+    ("supervisor", "supervising colleague"),
+    ("change_reason", "why the set is corrected"),
+];
+
 #[derive(Template)]
 #[template(path = "record.html")]
 struct RecordPage<'a> {
@@ -758,26 +774,24 @@ impl RecordPage<'_> {
     /// The form's fields the error names (its message begins with them, `pulse, temperature: …`), for the error
     /// summary's links and `aria-invalid`.
     fn invalid(&self) -> Vec<&'static str> {
-        const FIELDS: [&str; 12] = [
-            "respiration_rate",
-            "spo2",
-            "on_oxygen",
-            "oxygen_flow",
-            "systolic_bp",
-            "diastolic_bp",
-            "pulse",
-            "consciousness",
-            "temperature",
-            "missing_reason",
-            "supervisor",
-            "change_reason",
-        ];
         let Some(e) = &self.error else {
             return Vec::new();
         };
         let named = e.split_once(':').map_or("", |(head, _)| head);
         let named: Vec<&str> = named.split(',').map(str::trim).collect();
-        FIELDS.into_iter().filter(|f| named.contains(f)).collect()
+        FIELD_NAMES
+            .into_iter()
+            .map(|(f, _)| f)
+            .filter(|f| named.contains(f))
+            .collect()
+    }
+
+    /// A field of the form in the words of its label, for the error summary's links.
+    fn field_words(&self, field: &str) -> &'static str {
+        FIELD_NAMES
+            .into_iter()
+            .find(|(f, _)| *f == field)
+            .map_or("the field", |(_, words)| words)
     }
 
     /// Whether the error names `field`.

@@ -153,42 +153,11 @@ struct MatrixRow {
     cells: Vec<MatrixCell>,
 }
 
-/// One place's matrix: its columns are the competencies anyone in it holds or held.
+/// One place's matrix: a row for each person, a column for each competency of the catalogue (a gap is what an
+/// education lead looks for).
 struct Matrix {
     place: String,
-    columns: Vec<String>,
     rows: Vec<MatrixRow>,
-}
-
-impl Matrix {
-    /// The matrix of `rows` (each with a cell for every competency of `catalogue`), without the columns that say
-    /// "not held" all the way down.
-    fn of(place: String, catalogue: &[String], rows: Vec<MatrixRow>) -> Matrix {
-        let held: Vec<bool> = (0..catalogue.len())
-            .map(|i| rows.iter().any(|r| !r.cells[i].tag.is_empty()))
-            .collect();
-        let keep = |i: &usize| held[*i];
-        Matrix {
-            place,
-            columns: (0..catalogue.len())
-                .filter(keep)
-                .map(|i| catalogue[i].clone())
-                .collect(),
-            rows: rows
-                .into_iter()
-                .map(|r| MatrixRow {
-                    cells: r
-                        .cells
-                        .into_iter()
-                        .zip(&held)
-                        .filter(|(_, h)| **h)
-                        .map(|(c, _)| c)
-                        .collect(),
-                    ..r
-                })
-                .collect(),
-        }
-    }
 }
 
 /// A competency that has lapsed (or was revoked) and is not held afresh.
@@ -235,6 +204,8 @@ struct EducationPage<'a> {
     actor: &'a Actor,
     notice: Notice,
     matrices: Vec<Matrix>,
+    /// The competencies' titles: every matrix's columns.
+    columns: Vec<String>,
     lapsed: Vec<Lapsed>,
     expiring: Vec<(i64, Vec<StaffCompetency>)>,
     staff: Vec<(String, String)>,
@@ -285,7 +256,6 @@ async fn education_page(state: &AppState, actor: &Actor, notice: Notice) -> Resu
     };
     // Everyone who works in each place (rostered there within TEAM_DAYS, on duty now or not), then everyone
     // rostered nowhere, so that nobody with a clinical level is missing.
-    let titles: Vec<String> = catalogue.iter().map(|c| c.title.clone()).collect();
     let mut matrices = Vec::new();
     let mut placed = std::collections::BTreeSet::new();
     for place in state.store.places().await? {
@@ -301,7 +271,10 @@ async fn education_page(state: &AppState, actor: &Actor, notice: Notice) -> Resu
             })
             .collect();
         if !rows.is_empty() {
-            matrices.push(Matrix::of(place.name, &titles, rows));
+            matrices.push(Matrix {
+                place: place.name,
+                rows,
+            });
         }
     }
     let elsewhere: Vec<MatrixRow> = clinical
@@ -310,11 +283,10 @@ async fn education_page(state: &AppState, actor: &Actor, notice: Notice) -> Resu
         .filter_map(|s| row(s.staff.username.as_str(), false))
         .collect();
     if !elsewhere.is_empty() {
-        matrices.push(Matrix::of(
-            format!("Not rostered anywhere in the last {TEAM_DAYS} days"),
-            &titles,
-            elsewhere,
-        ));
+        matrices.push(Matrix {
+            place: format!("Not rostered anywhere in the last {TEAM_DAYS} days"),
+            rows: elsewhere,
+        });
     }
     let title = |id: &str| {
         catalogue
@@ -353,6 +325,7 @@ async fn education_page(state: &AppState, actor: &Actor, notice: Notice) -> Resu
         actor,
         notice,
         matrices,
+        columns: catalogue.iter().map(|c| c.title.clone()).collect(),
         lapsed,
         expiring,
         staff,
