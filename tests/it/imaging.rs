@@ -203,6 +203,16 @@ async fn a_dose_above_the_drl_is_reviewed_once_by_a_practitioner(db: TestDb) -> 
             )
             .err(&["has no exposure to review"])
             .into(),
+            page(
+                "the operator is told the DRL",
+                "jo.ap",
+                "GET /imaging/requests/1",
+                S::OK,
+            )
+            .said(Said::Contains(
+                "The local diagnostic reference level: 0.100 Gy·cm² for each projection.",
+            ))
+            .into(),
             api(
                 "John's chest X-ray, exposed above the DRL",
                 "jo.ap",

@@ -83,6 +83,7 @@ async fn the_ward_board_and_the_chart_show_the_stories(db: TestDb) -> Result<()>
     );
     ensure!(chart.body.contains("#ed8b00"), "a score of 2 shaded orange");
     ensure!(chart.body.contains("Escalation") && chart.body.contains("acknowledged"));
+    ensure!(chart.body.contains("min for review."), "what the escalation waits for");
     // Ben works on ward 9: David's record is not his to open.
     let ben = app.sign_in("ben.rn", "remit-demo").await?;
     let res = app.get("/patients/9990002746", &ben).await?;

@@ -56,6 +56,8 @@ struct RequestPage<'a> {
     steps: remit_services::imaging::Steps,
     /// Whether the examination's DRL is set per projection (each projection's DAP is then needed).
     drl_per_projection: bool,
+    /// The examination's local DRL, in words ("0.100 Gy·cm² for the whole examination"), where it is known.
+    drl: Option<String>,
 }
 
 /// The request's page, with what the form just posted said, or (`moved`) where a step just taken has left it.
@@ -118,6 +120,16 @@ async fn request_view(
         radiographers,
         steps,
         drl_per_projection: exam.is_some_and(|e| e.drl_per == remit_domain::imaging::DrlPer::Projection),
+        drl: exam.map(|e| {
+            format!(
+                "{:.3} Gy·cm² {}",
+                f64::from(e.drl_dap) / 1000.0,
+                match e.drl_per {
+                    remit_domain::imaging::DrlPer::Projection => "for each projection",
+                    remit_domain::imaging::DrlPer::Examination => "for the whole examination",
+                }
+            )
+        }),
     })?;
     Ok((status, page).into_response())
 }
