@@ -345,6 +345,18 @@ async fn the_education_lead_sees_the_matrix_and_signs_off(db: TestDb) -> Result<
         "{}",
         res.body
     );
+    // What was asked for is kept, to be mended rather than chosen again.
+    for kept in [
+        "<option value=\"jo.ap\" selected>",
+        "<option value=\"xray-axial\" selected>",
+        "name=\"evidence\" value=\"observed\"",
+    ] {
+        ensure!(res.body.contains(kept), "the refused sign-off lost `{kept}`");
+    }
+    // An administrator sees the matrix, not a sign-off form they could never use.
+    let admin = app.sign_in("admin", "remit-demo").await?;
+    let page = app.get("/education", &admin).await?;
+    ensure!(page.status == StatusCode::OK && !page.body.contains("sign-off-form"));
     let alex = app.sign_in("alex.ap", "remit-demo").await?;
     ensure!(app.get("/education", &alex).await?.status == StatusCode::FORBIDDEN);
     Ok(())
@@ -355,6 +367,12 @@ async fn the_radiography_forms_run_the_chain_and_show_refusals(db: TestDb) -> Re
     let tom = app.sign_in("tom.rad", "remit-demo").await?;
     let lists = app.get("/imaging", &tom).await?;
     ensure!(lists.body.contains("Awaiting justification") && lists.body.contains("Linda Evans"));
+    ensure!(
+        lists
+            .body
+            .contains("Request 2: Lumbar spine</a> for Linda Evans (NHS number 999 001 3705)"),
+        "the examination in words, the NHS number as printed"
+    );
     let res = post_done(
         &app,
         &tom,

@@ -204,7 +204,7 @@ impl Banner {
             born: remit_domain::time::uk_date(patient.date_of_birth),
             age,
             sex,
-            nhs: format!("{} {} {}", &nhs[..3], &nhs[3..6], &nhs[6..]),
+            nhs: crate::http::uk::nhs(nhs),
             place: place_name.to_owned(),
             bed: patient.bed.clone().unwrap_or_else(|| "no bed".to_owned()),
         }

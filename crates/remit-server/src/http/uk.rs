@@ -1,4 +1,4 @@
-//! Times and dates as people read them on remit's pages: UK local time (Europe/London, summer time included), in UK
+//! Times, dates and NHS numbers as people read them on remit's pages: UK local time (Europe/London, summer time included), in UK
 //! form, the zone named where it could be misread. Templates call these; storage and the APIs stay UTC RFC 3339.
 
 use chrono::NaiveDate;
@@ -21,4 +21,12 @@ pub fn precise(stored: &str) -> String {
 /// A date as "31 March 2027".
 pub fn date(d: &NaiveDate) -> String {
     remit_domain::time::uk_date(*d)
+}
+
+/// An NHS number as it is printed, 3 3 4: "999 000 1375".
+pub fn nhs(n: &str) -> String {
+    match (n.get(..3), n.get(3..6), n.get(6..)) {
+        (Some(a), Some(b), Some(c)) if n.len() == 10 => format!("{a} {b} {c}"),
+        _ => n.to_owned(),
+    }
 }

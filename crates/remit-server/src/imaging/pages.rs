@@ -22,6 +22,14 @@ use serde::Deserialize;
 struct WorklistPage<'a> {
     actor: &'a Actor,
     lists: Vec<(&'static str, Vec<RequestView>)>,
+    catalogue: &'a remit_domain::imaging::Catalogue,
+}
+
+impl WorklistPage<'_> {
+    /// An examination's title in the catalogue (its id, should the catalogue no longer hold it).
+    fn title<'b>(&'b self, id: &'b str) -> &'b str {
+        self.catalogue.examination(id).map_or(id, |e| e.title.as_str())
+    }
 }
 
 pub(crate) async fn worklists(State(state): State<AppState>, actor: Actor) -> Result<Html<String>, AppError> {
@@ -40,7 +48,11 @@ pub(crate) async fn worklists(State(state): State<AppState>, actor: Actor) -> Re
         }
         lists.push((title, visible));
     }
-    render(&WorklistPage { actor: &actor, lists })
+    render(&WorklistPage {
+        actor: &actor,
+        lists,
+        catalogue: &state.imaging,
+    })
 }
 
 #[derive(Template)]

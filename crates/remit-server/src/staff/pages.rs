@@ -210,9 +210,18 @@ struct EducationPage<'a> {
     expiring: Vec<(i64, Vec<StaffCompetency>)>,
     staff: Vec<(String, String)>,
     catalogue: Vec<(String, String)>,
+    /// A sign-off not made: what it asked for.
+    chosen: (String, String, String),
 }
 
-async fn education_page(state: &AppState, actor: &Actor, notice: Notice) -> Result<Response, AppError> {
+/// The education page; `chosen` is what a sign-off that was not made asked for (colleague, competency, evidence),
+/// shown again so that nothing need be chosen twice.
+async fn education_page(
+    state: &AppState,
+    actor: &Actor,
+    notice: Notice,
+    chosen: (String, String, String),
+) -> Result<Response, AppError> {
     if !actor.is_education_lead() {
         let why = vec!["The competency matrix is for education leads and administrators.".to_owned()];
         let reasons =
@@ -330,6 +339,7 @@ async fn education_page(state: &AppState, actor: &Actor, notice: Notice) -> Resu
         expiring,
         staff,
         catalogue: catalogue.iter().map(|c| (c.id.to_string(), c.title.clone())).collect(),
+        chosen,
     })?;
     Ok((status, page).into_response())
 }
@@ -372,7 +382,7 @@ pub(crate) async fn education(
             remit_domain::time::uk_date(d.record.expires_on)
         ));
     }
-    education_page(&state, &actor, notice).await
+    education_page(&state, &actor, notice, Default::default()).await
 }
 
 #[derive(Deserialize)]
@@ -405,6 +415,7 @@ pub(crate) async fn sign_off(
         .await?;
         return refused_page(&actor, "Sign off a competency", &reasons);
     }
+    let chosen = (form.staff.clone(), form.competency.clone(), form.evidence.clone());
     let s = remit_services::competency::SignOff {
         staff: Username::parse(&form.staff)?,
         competency: CompetencyId::parse(&form.competency)?,
@@ -418,7 +429,7 @@ pub(crate) async fn sign_off(
         return Ok(axum::response::Redirect::to(&to).into_response());
     }
     let notice = Notice::of(o, |_| String::new())?;
-    education_page(&state, &actor, notice).await
+    education_page(&state, &actor, notice, chosen).await
 }
 
 #[derive(Deserialize)]
