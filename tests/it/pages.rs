@@ -345,6 +345,11 @@ async fn the_education_lead_sees_the_matrix_and_signs_off(db: TestDb) -> Result<
         "{}",
         res.body
     );
+    ensure!(
+        !res.body.contains("axial extension"),
+        "a reason names only what applies: {}",
+        res.body
+    );
     // What was asked for is kept, to be mended rather than chosen again.
     for kept in [
         "<option value=\"jo.ap\" selected>",
