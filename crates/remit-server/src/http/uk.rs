@@ -1,5 +1,6 @@
-//! Times, dates and NHS numbers as people read them on remit's pages: UK local time (Europe/London, summer time included), in UK
-//! form, the zone named where it could be misread. Templates call these; storage and the APIs stay UTC RFC 3339.
+//! Times, dates and NHS numbers as people read them on remit's pages: UK local time (Europe/London, summer time
+//! included), in UK form, the zone named where it could be misread; NHS numbers spaced 3 3 4. Templates call these;
+//! storage and the APIs stay UTC RFC 3339 and unspaced NHS numbers.
 
 use chrono::NaiveDate;
 
