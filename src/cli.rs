@@ -740,6 +740,23 @@ pub struct ServeArgs {
     pub max_connections: u16,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+    #[command(flatten)]
+    pub feed: FeedArgs,
+}
+
+/// The patient administration system's ADT feed (HL7 v2 over MLLP).
+#[derive(Debug, Args)]
+pub struct FeedArgs {
+    /// Take admissions, transfers and discharges as HL7 v2 ADT messages over MLLP on this address (see the README).
+    #[arg(long)]
+    pub mllp_listen: Option<SocketAddr>,
+    /// The employer's map of the administration system's points of care to remit's places (`W7,ward-7` a line);
+    /// without one, a point of care that is a place code is that place.
+    #[arg(long, requires = "mllp_listen")]
+    pub adt_locations: Option<PathBuf>,
+    /// An address that may send ADT messages; repeat for several. Without any, loopback alone.
+    #[arg(long = "mllp-allow", requires = "mllp_listen")]
+    pub mllp_allow: Vec<std::net::IpAddr>,
 }
 
 /// Where escalations are delivered outside remit.
@@ -767,6 +784,8 @@ pub struct DemoArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+    #[command(flatten)]
+    pub feed: FeedArgs,
 }
 
 #[derive(Debug, Subcommand)]

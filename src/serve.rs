@@ -3,7 +3,7 @@
 use remit_server::{AppState, Config};
 use remit_store::demo::{DEMO_PASSWORD, SeedOutcome, demo_usernames};
 
-use crate::cli::{DeliveryArgs, DemoArgs, ServeArgs};
+use crate::cli::{DeliveryArgs, DemoArgs, FeedArgs, ServeArgs};
 use std::sync::Arc;
 
 use remit_domain::imaging::Catalogue;
@@ -38,6 +38,7 @@ async fn run_server(
     catalogue: Arc<Catalogue>,
     listen: std::net::SocketAddr,
     config: Config,
+    feed: Option<(tokio::net::TcpListener, remit_server::mllp::Feed)>,
 ) -> CliResult {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -69,12 +70,24 @@ async fn run_server(
         tracing::info!(url = %d.url, "escalations delivered to the gateway");
         remit_server::delivery::spawn(state.clone(), d, std::time::Duration::from_secs(2))
     });
+    // Admissions, transfers and discharges from the patient administration system.
+    let feeder = feed.map(|(listener, feed)| {
+        tokio::spawn(remit_server::mllp::serve(
+            listener,
+            state.clone(),
+            feed,
+            std::future::pending(),
+        ))
+    });
     let served = remit_server::serve(listener, state, shutdown_signal())
         .await
         .map_err(|e| CliError::Failed(format!("server stopped: {e}")));
     sweeper.abort();
     if let Some(d) = deliverer {
         d.abort();
+    }
+    if let Some(f) = feeder {
+        f.abort();
     }
     served
 }
@@ -88,6 +101,7 @@ pub async fn serve(
     config: Config,
 ) -> CliResult {
     let store = open_with_pack(url, &pack).await?;
+    let feed = feed(&store, &args.feed).await?;
     let config = Config {
         delivery: delivery(&args.delivery)?,
         secure_cookies: args.secure_cookies,
@@ -95,7 +109,7 @@ pub async fn serve(
         max_connections: usize::from(args.max_connections),
         ..config
     };
-    run_server(store, pack, pay, catalogue, args.listen, config).await
+    run_server(store, pack, pay, catalogue, args.listen, config, feed).await
 }
 
 pub async fn demo(
@@ -118,11 +132,56 @@ pub async fn demo(
     println!("sign in as any of: {}", users.join(", "));
     println!("password for every demo user: {DEMO_PASSWORD}");
     println!("open http://{}/login", args.listen);
+    let feed = feed(&store, &args.feed).await?;
     let config = Config {
         delivery: delivery(&args.delivery)?,
         ..config
     };
-    run_server(store, pack, pay, catalogue, args.listen, config).await
+    run_server(store, pack, pay, catalogue, args.listen, config, feed).await
+}
+
+/// The ADT feed the flags ask for, if any, listening: a map that does not read, or names a place remit does not
+/// know, is a usage error naming its line.
+async fn feed(
+    store: &remit_store::Store,
+    args: &FeedArgs,
+) -> CliResult<Option<(tokio::net::TcpListener, remit_server::mllp::Feed)>> {
+    let Some(addr) = args.mllp_listen else {
+        return Ok(None);
+    };
+    let locations = match &args.adt_locations {
+        None => remit_domain::adt::Locations::default(),
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| CliError::Usage(format!("could not read `{}`: {e}", f.display())))?;
+            let map = remit_domain::adt::Locations::parse(&text).map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                CliError::Usage(format!("{}: {}", f.display(), lines.join("; ")))
+            })?;
+            let places: Vec<String> = store.places().await?.into_iter().map(|p| p.code.to_string()).collect();
+            let unknown: Vec<String> = map
+                .entries()
+                .filter(|(_, p, _)| !places.iter().any(|k| k == p.as_str()))
+                .map(|(_, p, line)| format!("line {line}: no place `{p}`"))
+                .collect();
+            if !unknown.is_empty() {
+                return Err(CliError::Usage(format!("{}: {}", f.display(), unknown.join("; "))));
+            }
+            map
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| CliError::Usage(format!("could not listen for MLLP on {addr}: {e}")))?;
+    let bound = listener.local_addr().map_err(|e| CliError::Failed(e.to_string()))?;
+    println!("remit taking ADT messages (HL7 v2 over MLLP) on {bound}");
+    Ok(Some((
+        listener,
+        remit_server::mllp::Feed {
+            locations: std::sync::Arc::new(locations),
+            allow: args.mllp_allow.clone(),
+        },
+    )))
 }
 
 /// The delivery of escalations the flags ask for, if any: a bad URL, secret or setting is a usage error.

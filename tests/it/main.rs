@@ -8,6 +8,7 @@
 mod helpers;
 mod tables;
 
+mod adt;
 mod audit;
 mod auth;
 mod browser;
@@ -39,6 +40,7 @@ fn main() {
         );
     }
     let tests: Vec<(&'static str, TestFn)> = [
+        adt::tests(),
         audit::tests(),
         auth::tests(),
         cli::tests(),

@@ -20,6 +20,11 @@ impl InvalidValue {
     pub fn field(&self) -> &'static str {
         self.field
     }
+
+    /// What is wrong, without the field's name.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl fmt::Display for InvalidValue {

@@ -4,6 +4,7 @@
 //! **Invariant:** this crate does no I/O and depends on no web framework, database driver or async runtime.
 #![forbid(unsafe_code)]
 
+pub mod adt;
 pub mod audit;
 pub mod clinical;
 pub mod competency;

@@ -7,6 +7,7 @@
 
 pub mod clinical;
 mod covers;
+pub mod encounter;
 mod json;
 pub mod obs;
 pub mod task;

@@ -665,6 +665,8 @@ pub fn capability_statement(version: &str, date: &str) -> Value {
                  "searchParam": search(&[("patient", "reference"), ("code", "token"), ("date", "date"), ("_sort", "string"), ("_count", "number")])},
                 {"type": "Patient", "interaction": [{"code": "read"}, {"code": "search-type"}],
                  "searchParam": search(&[("identifier", "token")])},
+                {"type": "Encounter", "interaction": [{"code": "read"}, {"code": "search-type"}],
+                 "searchParam": search(&[("patient", "reference"), ("status", "token")])},
                 {"type": "ServiceRequest", "interaction": [{"code": "read"}, {"code": "create"}]},
                 {"type": "DiagnosticReport", "interaction": [{"code": "read"}, {"code": "create"}]},
                 {"type": "Condition", "interaction": [{"code": "create"}]},

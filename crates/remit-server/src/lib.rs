@@ -12,6 +12,7 @@
 //! the signed-in person or refuses, audited, before its handler runs.
 #![forbid(unsafe_code)]
 
+mod admissions;
 mod audit;
 mod clinical;
 pub mod delivery;
@@ -35,6 +36,7 @@ use remit_store::Store;
 use remit_store::session::SessionLimits;
 use utoipa_axum::router::OpenApiRouter;
 
+pub use admissions::mllp;
 pub use http::error::AppError;
 pub use http::events::{Change, Events};
 pub use http::metrics::Metrics;
@@ -134,6 +136,7 @@ impl AppState {
 fn features() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(http::openapi::base())
         .merge(observations::router())
+        .merge(admissions::router())
         .merge(imaging::router())
         .merge(clinical::router())
         .merge(tasks::router())

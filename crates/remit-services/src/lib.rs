@@ -9,6 +9,7 @@
 //! the audit log). Bad input and unknown ids are [`remit_store::StoreError`]s naming what is wrong, with nothing
 //! written.
 
+pub mod adt;
 pub mod competency;
 pub mod demo;
 pub mod duty;

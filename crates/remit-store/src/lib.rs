@@ -11,6 +11,7 @@
 // First: its macros are used by the modules after it.
 #[macro_use]
 mod kept;
+pub mod adt;
 mod audit;
 pub mod competency;
 pub mod credentials;

@@ -532,12 +532,18 @@ impl Store {
         // A statement for each case rather than `$1 IS NULL OR …`, which PostgreSQL would plan anew every time.
         let rows = match place {
             Some(place) => {
-                query_built(format!("{SQL} WHERE p.place_code = $1{ORDER}"))
-                    .bind(place)
+                query_built(format!(
+                    "{SQL} WHERE p.discharged_at IS NULL AND p.place_code = $1{ORDER}"
+                ))
+                .bind(place)
+                .fetch_all(self.pool())
+                .await?
+            }
+            None => {
+                query_built(format!("{SQL} WHERE p.discharged_at IS NULL{ORDER}"))
                     .fetch_all(self.pool())
                     .await?
             }
-            None => query_built(format!("{SQL}{ORDER}")).fetch_all(self.pool()).await?,
         };
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
@@ -584,7 +590,7 @@ impl Store {
              e.id AS escalation_id, e.level, e.score, e.scored, e.about, e.state AS escalation_state, e.raised_at, \
              e.stage, e.notified_at, ",
             versions_columns!(),
-            " FROM place pl LEFT JOIN patient p ON p.place_code = pl.code \
+            " FROM place pl LEFT JOIN patient p ON p.place_code = pl.code AND p.discharged_at IS NULL \
              LEFT JOIN obs_set o ON o.id = (SELECT l.id FROM obs_set l WHERE l.patient_id = p.id \
               AND l.state = 'current' ORDER BY l.taken_at DESC, l.id DESC LIMIT 1) \
              LEFT JOIN (SELECT y.id, y.patient_id, y.level, y.score, y.scored, y.about, y.state, y.raised_at, \

@@ -1,5 +1,6 @@
 //! Patients.
 
+use remit_domain::adt::StayClass;
 use remit_domain::nhs::NhsNumber;
 use remit_domain::obs::{PregnancyRecord, PregnancyStatus};
 use remit_domain::patient::{Patient, Sex};
@@ -146,7 +147,7 @@ impl Store {
     /// Patients, by place and bed, optionally in one place only.
     pub async fn list_patients(&self, place: Option<&PlaceCode>) -> Result<Vec<Patient>> {
         let sql = format!(
-            "SELECT {PATIENT_COLUMNS} FROM patient WHERE ($1 IS NULL OR place_code = $1) \
+            "SELECT {PATIENT_COLUMNS} FROM patient WHERE ($1 IS NULL OR place_code = $1) AND discharged_at IS NULL \
              ORDER BY place_code, bed, family_name"
         );
         let rows = query_built(sql)
@@ -168,10 +169,19 @@ impl Store {
 }
 
 impl WriteTx {
+    /// Adds a patient, in their place from now (an inpatient stay begins).
     pub async fn insert_patient(&mut self, p: &Patient) -> Result<i64> {
+        let id = self.insert_patient_row(p).await?;
+        self.begin_stay(id, StayClass::Inpatient, &p.place, p.bed.as_deref(), None)
+            .await?;
+        Ok(id)
+    }
+
+    /// The patient's row alone.
+    pub(crate) async fn insert_patient_row(&mut self, p: &Patient) -> Result<i64> {
         let row = query(
             "INSERT INTO patient (nhs_number, given_name, family_name, date_of_birth, sex, place_code, bed, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+             created_at, placed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
         )
         .bind(p.nhs_number.as_str())
         .bind(p.given_name.as_str())

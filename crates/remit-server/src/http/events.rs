@@ -33,6 +33,11 @@ impl Default for Events {
 impl Events {
     /// Tells subscribers that an escalation of a patient in `place` changed.
     pub fn escalation_raised(&self, place: &str) {
+        self.board_changed(place);
+    }
+
+    /// Tells subscribers that the board of `place` changed (a patient came, left or was corrected).
+    pub fn board_changed(&self, place: &str) {
         let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         // No subscriber is not an error.
         let _ = self.tx.send(Change {

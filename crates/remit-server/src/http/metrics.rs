@@ -18,6 +18,7 @@ const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 const REQUESTS: &str = "remit_http_requests_total";
 const LATENCY: &str = "remit_http_request_duration_seconds";
 const DELIVERIES: &str = "remit_escalation_deliveries_total";
+const ADT: &str = "remit_adt_messages_total";
 
 /// The server's metrics: a Prometheus recorder of its own (not the process's global one, so that each application
 /// counts only its own requests), and the handle that renders it.
@@ -44,6 +45,10 @@ impl Default for Metrics {
                 DELIVERIES,
                 "Attempts to deliver an escalation to the paging gateway, by outcome (delivered, retry, failed)."
             );
+            metrics::describe_counter!(
+                ADT,
+                "HL7 v2 ADT messages from the patient administration system, by acknowledgement (AA, AE, AR)."
+            );
         });
         Self { recorder, handle }
     }
@@ -62,6 +67,13 @@ impl Metrics {
     pub fn delivery(&self, outcome: &'static str) {
         metrics::with_local_recorder(&self.recorder, || {
             metrics::counter!(DELIVERIES, "outcome" => outcome).increment(1);
+        });
+    }
+
+    /// One ADT message answered, by its acknowledgement code.
+    pub fn adt(&self, ack: &'static str) {
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::counter!(ADT, "ack" => ack).increment(1);
         });
     }
 

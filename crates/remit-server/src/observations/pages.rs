@@ -81,12 +81,22 @@ struct BoardRow {
     tasks: i64,
 }
 
+/// A patient who left with work open, or came with tasks delegated before they came (see
+/// `remit_store::adt::Handover`).
+struct HandoverRow {
+    nhs: String,
+    name: String,
+    what: String,
+    open: String,
+}
+
 #[derive(Template)]
 #[template(path = "ward.html")]
 struct WardPage<'a> {
     actor: &'a Actor,
     place_name: String,
     rows: Vec<BoardRow>,
+    handover: Vec<HandoverRow>,
 }
 
 pub(crate) async fn ward_board(
@@ -240,11 +250,66 @@ pub(crate) async fn ward_board(
             tasks: po.open_tasks,
         });
     }
+    let handover = handover_rows(&state, &actor, &board.place, &mine).await?;
     render(&WardPage {
         actor: &actor,
         place_name: board.place.name,
         rows,
+        handover,
     })
+}
+
+/// Who left this place with work open, and who came with tasks delegated before they came: for the nurse in
+/// charge, of the patients the reader may read.
+async fn handover_rows(
+    state: &AppState,
+    actor: &Actor,
+    place: &remit_domain::place::Place,
+    mine: &BTreeSet<String>,
+) -> Result<Vec<HandoverRow>, AppError> {
+    let list = state.store.handover(&place.code).await?;
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pairs: Vec<_> = list
+        .iter()
+        .map(|h| (h.nhs_number.clone(), place.code.to_string()))
+        .collect();
+    let readable = scope::readable_among(
+        &state.pack,
+        &actor.profile,
+        std::slice::from_ref(place),
+        mine,
+        state.store.now().date_naive(),
+        &pairs,
+    )?;
+    let plural = |n: i64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+    Ok(list
+        .into_iter()
+        .filter(|h| readable.contains(&h.nhs_number))
+        .map(|h| {
+            let mut open = Vec::new();
+            if h.escalations > 0 && h.discharged_at.is_some() {
+                open.push(plural(h.escalations, "escalation"));
+            }
+            if h.tasks > 0 {
+                open.push(plural(h.tasks, "task"));
+            }
+            HandoverRow {
+                nhs: h.nhs_number.to_string(),
+                name: format!("{} {}", h.given_name, h.family_name),
+                what: match h.discharged_at {
+                    Some(at) => format!("Discharged {}", remit_domain::time::uk_short(at)),
+                    None => format!(
+                        "Came here {}{}",
+                        remit_domain::time::uk_short(h.placed_at),
+                        h.bed.map(|b| format!(", bed {b}")).unwrap_or_default()
+                    ),
+                },
+                open: format!("{} still open", open.join(" and ")),
+            }
+        })
+        .collect())
 }
 
 fn level_text(l: EscalationLevel) -> &'static str {
