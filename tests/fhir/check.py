@@ -155,6 +155,13 @@ def main():
         patients = client.resources("Patient").search(identifier=f"{NHS}|{MARGARET}").fetch()
         assert len(patients) == 1 and patients[0]["name"][0]["family"] == "Hughes"
         validate(patients[0].serialize())
+        # Her stay, as an Encounter: searched with fhirpy, read back by id.
+        stays = client.resources("Encounter").search(patient=f"Patient/{MARGARET}", status="in-progress").fetch()
+        assert len(stays) == 1 and stays[0]["class"]["code"] == "IMP", stays
+        validate(stays[0].serialize())
+        status, stay = request(base, alex, "GET", f"/fhir/Encounter/{stays[0]['id']}")
+        assert status == 200 and stay["subject"]["reference"] == f"Patient/{MARGARET}", stay
+        validate(stay)
         # A lone sign is a set only if it is consciousness, which can always be assessed; a lone pulse is refused.
         status, outcome = request(base, alex, "POST", "/fhir/Observation",
                                   observation("8867-4", when, valueQuantity=qty(88, "/min")))

@@ -293,6 +293,18 @@ async fn a_discharge_closes_nothing_and_lists_what_was_left(db: TestDb) -> Resul
         stays[0]
     );
 
+    // Her chart says so in the banner, for whoever looks back at it.
+    let chart = app
+        .get(
+            &format!("/patients/{MARGARET}"),
+            &app.sign_in("priya.rn", "remit-demo").await?,
+        )
+        .await?;
+    ensure!(
+        chart.body.contains("<strong>Discharged</strong>") && chart.body.contains("from Ward 7"),
+        "the banner says she was discharged"
+    );
+
     // Discharged twice is refused; a cancelled discharge brings her back to the board.
     let twice = send(addr, adt("A03", "DIS-2", &[&pid(MARGARET)])).await?;
     ensure!(twice.code == "AE" && twice.text.contains("not in a stay"), "{twice:?}");

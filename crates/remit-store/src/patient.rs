@@ -44,6 +44,8 @@ pub struct PatientRecord {
     pub task_activities: Vec<String>,
     /// Pregnancy as recorded (whether it still holds on a given day is `PregnancyRecord::until`'s to say).
     pub pregnancy: Option<PregnancyRecord>,
+    /// When they were discharged from `place_name`, if they are not in a stay now.
+    pub discharged_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl PatientRecord {
@@ -107,7 +109,7 @@ impl Store {
     async fn read_patient_record(&self, nhs: &NhsNumber, reader: i64) -> Result<PatientRecord> {
         let sql = format!(
             "SELECT p.id, p.nhs_number, p.given_name, p.family_name, p.date_of_birth, p.sex, p.place_code, p.bed, \
-             p.pregnancy, p.pregnancy_until, pl.name AS place_name, {SCALE2_COLUMNS}, \
+             p.pregnancy, p.pregnancy_until, p.discharged_at, pl.name AS place_name, {SCALE2_COLUMNS}, \
              (SELECT string_agg(t.activity, ',') FROM task t WHERE t.patient_id = p.id AND t.delegatee_id = $2 \
               AND t.status IN ('requested', 'accepted', 'in-progress', 'awaiting-countersignature')) AS task_activities \
              FROM patient p JOIN place pl ON pl.code = p.place_code \
@@ -131,6 +133,9 @@ impl Store {
                 .map(|a| a.split(',').map(str::to_owned).collect())
                 .unwrap_or_default(),
             pregnancy: pregnancy_from_row(&row)?,
+            discharged_at: col::<Option<String>>(&row, "discharged_at")?
+                .map(|t| stored("discharged at", remit_domain::time::parse_instant("discharged_at", &t)))
+                .transpose()?,
         })
     }
 

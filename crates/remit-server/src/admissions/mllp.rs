@@ -236,7 +236,11 @@ async fn send(
 ) -> std::io::Result<()> {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let now = state.store.now();
-    let id = format!("R{}{}", now.format("%Y%m%d%H%M%S"), SEQ.fetch_add(1, Ordering::Relaxed));
+    let id = format!(
+        "R{}.{}",
+        now.format("%Y%m%d%H%M%S"),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
     let ack = adt::ack(header, code, text, problem, &id, now);
     let mut out = Vec::with_capacity(ack.len() + 3);
     out.push(START);

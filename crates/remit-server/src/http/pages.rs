@@ -180,6 +180,8 @@ pub(crate) struct Banner {
     pub(crate) nhs: String,
     pub(crate) place: String,
     pub(crate) bed: String,
+    /// When they were discharged, in words, if they are not in a stay now.
+    pub(crate) discharged: Option<String>,
 }
 
 impl Banner {
@@ -207,11 +209,15 @@ impl Banner {
             nhs: crate::http::uk::nhs(nhs),
             place: place_name.to_owned(),
             bed: patient.bed.clone().unwrap_or_else(|| "no bed".to_owned()),
+            discharged: None,
         }
     }
 
     /// The banner of a patient's record as the gate opened it.
     pub(crate) fn of_record(record: &remit_store::patient::PatientRecord, today: chrono::NaiveDate) -> Self {
-        Self::of(&record.patient, &record.place_name, today)
+        Self {
+            discharged: record.discharged_at.map(remit_domain::time::uk_short),
+            ..Self::of(&record.patient, &record.place_name, today)
+        }
     }
 }
