@@ -260,6 +260,33 @@ async fn a_transfer_takes_open_escalations_to_the_new_ward(db: TestDb) -> Result
     ensure!(back.code == "AA", "{back:?}");
     ensure!(in_inbox(&priya).await? && !in_inbox(&ben).await?);
     ensure!(audited(&app, "adt.transfer").await? == 1 && audited(&app, "adt.cancel-transfer").await? == 1);
+
+    // A new bed on the same ward is not an arrival.
+    let bed = send(addr, adt("A02", "TRF-3", &[&pid(MARGARET), "PV1|1|I|ward-7^^11"])).await?;
+    ensure!(
+        bed.text == format!("patient {MARGARET} moved to bed 11 in ward-7"),
+        "{bed:?}"
+    );
+
+    // Admitted to the wrong ward, cancelled and admitted again elsewhere: the escalation is not stranded.
+    let acks = send_all(
+        addr,
+        &[
+            adt("A11", "TRF-4", &[&pid(MARGARET)]),
+            adt("A01", "TRF-5", &[&pid(MARGARET), "PV1|1|I|ward-9^^6"]),
+        ],
+    )
+    .await?;
+    ensure!(acks.iter().all(|a| a.code == "AA"), "{acks:?}");
+    ensure!(
+        acks[1].text.contains("1 open escalation moved with them"),
+        "{:?}",
+        acks[1]
+    );
+    ensure!(
+        in_inbox(&ben).await? && !in_inbox(&priya).await?,
+        "Ward 9's nurse is told"
+    );
     Ok(())
 }
 
@@ -333,6 +360,44 @@ async fn a_cancelled_admission_and_a_merge_are_applied_whole(db: TestDb) -> Resu
     ensure!(acks[1].text.contains("admission cancelled"), "{:?}", acks[1]);
     ensure!(!patients_part(&board(&app, "ward-9", "ben.rn").await?).contains(NEW));
     ensure!(encounters(&app, "ben.rn", NEW).await?[0]["status"] == "entered-in-error");
+
+    // An attendance in the emergency department (here, X-ray) that becomes an admission.
+    let acks = send_all(
+        addr,
+        &[
+            adt("A04", "C-3", &[&pid(NEW), "PV1|1|E|xray"]),
+            adt("A01", "C-4", &[&pid(NEW), "PV1|1|I|ward-9^^2"]),
+        ],
+    )
+    .await?;
+    ensure!(acks.iter().all(|a| a.code == "AA"), "{acks:?}");
+    ensure!(
+        acks[1]
+            .text
+            .contains("admitted to ward-9 from their attendance in xray"),
+        "{:?}",
+        acks[1]
+    );
+    let stays = encounters(&app, "ben.rn", NEW).await?;
+    let statuses: Vec<_> = stays
+        .iter()
+        .map(|e| (e["class"]["code"].clone(), e["status"].clone()))
+        .collect();
+    ensure!(
+        statuses
+            == [
+                (json!("IMP"), json!("in-progress")),
+                (json!("EMER"), json!("finished")),
+                (json!("IMP"), json!("entered-in-error"))
+            ],
+        "{statuses:?}"
+    );
+    // An inpatient admitted again is refused (205), with the way forward.
+    let twice = send(addr, adt("A01", "C-5", &[&pid(NEW), "PV1|1|I|ward-7"])).await?;
+    ensure!(
+        twice.code == "AE" && twice.error.as_deref().is_some_and(|e| e.starts_with("205^")),
+        "{twice:?}"
+    );
 
     // Two records, one person: OTHER's set becomes Margaret's, and OTHER is gone.
     let ack = send(addr, adt("A01", "M-1", &[&pid(OTHER), "PV1|1|I|ward-7^^8"])).await?;

@@ -6,7 +6,7 @@
 //! the patient's open escalations with them, to the new place's staff; a discharge closes nothing: what is left open
 //! is named in the acknowledgement and listed on the board of the place left ([`remit_store::adt::Handover`]).
 
-use remit_domain::adt::{AckCode, AdtMessage, ErrorCode, Event, Header, Locations, Problem, StayStatus};
+use remit_domain::adt::{AckCode, AdtMessage, ErrorCode, Event, Header, Locations, Problem, StayClass, StayStatus};
 use remit_domain::audit::AuditDraft;
 use remit_domain::patient::Patient;
 use remit_domain::place::PlaceCode;
@@ -88,21 +88,11 @@ pub async fn refuse_unapplied(store: &Store, header: &Header, p: Problem) -> Res
 pub async fn apply(store: &Store, msg: &AdtMessage, locations: &Locations) -> Result<Outcome, StoreError> {
     let sender = msg.header.sender();
     let control_id = msg.header.control_id.clone();
-    if let Some((digest, text)) = store.hl7_applied(&sender, &control_id).await? {
-        return Ok(if digest == msg.digest {
-            Outcome::applied(format!("{text} (a replay: applied once, not again)"), Vec::new())
-        } else {
-            Outcome::not_applied(
-                AckCode::Error,
-                Problem::new(
-                    ErrorCode::DuplicateKey,
-                    format!("MSH-10: control id `{control_id}` was used before for a different message"),
-                ),
-            )
-        });
-    }
     let actor = format!("hl7:{sender}");
-    let target = format!("patient:{}", msg.nhs_number);
+    let target = match &msg.retired {
+        Some(retired) => format!("patient:{} (merged from patient:{retired})", msg.nhs_number),
+        None => format!("patient:{}", msg.nhs_number),
+    };
     let refuse = |p: Problem| async {
         let draft = AuditDraft::deny(
             actor.clone(),
@@ -113,6 +103,19 @@ pub async fn apply(store: &Store, msg: &AdtMessage, locations: &Locations) -> Re
         store.record(draft).await?;
         Ok::<_, StoreError>(Outcome::not_applied(AckCode::Error, p))
     };
+    if let Some((digest, text)) = store.hl7_applied(&sender, &control_id).await? {
+        if digest == msg.digest {
+            return Ok(Outcome::applied(
+                format!("{text} (a replay: applied once, not again)"),
+                Vec::new(),
+            ));
+        }
+        return refuse(Problem::new(
+            ErrorCode::DuplicateKey,
+            format!("MSH-10: control id `{control_id}` was used before for a different message"),
+        ))
+        .await;
+    }
     // The place, known before anything is written.
     let place = match &msg.location {
         None => None,
@@ -159,8 +162,8 @@ pub async fn apply(store: &Store, msg: &AdtMessage, locations: &Locations) -> Re
     match done {
         Ok(((text, places), _)) => Ok(Outcome::applied(text, places)),
         Err(StoreError::NotFound(m)) => refuse(Problem::new(ErrorCode::UnknownKey, m)).await,
+        // A stay there already, or the same message applied meanwhile through another connection (a replay).
         Err(StoreError::Conflict(m)) => {
-            // The same message applied meanwhile through another connection: a replay.
             if let Some((digest, text)) = store.hl7_applied(&sender, &control_id).await?
                 && digest == msg.digest
             {
@@ -171,7 +174,6 @@ pub async fn apply(store: &Store, msg: &AdtMessage, locations: &Locations) -> Re
             }
             refuse(Problem::new(ErrorCode::DuplicateKey, m)).await
         }
-        Err(StoreError::Invalid(m)) => refuse(Problem::new(ErrorCode::InternalError, m)).await,
         Err(e) => Err(e),
     }
 }
@@ -180,8 +182,23 @@ fn unknown(msg: &AdtMessage) -> StoreError {
     StoreError::NotFound(format!("PID-3: no patient with NHS number `{}`", msg.nhs_number))
 }
 
-fn conflict(m: impl Into<String>) -> StoreError {
-    StoreError::Invalid(m.into())
+/// A stay that is there already (answered 205, duplicate key).
+fn in_stay(m: impl Into<String>) -> StoreError {
+    StoreError::Conflict(m.into())
+}
+
+/// A stay that is not there (answered 204, unknown key).
+fn no_stay(m: impl Into<String>) -> StoreError {
+    StoreError::NotFound(m.into())
+}
+
+/// What is said of escalations that moved with the patient, or nothing.
+fn moved_words(moved: u64) -> String {
+    match moved {
+        0 => String::new(),
+        1 => "; 1 open escalation moved with them".to_owned(),
+        n => format!("; {n} open escalations moved with them"),
+    }
 }
 
 /// The change a message makes, in its transaction: what the acknowledgement says, and the places whose boards
@@ -198,15 +215,36 @@ async fn change(
             let (code, bed) = place.expect("read: admissions have a location");
             let details = msg.details.as_ref().expect("read: admissions have details");
             match found {
-                Some(f) if f.stay.is_some() => Err(conflict(format!(
+                // An attendance (the emergency department, a clinic) becomes an admission: the attendance ends.
+                Some(f) if matches!(f.stay, Some((_, c)) if c != StayClass::Inpatient) && msg.event == Event::Admit => {
+                    // What was open goes with them (escalations) or stays with its delegatee (tasks).
+                    tx.end_stay(f.id, StayStatus::Finished).await?;
+                    tx.update_details(f.id, details).await?;
+                    let (_, moved) = tx
+                        .begin_stay(f.id, msg.class, &code, bed.as_deref(), msg.visit_number.as_deref())
+                        .await?;
+                    Ok((
+                        format!(
+                            "patient {nhs} admitted to {code} from their attendance in {}{}",
+                            f.place,
+                            moved_words(moved)
+                        ),
+                        vec![f.place, code],
+                    ))
+                }
+                Some(f) if f.stay.is_some() => Err(in_stay(format!(
                     "patient {nhs} is in a stay already (in `{}`): send A02 to move them, or A03 first",
                     f.place
                 ))),
                 Some(f) => {
                     tx.update_details(f.id, details).await?;
-                    tx.begin_stay(f.id, msg.class, &code, bed.as_deref(), msg.visit_number.as_deref())
+                    let (_, moved) = tx
+                        .begin_stay(f.id, msg.class, &code, bed.as_deref(), msg.visit_number.as_deref())
                         .await?;
-                    Ok((format!("patient {nhs} in {code}"), vec![code]))
+                    Ok((
+                        format!("patient {nhs} in {code}{}", moved_words(moved)),
+                        vec![f.place, code],
+                    ))
                 }
                 None => {
                     let p = Patient {
@@ -227,25 +265,23 @@ async fn change(
             let (code, bed) = place.expect("read: transfers have a location");
             let f = found.ok_or_else(|| unknown(msg))?;
             if f.stay.is_none() {
-                return Err(conflict(format!(
+                return Err(no_stay(format!(
                     "patient {nhs} is not in a stay: send A01 or A04 first"
                 )));
             }
             let moved = tx.move_patient(f.id, &code, bed.as_deref()).await?;
-            let with = match moved {
-                0 => String::new(),
-                1 => "; 1 open escalation moved with them".to_owned(),
-                n => format!("; {n} open escalations moved with them"),
+            let text = if f.place == code {
+                let bed = bed.map(|b| format!("bed {b} ")).unwrap_or_default();
+                format!("patient {nhs} moved to {bed}in {code}")
+            } else {
+                format!("patient {nhs} moved from {} to {code}{}", f.place, moved_words(moved))
             };
-            Ok((
-                format!("patient {nhs} moved from {} to {code}{with}", f.place),
-                vec![f.place, code],
-            ))
+            Ok((text, vec![f.place, code]))
         }
         Event::Discharge | Event::CancelAdmit => {
             let f = found.ok_or_else(|| unknown(msg))?;
             if f.stay.is_none() {
-                return Err(conflict(format!(
+                return Err(no_stay(format!(
                     "patient {nhs} is not in a stay: there is nothing to end"
                 )));
             }
@@ -263,14 +299,14 @@ async fn change(
         Event::CancelDischarge => {
             let f = found.ok_or_else(|| unknown(msg))?;
             if f.stay.is_some() {
-                return Err(conflict(format!(
+                return Err(in_stay(format!(
                     "patient {nhs} is in a stay: there is no discharge to cancel"
                 )));
             }
             let at = tx
                 .resume_stay(f.id, place.as_ref().map(|(c, b)| (c, b.as_deref())))
                 .await?
-                .ok_or_else(|| conflict(format!("patient {nhs} has no discharge to cancel")))?;
+                .ok_or_else(|| no_stay(format!("patient {nhs} has no discharge to cancel")))?;
             Ok((
                 format!("patient {nhs} back in {at}: discharge cancelled"),
                 vec![f.place, at],
@@ -284,12 +320,9 @@ async fn change(
         }
         Event::Merge => {
             let retired = msg.retired.as_ref().expect("read: merges have MRG-1");
-            tx.merge_patients(nhs, retired).await?;
+            let was = tx.merge_patients(nhs, retired).await?;
             let now = tx.find_patient(nhs).await?.ok_or_else(|| unknown(msg))?;
-            if let Some(d) = &msg.details {
-                tx.update_details(now.id, d).await?;
-            }
-            Ok((format!("patient {retired} merged into {nhs}"), vec![now.place]))
+            Ok((format!("patient {retired} merged into {nhs}"), vec![was, now.place]))
         }
     }
 }

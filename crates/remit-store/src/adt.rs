@@ -63,8 +63,8 @@ pub struct Found {
     pub id: i64,
     pub place: PlaceCode,
     pub discharged: bool,
-    /// The stay in progress, if any.
-    pub stay: Option<i64>,
+    /// The stay in progress, if any, and its class.
+    pub stay: Option<(i64, StayClass)>,
 }
 
 /// What a discharge or cancelled admission left open, for the acknowledgement and the audit log.
@@ -122,7 +122,7 @@ impl Store {
              (SELECT COUNT(*) FROM task t WHERE t.patient_id = p.id AND t.{OPEN_TASK} \
               AND (p.discharged_at IS NOT NULL OR t.created_at < p.placed_at)) AS tasks \
              FROM patient p WHERE p.place_code = $1 AND (p.discharged_at IS NOT NULL OR p.placed_at > p.created_at) \
-             ORDER BY p.discharged_at DESC, p.placed_at DESC"
+             ORDER BY (p.discharged_at IS NULL), p.discharged_at DESC, p.placed_at DESC"
         );
         let rows = query_built(sql).bind(place.as_str()).fetch_all(self.pool()).await?;
         let mut out = Vec::new();
@@ -160,25 +160,35 @@ impl WriteTx {
     /// The patient with this NHS number, as this transaction sees them.
     pub async fn find_patient(&mut self, nhs: &NhsNumber) -> Result<Option<Found>> {
         let row = query(
-            "SELECT p.id, p.place_code, p.discharged_at, \
-             (SELECT en.id FROM encounter en WHERE en.patient_id = p.id AND en.status = 'in-progress') AS stay \
-             FROM patient p WHERE p.nhs_number = $1",
+            "SELECT p.id, p.place_code, p.discharged_at, en.id AS stay, en.class \
+             FROM patient p LEFT JOIN encounter en ON en.patient_id = p.id AND en.status = 'in-progress' \
+             WHERE p.nhs_number = $1",
         )
         .bind(nhs.as_str())
         .fetch_optional(self.conn())
         .await?;
         row.map(|r| {
+            let stay = match col::<Option<i64>>(&r, "stay")? {
+                None => None,
+                Some(id) => {
+                    let class: String = col(&r, "class")?;
+                    let class =
+                        StayClass::parse(&class).ok_or_else(|| StoreError::Corrupt(format!("stay class `{class}`")))?;
+                    Some((id, class))
+                }
+            };
             Ok(Found {
                 id: col(&r, "id")?,
                 place: stored("place", PlaceCode::parse(&col::<String>(&r, "place_code")?))?,
                 discharged: col::<Option<String>>(&r, "discharged_at")?.is_some(),
-                stay: col(&r, "stay")?,
+                stay,
             })
         })
         .transpose()
     }
 
-    /// Starts a stay for a patient in `place` (the place must exist).
+    /// Starts a stay for a patient in `place` (the place must exist); their open escalations, if any, are seen there.
+    /// Answers the stay's id and how many escalations moved.
     pub async fn begin_stay(
         &mut self,
         patient_id: i64,
@@ -186,7 +196,7 @@ impl WriteTx {
         place: &PlaceCode,
         bed: Option<&str>,
         visit_number: Option<&str>,
-    ) -> Result<i64> {
+    ) -> Result<(i64, u64)> {
         let now = format_instant(self.now());
         let row = query(
             "INSERT INTO encounter (patient_id, status, class, place_code, bed, visit_number, started_at) \
@@ -207,7 +217,19 @@ impl WriteTx {
             .bind(patient_id)
             .execute(self.conn())
             .await?;
-        col(&row, "id")
+        let moved = self.carry_escalations(patient_id, place).await?;
+        Ok((col(&row, "id")?, moved))
+    }
+
+    /// The patient's open escalations are seen where they are now: answers how many moved.
+    async fn carry_escalations(&mut self, patient_id: i64, place: &PlaceCode) -> Result<u64> {
+        query_built(format!(
+            "UPDATE escalation SET place_code = $1 WHERE patient_id = $2 AND place_code <> $1 AND {OPEN_ESCALATION}"
+        ))
+        .bind(place.as_str())
+        .bind(patient_id)
+        .execute(self.conn())
+        .await
     }
 
     /// Corrects a patient's details.
@@ -227,27 +249,24 @@ impl WriteTx {
     /// seen by the new place's staff. Answers how many escalations moved.
     pub async fn move_patient(&mut self, patient_id: i64, place: &PlaceCode, bed: Option<&str>) -> Result<u64> {
         let now = format_instant(self.now());
-        query("UPDATE patient SET place_code = $1, bed = $2, placed_at = $3 WHERE id = $4")
-            .bind(place.as_str())
-            .bind(bed)
-            .bind(now)
-            .bind(patient_id)
-            .execute(self.conn())
-            .await?;
+        // A new bed in the same place is not a new arrival.
+        query(
+            "UPDATE patient SET placed_at = CASE WHEN place_code = $1 THEN placed_at ELSE $3 END, place_code = $1, \
+             bed = $2 WHERE id = $4",
+        )
+        .bind(place.as_str())
+        .bind(bed)
+        .bind(now)
+        .bind(patient_id)
+        .execute(self.conn())
+        .await?;
         query("UPDATE encounter SET place_code = $1, bed = $2 WHERE patient_id = $3 AND status = 'in-progress'")
             .bind(place.as_str())
             .bind(bed)
             .bind(patient_id)
             .execute(self.conn())
             .await?;
-        let moved = query_built(format!(
-            "UPDATE escalation SET place_code = $1 WHERE patient_id = $2 AND {OPEN_ESCALATION}"
-        ))
-        .bind(place.as_str())
-        .bind(patient_id)
-        .execute(self.conn())
-        .await?;
-        Ok(moved)
+        self.carry_escalations(patient_id, place).await
     }
 
     /// Ends a patient's stay in progress (`Finished` for a discharge, `EnteredInError` for a cancelled admission) and
@@ -261,7 +280,8 @@ impl WriteTx {
             .bind(patient_id)
             .execute(self.conn())
             .await?;
-        query("UPDATE patient SET discharged_at = $1, placed_at = $1 WHERE id = $2")
+        // The bed is someone else's now: nothing shows them in it.
+        query("UPDATE patient SET discharged_at = $1, placed_at = $1, bed = NULL WHERE id = $2")
             .bind(now)
             .bind(patient_id)
             .execute(self.conn())
@@ -321,12 +341,14 @@ impl WriteTx {
             .bind(patient_id)
             .execute(self.conn())
             .await?;
+        self.carry_escalations(patient_id, &code).await?;
         Ok(Some(code))
     }
 
     /// Merges the record of `retired` into `survivor`: everything recorded about either is the survivor's, and the
     /// retired number is gone. When the survivor is not known, the retired record simply takes the surviving number.
-    pub async fn merge_patients(&mut self, survivor: &NhsNumber, retired: &NhsNumber) -> Result<()> {
+    /// Answers the place the retired record was in.
+    pub async fn merge_patients(&mut self, survivor: &NhsNumber, retired: &NhsNumber) -> Result<PlaceCode> {
         let Some(old) = self.find_patient(retired).await? else {
             return Err(StoreError::NotFound(format!(
                 "no patient with NHS number `{retired}` (MRG-1) to merge"
@@ -338,7 +360,7 @@ impl WriteTx {
                 .bind(old.id)
                 .execute(self.conn())
                 .await?;
-            return Ok(());
+            return Ok(old.place);
         };
         // One stay in progress at most: the survivor's stands; the other ends where it was.
         if new.stay.is_some() && old.stay.is_some() {
@@ -379,6 +401,16 @@ impl WriteTx {
                 .execute(self.conn())
                 .await?;
         }
+        // A pregnancy recorded on either record holds for the person.
+        query(
+            "UPDATE patient SET pregnancy = (SELECT pregnancy FROM patient WHERE id = $1), \
+             pregnancy_until = (SELECT pregnancy_until FROM patient WHERE id = $1) \
+             WHERE id = $2 AND pregnancy IS NULL",
+        )
+        .bind(old.id)
+        .bind(new.id)
+        .execute(self.conn())
+        .await?;
         // Open escalations are seen where the survivor is.
         query_built(format!(
             "UPDATE escalation SET place_code = (SELECT place_code FROM patient WHERE id = $1) \
@@ -391,7 +423,7 @@ impl WriteTx {
             .bind(old.id)
             .execute(self.conn())
             .await?;
-        Ok(())
+        Ok(old.place)
     }
 
     /// Records a message applied, so that a replay is not applied again.

@@ -149,20 +149,30 @@ enum Frame {
 async fn next_message(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<Frame> {
     let mut chunk = [0u8; 8192];
     let mut deadline: Option<tokio::time::Instant> = None;
+    // Where the search for the end stopped: each byte is looked at once, however the message is split.
+    let mut searched: usize = 0;
     loop {
-        if let Some(start) = buf.iter().position(|b| *b == START) {
-            buf.drain(..start);
-            deadline.get_or_insert_with(|| tokio::time::Instant::now() + MESSAGE_TIMEOUT);
-            if let Some(end) = buf.windows(2).position(|w| w == END) {
+        if deadline.is_none() {
+            match buf.iter().position(|b| *b == START) {
+                Some(start) => {
+                    buf.drain(..start);
+                    deadline = Some(tokio::time::Instant::now() + MESSAGE_TIMEOUT);
+                    searched = 1;
+                }
+                None => buf.clear(),
+            }
+        }
+        if deadline.is_some() {
+            if let Some(end) = buf[searched.saturating_sub(1)..].windows(2).position(|w| w == END) {
+                let end = end + searched.saturating_sub(1);
                 let message = buf[1..end].to_vec();
                 buf.drain(..end + 2);
                 return Ok(Frame::Message(message));
             }
+            searched = buf.len();
             if buf.len() > MAX_MESSAGE + 3 {
                 return Ok(Frame::TooLong);
             }
-        } else {
-            buf.clear();
         }
         let read = match deadline {
             Some(d) => match tokio::time::timeout_at(d, stream.read(&mut chunk)).await {
@@ -246,8 +256,17 @@ async fn send(
     out.push(START);
     out.extend_from_slice(ack.as_bytes());
     out.extend_from_slice(&END);
-    stream.write_all(&out).await?;
-    stream.flush().await
+    // A sender that stops reading does not hold the connection for ever.
+    let write = async {
+        stream.write_all(&out).await?;
+        stream.flush().await
+    };
+    tokio::time::timeout(MESSAGE_TIMEOUT, write).await.map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the acknowledgement was not taken in time",
+        )
+    })?
 }
 
 #[cfg(test)]
