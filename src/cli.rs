@@ -742,6 +742,34 @@ pub struct ServeArgs {
     pub delivery: DeliveryArgs,
     #[command(flatten)]
     pub feed: FeedArgs,
+    #[command(flatten)]
+    pub oidc: OidcArgs,
+}
+
+/// Sign-in through the trust's OpenID Connect provider.
+#[derive(Debug, Args)]
+pub struct OidcArgs {
+    /// The provider's issuer URL (its discovery document is `/.well-known/openid-configuration` under it).
+    #[arg(long, env = "REMIT_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// remit's client id at the provider.
+    #[arg(long, requires = "oidc_issuer", env = "REMIT_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// A file holding the client secret; else REMIT_OIDC_CLIENT_SECRET.
+    #[arg(long, requires = "oidc_issuer")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// remit's callback as registered at the provider; `http://LISTEN/login/oidc/callback` when not given.
+    #[arg(long, requires = "oidc_issuer")]
+    pub oidc_redirect_url: Option<String>,
+    /// The ID token claim that is a remit username: preferred_username, email or sub.
+    #[arg(long, default_value = "preferred_username")]
+    pub oidc_claim: String,
+    /// The provider's name on the sign-in button.
+    #[arg(long, default_value = "your trust's sign-in")]
+    pub oidc_label: String,
+    /// Refuse sign-in with a password: the provider is the only way in.
+    #[arg(long, requires = "oidc_issuer")]
+    pub no_password_sign_in: bool,
 }
 
 /// The patient administration system's ADT feed (HL7 v2 over MLLP).
@@ -786,6 +814,8 @@ pub struct DemoArgs {
     pub delivery: DeliveryArgs,
     #[command(flatten)]
     pub feed: FeedArgs,
+    #[command(flatten)]
+    pub oidc: OidcArgs,
 }
 
 #[derive(Debug, Subcommand)]

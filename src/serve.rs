@@ -3,7 +3,7 @@
 use remit_server::{AppState, Config};
 use remit_store::demo::{DEMO_PASSWORD, SeedOutcome, demo_usernames};
 
-use crate::cli::{DeliveryArgs, DemoArgs, FeedArgs, ServeArgs};
+use crate::cli::{DeliveryArgs, DemoArgs, FeedArgs, OidcArgs, ServeArgs};
 use std::sync::Arc;
 
 use remit_domain::imaging::Catalogue;
@@ -102,7 +102,10 @@ pub async fn serve(
 ) -> CliResult {
     let store = open_with_pack(url, &pack).await?;
     let feed = feed(&store, &args.feed).await?;
+    let oidc = oidc(&args.oidc, args.listen).await?;
     let config = Config {
+        password_sign_in: !args.oidc.no_password_sign_in,
+        oidc,
         delivery: delivery(&args.delivery)?,
         secure_cookies: args.secure_cookies,
         trusted_proxies: args.trusted_proxies,
@@ -133,7 +136,10 @@ pub async fn demo(
     println!("password for every demo user: {DEMO_PASSWORD}");
     println!("open http://{}/login", args.listen);
     let feed = feed(&store, &args.feed).await?;
+    let oidc = oidc(&args.oidc, args.listen).await?;
     let config = Config {
+        password_sign_in: !args.oidc.no_password_sign_in,
+        oidc,
         delivery: delivery(&args.delivery)?,
         ..config
     };
@@ -182,6 +188,58 @@ async fn feed(
             allow: args.mllp_allow.clone(),
         },
     )))
+}
+
+/// The OpenID Connect provider the flags name, discovered: a bad setting, or a provider that cannot be read, is a
+/// usage error that says which.
+async fn oidc(
+    args: &OidcArgs,
+    listen: std::net::SocketAddr,
+) -> CliResult<Option<std::sync::Arc<remit_server::oidc::Oidc>>> {
+    let Some(issuer) = &args.oidc_issuer else {
+        return Ok(None);
+    };
+    let client_id = args
+        .oidc_client_id
+        .clone()
+        .ok_or_else(|| CliError::Usage("--oidc-issuer needs --oidc-client-id".into()))?;
+    let secret = match &args.oidc_client_secret_file {
+        Some(f) => std::fs::read_to_string(f)
+            .map_err(|e| CliError::Usage(format!("could not read the client secret `{}`: {e}", f.display())))?,
+        None => std::env::var("REMIT_OIDC_CLIENT_SECRET").map_err(|_| {
+            CliError::Usage(
+                "--oidc-issuer needs a client secret: --oidc-client-secret-file or REMIT_OIDC_CLIENT_SECRET".into(),
+            )
+        })?,
+    };
+    let claim = remit_server::oidc::Claim::parse(&args.oidc_claim)
+        .map_err(|e| CliError::Usage(format!("--oidc-claim: {e}")))?;
+    let redirect_url = args
+        .oidc_redirect_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{listen}/login/oidc/callback"));
+    let post_logout_url = match redirect_url.find("/login/oidc/callback") {
+        Some(i) => format!("{}/login", &redirect_url[..i]),
+        None => {
+            return Err(CliError::Usage(
+                "--oidc-redirect-url must end in /login/oidc/callback".into(),
+            ));
+        }
+    };
+    let settings = remit_server::oidc::Settings {
+        issuer: issuer.clone(),
+        client_id,
+        client_secret: secret.trim_end().to_owned(),
+        redirect_url,
+        post_logout_url,
+        claim,
+        label: args.oidc_label.clone(),
+    };
+    let o = remit_server::oidc::Oidc::discover(settings)
+        .await
+        .map_err(CliError::Usage)?;
+    println!("staff sign in through {issuer}");
+    Ok(Some(std::sync::Arc::new(o)))
 }
 
 /// The delivery of escalations the flags ask for, if any: a bad URL, secret or setting is a usage error.

@@ -14,6 +14,7 @@ use crate::helpers::{Auth, TestApp, TestDb, http, http_get};
 use crate::tables::{api, audit, sql};
 
 crate::tests!(
+    password_sign_in_can_be_turned_off,
     every_route_but_health_and_sign_in_needs_credentials,
     signing_in_starts_a_new_server_side_session,
     a_wrong_password_is_refused_and_audited,
@@ -1199,5 +1200,41 @@ async fn every_answer_carries_the_protective_headers(db: TestDb) -> Result<()> {
         "{:?}",
         res.headers()
     );
+    Ok(())
+}
+
+/// Where the trust's identity provider is the only way in, a password remit keeps signs nobody in, and the sign-in
+/// page offers no form; without a provider configured, its routes are not there.
+async fn password_sign_in_can_be_turned_off(db: TestDb) -> Result<()> {
+    let config = remit_server::Config {
+        password_sign_in: false,
+        ..remit_server::Config::default()
+    };
+    let app = TestApp::demo_with_config(&db, config).await?;
+    let res = app
+        .post_form(
+            "/login",
+            &Auth::None,
+            &[("username", "priya.rn"), ("password", "remit-demo")],
+        )
+        .await?;
+    ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.status);
+    ensure!(
+        res.body.contains("Sign-in with a password is turned off here."),
+        "{}",
+        res.body
+    );
+    ensure!(res.header("set-cookie").is_none(), "no session");
+    let page = app.get("/login", &Auth::None).await?;
+    ensure!(!page.body.contains("id=\"password\""), "no password form");
+    for path in ["/login/oidc", "/login/oidc/callback?code=a&state=b"] {
+        ensure!(
+            app.get(path, &Auth::None).await?.status == StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    // Passwords work by default.
+    let app = TestApp::demo(&db).await?;
+    ensure!(app.sign_in("priya.rn", "remit-demo").await.is_ok());
     Ok(())
 }

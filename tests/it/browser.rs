@@ -59,12 +59,16 @@ struct Browser {
 
 impl Browser {
     async fn start(db: &TestDb, config: Config) -> Result<Self> {
+        Self::start_on(db, tokio::net::TcpListener::bind("127.0.0.1:0").await?, config).await
+    }
+
+    /// [`Browser::start`] with remit on a listener bound already (its address given to others first).
+    async fn start_on(db: &TestDb, listener: tokio::net::TcpListener, config: Config) -> Result<Self> {
         let clock = TestClock::new();
         let store = db.store(clock.clone()).await?;
         let pack = Arc::new(PolicyPack::nhs_england());
         remit_services::demo::seed(&store, &pack, &remit_domain::imaging::Catalogue::shipped(), "test").await?;
         let state = AppState::new(store, pack, config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let served = state.clone();
         let server = tokio::spawn(async move {
@@ -852,4 +856,144 @@ async fn no_field_is_hidden_under_the_live_score_on_a_phone(db: TestDb) -> Resul
         })
     })
     .await
+}
+
+/// The browser tests that need the OpenID provider too (see `crate::oidc`).
+pub fn oidc_tests() -> Vec<(&'static str, crate::helpers::TestFn)> {
+    vec![("oidc_a_nurse_signs_in_through_the_trusts_provider", |db| {
+        Box::pin(oidc_a_nurse_signs_in_through_the_trusts_provider(db))
+    })]
+}
+
+/// Waits up to ten seconds for an element.
+async fn find_soon(c: &Client, css: &str) -> Result<fantoccini::elements::Element> {
+    for _ in 0..100 {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            return Ok(e);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("no `{css}` on {}", c.current_url().await?)
+}
+
+/// Signs in at the provider as `who` from remit's sign-in page, consenting where asked, until the browser is back at
+/// remit.
+async fn provider_sign_in(b: &Browser, who: &str) -> Result<()> {
+    let c = &b.client;
+    c.goto(&b.url("/login?next=/wards/ward-9")).await?;
+    ensure!(
+        c.find(Locator::Css("#password")).await.is_err(),
+        "no password form when password sign-in is off"
+    );
+    c.find(Locator::Id("sign-in-provider")).await?.click().await?;
+    find_soon(c, "input[name=login]").await?.send_keys(who).await?;
+    c.find(Locator::Css("input[name=password]"))
+        .await?
+        .send_keys("anything")
+        .await?;
+    c.find(Locator::Css("button[type=submit]")).await?.click().await?;
+    for _ in 0..100 {
+        let url = c.current_url().await?;
+        // Back at remit, past the callback's redirect (or refused there, on its page).
+        if url.as_str().starts_with(&b.base)
+            && (url.path() != "/login/oidc/callback" || c.find(Locator::Css("main h1")).await.is_ok())
+        {
+            return Ok(());
+        }
+        if c.find(Locator::Css("input[name=prompt][value=consent]")).await.is_ok()
+            && let Ok(go) = c.find(Locator::Css("button[type=submit]")).await
+        {
+            let _ = go.click().await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = c.source().await.unwrap_or_default();
+    bail!(
+        "never came back from the provider: {}\n{}",
+        c.current_url().await?,
+        page.chars().take(3000).collect::<String>()
+    )
+}
+
+async fn oidc_a_nurse_signs_in_through_the_trusts_provider(db: TestDb) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let provider = crate::oidc::start(&base)?;
+    let oidc = remit_server::oidc::Oidc::discover(crate::oidc::settings(&provider, &base))
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let config = Config {
+        oidc: Some(Arc::new(oidc)),
+        password_sign_in: false,
+        ..Config::default()
+    };
+    let b = Browser::start_on(&db, listener, config).await?;
+    let outcome = oidc_story(&b).await;
+    if outcome.is_err() {
+        let _ = b.screenshot("failure-oidc").await;
+    }
+    b.close().await?;
+    drop(provider);
+    outcome
+}
+
+async fn oidc_story(b: &Browser) -> Result<()> {
+    let c = &b.client;
+    c.goto(&b.url("/login")).await?;
+    ensure!(b.text("#sign-in-provider").await? == "Sign in with NHS Care Identity");
+    b.screenshot("sign-in-through-the-provider").await?;
+
+    // Ben signs in at the provider and lands where he was going, signed in to remit.
+    provider_sign_in(b, "ben.rn").await?;
+    ensure!(
+        c.current_url().await?.path() == "/wards/ward-9",
+        "{}: {}",
+        c.current_url().await?,
+        b.text("main").await.unwrap_or_default()
+    );
+    b.wait_for_text("h1", "Ward 9").await?;
+
+    // Signing out of remit signs out of the provider too (its end-session page asks to confirm).
+    c.find(Locator::Css("form[action='/logout'] button"))
+        .await?
+        .click()
+        .await?;
+    find_soon(c, "button[name=logout]").await?.click().await?;
+    for _ in 0..100 {
+        if c.current_url().await?.as_str() == b.url("/login") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ensure!(
+        c.current_url().await?.as_str() == b.url("/login"),
+        "{}",
+        c.current_url().await?
+    );
+    c.goto(&b.url("/wards/ward-9")).await?;
+    b.wait_for_text("h1", "Sign in needed").await?;
+
+    // Someone the provider knows and remit does not is refused, and gains nothing (the provider asks for a login
+    // again: its session ended with remit's).
+    provider_sign_in(b, "visitor").await?;
+    let refused = b.wait_for_text("main", "remit has no staff member").await?;
+    ensure!(refused.contains("`visitor`"), "{refused}");
+    c.goto(&b.url("/wards/ward-9")).await?;
+    b.wait_for_text("h1", "Sign in needed").await?;
+
+    // A way back that this browser did not start is refused.
+    c.goto(&b.url("/login/oidc/callback?code=stolen&state=forged")).await?;
+    b.wait_for_text("main", "was not started in this browser").await?;
+
+    let log = b.state.store.audit_log(1000).await?;
+    let oidc: Vec<_> = log.iter().filter(|e| e.action == "session.sign-in-oidc").collect();
+    ensure!(
+        oidc.iter()
+            .any(|e| e.target == "staff:ben.rn" && e.decision == remit_domain::audit::Decision::Permit)
+            && oidc
+                .iter()
+                .any(|e| e.target == "staff:visitor" && e.decision == remit_domain::audit::Decision::Deny),
+        "{oidc:?}"
+    );
+    Ok(())
 }

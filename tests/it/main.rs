@@ -20,6 +20,7 @@ mod fhir;
 mod imaging;
 mod news2;
 mod obs;
+mod oidc;
 mod pages;
 mod pay;
 mod safety;
@@ -83,6 +84,20 @@ fn main() {
         trials.push(
             Trial::test(format!("browser::{name}"), move || helpers::run(Backend::Sqlite, f))
                 .with_ignored_flag(!browser),
+        );
+    }
+    // Sign-in through a real OpenID provider (Node.js and the npm registry's oidc-provider), in the browser.
+    let provider = browser && oidc::prepare();
+    if browser && !provider {
+        eprintln!(
+            "OpenID Connect suite skipped: install Node.js and npm to run it (tests/oidc; the browser::oidc_ tests \
+             below are marked ignored)\n"
+        );
+    }
+    for (name, f) in browser::oidc_tests() {
+        trials.push(
+            Trial::test(format!("browser::{name}"), move || helpers::run(Backend::Sqlite, f))
+                .with_ignored_flag(!provider),
         );
     }
     libtest_mimic::run(&args, trials).exit();

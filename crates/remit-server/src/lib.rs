@@ -40,6 +40,7 @@ pub use admissions::mllp;
 pub use http::error::AppError;
 pub use http::events::{Change, Events};
 pub use http::metrics::Metrics;
+pub use http::oidc;
 pub use serve::serve;
 
 /// Settings a deployment may change.
@@ -72,6 +73,11 @@ pub struct Config {
     /// Where escalations are delivered outside remit (a paging gateway), if anywhere: the escalation's pages then
     /// say how its delivery stands.
     pub delivery: Option<delivery::Delivery>,
+    /// The trust's OpenID Connect provider, if staff sign in through it.
+    pub oidc: Option<Arc<oidc::Oidc>>,
+    /// Whether staff may sign in with a password remit keeps (the embedded default; turned off where the trust's
+    /// provider is the only way in).
+    pub password_sign_in: bool,
 }
 
 impl Default for Config {
@@ -89,6 +95,8 @@ impl Default for Config {
             stream_check: Duration::from_secs(10),
             inbox_poll: Duration::from_secs(20),
             delivery: None,
+            oidc: None,
+            password_sign_in: true,
         }
     }
 }

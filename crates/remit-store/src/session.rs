@@ -482,3 +482,54 @@ pub fn parse_token_label(input: &str) -> Result<String> {
 pub fn normalise_username(input: &str) -> String {
     Username::parse(&input.to_ascii_lowercase()).map_or_else(|_| input.trim().to_ascii_lowercase(), |u| u.to_string())
 }
+
+/// A sign-in through the OpenID Connect provider under way (see migration `0017_oidc_flow`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcFlow {
+    pub verifier: String,
+    pub nonce: String,
+    /// The page of remit's to return to.
+    pub next: String,
+}
+
+/// How long a sign-in at the provider may take.
+pub const OIDC_FLOW_MINUTES: i64 = 10;
+
+impl Store {
+    /// Keeps a sign-in under way under its `state`; those older than [`OIDC_FLOW_MINUTES`] are forgotten.
+    pub async fn put_oidc_flow(&self, state: &str, flow: &OidcFlow) -> Result<()> {
+        let now = self.now();
+        query("DELETE FROM oidc_flow WHERE created_at < $1")
+            .bind(format_instant(now - Duration::minutes(OIDC_FLOW_MINUTES)))
+            .execute(self.pool())
+            .await?;
+        query("INSERT INTO oidc_flow (state_digest, verifier, nonce, next, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(secret_digest(state))
+            .bind(flow.verifier.as_str())
+            .bind(flow.nonce.as_str())
+            .bind(flow.next.as_str())
+            .bind(format_instant(now))
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Takes the sign-in under way under `state`, once: `None` when there is none, it was taken, or it is too old.
+    pub async fn take_oidc_flow(&self, state: &str) -> Result<Option<OidcFlow>> {
+        let now = self.now();
+        let row =
+            query("DELETE FROM oidc_flow WHERE state_digest = $1 AND created_at >= $2 RETURNING verifier, nonce, next")
+                .bind(secret_digest(state))
+                .bind(format_instant(now - Duration::minutes(OIDC_FLOW_MINUTES)))
+                .fetch_optional(self.pool())
+                .await?;
+        row.map(|r| {
+            Ok(OidcFlow {
+                verifier: col(&r, "verifier")?,
+                nonce: col(&r, "nonce")?,
+                next: col(&r, "next")?,
+            })
+        })
+        .transpose()
+    }
+}

@@ -42,9 +42,25 @@ async fn plain_request_id(mut req: Request) -> Request {
 }
 
 /// What a page may load: its own scripts, styles and requests only, no inline script or style, no plug-ins, no
-/// framing, and forms that post back to remit.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+/// framing, and forms that post back to remit — and, where staff sign in through the trust's provider, whose
+/// sign-out redirects there, to the provider (`extra_form_action`).
+fn csp(extra_form_action: Option<&str>) -> String {
+    let form_action = match extra_form_action {
+        Some(origin) => format!("'self' {origin}"),
+        None => "'self'".to_owned(),
+    };
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+         form-action {form_action}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    )
+}
+
+/// What the protective headers need: whether remit is served over HTTPS, and the policy.
+#[derive(Clone)]
+pub(crate) struct Protection {
+    secure: bool,
+    csp: axum::http::HeaderValue,
+}
 
 /// The headers every answer carries: no sniffing of content types, no framing by another site, no referrer sent to
 /// another site (same-origin: a form post keeps its `Origin`, which the CSRF check reads), the [`CSP`], nothing kept
@@ -52,7 +68,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 /// shared, and most answers name patients or staff);
 /// HSTS when remit is served over HTTPS (`--secure-cookies`).
 async fn protective_headers(
-    axum::extract::State(secure): axum::extract::State<bool>,
+    axum::extract::State(Protection { secure, csp }): axum::extract::State<Protection>,
     mut res: axum::response::Response,
 ) -> axum::response::Response {
     use axum::http::HeaderValue;
@@ -61,7 +77,7 @@ async fn protective_headers(
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     if secure {
@@ -170,7 +186,13 @@ pub(crate) fn wrap(router: Router, state: &AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), crate::http::metrics::track))
         .layer(middleware::from_fn(html_errors))
         .layer(middleware::map_response_with_state(
-            state.config.secure_cookies,
+            Protection {
+                secure: state.config.secure_cookies,
+                csp: axum::http::HeaderValue::from_str(&csp(
+                    state.config.oidc.as_ref().and_then(|o| o.end_session_origin()).as_deref(),
+                ))
+                .expect("a policy of plain ASCII"),
+            },
             protective_headers,
         ))
         .layer(middleware::from_fn_with_state(state.store.backend(), crate::http::writes::on_write_threads))

@@ -22,6 +22,8 @@ use utoipa_axum::router::OpenApiRouter;
 pub fn public_router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_page).post(login))
+        .route("/login/oidc", get(oidc_start))
+        .route("/login/oidc/callback", get(oidc_callback))
         // Static files only are compressed (the design system's stylesheet is 278 KB, 30 KB gzipped): pages carry
         // CSRF tokens beside what people typed, which compression could leak (BREACH).
         .route(
@@ -144,6 +146,22 @@ struct LoginPage {
     message: Option<String>,
     /// The page of remit's to return to once signed in.
     next: String,
+    /// The trust's identity provider's name, where staff may sign in through it.
+    provider: Option<String>,
+    /// Whether the username and password form is offered.
+    passwords: bool,
+}
+
+impl LoginPage {
+    fn new(state: &AppState, username: &str, message: Option<String>, next: &str) -> Self {
+        Self {
+            username: username.to_owned(),
+            message,
+            next: next_page(next).to_owned(),
+            provider: state.config.oidc.as_ref().map(|o| o.label.clone()),
+            passwords: state.config.password_sign_in,
+        }
+    }
 }
 
 /// Where to go once signed in: a page of remit's own (a path, not another site's address), or the front page.
@@ -167,14 +185,11 @@ struct LoginQuery {
 }
 
 async fn login_page(
+    State(state): State<AppState>,
     query: Result<axum::extract::Query<LoginQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Html<String>, AppError> {
     let next = query.map(|q| q.0.next).unwrap_or_default();
-    render(&LoginPage {
-        username: String::new(),
-        message: None,
-        next: next_page(&next).to_owned(),
-    })
+    render(&LoginPage::new(&state, "", None, &next))
 }
 
 #[derive(Deserialize)]
@@ -189,12 +204,8 @@ struct LoginForm {
 
 const WRONG: &str = "Wrong username or password.";
 
-fn login_again(status: StatusCode, username: &str, message: String, next: &str) -> Response {
-    match render(&LoginPage {
-        username: username.to_owned(),
-        message: Some(message),
-        next: next_page(next).to_owned(),
-    }) {
+fn login_again(state: &AppState, status: StatusCode, username: &str, message: String, next: &str) -> Response {
+    match render(&LoginPage::new(state, username, Some(message), next)) {
         Ok(page) => (status, page).into_response(),
         Err(e) => e.into_response(),
     }
@@ -219,7 +230,14 @@ async fn login(
         let message = format!(
             "A username is at most {USERNAME_MAX} characters and a password at most {PASSWORD_MAX}: nothing was checked."
         );
-        return login_again(StatusCode::UNPROCESSABLE_ENTITY, "", message, &form.next);
+        return login_again(&state, StatusCode::UNPROCESSABLE_ENTITY, "", message, &form.next);
+    }
+    if !state.config.password_sign_in {
+        let message = match &state.config.oidc {
+            Some(o) => format!("Sign-in with a password is turned off here: sign in with {}.", o.label),
+            None => "Sign-in with a password is turned off here.".to_owned(),
+        };
+        return login_again(&state, StatusCode::FORBIDDEN, "", message, &form.next);
     }
     let name = normalise_username(&form.username);
     let shown = form.username.trim().to_owned();
@@ -231,7 +249,7 @@ async fn login(
             }
             res
         }
-        Ok(Err((status, message))) => login_again(status, &shown, message, &form.next),
+        Ok(Err((status, message))) => login_again(&state, status, &shown, message, &form.next),
         Err(e) => e.into_response(),
     }
 }
@@ -297,6 +315,20 @@ async fn login_inner(
             "This account is suspended. Ask your system administrator.".into(),
         )));
     }
+    start_session(state, headers, staff_id, name, "session.sign-in")
+        .await
+        .map(Ok)
+}
+
+/// Starts a session for a person whose sign-in succeeded, audited as `action`: the `Set-Cookie` value.
+async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    staff_id: i64,
+    name: &str,
+    action: &str,
+) -> Result<String, AppError> {
+    let store = &state.store;
     // Whatever session the browser held before, sign-in starts a new one with a new id.
     if let Some(old) = session_cookie(headers) {
         store.end_session(&old).await?;
@@ -305,11 +337,164 @@ async fn login_inner(
     let session = tx.create_session(staff_id).await?;
     tx.commit(AuditDraft::permit(
         format!("staff:{name}"),
-        "session.sign-in",
+        action,
         format!("staff:{name}"),
     ))
     .await?;
-    Ok(Ok(session_set_cookie(&session.id, state)))
+    Ok(session_set_cookie(&session.id, state))
+}
+
+/// `GET /login/oidc?next=…`: off to the trust's provider, with the flow kept for the way back.
+async fn oidc_start(
+    State(state): State<AppState>,
+    query: Result<axum::extract::Query<LoginQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let Some(oidc) = state.config.oidc.clone() else {
+        return Err(AppError::NotFound(
+            "sign-in through an identity provider is not set up here".into(),
+        ));
+    };
+    let next = query.map(|q| q.0.next).unwrap_or_default();
+    let (url, csrf, flow) = oidc.begin(next_page(&next));
+    state.store.put_oidc_flow(&csrf, &flow).await?;
+    let mut res = Redirect::to(&url).into_response();
+    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
+    let cookie = format!(
+        "{}={csrf}; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        crate::http::oidc::STATE_COOKIE,
+        remit_store::session::OIDC_FLOW_MINUTES * 60
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /login/oidc/callback`: the provider's answer; a session for the staff member it names, or the sign-in page
+/// saying why not.
+#[tracing::instrument(skip_all)]
+async fn oidc_callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<axum::extract::Query<Callback>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let Some(oidc) = state.config.oidc.clone() else {
+        return Err(AppError::NotFound(
+            "sign-in through an identity provider is not set up here".into(),
+        ));
+    };
+    let again = |message: String| {
+        let mut res = login_again(&state, StatusCode::FORBIDDEN, "", message, "/");
+        if let Ok(v) = header::HeaderValue::from_str(&format!(
+            "{}=; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age=0",
+            crate::http::oidc::STATE_COOKIE
+        )) {
+            res.headers_mut().insert(header::SET_COOKIE, v);
+        }
+        res
+    };
+    let refuse = |reason: String| AuditDraft::deny("anonymous", "session.sign-in-oidc", "staff:unknown", vec![reason]);
+    let q = query.map(|q| q.0).unwrap_or(Callback {
+        code: None,
+        state: None,
+        error: None,
+    });
+    if let Some(e) = q.error {
+        let e: String = e.chars().filter(char::is_ascii_graphic).take(64).collect();
+        state
+            .store
+            .record(refuse(format!("the provider answered `{e}`")))
+            .await?;
+        return Ok(again(format!("{} did not sign you in ({e}). Try again.", oidc.label)));
+    }
+    let (Some(code), Some(csrf)) = (q.code, q.state) else {
+        return Ok(again(
+            "The answer from the identity provider was incomplete. Sign in again.".into(),
+        ));
+    };
+    // The state must be the one this browser was given, and the flow still open.
+    if crate::http::oidc::state_cookie(&headers).as_deref() != Some(csrf.as_str()) {
+        state
+            .store
+            .record(refuse("the state did not match this browser's".into()))
+            .await?;
+        return Ok(again(
+            "This sign-in was not started in this browser. Sign in again.".into(),
+        ));
+    }
+    let Some(flow) = state.store.take_oidc_flow(&csrf).await? else {
+        return Ok(again(
+            "This sign-in took too long or was used already. Sign in again.".into(),
+        ));
+    };
+    let value = match oidc.finish(&code, &flow).await {
+        Ok(v) => v,
+        Err(reason) => {
+            tracing::warn!(%reason, "sign-in through the identity provider failed");
+            state.store.record(refuse(reason)).await?;
+            return Ok(again(format!(
+                "{} did not confirm who you are. Sign in again.",
+                oidc.label
+            )));
+        }
+    };
+    let name = normalise_username(&value);
+    let found = match Username::parse(&name) {
+        Ok(u) => state.store.credentials_of(&u).await?,
+        Err(_) => None,
+    };
+    let shown: String = value.chars().filter(|c| !c.is_control()).take(64).collect();
+    let Some((staff_id, _, status)) = found else {
+        state
+            .store
+            .record(AuditDraft::deny(
+                "anonymous",
+                "session.sign-in-oidc",
+                format!("staff:{name}"),
+                vec!["not a staff member of remit's".into()],
+            ))
+            .await?;
+        return Ok(again(format!(
+            "You signed in as `{shown}` with {}, but remit has no staff member of that name. Ask your system \
+             administrator to add you.",
+            oidc.label
+        )));
+    };
+    if status != StaffStatus::Active {
+        state
+            .store
+            .record(AuditDraft::deny(
+                "anonymous",
+                "session.sign-in-oidc",
+                format!("staff:{name}"),
+                vec!["the account is suspended".into()],
+            ))
+            .await?;
+        return Ok(again(
+            "This account is suspended. Ask your system administrator.".into(),
+        ));
+    }
+    let cookie = start_session(&state, &headers, staff_id, &name, "session.sign-in-oidc").await?;
+    let mut res = Redirect::to(next_page(&flow.next)).into_response();
+    for c in [
+        cookie,
+        format!(
+            "{}=; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age=0",
+            crate::http::oidc::STATE_COOKIE
+        ),
+    ] {
+        if let Ok(v) = header::HeaderValue::from_str(&c) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    Ok(res)
 }
 
 async fn logout(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
@@ -324,7 +509,13 @@ async fn logout(State(state): State<AppState>, actor: Actor) -> Result<Response,
         .await?;
         state.events.credentials_changed();
     }
-    let mut res = Redirect::to("/login").into_response();
+    // The provider's session ends too, where it offers an end-session endpoint.
+    let to = state
+        .config
+        .oidc
+        .as_ref()
+        .map_or_else(|| "/login".to_owned(), |o| o.after_sign_out());
+    let mut res = Redirect::to(&to).into_response();
     if let Ok(v) = header::HeaderValue::from_str(&session_clear_cookie(&state)) {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
