@@ -761,11 +761,12 @@ pub struct OidcArgs {
     /// remit's callback as registered at the provider; `http://LISTEN/login/oidc/callback` when not given.
     #[arg(long, requires = "oidc_issuer")]
     pub oidc_redirect_url: Option<String>,
-    /// The ID token claim that is a remit username: preferred_username, email or sub.
-    #[arg(long, default_value = "preferred_username")]
+    /// What names the staff member: sub (the identity an administrator linked with `remit staff link-identity`) or
+    /// preferred_username (the same as the remit username, where the provider alone sets usernames).
+    #[arg(long, default_value = "sub", requires = "oidc_issuer")]
     pub oidc_claim: String,
     /// The provider's name on the sign-in button.
-    #[arg(long, default_value = "your trust's sign-in")]
+    #[arg(long, default_value = "your trust's sign-in", requires = "oidc_issuer")]
     pub oidc_label: String,
     /// Refuse sign-in with a password: the provider is the only way in.
     #[arg(long, requires = "oidc_issuer")]
@@ -860,6 +861,15 @@ pub enum StaffCommand {
     Reinstate { username: String },
     /// Set a staff member's password, read from standard input (ends their sessions).
     SetPassword { username: String },
+    /// Link a staff member to their identity at the trust's OpenID Connect provider (the ID token's `sub`), or
+    /// unlink them; an identity is linked to one staff member at most.
+    LinkIdentity {
+        username: String,
+        #[arg(required_unless_present = "unlink")]
+        subject: Option<String>,
+        #[arg(long, conflicts_with = "subject")]
+        unlink: bool,
+    },
     /// Set the grade escalation routes address a staff member by (one the policy pack names), or clear it.
     SetGrade {
         username: String,

@@ -146,6 +146,31 @@ pub async fn staff(url: &str, pack: &remit_policy::PolicyPack, cmd: StaffCommand
             println!("{username}: suspended; their sessions have ended");
             Ok(())
         }
+        StaffCommand::LinkIdentity { username, subject, .. } => {
+            let username = Username::parse(&username)?;
+            // A subject is the provider's opaque identifier: printable, no spaces, at most 255 characters.
+            if let Some(s) = &subject
+                && (s.is_empty() || s.len() > 255 || !s.chars().all(|c| c.is_ascii_graphic()))
+            {
+                return Err(remit_domain::InvalidValue::new(
+                    "subject",
+                    "an identity is 1 to 255 printable characters without spaces, as the provider's `sub` gives it",
+                )
+                .into());
+            }
+            let store = open_store(url).await?;
+            let linked = subject.clone();
+            staff_change(&store, &username, "staff.link-identity", &subject, move |tx, id| {
+                let linked = linked.clone();
+                Box::pin(async move { tx.link_oidc_subject(id, linked.as_deref()).await })
+            })
+            .await?;
+            match subject {
+                Some(s) => println!("{username}: linked to the identity `{s}`"),
+                None => println!("{username}: no identity linked"),
+            }
+            Ok(())
+        }
         StaffCommand::Reinstate { username } => {
             let username = Username::parse(&username)?;
             let store = open_store(url).await?;

@@ -218,8 +218,8 @@ async fn oidc(
         .oidc_redirect_url
         .clone()
         .unwrap_or_else(|| format!("http://{listen}/login/oidc/callback"));
-    let post_logout_url = match redirect_url.find("/login/oidc/callback") {
-        Some(i) => format!("{}/login", &redirect_url[..i]),
+    let post_logout_url = match redirect_url.strip_suffix("/login/oidc/callback") {
+        Some(base) => format!("{base}/login"),
         None => {
             return Err(CliError::Usage(
                 "--oidc-redirect-url must end in /login/oidc/callback".into(),

@@ -943,8 +943,18 @@ async fn oidc_story(b: &Browser) -> Result<()> {
     ensure!(b.text("#sign-in-provider").await? == "Sign in with NHS Care Identity");
     b.screenshot("sign-in-through-the-provider").await?;
 
+    // An administrator links Ben to his identity at the provider (its `sub`).
+    let ben = b.state.store.staff_id(&Username::parse("ben.rn")?).await?;
+    b.state
+        .store
+        .command(
+            remit_domain::audit::AuditDraft::permit("test", "staff.link-identity", "staff:ben.rn"),
+            move |tx| Box::pin(async move { tx.link_oidc_subject(ben, Some("cis2-5551234")).await }),
+        )
+        .await?;
+
     // Ben signs in at the provider and lands where he was going, signed in to remit.
-    provider_sign_in(b, "ben.rn").await?;
+    provider_sign_in(b, "cis2-5551234").await?;
     ensure!(
         c.current_url().await?.path() == "/wards/ward-9",
         "{}: {}",
@@ -973,11 +983,11 @@ async fn oidc_story(b: &Browser) -> Result<()> {
     c.goto(&b.url("/wards/ward-9")).await?;
     b.wait_for_text("h1", "Sign in needed").await?;
 
-    // Someone the provider knows and remit does not is refused, and gains nothing (the provider asks for a login
-    // again: its session ended with remit's).
-    provider_sign_in(b, "visitor").await?;
-    let refused = b.wait_for_text("main", "remit has no staff member").await?;
-    ensure!(refused.contains("`visitor`"), "{refused}");
+    // Someone the provider knows and remit does not is refused, and gains nothing — even with a remit username as
+    // their identity there: only a link an administrator made counts.
+    provider_sign_in(b, "priya.rn").await?;
+    let refused = b.wait_for_text("main", "no remit staff member is linked").await?;
+    ensure!(refused.contains("`priya.rn`"), "{refused}");
     c.goto(&b.url("/wards/ward-9")).await?;
     b.wait_for_text("h1", "Sign in needed").await?;
 
@@ -992,7 +1002,7 @@ async fn oidc_story(b: &Browser) -> Result<()> {
             .any(|e| e.target == "staff:ben.rn" && e.decision == remit_domain::audit::Decision::Permit)
             && oidc
                 .iter()
-                .any(|e| e.target == "staff:visitor" && e.decision == remit_domain::audit::Decision::Deny),
+                .any(|e| e.target == "oidc:priya.rn" && e.decision == remit_domain::audit::Decision::Deny),
         "{oidc:?}"
     );
     Ok(())

@@ -7,6 +7,7 @@ use crate::helpers::{TestClock, TestDb, expect_status, stderr, stdout};
 use crate::tables::CliCase;
 
 crate::tests!(
+    staff_are_linked_to_their_identity_at_the_provider,
     staff_are_added_shown_and_listed,
     bad_input_exits_2_and_writes_nothing,
     a_command_failing_half_way_leaves_only_its_refusal,
@@ -661,5 +662,49 @@ async fn the_command_line_is_safe_for_terminals_pipes_and_file_permissions(db: T
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    Ok(())
+}
+
+/// An administrator links each person to their identity at the trust's OpenID Connect provider: once each, an
+/// identity to one person, nothing written for bad input.
+async fn staff_are_linked_to_their_identity_at_the_provider(db: TestDb) -> Result<()> {
+    seeded(&db).await?;
+    db.cli_cases(&[
+        CliCase::of("Ben", &["staff", "link-identity", "ben.rn", "5551-2345"], 0)
+            .out(&["ben.rn: linked to the identity `5551-2345`"]),
+        CliCase::of(
+            "the same identity for Priya",
+            &["staff", "link-identity", "priya.rn", "5551-2345"],
+            2,
+        )
+        .err(&["the identity `5551-2345` is linked to another staff member"]),
+        CliCase::of(
+            "someone remit does not know",
+            &["staff", "link-identity", "nobody.here", "x"],
+            2,
+        )
+        .err(&["no staff member `nobody.here`"]),
+        CliCase::of(
+            "an identity with a space",
+            &["staff", "link-identity", "priya.rn", "a b"],
+            2,
+        )
+        .err(&["subject: an identity is 1 to 255 printable characters"]),
+        CliCase::of(
+            "neither identity nor --unlink",
+            &["staff", "link-identity", "priya.rn"],
+            2,
+        ),
+        CliCase::of("Ben unlinked", &["staff", "link-identity", "ben.rn", "--unlink"], 0)
+            .out(&["ben.rn: no identity linked"]),
+        CliCase::of(
+            "now Priya may have it",
+            &["staff", "link-identity", "priya.rn", "5551-2345"],
+            0,
+        ),
+    ])?;
+    let store = db.store(crate::helpers::TestClock::new()).await?;
+    let linked = store.staff_by_oidc_subject("5551-2345").await?.context("linked")?;
+    ensure!(linked.1.as_str() == "priya.rn", "{linked:?}");
     Ok(())
 }

@@ -92,7 +92,7 @@ pub fn settings(provider: &Provider, base: &str) -> remit_server::oidc::Settings
         client_secret: CLIENT_SECRET.into(),
         redirect_url: format!("{base}/login/oidc/callback"),
         post_logout_url: format!("{base}/login"),
-        claim: remit_server::oidc::Claim::PreferredUsername,
+        claim: remit_server::oidc::Claim::Subject,
         label: "NHS Care Identity".into(),
     }
 }

@@ -4,7 +4,7 @@
 //! not let anyone sign in.
 
 use chrono::{DateTime, Duration, Utc};
-use remit_domain::staff::Username;
+use remit_domain::staff::{StaffStatus, Username};
 use remit_domain::time::{format_instant, parse_instant};
 
 use crate::credentials::{random_secret, secret_digest};
@@ -531,5 +531,66 @@ impl Store {
             })
         })
         .transpose()
+    }
+}
+
+impl Store {
+    /// The staff member linked to an identity at the provider: their id, username and status.
+    pub async fn staff_by_oidc_subject(&self, subject: &str) -> Result<Option<(i64, Username, StaffStatus)>> {
+        let row = query("SELECT id, username, status FROM staff WHERE oidc_subject = $1")
+            .bind(subject)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| {
+            Ok((
+                col(&r, "id")?,
+                stored("username", Username::parse(&col::<String>(&r, "username")?))?,
+                stored("status", StaffStatus::parse(&col::<String>(&r, "status")?))?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// The ID token the session began with, if it began at the provider.
+    pub async fn session_id_token(&self, id: &str) -> Result<Option<String>> {
+        let row = query("SELECT id_token FROM web_session WHERE id_hash = $1")
+            .bind(secret_digest(id))
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row
+            .map(|r| col::<Option<String>>(&r, "id_token"))
+            .transpose()?
+            .flatten())
+    }
+}
+
+impl WriteTx {
+    /// Links a staff member to their identity at the provider (`None`: unlinks); an identity linked to someone else
+    /// is a conflict.
+    pub async fn link_oidc_subject(&mut self, staff_id: i64, subject: Option<&str>) -> Result<()> {
+        query("UPDATE staff SET oidc_subject = $1 WHERE id = $2")
+            .bind(subject)
+            .bind(staff_id)
+            .execute(self.conn())
+            .await
+            .map_err(|e| {
+                crate::error::on_unique(e, || {
+                    format!(
+                        "the identity `{}` is linked to another staff member",
+                        subject.unwrap_or_default()
+                    )
+                })
+            })?;
+        Ok(())
+    }
+
+    /// Keeps the ID token a session began with.
+    pub async fn set_session_id_token(&mut self, id: &str, id_token: &str) -> Result<()> {
+        query("UPDATE web_session SET id_token = $1 WHERE id_hash = $2")
+            .bind(id_token)
+            .bind(secret_digest(id))
+            .execute(self.conn())
+            .await?;
+        Ok(())
     }
 }

@@ -315,18 +315,19 @@ async fn login_inner(
             "This account is suspended. Ask your system administrator.".into(),
         )));
     }
-    start_session(state, headers, staff_id, name, "session.sign-in")
+    start_session(state, headers, (staff_id, name), "session.sign-in", None)
         .await
         .map(Ok)
 }
 
-/// Starts a session for a person whose sign-in succeeded, audited as `action`: the `Set-Cookie` value.
+/// Starts a session for a person whose sign-in succeeded, audited as `action`, keeping the ID token it began with
+/// (for the provider's sign-out): the `Set-Cookie` value.
 async fn start_session(
     state: &AppState,
     headers: &HeaderMap,
-    staff_id: i64,
-    name: &str,
+    (staff_id, name): (i64, &str),
     action: &str,
+    id_token: Option<&str>,
 ) -> Result<String, AppError> {
     let store = &state.store;
     // Whatever session the browser held before, sign-in starts a new one with a new id.
@@ -335,6 +336,9 @@ async fn start_session(
     }
     let mut tx = store.begin().await?;
     let session = tx.create_session(staff_id).await?;
+    if let Some(t) = id_token {
+        tx.set_session_id_token(&session.id, t).await?;
+    }
     tx.commit(AuditDraft::permit(
         format!("staff:{name}"),
         action,
@@ -358,11 +362,10 @@ async fn oidc_start(
     let (url, csrf, flow) = oidc.begin(next_page(&next));
     state.store.put_oidc_flow(&csrf, &flow).await?;
     let mut res = Redirect::to(&url).into_response();
-    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
-    let cookie = format!(
-        "{}={csrf}; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        crate::http::oidc::STATE_COOKIE,
-        remit_store::session::OIDC_FLOW_MINUTES * 60
+    let cookie = crate::http::oidc::state_set_cookie(
+        state.config.secure_cookies,
+        &csrf,
+        remit_store::session::OIDC_FLOW_MINUTES * 60,
     );
     if let Ok(v) = header::HeaderValue::from_str(&cookie) {
         res.headers_mut().insert(header::SET_COOKIE, v);
@@ -392,39 +395,27 @@ async fn oidc_callback(
     };
     let again = |message: String| {
         let mut res = login_again(&state, StatusCode::FORBIDDEN, "", message, "/");
-        if let Ok(v) = header::HeaderValue::from_str(&format!(
-            "{}=; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age=0",
-            crate::http::oidc::STATE_COOKIE
-        )) {
+        if let Ok(v) =
+            header::HeaderValue::from_str(&crate::http::oidc::state_set_cookie(state.config.secure_cookies, "", 0))
+        {
             res.headers_mut().insert(header::SET_COOKIE, v);
         }
         res
     };
-    let refuse = |reason: String| AuditDraft::deny("anonymous", "session.sign-in-oidc", "staff:unknown", vec![reason]);
+    let refuse =
+        |target: String, reason: String| AuditDraft::deny("anonymous", "session.sign-in-oidc", target, vec![reason]);
     let q = query.map(|q| q.0).unwrap_or(Callback {
         code: None,
         state: None,
         error: None,
     });
-    if let Some(e) = q.error {
-        let e: String = e.chars().filter(char::is_ascii_graphic).take(64).collect();
-        state
-            .store
-            .record(refuse(format!("the provider answered `{e}`")))
-            .await?;
-        return Ok(again(format!("{} did not sign you in ({e}). Try again.", oidc.label)));
-    }
-    let (Some(code), Some(csrf)) = (q.code, q.state) else {
-        return Ok(again(
-            "The answer from the identity provider was incomplete. Sign in again.".into(),
-        ));
+    let incomplete = "The answer from the identity provider was incomplete. Sign in again.";
+    let Some(csrf) = q.state else {
+        return Ok(again(incomplete.into()));
     };
-    // The state must be the one this browser was given, and the flow still open.
-    if crate::http::oidc::state_cookie(&headers).as_deref() != Some(csrf.as_str()) {
-        state
-            .store
-            .record(refuse("the state did not match this browser's".into()))
-            .await?;
+    // The state must be the one this browser was given, and the flow still open: nothing else is read or written
+    // for an answer this browser did not ask for.
+    if crate::http::oidc::state_cookie(&headers, state.config.secure_cookies).as_deref() != Some(csrf.as_str()) {
         return Ok(again(
             "This sign-in was not started in this browser. Sign in again.".into(),
         ));
@@ -434,61 +425,85 @@ async fn oidc_callback(
             "This sign-in took too long or was used already. Sign in again.".into(),
         ));
     };
-    let value = match oidc.finish(&code, &flow).await {
-        Ok(v) => v,
+    if let Some(e) = q.error {
+        let e: String = e.chars().filter(char::is_ascii_graphic).take(64).collect();
+        state
+            .store
+            .record(refuse("staff:unknown".into(), format!("the provider answered `{e}`")))
+            .await?;
+        let why = match e.as_str() {
+            "access_denied" => "you were not signed in, or chose not to go on",
+            "login_required" | "interaction_required" | "consent_required" => "it needs you to sign in there first",
+            _ => "it could not sign you in",
+        };
+        return Ok(again(format!("{} answered that {why}. Sign in again.", oidc.label)));
+    }
+    let Some(code) = q.code else {
+        return Ok(again(incomplete.into()));
+    };
+    let signed = match oidc.finish(&code, &flow).await {
+        Ok(s) => s,
         Err(reason) => {
             tracing::warn!(%reason, "sign-in through the identity provider failed");
-            state.store.record(refuse(reason)).await?;
+            state.store.record(refuse("staff:unknown".into(), reason)).await?;
             return Ok(again(format!(
                 "{} did not confirm who you are. Sign in again.",
                 oidc.label
             )));
         }
     };
-    let name = normalise_username(&value);
-    let found = match Username::parse(&name) {
-        Ok(u) => state.store.credentials_of(&u).await?,
-        Err(_) => None,
+    // Who it is: the staff member an administrator linked to the identity, or the username exactly as given.
+    let found = match signed.claim {
+        crate::http::oidc::Claim::Subject => state
+            .store
+            .staff_by_oidc_subject(&signed.value)
+            .await?
+            .map(|(id, u, status)| (id, u.to_string(), status)),
+        crate::http::oidc::Claim::PreferredUsername => match Username::parse(&signed.value) {
+            Ok(u) if u.as_str() == signed.value => state
+                .store
+                .credentials_of(&u)
+                .await?
+                .map(|(id, _, status)| (id, u.to_string(), status)),
+            _ => None,
+        },
     };
-    let shown: String = value.chars().filter(|c| !c.is_control()).take(64).collect();
-    let Some((staff_id, _, status)) = found else {
+    let shown: String = signed.value.chars().filter(|c| c.is_ascii_graphic()).take(64).collect();
+    let Some((staff_id, name, status)) = found else {
         state
             .store
-            .record(AuditDraft::deny(
-                "anonymous",
-                "session.sign-in-oidc",
-                format!("staff:{name}"),
-                vec!["not a staff member of remit's".into()],
+            .record(refuse(
+                format!("oidc:{shown}"),
+                "no staff member is linked to this identity".into(),
             ))
             .await?;
         return Ok(again(format!(
-            "You signed in as `{shown}` with {}, but remit has no staff member of that name. Ask your system \
-             administrator to add you.",
+            "You signed in as `{shown}` with {}, but no remit staff member is linked to that identity. Ask your \
+             system administrator to link it to you.",
             oidc.label
         )));
     };
     if status != StaffStatus::Active {
         state
             .store
-            .record(AuditDraft::deny(
-                "anonymous",
-                "session.sign-in-oidc",
-                format!("staff:{name}"),
-                vec!["the account is suspended".into()],
-            ))
+            .record(refuse(format!("staff:{name}"), "the account is suspended".into()))
             .await?;
         return Ok(again(
             "This account is suspended. Ask your system administrator.".into(),
         ));
     }
-    let cookie = start_session(&state, &headers, staff_id, &name, "session.sign-in-oidc").await?;
+    let cookie = start_session(
+        &state,
+        &headers,
+        (staff_id, &name),
+        "session.sign-in-oidc",
+        Some(&signed.id_token),
+    )
+    .await?;
     let mut res = Redirect::to(next_page(&flow.next)).into_response();
     for c in [
         cookie,
-        format!(
-            "{}=; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age=0",
-            crate::http::oidc::STATE_COOKIE
-        ),
+        crate::http::oidc::state_set_cookie(state.config.secure_cookies, "", 0),
     ] {
         if let Ok(v) = header::HeaderValue::from_str(&c) {
             res.headers_mut().append(header::SET_COOKIE, v);
@@ -498,7 +513,11 @@ async fn oidc_callback(
 }
 
 async fn logout(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+    let mut id_token = None;
     if let crate::http::auth::Credential::Session { id, .. } = &actor.credential {
+        if state.config.oidc.is_some() {
+            id_token = state.store.session_id_token(id).await?;
+        }
         let mut tx = state.store.begin().await?;
         tx.end_session(id).await?;
         tx.commit(AuditDraft::permit(
@@ -514,7 +533,7 @@ async fn logout(State(state): State<AppState>, actor: Actor) -> Result<Response,
         .config
         .oidc
         .as_ref()
-        .map_or_else(|| "/login".to_owned(), |o| o.after_sign_out());
+        .map_or_else(|| "/login".to_owned(), |o| o.after_sign_out(id_token.as_deref()));
     let mut res = Redirect::to(&to).into_response();
     if let Ok(v) = header::HeaderValue::from_str(&session_clear_cookie(&state)) {
         res.headers_mut().insert(header::SET_COOKIE, v);
