@@ -25,7 +25,7 @@ def free_port():
 
 def main():
     remit = os.path.abspath(sys.argv[1])
-    url = sys.argv[2] if len(sys.argv) > 2 else f"sqlite://{tempfile.mkdtemp(prefix='remit-hl7-load-')}/remit.db"
+    url = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else f"sqlite://{tempfile.mkdtemp(prefix='remit-hl7-load-')}/remit.db"
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
     env = dict(os.environ, REMIT_DATABASE_URL=url)
     subprocess.run([remit, "demo", "--seed-only"], env=env, check=True, stdout=subprocess.DEVNULL)
