@@ -92,13 +92,9 @@ async fn request_view(
     let exam = state.imaging.examination(&r.examination).ok();
     let title = exam.map_or_else(|| r.examination.clone(), |e| e.title.clone());
     let today = state.store.now().date_naive();
-    let patient = state.store.patient(&r.patient).await?;
-    let place = state.store.place(&patient.place).await?;
-    let banner = Banner::of(
-        &patient,
-        &place.name,
-        remit_domain::time::london_date(state.store.now()),
-    );
+    // The record as it stands (a discharged patient's banner says so).
+    let record = state.store.patient_record(&r.patient, actor.profile.id, None).await?;
+    let banner = Banner::of_record(&record, remit_domain::time::london_date(state.store.now()));
     let mut radiographers = Vec::new();
     for u in state.store.on_duty_at(&r.department, state.store.now()).await? {
         let p = state.store.staff_profile(&u).await?;
