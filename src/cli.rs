@@ -739,6 +739,13 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u16).range(1..))]
     pub max_connections: u16,
     #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+/// How remit is joined to the trust's systems: the paging gateway, the ADT feed, the identity provider.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    #[command(flatten)]
     pub delivery: DeliveryArgs,
     #[command(flatten)]
     pub feed: FeedArgs,
@@ -812,11 +819,7 @@ pub struct DemoArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     #[command(flatten)]
-    pub delivery: DeliveryArgs,
-    #[command(flatten)]
-    pub feed: FeedArgs,
-    #[command(flatten)]
-    pub oidc: OidcArgs,
+    pub trust: TrustArgs,
 }
 
 #[derive(Debug, Subcommand)]

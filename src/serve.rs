@@ -3,7 +3,7 @@
 use remit_server::{AppState, Config};
 use remit_store::demo::{DEMO_PASSWORD, SeedOutcome, demo_usernames};
 
-use crate::cli::{DeliveryArgs, DemoArgs, FeedArgs, OidcArgs, ServeArgs};
+use crate::cli::{DeliveryArgs, DemoArgs, FeedArgs, OidcArgs, ServeArgs, TrustArgs};
 use std::sync::Arc;
 
 use remit_domain::imaging::Catalogue;
@@ -101,17 +101,13 @@ pub async fn serve(
     config: Config,
 ) -> CliResult {
     let store = open_with_pack(url, &pack).await?;
-    let feed = feed(&store, &args.feed).await?;
-    let oidc = oidc(&args.oidc, args.listen).await?;
     let config = Config {
-        password_sign_in: !args.oidc.no_password_sign_in,
-        oidc,
-        delivery: delivery(&args.delivery)?,
         secure_cookies: args.secure_cookies,
         trusted_proxies: args.trusted_proxies,
         max_connections: usize::from(args.max_connections),
         ..config
     };
+    let (config, feed) = joined(&store, &args.trust, args.listen, config).await?;
     run_server(store, pack, pay, catalogue, args.listen, config, feed).await
 }
 
@@ -135,15 +131,26 @@ pub async fn demo(
     println!("sign in as any of: {}", users.join(", "));
     println!("password for every demo user: {DEMO_PASSWORD}");
     println!("open http://{}/login", args.listen);
-    let feed = feed(&store, &args.feed).await?;
-    let oidc = oidc(&args.oidc, args.listen).await?;
+    let (config, feed) = joined(&store, &args.trust, args.listen, config).await?;
+    run_server(store, pack, pay, catalogue, args.listen, config, feed).await
+}
+
+/// `config` joined to the trust's systems as the flags ask (the paging gateway, the identity provider), and the ADT
+/// feed's listener, if any.
+async fn joined(
+    store: &remit_store::Store,
+    args: &TrustArgs,
+    listen: std::net::SocketAddr,
+    config: Config,
+) -> CliResult<(Config, Option<(tokio::net::TcpListener, remit_server::mllp::Feed)>)> {
+    let feed = feed(store, &args.feed).await?;
     let config = Config {
         password_sign_in: !args.oidc.no_password_sign_in,
-        oidc,
+        oidc: oidc(&args.oidc, listen).await?,
         delivery: delivery(&args.delivery)?,
         ..config
     };
-    run_server(store, pack, pay, catalogue, args.listen, config, feed).await
+    Ok((config, feed))
 }
 
 /// The ADT feed the flags ask for, if any, listening: a map that does not read, or names a place remit does not

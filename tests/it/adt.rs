@@ -162,18 +162,6 @@ async fn encounters(app: &TestApp, who: &str, nhs: &str) -> Result<Vec<serde_jso
         .collect())
 }
 
-/// A set scoring 7 for Margaret: an emergency escalation. Returns its id.
-async fn seven(app: &TestApp) -> Result<i64> {
-    let alex = app.token_for("alex.ap").await?;
-    let set = json!({"set": {"respiration_rate": 25, "spo2": 93, "on_oxygen": false, "systolic_bp": 105,
-        "pulse": 105, "consciousness": "alert", "temperature": 37.5}});
-    let res = app
-        .post_json(&format!("/api/patients/{MARGARET}/observations"), &alex, &set)
-        .await?;
-    ensure!(res.status == StatusCode::CREATED, "{}", res.body);
-    res.json()?["escalation"]["id"].as_i64().context("an escalation")
-}
-
 async fn an_admission_puts_the_patient_on_the_board_once(db: TestDb) -> Result<()> {
     let app = TestApp::demo(&db).await?;
     let addr = feed(&app, Locations::default(), Vec::new()).await?;
@@ -224,7 +212,7 @@ async fn an_admission_puts_the_patient_on_the_board_once(db: TestDb) -> Result<(
 async fn a_transfer_takes_open_escalations_to_the_new_ward(db: TestDb) -> Result<()> {
     let app = TestApp::demo(&db).await?;
     let addr = feed(&app, Locations::default(), Vec::new()).await?;
-    let id = seven(&app).await?;
+    let id = app.seven_for_margaret().await?;
     let ben = app.token_for("ben.rn").await?;
     let priya = app.token_for("priya.rn").await?;
     let in_inbox = |auth| {
@@ -293,7 +281,7 @@ async fn a_transfer_takes_open_escalations_to_the_new_ward(db: TestDb) -> Result
 async fn a_discharge_closes_nothing_and_lists_what_was_left(db: TestDb) -> Result<()> {
     let app = TestApp::demo(&db).await?;
     let addr = feed(&app, Locations::default(), Vec::new()).await?;
-    let id = seven(&app).await?;
+    let id = app.seven_for_margaret().await?;
     let ack = send(addr, adt("A03", "DIS-1", &[&pid(MARGARET), "PV1|1|I|ward-7^^1"])).await?;
     ensure!(ack.code == "AA", "{ack:?}");
     ensure!(

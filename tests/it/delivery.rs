@@ -9,7 +9,7 @@ use anyhow::{Context, Result, ensure};
 use axum::http::{HeaderMap, StatusCode};
 use remit_server::Config;
 use remit_server::delivery::{Delivery, PatientData, tick};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::helpers::{TestApp, TestDb};
 
@@ -64,18 +64,6 @@ fn delivering(url: &str, data: PatientData) -> Result<Config> {
     })
 }
 
-/// A set scoring 7 for Margaret: an emergency escalation. Returns its id.
-async fn seven(app: &TestApp) -> Result<i64> {
-    let alex = app.token_for("alex.ap").await?;
-    let set = json!({"set": {"respiration_rate": 25, "spo2": 93, "on_oxygen": false, "systolic_bp": 105,
-        "pulse": 105, "consciousness": "alert", "temperature": 37.5}});
-    let res = app
-        .post_json(&format!("/api/patients/{MARGARET}/observations"), &alex, &set)
-        .await?;
-    ensure!(res.status == StatusCode::CREATED, "{}", res.body);
-    res.json()?["escalation"]["id"].as_i64().context("an escalation")
-}
-
 /// The requests the gateway received about escalation `id`.
 fn about(got: &Received, id: i64) -> Vec<(HeaderMap, Value)> {
     got.lock()
@@ -114,7 +102,7 @@ async fn escalations_reach_the_gateway_at_least_once_and_signed(db: TestDb) -> R
     let (url, got) = gateway(2).await?;
     let app = TestApp::demo_with_config(&db, delivering(&url, PatientData::None)?).await?;
     let d = app.state.config.delivery.clone().context("delivery")?;
-    let id = seven(&app).await?;
+    let id = app.seven_for_margaret().await?;
     let priya = app.token_for("priya.rn").await?;
     let path = format!("/api/escalations/{id}");
     let status = || async { anyhow::Ok(app.get(&path, &priya).await?.json()?["delivery"].clone()) };
@@ -196,7 +184,7 @@ async fn an_escalation_written_before_a_stop_is_delivered_after_it(db: TestDb) -
     let id = {
         // The server raises the escalation and stops before its deliverer runs.
         let app = TestApp::demo_with_config(&db, delivering(&url, PatientData::Full)?).await?;
-        seven(&app).await?
+        app.seven_for_margaret().await?
     };
     ensure!(about(&got, id).is_empty());
     // Started again: the outbox still holds it, and it is delivered, with what the employer allows (here all).
@@ -221,7 +209,7 @@ async fn a_delivery_that_fails_for_good_is_shown_and_counted(db: TestDb) -> Resu
     }
     let app = TestApp::demo_with_config(&db, config).await?;
     let d = app.state.config.delivery.clone().context("delivery")?;
-    let id = seven(&app).await?;
+    let id = app.seven_for_margaret().await?;
     for _ in 0..4 {
         tick(&app.state, &d).await?;
         app.clock.advance(chrono::Duration::minutes(1));

@@ -256,6 +256,19 @@ impl TestResponse {
 }
 
 impl TestApp {
+    /// A set scoring 7 for Margaret Hughes (Ward 7, demo trust), recorded by alex.ap: an emergency escalation.
+    /// Returns its id.
+    pub async fn seven_for_margaret(&self) -> Result<i64> {
+        let alex = self.token_for("alex.ap").await?;
+        let set = serde_json::json!({"set": {"respiration_rate": 25, "spo2": 93, "on_oxygen": false,
+            "systolic_bp": 105, "pulse": 105, "consciousness": "alert", "temperature": 37.5}});
+        let res = self
+            .post_json("/api/patients/9990001375/observations", &alex, &set)
+            .await?;
+        anyhow::ensure!(res.status == StatusCode::CREATED, "{}", res.body);
+        res.json()?["escalation"]["id"].as_i64().context("an escalation")
+    }
+
     /// The app on `db`, with the demo trust seeded.
     pub async fn demo(db: &TestDb) -> Result<Self> {
         Self::demo_with_pack(db, PolicyPack::nhs_england()).await

@@ -34,6 +34,11 @@ impl Outcome {
         }
     }
 
+    /// A message applied before, sent again: acknowledged as it was, nothing applied.
+    fn replayed(text: &str) -> Self {
+        Self::applied(format!("{text} (a replay: applied once, not again)"), Vec::new())
+    }
+
     pub fn not_applied(code: AckCode, p: Problem) -> Self {
         Self {
             code,
@@ -105,10 +110,7 @@ pub async fn apply(store: &Store, msg: &AdtMessage, locations: &Locations) -> Re
     };
     if let Some((digest, text)) = store.hl7_applied(&sender, &control_id).await? {
         if digest == msg.digest {
-            return Ok(Outcome::applied(
-                format!("{text} (a replay: applied once, not again)"),
-                Vec::new(),
-            ));
+            return Ok(Outcome::replayed(&text));
         }
         return refuse(Problem::new(
             ErrorCode::DuplicateKey,
@@ -167,10 +169,7 @@ pub async fn apply(store: &Store, msg: &AdtMessage, locations: &Locations) -> Re
             if let Some((digest, text)) = store.hl7_applied(&sender, &control_id).await?
                 && digest == msg.digest
             {
-                return Ok(Outcome::applied(
-                    format!("{text} (a replay: applied once, not again)"),
-                    Vec::new(),
-                ));
+                return Ok(Outcome::replayed(&text));
             }
             refuse(Problem::new(ErrorCode::DuplicateKey, m)).await
         }

@@ -207,18 +207,24 @@ impl WriteTx {
         .bind(place.as_str())
         .bind(bed)
         .bind(visit_number)
-        .bind(now.clone())
+        .bind(now)
         .fetch_one(self.conn())
         .await?;
+        let moved = self.arrive(patient_id, place, bed).await?;
+        Ok((col(&row, "id")?, moved))
+    }
+
+    /// The patient arrives in `place` and `bed` from now, in a stay again: on its board, with their open escalations.
+    /// Answers how many escalations moved.
+    async fn arrive(&mut self, patient_id: i64, place: &PlaceCode, bed: Option<&str>) -> Result<u64> {
         query("UPDATE patient SET place_code = $1, bed = $2, placed_at = $3, discharged_at = NULL WHERE id = $4")
             .bind(place.as_str())
             .bind(bed)
-            .bind(now)
+            .bind(format_instant(self.now()))
             .bind(patient_id)
             .execute(self.conn())
             .await?;
-        let moved = self.carry_escalations(patient_id, place).await?;
-        Ok((col(&row, "id")?, moved))
+        self.carry_escalations(patient_id, place).await
     }
 
     /// The patient's open escalations are seen where they are now: answers how many moved.
@@ -334,14 +340,7 @@ impl WriteTx {
             .bind(id)
             .execute(self.conn())
             .await?;
-        query("UPDATE patient SET place_code = $1, bed = $2, placed_at = $3, discharged_at = NULL WHERE id = $4")
-            .bind(code.as_str())
-            .bind(bed.as_deref())
-            .bind(format_instant(self.now()))
-            .bind(patient_id)
-            .execute(self.conn())
-            .await?;
-        self.carry_escalations(patient_id, &code).await?;
+        self.arrive(patient_id, &code, bed.as_deref()).await?;
         Ok(Some(code))
     }
 

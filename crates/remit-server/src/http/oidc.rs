@@ -308,15 +308,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 /// The state a sign-in's cookie carries, if any.
 pub(crate) fn state_cookie(headers: &axum::http::HeaderMap, secure: bool) -> Option<String> {
-    let name = state_cookie_name(secure);
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
+    crate::http::auth::cookie(headers, state_cookie_name(secure))
 }
 
 #[cfg(test)]
