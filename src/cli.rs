@@ -738,8 +738,19 @@ pub struct ServeArgs {
     /// Connections served at once; further ones wait to be accepted.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u16).range(1..))]
     pub max_connections: u16,
+    /// Seconds to go on serving, once told to stop (SIGTERM), while /health answers 503 "stopping": behind a load
+    /// balancer, longer than its health check takes to mark the instance down.
+    #[arg(long, default_value_t = 0.0, value_parser = drain_seconds)]
+    pub drain: f64,
     #[command(flatten)]
     pub trust: TrustArgs,
+}
+
+fn drain_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=300.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds from 0 to 300")),
+    }
 }
 
 /// How remit is joined to the trust's systems: the paging gateway, the ADT feed, the identity provider.

@@ -50,21 +50,17 @@ async fn run_server(
     let state = AppState::new(store.clone(), pack.clone(), config)
         .with_pay_table(pay)
         .with_imaging_catalogue(catalogue);
-    // Escalations nobody answers move along the cascade even when nobody is looking at a list; open boards and
-    // inboxes are told when one moves.
-    let sweeper = {
-        let events = state.events.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
-            loop {
-                tick.tick().await;
-                match remit_services::obs::sweep(&store, pack.escalation()).await {
-                    Ok(places) => places.iter().for_each(|p| events.escalation_raised(p)),
-                    Err(e) => tracing::error!(cause = %e, "escalation cascade failed"),
-                }
+    // Escalations nobody answers move along the cascade even when nobody is looking at a list (each instance sweeps;
+    // each step is taken once, by whichever gets there first); open boards and inboxes are told when one moves.
+    let sweeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
+        loop {
+            tick.tick().await;
+            if let Err(e) = remit_services::obs::sweep(&store, pack.escalation()).await {
+                tracing::error!(cause = %e, "escalation cascade failed");
             }
-        })
-    };
+        }
+    });
     // Escalations delivered to the paging gateway, from the outbox, every two seconds.
     let deliverer = state.config.delivery.clone().map(|d| {
         tracing::info!(url = %d.url, "escalations delivered to the gateway");
@@ -105,6 +101,7 @@ pub async fn serve(
         secure_cookies: args.secure_cookies,
         trusted_proxies: args.trusted_proxies,
         max_connections: usize::from(args.max_connections),
+        drain: std::time::Duration::from_secs_f64(args.drain),
         ..config
     };
     let (config, feed) = joined(&store, &args.trust, args.listen, config).await?;

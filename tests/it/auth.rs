@@ -1078,7 +1078,7 @@ async fn a_real_server_serves_on_a_real_port(db: TestDb) -> Result<()> {
     let (mut child, addr) = db.serve("info")?;
     let result = (|| -> Result<()> {
         let (status, body) = http_get(&addr, "/health")?;
-        ensure!(status == 200 && body.contains("\"status\":\"ok\""), "{body}");
+        ensure!(status == 200 && body.contains("\"status\":\"ready\""), "{body}");
         let (status, body) = http_get(&addr, "/api/me")?;
         ensure!(status == 401, "{body}");
         ensure!(

@@ -356,7 +356,8 @@ async fn a_nurses_open_inbox_shows_a_new_escalation_without_reloading(db: TestDb
             };
             let s = &b.state;
             match obs::record(&s.store, &s.pack, &r, "staff:alex.ap", None).await? {
-                remit_services::scope::Outcome::Done(_) => s.events.escalation_raised("ward-7"),
+                // The service announces it: the page hears of it through its stream.
+                remit_services::scope::Outcome::Done(_) => {}
                 remit_services::scope::Outcome::Refused(r) => bail!("refused: {r:?}"),
             }
             b.wait_for_text("#escalations", "Margaret Hughes").await?;
@@ -436,7 +437,8 @@ async fn a_nurses_open_inbox_shows_a_new_escalation_without_reloading(db: TestDb
                 scale: None,
             };
             match obs::record(&s.store, &s.pack, &george, "staff:alex.ap", None).await? {
-                remit_services::scope::Outcome::Done(_) => s.events.escalation_raised("ward-7"),
+                // The service announces it: the page hears of it through its stream.
+                remit_services::scope::Outcome::Done(_) => {}
                 remit_services::scope::Outcome::Refused(r) => bail!("refused: {r:?}"),
             }
             let mut heard = (0, json!(null));

@@ -23,11 +23,11 @@ const SECRET: &str = "a-shared-secret-of-the-trust";
 const MARGARET: &str = "9990001375";
 
 /// What the gateway received: each request's headers and body.
-type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
+pub(crate) type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
 
 /// A gateway on loopback that answers 503 to the first `failures` attempts of each delivery (by its idempotency
 /// key), then 200.
-async fn gateway(failures: usize) -> Result<(String, Received)> {
+pub(crate) async fn gateway(failures: usize) -> Result<(String, Received)> {
     let got: Received = Arc::default();
     let seen = got.clone();
     let app = axum::Router::new().route(
@@ -56,7 +56,7 @@ async fn gateway(failures: usize) -> Result<(String, Received)> {
     Ok((format!("http://{addr}/page"), got))
 }
 
-fn delivering(url: &str, data: PatientData) -> Result<Config> {
+pub(crate) fn delivering(url: &str, data: PatientData) -> Result<Config> {
     let d = Delivery::new(url, SECRET.as_bytes().to_vec(), data).map_err(anyhow::Error::msg)?;
     Ok(Config {
         delivery: Some(d),

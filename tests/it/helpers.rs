@@ -134,6 +134,16 @@ impl TestDb {
     /// Runs `remit serve` on a free loopback port with JSON logs at `rust_log`, standard output and error piped;
     /// returns once it listens, with its address (`127.0.0.1:PORT`).
     pub fn serve(&self, rust_log: &str) -> Result<(Child, String)> {
+        self.serve_with(rust_log, &[])
+    }
+
+    /// As [`TestDb::serve`], with more arguments to `remit serve`.
+    pub fn serve_with(&self, rust_log: &str, more: &[&str]) -> Result<(Child, String)> {
+        self.serve_on(rust_log, "127.0.0.1:0", more)
+    }
+
+    /// As [`TestDb::serve_with`], listening on `listen`.
+    pub fn serve_on(&self, rust_log: &str, listen: &str, more: &[&str]) -> Result<(Child, String)> {
         use std::io::BufRead as _;
         let mut child = Command::new(env!("CARGO_BIN_EXE_remit"))
             .args([
@@ -143,8 +153,9 @@ impl TestDb {
                 "json",
                 "serve",
                 "--listen",
-                "127.0.0.1:0",
+                listen,
             ])
+            .args(more)
             .env_remove("REMIT_DATABASE_URL")
             .env("RUST_LOG", rust_log)
             .stdout(Stdio::piped())

@@ -18,6 +18,7 @@ mod delivery;
 mod demo;
 mod fhir;
 mod imaging;
+mod instances;
 mod news2;
 mod obs;
 mod oidc;
@@ -50,6 +51,7 @@ fn main() {
         demo::tests(),
         fhir::tests(),
         imaging::tests(),
+        instances::tests(),
         news2::tests(),
         obs::tests(),
         pages::tests(),
@@ -68,6 +70,41 @@ fn main() {
         trials.push(
             Trial::test(format!("postgres::{name}"), move || helpers::run(Backend::Postgres, f))
                 .with_ignored_flag(pg.is_none()),
+        );
+    }
+    // Several instances behind a real load balancer: PostgreSQL (what several instances share) and HAProxy.
+    let haproxy = std::path::Path::new(instances::HAPROXY).exists();
+    if pg.is_some() && !haproxy {
+        eprintln!(
+            "Load balancer suite skipped: install haproxy ({}) to run it (the postgres::a_rolling_restart test below \
+             is marked ignored)\n",
+            instances::HAPROXY
+        );
+    }
+    for (name, f) in instances::load_balancer_tests() {
+        trials.push(
+            Trial::test(format!("postgres::{name}"), move || helpers::run(Backend::Postgres, f))
+                .with_ignored_flag(pg.is_none() || !haproxy),
+        );
+    }
+    for (name, f) in instances::postgres_tests() {
+        trials.push(
+            Trial::test(format!("postgres::{name}"), move || helpers::run(Backend::Postgres, f))
+                .with_ignored_flag(pg.is_none()),
+        );
+    }
+    // A primary and a hot standby of the test's own, the primary killed and the standby promoted.
+    let standby = instances::postgres_bin().is_some();
+    if !standby {
+        eprintln!(
+            "Standby suite skipped: install postgresql (its initdb and pg_basebackup, run as the postgres user) to \
+             run it (the postgres::remit_carries_on test below is marked ignored)\n"
+        );
+    }
+    for (name, f) in instances::standby_tests() {
+        trials.push(
+            Trial::test(format!("postgres::{name}"), move || helpers::run(Backend::Postgres, f))
+                .with_ignored_flag(pg.is_none() || !standby),
         );
     }
     // The browser suite runs once, on SQLite: it is about the pages, not the database.

@@ -12,6 +12,7 @@ use axum::http::{Request, StatusCode, header};
 use futures_util::StreamExt;
 use remit_domain::audit::Decision;
 use remit_server::{AppState, Config};
+use remit_store::changes::{Change, Kind};
 use remit_store::demo::DEMO_PASSWORD;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
@@ -517,18 +518,18 @@ async fn event_streams_carry_only_readable_places_and_end_with_the_right_to_them
         ..Config::default()
     };
     let state = AppState::new(app.store.clone(), app.pack.clone(), config);
-    let events = state.events.clone();
+    let changes = app.store.changes().clone();
     let router = remit_server::app(state);
     // Ben, on Ward 9, signed in in a browser.
     let ben = app.sign_in("ben.rn", DEMO_PASSWORD).await?;
     let mut stream = open_stream(&router, &ben).await?.into_body().into_data_stream();
     tokio::time::sleep(StdDuration::from_millis(100)).await;
-    events.escalation_raised("ward-7");
+    changes.publish(Change::new(Kind::Escalation, "ward-7"));
     ensure!(
         next_event(&mut stream, StdDuration::from_millis(800)).await.is_err(),
         "Ben was told of Ward 7"
     );
-    events.escalation_raised("ward-9");
+    changes.publish(Change::new(Kind::Escalation, "ward-9"));
     let got = next_event(&mut stream, StdDuration::from_secs(5))
         .await?
         .context("ended")?;

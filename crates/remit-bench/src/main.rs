@@ -3,7 +3,9 @@
 //! clients for `--duration S` seconds: each records observation sets as FHIR transaction Bundles and now and then
 //! reads a ward board or a patient's chart. It prints throughput, p50/p99/max latency per operation, the server's
 //! peak RSS and its CPU time per request answered, and checks at the end that every set it counted as acknowledged
-//! is in the database.
+//! is in the database. With `--instances N` it starts N servers on the one database behind HAProxy (the repository's
+//! `deploy/haproxy.cfg`, with a `server` line for each), and with `--rolling` restarts each in turn during the load
+//! (SIGTERM, wait for it to exit, start it again), as a rolling upgrade does.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -75,6 +77,115 @@ struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Serve with this many instances on the one database, behind HAProxy (1 measures the load balancer alone).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=8))]
+    instances: Option<u8>,
+    /// With `--instances 2` or more: restart each instance in turn during the load, as a rolling upgrade does.
+    #[arg(long, requires = "instances")]
+    rolling: bool,
+    /// The HAProxy configuration for `--instances`.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/haproxy.cfg"))]
+    haproxy_config: PathBuf,
+}
+
+/// The servers under load: one, or several behind HAProxy.
+struct Servers {
+    remit: PathBuf,
+    url: String,
+    ports: Vec<u16>,
+    children: Vec<tokio::process::Child>,
+    haproxy: Option<tokio::process::Child>,
+    /// Where the clients send their requests.
+    port: u16,
+    /// Kept while HAProxy runs: its configuration, written for this run.
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Servers {
+    fn spawn_one(remit: &PathBuf, url: &str, port: u16) -> Result<tokio::process::Child> {
+        tokio::process::Command::new(remit)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--drain", "2.5"])
+            .env("REMIT_DATABASE_URL", url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting remit serve")
+    }
+
+    async fn start(args: &Args, remit: PathBuf, url: &str) -> Result<Self> {
+        let n = usize::from(args.instances.unwrap_or(1));
+        let ports = (0..n).map(|_| free_port()).collect::<Result<Vec<_>>>()?;
+        let children = ports
+            .iter()
+            .map(|&p| Self::spawn_one(&remit, url, p))
+            .collect::<Result<Vec<_>>>()?;
+        let (haproxy, port, dir) = match args.instances {
+            None => (None, ports[0], None),
+            Some(_) => {
+                // The repository's configuration, with a server line for each instance.
+                let text = std::fs::read_to_string(&args.haproxy_config)
+                    .with_context(|| format!("reading {}", args.haproxy_config.display()))?;
+                let mut config: String = text
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("server "))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                for (i, p) in ports.iter().enumerate() {
+                    config.push_str(&format!("    server i{i} 127.0.0.1:{p}\n"));
+                }
+                let dir = tempfile::tempdir()?;
+                let file = dir.path().join("haproxy.cfg");
+                std::fs::write(&file, config)?;
+                let port = free_port()?;
+                let child = tokio::process::Command::new("haproxy")
+                    .args(["-db", "-f"])
+                    .arg(&file)
+                    .env("REMIT_LB_BIND", format!("127.0.0.1:{port}"))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .context("starting haproxy (Debian's haproxy package)")?;
+                (Some(child), port, Some(dir))
+            }
+        };
+        Ok(Self {
+            remit,
+            url: url.to_owned(),
+            ports,
+            children,
+            haproxy,
+            port,
+            _dir: dir,
+        })
+    }
+
+    /// Restarts instance `i`: SIGTERM, its exit awaited, started again. Answers whether it exited cleanly.
+    async fn restart(&mut self, i: usize) -> Result<bool> {
+        let pid = self.children[i].id().context("instance pid")?;
+        let status = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await?;
+        ensure!(status.success(), "kill -TERM {pid}");
+        let exited = self.children[i].wait().await?;
+        self.children[i] = Self::spawn_one(&self.remit, &self.url, self.ports[i])?;
+        Ok(exited.success())
+    }
+
+    async fn stop(&mut self) {
+        for c in &mut self.children {
+            c.kill().await.ok();
+        }
+        if let Some(h) = &mut self.haproxy {
+            h.kill().await.ok();
+        }
+    }
 }
 
 struct Timings {
@@ -365,17 +476,9 @@ async fn main() -> Result<()> {
         fill_audit(&db.url, args.fill_audit).await?;
     }
     let before = count_sets(&db.url).await?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let mut server = tokio::process::Command::new(&remit)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("REMIT_DATABASE_URL", &db.url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting remit serve")?;
-    let pid = server.id().context("server pid")?;
-    let base = format!("http://127.0.0.1:{port}");
+    let mut servers = Servers::start(&args, remit, &db.url).await?;
+    let pids: Vec<u32> = servers.children.iter().filter_map(tokio::process::Child::id).collect();
+    let base = format!("http://127.0.0.1:{}", servers.port);
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
@@ -383,10 +486,14 @@ async fn main() -> Result<()> {
         .build(connector);
     for _ in 0..100 {
         let req = hyper::Request::get(format!("{base}/health")).body(Full::new(Bytes::new()))?;
-        if client.request(req).await.is_ok() {
+        if client.request(req).await.is_ok_and(|r| r.status().is_success()) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if args.instances.is_some() {
+        // Every instance up at the load balancer (two good checks, 500 ms apart).
+        tokio::time::sleep(Duration::from_millis(1500)).await;
     }
     let deadline = Instant::now() + Duration::from_secs(args.duration);
     let patients = Arc::new(patients);
@@ -399,7 +506,8 @@ async fn main() -> Result<()> {
             .collect(),
     );
     let started = Instant::now();
-    let cpu_before = cpu_seconds(pid);
+    let cpu = |pids: &[u32]| pids.iter().map(|&p| cpu_seconds(p)).sum::<Option<f64>>();
+    let cpu_before = cpu(&pids);
     let mut handles = Vec::new();
     for c in 0..args.clients {
         let (client, base, patients, tokens, templates) = (
@@ -498,6 +606,16 @@ async fn main() -> Result<()> {
             t
         }));
     }
+    // A rolling restart during the load: each instance in turn, a third of the way in and then as soon as the last is
+    // back and taken again by the load balancer.
+    let mut restarts = Vec::new();
+    if args.rolling {
+        tokio::time::sleep(Duration::from_secs(args.duration) / 3).await;
+        for i in 0..servers.children.len() {
+            restarts.push(servers.restart(i).await?);
+            tokio::time::sleep(Duration::from_millis(2000)).await;
+        }
+    }
     let mut all = Timings {
         record: Vec::new(),
         board: Vec::new(),
@@ -512,13 +630,18 @@ async fn main() -> Result<()> {
         all.errors += t.errors;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let rss = peak_rss_mb(pid);
-    // The server's own CPU per request answered (on PostgreSQL the database's processes are not counted).
+    // Of the instances as they were started (a rolling restart replaces them: then neither is reported).
+    let rss = pids.iter().map(|&p| peak_rss_mb(p)).sum::<Option<f64>>();
+    // The servers' own CPU per request answered (on PostgreSQL the database's processes are not counted).
     let answered = all.record.len() + all.board.len() + all.chart.len();
     let cpu_ms_per_request = cpu_before
-        .zip(cpu_seconds(pid))
+        .zip(cpu(&pids))
         .map(|(before, after)| (after - before) * 1000.0 / answered.max(1) as f64);
-    server.kill().await.ok();
+    servers.stop().await;
+    ensure!(
+        restarts.iter().all(|clean| *clean),
+        "an instance did not exit cleanly on SIGTERM: {restarts:?}"
+    );
     let after = count_sets(&db.url).await?;
     let stored = after - before;
     let (audit_entries, verify_s) = time_verify(&db.url).await?;
@@ -534,6 +657,8 @@ async fn main() -> Result<()> {
     }
     let report = json!({
         "backend": format!("{:?}", args.backend).to_lowercase(),
+        "instances": args.instances,
+        "rolling_restarts": restarts.len(),
         "clients": args.clients,
         "patients": args.patients,
         "duration_s": elapsed,
@@ -563,8 +688,22 @@ async fn main() -> Result<()> {
         println!("{report}");
     } else {
         println!(
-            "{} clients, {} patients, {:.1} s on {:?}",
-            args.clients, args.patients, elapsed, args.backend
+            "{} clients, {} patients, {:.1} s on {:?}{}",
+            args.clients,
+            args.patients,
+            elapsed,
+            args.backend,
+            match args.instances {
+                None => String::new(),
+                Some(n) => format!(
+                    ", {n} instance(s) behind HAProxy{}",
+                    if args.rolling {
+                        format!(", each restarted once ({} restarts)", restarts.len())
+                    } else {
+                        String::new()
+                    }
+                ),
+            }
         );
         println!(
             "record: {:.0} sets/s acknowledged ({} sets, all {} in the database); p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",

@@ -15,6 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use remit_domain::place::PlaceCode;
 use remit_store::StoreError;
+use remit_store::changes::Kind;
 use remit_store::delivery::{Attempt, DueDelivery};
 use serde::Serialize;
 use sha2::Sha256;
@@ -130,7 +131,9 @@ struct Body<'a> {
 /// Delivers what is due now: each at most once in this call, all at once (a gateway slow to answer one does not
 /// hold back the others). Returns how many were attempted.
 pub async fn tick(state: &AppState, d: &Delivery) -> Result<usize, StoreError> {
-    let due = state.store.due_deliveries(state.store.now(), 50).await?;
+    // Claimed for longer than an attempt can take, so that no other instance posts it meanwhile.
+    let lease = Duration::from_std(d.timeout * 6).unwrap_or_else(|_| Duration::minutes(1));
+    let due = state.store.claim_due_deliveries(state.store.now(), lease, 50).await?;
     let n = due.len();
     let attempts = due.into_iter().map(|item| deliver(state, d, item));
     for done in futures_util::future::join_all(attempts).await {
@@ -163,15 +166,18 @@ async fn deliver(state: &AppState, d: &Delivery, item: DueDelivery) -> Result<()
     match &outcome {
         Attempt::Failed { error } => {
             tracing::error!(delivery = item.id, escalation = item.escalation_id, %error, "escalation not delivered");
-            // The pages of the escalation say so.
-            if let Ok(e) = state.store.escalation(item.escalation_id).await {
-                state.events.escalation_raised(&e.place);
-            }
         }
         Attempt::Retry { error, .. } => {
             tracing::warn!(delivery = item.id, escalation = item.escalation_id, %error, "escalation delivery failed; will try again");
         }
         Attempt::Delivered => {}
+    }
+    // The pages of the escalation say what came of it (a retry changes nothing they show).
+    if !matches!(outcome, Attempt::Retry { .. })
+        && let Ok(e) = state.store.escalation(item.escalation_id).await
+        && let Err(e) = state.store.announce(Kind::Escalation, &e.place).await
+    {
+        tracing::warn!(error = %e, "a delivery's outcome could not be announced to open pages");
     }
     Ok(())
 }

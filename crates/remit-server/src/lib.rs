@@ -78,6 +78,9 @@ pub struct Config {
     /// Whether staff may sign in with a password remit keeps (the embedded default; turned off where the trust's
     /// provider is the only way in).
     pub password_sign_in: bool,
+    /// How long, once told to stop, the server goes on serving while `/health` says it is stopping, so that a load
+    /// balancer's health check takes it out before it stops accepting (none when it runs alone).
+    pub drain: Duration,
 }
 
 impl Default for Config {
@@ -97,6 +100,7 @@ impl Default for Config {
             delivery: None,
             oidc: None,
             password_sign_in: true,
+            drain: Duration::ZERO,
         }
     }
 }
@@ -112,10 +116,22 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     pub events: Arc<Events>,
+    /// How the server stands: stopping, and whether it hears other processes' changes.
+    pub standing: Arc<Standing>,
+}
+
+/// How the server stands, for `/health`.
+#[derive(Debug, Default)]
+pub struct Standing {
+    /// Told to stop: `/health` says so, and a load balancer takes the instance out.
+    pub stopping: std::sync::atomic::AtomicBool,
+    /// The follower of other processes' changes has lost its way (see `remit_store::changes`).
+    pub deaf: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
     pub fn new(store: Store, pack: Arc<PolicyPack>, config: Config) -> Self {
+        let events = Arc::new(Events::new(store.changes().clone()));
         Self {
             store,
             pack,
@@ -123,7 +139,8 @@ impl AppState {
             imaging: Arc::new(remit_domain::imaging::Catalogue::shipped()),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
-            events: Arc::new(Events::default()),
+            events,
+            standing: Arc::default(),
         }
     }
 
@@ -183,18 +200,39 @@ pub fn app(state: AppState) -> Router {
     http::layers::wrap(router, &state)
 }
 
-/// Liveness and database reachability; open to all, says nothing about patients.
+/// Readiness, for a load balancer: ready (200) only when the database answers, every migration this build knows is
+/// applied, and the server is not stopping; else 503, saying which. Open to all, says nothing about patients.
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match state.store.ping().await {
-        Ok(()) => axum::Json(serde_json::json!({"status": "ok", "database": "ok"})).into_response(),
+    use std::sync::atomic::Ordering::Relaxed;
+    let stopping = state.standing.stopping.load(Relaxed);
+    let changes = if state.standing.deaf.load(Relaxed) {
+        "lost"
+    } else {
+        "following"
+    };
+    let (database, migrations) = match state.store.migrations().await {
+        Ok(m) => ("ok", Some(m)),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
-            (
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({"status": "unavailable", "database": "unreachable"})),
-            )
-                .into_response()
+            ("unreachable", None)
         }
+    };
+    let ready = !stopping && migrations.as_ref().is_some_and(remit_store::Migrations::ready);
+    let status = match (ready, stopping) {
+        (true, _) => "ready",
+        (false, true) => "stopping",
+        (false, false) => "unavailable",
+    };
+    let body = axum::Json(serde_json::json!({
+        "status": status,
+        "database": database,
+        "migrations": migrations,
+        "changes": changes,
+    }));
+    if ready {
+        body.into_response()
+    } else {
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, body).into_response()
     }
 }

@@ -11,32 +11,31 @@ use remit_domain::audit::AuditDraft;
 use remit_domain::patient::Patient;
 use remit_domain::place::PlaceCode;
 use remit_store::adt::LeftOpen;
+use remit_store::changes::Kind;
 use remit_store::{Store, StoreError};
 use serde::Serialize;
 
-/// What a message came to: the acknowledgement's code and text, the HL7 error code where it was not applied, and
-/// the places whose boards changed.
+/// What a message came to: the acknowledgement's code and text, and the HL7 error code where it was not applied.
+/// (The boards it changed are announced by its transaction.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub code: AckCode,
     pub text: String,
     pub problem: Option<ErrorCode>,
-    pub places: Vec<PlaceCode>,
 }
 
 impl Outcome {
-    fn applied(text: String, places: Vec<PlaceCode>) -> Self {
+    fn applied(text: String) -> Self {
         Self {
             code: AckCode::Applied,
             text,
             problem: None,
-            places,
         }
     }
 
     /// A message applied before, sent again: acknowledged as it was, nothing applied.
     fn replayed(text: &str) -> Self {
-        Self::applied(format!("{text} (a replay: applied once, not again)"), Vec::new())
+        Self::applied(format!("{text} (a replay: applied once, not again)"))
     }
 
     pub fn not_applied(code: AckCode, p: Problem) -> Self {
@@ -44,7 +43,6 @@ impl Outcome {
             code,
             text: p.reason,
             problem: Some(p.code),
-            places: Vec::new(),
         }
     }
 }
@@ -149,6 +147,9 @@ pub async fn apply(store: &Store, msg: &AdtMessage, locations: &Locations) -> Re
         .command(draft, move |tx| {
             Box::pin(async move {
                 let (text, places) = change(tx, &owned, place).await?;
+                for p in &places {
+                    tx.announce(Kind::Board, p.as_str());
+                }
                 tx.record_hl7(
                     &sender_owned,
                     &owned.header.control_id,
@@ -157,12 +158,12 @@ pub async fn apply(store: &Store, msg: &AdtMessage, locations: &Locations) -> Re
                     &text,
                 )
                 .await?;
-                Ok((text, places))
+                Ok(text)
             })
         })
         .await;
     match done {
-        Ok(((text, places), _)) => Ok(Outcome::applied(text, places)),
+        Ok((text, _)) => Ok(Outcome::applied(text)),
         Err(StoreError::NotFound(m)) => refuse(Problem::new(ErrorCode::UnknownKey, m)).await,
         // A stay there already, or the same message applied meanwhile through another connection (a replay).
         Err(StoreError::Conflict(m)) => {

@@ -21,6 +21,7 @@ use remit_domain::obs::{Assessment, EscalationLevel, NotScored, PregnancyRecord,
 use remit_domain::staff::{StaffProfile, Username};
 use remit_domain::time::{format_instant, london_date};
 use remit_policy::{PolicyPack, Supervision};
+use remit_store::changes::Kind;
 use remit_store::delivery::DeliveryEvent;
 use remit_store::obs::{
     Amends, EscalationChange, EscalationFilter, EscalationView, NewEscalation, NewSet, PatientObs, Scale2, SetView,
@@ -203,9 +204,12 @@ pub(crate) async fn escalate(
             open_escalation: live,
         },
     } = set;
+    // Every set stored passes here: the board shows it.
+    tx.announce(Kind::Set, place);
     let Some(level) = a.escalation else {
         return Ok(None);
     };
+    tx.announce(Kind::Escalation, place);
     let mut new = NewEscalation {
         patient_id,
         place: place.to_owned(),
@@ -471,6 +475,7 @@ pub async fn amend(
                     // escalation carries: its response is never lowered by a correction.
                     tx.follow_correction(e.id, version_id, assessment.total.or(e.score), note.as_deref())
                         .await?;
+                    tx.announce(Kind::Escalation, &place);
                     tx.escalation_event(
                         e.id,
                         &actor,
@@ -546,11 +551,13 @@ pub async fn entered_in_error(
     let actor = audit_actor.to_owned();
     let by_name = by.to_string();
     let set_id = old.set_id;
+    let patient = old.patient.to_string();
     store
         .command(draft, move |tx| {
             Box::pin(async move {
                 tx.retire_version(version, "entered-in-error", by_id, Some(&reason))
                     .await?;
+                tx.announce_patient(Kind::Set, &patient).await?;
                 for e in tx.live_escalations_of_set(set_id).await? {
                     let note = format!(
                         "The set that raised this was marked entered in error by {by_name}: {reason}. It stays open \
@@ -559,6 +566,7 @@ pub async fn entered_in_error(
                     tx.follow_correction(e.id, version, e.score, Some(&note)).await?;
                     tx.escalation_event(e.id, &actor, "set entered in error", Some(&reason))
                         .await?;
+                    tx.announce_patient(Kind::Escalation, &patient).await?;
                 }
                 Ok(())
             })
@@ -673,10 +681,12 @@ fn wait_of(state: &str) -> Wait {
 
 /// Moves escalations along the employer's cascade as time passes: each wait (for acknowledgement, then for review)
 /// that ran past its time takes a step, and a late sweep takes every step due, each dated when it fell due. Each
-/// move is audited as `system`. Returns the places of the patients of those that moved, for the open pages to be told.
-pub async fn sweep(store: &Store, routes: &Routes) -> Result<Vec<String>, StoreError> {
+/// move is audited as `system` and announced to open pages. Each step is taken by an update conditional on what was
+/// read, so that when several instances sweep at once, one takes it and the others change nothing. Returns how many
+/// moved.
+pub async fn sweep(store: &Store, routes: &Routes) -> Result<usize, StoreError> {
     let now = store.now();
-    let mut moved = Vec::new();
+    let mut moved = 0;
     for w in store.waiting().await? {
         let wait = wait_of(&w.state);
         let steps = routes.steps_due(w.level, wait, w.stage, w.notified_at, now);
@@ -688,6 +698,9 @@ pub async fn sweep(store: &Store, routes: &Routes) -> Result<Vec<String>, StoreE
             .escalation_step(w.id, (&w.state, w.level), (w.stage, w.notified_at), last)
             .await?
         {
+            // Moved meanwhile (answered, or taken by another instance's sweep): nothing to do. Rolled back now, so
+            // that the connection goes back to the pool rather than be closed.
+            tx.rollback().await?;
             continue;
         }
         let within = routes.within(w.level, wait).unwrap_or_default().num_minutes();
@@ -707,10 +720,11 @@ pub async fn sweep(store: &Store, routes: &Routes) -> Result<Vec<String>, StoreE
         }
         tx.enqueue_delivery(w.id, DeliveryEvent::Cascaded, w.level, last.0)
             .await?;
+        tx.announce(Kind::Escalation, &w.place);
         let draft = AuditDraft::permit("system", "escalation.cascade", format!("escalation:{}", w.id))
             .with_payload(&serde_json::json!({"stage": last.0, "waiting_for": waited}));
         tx.commit(draft).await?;
-        moved.push(w.place);
+        moved += 1;
     }
     Ok(moved)
 }
@@ -1191,9 +1205,11 @@ pub async fn acknowledge(
     };
     let draft = AuditDraft::permit(audit_actor, "escalation.acknowledge", target).with_payload(&payload);
     let actor = audit_actor.to_owned();
+    let place = e.place.clone();
     store
         .command(draft, move |tx| {
             Box::pin(async move {
+                tx.announce(Kind::Escalation, &place);
                 tx.move_escalation(
                     id,
                     &["open"],
@@ -1246,9 +1262,11 @@ pub async fn review(
     }
     let draft = AuditDraft::permit(audit_actor, "escalation.review", target).with_payload(&payload);
     let actor = audit_actor.to_owned();
+    let place = e.place.clone();
     store
         .command(draft, move |tx| {
             Box::pin(async move {
+                tx.announce(Kind::Escalation, &place);
                 tx.move_escalation(
                     id,
                     &["open", "acknowledged"],
@@ -1288,12 +1306,17 @@ pub async fn missed(
     if !reasons.is_empty() {
         return refuse(store, audit_actor, "vitals.missed", &target, reasons, &payload).await;
     }
-    let patient_id = facts.take_record()?.id;
+    let record = facts.take_record()?;
+    let (patient_id, place) = (record.id, record.patient.place.to_string());
     let by_id = facts.actor.id;
     let draft = AuditDraft::permit(audit_actor, "vitals.missed", target).with_payload(&payload);
     let (id, _) = store
         .command(draft, move |tx| {
-            Box::pin(async move { tx.record_missed(patient_id, by_id, &reason).await })
+            Box::pin(async move {
+                // The board and the inbox show the reason.
+                tx.announce(Kind::Escalation, &place);
+                tx.record_missed(patient_id, by_id, &reason).await
+            })
         })
         .await?;
     Ok(Outcome::Done(id))

@@ -7,6 +7,7 @@ use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::Username;
 use remit_domain::task::{Move, TaskStatus, next_status};
 use remit_policy::{Decision, ExamRegion, PolicyPack, Supervision};
+use remit_store::changes::Kind;
 use remit_store::task::{NewTask, TaskView};
 use remit_store::{Store, StoreError};
 use serde::Serialize;
@@ -158,8 +159,14 @@ pub async fn delegate(
         notes: d.notes.clone(),
     };
     let draft = AuditDraft::permit(audit_actor, "task.delegate", target).with_payload(d);
+    let patient = d.patient.to_string();
     let (id, _) = store
-        .command(draft, move |tx| Box::pin(async move { tx.insert_task(&new).await }))
+        .command(draft, move |tx| {
+            Box::pin(async move {
+                tx.announce_patient(Kind::Task, &patient).await?;
+                tx.insert_task(&new).await
+            })
+        })
         .await?;
     let task = store.task(id).await?;
     let warning = match &d.supervisor {
@@ -257,9 +264,13 @@ pub async fn make_move(
 
     let from: TaskStatus = task.status;
     let draft = AuditDraft::permit(audit_actor, action, target).with_payload(&payload);
+    let patient = task.patient.to_string();
     store
         .command(draft, move |tx| {
-            Box::pin(async move { tx.move_task(id, from, to, actor_id, mv, note.as_deref()).await })
+            Box::pin(async move {
+                tx.announce_patient(Kind::Task, &patient).await?;
+                tx.move_task(id, from, to, actor_id, mv, note.as_deref()).await
+            })
         })
         .await?;
     Ok(Outcome::Done(store.task(id).await?))

@@ -269,10 +269,10 @@ fn verify_sqlite(path: &std::path::Path) -> Result<AuditVerification> {
 
 /// Verifies a PostgreSQL database's chain on a connection of its own in one repeatable-read transaction (one
 /// snapshot), streaming the rows and reading their text in place.
-async fn verify_postgres(url: &str) -> Result<AuditVerification> {
+async fn verify_postgres(pool: &crate::db::PgPool) -> Result<AuditVerification> {
     use futures_util::TryStreamExt;
     use sqlx::{Connection, Executor, Row};
-    let mut conn = sqlx::PgConnection::connect(url).await.map_err(StoreError::Connect)?;
+    let mut conn = pool.connect_single().await?;
     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
     let mut verification = Verification::default();
     {
@@ -308,7 +308,7 @@ impl Store {
                     .await
                     .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
             }
-            crate::db::Db::Pg(_) => verify_postgres(&self.url).await,
+            crate::db::Db::Pg(pool) => verify_postgres(pool).await,
         }
     }
 

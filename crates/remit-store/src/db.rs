@@ -352,7 +352,7 @@ pub(crate) enum Db {
 /// back only when it ended normally: one whose work failed or was cancelled part-way is closed instead (the server
 /// then ends whatever it was doing), so a connection in the pool is always idle and outside any transaction.
 pub(crate) struct PgPool {
-    options: PgConnectOptions,
+    hosts: Hosts,
     /// Idle connections: each with when it went idle and when it was opened.
     idle: Mutex<Vec<(PgConnection, std::time::Instant, std::time::Instant)>>,
     /// One permit a connection: bounds how many are open.
@@ -397,9 +397,8 @@ impl PgPool {
 
     /// A pool that opens its first connection when it is first used.
     pub(crate) fn lazy(url: &str, limits: PgLimits) -> Result<Arc<Self>> {
-        let options: PgConnectOptions = url.parse().map_err(StoreError::Connect)?;
         Ok(Arc::new(PgPool {
-            options,
+            hosts: Hosts::parse(url)?,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(limits.max)),
             limits,
@@ -442,12 +441,7 @@ impl PgPool {
                     // Gone while idle: try the next, or open a new one.
                     Err(_) => continue,
                 },
-                None => (
-                    PgConnection::connect_with(&self.options)
-                        .await
-                        .map_err(StoreError::Connect)?,
-                    std::time::Instant::now(),
-                ),
+                None => (self.hosts.connect().await?, std::time::Instant::now()),
             };
             return Ok(PgLease {
                 conn: Some(conn),
@@ -459,6 +453,18 @@ impl PgPool {
         }
     }
 
+    /// A connection of its own, outside the pool, to the host the pool's connections go to now.
+    pub(crate) async fn connect_single(&self) -> Result<PgConnection> {
+        self.hosts.connect().await
+    }
+
+    /// The options of the host the pool's connections go to now (checked by connecting).
+    pub(crate) async fn options(&self) -> Result<PgConnectOptions> {
+        let conn = self.hosts.connect().await?;
+        let _ = sqlx::Connection::close(conn).await;
+        Ok(self.hosts.current())
+    }
+
     /// Closes the idle connections and refuses new work.
     pub(crate) async fn close(&self) {
         self.permits.close();
@@ -466,6 +472,109 @@ impl PgPool {
         for (conn, ..) in idle {
             let _ = conn.close().await;
         }
+    }
+}
+
+/// How long one PostgreSQL host is given to accept a connection before the next is tried.
+const HOST_CONNECT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The PostgreSQL servers a URL names, tried in order (`postgres://h1:p1,h2:p2/db`, as libpq takes them), and
+/// whether a connection must be able to write (`target_session_attrs=read-write`, or `primary`): after a failover
+/// the standby promoted is found among them, and a server still in recovery (a standby) is passed over. The host
+/// that answered last is tried first.
+pub(crate) struct Hosts {
+    options: Vec<PgConnectOptions>,
+    read_write: bool,
+    current: std::sync::atomic::AtomicUsize,
+}
+
+impl Hosts {
+    pub(crate) fn parse(url: &str) -> Result<Self> {
+        let bad = |why: String| StoreError::Connect(sqlx::Error::Configuration(why.into()));
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| bad("a PostgreSQL URL starts with postgres://".into()))?;
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        let (user, hosts) = match authority.rsplit_once('@') {
+            Some((user, hosts)) => (format!("{user}@"), hosts),
+            None => (String::new(), authority),
+        };
+        let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
+        let mut read_write = false;
+        let mut kept = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("target_session_attrs", v)) => {
+                    read_write = match v {
+                        "any" => false,
+                        "read-write" | "primary" => true,
+                        other => {
+                            return Err(bad(format!(
+                                "target_session_attrs must be any, read-write or primary, not `{other}`"
+                            )));
+                        }
+                    }
+                }
+                _ => kept.push(pair),
+            }
+        }
+        let query = if kept.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", kept.join("&"))
+        };
+        let options = hosts
+            .split(',')
+            .map(|host| {
+                format!("{scheme}://{user}{host}{path}{query}")
+                    .parse::<PgConnectOptions>()
+                    .map_err(StoreError::Connect)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            options,
+            read_write,
+            current: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    fn current(&self) -> PgConnectOptions {
+        self.options[self.current.load(std::sync::atomic::Ordering::Relaxed) % self.options.len()].clone()
+    }
+
+    /// A connection to the first host, from the one that answered last, that answers (and can write, if asked).
+    async fn connect(&self) -> Result<PgConnection> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.options.len();
+        let first = self.current.load(Relaxed) % n;
+        let mut last = None;
+        for i in (0..n).map(|k| (first + k) % n) {
+            // A host that is gone without a word (its machine lost) must not hold up the next for the system's
+            // connect timeout, minutes long.
+            let attempt = tokio::time::timeout(HOST_CONNECT, PgConnection::connect_with(&self.options[i])).await;
+            match attempt.unwrap_or_else(|_| Err(sqlx::Error::PoolTimedOut)) {
+                Ok(mut conn) => {
+                    if self.read_write {
+                        let standby: std::result::Result<bool, _> = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+                            .fetch_one(&mut conn)
+                            .await;
+                        if !matches!(standby, Ok(false)) {
+                            let _ = sqlx::Connection::close(conn).await;
+                            last = Some(sqlx::Error::Configuration(
+                                "no server named in the URL accepts writes (each is a standby, or did not answer)"
+                                    .into(),
+                            ));
+                            continue;
+                        }
+                    }
+                    self.current.store(i, Relaxed);
+                    return Ok(conn);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(StoreError::Connect(last.unwrap_or(sqlx::Error::PoolClosed)))
     }
 }
 

@@ -95,14 +95,24 @@ impl WriteTx {
 }
 
 impl Store {
-    /// Deliveries due at `now`, oldest first, at most `limit`.
-    pub async fn due_deliveries(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<DueDelivery>> {
+    /// Deliveries due at `now`, oldest first, at most `limit`, claimed for this worker until `lease` has passed: each
+    /// is taken by one worker of however many instances ask at once (a row claimed meanwhile by another is no longer
+    /// due), and one whose worker died before recording its outcome is due again when its lease ends.
+    pub async fn claim_due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> Result<Vec<DueDelivery>> {
         let rows = query(
-            "SELECT id, escalation_id, event, level, stage, idempotency_key, created_at, attempts FROM delivery \
-             WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
+            "UPDATE delivery SET next_attempt_at = $3 WHERE state = 'pending' AND next_attempt_at <= $1 AND id IN \
+             (SELECT id FROM delivery WHERE state = 'pending' AND next_attempt_at <= $1 \
+              ORDER BY next_attempt_at, id LIMIT $2) \
+             RETURNING id, escalation_id, event, level, stage, idempotency_key, created_at, attempts",
         )
         .bind(format_instant(now))
         .bind(limit)
+        .bind(format_instant(now + lease))
         .fetch_all(self.pool())
         .await?;
         rows.iter()

@@ -13,6 +13,7 @@
 mod kept;
 pub mod adt;
 mod audit;
+pub mod changes;
 pub mod competency;
 pub mod credentials;
 mod db;
@@ -83,6 +84,8 @@ pub struct Store {
     records: Arc<patient::Records>,
     /// Set on a view of the store for a principal it kept and nobody has confirmed yet (see [`Store::under`]).
     under: Option<Versions>,
+    /// What this process's commits announced, and what its follower heard from others (see `changes`).
+    changes: Arc<changes::Changes>,
 }
 
 impl Store {
@@ -118,7 +121,8 @@ impl Store {
             Backend::Sqlite => None,
             Backend::Postgres => Some(writer::Gather::POSTGRES),
         };
-        let writer = writer::Writer::start(db.clone(), &url, clock.clone(), gather);
+        let changes = Arc::new(changes::Changes::default());
+        let writer = writer::Writer::start(db.clone(), &url, clock.clone(), gather, changes.clone());
         Ok(Self {
             db,
             url: url.into(),
@@ -127,6 +131,7 @@ impl Store {
             profiles: Arc::default(),
             records: Arc::default(),
             under: None,
+            changes,
         })
     }
 
@@ -150,18 +155,72 @@ impl Store {
         On::Store(self)
     }
 
-    /// Applies the migrations of this backend's dialect that have not been applied yet.
+    /// Applies the migrations of this backend's dialect that have not been applied yet. On PostgreSQL the
+    /// migrator holds an advisory lock while it runs, so that instances starting together apply each migration once.
     pub async fn migrate(&self) -> Result<()> {
-        let migrator = migrator(self.backend());
+        let known = migrator(self.backend());
+        // Migrations applied by a newer build are passed over, not refused: during a rolling upgrade an instance of
+        // the build before must be able to start again (a migration only adds; see `Migrations::ready`).
+        let migrator = &Migrator {
+            migrations: known.migrations.clone(),
+            ignore_missing: true,
+            locking: known.locking,
+            no_tx: known.no_tx,
+            table_name: known.table_name.clone(),
+            create_schemas: known.create_schemas.clone(),
+        };
         // On a connection of its own (sqlx's: its migrator keeps the table of applied migrations).
-        let pool = AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(&self.url)
-            .await
-            .map_err(StoreError::Connect)?;
-        let ran = migrator.run(&pool).await;
-        pool.close().await;
+        let ran = match &self.db {
+            Db::Lite(lite) => {
+                // sqlx takes no lock on SQLite: processes starting together on one file take turns by a lock file
+                // beside it (held until the migrator is done).
+                let _turn = migration_turn(lite.path()).await?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&self.url)
+                    .await
+                    .map_err(StoreError::Connect)?;
+                let ran = migrator.run(&pool).await;
+                pool.close().await;
+                ran
+            }
+            Db::Pg(pg) => {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(pg.options().await?)
+                    .await
+                    .map_err(StoreError::Connect)?;
+                let ran = migrator.run(&pool).await;
+                pool.close().await;
+                ran
+            }
+        };
         ran.map_err(|e| StoreError::Migrate(e.to_string()))
+    }
+
+    /// The migrations applied to the database, beside those this build knows: what readiness reports.
+    pub async fn migrations(&self) -> Result<Migrations> {
+        let known: Vec<i64> = migrator(self.backend()).iter().map(|m| m.version).collect();
+        let applied = query("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(self.pool())
+            .await;
+        let applied = match applied {
+            Ok(rows) => rows,
+            // Not migrated at all (the table is not there), if the database answers.
+            Err(e) => match self.ping().await {
+                Ok(()) => Vec::new(),
+                Err(_) => return Err(e),
+            },
+        }
+        .iter()
+        .map(|r| r.get::<i64>("version"))
+        .collect::<Result<Vec<_>>>()?;
+        Ok(Migrations {
+            missing: known.iter().filter(|v| !applied.contains(v)).copied().collect(),
+            unknown: applied.iter().filter(|v| !known.contains(v)).copied().collect(),
+            latest: applied.last().copied(),
+            known: known.len(),
+        })
     }
 
     /// Checks that the database answers.
@@ -180,7 +239,7 @@ impl Store {
     /// Begins a command. On SQLite the write lock is taken at once (`BEGIN IMMEDIATE`), so a command never fails
     /// half-way for want of it; on PostgreSQL the audit chain's head (see `WriteTx::begin`).
     pub async fn begin(&self) -> Result<WriteTx> {
-        WriteTx::begin(&self.db, self.clock.as_ref(), Waits::Blocking).await
+        WriteTx::begin(&self.db, self.clock.as_ref(), Waits::Blocking, &self.changes).await
     }
 
     /// This store, for commands decided on what it kept under `under` without asking the database (a bearer
@@ -241,6 +300,9 @@ pub struct WriteTx {
     versions: Versions,
     /// On SQLite, where taking the write lock and syncing the commit may wait.
     waits: Waits,
+    /// What the transaction's commands announced (see `changes`), and where it is told once committed.
+    announced: Vec<changes::Change>,
+    changes: Arc<changes::Changes>,
 }
 
 /// Where an SQLite transaction may wait for the write lock and for its commit's sync.
@@ -258,7 +320,12 @@ impl WriteTx {
     /// savepoint, since rolling one back would let it go). Every write transaction takes the head first: a change to
     /// the staff or patient tables also takes a version counter's row (see `kept`), and one transaction holding that
     /// row while waiting for the head, with another holding the head and waiting for the row, would deadlock.
-    pub(crate) async fn begin(db: &Db, clock: &dyn Clock, waits: Waits) -> Result<Self> {
+    pub(crate) async fn begin(
+        db: &Db,
+        clock: &dyn Clock,
+        waits: Waits,
+        changes: &Arc<changes::Changes>,
+    ) -> Result<Self> {
         let conn = match db {
             Db::Lite(pool) => {
                 let pool = pool.clone();
@@ -283,6 +350,8 @@ impl WriteTx {
                 records: 0,
             },
             waits,
+            announced: Vec::new(),
+            changes: changes.clone(),
         };
         let (head, versions) = audit::Head::take(&mut tx).await?;
         tx.head = Some(head);
@@ -301,11 +370,14 @@ impl WriteTx {
         }
     }
 
-    /// Writes the audit head back and commits.
+    /// Writes the audit head back, sends what was announced, commits, and tells this process's subscribers.
     pub(crate) async fn finish(mut self) -> Result<()> {
         if let Some(head) = self.head.take() {
             head.store(&mut self).await?;
         }
+        self.send_announced().await?;
+        let mut announced = std::mem::take(&mut self.announced);
+        let changes = self.changes.clone();
         match (self.conn, self.waits) {
             (TxConn::Lite(tx), Waits::Here) => tx.commit(),
             (TxConn::Lite(tx), Waits::Blocking) => blocking(move || tx.commit()).await,
@@ -314,12 +386,14 @@ impl WriteTx {
                 lease.keep();
                 Ok(())
             }
-        }
+        }?;
+        announced.drain(..).for_each(|c| changes.publish(c));
+        Ok(())
     }
 
     /// Rolls back now. (Dropped, a transaction also rolls back, but on PostgreSQL only once its connection is next
     /// used: until then it holds its locks.)
-    pub(crate) async fn rollback(self) -> Result<()> {
+    pub async fn rollback(self) -> Result<()> {
         match (self.conn, self.waits) {
             (TxConn::Lite(tx), Waits::Here) => {
                 drop(tx);
@@ -368,10 +442,35 @@ impl WriteTx {
 }
 
 /// Runs `f` on a blocking thread.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|_| StoreError::Commit("the database thread stopped".into()))?
+}
+
+/// The turn to migrate an SQLite file: an exclusive lock on `FILE-migrate` beside it, waited for on a blocking
+/// thread and released when the returned file is dropped. (Not the database file itself: closing another descriptor
+/// of it would release SQLite's own locks in this process.)
+async fn migration_turn(db: &std::path::Path) -> Result<Option<std::fs::File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if db.as_os_str().is_empty() || db.to_str() == Some(":memory:") {
+        return Ok(None);
+    }
+    let mut name = db.as_os_str().to_owned();
+    name.push("-migrate");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&name)
+        .map_err(|e| StoreError::Migrate(format!("cannot open the migration lock {}: {e}", name.display())))?;
+    blocking(move || {
+        file.lock()
+            .map_err(|e| StoreError::Migrate(format!("cannot take the migration lock: {e}")))?;
+        Ok(Some(file))
+    })
+    .await
 }
 
 /// Creates a new SQLite file readable and writable by its owner only (it holds patient data); SQLite gives its
@@ -390,6 +489,27 @@ fn create_private(path: &std::path::Path) -> std::io::Result<()> {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// The migrations a database has, beside those this build knows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Migrations {
+    /// The number of the latest applied (`NNNN` of its file), if any.
+    pub latest: Option<i64>,
+    /// How many this build knows.
+    pub known: usize,
+    /// Known to this build and not applied: the database is behind it.
+    pub missing: Vec<i64>,
+    /// Applied and unknown to this build: the database is ahead of it (a newer build migrated it).
+    pub unknown: Vec<i64>,
+}
+
+impl Migrations {
+    /// Whether this build can serve the database: every migration it knows is applied. (One applied that it does
+    /// not know came from a newer build, which adds and never takes away: a rolling upgrade serves on.)
+    pub fn ready(&self) -> bool {
+        self.missing.is_empty()
     }
 }
 

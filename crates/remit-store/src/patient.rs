@@ -177,6 +177,8 @@ impl WriteTx {
     /// Adds a patient, in their place from now (an inpatient stay begins).
     pub async fn insert_patient(&mut self, p: &Patient) -> Result<i64> {
         let id = self.insert_patient_row(p).await?;
+        // On the place's board from now.
+        self.announce(crate::changes::Kind::Board, p.place.as_str());
         self.begin_stay(id, StayClass::Inpatient, &p.place, p.bed.as_deref(), None)
             .await?;
         Ok(id)

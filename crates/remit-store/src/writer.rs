@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use remit_domain::time::Clock;
 
+use crate::changes::Changes;
 use crate::db::{Db, PgPool};
 use crate::{Result, StoreError, Versions, Waits, WriteTx};
 
@@ -53,14 +54,20 @@ impl Writer {
     /// Starts the writer thread (on PostgreSQL, connecting to `url` for itself), gathering commands into a commit as
     /// `gather` says (without, each commit holds what was waiting when it began). It ends when the last `Writer` is
     /// dropped.
-    pub(crate) fn start(db: Db, url: &str, clock: Arc<dyn Clock>, gather: Option<Gather>) -> Self {
+    pub(crate) fn start(
+        db: Db,
+        url: &str,
+        clock: Arc<dyn Clock>,
+        gather: Option<Gather>,
+        changes: Arc<Changes>,
+    ) -> Self {
         let (queue, jobs) = mpsc::unbounded_channel();
         let spawned = match db {
             Db::Lite(_) => {
                 let runtime = tokio::runtime::Handle::current();
                 std::thread::Builder::new().name("remit-writer".into()).spawn(move || {
                     let _entered = runtime.enter();
-                    futures_executor::block_on(run(db, Waits::Here, clock, gather, jobs));
+                    futures_executor::block_on(run(db, Waits::Here, clock, gather, changes, jobs));
                 })
             }
             Db::Pg(_) => {
@@ -77,7 +84,7 @@ impl Writer {
                             Ok(pool) => pool,
                             Err(e) => return tracing::error!(error = %e, "the database writer cannot connect"),
                         };
-                        run(Db::Pg(pool.clone()), Waits::Blocking, clock, gather, jobs).await;
+                        run(Db::Pg(pool.clone()), Waits::Blocking, clock, gather, changes, jobs).await;
                         pool.close().await;
                     });
                 })
@@ -171,6 +178,7 @@ where
     if guarded {
         tx.statement("SAVEPOINT command").await?;
     }
+    let announced = tx.announced_len();
     let done = match work(tx).await {
         Ok(value) => tx.append(draft.clone()).await.map(|entry| (value, entry)),
         Err(e) => Err(e),
@@ -181,6 +189,7 @@ where
         Err(e) => {
             // The most recent savepoint of that name is this command's own.
             tx.statement("ROLLBACK TO SAVEPOINT command").await?;
+            tx.unannounce_after(announced);
             if let StoreError::Conflict(reason) = &e {
                 tx.append(draft.refused(vec![reason.clone()])).await?;
             }
@@ -215,6 +224,7 @@ async fn run(
     waits: Waits,
     clock: Arc<dyn Clock>,
     gather: Option<Gather>,
+    changes: Arc<Changes>,
     mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
@@ -233,7 +243,7 @@ async fn run(
             }
         }
         together = batch.len() > 1;
-        let committed = commit_batch(&db, waits, clock.as_ref(), &mut batch).await;
+        let committed = commit_batch(&db, waits, clock.as_ref(), &changes, &mut batch).await;
         if let Err(e) = &committed {
             tracing::error!(error = %e, commands = batch.len(), "a group commit failed");
         }
@@ -249,11 +259,12 @@ async fn commit_batch(
     db: &Db,
     waits: Waits,
     clock: &dyn Clock,
+    changes: &Arc<Changes>,
     batch: &mut Vec<Box<dyn Job>>,
 ) -> std::result::Result<(), String> {
     let mut guarded = false;
     'run: loop {
-        let mut tx = WriteTx::begin(db, clock, waits)
+        let mut tx = WriteTx::begin(db, clock, waits, changes)
             .await
             .map_err(|e| format!("could not begin a write transaction: {e}"))?;
         let mut i = 0;
@@ -328,7 +339,7 @@ mod tests {
             within: Duration::from_secs(5),
             enough: 4,
         };
-        let writer = Writer::start(store.db.clone(), &url, clock, Some(gather));
+        let writer = Writer::start(store.db.clone(), &url, clock, Some(gather), store.changes.clone());
 
         // Commands sent at once until the last commit holds more than one (the writer may take any alone; the
         // three are queued in order, so the second and third sharing one means the last held both).

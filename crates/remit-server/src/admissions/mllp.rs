@@ -133,9 +133,6 @@ async fn connection(mut stream: TcpStream, state: &AppState, feed: &Feed) -> std
             outcome.problem,
         )
         .await?;
-        for place in &outcome.places {
-            state.events.board_changed(place.as_str());
-        }
     }
 }
 

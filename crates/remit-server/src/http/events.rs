@@ -1,61 +1,46 @@
-//! News for open pages: escalations raised, acknowledged, reviewed or moved along their cascade, announced with the
-//! place of the patient, and the count of each person's open streams.
+//! News for open pages: the changes the store announces (this process's commits, and what its follower hears from
+//! the other processes on the same database), passed to the server-sent event streams of ward boards and inboxes, and
+//! the count of each person's open streams. While the server stops, streams end with a hint to reconnect soon.
 
 use std::sync::Arc;
 
-/// News for open pages: each escalation raised, acknowledged, reviewed or moved along its cascade is announced with
-/// the place of its patient, and the server-sent event streams of ward boards and inboxes pass on to each reader only
-/// the announcements of places they may see.
+pub use remit_store::changes::{Change, Kind};
+
+/// News for open pages: each stream passes on to its reader only the announcements of places they may see.
 pub struct Events {
-    tx: tokio::sync::broadcast::Sender<Change>,
-    seq: std::sync::atomic::AtomicU64,
+    changes: Arc<remit_store::changes::Changes>,
     /// Open streams per person (staff id), held to [`Config::max_streams_per_person`].
     open: std::sync::Mutex<std::collections::HashMap<i64, usize>>,
-}
-
-/// One announcement: its number, and the place it is about.
-#[derive(Debug, Clone)]
-pub struct Change {
-    pub seq: u64,
-    pub place: Arc<str>,
-}
-
-impl Default for Events {
-    fn default() -> Self {
-        Self {
-            tx: tokio::sync::broadcast::channel(64).0,
-            seq: std::sync::atomic::AtomicU64::new(0),
-            open: std::sync::Mutex::default(),
-        }
-    }
+    /// Set when the server begins to stop: streams end, telling browsers to reconnect (to another instance).
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Events {
-    /// Tells subscribers that an escalation of a patient in `place` changed.
-    pub fn escalation_raised(&self, place: &str) {
-        self.board_changed(place);
-    }
-
-    /// Tells subscribers that the board of `place` changed (a patient came, left or was corrected).
-    pub fn board_changed(&self, place: &str) {
-        let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        // No subscriber is not an error.
-        let _ = self.tx.send(Change {
-            seq,
-            place: Arc::from(place),
-        });
+    pub fn new(changes: Arc<remit_store::changes::Changes>) -> Self {
+        Self {
+            changes,
+            open: std::sync::Mutex::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
+        }
     }
 
     /// Tells open streams to check at once that their readers' credentials still stand (a sign-out here).
     pub fn credentials_changed(&self) {
-        let _ = self.tx.send(Change {
-            seq: 0,
-            place: Arc::from(""),
-        });
+        self.changes.publish(Change::new(Kind::Credentials, ""));
     }
 
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
-        self.tx.subscribe()
+        self.changes.subscribe()
+    }
+
+    /// Ends every open stream (the server is stopping).
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Resolves when the server begins to stop.
+    pub fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stopping.subscribe()
     }
 
     /// Holds one of `staff`'s stream places, if fewer than `max` are open; the place is given back when the guard

@@ -19,6 +19,8 @@ const REQUESTS: &str = "remit_http_requests_total";
 const LATENCY: &str = "remit_http_request_duration_seconds";
 const DELIVERIES: &str = "remit_escalation_deliveries_total";
 const ADT: &str = "remit_adt_messages_total";
+const FOLLOWING: &str = "remit_changes_following";
+const RESUMED: &str = "remit_changes_resumed_total";
 
 /// The server's metrics: a Prometheus recorder of its own (not the process's global one, so that each application
 /// counts only its own requests), and the handle that renders it.
@@ -49,6 +51,15 @@ impl Default for Metrics {
                 ADT,
                 "HL7 v2 ADT messages from the patient administration system, by acknowledgement (AA, AE, AR)."
             );
+            metrics::describe_gauge!(
+                FOLLOWING,
+                "1 while this instance hears the changes other instances (and the command line) make; 0 while it has \
+                 lost them and its open pages may go stale."
+            );
+            metrics::describe_counter!(
+                RESUMED,
+                "Times this instance heard other instances' changes again after losing them (open pages read again)."
+            );
         });
         Self { recorder, handle }
     }
@@ -74,6 +85,22 @@ impl Metrics {
     pub fn adt(&self, ack: &'static str) {
         metrics::with_local_recorder(&self.recorder, || {
             metrics::counter!(ADT, "ack" => ack).increment(1);
+        });
+    }
+
+    /// Whether this instance hears the changes of the other processes on its database.
+    pub fn following(&self, yes: bool) {
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::gauge!(FOLLOWING).set(if yes { 1.0 } else { 0.0 });
+            // Shown from the start, at 0, for alert rules.
+            metrics::counter!(RESUMED).increment(0);
+        });
+    }
+
+    /// The follower found its way again.
+    pub fn resumed(&self) {
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::counter!(RESUMED).increment(1);
         });
     }
 

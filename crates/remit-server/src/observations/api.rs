@@ -166,9 +166,6 @@ pub(crate) async fn record_set(
         )
         .await?,
     )?;
-    if let Some(e) = &out.escalation {
-        state.events.escalation_raised(&e.place);
-    }
     Ok((StatusCode::CREATED, Json(out)))
 }
 
@@ -254,9 +251,6 @@ pub(crate) async fn amend_set(
         reason: body.reason,
     };
     let out = done(obs::amend(&state.store, &state.pack, &a, &actor.audit_name()).await?)?;
-    if let Some(e) = &out.escalation {
-        state.events.escalation_raised(&e.place);
-    }
     Ok((StatusCode::CREATED, Json(out)))
 }
 
@@ -334,7 +328,6 @@ pub(crate) async fn missed(
     let nhs = record.patient.nhs_number;
     let by = actor.profile.staff.username.clone();
     done(obs::missed(&state.store, &state.pack, &nhs, &by, &body.reason, &actor.audit_name()).await?)?;
-    state.events.escalation_raised(record.patient.place.as_str());
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({"patient": nhs, "reason": body.reason.trim(), "recorded_by": by})),
@@ -497,7 +490,6 @@ pub(crate) async fn acknowledge(
 ) -> Result<Json<EscalationNotice>, AppError> {
     let by = actor.profile.staff.username.clone();
     let out = done(obs::acknowledge(&state.store, &state.pack, id, &by, &actor.audit_name()).await?)?;
-    state.events.escalation_raised(&out.escalation.place);
     Ok(Json(out))
 }
 
@@ -515,7 +507,6 @@ pub(crate) async fn review(
 ) -> Result<Json<EscalationNotice>, AppError> {
     let by = actor.profile.staff.username.clone();
     let out = done(obs::review(&state.store, &state.pack, id, &by, &body.note, &actor.audit_name()).await?)?;
-    state.events.escalation_raised(&out.escalation.place);
     Ok(Json(out))
 }
 

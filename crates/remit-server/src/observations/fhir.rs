@@ -50,12 +50,7 @@ async fn record(
     .await?
     {
         Outcome::Refused(reasons) => Err(FhirError::forbidden(reasons)),
-        Outcome::Done(done) => {
-            if let Some(e) = &done.escalation {
-                state.events.escalation_raised(&e.place);
-            }
-            Ok(done)
-        }
+        Outcome::Done(done) => Ok(done),
     }
 }
 

@@ -7,9 +7,16 @@ use crate::http::error::AppError;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use remit_store::changes::Kind;
 use std::convert::Infallible;
 
-/// Server-sent events: `escalation` whenever an escalation is raised, acknowledged or reviewed.
+/// How soon a browser reconnects when the server ends its stream to stop.
+const RECONNECT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Server-sent events: `escalation` whenever an escalation of a place the reader may see is raised, raised again,
+/// acknowledged, reviewed, cascaded or delivered; `change` whenever anything else there changed (a set, a task, a
+/// patient come or gone), or everything may have (announcements were missed). When the server stops, the stream ends
+/// with a hint to reconnect within a second (through the load balancer, to another instance).
 pub(crate) async fn events(
     State(state): State<AppState>,
     actor: Actor,
@@ -22,10 +29,14 @@ pub(crate) async fn events(
         )));
     };
     let rx = state.events.subscribe();
+    let stopping = state.events.stopping();
     let mut check = tokio::time::interval(state.config.stream_check);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let live = Live {
         rx,
+        stopping,
+        ended: false,
+        actor: None,
         check,
         state,
         headers,
@@ -45,6 +56,12 @@ pub(crate) async fn events(
 /// credential ends in this process, and every [`Config::stream_check`](crate::Config) otherwise.
 struct Live {
     rx: tokio::sync::broadcast::Receiver<crate::Change>,
+    /// Turns true when the server begins to stop.
+    stopping: tokio::sync::watch::Receiver<bool>,
+    /// The last event (the reconnect hint) was sent.
+    ended: bool,
+    /// The reader as last confirmed (at the last check or announcement passed on).
+    actor: Option<Actor>,
     check: tokio::time::Interval,
     state: AppState,
     headers: axum::http::HeaderMap,
@@ -57,26 +74,47 @@ struct Live {
 impl Live {
     async fn next(&mut self) -> Option<Event> {
         use tokio::sync::broadcast::error::RecvError;
+        if self.ended {
+            return None;
+        }
         loop {
             let change = tokio::select! {
                 c = self.rx.recv() => match c {
                     Ok(c) => Some(c),
-                    Err(RecvError::Lagged(_)) => continue,
+                    // Announcements were missed here: everything may have changed.
+                    Err(RecvError::Lagged(_)) => Some(crate::Change::new(Kind::Everything, "")),
                     Err(RecvError::Closed) => return None,
                 },
                 _ = self.check.tick() => None,
+                _ = self.stopping.wait_for(|s| *s) => {
+                    self.ended = true;
+                    return Some(Event::default().event("stopping").retry(RECONNECT).data(""));
+                }
             };
+            // News of a place the reader could not see a moment ago is passed over without asking the database
+            // (their duty is read again at every check); anything else is passed on only if their credential still
+            // stands and they may see it now.
+            if let (Some(c), Some(last)) = (&change, &self.actor)
+                && matches!(c.kind, Kind::Escalation | Kind::Set | Kind::Task | Kind::Board)
+                && !self.sees(last, &c.place)
+            {
+                continue;
+            }
             let actor = crate::http::auth::still_standing(&self.state, &self.headers)
                 .await
                 .ok()
                 .flatten()?;
-            if let Some(c) = change
-                && !c.place.is_empty()
-                && self.sees(&actor, &c.place)
-            {
-                self.told += 1;
-                return Some(Event::default().event("escalation").data(self.told.to_string()));
-            }
+            let name = match change.as_ref().map(|c| c.kind) {
+                None | Some(Kind::Credentials) => None,
+                Some(Kind::Everything) => Some("change"),
+                Some(_) if change.as_ref().is_some_and(|c| !self.sees(&actor, &c.place)) => None,
+                Some(Kind::Escalation) => Some("escalation"),
+                Some(Kind::Set | Kind::Task | Kind::Board) => Some("change"),
+            };
+            self.actor = Some(actor);
+            let Some(name) = name else { continue };
+            self.told += 1;
+            return Some(Event::default().event(name).data(self.told.to_string()));
         }
     }
 

@@ -1067,9 +1067,6 @@ pub(crate) async fn record_set(
             Ok((StatusCode::FORBIDDEN, page).into_response())
         }
         Outcome::Done(done) => {
-            if let Some(e) = &done.escalation {
-                state.events.escalation_raised(&e.place);
-            }
             let to = format!("/patients/{nhs}/observations/new?recorded={}", done.set.id);
             Ok(axum::response::Redirect::to(&to).into_response())
         }
@@ -1154,9 +1151,6 @@ pub(crate) async fn correct(
     };
     let (status, said) = match undone(obs::amend(&state.store, &state.pack, &a, &actor.audit_name()).await)? {
         Ok(done) => {
-            if let Some(e) = &done.escalation {
-                state.events.escalation_raised(&e.place);
-            }
             let to = format!("/patients/{}/observations/new?recorded={}", set.patient, done.set.id);
             return Ok(axum::response::Redirect::to(&to).into_response());
         }
@@ -1196,7 +1190,6 @@ pub(crate) async fn entered_in_error(
     .await;
     let (status, said) = match undone(o)? {
         Ok(_) => {
-            state.events.escalation_raised(record.patient.place.as_str());
             let to = format!("/patients/{}?entered_in_error={version}", set.patient);
             return Ok(axum::response::Redirect::to(&to).into_response());
         }
@@ -1229,7 +1222,6 @@ pub(crate) async fn record_missed(
     let o = obs::missed(&state.store, &state.pack, &nhs, &by, &form.reason, &actor.audit_name()).await;
     match undone(o)? {
         Ok(id) => {
-            state.events.escalation_raised(record.patient.place.as_str());
             let to = format!("/patients/{nhs}/observations/new?not_done={id}");
             Ok(axum::response::Redirect::to(&to).into_response())
         }
@@ -1411,7 +1403,6 @@ pub(crate) async fn acknowledge(
             Ok((StatusCode::FORBIDDEN, page).into_response())
         }
         Outcome::Done(n) => {
-            state.events.escalation_raised(&n.escalation.place);
             let to = format!("/inbox?acknowledged={}", n.escalation.id);
             Ok(axum::response::Redirect::to(&to).into_response())
         }
@@ -1434,7 +1425,6 @@ pub(crate) async fn review(
     let by = actor.profile.staff.username.clone();
     let reasons = match obs::review(&state.store, &state.pack, id, &by, &form.note, &actor.audit_name()).await {
         Ok(Outcome::Done(n)) => {
-            state.events.escalation_raised(&n.escalation.place);
             let to = format!("/inbox?reviewed={}", n.escalation.id);
             return Ok(axum::response::Redirect::to(&to).into_response());
         }
