@@ -22,7 +22,7 @@ crate::tests!(
     changes_reach_the_streams_of_every_instance_from_any_instance_and_the_command_line,
     each_cascade_step_is_taken_once_however_many_instances_sweep,
     health_is_ready_only_when_every_migration_is_applied_and_not_stopping,
-    instances_starting_together_apply_each_migration_once,
+    instances_starting_together_apply_each_migration_once_and_one_of_an_older_build_starts_after,
     a_stopping_instance_drains_ends_its_streams_with_a_retry_hint_and_loses_nothing,
 );
 
@@ -139,27 +139,7 @@ async fn changes_reach_the_streams_of_every_instance_from_any_instance_and_the_c
         on_one.wait_for("event: escalation", StdDuration::from_secs(2))?;
 
         // A 7 for George from the command line (another process, no server of its own) reaches both.
-        let out = db.remit(&[
-            "obs",
-            "record",
-            "--patient",
-            GEORGE,
-            "--by",
-            "alex.ap",
-            "--rr",
-            "25",
-            "--spo2",
-            "93",
-            "--sbp",
-            "105",
-            "--pulse",
-            "105",
-            "--acvpu",
-            "alert",
-            "--temp",
-            "37.5",
-        ]);
-        expect_status(&out, 0)?;
+        seven_from_the_command_line(&db, GEORGE)?;
         on_one.wait_for("event: escalation", StdDuration::from_secs(2))?;
         on_two.wait_for("event: escalation", StdDuration::from_secs(2))?;
 
@@ -333,7 +313,9 @@ async fn health_is_ready_only_when_every_migration_is_applied_and_not_stopping(d
     Ok(())
 }
 
-async fn instances_starting_together_apply_each_migration_once(db: TestDb) -> Result<()> {
+async fn instances_starting_together_apply_each_migration_once_and_one_of_an_older_build_starts_after(
+    db: TestDb,
+) -> Result<()> {
     let clock = TestClock::new();
     let mut stores = Vec::new();
     for _ in 0..3 {
@@ -356,6 +338,25 @@ async fn instances_starting_together_apply_each_migration_once(db: TestDb) -> Re
         rows == distinct && rows == m.known as i64,
         "{rows} rows, {distinct} versions"
     );
+    // A newer build migrates the database during a rolling upgrade: this build can still start against it, and
+    // stays ready, naming the migration it does not know.
+    let checksum = if db.url.starts_with("postgres") {
+        "decode('00', 'hex')"
+    } else {
+        "x'00'"
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'a newer build', TRUE, {checksum}, 0)"
+    )))
+    .execute(&mut raw)
+    .await?;
+    stores[1]
+        .migrate()
+        .await
+        .context("starting beside a newer build's database")?;
+    let m = stores[1].migrations().await?;
+    ensure!(m.ready() && m.unknown == vec![9999], "{m:?}");
     Ok(())
 }
 
@@ -382,8 +383,7 @@ async fn a_stopping_instance_drains_ends_its_streams_with_a_retry_hint_and_loses
                         return Ok(acknowledged);
                     };
                     ensure!(status == 201, "a request during the stop failed: {text}");
-                    let body: serde_json::Value = serde_json::from_str(text.split("\r\n\r\n").nth(1).context("body")?)?;
-                    acknowledged.push(body["set"]["set_id"].as_i64().context("set id")?);
+                    acknowledged.push(set_id(&text).context("a set id")?);
                 }
                 bail!("the server never stopped accepting")
             })
@@ -415,19 +415,8 @@ async fn a_stopping_instance_drains_ends_its_streams_with_a_retry_hint_and_loses
             std::thread::sleep(StdDuration::from_millis(50));
         };
         ensure!(status.success(), "{status}");
-        // Every acknowledged set is stored.
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        rt.block_on(async {
-            let store = db.store(TestClock::new()).await?;
-            for id in &acknowledged {
-                ensure!(
-                    !store.obs_history(*id).await?.is_empty(),
-                    "set {id} acknowledged and lost"
-                );
-            }
-            store.close().await;
-            anyhow::Ok(())
-        })
+        // Every acknowledged set is stored, and the audit chain verifies.
+        all_stored_and_the_chain_verifies(&db, &acknowledged)
     })
     .await?
 }
@@ -482,40 +471,9 @@ async fn a_dropped_listener_is_listening_again_and_open_pages_are_told_to_read_a
             // The open page is told at once that anything may have changed, and the instance listens again within
             // seconds.
             stream.wait_for("event: change", StdDuration::from_secs(5))?;
-            let start = Instant::now();
-            loop {
-                let (status, body) = http_get(&addr, "/health")?;
-                if status == 200 && body.contains("\"following\"") {
-                    break;
-                }
-                ensure!(
-                    start.elapsed() < StdDuration::from_secs(5),
-                    "not listening again: {body}"
-                );
-                std::thread::sleep(StdDuration::from_millis(50));
-            }
+            ready_saying(&addr, "\"following\"", StdDuration::from_secs(5))?;
             // And it hears the others again: a set recorded from the command line reaches the stream.
-            let out = db.remit(&[
-                "obs",
-                "record",
-                "--patient",
-                GEORGE,
-                "--by",
-                "alex.ap",
-                "--rr",
-                "25",
-                "--spo2",
-                "93",
-                "--sbp",
-                "105",
-                "--pulse",
-                "105",
-                "--acvpu",
-                "alert",
-                "--temp",
-                "37.5",
-            ]);
-            expect_status(&out, 0)?;
+            seven_from_the_command_line(&db, GEORGE)?;
             stream.wait_for("event: escalation", StdDuration::from_secs(2))?;
             // What an operator watches says so.
             let (status, metrics) = http(&addr, "GET", "/metrics", &admin, "")?;
@@ -567,14 +525,71 @@ fn free_port() -> Result<u16> {
 
 /// Waits until `GET /health` at `addr` answers 200.
 fn ready(addr: &str, within: StdDuration) -> Result<()> {
+    ready_saying(addr, "", within)
+}
+
+/// Waits until `GET /health` at `addr` answers 200 with `said` in its body.
+fn ready_saying(addr: &str, said: &str, within: StdDuration) -> Result<()> {
     let start = Instant::now();
     loop {
-        if matches!(http_get(addr, "/health"), Ok((200, _))) {
+        let answer = http_get(addr, "/health");
+        if matches!(&answer, Ok((200, body)) if body.contains(said)) {
             return Ok(());
         }
-        ensure!(start.elapsed() < within, "{addr} was not ready within {within:?}");
+        ensure!(
+            start.elapsed() < within,
+            "{addr} was not ready saying `{said}` within {within:?}: {answer:?}"
+        );
         std::thread::sleep(StdDuration::from_millis(50));
     }
+}
+
+/// Checks that every set in `acknowledged` is stored, and that the audit chain verifies (`remit audit verify`).
+fn all_stored_and_the_chain_verifies(db: &TestDb, acknowledged: &[i64]) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let store = db.store(TestClock::new()).await?;
+        for id in acknowledged {
+            ensure!(
+                !store.obs_history(*id).await?.is_empty(),
+                "set {id} acknowledged and lost"
+            );
+        }
+        store.close().await;
+        anyhow::Ok(())
+    })?;
+    expect_status(&db.remit(&["audit", "verify"]), 0)
+}
+
+/// The set a 201 answer to a recorded set names.
+fn set_id(answer: &str) -> Option<i64> {
+    let body: serde_json::Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1)?).ok()?;
+    body["set"]["set_id"].as_i64()
+}
+
+/// Records a 7 for `patient` by Alex from the command line: another process, with no server of its own.
+fn seven_from_the_command_line(db: &TestDb, patient: &str) -> Result<()> {
+    let out = db.remit(&[
+        "obs",
+        "record",
+        "--patient",
+        patient,
+        "--by",
+        "alex.ap",
+        "--rr",
+        "25",
+        "--spo2",
+        "93",
+        "--sbp",
+        "105",
+        "--pulse",
+        "105",
+        "--acvpu",
+        "alert",
+        "--temp",
+        "37.5",
+    ]);
+    expect_status(&out, 0)
 }
 
 /// Whether the clients' failures are allowed now (an instance was killed) or not (a graceful restart).
@@ -628,11 +643,7 @@ async fn a_rolling_restart_behind_haproxy_loses_nothing_and_a_killed_instance_is
                             let path = format!("/api/patients/{}/observations", patients[n % 3]);
                             match http(&lb, "POST", &path, &alex, SEVEN) {
                                 Ok((201, text)) => {
-                                    let id = text
-                                        .split("\r\n\r\n")
-                                        .nth(1)
-                                        .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
-                                        .and_then(|v| v["set"]["set_id"].as_i64());
+                                    let id = set_id(&text);
                                     match id {
                                         Some(id) => load.acknowledged.lock().expect("lock").push(id),
                                         None => load
@@ -700,19 +711,7 @@ async fn a_rolling_restart_behind_haproxy_loses_nothing_and_a_killed_instance_is
             );
             // Every acknowledged set is stored, and the audit chain verifies.
             let acknowledged = load.acknowledged.lock().expect("lock").clone();
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            rt.block_on(async {
-                let store = db.store(TestClock::new()).await?;
-                for id in &acknowledged {
-                    ensure!(
-                        !store.obs_history(*id).await?.is_empty(),
-                        "set {id} acknowledged and lost"
-                    );
-                }
-                store.close().await;
-                anyhow::Ok(())
-            })?;
-            expect_status(&db.remit(&["audit", "verify"]), 0)
+            all_stored_and_the_chain_verifies(&db, &acknowledged)
         })();
         let _ = haproxy.kill();
         let _ = haproxy.wait();
@@ -883,11 +882,7 @@ async fn remit_carries_on_against_a_promoted_standby_with_every_acknowledged_set
                             n += 4;
                             let path = format!("/api/patients/{}/observations", patients[n % 3]);
                             let id = match http(&addr, "POST", &path, &alex, SEVEN) {
-                                Ok((201, text)) => text
-                                    .split("\r\n\r\n")
-                                    .nth(1)
-                                    .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
-                                    .and_then(|v| v["set"]["set_id"].as_i64()),
+                                Ok((201, text)) => set_id(&text),
                                 _ => None,
                             };
                             match id {
@@ -920,18 +915,7 @@ async fn remit_carries_on_against_a_promoted_standby_with_every_acknowledged_set
                 c.join().map_err(|_| anyhow::anyhow!("a client panicked"))?;
             }
             // It listens for other instances' changes on the new primary too, and says it is ready.
-            let start = Instant::now();
-            loop {
-                let (status, body) = http_get(&addr, "/health")?;
-                if status == 200 && body.contains("\"following\"") {
-                    break;
-                }
-                ensure!(
-                    start.elapsed() < StdDuration::from_secs(15),
-                    "not ready after the failover: {body}"
-                );
-                std::thread::sleep(StdDuration::from_millis(100));
-            }
+            ready_saying(&addr, "\"following\"", StdDuration::from_secs(15))?;
             let acknowledged = load.acknowledged.lock().expect("lock").clone();
             ensure!(before > 10, "too little load before the failover: {before}");
             eprintln!(
@@ -942,19 +926,7 @@ async fn remit_carries_on_against_a_promoted_standby_with_every_acknowledged_set
                 start.elapsed()
             );
             // Every acknowledged set is on the new primary, and the audit chain verifies there.
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            rt.block_on(async {
-                let store = db.store(TestClock::new()).await?;
-                for id in &acknowledged {
-                    ensure!(
-                        !store.obs_history(*id).await?.is_empty(),
-                        "set {id} acknowledged and lost"
-                    );
-                }
-                store.close().await;
-                anyhow::Ok(())
-            })?;
-            expect_status(&db.remit(&["audit", "verify"]), 0)
+            all_stored_and_the_chain_verifies(&db, &acknowledged)
         })();
         let _ = server.kill();
         let _ = server.wait();

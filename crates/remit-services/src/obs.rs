@@ -1313,7 +1313,7 @@ pub async fn missed(
     let (id, _) = store
         .command(draft, move |tx| {
             Box::pin(async move {
-                // The board and the inbox show the reason.
+                // The board shows the reason.
                 tx.announce(Kind::Escalation, &place);
                 tx.record_missed(patient_id, by_id, &reason).await
             })
