@@ -131,12 +131,14 @@ pub async fn serve(
     // Then no new connections; event streams end with a hint to reconnect (elsewhere), and the requests in flight get
     // a moment to finish.
     drop(listener);
+    tracing::info!("stopping: no longer accepting; finishing what is in flight");
     events.stop();
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
         tracing::info!("connections still open at shutdown were closed");
     }
     upkeep.abort();
     follower.abort();
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -298,7 +298,12 @@ impl Follower {
     }
 
     async fn next_pg(&mut self, pool: &Arc<PgPool>) -> Result<Vec<Change>> {
-        let lost = |why: &str| StoreError::Connect(sqlx::Error::Protocol(why.into()));
+        let lost = |why: &str| {
+            StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                why.to_owned(),
+            )))
+        };
         let listener = match &mut self.listening {
             Some(l) => l,
             None => {
