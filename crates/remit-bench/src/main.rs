@@ -454,6 +454,10 @@ async fn main() -> Result<()> {
         args.boards_per_20 + args.charts_per_20 <= 20,
         "boards and charts are out of 20 requests"
     );
+    ensure!(
+        !args.rolling || args.instances.is_some_and(|n| n >= 2),
+        "--rolling restarts each instance in turn: it needs --instances 2 or more"
+    );
     let remit = match &args.remit {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("remit"),
