@@ -587,6 +587,52 @@ async fn diagnoses_and_prescriptions_only_within_scope(db: TestDb) -> Result<()>
         "{}",
         res.body
     );
+    // A dose only in words (which FHIR allows): the assistant practitioner is told first that they may not prescribe
+    // at all, with the reasons; the prescriber, what remit needs instead.
+    let mut words = medication.clone();
+    words["dosageInstruction"] = json!([{"text": "500 mg by mouth three times a day"}]);
+    let before = app.store.audit_log(1).await?[0].seq;
+    let res = post_fhir(&app, "/fhir/MedicationRequest", &alex, &words).await?;
+    ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.body);
+    conforms(&res.json()?)?;
+    let refused = app.store.audit_log(1).await?;
+    ensure!(
+        refused[0].seq > before
+            && refused[0].decision == remit_domain::audit::Decision::Deny
+            && refused[0].action == "medicines.prescribe",
+        "the refusal is audited: {refused:?}"
+    );
+    let res = post_fhir(
+        &app,
+        "/fhir/MedicationRequest",
+        &app.token_for("maria.acp").await?,
+        &words,
+    )
+    .await?;
+    ensure!(
+        res.status == StatusCode::UNPROCESSABLE_ENTITY
+            && res.body.contains("dosageInstruction[0].doseAndRate")
+            && res.body.contains("cannot be checked")
+            && res.body.contains("doseQuantity"),
+        "{}",
+        res.body
+    );
+    // The JSON API alike: a dose remit cannot read, from someone who may not prescribe, is refused first.
+    let lots = json!({"medicine": "Amoxicillin", "dose": "lots", "route": "oral", "frequency": "three times a day"});
+    let path = format!("/api/patients/{DAVID}/prescriptions");
+    let res = app.post_json(&path, &alex, &lots).await?;
+    ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.body);
+    let res = app.post_json(&path, &app.token_for("maria.acp").await?, &lots).await?;
+    ensure!(
+        res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("dose"),
+        "{}",
+        res.body
+    );
+    // A diagnosis from someone who may not diagnose, with a body remit could not take either: refused first.
+    let mut empty = condition.clone();
+    empty.as_object_mut().unwrap().remove("code");
+    let res = post_fhir(&app, "/fhir/Condition", &alex, &empty).await?;
+    ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.body);
     let mut bad = condition.clone();
     bad["severity2"] = json!("x");
     let res = post_fhir(&app, "/fhir/Condition", &app.token_for("dr.okafor").await?, &bad).await?;

@@ -18,6 +18,12 @@ fn err(code: &'static str, at: &str, msg: impl Into<String>) -> Issue {
     Issue::new(code, msg).at(at.to_owned())
 }
 
+/// The patient a resource is about, if its `subject` can be read at all: asked before its content is judged (see
+/// the server's clinical routes), so that a refusal comes before a complaint about the content.
+pub fn subject_if_readable(v: &Json<'_>) -> Option<NhsNumber> {
+    subject_of(v, "subject").ok()
+}
+
 fn subject_of(v: &Json<'_>, at: &str) -> Result<NhsNumber, Issue> {
     let s = v.get("subject").ok_or_else(|| err("required", at, "is required"))?;
     let raw = if let Some(r) = s.get("reference").and_then(Json::as_str) {
@@ -232,11 +238,15 @@ pub fn medication_request_from_fhir(v: &Json<'_>) -> Result<(NhsNumber, String, 
         .pointer("/dosageInstruction/0")
         .ok_or_else(|| err("required", at, "give the dose, route and frequency"))?;
     let q = d.pointer("/doseAndRate/0/doseQuantity").ok_or_else(|| {
-        err(
-            "required",
-            &format!("{at}.doseAndRate"),
-            "give the dose as a doseQuantity",
-        )
+        let why = if d.get("text").is_some() {
+            // Allowed by FHIR, but a dose in words cannot be checked against the medicine's limits.
+            "a dose given only as text (dosageInstruction.text) cannot be checked: give it as \
+             doseAndRate[0].doseQuantity, with a value and a unit (such as 500 mg), and the route and frequency as \
+             route.text and timing.code.text"
+        } else {
+            "give the dose as a doseQuantity"
+        };
+        err("required", &format!("{at}.doseAndRate"), why)
     })?;
     let dose = format!(
         "{} {}",

@@ -465,7 +465,7 @@ pub async fn diagnose(
         pack,
         patient,
         by,
-        "clinical.diagnose",
+        Clinical::Diagnosis.action(),
         d,
         audit_actor,
         |tx, p, b, d| Box::pin(async move { tx.insert_diagnosis(p, b, &d).await }),
@@ -487,10 +487,55 @@ pub async fn prescribe(
         pack,
         patient,
         by,
-        "medicines.prescribe",
+        Clinical::Prescription.action(),
         p,
         audit_actor,
         |tx, pid, b, p| Box::pin(async move { tx.insert_prescription(pid, b, &p).await }),
+    )
+    .await
+}
+
+/// A clinical decision a person asks to record: a diagnosis or a prescription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clinical {
+    Diagnosis,
+    Prescription,
+}
+
+impl Clinical {
+    fn action(self) -> &'static str {
+        match self {
+            Clinical::Diagnosis => "clinical.diagnose",
+            Clinical::Prescription => "medicines.prescribe",
+        }
+    }
+}
+
+/// Asks whether `by` may make this clinical decision for `patient` at all, before what they sent is judged: someone
+/// the policy refuses whatever they wrote (an assistant practitioner prescribing) is told that, with every reason
+/// (audited), rather than what is wrong with their dose. `Done`: they may, and their content is judged next (and the
+/// decision asked again when it is recorded).
+pub async fn refused_whatever_the_content(
+    store: &Store,
+    pack: &PolicyPack,
+    patient: &NhsNumber,
+    by: &Username,
+    what: Clinical,
+    audit_actor: &str,
+) -> Result<Outcome<()>, StoreError> {
+    let action = what.action();
+    let d = scope::check(store, pack, &ask_about(by, action, patient, None)?).await?;
+    if d.permitted() {
+        return Ok(Outcome::Done(()));
+    }
+    let payload = serde_json::json!({"content": "not read: refused whatever it said"});
+    refuse(
+        store,
+        audit_actor,
+        action,
+        &format!("patient:{patient}"),
+        d.reasons,
+        &payload,
     )
     .await
 }

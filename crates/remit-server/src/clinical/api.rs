@@ -35,8 +35,11 @@ pub(crate) async fn diagnose(
     ApiJson(b): ApiJson<DiagnoseBody>,
 ) -> Result<Response, AppError> {
     let nhs = record.patient.nhs_number;
-    let d = Diagnosis::parse(&b.diagnosis, b.code.as_deref())?;
     let by = actor.profile.staff.username.clone();
+    // Who may act is decided before what they sent is judged.
+    let (store, pack, who) = (&state.store, &state.pack, actor.audit_name());
+    done(imaging::refused_whatever_the_content(store, pack, &nhs, &by, imaging::Clinical::Diagnosis, &who).await?)?;
+    let d = Diagnosis::parse(&b.diagnosis, b.code.as_deref())?;
     let out = done(imaging::diagnose(&state.store, &state.pack, &nhs, &by, &d, &actor.audit_name()).await?)?;
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
@@ -63,8 +66,11 @@ pub(crate) async fn prescribe(
     ApiJson(b): ApiJson<PrescribeBody>,
 ) -> Result<Response, AppError> {
     let nhs = record.patient.nhs_number;
-    let p = Prescription::parse(&b.medicine, &b.dose, &b.route, &b.frequency)?;
     let by = actor.profile.staff.username.clone();
+    // Who may act is decided before what they sent is judged.
+    let (store, pack, who) = (&state.store, &state.pack, actor.audit_name());
+    done(imaging::refused_whatever_the_content(store, pack, &nhs, &by, imaging::Clinical::Prescription, &who).await?)?;
+    let p = Prescription::parse(&b.medicine, &b.dose, &b.route, &b.frequency)?;
     let out = done(imaging::prescribe(&state.store, &state.pack, &nhs, &by, &p, &actor.audit_name()).await?)?;
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }

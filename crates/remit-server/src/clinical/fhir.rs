@@ -19,6 +19,7 @@ pub(crate) async fn create_condition(
     body: Bytes,
 ) -> Result<Response, FhirError> {
     let v = parse_body(&headers, &body, JSON)?;
+    decide_first(&state, &actor, &v, imaging::Clinical::Diagnosis).await?;
     let (patient, text, snomed) = fc::condition_from_fhir(&v).map_err(invalid)?;
     let d = Diagnosis::parse(&text, snomed.as_deref()).map_err(value_at("Condition.code"))?;
     let by = actor.profile.staff.username.clone();
@@ -42,6 +43,7 @@ pub(crate) async fn create_medication_request(
     body: Bytes,
 ) -> Result<Response, FhirError> {
     let v = parse_body(&headers, &body, JSON)?;
+    decide_first(&state, &actor, &v, imaging::Clinical::Prescription).await?;
     let (patient, medicine, dose, route, frequency) = fc::medication_request_from_fhir(&v).map_err(invalid)?;
     let p = Prescription::parse(&medicine, &dose, &route, &frequency)
         .map_err(value_at("MedicationRequest.dosageInstruction[0]"))?;
@@ -49,4 +51,23 @@ pub(crate) async fn create_medication_request(
     let r = done(imaging::prescribe(&state.store, &state.pack, &patient, &by, &p, &actor.audit_name()).await?)?;
     let body = fc::medication_request_to_fhir(r.id, &r.patient, &r.by, &r.at, &r.content);
     Ok(created(&body, "MedicationRequest"))
+}
+
+/// Refuses, before the content is judged, someone the policy refuses whatever they sent for this patient: 403 with
+/// every reason, not a 422 about a dose they may not give at all. A body whose patient cannot be read is left to the
+/// content's checks, which name the `subject`.
+async fn decide_first(
+    state: &AppState,
+    actor: &Actor,
+    v: &remit_fhir::Json<'_>,
+    what: imaging::Clinical,
+) -> Result<(), FhirError> {
+    let Some(patient) = fc::subject_if_readable(v) else {
+        return Ok(());
+    };
+    let by = &actor.profile.staff.username;
+    done(
+        imaging::refused_whatever_the_content(&state.store, &state.pack, &patient, by, what, &actor.audit_name())
+            .await?,
+    )
 }
