@@ -108,6 +108,30 @@ impl Stream {
     }
 }
 
+/// A process the test started, killed when dropped whatever the test's outcome (a failed check must not leave a
+/// server running).
+pub(crate) struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Killed {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Killed {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 /// Sends SIGTERM to a child process.
 pub(crate) fn terminate(child: &std::process::Child) -> Result<()> {
     let status = std::process::Command::new("kill")
@@ -120,8 +144,9 @@ pub(crate) fn terminate(child: &std::process::Child) -> Result<()> {
 async fn changes_reach_the_streams_of_every_instance_from_any_instance_and_the_command_line(db: TestDb) -> Result<()> {
     let [alex, priya] = seeded_with_tokens(&db, ["alex.ap", "priya.rn"])?;
     tokio::task::spawn_blocking(move || -> Result<()> {
-        let (mut one, addr_one) = db.serve("warn")?;
-        let (mut two, addr_two) = db.serve("warn")?;
+        let (one, addr_one) = db.serve("warn")?;
+        let (two, addr_two) = db.serve("warn")?;
+        let _servers = (Killed(one), Killed(two));
         // Priya, the registered nurse on Ward 7, has the ward's board open on each instance.
         let mut on_one = Stream::open(&addr_one, &priya)?;
         let mut on_two = Stream::open(&addr_two, &priya)?;
@@ -159,10 +184,6 @@ async fn changes_reach_the_streams_of_every_instance_from_any_instance_and_the_c
         ensure!(status == 200, "{text}");
         on_one.wait_for("event: escalation", StdDuration::from_secs(2))?;
 
-        one.kill()?;
-        two.kill()?;
-        one.wait()?;
-        two.wait()?;
         Ok(())
     })
     .await?
@@ -363,7 +384,8 @@ async fn instances_starting_together_apply_each_migration_once_and_one_of_an_old
 async fn a_stopping_instance_drains_ends_its_streams_with_a_retry_hint_and_loses_nothing(db: TestDb) -> Result<()> {
     let [alex, priya] = seeded_with_tokens(&db, ["alex.ap", "priya.rn"])?;
     tokio::task::spawn_blocking(move || -> Result<()> {
-        let (mut server, addr) = db.serve_with("warn", &["--drain", "1.5"])?;
+        let (server, addr) = db.serve_with("warn", &["--drain", "1.5"])?;
+        let mut server = Killed(server);
         let mut stream = Stream::open(&addr, &priya)?;
         // A client posting sets, one connection each, until the server stops accepting.
         let poster = {
@@ -604,6 +626,15 @@ struct Load {
     stop: std::sync::atomic::AtomicBool,
 }
 
+/// Stops the clients of a [`Load`] when dropped, whatever the test's outcome.
+struct Stops(Arc<Load>);
+
+impl Drop for Stops {
+    fn drop(&mut self) {
+        self.0.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 async fn a_rolling_restart_behind_haproxy_loses_nothing_and_a_killed_instance_is_retried_elsewhere(
     db: TestDb,
 ) -> Result<()> {
@@ -614,112 +645,106 @@ async fn a_rolling_restart_behind_haproxy_loses_nothing_and_a_killed_instance_is
         let lb = format!("127.0.0.1:{}", free_port()?);
         let start = |i: usize| {
             db.serve_on("warn", &format!("127.0.0.1:{}", ports[i]), &["--drain", "2.5"])
-                .map(|(child, _)| child)
+                .map(|(child, _)| Killed(child))
         };
         let mut instances = [start(0)?, start(1)?];
         let config = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/haproxy.cfg");
-        let mut haproxy = std::process::Command::new(HAPROXY)
-            .args(["-db", "-f", config])
-            .env("REMIT_LB_BIND", &lb)
-            .env("REMIT_ONE", format!("127.0.0.1:{}", ports[0]))
-            .env("REMIT_TWO", format!("127.0.0.1:{}", ports[1]))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .context("starting haproxy")?;
-        let outcome = (|| -> Result<()> {
-            ready(&lb, StdDuration::from_secs(10))?;
-            // Both up (two good checks each).
-            std::thread::sleep(StdDuration::from_millis(1500));
-            let load = Arc::new(Load::default());
-            let clients: Vec<_> = (0..8)
-                .map(|c| {
-                    let (load, lb, alex) = (load.clone(), lb.clone(), alex.clone());
-                    std::thread::spawn(move || {
-                        let patients = [MARGARET, GEORGE, "9990004110"];
-                        let mut n = c;
-                        while !load.stop.load(Relaxed) {
-                            n += 8;
-                            let path = format!("/api/patients/{}/observations", patients[n % 3]);
-                            match http(&lb, "POST", &path, &alex, SEVEN) {
-                                Ok((201, text)) => {
-                                    let id = set_id(&text);
-                                    match id {
-                                        Some(id) => load.acknowledged.lock().expect("lock").push(id),
-                                        None => load
-                                            .failed
-                                            .lock()
-                                            .expect("lock")
-                                            .push(format!("201 without a set: {text}")),
-                                    }
+        let _haproxy = Killed(
+            std::process::Command::new(HAPROXY)
+                .args(["-db", "-f", config])
+                .env("REMIT_LB_BIND", &lb)
+                .env("REMIT_ONE", format!("127.0.0.1:{}", ports[0]))
+                .env("REMIT_TWO", format!("127.0.0.1:{}", ports[1]))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .context("starting haproxy")?,
+        );
+        ready(&lb, StdDuration::from_secs(10))?;
+        // Both up (two good checks each).
+        std::thread::sleep(StdDuration::from_millis(1500));
+        let load = Arc::new(Load::default());
+        let _stops = Stops(load.clone());
+        let clients: Vec<_> = (0..8)
+            .map(|c| {
+                let (load, lb, alex) = (load.clone(), lb.clone(), alex.clone());
+                std::thread::spawn(move || {
+                    let patients = [MARGARET, GEORGE, "9990004110"];
+                    let mut n = c;
+                    while !load.stop.load(Relaxed) {
+                        n += 8;
+                        let path = format!("/api/patients/{}/observations", patients[n % 3]);
+                        match http(&lb, "POST", &path, &alex, SEVEN) {
+                            Ok((201, text)) => {
+                                let id = set_id(&text);
+                                match id {
+                                    Some(id) => load.acknowledged.lock().expect("lock").push(id),
+                                    None => load
+                                        .failed
+                                        .lock()
+                                        .expect("lock")
+                                        .push(format!("201 without a set: {text}")),
                                 }
-                                other if load.killing.load(Relaxed) => {
-                                    // The client tries again, and reaches the other instance.
-                                    let _ = other;
-                                    load.retried.fetch_add(1, Relaxed);
-                                    std::thread::sleep(StdDuration::from_millis(20));
-                                }
-                                Ok((status, text)) => {
-                                    let head = text.lines().next().unwrap_or_default().to_owned();
-                                    load.failed.lock().expect("lock").push(format!("{status}: {head}"));
-                                }
-                                Err(e) => load.failed.lock().expect("lock").push(e.to_string()),
                             }
+                            other if load.killing.load(Relaxed) => {
+                                // The client tries again, and reaches the other instance.
+                                let _ = other;
+                                load.retried.fetch_add(1, Relaxed);
+                                std::thread::sleep(StdDuration::from_millis(20));
+                            }
+                            Ok((status, text)) => {
+                                let head = text.lines().next().unwrap_or_default().to_owned();
+                                load.failed.lock().expect("lock").push(format!("{status}: {head}"));
+                            }
+                            Err(e) => load.failed.lock().expect("lock").push(e.to_string()),
                         }
-                    })
+                    }
                 })
-                .collect();
-            std::thread::sleep(StdDuration::from_millis(500));
-            // A rolling restart: each in turn is told to stop, exits by itself, and starts again.
-            for i in 0..2 {
-                terminate(&instances[i])?;
-                let exited = instances[i].wait()?;
-                ensure!(exited.success(), "instance {i} exited {exited}");
-                instances[i] = start(i)?;
-                ready(&format!("127.0.0.1:{}", ports[i]), StdDuration::from_secs(10))?;
-                // HAProxy takes it back after two good checks.
-                std::thread::sleep(StdDuration::from_millis(1500));
-            }
-            let graceful = load.acknowledged.lock().expect("lock").len();
-            let failed = load.failed.lock().expect("lock").clone();
-            ensure!(
-                failed.is_empty(),
-                "requests failed during a graceful restart: {failed:?}"
-            );
-            // One killed outright: clients that try again reach the other.
-            load.killing.store(true, Relaxed);
-            instances[0].kill()?;
-            instances[0].wait()?;
-            std::thread::sleep(StdDuration::from_secs(2));
-            let after_kill = load.acknowledged.lock().expect("lock").len();
-            instances[0] = start(0)?;
-            ready(&format!("127.0.0.1:{}", ports[0]), StdDuration::from_secs(10))?;
-            load.stop.store(true, Relaxed);
-            for c in clients {
-                c.join().map_err(|_| anyhow::anyhow!("a client panicked"))?;
-            }
-            ensure!(graceful > 20, "too little load: {graceful} sets through the restarts");
-            ensure!(
-                load.acknowledged.lock().expect("lock").len() > after_kill && after_kill > graceful,
-                "the other instance served after the kill"
-            );
-            eprintln!(
-                "rolling restart: {graceful} sets acknowledged through two graceful restarts, none failed; {} \
-                 acknowledged in all, {} tried again after the kill",
-                load.acknowledged.lock().expect("lock").len(),
-                load.retried.load(Relaxed)
-            );
-            // Every acknowledged set is stored, and the audit chain verifies.
-            let acknowledged = load.acknowledged.lock().expect("lock").clone();
-            all_stored_and_the_chain_verifies(&db, &acknowledged)
-        })();
-        let _ = haproxy.kill();
-        let _ = haproxy.wait();
-        for mut i in instances {
-            let _ = i.kill();
-            let _ = i.wait();
+            })
+            .collect();
+        std::thread::sleep(StdDuration::from_millis(500));
+        // A rolling restart: each in turn is told to stop, exits by itself, and starts again.
+        for i in 0..2 {
+            terminate(&instances[i])?;
+            let exited = instances[i].wait()?;
+            ensure!(exited.success(), "instance {i} exited {exited}");
+            instances[i] = start(i)?;
+            ready(&format!("127.0.0.1:{}", ports[i]), StdDuration::from_secs(10))?;
+            // HAProxy takes it back after two good checks.
+            std::thread::sleep(StdDuration::from_millis(1500));
         }
-        outcome
+        let graceful = load.acknowledged.lock().expect("lock").len();
+        let failed = load.failed.lock().expect("lock").clone();
+        ensure!(
+            failed.is_empty(),
+            "requests failed during a graceful restart: {failed:?}"
+        );
+        // One killed outright: clients that try again reach the other.
+        load.killing.store(true, Relaxed);
+        instances[0].kill()?;
+        instances[0].wait()?;
+        std::thread::sleep(StdDuration::from_secs(2));
+        let after_kill = load.acknowledged.lock().expect("lock").len();
+        instances[0] = start(0)?;
+        ready(&format!("127.0.0.1:{}", ports[0]), StdDuration::from_secs(10))?;
+        load.stop.store(true, Relaxed);
+        for c in clients {
+            c.join().map_err(|_| anyhow::anyhow!("a client panicked"))?;
+        }
+        ensure!(graceful > 20, "too little load: {graceful} sets through the restarts");
+        ensure!(
+            load.acknowledged.lock().expect("lock").len() > after_kill && after_kill > graceful,
+            "the other instance served after the kill"
+        );
+        eprintln!(
+            "rolling restart: {graceful} sets acknowledged through two graceful restarts, none failed; {} \
+             acknowledged in all, {} tried again after the kill",
+            load.acknowledged.lock().expect("lock").len(),
+            load.retried.load(Relaxed)
+        );
+        // Every acknowledged set is stored, and the audit chain verifies.
+        let acknowledged = load.acknowledged.lock().expect("lock").clone();
+        all_stored_and_the_chain_verifies(&db, &acknowledged)
     })
     .await?
 }
