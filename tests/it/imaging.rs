@@ -533,6 +533,7 @@ async fn diagnoses_and_prescriptions_only_within_scope(db: TestDb) -> Result<()>
         "dosageInstruction": [{"route": {"text": "oral"}, "timing": {"code": {"text": "three times a day"}},
             "doseAndRate": [{"doseQuantity": {"value": 500, "unit": "mg"}}]}]});
     let alex = app.token_for("alex.ap").await?;
+    let maria = app.token_for("maria.acp").await?;
     let before = app.store.audit_log(1).await?[0].seq;
     for (path, body) in [
         ("/fhir/Condition", &condition),
@@ -555,13 +556,7 @@ async fn diagnoses_and_prescriptions_only_within_scope(db: TestDb) -> Result<()>
     let res = post_fhir(&app, "/fhir/Condition", &app.token_for("dr.okafor").await?, &condition).await?;
     ensure!(res.status == StatusCode::CREATED, "{}", res.body);
     conforms(&res.json()?)?;
-    let res = post_fhir(
-        &app,
-        "/fhir/MedicationRequest",
-        &app.token_for("maria.acp").await?,
-        &medication,
-    )
-    .await?;
+    let res = post_fhir(&app, "/fhir/MedicationRequest", &maria, &medication).await?;
     ensure!(res.status == StatusCode::CREATED, "{}", res.body);
     let v = res.json()?;
     conforms(&v)?;
@@ -575,13 +570,7 @@ async fn diagnoses_and_prescriptions_only_within_scope(db: TestDb) -> Result<()>
         .as_object_mut()
         .unwrap()
         .remove("doseAndRate");
-    let res = post_fhir(
-        &app,
-        "/fhir/MedicationRequest",
-        &app.token_for("maria.acp").await?,
-        &bad,
-    )
-    .await?;
+    let res = post_fhir(&app, "/fhir/MedicationRequest", &maria, &bad).await?;
     ensure!(
         res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("doseAndRate"),
         "{}",
@@ -602,13 +591,7 @@ async fn diagnoses_and_prescriptions_only_within_scope(db: TestDb) -> Result<()>
             && refused[0].action == "medicines.prescribe",
         "the refusal is audited: {refused:?}"
     );
-    let res = post_fhir(
-        &app,
-        "/fhir/MedicationRequest",
-        &app.token_for("maria.acp").await?,
-        &words,
-    )
-    .await?;
+    let res = post_fhir(&app, "/fhir/MedicationRequest", &maria, &words).await?;
     ensure!(
         res.status == StatusCode::UNPROCESSABLE_ENTITY
             && res.body.contains("dosageInstruction[0].doseAndRate")
@@ -622,7 +605,7 @@ async fn diagnoses_and_prescriptions_only_within_scope(db: TestDb) -> Result<()>
     let path = format!("/api/patients/{DAVID}/prescriptions");
     let res = app.post_json(&path, &alex, &lots).await?;
     ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.body);
-    let res = app.post_json(&path, &app.token_for("maria.acp").await?, &lots).await?;
+    let res = app.post_json(&path, &maria, &lots).await?;
     ensure!(
         res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("dose"),
         "{}",

@@ -626,6 +626,45 @@ struct Load {
     stop: std::sync::atomic::AtomicBool,
 }
 
+impl Load {
+    /// `n` clients recording sets for Alex at `addr`, one request a connection, until told to stop: a set answered
+    /// 201 is acknowledged; any other answer is a failure, or, while an instance is killed, tried again.
+    fn clients(self: &Arc<Self>, addr: &str, token: &str, n: usize) -> Vec<std::thread::JoinHandle<()>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        (0..n)
+            .map(|c| {
+                let (load, addr, token) = (self.clone(), addr.to_owned(), token.to_owned());
+                std::thread::spawn(move || {
+                    let patients = [MARGARET, GEORGE, "9990004110"];
+                    let mut i = c;
+                    while !load.stop.load(Relaxed) {
+                        i += n;
+                        let path = format!("/api/patients/{}/observations", patients[i % 3]);
+                        let answer = http(&addr, "POST", &path, &token, SEVEN);
+                        let acknowledged = match &answer {
+                            Ok((201, text)) => set_id(text),
+                            _ => None,
+                        };
+                        if let Some(id) = acknowledged {
+                            load.acknowledged.lock().expect("lock").push(id);
+                        } else if load.killing.load(Relaxed) {
+                            // The client tries again, and reaches the other instance (or the promoted standby).
+                            load.retried.fetch_add(1, Relaxed);
+                            std::thread::sleep(StdDuration::from_millis(20));
+                        } else {
+                            let failure = match answer {
+                                Ok((status, text)) => format!("{status}: {}", text.lines().next().unwrap_or_default()),
+                                Err(e) => e.to_string(),
+                            };
+                            load.failed.lock().expect("lock").push(failure);
+                        }
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
 /// Stops the clients of a [`Load`] when dropped, whatever the test's outcome.
 struct Stops(Arc<Load>);
 
@@ -665,43 +704,7 @@ async fn a_rolling_restart_behind_haproxy_loses_nothing_and_a_killed_instance_is
         std::thread::sleep(StdDuration::from_millis(1500));
         let load = Arc::new(Load::default());
         let _stops = Stops(load.clone());
-        let clients: Vec<_> = (0..8)
-            .map(|c| {
-                let (load, lb, alex) = (load.clone(), lb.clone(), alex.clone());
-                std::thread::spawn(move || {
-                    let patients = [MARGARET, GEORGE, "9990004110"];
-                    let mut n = c;
-                    while !load.stop.load(Relaxed) {
-                        n += 8;
-                        let path = format!("/api/patients/{}/observations", patients[n % 3]);
-                        match http(&lb, "POST", &path, &alex, SEVEN) {
-                            Ok((201, text)) => {
-                                let id = set_id(&text);
-                                match id {
-                                    Some(id) => load.acknowledged.lock().expect("lock").push(id),
-                                    None => load
-                                        .failed
-                                        .lock()
-                                        .expect("lock")
-                                        .push(format!("201 without a set: {text}")),
-                                }
-                            }
-                            other if load.killing.load(Relaxed) => {
-                                // The client tries again, and reaches the other instance.
-                                let _ = other;
-                                load.retried.fetch_add(1, Relaxed);
-                                std::thread::sleep(StdDuration::from_millis(20));
-                            }
-                            Ok((status, text)) => {
-                                let head = text.lines().next().unwrap_or_default().to_owned();
-                                load.failed.lock().expect("lock").push(format!("{status}: {head}"));
-                            }
-                            Err(e) => load.failed.lock().expect("lock").push(e.to_string()),
-                        }
-                    }
-                })
-            })
-            .collect();
+        let clients = load.clients(&lb, &alex, 8);
         std::thread::sleep(StdDuration::from_millis(500));
         // A rolling restart: each in turn is told to stop, exits by itself, and starts again.
         for i in 0..2 {
@@ -896,31 +899,9 @@ async fn remit_carries_on_against_a_promoted_standby_with_every_acknowledged_set
         let (mut server, addr) = db.serve("warn")?;
         let outcome = (|| -> Result<()> {
             let load = Arc::new(Load::default());
+            let _stops = Stops(load.clone());
             load.killing.store(true, Relaxed);
-            let clients: Vec<_> = (0..4)
-                .map(|c| {
-                    let (load, addr, alex) = (load.clone(), addr.clone(), alex.clone());
-                    std::thread::spawn(move || {
-                        let patients = [MARGARET, GEORGE, "9990004110"];
-                        let mut n = c;
-                        while !load.stop.load(Relaxed) {
-                            n += 4;
-                            let path = format!("/api/patients/{}/observations", patients[n % 3]);
-                            let id = match http(&addr, "POST", &path, &alex, SEVEN) {
-                                Ok((201, text)) => set_id(&text),
-                                _ => None,
-                            };
-                            match id {
-                                Some(id) => load.acknowledged.lock().expect("lock").push(id),
-                                None => {
-                                    load.retried.fetch_add(1, Relaxed);
-                                    std::thread::sleep(StdDuration::from_millis(50));
-                                }
-                            }
-                        }
-                    })
-                })
-                .collect();
+            let clients = load.clients(&addr, &alex, 4);
             std::thread::sleep(StdDuration::from_secs(1));
             // The primary dies under load; the standby is promoted.
             pair.pg_ctl("primary", &["-m", "immediate", "stop"])?;

@@ -557,7 +557,7 @@ pub async fn entered_in_error(
             Box::pin(async move {
                 tx.retire_version(version, "entered-in-error", by_id, Some(&reason))
                     .await?;
-                tx.announce_patient(Kind::Set, &patient).await?;
+                let place = tx.announce_patient(Kind::Set, &patient).await?;
                 for e in tx.live_escalations_of_set(set_id).await? {
                     let note = format!(
                         "The set that raised this was marked entered in error by {by_name}: {reason}. It stays open \
@@ -566,7 +566,9 @@ pub async fn entered_in_error(
                     tx.follow_correction(e.id, version, e.score, Some(&note)).await?;
                     tx.escalation_event(e.id, &actor, "set entered in error", Some(&reason))
                         .await?;
-                    tx.announce_patient(Kind::Escalation, &patient).await?;
+                    if let Some(p) = &place {
+                        tx.announce(Kind::Escalation, p);
+                    }
                 }
                 Ok(())
             })

@@ -178,17 +178,19 @@ impl WriteTx {
         }
     }
 
-    /// Announces a change about the patient with NHS number `nhs`, at the place they are now.
-    pub async fn announce_patient(&mut self, kind: Kind, nhs: &str) -> Result<()> {
-        if let Some(row) = query("SELECT place_code FROM patient WHERE nhs_number = $1")
+    /// Announces a change about the patient with NHS number `nhs`, at the place they are now; answers that place (to
+    /// announce more there without reading it again), or `None` if there is no such patient.
+    pub async fn announce_patient(&mut self, kind: Kind, nhs: &str) -> Result<Option<String>> {
+        let Some(row) = query("SELECT place_code FROM patient WHERE nhs_number = $1")
             .bind(nhs)
             .fetch_optional(self.conn())
             .await?
-        {
-            let place: String = row.get("place_code")?;
-            self.announce(kind, &place);
-        }
-        Ok(())
+        else {
+            return Ok(None);
+        };
+        let place: String = row.get("place_code")?;
+        self.announce(kind, &place);
+        Ok(Some(place))
     }
 
     /// Sends what was announced, inside the transaction, just before it commits: one statement for the whole

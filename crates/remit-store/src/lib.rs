@@ -376,7 +376,7 @@ impl WriteTx {
             head.store(&mut self).await?;
         }
         self.send_announced().await?;
-        let mut announced = std::mem::take(&mut self.announced);
+        let announced = std::mem::take(&mut self.announced);
         let changes = self.changes.clone();
         match (self.conn, self.waits) {
             (TxConn::Lite(tx), Waits::Here) => tx.commit(),
@@ -387,7 +387,7 @@ impl WriteTx {
                 Ok(())
             }
         }?;
-        announced.drain(..).for_each(|c| changes.publish(c));
+        announced.into_iter().for_each(|c| changes.publish(c));
         Ok(())
     }
 

@@ -104,13 +104,13 @@ impl Live {
                 .await
                 .ok()
                 .flatten()?;
-            let name = match change.as_ref().map(|c| c.kind) {
-                None | Some(Kind::Credentials) => None,
-                Some(Kind::Everything) => Some("change"),
-                Some(_) if change.as_ref().is_some_and(|c| !self.sees(&actor, &c.place)) => None,
-                Some(Kind::Escalation) => Some("escalation"),
-                Some(Kind::Set | Kind::Task | Kind::Board) => Some("change"),
-            };
+            let name = change.and_then(|c| match c.kind {
+                Kind::Credentials => None,
+                Kind::Everything => Some("change"),
+                _ if !self.sees(&actor, &c.place) => None,
+                Kind::Escalation => Some("escalation"),
+                Kind::Set | Kind::Task | Kind::Board => Some("change"),
+            });
             self.actor = Some(actor);
             let Some(name) = name else { continue };
             self.told += 1;
