@@ -1,5 +1,6 @@
 """remit's FHIR API checked by independent code: every resource the server returns is validated with the
-`fhir.resources` R4B models, and the API is driven with the `fhirpy` client.
+`fhir.resources` R4B models, and the API is driven with the `fhirpy` client and, from Node.js, `fhir-kit-client`
+(tests/fhir/kit.mjs).
 
 Usage: python tests/fhir/check.py PATH_TO_REMIT_BINARY
 
@@ -210,10 +211,60 @@ def main():
         status, created = request(base, tokens["dr.okafor"], "POST", "/fhir/MedicationRequest", med)
         assert status == 201, created
         validate(created)
+
+        # Every resource remit writes, read and searched as the specification says, through fhirpy.
+        found = doctor.resources("MedicationRequest").search(patient="Patient/9990002746", status="active").fetch()
+        assert [m.id for m in found] == [created["id"]], found
+        validate(doctor.reference("MedicationRequest", created["id"]).to_resource().serialize())
+        conditions = doctor.resources("Condition").search(patient="Patient/9990002746").fetch()
+        assert len(conditions) == 1, conditions
+        validate(conditions[0].serialize())
+        requests = doctor.resources("ServiceRequest").search(patient="Patient/9990002746",
+                                                              code="urn:remit:examination|chest-pa").fetch()
+        assert sr.id in [r.id for r in requests], requests
+        # A comma is OR; a repeated parameter AND (fhirpy repeats the key for a list).
+        either = client.resources("Observation").search(patient=f"Patient/{MARGARET}",
+                                                        code="9279-1,8867-4").limit(1000).fetch()
+        assert {o["code"]["coding"][0]["code"] for o in either} == {"9279-1", "8867-4"}, either
+        neither = client.resources("Observation").search(patient=f"Patient/{MARGARET}",
+                                                         code=["9279-1", "8867-4"]).fetch()
+        assert neither == [], neither
+        both = client.resources("Observation").search(patient=f"Patient/{MARGARET}", date__ge="2000-01-01",
+                                                      date__lt="2000-01-02").fetch()
+        assert both == [], both
+        # Paging through every next link: each Observation once.
+        every = client.resources("Observation").search(patient=f"Patient/{MARGARET}").limit(7).fetch_all()
+        ids = [o.id for o in every]
+        assert len(ids) == len(set(ids)) and len(ids) > 7, len(ids)
+        status, counted = request(base, alex, "GET", f"/fhir/Observation?patient=Patient/{MARGARET}&_summary=count")
+        assert status == 200 and counted["total"] == len(ids) and "entry" not in counted, counted
+        validate(counted)
+        # The escalation the transaction above raised, as a Flag.
+        flags = client.resources("Flag").search(patient=f"Patient/{MARGARET}", status="active").fetch()
+        assert flags and flags[0]["code"]["coding"][0]["code"] == "emergency", flags
+        for f in flags:
+            validate(f.serialize())
+        validate(client.reference("Flag", flags[0].id).to_resource().serialize())
+        # Bundles with their links and includes validate as a whole.
+        status, bundle = request(base, alex, "GET",
+                                 f"/fhir/Observation?patient=Patient/{MARGARET}&_count=2&_include=Observation:patient")
+        assert status == 200 and any(l["relation"] == "next" for l in bundle["link"]), bundle
+        validate(bundle)
+        status, outcome = request(base, alex, "GET", f"/fhir/Observation?patient=Patient/{MARGARET}&colour=red")
+        assert status == 400, outcome
+        validate(outcome)
+        # The CapabilityStatement needs no token.
+        with urllib.request.urlopen(base + "/fhir/metadata") as res:
+            validate(json.loads(res.read()))
+
+        # A second client, in another language: fhir-kit-client (Node.js) drives the same API.
+        node = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kit.mjs")
+        subprocess.run(["node", node, base + "/fhir", alex, tokens["dr.okafor"], MARGARET], check=True)
     finally:
         server.terminate()
         server.wait(timeout=10)
-    print(f"FHIR check passed: {checked} resources validated with fhir.resources (R4B), API driven with fhirpy")
+    print(f"FHIR check passed: {checked} resources validated with fhir.resources (R4B), API driven with fhirpy "
+          "and fhir-kit-client")
 
 
 if __name__ == "__main__":

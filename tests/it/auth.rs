@@ -94,9 +94,11 @@ async fn every_declared_route_refuses_anonymous_requests(db: TestDb) -> Result<(
     let app = TestApp::demo(&db).await?;
     let paths = declared_paths()?;
     ensure!(paths.len() > 20 && paths.iter().any(|p| p == "/fhir"), "{paths:?}");
-    // Health, the static files, and sign-in (with a password, and through the trust's provider and back).
+    // Health, the FHIR CapabilityStatement, the static files, and sign-in (with a password, and through the trust's
+    // provider and back).
     let public = [
         "/health",
+        "/fhir/metadata",
         "/login",
         "/login/oidc",
         "/login/oidc/callback",

@@ -17,6 +17,7 @@ mod crash;
 mod delivery;
 mod demo;
 mod fhir;
+mod fhir_search;
 mod imaging;
 mod instances;
 mod news2;
@@ -50,6 +51,7 @@ fn main() {
         delivery::tests(),
         demo::tests(),
         fhir::tests(),
+        fhir_search::tests(),
         imaging::tests(),
         instances::tests(),
         news2::tests(),

@@ -116,9 +116,23 @@ pub fn request_to_fhir(r: &RequestView, title: Option<&str>) -> Value {
     if let Some(why) = &r.returned_reason {
         notes.push(json!({"text": why}));
     }
+    // Its last change: the latest of the times its steps were taken.
+    let exposure = r.exposure.as_ref();
+    let last = [
+        Some(r.referred_at.as_str()),
+        r.decided_at.as_deref(),
+        r.pregnancy_at.as_deref(),
+        exposure.map(|x| x.exposed_at.as_str()),
+        exposure.and_then(|x| x.drl_review.as_ref()).map(|d| d.at.as_str()),
+        r.report.as_ref().map(|x| x.reported_at.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
     json!({
         "resourceType": "ServiceRequest",
         "id": r.id.to_string(),
+        "meta": {"lastUpdated": last},
         "status": status,
         "intent": "order",
         "category": [{"coding": [{"system": SNOMED, "code": "363679005", "display": "Imaging"}]}],
@@ -159,6 +173,7 @@ pub fn report_to_fhir(r: &RequestView) -> Option<Value> {
     let mut v = json!({
         "resourceType": "DiagnosticReport",
         "id": r.id.to_string(),
+        "meta": {"lastUpdated": rep.reported_at},
         "basedOn": [{"reference": format!("ServiceRequest/{}", r.id)}],
         "status": "final",
         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}],
@@ -207,6 +222,7 @@ pub fn condition_to_fhir(id: i64, patient: &NhsNumber, by: &str, at: &str, text:
     json!({
         "resourceType": "Condition",
         "id": id.to_string(),
+        "meta": {"lastUpdated": at},
         "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
         "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "encounter-diagnosis"}]}],
@@ -277,6 +293,7 @@ pub fn medication_request_to_fhir(id: i64, patient: &NhsNumber, by: &str, at: &s
     json!({
         "resourceType": "MedicationRequest",
         "id": id.to_string(),
+        "meta": {"lastUpdated": at},
         "status": "active",
         "intent": "order",
         "medicationCodeableConcept": {"text": medicine},

@@ -33,6 +33,7 @@ pub fn stay_to_fhir(s: &Stay) -> Value {
     let mut e = json!({
         "resourceType": "Encounter",
         "id": s.id.to_string(),
+        "meta": {"lastUpdated": format_instant(s.ended_at.unwrap_or(s.started_at))},
         "status": s.status.as_str(),
         "class": {
             "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",

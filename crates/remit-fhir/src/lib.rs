@@ -5,11 +5,14 @@
 //! own crate so that the large FHIR model compiles once and is not rebuilt with the rest.
 #![forbid(unsafe_code)]
 
+pub mod capability;
 pub mod clinical;
 mod covers;
 pub mod encounter;
+pub mod flag;
 mod json;
 pub mod obs;
+pub mod search;
 pub mod task;
 
 pub use json::Json;
@@ -57,19 +60,6 @@ pub fn operation_outcome(issues: &[Issue]) -> Value {
                 v["expression"] = json!([e]);
             }
             v
-        }).collect::<Vec<_>>()
-    })
-}
-
-/// A searchset Bundle of the given resources.
-pub fn searchset(resources: Vec<Value>) -> Value {
-    json!({
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": resources.len(),
-        "entry": resources.into_iter().map(|r| {
-            let full_url = format!("{}/{}", r["resourceType"].as_str().unwrap_or_default(), r["id"].as_str().unwrap_or_default());
-            json!({"fullUrl": full_url, "resource": r, "search": {"mode": "match"}})
         }).collect::<Vec<_>>()
     })
 }
@@ -193,6 +183,8 @@ pub fn conforms(v: &Value) -> Result<(), Issue> {
         "DiagnosticReport" => parse_strict::<r::DiagnosticReport>(v, "DiagnosticReport").map(drop),
         "Condition" => parse_strict::<r::Condition>(v, "Condition").map(drop),
         "MedicationRequest" => parse_strict::<r::MedicationRequest>(v, "MedicationRequest").map(drop),
+        "Encounter" => parse_strict::<r::Encounter>(v, "Encounter").map(drop),
+        "Flag" => parse_strict::<r::Flag>(v, "Flag").map(drop),
         other => Err(Issue::new("not-supported", format!("remit does not serve {other}"))),
     }
 }

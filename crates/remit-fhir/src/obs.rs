@@ -78,7 +78,7 @@ fn base(set: &SetView, part: &str, code: &str, display: &str) -> Value {
     let mut v = json!({
         "resourceType": "Observation",
         "id": format!("{}-{part}", set.id),
-        "meta": {"profile": ["http://hl7.org/fhir/StructureDefinition/vitalsigns"]},
+        "meta": {"lastUpdated": set.recorded_at, "profile": ["http://hl7.org/fhir/StructureDefinition/vitalsigns"]},
         "status": status,
         "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "vital-signs", "display": "Vital Signs"}]}],
         "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
@@ -90,7 +90,13 @@ fn base(set: &SetView, part: &str, code: &str, display: &str) -> Value {
     if part == "news2" {
         v["code"] = json!({"coding": [{"system": SNOMED, "code": NEWS2_CODE, "display": "Royal College of Physicians NEWS2 (National Early Warning Score 2) total score"}]});
         v["category"] = json!([{"coding": [{"system": CATEGORY_SYSTEM, "code": "survey", "display": "Survey"}]}]);
-        v.as_object_mut().map(|o| o.remove("meta"));
+        v["meta"] = json!({"lastUpdated": set.recorded_at});
+    }
+    if part == "spo2" {
+        // The vital signs profile codes SpO2 as 2708-6 too.
+        if let Some(c) = v["code"]["coding"].as_array_mut() {
+            c.push(json!({"system": LOINC, "code": "2708-6", "display": "Oxygen saturation in Arterial blood"}));
+        }
     }
     v
 }
@@ -202,7 +208,7 @@ pub fn parse_id(id: &str) -> Option<(i64, &str)> {
 }
 
 /// The part names an Observation search `code` selects (`9279-1`, `http://loinc.org|9279-1`, the NEWS2 code).
-pub fn parts_for_code(code: &str) -> Option<Vec<&'static str>> {
+fn parts_for_code(code: &str) -> Option<Vec<&'static str>> {
     let code = code.rsplit('|').next().unwrap_or(code);
     if code == NEWS2_CODE {
         return Some(vec!["news2"]);
@@ -640,44 +646,6 @@ pub fn patient_to_fhir(p: &Patient) -> Value {
     })
 }
 
-/// The server's CapabilityStatement.
-pub fn capability_statement(version: &str, date: &str) -> Value {
-    let search = |names: &[(&str, &str)]| -> Value {
-        Value::Array(names.iter().map(|(n, t)| json!({"name": n, "type": t})).collect())
-    };
-    json!({
-        "resourceType": "CapabilityStatement",
-        "status": "active",
-        "date": date,
-        "publisher": "remit",
-        "kind": "instance",
-        "software": {"name": "remit", "version": version},
-        "implementation": {"description": "remit: scope of practice, vital signs and delegation"},
-        "fhirVersion": "4.0.1",
-        "format": ["application/fhir+json"],
-        "rest": [{
-            "mode": "server",
-            "security": {"service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "OAuth"}], "text": "Bearer token or session"}]},
-            "interaction": [{"code": "transaction"}],
-            "resource": [
-                {"type": "Observation", "profile": "http://hl7.org/fhir/StructureDefinition/vitalsigns",
-                 "interaction": [{"code": "read"}, {"code": "create"}, {"code": "search-type"}],
-                 "searchParam": search(&[("patient", "reference"), ("code", "token"), ("date", "date"), ("_sort", "string"), ("_count", "number")])},
-                {"type": "Patient", "interaction": [{"code": "read"}, {"code": "search-type"}],
-                 "searchParam": search(&[("identifier", "token")])},
-                {"type": "Encounter", "interaction": [{"code": "read"}, {"code": "search-type"}],
-                 "searchParam": search(&[("patient", "reference"), ("status", "token")])},
-                {"type": "ServiceRequest", "interaction": [{"code": "read"}, {"code": "create"}]},
-                {"type": "DiagnosticReport", "interaction": [{"code": "read"}, {"code": "create"}]},
-                {"type": "Condition", "interaction": [{"code": "create"}]},
-                {"type": "MedicationRequest", "interaction": [{"code": "create"}]},
-                {"type": "Task", "interaction": [{"code": "read"}, {"code": "create"}, {"code": "patch"}, {"code": "search-type"}],
-                 "searchParam": search(&[("owner", "reference"), ("requester", "reference"), ("status", "token"), ("patient", "reference")])}
-            ]
-        }]
-    })
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -940,21 +908,19 @@ pub fn observation_of(set: &SetView, part: &str) -> Option<Value> {
     set_to_fhir(set).into_iter().find(|r| r["id"] == id.as_str())
 }
 
-/// The Observations of a set version a search answers: those of the parts asked for (all when `parts` is `None`),
-/// leaving out a parameter not obtained that is one of a pair recorded together (it is said in the pair's own).
-pub fn searched(set: &SetView, parts: Option<&[&str]>) -> Vec<Value> {
+/// The Observations of a set version a search answers: all but a parameter not obtained that is one of a pair
+/// recorded together (it is said in the pair's own).
+pub fn searched(set: &SetView) -> Vec<Value> {
     set_to_fhir(set)
         .into_iter()
         .filter(|r| {
-            let id = r["id"].as_str().unwrap_or_default();
-            let part = id.split_once('-').map_or("", |x| x.1);
             let single_absent = r.get("dataAbsentReason").is_some()
                 && set
                     .readings
                     .missing
                     .iter()
                     .any(|m| is_single(m) && r["dataAbsentReason"]["text"] == m.reason.as_str());
-            !single_absent && parts.is_none_or(|p| p.contains(&part))
+            !single_absent
         })
         .collect()
 }

@@ -34,6 +34,7 @@ pub fn to_fhir(t: &TaskView, title: Option<&str>) -> Value {
     let mut v = json!({
         "resourceType": "Task",
         "id": t.id.to_string(),
+        "meta": {"lastUpdated": t.updated_at},
         "status": status,
         "intent": "order",
         "code": {"coding": [coding]},

@@ -6,7 +6,8 @@
 //! the plumbing they share (authentication, the patient gate, errors, extractors, rendering, OpenAPI, metrics,
 //! layers). [`app`] merges the feature routers; `main` only binds it, so tests drive the same router.
 //!
-//! **Invariants:** every route except `/health`, the static files and sign-in sits behind
+//! **Invariants:** every route except `/health`, the FHIR CapabilityStatement (`/fhir/metadata`), the static files
+//! and sign-in sits behind
 //! [`http::auth::require_auth`], which answers 401 before any handler runs when no valid session or bearer token is
 //! presented; and every route whose path names a patient sits behind [`http::gate::gate`], which opens the record to
 //! the signed-in person or refuses, audited, before its handler runs.
@@ -170,7 +171,6 @@ fn features() -> OpenApiRouter<AppState> {
         .merge(pay::router())
         .merge(http::session::router())
         .merge(http::metrics::router())
-        .merge(http::fhir::router())
 }
 
 /// The generated OpenAPI document, for tools that want it without a server.
@@ -191,6 +191,7 @@ pub fn app(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), http::auth::require_auth));
     let public = Router::new()
         .route("/health", get(health))
+        .route("/fhir/metadata", get(http::fhir::metadata))
         .merge(http::session::public_router());
     let router = Router::new()
         .merge(public)

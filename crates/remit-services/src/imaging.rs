@@ -440,16 +440,7 @@ pub async fn review_drl(
     Ok(Outcome::Done(store.imaging_request(id).await?))
 }
 
-/// What a recorded diagnosis or prescription says back.
-#[derive(Debug, Clone, Serialize)]
-pub struct Recorded<T> {
-    pub id: i64,
-    pub patient: NhsNumber,
-    pub by: String,
-    pub at: String,
-    #[serde(flatten)]
-    pub content: T,
-}
+pub use remit_store::imaging::Recorded;
 
 /// Records a diagnosis, when `by` may diagnose (`clinical.diagnose`).
 pub async fn diagnose(

@@ -409,28 +409,100 @@ impl WriteTx {
     }
 }
 
+/// A recorded diagnosis or prescription: who recorded it for whom, and when.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recorded<T> {
+    pub id: i64,
+    pub patient: NhsNumber,
+    pub by: String,
+    pub at: String,
+    #[serde(flatten)]
+    pub content: T,
+}
+
+const PRESCRIPTION_COLUMNS: &str = "r.id, p.nhs_number, s.username, r.prescribed_at AS at, r.medicine, r.dose, \
+     r.route, r.frequency FROM prescription r JOIN patient p ON p.id = r.patient_id \
+     JOIN staff s ON s.id = r.prescriber_id";
+
+const DIAGNOSIS_COLUMNS: &str = "d.id, p.nhs_number, s.username, d.recorded_at AS at, d.text, d.snomed \
+     FROM diagnosis d JOIN patient p ON p.id = d.patient_id JOIN staff s ON s.id = d.recorded_by";
+
+fn recorded<T>(row: &Row, content: T) -> Result<Recorded<T>> {
+    Ok(Recorded {
+        id: col(row, "id")?,
+        patient: stored("nhs number", NhsNumber::parse(&col::<String>(row, "nhs_number")?))?,
+        by: col(row, "username")?,
+        at: col(row, "at")?,
+        content,
+    })
+}
+
+fn prescription_from_row(row: &Row) -> Result<Recorded<Prescription>> {
+    let rx = Prescription::parse(
+        &col::<String>(row, "medicine")?,
+        &col::<String>(row, "dose")?,
+        &col::<String>(row, "route")?,
+        &col::<String>(row, "frequency")?,
+    );
+    recorded(row, stored("prescription", rx)?)
+}
+
+fn diagnosis_from_row(row: &Row) -> Result<Recorded<Diagnosis>> {
+    let d = Diagnosis {
+        text: col(row, "text")?,
+        snomed: col(row, "snomed")?,
+    };
+    recorded(row, d)
+}
+
 impl Store {
-    /// One prescription by its id: the patient's NHS number, the prescriber's username and what was prescribed.
-    pub async fn prescription(&self, id: i64) -> Result<(NhsNumber, String, Prescription)> {
-        let row = query(
-            "SELECT p.nhs_number, s.username, r.medicine, r.dose, r.route, r.frequency FROM prescription r \
-             JOIN patient p ON p.id = r.patient_id JOIN staff s ON s.id = r.prescriber_id WHERE r.id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("no prescription {id}")))?;
-        let rx = Prescription::parse(
-            &col::<String>(&row, "medicine")?,
-            &col::<String>(&row, "dose")?,
-            &col::<String>(&row, "route")?,
-            &col::<String>(&row, "frequency")?,
-        );
-        Ok((
-            stored("nhs number", NhsNumber::parse(&col::<String>(&row, "nhs_number")?))?,
-            col(&row, "username")?,
-            stored("prescription", rx)?,
+    /// One prescription by its id.
+    pub async fn prescription(&self, id: i64) -> Result<Recorded<Prescription>> {
+        let row = query_built(format!("SELECT {PRESCRIPTION_COLUMNS} WHERE r.id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no prescription {id}")))?;
+        prescription_from_row(&row)
+    }
+
+    /// A patient's prescriptions, oldest first.
+    pub async fn prescriptions_of(&self, patient: &NhsNumber) -> Result<Vec<Recorded<Prescription>>> {
+        let rows = query_built(format!(
+            "SELECT {PRESCRIPTION_COLUMNS} WHERE p.nhs_number = $1 ORDER BY r.id"
         ))
+        .bind(patient.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(prescription_from_row).collect()
+    }
+
+    /// One diagnosis by its id.
+    pub async fn diagnosis(&self, id: i64) -> Result<Recorded<Diagnosis>> {
+        let row = query_built(format!("SELECT {DIAGNOSIS_COLUMNS} WHERE d.id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no diagnosis {id}")))?;
+        diagnosis_from_row(&row)
+    }
+
+    /// A patient's diagnoses, oldest first.
+    pub async fn diagnoses_of(&self, patient: &NhsNumber) -> Result<Vec<Recorded<Diagnosis>>> {
+        let rows = query_built(format!(
+            "SELECT {DIAGNOSIS_COLUMNS} WHERE p.nhs_number = $1 ORDER BY d.id"
+        ))
+        .bind(patient.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(diagnosis_from_row).collect()
+    }
+
+    /// A patient's imaging requests, oldest first.
+    pub async fn imaging_requests_of(&self, patient: &NhsNumber) -> Result<Vec<RequestView>> {
+        let sql = format!("SELECT {REQUEST_COLUMNS} WHERE p.nhs_number = $1 ORDER BY r.id");
+        let rows = query_built(sql).bind(patient.as_str()).fetch_all(self.pool()).await?;
+        rows.iter().map(request_from_row).collect()
     }
 }
 

@@ -1,24 +1,17 @@
-//! `GET /fhir/Encounter/{id}` and `GET /fhir/Encounter?patient=…&status=…`: a patient's stays, for whoever may read
+//! `GET /fhir/Encounter/{id}` and `GET /fhir/Encounter?patient=…`: a patient's stays, for whoever may read
 //! their record.
 
 use crate::AppState;
 use crate::http::auth::Actor;
-use crate::http::fhir::{FhirError, done, fhir_json, not_found};
+use crate::http::fhir::{
+    FhirError, done, fhir_json, not_found, patients_of, search_answer, search_of, searched_patients,
+};
 use crate::http::gate::{BreakGlass, open_record};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use remit_domain::adt::StayStatus;
-use remit_domain::nhs::NhsNumber;
 use remit_fhir::encounter::stay_to_fhir;
-use remit_fhir::{Issue, NHS_NUMBER_SYSTEM, searchset};
-
-fn bad_param(name: &str, msg: impl Into<String>) -> FhirError {
-    FhirError::with(
-        StatusCode::BAD_REQUEST,
-        vec![Issue::new("value", msg).at(name.to_owned())],
-    )
-}
+use remit_fhir::search;
 
 /// `GET /fhir/Encounter/{id}`: a stay, for whoever may read its patient's record.
 #[tracing::instrument(skip_all)]
@@ -34,36 +27,33 @@ pub(crate) async fn read_encounter(
     Ok(fhir_json(StatusCode::OK, &stay_to_fhir(&stay)))
 }
 
-/// `GET /fhir/Encounter?patient=…[&status=…]`: a patient's stays, newest first.
+/// `GET /fhir/Encounter?patient=…`: a patient's stays, searched as FHIR says, newest first.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn search_encounters(
     State(state): State<AppState>,
     actor: Actor,
     bg: BreakGlass,
+    headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, FhirError> {
-    let (mut patient, mut status) = (None, None);
-    for (k, v) in &params {
-        match k.as_str() {
-            "patient" | "subject" => {
-                let raw = v.strip_prefix("Patient/").unwrap_or(v);
-                let raw = raw.strip_prefix(&format!("{NHS_NUMBER_SYSTEM}|")).unwrap_or(raw);
-                patient = Some(NhsNumber::parse(raw).map_err(|e| bad_param("patient", e.to_string()))?);
-            }
-            "status" => status = Some(StayStatus::parse(v).map_err(|e| bad_param("status", e.message()))?),
-            other => {
-                return Err(bad_param(
-                    other,
-                    "not a search parameter of Encounter here (patient, status)",
-                ));
-            }
-        }
+    let search = search_of(&search::ENCOUNTER, &headers, &params)?;
+    let records = searched_patients(&state, &actor, &bg, &search).await?;
+    let mut candidates = Vec::new();
+    for r in &records {
+        candidates.extend(
+            state
+                .store
+                .stays(&r.patient.nhs_number, None)
+                .await?
+                .iter()
+                .map(stay_to_fhir),
+        );
     }
-    let patient = patient.ok_or_else(|| bad_param("patient", "search by patient=Patient/{NHS number}"))?;
-    done(open_record(&state, &actor, &patient, &bg).await?)?;
-    let stays = state.store.stays(&patient, status).await?;
-    Ok(fhir_json(
-        StatusCode::OK,
-        &searchset(stays.iter().map(stay_to_fhir).collect()),
+    Ok(search_answer(
+        &state,
+        &headers,
+        &search,
+        candidates,
+        &patients_of(&records),
     ))
 }

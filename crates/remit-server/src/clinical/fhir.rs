@@ -1,15 +1,23 @@
-//! FHIR Condition (a diagnosis) and MedicationRequest (a prescription), through `remit_services::imaging`.
+//! FHIR Condition (a diagnosis) and MedicationRequest (a prescription): created through `remit_services::imaging`,
+//! read and searched by whoever may read the patient's record.
 
 use crate::AppState;
 use crate::http::auth::Actor;
-use crate::http::fhir::{FhirError, JSON, created, done, invalid, parse_body, value_at};
+use crate::http::fhir::{
+    FhirError, JSON, created, done, fhir_json, invalid, not_found, parse_body, patients_of, search_answer, search_of,
+    searched_patients, value_at,
+};
+use crate::http::gate::{BreakGlass, open_record};
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use remit_domain::clinical::{Diagnosis, Prescription};
 use remit_fhir::clinical as fc;
+use remit_fhir::search;
 use remit_services::imaging;
+use remit_services::imaging::Recorded;
+use serde_json::Value;
 
 #[tracing::instrument(skip_all)]
 pub(crate) async fn create_condition(
@@ -24,15 +32,7 @@ pub(crate) async fn create_condition(
     let d = Diagnosis::parse(&text, snomed.as_deref()).map_err(value_at("Condition.code"))?;
     let by = actor.profile.staff.username.clone();
     let r = done(imaging::diagnose(&state.store, &state.pack, &patient, &by, &d, &actor.audit_name()).await?)?;
-    let body = fc::condition_to_fhir(
-        r.id,
-        &r.patient,
-        &r.by,
-        &r.at,
-        &r.content.text,
-        r.content.snomed.as_deref(),
-    );
-    Ok(created(&body, "Condition"))
+    Ok(created(&condition(&r), "Condition"))
 }
 
 #[tracing::instrument(skip_all)]
@@ -49,8 +49,7 @@ pub(crate) async fn create_medication_request(
         .map_err(value_at("MedicationRequest.dosageInstruction[0]"))?;
     let by = actor.profile.staff.username.clone();
     let r = done(imaging::prescribe(&state.store, &state.pack, &patient, &by, &p, &actor.audit_name()).await?)?;
-    let body = fc::medication_request_to_fhir(r.id, &r.patient, &r.by, &r.at, &r.content);
-    Ok(created(&body, "MedicationRequest"))
+    Ok(created(&medication_request(&r), "MedicationRequest"))
 }
 
 /// Refuses, before the content is judged, someone the policy refuses whatever they sent for this patient: 403 with
@@ -70,4 +69,113 @@ async fn decide_first(
         imaging::refused_whatever_the_content(&state.store, &state.pack, &patient, by, what, &actor.audit_name())
             .await?,
     )
+}
+
+fn condition(r: &Recorded<Diagnosis>) -> Value {
+    fc::condition_to_fhir(
+        r.id,
+        &r.patient,
+        &r.by,
+        &r.at,
+        &r.content.text,
+        r.content.snomed.as_deref(),
+    )
+}
+
+fn medication_request(r: &Recorded<Prescription>) -> Value {
+    fc::medication_request_to_fhir(r.id, &r.patient, &r.by, &r.at, &r.content)
+}
+
+/// `GET /fhir/Condition/{id}`: a diagnosis, for whoever may read the patient's record.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn read_condition(
+    State(state): State<AppState>,
+    actor: Actor,
+    bg: BreakGlass,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let id: i64 = id.parse().map_err(|_| not_found("Condition"))?;
+    let r = state.store.diagnosis(id).await.map_err(|_| not_found("Condition"))?;
+    done(open_record(&state, &actor, &r.patient, &bg).await?)?;
+    Ok(fhir_json(StatusCode::OK, &condition(&r)))
+}
+
+/// `GET /fhir/MedicationRequest/{id}`: a prescription, for whoever may read the patient's record.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn read_medication_request(
+    State(state): State<AppState>,
+    actor: Actor,
+    bg: BreakGlass,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let id: i64 = id.parse().map_err(|_| not_found("MedicationRequest"))?;
+    let r = state
+        .store
+        .prescription(id)
+        .await
+        .map_err(|_| not_found("MedicationRequest"))?;
+    done(open_record(&state, &actor, &r.patient, &bg).await?)?;
+    Ok(fhir_json(StatusCode::OK, &medication_request(&r)))
+}
+
+/// `GET /fhir/Condition?patient=…`: a patient's diagnoses, searched as FHIR says.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn search_conditions(
+    State(state): State<AppState>,
+    actor: Actor,
+    bg: BreakGlass,
+    headers: HeaderMap,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, FhirError> {
+    let search = search_of(&search::CONDITION, &headers, &params)?;
+    let records = searched_patients(&state, &actor, &bg, &search).await?;
+    let mut candidates = Vec::new();
+    for r in &records {
+        candidates.extend(
+            state
+                .store
+                .diagnoses_of(&r.patient.nhs_number)
+                .await?
+                .iter()
+                .map(condition),
+        );
+    }
+    Ok(search_answer(
+        &state,
+        &headers,
+        &search,
+        candidates,
+        &patients_of(&records),
+    ))
+}
+
+/// `GET /fhir/MedicationRequest?patient=…`: a patient's prescriptions, searched as FHIR says.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn search_medication_requests(
+    State(state): State<AppState>,
+    actor: Actor,
+    bg: BreakGlass,
+    headers: HeaderMap,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, FhirError> {
+    let search = search_of(&search::MEDICATION_REQUEST, &headers, &params)?;
+    let records = searched_patients(&state, &actor, &bg, &search).await?;
+    let mut candidates = Vec::new();
+    for r in &records {
+        candidates.extend(
+            state
+                .store
+                .prescriptions_of(&r.patient.nhs_number)
+                .await?
+                .iter()
+                .map(medication_request),
+        );
+    }
+    Ok(search_answer(
+        &state,
+        &headers,
+        &search,
+        candidates,
+        &patients_of(&records),
+    ))
 }

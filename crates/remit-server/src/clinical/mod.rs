@@ -3,7 +3,7 @@
 //! MedicationRequest). Every route calls `remit_services::imaging::{diagnose, prescribe}`.
 
 use crate::AppState;
-use axum::routing::post;
+use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -14,6 +14,14 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(api::diagnose))
         .routes(routes!(api::prescribe))
-        .route("/fhir/Condition", post(fhir::create_condition))
-        .route("/fhir/MedicationRequest", post(fhir::create_medication_request))
+        .route(
+            "/fhir/Condition",
+            post(fhir::create_condition).get(fhir::search_conditions),
+        )
+        .route("/fhir/Condition/{id}", get(fhir::read_condition))
+        .route(
+            "/fhir/MedicationRequest",
+            post(fhir::create_medication_request).get(fhir::search_medication_requests),
+        )
+        .route("/fhir/MedicationRequest/{id}", get(fhir::read_medication_request))
 }

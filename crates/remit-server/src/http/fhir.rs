@@ -4,13 +4,17 @@
 use crate::AppState;
 use crate::http::auth::Actor;
 use crate::http::error::AppError;
+use crate::http::gate::{BreakGlass, open_record};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use remit_domain::nhs::NhsNumber;
+use remit_fhir::search::{self, Search};
 use remit_fhir::{Issue, Json, operation_outcome};
 use remit_services::tasks::Outcome;
 use remit_store::StoreError;
+use remit_store::patient::PatientRecord;
 use serde_json::Value;
 
 /// An error answered as an OperationOutcome.
@@ -137,13 +141,112 @@ pub(crate) fn invalid(issue: Issue) -> FhirError {
     FhirError::with(status, vec![issue])
 }
 
-/// `GET /fhir/metadata`.
-pub(crate) async fn metadata(State(state): State<AppState>, _actor: Actor) -> Response {
+/// `GET /fhir/metadata`: readable without signing in, as FHIR clients expect; it says what the server does, never
+/// anything about a patient or a person.
+pub(crate) async fn metadata(State(state): State<AppState>) -> Response {
     let date = remit_domain::time::format_instant(state.store.now());
     fhir_json(
         StatusCode::OK,
-        &remit_fhir::obs::capability_statement(env!("CARGO_PKG_VERSION"), &date[..10]),
+        &remit_fhir::capability::statement(env!("CARGO_PKG_VERSION"), &date[..10]),
     )
+}
+
+/// A search's query parsed against the resource's parameters: unknown parameters refused, or ignored when the
+/// request says `Prefer: handling=lenient`.
+pub(crate) fn search_of(
+    resource: &'static search::Resource,
+    headers: &HeaderMap,
+    query: &[(String, String)],
+) -> Result<Search, FhirError> {
+    let lenient = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(str::trim))
+        .any(|p| p.eq_ignore_ascii_case("handling=lenient"));
+    Search::parse(resource, query, lenient).map_err(FhirError::bad)
+}
+
+/// The Bundle that answers a search over `candidates`, with what `_include` asks for found in `pool`; its links
+/// absolute, as FHIR asks, at the address the request was sent to.
+pub(crate) fn search_answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    search: &Search,
+    candidates: Vec<Value>,
+    pool: &[Value],
+) -> Response {
+    let base = format!("{}/fhir/{}", origin(state, headers), search.resource_name());
+    fhir_json(StatusCode::OK, &search.answer(&base, candidates, pool))
+}
+
+/// `scheme://host` of the request (HTTPS where remit is configured to be reached over it), or nothing when its
+/// Host is not a plain host name and port, so that links are then relative.
+fn origin(state: &AppState, headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| {
+        !h.is_empty() && h.len() <= 255 && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+    });
+    match host {
+        Some(h) => format!("{}://{h}", if state.config.secure_cookies { "https" } else { "http" }),
+        None => String::new(),
+    }
+}
+
+/// The patients a search names (`patient=`, `subject=`; a comma is OR), each opened under the policy as a read of
+/// their record would be: refused for one, refused for the search.
+pub(crate) async fn searched_patients(
+    state: &AppState,
+    actor: &Actor,
+    bg: &BreakGlass,
+    search: &Search,
+) -> Result<Vec<PatientRecord>, FhirError> {
+    let ids = search.pinned(&["patient", "subject"]).unwrap_or_default();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let nhs = NhsNumber::parse(&id)
+            .map_err(|e| FhirError::bad(Issue::new("value", format!("patient: {e}")).at("patient")))?;
+        out.push(done(open_record(state, actor, &nhs, bg).await?)?);
+    }
+    Ok(out)
+}
+
+/// The Patient resources a search's page may include of `patients` (each with the place where the work happens, for
+/// an X-ray request's department): those the reader may read, asked without an audit entry, as for what a list
+/// leaves out.
+pub(crate) async fn readable_patients(
+    state: &AppState,
+    actor: &Actor,
+    patients: impl IntoIterator<Item = (NhsNumber, Option<remit_domain::place::PlaceCode>)>,
+) -> Result<Vec<Value>, FhirError> {
+    let me = &actor.profile.staff.username;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for (nhs, place) in patients {
+        if seen.contains(&nhs) {
+            continue;
+        }
+        let mut may = remit_services::scope::may_read(&state.store, &state.pack, me, &nhs, None)
+            .await?
+            .permitted();
+        if !may && place.is_some() {
+            may = remit_services::scope::may_read(&state.store, &state.pack, me, &nhs, place)
+                .await?
+                .permitted();
+        }
+        if may {
+            out.push(remit_fhir::obs::patient_to_fhir(&state.store.patient(&nhs).await?));
+            seen.insert(nhs);
+        }
+    }
+    Ok(out)
+}
+
+/// The Patient resources of opened records, for `_include`.
+pub(crate) fn patients_of(records: &[PatientRecord]) -> Vec<Value> {
+    records
+        .iter()
+        .map(|r| remit_fhir::obs::patient_to_fhir(&r.patient))
+        .collect()
 }
 
 pub(crate) fn value_at(at: &'static str) -> impl Fn(remit_domain::InvalidValue) -> FhirError {
@@ -173,9 +276,4 @@ pub(crate) fn not_found(kind: &str) -> FhirError {
         StatusCode::NOT_FOUND,
         vec![Issue::new("not-found", format!("no such {kind}"))],
     )
-}
-
-/// The server's own FHIR routes (its capability statement); each feature serves its resources.
-pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
-    utoipa_axum::router::OpenApiRouter::new().route("/fhir/metadata", axum::routing::get(metadata))
 }

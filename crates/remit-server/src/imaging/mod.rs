@@ -27,8 +27,14 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::worklist))
         .routes(routes!(api::dose_history))
         .routes(routes!(api::operator_activity))
-        .route("/fhir/ServiceRequest", post(fhir::create_service_request))
+        .route(
+            "/fhir/ServiceRequest",
+            post(fhir::create_service_request).get(fhir::search_service_requests),
+        )
         .route("/fhir/ServiceRequest/{id}", get(fhir::read_service_request))
-        .route("/fhir/DiagnosticReport", post(fhir::create_diagnostic_report))
+        .route(
+            "/fhir/DiagnosticReport",
+            post(fhir::create_diagnostic_report).get(fhir::search_diagnostic_reports),
+        )
         .route("/fhir/DiagnosticReport/{id}", get(fhir::read_diagnostic_report))
 }

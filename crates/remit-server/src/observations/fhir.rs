@@ -4,7 +4,10 @@
 
 use crate::AppState;
 use crate::http::auth::{Actor, Claimed};
-use crate::http::fhir::{FhirError, done, fhir_json, invalid, parse_body};
+use crate::http::fhir::{
+    FhirError, done, fhir_json, invalid, parse_body, patients_of, readable_patients, search_answer, search_of,
+    searched_patients,
+};
 use crate::http::gate::{BreakGlass, Opened, open_record};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -13,13 +16,14 @@ use axum::response::{IntoResponse, Response};
 use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::Username;
 use remit_domain::time::parse_instant;
-use remit_fhir::obs::{IncomingSet, parse_id, parts_for_code, total_to_fhir};
-use remit_fhir::{Issue, NHS_NUMBER_SYSTEM, searchset};
+use remit_fhir::obs::{IncomingSet, parse_id, total_to_fhir};
+use remit_fhir::{Issue, search};
 use remit_services::obs;
 use remit_services::obs::{RecordSet, Recorded};
+use remit_services::scope;
 use remit_services::scope::Outcome;
 use remit_store::Versions;
-use remit_store::obs::SetVersions;
+use remit_store::obs::{EscalationFilter, EscalationView, SetVersions};
 use serde_json::Value;
 
 async fn record(
@@ -168,143 +172,159 @@ pub(crate) async fn read_observation(
     Ok(fhir_json(StatusCode::OK, &r))
 }
 
-fn bad_param(name: &str, msg: impl Into<String>) -> FhirError {
-    FhirError::with(
-        StatusCode::BAD_REQUEST,
-        vec![Issue::new("value", msg).at(name.to_owned())],
-    )
-}
+/// The most sets of one patient an Observation search reads: years of hourly observations.
+const SETS_SEARCHED: i64 = 50_000;
 
-fn patient_param(v: &str) -> Result<NhsNumber, FhirError> {
-    let raw = v.strip_prefix("Patient/").unwrap_or(v);
-    let raw = raw.strip_prefix(&format!("{NHS_NUMBER_SYSTEM}|")).unwrap_or(raw);
-    NhsNumber::parse(raw).map_err(|e| bad_param("patient", e.to_string()))
-}
-
-/// `GET /fhir/Observation?patient=…&code=…&date=ge…&_sort=-date&_count=…`: the patient's current observations,
-/// newest first.
+/// `GET /fhir/Observation?patient=…`: the patient's current observations, searched as FHIR says (see
+/// `remit_fhir::search`), newest first unless sorted otherwise.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn search_observations(
     State(state): State<AppState>,
     actor: Actor,
     bg: BreakGlass,
+    headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, FhirError> {
-    let mut patient = None;
-    let mut parts: Option<Vec<&'static str>> = None;
-    let mut since = None;
-    let mut count: i64 = 50;
-    for (k, v) in &params {
-        match k.as_str() {
-            "patient" | "subject" => patient = Some(patient_param(v)?),
-            "code" => {
-                let mut all = Vec::new();
-                for c in v.split(',') {
-                    all.extend(parts_for_code(c).ok_or_else(|| {
-                        bad_param(
-                            "code",
-                            format!(
-                                "`{}` is not a code remit records",
-                                c.chars().take(40).collect::<String>()
-                            ),
-                        )
-                    })?);
-                }
-                parts = Some(all);
-            }
-            "date" => {
-                let d = v
-                    .strip_prefix("ge")
-                    .ok_or_else(|| bad_param("date", "only `ge` (on or after) is supported: date=geYYYY-MM-DD"))?;
-                let instant = if d.len() == 10 {
-                    format!("{d}T00:00:00Z")
-                } else {
-                    d.to_owned()
-                };
-                since = Some(parse_instant("date", &instant).map_err(|e| bad_param("date", e.to_string()))?);
-            }
-            "_sort" => {
-                if v != "-date" {
-                    return Err(bad_param("_sort", "only `-date` (newest first) is supported"));
-                }
-            }
-            "_count" => {
-                count = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| bad_param("_count", "must be a whole number 1-1000"))?;
-            }
-            other => {
-                return Err(bad_param(
-                    other,
-                    format!(
-                        "`{}` is not a search parameter of Observation here (patient, code, date, _sort, _count)",
-                        other.chars().take(40).collect::<String>()
-                    ),
-                ));
-            }
+    let search = search_of(&search::OBSERVATION, &headers, &params)?;
+    let records = searched_patients(&state, &actor, &bg, &search).await?;
+    // Only sets taken since the earliest date asked for are read.
+    let since = search
+        .earliest("date")
+        .and_then(chrono::DateTime::from_timestamp_millis);
+    let mut candidates = Vec::new();
+    for record in &records {
+        let sets = state
+            .store
+            .obs_for_patient(record.id, since, SETS_SEARCHED, SetVersions::Current)
+            .await?;
+        for s in &sets {
+            candidates.extend(remit_fhir::obs::searched(s));
         }
     }
-    let patient = patient.ok_or_else(|| bad_param("patient", "name the patient: patient=Patient/{NHS number}"))?;
-    let record = done(open_record(&state, &actor, &patient, &bg).await?)?;
-    let sets = state
-        .store
-        .obs_for_patient(record.id, since, count, SetVersions::Current)
-        .await?;
-    let count = usize::try_from(count).unwrap_or(0);
-    let mut found = Vec::new();
-    for s in &sets {
-        found.extend(remit_fhir::obs::searched(s, parts.as_deref()));
-        if found.len() >= count {
-            break;
-        }
+    let mut pool = patients_of(&records);
+    if search.includes_anything() {
+        pool.extend(candidates.iter().cloned());
     }
-    found.truncate(count);
-    Ok(fhir_json(StatusCode::OK, &searchset(found)))
+    Ok(search_answer(&state, &headers, &search, candidates, &pool))
 }
 
-/// `GET /fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|…`.
+/// `GET /fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|…` (or `_id`): the patients named, each as a
+/// read of their record would be decided.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn search_patients(
     State(state): State<AppState>,
     actor: Actor,
     bg: BreakGlass,
+    headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, FhirError> {
-    let mut nhs = None;
-    for (k, v) in &params {
-        match k.as_str() {
-            "identifier" | "_id" => nhs = Some(patient_param(v)?),
-            other => {
-                return Err(bad_param(
-                    other,
-                    "not a search parameter of Patient here (identifier, _id)",
-                ));
-            }
+    let search = search_of(&search::PATIENT, &headers, &params)?;
+    let mut found = Vec::new();
+    for id in search.pinned(&["identifier", "_id"]).unwrap_or_default() {
+        let nhs =
+            NhsNumber::parse(&id).map_err(|e| FhirError::bad(Issue::new("value", e.to_string()).at("identifier")))?;
+        // Asked first: a patient there is not is refused as one the reader may not see, unless they may (break-glass),
+        // when the search finds nobody.
+        match open_record(&state, &actor, &nhs, &bg)
+            .await
+            .map_err(FhirError::from)
+            .and_then(done)
+        {
+            Ok(record) => found.push(remit_fhir::obs::patient_to_fhir(&record.patient)),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
         }
     }
-    let nhs = nhs.ok_or_else(|| {
-        bad_param(
-            "identifier",
-            "search by identifier=https://fhir.nhs.uk/Id/nhs-number|{number}",
-        )
-    })?;
-    // Asked first: a patient there is not is refused as one the reader may not see, unless they may (break-glass),
-    // when the search finds nobody.
-    let found = match open_record(&state, &actor, &nhs, &bg)
-        .await
-        .map_err(FhirError::from)
-        .and_then(done)
-    {
-        Ok(record) => vec![remit_fhir::obs::patient_to_fhir(&record.patient)],
-        Err(e) if e.is_not_found() => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    Ok(fhir_json(StatusCode::OK, &searchset(found)))
+    Ok(search_answer(&state, &headers, &search, found, &[]))
 }
 
 /// `GET /fhir/Patient/{nhs_number}`: opened by the patient gate.
 pub(crate) async fn read_patient(Opened(record): Opened) -> Response {
     fhir_json(StatusCode::OK, &remit_fhir::obs::patient_to_fhir(&record.patient))
+}
+
+/// An escalation as a Flag (see `remit_fhir::flag` for the mapping).
+fn flag(e: &EscalationView) -> Value {
+    let response = match &e.about {
+        Some(about) => format!("NEWS2 {}: {} {about}", score_text(e.score), e.level.response()),
+        None => format!("NEWS2 {}: {}", score_text(e.score), e.level.response()),
+    };
+    remit_fhir::flag::to_fhir(&remit_fhir::flag::Escalation {
+        id: e.id,
+        patient: &e.patient,
+        place: &e.place,
+        level: e.level.as_str(),
+        response,
+        version_id: e.version_id,
+        state: &e.state,
+        raised_at: &e.raised_at,
+        last_at: e.history.last().map_or(e.raised_at.as_str(), |h| h.at.as_str()),
+    })
+}
+
+fn score_text(score: Option<u8>) -> String {
+    score.map_or_else(|| "not scored".to_owned(), |s| s.to_string())
+}
+
+/// `GET /fhir/Flag/{id}`: an escalation, for whoever may read its patient's record.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn read_flag(
+    State(state): State<AppState>,
+    actor: Actor,
+    bg: BreakGlass,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let missing = || crate::http::fhir::not_found("Flag");
+    let id: i64 = id.parse().map_err(|_| missing())?;
+    let e = state.store.escalation(id).await.map_err(|_| missing())?;
+    done(open_record(&state, &actor, &e.patient, &bg).await?)?;
+    Ok(fhir_json(StatusCode::OK, &flag(&e)))
+}
+
+/// `GET /fhir/Flag?…`: escalations as Flags, newest change first: a patient's (`patient=`, decided as a read of their
+/// record), or every one the reader may read (`status=active` for those still standing, `location=` for a place's).
+#[tracing::instrument(skip_all)]
+pub(crate) async fn search_flags(
+    State(state): State<AppState>,
+    actor: Actor,
+    bg: BreakGlass,
+    headers: HeaderMap,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, FhirError> {
+    let search = search_of(&search::FLAG, &headers, &params)?;
+    let open = search.one("status").as_deref() == Some("active");
+    let place = search.one("location");
+    let mut candidates = Vec::new();
+    let pool;
+    if search.pinned(&["patient", "subject"]).is_some() {
+        let records = searched_patients(&state, &actor, &bg, &search).await?;
+        for r in &records {
+            let f = EscalationFilter {
+                open,
+                place: place.clone(),
+                patient: Some(r.patient.nhs_number.clone()),
+            };
+            candidates.extend(state.store.escalations(&f).await?.iter().map(flag));
+        }
+        pool = patients_of(&records);
+    } else {
+        let f = EscalationFilter {
+            open,
+            place,
+            patient: None,
+        };
+        let list = state.store.escalations(&f).await?;
+        let pairs: Vec<_> = list.iter().map(|e| (e.patient.clone(), e.place.clone())).collect();
+        let ok = scope::readable(&state.store, &state.pack, &actor.profile, &pairs).await?;
+        let mut patients = Vec::new();
+        for e in list.iter().filter(|e| ok.contains(&e.patient)) {
+            let v = flag(e);
+            if search.includes_anything() && search.matches(&v) {
+                patients.push((e.patient.clone(), None));
+            }
+            candidates.push(v);
+        }
+        pool = readable_patients(&state, &actor, patients).await?;
+    }
+    Ok(search_answer(&state, &headers, &search, candidates, &pool))
 }

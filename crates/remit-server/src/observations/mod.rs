@@ -61,4 +61,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .route("/fhir/Observation/{id}", get(fhir::read_observation))
         .route("/fhir/Patient", get(fhir::search_patients))
         .route("/fhir/Patient/{nhs}", get(fhir::read_patient))
+        .route("/fhir/Flag", get(fhir::search_flags))
+        .route("/fhir/Flag/{id}", get(fhir::read_flag))
 }

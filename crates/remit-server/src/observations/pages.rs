@@ -1481,8 +1481,9 @@ pub(crate) async fn prescribe_page(
     let p = record.patient;
     let done = match just_saved(query)?.prescribed {
         Some(id) => {
-            let (patient, by, rx) = state.store.prescription(id).await?;
-            if patient != p.nhs_number || by != actor.profile.staff.username.as_str() {
+            let found = state.store.prescription(id).await?;
+            let rx = found.content;
+            if found.patient != p.nhs_number || found.by != actor.profile.staff.username.as_str() {
                 return Err(AppError::NotFound(format!(
                     "no prescription {id} of yours for this patient"
                 )));

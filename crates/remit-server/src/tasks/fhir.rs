@@ -4,7 +4,7 @@
 
 use crate::AppState;
 use crate::http::auth::Actor;
-use crate::http::fhir::{FhirError, done, fhir_json, parse_body};
+use crate::http::fhir::{FhirError, done, fhir_json, parse_body, readable_patients, search_answer, search_of};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -12,7 +12,7 @@ use axum::response::Response;
 use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::Username;
 use remit_domain::task::{Move, TaskStatus};
-use remit_fhir::{Issue, searchset};
+use remit_fhir::Issue;
 use remit_policy::{ExamRegion, Supervision};
 use remit_services::scope::Item;
 use remit_services::tasks::{Delegation, Outcome};
@@ -128,50 +128,44 @@ pub(crate) async fn read_task(
     Ok(fhir_json(StatusCode::OK, &task_to_fhir(&state, &t)))
 }
 
-fn username_param(raw: &str, name: &str) -> Result<String, FhirError> {
-    let u = raw.strip_prefix("Practitioner/").unwrap_or(raw);
-    Username::parse(u)
-        .map(|u| u.to_string())
-        .map_err(|e| FhirError::bad(Issue::new("value", format!("{name}: {e}"))))
-}
-
+/// `GET /fhir/Task?…`: the tasks the reader may read, searched as FHIR says, the most recently changed first.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn search_tasks(
     State(state): State<AppState>,
     actor: Actor,
+    headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, FhirError> {
-    let mut f = TaskFilter::default();
-    for (k, v) in &params {
-        match k.as_str() {
-            "owner" => f.owner = Some(username_param(v, "owner")?),
-            "requester" => f.requester = Some(username_param(v, "requester")?),
-            "status" => {
-                f.status = Some(TaskStatus::parse(v).map_err(|e| FhirError::bad(Issue::new("value", e.to_string())))?)
-            }
-            "patient" | "subject" | "for" => {
-                let raw = v.strip_prefix("Patient/").unwrap_or(v);
-                let raw = raw
-                    .strip_prefix(&format!("{}|", remit_fhir::NHS_NUMBER_SYSTEM))
-                    .unwrap_or(raw);
-                f.patient =
-                    Some(NhsNumber::parse(raw).map_err(|e| FhirError::bad(Issue::new("value", e.to_string())))?);
-            }
-            other => {
-                return Err(FhirError::bad(Issue::new(
-                    "not-supported",
-                    format!("`{other}` is not a search parameter of Task here (owner, requester, status, patient)"),
-                )));
-            }
-        }
-    }
-    let mut found = Vec::new();
+    let search = search_of(&remit_fhir::search::TASK, &headers, &params)?;
+    // What the store reads is narrowed by a parameter that names one person or one patient; the search decides.
+    let person = |name: &str| {
+        search
+            .one(name)
+            .and_then(|u| Username::parse(&u).ok())
+            .map(|u| u.to_string())
+    };
+    let f = TaskFilter {
+        owner: person("owner"),
+        requester: person("requester"),
+        status: None,
+        patient: search
+            .pinned(&["patient", "subject"])
+            .filter(|p| p.len() == 1)
+            .and_then(|p| NhsNumber::parse(&p[0]).ok()),
+    };
+    let mut candidates = Vec::new();
+    let mut patients = Vec::new();
     for t in state.store.list_tasks(&f).await? {
         if scope::may_read_item(&state.store, &state.pack, &actor, Item::Task(&t)).await? {
-            found.push(task_to_fhir(&state, &t));
+            let v = task_to_fhir(&state, &t);
+            if search.includes_anything() && search.matches(&v) {
+                patients.push((t.patient.clone(), None));
+            }
+            candidates.push(v);
         }
     }
-    Ok(fhir_json(StatusCode::OK, &searchset(found)))
+    let pool = readable_patients(&state, &actor, patients).await?;
+    Ok(search_answer(&state, &headers, &search, candidates, &pool))
 }
 
 /// The move that takes a task from its status to `target`, for the person asking.

@@ -1,0 +1,564 @@
+//! FHIR search as the specification defines it, on every resource remit writes; reads of each; the escalation as a
+//! Flag; and a CapabilityStatement that says what the routes do.
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context, Result, ensure};
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::helpers::{Auth, TestApp, TestDb, TestResponse};
+
+crate::tests!(
+    fhir_search_follows_the_specification,
+    every_resource_remit_writes_is_read_and_searched_within_the_policy,
+    the_capability_statement_is_public_and_says_what_the_routes_do
+);
+
+const MARGARET: &str = "9990001375";
+const DAVID: &str = "9990002746";
+
+fn conforms(v: &Value) -> Result<()> {
+    remit_fhir::conforms(v).map_err(|e| anyhow::anyhow!("{} at {:?}: {v}", e.diagnostics, e.expression))
+}
+
+/// A search, answered 200 with a conforming searchset.
+async fn search(app: &TestApp, path: &str, auth: &Auth) -> Result<Value> {
+    let res = app.get(path, auth).await?;
+    ensure!(res.status == StatusCode::OK, "{path}: {} {}", res.status, res.body);
+    let v = res.json()?;
+    conforms(&v)?;
+    ensure!(v["type"] == "searchset", "{v}");
+    Ok(v)
+}
+
+fn matched(bundle: &Value) -> Vec<Value> {
+    bundle["entry"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter(|x| x["search"]["mode"] == "match")
+                .map(|x| x["resource"].clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn ids(bundle: &Value) -> Vec<String> {
+    matched(bundle)
+        .iter()
+        .map(|r| r["id"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn link(bundle: &Value, relation: &str) -> Option<String> {
+    bundle["link"]
+        .as_array()?
+        .iter()
+        .find(|l| l["relation"] == relation)
+        .and_then(|l| l["url"].as_str())
+        .map(str::to_owned)
+}
+
+async fn get_with(app: &TestApp, path: &str, auth: &Auth, prefer: &str) -> Result<TestResponse> {
+    let req = auth
+        .apply(Request::get(path).header("prefer", prefer))
+        .body(Body::empty())?;
+    app.send(req).await
+}
+
+async fn post_fhir(app: &TestApp, path: &str, auth: &Auth, body: &Value) -> Result<Value> {
+    let req = auth
+        .apply(Request::post(path).header(header::CONTENT_TYPE, "application/fhir+json"))
+        .body(Body::from(body.to_string()))?;
+    let res = app.send(req).await?;
+    ensure!(res.status == StatusCode::CREATED, "{path}: {}", res.body);
+    res.json()
+}
+
+async fn record_set(app: &TestApp, auth: &Auth, patient: &str, rr: u32) -> Result<()> {
+    let set = json!({"set": {"respiration_rate": rr, "spo2": 97, "on_oxygen": false, "systolic_bp": 125,
+        "pulse": 72, "consciousness": "alert", "temperature": 36.8}});
+    let res = app
+        .post_json(&format!("/api/patients/{patient}/observations"), auth, &set)
+        .await?;
+    ensure!(res.status == StatusCode::CREATED, "{}", res.body);
+    Ok(())
+}
+
+async fn fhir_search_follows_the_specification(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let alex = app.token_for("alex.ap").await?;
+    let priya = app.token_for("priya.rn").await?;
+    let obs = |q: &str| format!("/fhir/Observation?patient=Patient/{MARGARET}{q}");
+
+    // A comma is OR, a repeated parameter AND.
+    let rr = search(&app, &obs("&code=http://loinc.org|9279-1"), &alex).await?;
+    let pulse = search(&app, &obs("&code=8867-4"), &alex).await?;
+    let either = search(&app, &obs("&code=http://loinc.org|9279-1,8867-4"), &alex).await?;
+    ensure!(!ids(&rr).is_empty() && !ids(&pulse).is_empty());
+    ensure!(
+        either["total"] == rr["total"].as_u64().unwrap() + pulse["total"].as_u64().unwrap(),
+        "{either}"
+    );
+    let both = search(&app, &obs("&code=9279-1&code=8867-4"), &alex).await?;
+    ensure!(both["total"] == 0, "no Observation is both: {both}");
+    // Token forms: system|code, |code (no system: none here), code.
+    let none = search(&app, &obs("&code=|9279-1"), &alex).await?;
+    ensure!(none["total"] == 0, "{none}");
+    let other_system = search(&app, &obs("&code=http://snomed.info/sct|9279-1"), &alex).await?;
+    ensure!(other_system["total"] == 0);
+    let survey = search(&app, &obs("&category=survey"), &alex).await?;
+    ensure!(
+        matched(&survey)
+            .iter()
+            .all(|r| r["id"].as_str().unwrap().ends_with("-news2"))
+            && survey["total"] != 0,
+        "{survey}"
+    );
+
+    // Dates: prefixes, and two bounds ANDed. Margaret's sets span three days; split them at the middle one.
+    let all = search(&app, &obs("&code=9279-1&_count=1000"), &alex).await?;
+    let when: Vec<String> = matched(&all)
+        .iter()
+        .map(|r| r["effectiveDateTime"].as_str().unwrap().to_owned())
+        .collect();
+    ensure!(when.len() >= 3, "{all}");
+    ensure!(
+        when.windows(2).all(|w| w[0] >= w[1]),
+        "newest first by default: {when:?}"
+    );
+    let middle = &when[when.len() / 2];
+    let ge = search(&app, &obs(&format!("&code=9279-1&date=ge{}", enc(middle))), &alex).await?;
+    let lt = search(&app, &obs(&format!("&code=9279-1&date=lt{}", enc(middle))), &alex).await?;
+    ensure!(
+        ge["total"].as_u64().unwrap() + lt["total"].as_u64().unwrap() == when.len() as u64,
+        "ge and lt split the sets"
+    );
+    ensure!(when.iter().filter(|w| *w >= middle).count() as u64 == ge["total"].as_u64().unwrap());
+    let day = &when[0][..10];
+    let on_the_day = search(&app, &obs(&format!("&code=9279-1&date=eq{day}")), &alex).await?;
+    ensure!(
+        on_the_day["total"].as_u64().unwrap() == when.iter().filter(|w| w.starts_with(day)).count() as u64,
+        "a day is the whole day: {on_the_day}"
+    );
+    let window = search(
+        &app,
+        &obs(&format!(
+            "&code=9279-1&date=ge{}&date=le{}",
+            enc(&when[when.len() - 1]),
+            enc(&when[0])
+        )),
+        &alex,
+    )
+    .await?;
+    ensure!(window["total"].as_u64().unwrap() == when.len() as u64);
+    let sorted = search(&app, &obs("&code=9279-1&_sort=date&_count=1000"), &alex).await?;
+    let mut oldest_first = when.clone();
+    oldest_first.reverse();
+    ensure!(
+        matched(&sorted)
+            .iter()
+            .map(|r| r["effectiveDateTime"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            == oldest_first
+    );
+
+    // Paging through next links, a set recorded between pages shifting nothing: every Observation once.
+    let everything = ids(&search(&app, &obs("&_count=1000"), &alex).await?);
+    let mut page = search(&app, &obs("&_count=4"), &alex).await?;
+    ensure!(page["total"].as_u64().unwrap() == everything.len() as u64);
+    let mut seen = ids(&page);
+    record_set(&app, &alex, MARGARET, 16).await?;
+    let mut pages = 1;
+    while let Some(next) = link(&page, "next") {
+        page = search(&app, &next, &alex).await?;
+        seen.extend(ids(&page));
+        pages += 1;
+        ensure!(pages < 500, "paging ends");
+    }
+    ensure!(
+        seen == everything,
+        "every Observation once, in order, none shifted by the new set"
+    );
+    let previous = link(&page, "previous").context("the last page links back")?;
+    let back = search(&app, &previous, &alex).await?;
+    ensure!(ids(&back).len() == 4 && ids(&back).iter().all(|id| everything.contains(id)));
+    // A page link that remit did not give is refused.
+    let res = app.get(&obs("&_page=zz"), &alex).await?;
+    ensure!(res.status == StatusCode::BAD_REQUEST, "{}", res.body);
+
+    // _summary=count; _include of the Patient and of what a NEWS2 total is derived from.
+    let count = search(&app, &obs("&_summary=count"), &alex).await?;
+    ensure!(count["total"].as_u64().unwrap() == everything.len() as u64 + 8 && count.get("entry").is_none());
+    let inc = search(
+        &app,
+        &obs("&code=1104051000000101&_count=1&_include=Observation:patient&_include=Observation:derived-from"),
+        &alex,
+    )
+    .await?;
+    let included: Vec<&Value> = inc["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["search"]["mode"] == "include")
+        .collect();
+    ensure!(
+        included
+            .iter()
+            .filter(|e| e["resource"]["resourceType"] == "Patient")
+            .count()
+            == 1,
+        "{inc}"
+    );
+    let derived = included
+        .iter()
+        .filter(|e| e["resource"]["resourceType"] == "Observation")
+        .count();
+    ensure!(derived >= 6, "the parameters of the NEWS2 total: {inc}");
+
+    // An unknown parameter: an error, or ignored (and said) under Prefer: handling=lenient.
+    let res = app.get(&obs("&colour=red"), &alex).await?;
+    ensure!(
+        res.status == StatusCode::BAD_REQUEST && res.body.contains("colour") && res.body.contains("lenient"),
+        "{}",
+        res.body
+    );
+    let res = get_with(&app, &obs("&colour=red&code=9279-1"), &alex, "handling=lenient").await?;
+    ensure!(res.status == StatusCode::OK, "{}", res.body);
+    let v = res.json()?;
+    let rr_now = search(&app, &obs("&code=9279-1&_summary=count"), &alex).await?;
+    ensure!(v["total"] == rr_now["total"], "the known parameters still apply: {v}");
+    ensure!(!link(&v, "self").unwrap().contains("colour"));
+    ensure!(v.to_string().contains("ignored: colour"));
+    for bad in [
+        "&date=yesterday",
+        "&_count=-1",
+        "&_sort=code",
+        "&status=open",
+        "&code:below=9279",
+        "&_include=Observation:performer",
+    ] {
+        let res = app.get(&obs(bad), &alex).await?;
+        ensure!(
+            res.status == StatusCode::BAD_REQUEST && res.body.contains("OperationOutcome"),
+            "{bad}: {}",
+            res.body
+        );
+    }
+    let res = app.get("/fhir/Observation?code=9279-1", &alex).await?;
+    ensure!(
+        res.status == StatusCode::BAD_REQUEST && res.body.contains("name the patient"),
+        "{}",
+        res.body
+    );
+
+    // Task: the integrator's search that was refused before: a comma is OR.
+    let open = search(&app, "/fhir/Task?status=requested,accepted,in-progress", &priya).await?;
+    ensure!(open["total"].as_u64().unwrap() >= 1, "{open}");
+    ensure!(
+        matched(&open)
+            .iter()
+            .all(|t| ["requested", "accepted", "in-progress"].contains(&t["status"].as_str().unwrap()))
+    );
+    let withp = search(&app, "/fhir/Task?status=requested&_include=Task:patient", &priya).await?;
+    ensure!(withp.to_string().contains("\"mode\":\"include\""), "{withp}");
+    let res = app.get("/fhir/Task?status=awaiting-countersignature", &priya).await?;
+    ensure!(
+        res.status == StatusCode::BAD_REQUEST && res.body.contains("in-progress"),
+        "{}",
+        res.body
+    );
+    Ok(())
+}
+
+fn enc(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
+}
+
+async fn every_resource_remit_writes_is_read_and_searched_within_the_policy(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let okafor = app.token_for("dr.okafor").await?;
+    let maria = app.token_for("maria.acp").await?;
+    let priya = app.token_for("priya.rn").await?;
+    let ben = app.token_for("ben.rn").await?;
+
+    // A referral, a diagnosis and a prescription for David.
+    let sr = post_fhir(
+        &app,
+        "/fhir/ServiceRequest",
+        &okafor,
+        &json!({"resourceType": "ServiceRequest",
+        "status": "active", "intent": "order",
+        "code": {"coding": [{"system": "urn:remit:examination", "code": "chest-pa"}]},
+        "subject": {"reference": format!("Patient/{DAVID}")},
+        "reasonCode": [{"text": "Fever and crackles: ? pneumonia"}]}),
+    )
+    .await?;
+    let sr_id = sr["id"].as_str().unwrap().to_owned();
+    let condition = post_fhir(&app, "/fhir/Condition", &okafor, &json!({"resourceType": "Condition",
+        "subject": {"reference": format!("Patient/{DAVID}")},
+        "code": {"text": "Community-acquired pneumonia", "coding": [{"system": "http://snomed.info/sct", "code": "385093006"}]}})).await?;
+    let mr = post_fhir(
+        &app,
+        "/fhir/MedicationRequest",
+        &maria,
+        &json!({"resourceType": "MedicationRequest",
+        "status": "active", "intent": "order", "medicationCodeableConcept": {"text": "Amoxicillin"},
+        "subject": {"reference": format!("Patient/{DAVID}")},
+        "dosageInstruction": [{"route": {"text": "oral"}, "timing": {"code": {"text": "three times a day"}},
+            "doseAndRate": [{"doseQuantity": {"value": 500, "unit": "mg"}}]}]}),
+    )
+    .await?;
+
+    // Each reads back by id, as it was answered when created.
+    for (kind, created) in [
+        ("Condition", &condition),
+        ("MedicationRequest", &mr),
+        ("ServiceRequest", &sr),
+    ] {
+        let id = created["id"].as_str().unwrap();
+        let res = app.get(&format!("/fhir/{kind}/{id}"), &priya).await?;
+        ensure!(res.status == StatusCode::OK, "{kind}: {}", res.body);
+        let v = res.json()?;
+        conforms(&v)?;
+        ensure!(v["id"] == created["id"] && v["subject"] == created["subject"], "{v}");
+        // Not for a nurse on another ward; and an id that is not there is 404.
+        let res = app.get(&format!("/fhir/{kind}/{id}"), &ben).await?;
+        ensure!(res.status == StatusCode::FORBIDDEN, "{kind} for ben: {}", res.body);
+        let res = app.get(&format!("/fhir/{kind}/999999"), &priya).await?;
+        ensure!(res.status == StatusCode::NOT_FOUND, "{kind}: {}", res.body);
+    }
+
+    let p = format!("patient=Patient/{DAVID}");
+    let found = search(
+        &app,
+        &format!("/fhir/Condition?{p}&code=http://snomed.info/sct|385093006"),
+        &priya,
+    )
+    .await?;
+    ensure!(ids(&found) == [condition["id"].as_str().unwrap()], "{found}");
+    let found = search(
+        &app,
+        &format!("/fhir/MedicationRequest?{p}&status=active&_include=MedicationRequest:patient"),
+        &priya,
+    )
+    .await?;
+    ensure!(ids(&found) == [mr["id"].as_str().unwrap()], "{found}");
+    ensure!(found.to_string().contains("\"mode\":\"include\""));
+    let found = search(&app, &format!("/fhir/MedicationRequest?{p}&status=completed"), &priya).await?;
+    ensure!(found["total"] == 0);
+    let today = &sr["authoredOn"].as_str().unwrap()[..10];
+    let found = search(
+        &app,
+        &format!("/fhir/ServiceRequest?{p}&status=active&code=urn:remit:examination|chest-pa&authored={today}"),
+        &priya,
+    )
+    .await?;
+    ensure!(ids(&found) == [sr_id.as_str()], "{found}");
+    let res = app.get(&format!("/fhir/Condition?{p}"), &ben).await?;
+    ensure!(
+        res.status == StatusCode::FORBIDDEN,
+        "another ward's patient: {}",
+        res.body
+    );
+
+    // The report, found by the request it is based on, with the request included.
+    let tom = app.token_for("tom.rad").await?;
+    app.post_json(&format!("/api/imaging/requests/{sr_id}/justify"), &tom, &json!({}))
+        .await?;
+    let op = json!({"projections": ["PA"], "kv": 110, "mas": 2.5, "dap": 0.08, "sid_cm": 180});
+    let res = app
+        .post_json(&format!("/api/imaging/requests/{sr_id}/expose"), &tom, &op)
+        .await?;
+    ensure!(res.status == StatusCode::OK, "{}", res.body);
+    post_fhir(
+        &app,
+        "/fhir/DiagnosticReport",
+        &app.token_for("dr.reid").await?,
+        &json!({"resourceType": "DiagnosticReport", "status": "final",
+        "basedOn": [{"reference": format!("ServiceRequest/{sr_id}")}],
+        "code": {"coding": [{"system": "urn:remit:examination", "code": "chest-pa"}]},
+        "conclusion": "Left lower lobe consolidation."}),
+    )
+    .await?;
+    let found = search(
+        &app,
+        &format!("/fhir/DiagnosticReport?{p}&based-on=ServiceRequest/{sr_id}&_include=DiagnosticReport:based-on"),
+        &okafor,
+    )
+    .await?;
+    ensure!(ids(&found) == [sr_id.as_str()], "{found}");
+    ensure!(
+        found["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["search"]["mode"] == "include" && e["resource"]["resourceType"] == "ServiceRequest"),
+        "{found}"
+    );
+    let completed = search(&app, &format!("/fhir/ServiceRequest?{p}&status=completed"), &okafor).await?;
+    ensure!(ids(&completed) == [sr_id.as_str()]);
+
+    // The escalation as a Flag: a NEWS2 of 7 for Margaret raises one.
+    let escalation = app.seven_for_margaret().await?;
+    let flags = search(
+        &app,
+        &format!("/fhir/Flag?patient=Patient/{MARGARET}&status=active"),
+        &priya,
+    )
+    .await?;
+    ensure!(ids(&flags).contains(&escalation.to_string()), "{flags}");
+    let flag = app.get(&format!("/fhir/Flag/{escalation}"), &priya).await?.json()?;
+    conforms(&flag)?;
+    ensure!(
+        flag["status"] == "active" && flag["code"]["coding"][0]["code"] == "emergency",
+        "{flag}"
+    );
+    // Polled without a patient: the ward's nurse sees it, another ward's does not.
+    let ward = search(&app, "/fhir/Flag?status=active&location=urn:remit:place|ward-7", &priya).await?;
+    ensure!(ids(&ward).contains(&escalation.to_string()), "{ward}");
+    let other = search(&app, "/fhir/Flag?status=active", &ben).await?;
+    ensure!(!ids(&other).contains(&escalation.to_string()), "{other}");
+    ensure!(app.get(&format!("/fhir/Flag/{escalation}"), &ben).await?.status == StatusCode::FORBIDDEN);
+    // Reviewed, it is inactive, with the period's end.
+    let res = app
+        .post_json(
+            &format!("/api/escalations/{escalation}/acknowledge"),
+            &priya,
+            &json!({}),
+        )
+        .await?;
+    ensure!(res.status == StatusCode::OK, "{}", res.body);
+    let res = app
+        .post_json(
+            &format!("/api/escalations/{escalation}/review"),
+            &okafor,
+            &json!({"note": "Seen; antibiotics started."}),
+        )
+        .await?;
+    ensure!(res.status == StatusCode::OK, "{}", res.body);
+    let flag = app.get(&format!("/fhir/Flag/{escalation}"), &priya).await?.json()?;
+    ensure!(
+        flag["status"] == "inactive" && flag["period"]["end"].is_string(),
+        "{flag}"
+    );
+    let active = search(
+        &app,
+        &format!("/fhir/Flag?patient=Patient/{MARGARET}&status=active"),
+        &priya,
+    )
+    .await?;
+    ensure!(!ids(&active).contains(&escalation.to_string()));
+    Ok(())
+}
+
+async fn the_capability_statement_is_public_and_says_what_the_routes_do(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let okafor = app.token_for("dr.okafor").await?;
+    let res = app.get("/fhir/metadata", &Auth::None).await?;
+    ensure!(
+        res.status == StatusCode::OK,
+        "readable without signing in: {}",
+        res.body
+    );
+    let m = res.json()?;
+    conforms(&m)?;
+    let resources = m["rest"][0]["resource"].as_array().unwrap();
+    let listed: BTreeSet<&str> = resources.iter().map(|r| r["type"].as_str().unwrap()).collect();
+    // Every interaction listed is served; every one not listed is not.
+    for r in resources {
+        let kind = r["type"].as_str().unwrap();
+        let has = |i: &str| r["interaction"].as_array().unwrap().iter().any(|x| x["code"] == i);
+        let read = app.get(&format!("/fhir/{kind}/0"), &okafor).await?;
+        ensure!(
+            has("read") == (read.status == StatusCode::NOT_FOUND && read.body.contains("OperationOutcome")),
+            "{kind} read: {} {}",
+            read.status,
+            read.body
+        );
+        let searched = app.get(&format!("/fhir/{kind}?_summary=count"), &okafor).await?;
+        ensure!(
+            has("search-type") == matches!(searched.status, StatusCode::OK | StatusCode::BAD_REQUEST),
+            "{kind} search: {} {}",
+            searched.status,
+            searched.body
+        );
+        let req = okafor
+            .apply(Request::post(format!("/fhir/{kind}")).header(header::CONTENT_TYPE, "application/fhir+json"))
+            .body(Body::from("{}"))?;
+        let created = app.send(req).await?;
+        ensure!(
+            has("create") == !matches!(created.status, StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_FOUND),
+            "{kind} create: {} {}",
+            created.status,
+            created.body
+        );
+        for method in ["PUT", "DELETE"] {
+            let req = okafor
+                .apply(Request::builder().method(method).uri(format!("/fhir/{kind}/1")))
+                .body(Body::empty())?;
+            let res = app.send(req).await?;
+            ensure!(
+                matches!(res.status, StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_FOUND),
+                "{method} {kind} is not listed, so not served: {}",
+                res.status
+            );
+        }
+        // Every search parameter listed is taken, with the patient where a search must name one.
+        let needs = match kind {
+            "Task" | "Flag" => "",
+            "Patient" => "identifier",
+            _ => "patient",
+        };
+        for p in r["searchParam"].as_array().into_iter().flatten() {
+            let name = p["name"].as_str().unwrap();
+            let value = match (kind, name, p["type"].as_str().unwrap()) {
+                ("Patient", "identifier" | "_id", _) => DAVID.to_owned(),
+                (_, "_count", _) => "5".to_owned(),
+                (_, "_sort", _) => "_id".to_owned(),
+                (_, "_summary", _) => "count".to_owned(),
+                (_, "_include", _) => r["searchInclude"][0].as_str().context("an include")?.to_owned(),
+                (_, "_page", _) => "a~1".to_owned(),
+                (_, "_total", _) => "accurate".to_owned(),
+                (_, _, "date") => "ge2020-01-01".to_owned(),
+                (_, _, "reference") => format!("Patient/{DAVID}"),
+                ("Observation" | "DiagnosticReport", "status", _) => "final".to_owned(),
+                ("Encounter", "status", _) => "finished".to_owned(),
+                ("Task", "status", _) => "requested".to_owned(),
+                (_, "status" | "clinical-status", _) => "active".to_owned(),
+                (_, "intent", _) => "order".to_owned(),
+                _ => "x".to_owned(),
+            };
+            let mut path = format!("/fhir/{kind}?{name}={}", value.replace('|', "%7C"));
+            if !needs.is_empty() && name != needs {
+                let who = if kind == "Patient" {
+                    DAVID.to_owned()
+                } else {
+                    format!("Patient/{DAVID}")
+                };
+                path.push_str(&format!("&{needs}={who}"));
+            }
+            let res = app.get(&path, &okafor).await?;
+            ensure!(res.status == StatusCode::OK, "{path}: {}", res.body);
+        }
+    }
+    // A resource not listed is not served.
+    for kind in ["Practitioner", "Medication", "AllergyIntolerance"] {
+        ensure!(!listed.contains(kind));
+        let res = app.get(&format!("/fhir/{kind}/1"), &okafor).await?;
+        ensure!(res.status == StatusCode::NOT_FOUND, "{kind}: {}", res.status);
+    }
+    // Task's operations are every move of a task.
+    let task = resources.iter().find(|r| r["type"] == "Task").unwrap();
+    let ops: Vec<&str> = task["operation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    let moves: Vec<&str> = remit_domain::task::Move::ALL.iter().map(|m| m.as_str()).collect();
+    ensure!(ops == moves, "{ops:?}");
+    Ok(())
+}
