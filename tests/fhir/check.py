@@ -253,6 +253,14 @@ def main():
         status, outcome = request(base, alex, "GET", f"/fhir/Observation?patient=Patient/{MARGARET}&colour=red")
         assert status == 400, outcome
         validate(outcome)
+        # Staff as Practitioner and PractitionerRole.
+        okafor = doctor.reference("Practitioner", "dr.okafor").to_resource()
+        assert any(i["system"] == "https://fhir.hl7.org.uk/Id/gmc-number" for i in okafor["identifier"]), okafor
+        validate(okafor.serialize())
+        roles = client.resources("PractitionerRole").search(location="urn:remit:place|ward-7") \
+            .include("PractitionerRole", "practitioner").fetch_raw()
+        validate(roles)
+        assert any(e["resource"]["id"] == "alex.ap" for e in roles["entry"]), roles
         # The CapabilityStatement needs no token.
         with urllib.request.urlopen(base + "/fhir/metadata") as res:
             validate(json.loads(res.read()))

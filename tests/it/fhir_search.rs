@@ -13,7 +13,8 @@ use crate::helpers::{Auth, TestApp, TestDb, TestResponse};
 crate::tests!(
     fhir_search_follows_the_specification,
     every_resource_remit_writes_is_read_and_searched_within_the_policy,
-    the_capability_statement_is_public_and_says_what_the_routes_do
+    the_capability_statement_is_public_and_says_what_the_routes_do,
+    staff_are_practitioners_with_registrations_qualifications_and_duty
 );
 
 const MARGARET: &str = "9990001375";
@@ -508,7 +509,7 @@ async fn the_capability_statement_is_public_and_says_what_the_routes_do(db: Test
         }
         // Every search parameter listed is taken, with the patient where a search must name one.
         let needs = match kind {
-            "Task" | "Flag" => "",
+            "Task" | "Flag" | "Practitioner" | "PractitionerRole" => "",
             "Patient" => "identifier",
             _ => "patient",
         };
@@ -523,6 +524,7 @@ async fn the_capability_statement_is_public_and_says_what_the_routes_do(db: Test
                 (_, "_page", _) => "a~1".to_owned(),
                 (_, "_total", _) => "accurate".to_owned(),
                 (_, _, "date") => "ge2020-01-01".to_owned(),
+                (_, "active", _) => "true".to_owned(),
                 (_, _, "reference") => format!("Patient/{DAVID}"),
                 ("Observation" | "DiagnosticReport", "status", _) => "final".to_owned(),
                 ("Encounter", "status", _) => "finished".to_owned(),
@@ -545,7 +547,7 @@ async fn the_capability_statement_is_public_and_says_what_the_routes_do(db: Test
         }
     }
     // A resource not listed is not served.
-    for kind in ["Practitioner", "Medication", "AllergyIntolerance"] {
+    for kind in ["Location", "Medication", "AllergyIntolerance"] {
         ensure!(!listed.contains(kind));
         let res = app.get(&format!("/fhir/{kind}/1"), &okafor).await?;
         ensure!(res.status == StatusCode::NOT_FOUND, "{kind}: {}", res.status);
@@ -560,5 +562,102 @@ async fn the_capability_statement_is_public_and_says_what_the_routes_do(db: Test
         .collect();
     let moves: Vec<&str> = remit_domain::task::Move::ALL.iter().map(|m| m.as_str()).collect();
     ensure!(ops == moves, "{ops:?}");
+    Ok(())
+}
+
+async fn staff_are_practitioners_with_registrations_qualifications_and_duty(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let alex = app.token_for("alex.ap").await?;
+    // A registrant: the NMC number as an identifier in the UK Core system, with its expiry.
+    let priya = app.get("/fhir/Practitioner/priya.rn", &alex).await?;
+    ensure!(priya.status == StatusCode::OK, "{}", priya.body);
+    let priya = priya.json()?;
+    conforms(&priya)?;
+    let nmc = priya["identifier"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["system"] == "https://fhir.hl7.org.uk/Id/nmc-number")
+        .context("the NMC registration")?;
+    ensure!(nmc["period"]["end"].is_string() && priya["active"] == true, "{priya}");
+    let number = nmc["value"].as_str().unwrap();
+    let found = search(
+        &app,
+        &format!("/fhir/Practitioner?identifier=https://fhir.hl7.org.uk/Id/nmc-number%7C{number}"),
+        &alex,
+    )
+    .await?;
+    ensure!(ids(&found) == ["priya.rn"], "{found}");
+    let found = search(&app, "/fhir/Practitioner?name=shah", &alex).await?;
+    ensure!(ids(&found) == ["priya.rn"], "a word of the name: {found}");
+    let found = search(&app, "/fhir/Practitioner?name=nobody-here", &alex).await?;
+    ensure!(found["total"] == 0);
+    let active = search(&app, "/fhir/Practitioner?active=true&_summary=count", &alex).await?;
+    ensure!(active["total"].as_u64().unwrap() >= 5, "{active}");
+    // An assistant practitioner's competencies, and a radiographer's IR(ME)R entitlement, as qualifications.
+    let a = app.get("/fhir/Practitioner/alex.ap", &alex).await?.json()?;
+    conforms(&a)?;
+    let competencies: Vec<&Value> = a["qualification"]
+        .as_array()
+        .context("qualifications")?
+        .iter()
+        .filter(|q| q["code"]["coding"][0]["system"] == "urn:remit:competency")
+        .collect();
+    ensure!(
+        !competencies.is_empty()
+            && competencies
+                .iter()
+                .all(|q| q["period"]["start"].is_string() && q["period"]["end"].is_string()),
+        "{a}"
+    );
+    let tom = app.get("/fhir/Practitioner/tom.rad", &alex).await?.json()?;
+    ensure!(
+        tom["qualification"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["code"]["coding"][0]["code"] == "irmer-operator"),
+        "{tom}"
+    );
+    ensure!(
+        tom.to_string().contains("https://fhir.hl7.org.uk/Id/hcpc-number"),
+        "{tom}"
+    );
+    // The role: job title and level, and where they are on duty now.
+    let role = app.get("/fhir/PractitionerRole/alex.ap", &alex).await?.json()?;
+    conforms(&role)?;
+    ensure!(role["code"][0]["coding"][0]["code"] == "4", "{role}");
+    ensure!(role["location"].to_string().contains("ward-7"), "{role}");
+    let ward = search(
+        &app,
+        "/fhir/PractitionerRole?location=urn:remit:place%7Cward-7&_include=PractitionerRole:practitioner",
+        &alex,
+    )
+    .await?;
+    let on_ward = ids(&ward);
+    ensure!(
+        on_ward.contains(&"alex.ap".to_owned()) && on_ward.contains(&"priya.rn".to_owned()),
+        "{ward}"
+    );
+    ensure!(!on_ward.contains(&"ben.rn".to_owned()), "ben is on ward 9: {ward}");
+    let included = ward["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["search"]["mode"] == "include")
+        .count();
+    ensure!(included == on_ward.len(), "{ward}");
+    let level4 = search(
+        &app,
+        "/fhir/PractitionerRole?role=urn:remit:career-framework-level%7C4",
+        &alex,
+    )
+    .await?;
+    ensure!(ids(&level4).contains(&"alex.ap".to_owned()) && !ids(&level4).contains(&"priya.rn".to_owned()));
+    // Signed in or nothing; an unknown person is 404.
+    ensure!(app.get("/fhir/Practitioner/priya.rn", &Auth::None).await?.status == StatusCode::UNAUTHORIZED);
+    ensure!(app.get("/fhir/Practitioner?name=shah", &Auth::None).await?.status == StatusCode::UNAUTHORIZED);
+    ensure!(app.get("/fhir/Practitioner/no.one", &alex).await?.status == StatusCode::NOT_FOUND);
+    ensure!(app.get("/fhir/PractitionerRole/no.one", &alex).await?.status == StatusCode::NOT_FOUND);
     Ok(())
 }

@@ -19,7 +19,7 @@ pub struct Served {
 }
 
 /// Every resource remit serves, with its interactions.
-pub const SERVED: [Served; 9] = [
+pub const SERVED: [Served; 11] = [
     Served {
         name: "Observation",
         interactions: &["read", "create", "search-type"],
@@ -65,6 +65,18 @@ pub const SERVED: [Served; 9] = [
     Served {
         name: "MedicationRequest",
         interactions: &["read", "create", "search-type"],
+        profile: None,
+        operations: &[],
+    },
+    Served {
+        name: "Practitioner",
+        interactions: &["read", "search-type"],
+        profile: None,
+        operations: &[],
+    },
+    Served {
+        name: "PractitionerRole",
+        interactions: &["read", "search-type"],
         profile: None,
         operations: &[],
     },

@@ -12,6 +12,7 @@ pub mod encounter;
 pub mod flag;
 mod json;
 pub mod obs;
+pub mod practitioner;
 pub mod search;
 pub mod task;
 
@@ -185,6 +186,8 @@ pub fn conforms(v: &Value) -> Result<(), Issue> {
         "MedicationRequest" => parse_strict::<r::MedicationRequest>(v, "MedicationRequest").map(drop),
         "Encounter" => parse_strict::<r::Encounter>(v, "Encounter").map(drop),
         "Flag" => parse_strict::<r::Flag>(v, "Flag").map(drop),
+        "Practitioner" => parse_strict::<r::Practitioner>(v, "Practitioner").map(drop),
+        "PractitionerRole" => parse_strict::<r::PractitionerRole>(v, "PractitionerRole").map(drop),
         other => Err(Issue::new("not-supported", format!("remit does not serve {other}"))),
     }
 }

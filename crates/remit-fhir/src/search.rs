@@ -247,6 +247,33 @@ mod defs {
         required: Some(PATIENT_REQUIRED),
     };
 
+    pub const PRACTITIONER: Resource = Resource {
+        name: "Practitioner",
+        params: &[
+            p("_id", Token, &["id"], "the username"),
+            p("identifier", Token, &["identifier"], "a registration (https://fhir.hl7.org.uk/Id/nmc-number|…) or urn:remit:username|…"),
+            p("name", super::Type::String, &["name"], "the start of any word of the name"),
+            coded("active", &["active"], &["true", "false"], "false for a suspended account"),
+        ],
+        includes: &[],
+        default_sort: "_id",
+        required: None,
+    };
+
+    pub const PRACTITIONER_ROLE: Resource = Resource {
+        name: "PractitionerRole",
+        params: &[
+            p("_id", Token, &["id"], "the username"),
+            p("practitioner", Ref, &["practitioner"], "Practitioner/{username}"),
+            coded("active", &["active"], &["true", "false"], "false for a suspended account"),
+            p("role", Token, &["code"], "the Career Framework level: urn:remit:career-framework-level|{1-9}"),
+            p("location", Token, &["location.identifier"], "where they are on duty now: urn:remit:place|{code}"),
+        ],
+        includes: &["PractitionerRole:practitioner"],
+        default_sort: "_id",
+        required: None,
+    };
+
     pub const FLAG: Resource = Resource {
         name: "Flag",
         params: &[
@@ -264,11 +291,11 @@ mod defs {
 
 pub use defs::{
     CONDITION, DIAGNOSTIC_REPORT, ENCOUNTER, FLAG, MEDICATION_REQUEST, OBSERVATION, PATIENT_SEARCH as PATIENT,
-    SERVICE_REQUEST, TASK,
+    PRACTITIONER, PRACTITIONER_ROLE, SERVICE_REQUEST, TASK,
 };
 
 /// Every searchable resource, for the CapabilityStatement.
-pub const ALL: [&Resource; 9] = [
+pub const ALL: [&Resource; 11] = [
     &OBSERVATION,
     &PATIENT,
     &ENCOUNTER,
@@ -278,6 +305,8 @@ pub const ALL: [&Resource; 9] = [
     &CONDITION,
     &MEDICATION_REQUEST,
     &FLAG,
+    &PRACTITIONER,
+    &PRACTITIONER_ROLE,
 ];
 
 /// The result parameters every search takes, for the CapabilityStatement.
@@ -597,6 +626,15 @@ impl Search {
             .max()
     }
 
+    /// Whether a resource matches every clause on the parameters `names` (the others are not asked): for narrowing
+    /// candidates by what is known before they are read whole.
+    pub fn matches_on(&self, resource: &Value, names: &[&str]) -> bool {
+        self.clauses
+            .iter()
+            .filter(|c| names.contains(&c.param.name))
+            .all(|c| c.holds(resource))
+    }
+
     /// Whether a resource matches every clause.
     pub fn matches(&self, resource: &Value) -> bool {
         self.clauses.iter().all(|c| c.holds(resource))
@@ -758,7 +796,7 @@ fn sortable_names(r: &Resource) -> String {
 fn reference_target(param: &Param) -> &'static str {
     match param.name {
         "patient" | "subject" => "Patient",
-        "owner" | "requester" | "performer" | "recorder" => "Practitioner",
+        "owner" | "requester" | "performer" | "recorder" | "practitioner" => "Practitioner",
         "based-on" => "ServiceRequest",
         "derived-from" => "Observation",
         _ => "",
@@ -1005,7 +1043,11 @@ fn one_matches(v: &Value, w: &Wanted) -> bool {
             rid == id && kind.as_deref().is_none_or(|k| k == rk)
         }
         Wanted::Date { prefix, lo, hi } => instant_range(v).is_some_and(|(a, b)| date_matches(*prefix, *lo, *hi, a, b)),
-        Wanted::Text(t) => strings(v).iter().any(|s| s.to_lowercase().starts_with(t.as_str())),
+        // The start of the element, or of any word in it (a name given only as text).
+        Wanted::Text(t) => strings(v).iter().any(|s| {
+            let s = s.to_lowercase();
+            s.starts_with(t.as_str()) || s.split([' ', '-']).any(|w| w.starts_with(t.as_str()))
+        }),
     }
 }
 
@@ -1038,6 +1080,7 @@ fn token_matches(v: &Value, w: &Wanted) -> bool {
     };
     match v {
         Value::String(s) => system.as_deref().is_none_or(str::is_empty) && s == code,
+        Value::Bool(b) => system.is_none() && code == if *b { "true" } else { "false" },
         Value::Object(o) => {
             if let Some(codings) = o.get("coding").and_then(Value::as_array) {
                 return codings.iter().any(|c| {

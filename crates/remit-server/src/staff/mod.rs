@@ -1,5 +1,6 @@
 //! Staff and competencies: my work (tasks, scope, competencies and CPD), the education lead's competency matrix and
-//! sign-off (`remit_services::competency`), and as JSON who I am, what a person may do, and a scope question.
+//! sign-off (`remit_services::competency`), as JSON who I am, what a person may do, and a scope question, and as
+//! FHIR staff as `Practitioner` and `PractitionerRole`.
 
 use crate::AppState;
 use axum::routing::{get, post};
@@ -7,6 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 mod api;
+mod fhir;
 pub(crate) mod pages;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -18,4 +20,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::me))
         .routes(routes!(api::scope_check))
         .routes(routes!(api::staff_scope))
+        .route("/fhir/Practitioner", get(fhir::search_practitioners))
+        .route("/fhir/Practitioner/{username}", get(fhir::read_practitioner))
+        .route("/fhir/PractitionerRole", get(fhir::search_practitioner_roles))
+        .route("/fhir/PractitionerRole/{username}", get(fhir::read_practitioner_role))
 }
