@@ -135,6 +135,20 @@ def main():
             status, obs = request(base, alex, "GET", "/fhir/" + entry["response"]["location"])
             assert status == 200, obs
             validate(obs)
+        # Each Observation's history is a history Bundle that validates.
+        rr = resp["entry"][0]["response"]["location"].split("/_history")[0]
+        status, history = request(base, alex, "GET", f"/fhir/{rr}/_history")
+        assert status == 200 and history["type"] == "history", history
+        validate(history)
+        # Posted again with ifNoneExist on each entry, as after a timeout: answered 200 OK, recorded once.
+        retry = transaction(when)
+        for e in retry["entry"]:
+            code = e["resource"]["code"]["coding"][0]["code"]
+            e["request"]["ifNoneExist"] = f"patient=Patient/{MARGARET}&code={code}&date=eq{when}"
+        validate(retry)
+        status, again = request(base, alex, "POST", "/fhir", retry)
+        assert status == 200 and again["entry"][0]["response"]["status"] == "200 OK", again
+        assert again["entry"][0]["response"]["location"] == resp["entry"][0]["response"]["location"], again
 
         # Errors are OperationOutcomes that validate too.
         bad = transaction(when)

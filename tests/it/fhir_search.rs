@@ -14,7 +14,8 @@ crate::tests!(
     fhir_search_follows_the_specification,
     every_resource_remit_writes_is_read_and_searched_within_the_policy,
     the_capability_statement_is_public_and_says_what_the_routes_do,
-    staff_are_practitioners_with_registrations_qualifications_and_duty
+    staff_are_practitioners_with_registrations_qualifications_and_duty,
+    a_sets_corrections_are_versions_and_a_retried_set_is_recorded_once
 );
 
 const MARGARET: &str = "9990001375";
@@ -496,15 +497,24 @@ async fn the_capability_statement_is_public_and_says_what_the_routes_do(db: Test
             created.status,
             created.body
         );
-        for method in ["PUT", "DELETE"] {
+        for (method, interaction) in [("PUT", "update"), ("DELETE", "delete")] {
             let req = okafor
                 .apply(Request::builder().method(method).uri(format!("/fhir/{kind}/1")))
                 .body(Body::empty())?;
             let res = app.send(req).await?;
             ensure!(
-                matches!(res.status, StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_FOUND),
-                "{method} {kind} is not listed, so not served: {}",
-                res.status
+                has(interaction) != matches!(res.status, StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_FOUND),
+                "{method} {kind}: listed or not, as served: {} {}",
+                res.status,
+                res.body
+            );
+        }
+        if has("history-instance") {
+            let res = app.get(&format!("/fhir/{kind}/0/_history"), &okafor).await?;
+            ensure!(
+                res.status == StatusCode::NOT_FOUND && res.body.contains("OperationOutcome"),
+                "{}",
+                res.body
             );
         }
         // Every search parameter listed is taken, with the patient where a search must name one.
@@ -659,5 +669,223 @@ async fn staff_are_practitioners_with_registrations_qualifications_and_duty(db: 
     ensure!(app.get("/fhir/Practitioner?name=shah", &Auth::None).await?.status == StatusCode::UNAUTHORIZED);
     ensure!(app.get("/fhir/Practitioner/no.one", &alex).await?.status == StatusCode::NOT_FOUND);
     ensure!(app.get("/fhir/PractitionerRole/no.one", &alex).await?.status == StatusCode::NOT_FOUND);
+    Ok(())
+}
+
+async fn send(
+    app: &TestApp,
+    auth: &Auth,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+) -> Result<TestResponse> {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/fhir+json");
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    app.send(auth.apply(b).body(Body::from(body.to_string()))?).await
+}
+
+async fn news2_sets(app: &TestApp, auth: &Auth) -> Result<u64> {
+    let v = search(
+        app,
+        &format!("/fhir/Observation?patient={MARGARET}&code=1104051000000101&_summary=count"),
+        auth,
+    )
+    .await?;
+    v["total"].as_u64().context("a total")
+}
+
+async fn a_sets_corrections_are_versions_and_a_retried_set_is_recorded_once(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let alex = app.token_for("alex.ap").await?;
+    let ben = app.token_for("ben.rn").await?;
+    let effective = remit_domain::time::format_instant(app.store.now() - chrono::Duration::minutes(10));
+    let mut bundle = crate::obs::bundle_of_seven();
+    for e in bundle["entry"].as_array_mut().unwrap() {
+        e["resource"]["effectiveDateTime"] = json!(effective);
+        let code = e["resource"]["code"]["coding"][0]["code"].as_str().unwrap().to_owned();
+        e["request"]["ifNoneExist"] = json!(format!(
+            "patient=Patient/{MARGARET}&code=http://loinc.org|{code}&date=eq{}",
+            enc(&effective)
+        ));
+    }
+    // Posted, then posted again as after a timeout: recorded once, the second answered 200 with the same locations.
+    let before = news2_sets(&app, &alex).await?;
+    let first = send(&app, &alex, "POST", "/fhir", &[], &bundle).await?;
+    ensure!(first.status == StatusCode::OK, "{}", first.body);
+    let first = first.json()?;
+    conforms(&first)?;
+    ensure!(first["entry"][0]["response"]["status"] == "201 Created", "{first}");
+    let location = first["entry"][0]["response"]["location"].as_str().unwrap().to_owned();
+    ensure!(location.ends_with("/_history/1"), "{location}");
+    let again = send(&app, &alex, "POST", "/fhir", &[], &bundle).await?;
+    ensure!(again.status == StatusCode::OK, "{}", again.body);
+    let again = again.json()?;
+    ensure!(again["entry"][0]["response"]["status"] == "200 OK", "{again}");
+    ensure!(again["entry"][0]["response"]["location"] == json!(location), "{again}");
+    ensure!(news2_sets(&app, &alex).await? == before + 1, "recorded once");
+    // A condition that finds more than one set is refused, and nothing is written.
+    let mut loose = bundle.clone();
+    loose["entry"][0]["request"]["ifNoneExist"] = json!(format!("patient=Patient/{MARGARET}&code=9279-1"));
+    let res = send(&app, &alex, "POST", "/fhir", &[], &loose).await?;
+    ensure!(res.status == StatusCode::PRECONDITION_FAILED, "{}", res.body);
+    ensure!(news2_sets(&app, &alex).await? == before + 1);
+    // One Observation posted with If-None-Exist, twice: one set.
+    let acvpu = bundle["entry"][5]["resource"].clone();
+    let lone_when = remit_domain::time::format_instant(app.store.now() - chrono::Duration::minutes(3));
+    let mut acvpu = acvpu;
+    acvpu["effectiveDateTime"] = json!(lone_when);
+    let condition = format!("patient=Patient/{MARGARET}&code=67775-7&date=eq{}", enc(&lone_when));
+    let one = send(
+        &app,
+        &alex,
+        "POST",
+        "/fhir/Observation",
+        &[("if-none-exist", &condition)],
+        &acvpu,
+    )
+    .await?;
+    ensure!(one.status == StatusCode::CREATED, "{}", one.body);
+    let two = send(
+        &app,
+        &alex,
+        "POST",
+        "/fhir/Observation",
+        &[("if-none-exist", &condition)],
+        &acvpu,
+    )
+    .await?;
+    ensure!(two.status == StatusCode::OK, "{}", two.body);
+    ensure!(one.json()?["id"] == two.json()?["id"]);
+    ensure!(news2_sets(&app, &alex).await? == before + 2);
+
+    // The respiration rate, read with its version, corrected with If-Match: version 2, amended, re-scored.
+    let id = location
+        .trim_start_matches("Observation/")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let set = id.split('-').next().unwrap().to_owned();
+    let read = app.get(&format!("/fhir/Observation/{id}"), &alex).await?;
+    ensure!(read.header("etag") == Some("W/\"1\""), "{:?}", read.header("etag"));
+    let mut rr = read.json()?;
+    ensure!(rr["meta"]["versionId"] == "1" && rr["status"] == "final", "{rr}");
+    rr["valueQuantity"]["value"] = json!(18);
+    rr["note"] = json!([{"text": "Counted for a full minute: 18, not 25"}]);
+    let res = send(&app, &alex, "PUT", &format!("/fhir/Observation/{id}"), &[], &rr).await?;
+    ensure!(
+        res.status == StatusCode::PRECONDITION_REQUIRED,
+        "If-Match is required: {}",
+        res.body
+    );
+    let res = send(
+        &app,
+        &ben,
+        "PUT",
+        &format!("/fhir/Observation/{id}"),
+        &[("if-match", "W/\"1\"")],
+        &rr,
+    )
+    .await?;
+    ensure!(
+        res.status == StatusCode::FORBIDDEN,
+        "another ward's nurse: {}",
+        res.body
+    );
+    let res = send(
+        &app,
+        &alex,
+        "PUT",
+        &format!("/fhir/Observation/{id}"),
+        &[("if-match", "W/\"1\"")],
+        &rr,
+    )
+    .await?;
+    ensure!(res.status == StatusCode::OK, "{}", res.body);
+    ensure!(res.header("etag") == Some("W/\"2\""));
+    let v2 = res.json()?;
+    conforms(&v2)?;
+    ensure!(
+        v2["meta"]["versionId"] == "2" && v2["status"] == "amended" && v2["valueQuantity"]["value"] == 18.0,
+        "{v2}"
+    );
+    let total = app
+        .get(&format!("/fhir/Observation/{set}-news2"), &alex)
+        .await?
+        .json()?;
+    ensure!(
+        total["meta"]["versionId"] == "2" && total["valueInteger"] != 7,
+        "re-scored: {total}"
+    );
+    // A stale If-Match changes nothing.
+    let res = send(
+        &app,
+        &alex,
+        "PUT",
+        &format!("/fhir/Observation/{id}"),
+        &[("if-match", "W/\"1\"")],
+        &rr,
+    )
+    .await?;
+    ensure!(
+        res.status == StatusCode::PRECONDITION_FAILED && res.body.contains("version 2"),
+        "{}",
+        res.body
+    );
+    // Marked entered in error: version 3.
+    let mut eie = v2.clone();
+    eie["status"] = json!("entered-in-error");
+    eie["note"] = json!([{"text": "Recorded against the wrong patient"}]);
+    let res = send(
+        &app,
+        &alex,
+        "PUT",
+        &format!("/fhir/Observation/{id}"),
+        &[("if-match", "W/\"2\"")],
+        &eie,
+    )
+    .await?;
+    ensure!(res.status == StatusCode::OK, "{}", res.body);
+    let v3 = res.json()?;
+    ensure!(
+        v3["meta"]["versionId"] == "3" && v3["status"] == "entered-in-error",
+        "{v3}"
+    );
+    // The history, newest first, and each version by its number.
+    let h = app.get(&format!("/fhir/Observation/{id}/_history"), &alex).await?;
+    ensure!(h.status == StatusCode::OK, "{}", h.body);
+    let h = h.json()?;
+    conforms(&h)?;
+    let statuses: Vec<&str> = h["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["status"].as_str().unwrap())
+        .collect();
+    ensure!(
+        h["type"] == "history" && statuses == ["entered-in-error", "amended", "final"],
+        "{h}"
+    );
+    let v1 = app
+        .get(&format!("/fhir/Observation/{id}/_history/1"), &alex)
+        .await?
+        .json()?;
+    ensure!(
+        v1["valueQuantity"]["value"] == 25.0 && v1["meta"]["versionId"] == "1",
+        "{v1}"
+    );
+    ensure!(
+        app.get(&format!("/fhir/Observation/{id}/_history/4"), &alex)
+            .await?
+            .status
+            == StatusCode::NOT_FOUND
+    );
+    ensure!(app.get(&format!("/fhir/Observation/{id}/_history"), &ben).await?.status == StatusCode::FORBIDDEN);
     Ok(())
 }

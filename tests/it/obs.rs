@@ -589,7 +589,15 @@ async fn fhir_transaction_bundles_record_a_set_with_its_news2_total(db: TestDb) 
             "{e}"
         );
     }
-    ensure!(v["entry"][7]["fullUrl"] == v["entry"][7]["response"]["location"], "{v}");
+    // The location names the version created.
+    ensure!(
+        v["entry"][7]["response"]["location"]
+            == json!(format!(
+                "{}/_history/1",
+                v["entry"][7]["fullUrl"].as_str().unwrap_or_default()
+            )),
+        "{v}"
+    );
     let total = &v["entry"][7]["resource"];
     ensure!(
         total["code"]["coding"][0]["code"] == "1104051000000101" && total["valueInteger"] == 7,

@@ -22,7 +22,7 @@ pub struct Served {
 pub const SERVED: [Served; 11] = [
     Served {
         name: "Observation",
-        interactions: &["read", "create", "search-type"],
+        interactions: &["read", "vread", "update", "history-instance", "create", "search-type"],
         profile: Some("http://hl7.org/fhir/StructureDefinition/vitalsigns"),
         operations: &[],
     },
@@ -99,6 +99,14 @@ pub fn statement(version: &str, date: &str) -> Value {
             });
             if let Some(p) = r.profile {
                 v["profile"] = json!(p);
+            }
+            if r.interactions.contains(&"vread") {
+                // A set's corrections are versions; an update must name the version it corrects; a set can be
+                // posted with conditions (If-None-Exist, ifNoneExist) so that a retry does not record it twice.
+                v["versioning"] = json!("versioned-update");
+                v["readHistory"] = json!(true);
+                v["updateCreate"] = json!(false);
+                v["conditionalCreate"] = json!(true);
             }
             if let Some(s) = search::ALL.iter().find(|s| s.name == r.name) {
                 v["searchParam"] = search::capability_params(s);

@@ -69,6 +69,25 @@ fn subject(nhs: &NhsNumber) -> Value {
     json!({"reference": format!("Patient/{nhs}"), "identifier": {"system": NHS_NUMBER_SYSTEM, "value": nhs.as_str()}})
 }
 
+/// The FHIR version of a stored set version: its number, and one more once the set is marked entered in error (a
+/// change a client must see as a version of its own).
+pub fn version_id(set: &SetView) -> i64 {
+    set.version + i64::from(set.state == "entered-in-error")
+}
+
+/// When the set last changed: when it was marked entered in error, or recorded.
+fn last_updated(set: &SetView) -> &str {
+    match (set.state.as_str(), &set.changed_at) {
+        ("entered-in-error", Some(at)) => at,
+        _ => &set.recorded_at,
+    }
+}
+
+/// The weak ETag of a FHIR version.
+pub fn etag(version_id: i64) -> String {
+    format!("W/\"{version_id}\"")
+}
+
 fn base(set: &SetView, part: &str, code: &str, display: &str) -> Value {
     let status = match set.state.as_str() {
         "entered-in-error" => "entered-in-error",
@@ -77,8 +96,12 @@ fn base(set: &SetView, part: &str, code: &str, display: &str) -> Value {
     };
     let mut v = json!({
         "resourceType": "Observation",
-        "id": format!("{}-{part}", set.id),
-        "meta": {"lastUpdated": set.recorded_at, "profile": ["http://hl7.org/fhir/StructureDefinition/vitalsigns"]},
+        "id": format!("{}-{part}", set.set_id),
+        "meta": {
+            "versionId": version_id(set).to_string(),
+            "lastUpdated": last_updated(set),
+            "profile": ["http://hl7.org/fhir/StructureDefinition/vitalsigns"],
+        },
         "status": status,
         "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "vital-signs", "display": "Vital Signs"}]}],
         "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
@@ -90,7 +113,7 @@ fn base(set: &SetView, part: &str, code: &str, display: &str) -> Value {
     if part == "news2" {
         v["code"] = json!({"coding": [{"system": SNOMED, "code": NEWS2_CODE, "display": "Royal College of Physicians NEWS2 (National Early Warning Score 2) total score"}]});
         v["category"] = json!([{"coding": [{"system": CATEGORY_SYSTEM, "code": "survey", "display": "Survey"}]}]);
-        v["meta"] = json!({"lastUpdated": set.recorded_at});
+        v["meta"].as_object_mut().map(|m| m.remove("profile"));
     }
     if part == "spo2" {
         // The vital signs profile codes SpO2 as 2708-6 too.
@@ -170,7 +193,7 @@ pub fn set_to_fhir(set: &SetView) -> Vec<Value> {
 pub fn total_to_fhir(set: &SetView) -> Value {
     let ids = PARTS
         .iter()
-        .map(|(part, _, _)| json!({"reference": format!("Observation/{}-{part}", set.id)}))
+        .map(|(part, _, _)| json!({"reference": format!("Observation/{}-{part}", set.set_id)}))
         .collect();
     news2_to_fhir(set, ids)
 }
@@ -609,6 +632,16 @@ fn check_bundle(input: &Json<'_>) -> Result<(), Issue> {
 
 /// Reads one Observation posted on its own: a set of one parameter, the others recorded as not obtained.
 pub fn observation_to_set(input: &Json<'_>) -> Result<(IncomingSet, &'static str), Issue> {
+    one_observation(input, false)
+}
+
+/// Reads one Observation sent to correct that parameter of a set: only its part of the readings counts (see
+/// [`amended_readings`]); the rest of the set is the set's own.
+pub fn observation_for_update(input: &Json<'_>) -> Result<(IncomingSet, &'static str), Issue> {
+    one_observation(input, true)
+}
+
+fn one_observation(input: &Json<'_>, part_only: bool) -> Result<(IncomingSet, &'static str), Issue> {
     let _: Observation = parse_strict(input, "Observation")?;
     let mut fields = Map::new();
     let mut missing = Vec::new();
@@ -616,6 +649,8 @@ pub fn observation_to_set(input: &Json<'_>) -> Result<(IncomingSet, &'static str
     if !fields.contains_key("on_oxygen") {
         fields.insert("on_oxygen".into(), json!(false));
     }
+    let acvpu_given = fields.contains_key("consciousness") || missing.iter().any(|m| m["parameter"] == "consciousness");
+    let stand_in = part_only && !acvpu_given;
     let mut part = "o2";
     for p in Param::ALL {
         let present = fields.contains_key(p.as_str()) || missing.iter().any(|m| m["parameter"] == p.as_str());
@@ -624,6 +659,11 @@ pub fn observation_to_set(input: &Json<'_>) -> Result<(IncomingSet, &'static str
         } else {
             missing.push(json!({"parameter": p.as_str(), "absence": "not-obtained", "reason": "recorded on its own, as a single observation"}));
         }
+    }
+    if stand_in {
+        // A stand-in the correction does not use: a set must say its consciousness.
+        missing.retain(|m| m["parameter"] != "consciousness");
+        fields.insert("consciousness".into(), json!("alert"));
     }
     let set = finish(fields, missing, patient, effective, "Observation")?;
     Ok((set, part))
@@ -825,11 +865,34 @@ pub fn bundle_supervisor(bundle: &Json<'_>, me: &Username) -> Result<Option<User
     Ok(found)
 }
 
+/// The conditions of a transaction's entries (`request.ifNoneExist`), each with where it is.
+pub fn if_none_exist(bundle: &Json<'_>) -> Vec<(String, String)> {
+    bundle
+        .get("entry")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let c = e.pointer("/request/ifNoneExist").and_then(Json::as_str)?;
+            Some((format!("Bundle.entry[{i}].request.ifNoneExist"), c.to_owned()))
+        })
+        .collect()
+}
+
 /// The `transaction-response` to a Bundle of a set, recorded as `set`: one entry per request entry, in order (the
 /// parameter each posted Observation became), then the NEWS2 total Observation. Written as it is rather than built
 /// as a `Value` first.
-pub fn transaction_response<'a>(bundle: &Json<'_>, set: &'a SetView, total: &'a Value) -> impl Serialize + 'a {
-    let id = set.id;
+///
+/// `status` is `201 Created`, or `200 OK` when the set was there already (a conditional create's retry).
+pub fn transaction_response<'a>(
+    bundle: &Json<'_>,
+    set: &'a SetView,
+    total: &'a Value,
+    status: &'static str,
+) -> impl Serialize + 'a {
+    let id = set.set_id;
+    let vid = version_id(set);
     let mut entry: Vec<AnswerEntry<'a>> = bundle
         .get("entry")
         .and_then(Json::as_array)
@@ -850,9 +913,10 @@ pub fn transaction_response<'a>(bundle: &Json<'_>, set: &'a SetView, total: &'a 
                 full_url: None,
                 resource: None,
                 response: EntryResponse {
-                    status: "201 Created",
-                    location: format!("Observation/{id}-{part}"),
-                    last_modified: Some(&set.recorded_at),
+                    status,
+                    location: format!("Observation/{id}-{part}/_history/{vid}"),
+                    etag: etag(vid),
+                    last_modified: Some(last_updated(set)),
                 },
             }
         })
@@ -862,8 +926,9 @@ pub fn transaction_response<'a>(bundle: &Json<'_>, set: &'a SetView, total: &'a 
         full_url: Some(news2.clone()),
         resource: Some(total),
         response: EntryResponse {
-            status: "201 Created",
-            location: news2,
+            status,
+            location: format!("{news2}/_history/{vid}"),
+            etag: etag(vid),
             last_modified: None,
         },
     });
@@ -898,14 +963,95 @@ struct AnswerEntry<'a> {
 struct EntryResponse<'a> {
     status: &'static str,
     location: String,
+    etag: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_modified: Option<&'a str>,
 }
 
 /// One Observation of a set version, by its part (`rr`, …, `news2`).
 pub fn observation_of(set: &SetView, part: &str) -> Option<Value> {
-    let id = format!("{}-{part}", set.id);
+    let id = format!("{}-{part}", set.set_id);
     set_to_fhir(set).into_iter().find(|r| r["id"] == id.as_str())
+}
+
+/// Every FHIR version of one part of a set, oldest first, from its stored versions (oldest first): each stored
+/// version as it stood when current, and, when the set was marked entered in error, that as one more.
+pub fn versions_of(history: &[SetView], part: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for set in history {
+        if set.state == "entered-in-error" {
+            let mut before = set.clone();
+            before.state = "current".to_owned();
+            out.extend(observation_of(&before, part));
+        }
+        out.extend(observation_of(set, part));
+    }
+    out
+}
+
+/// A `history` Bundle of a part's versions, newest first.
+pub fn history_bundle(versions: Vec<Value>) -> Value {
+    let total = versions.len();
+    let entry: Vec<Value> = versions
+        .into_iter()
+        .rev()
+        .map(|r| {
+            let id = r["id"].as_str().unwrap_or_default().to_owned();
+            let vid = r["meta"]["versionId"].as_str().unwrap_or("1").to_owned();
+            let first = vid == "1";
+            json!({
+                "fullUrl": format!("Observation/{id}"),
+                "request": {"method": if first { "POST" } else { "PUT" },
+                            "url": if first { "Observation".to_owned() } else { format!("Observation/{id}") }},
+                "response": {"status": if first { "201 Created" } else { "200 OK" },
+                             "etag": format!("W/\"{vid}\""),
+                             "lastModified": r["meta"]["lastUpdated"].clone()},
+                "resource": r,
+            })
+        })
+        .collect();
+    json!({"resourceType": "Bundle", "type": "history", "total": total, "entry": entry})
+}
+
+/// The readings of `old` with one part's replaced by those of `incoming` (a set of that one part, as
+/// [`observation_to_set`] reads a lone Observation): what an update of one Observation of a set amends it to.
+pub fn amended_readings(old: &Readings, part: &str, incoming: &Readings) -> Readings {
+    let mut r = old.clone();
+    let params: &[Param] = match part {
+        "rr" => &[Param::RespirationRate],
+        "spo2" => &[Param::Spo2],
+        "bp" => &[Param::SystolicBp],
+        "pulse" => &[Param::Pulse],
+        "acvpu" => &[Param::Consciousness],
+        "temp" => &[Param::Temperature],
+        _ => &[],
+    };
+    match part {
+        "rr" => r.respiration_rate = incoming.respiration_rate,
+        "spo2" => r.spo2 = incoming.spo2,
+        "o2" => {
+            r.on_oxygen = incoming.on_oxygen;
+            r.oxygen_flow_tenths = incoming.oxygen_flow_tenths;
+            r.oxygen_device = incoming.oxygen_device;
+        }
+        "bp" => {
+            r.systolic_bp = incoming.systolic_bp;
+            r.diastolic_bp = incoming.diastolic_bp;
+        }
+        "pulse" => r.pulse = incoming.pulse,
+        "acvpu" => r.consciousness = incoming.consciousness,
+        "temp" => r.temperature_tenths = incoming.temperature_tenths,
+        _ => {}
+    }
+    r.missing.retain(|m| !params.contains(&m.parameter));
+    r.missing.extend(
+        incoming
+            .missing
+            .iter()
+            .filter(|m| params.contains(&m.parameter) && !is_single(m))
+            .cloned(),
+    );
+    r
 }
 
 /// The Observations of a set version a search answers: all but a parameter not obtained that is one of a pair

@@ -5,7 +5,7 @@
 use crate::AppState;
 use crate::http::auth::{Actor, Claimed};
 use crate::http::fhir::{
-    FhirError, done, fhir_json, invalid, parse_body, patients_of, readable_patients, search_answer, search_of,
+    FhirError, JSON, done, fhir_json, invalid, parse_body, patients_of, readable_patients, search_answer, search_of,
     searched_patients,
 };
 use crate::http::gate::{BreakGlass, Opened, open_record};
@@ -23,7 +23,8 @@ use remit_services::obs::{RecordSet, Recorded};
 use remit_services::scope;
 use remit_services::scope::Outcome;
 use remit_store::Versions;
-use remit_store::obs::{EscalationFilter, EscalationView, SetVersions};
+use remit_store::obs::{EscalationFilter, EscalationView, SetVersions, SetView};
+use remit_store::patient::PatientRecord;
 use serde_json::Value;
 
 async fn record(
@@ -72,6 +73,16 @@ pub(crate) async fn transaction(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // A conditional create reads what is recorded before it writes: its holder is confirmed first.
+    if body.windows(b"ifNoneExist".len()).any(|w| w == b"ifNoneExist") {
+        return match claimed.confirm_by_query(&state).await {
+            Err(denied) => denied.into_response(),
+            Ok(actor) => match record_bundle(&state, &actor, None, &headers, &body).await {
+                Ok(res) => res,
+                Err(e) => e.into_response(),
+            },
+        };
+    }
     let (actor, under) = claimed.provisional();
     let first = record_bundle(&state, actor, under, &headers, &body).await;
     match first {
@@ -104,9 +115,16 @@ async fn record_bundle(
     let v = parse_body(headers, body, &["application/fhir+json", "application/json"])?;
     let set = remit_fhir::obs::bundle_to_set(&v).map_err(invalid)?;
     let supervisor = remit_fhir::obs::bundle_supervisor(&v, &actor.profile.staff.username).map_err(invalid)?;
+    let conditions = remit_fhir::obs::if_none_exist(&v);
+    if let Some(there) = existing_set(state, actor, &conditions).await? {
+        // Recorded already: answered as it was, and nothing is written.
+        let total = total_to_fhir(&there);
+        let answer = remit_fhir::obs::transaction_response(&v, &there, &total, "200 OK");
+        return Ok(fhir_json(StatusCode::OK, &answer));
+    }
     let done = record(state, actor, under, set, supervisor, "Bundle.entry[0].resource").await?;
     let total = total_to_fhir(&done.set);
-    let answer = remit_fhir::obs::transaction_response(&v, &done.set, &total);
+    let answer = remit_fhir::obs::transaction_response(&v, &done.set, &total, "201 Created");
     let mut res = fhir_json(StatusCode::OK, &answer);
     escalation_header(&mut res, &done);
     Ok(res)
@@ -133,14 +151,27 @@ pub(crate) async fn create_observation(
     let (set, part) = remit_fhir::obs::observation_to_set(&v).map_err(invalid)?;
     let me = actor.profile.staff.username.clone();
     let supervisor = remit_fhir::obs::supervisor(&v, &me, "Observation").map_err(invalid)?;
+    if let Some(condition) = headers.get("if-none-exist") {
+        let condition = condition
+            .to_str()
+            .map_err(|_| FhirError::bad(Issue::new("value", "If-None-Exist is not text")))?;
+        let conditions = [("If-None-Exist".to_owned(), condition.to_owned())];
+        if let Some(there) = existing_set(&state, &actor, &conditions).await? {
+            let r = remit_fhir::obs::observation_of(&there, part).unwrap_or(Value::Null);
+            return Ok(versioned(StatusCode::OK, &r));
+        }
+    }
     let done = record(&state, &actor, None, set, supervisor, "Observation").await?;
-    let id = format!("{}-{part}", done.set.id);
+    let id = format!("{}-{part}", done.set.set_id);
     let created = remit_fhir::obs::observation_of(&done.set, part).unwrap_or(Value::Null);
     let mut res = fhir_json(StatusCode::CREATED, &created);
     if let Ok(loc) = HeaderValue::from_str(&format!("/fhir/Observation/{id}")) {
         res.headers_mut().insert(header::LOCATION, loc);
     }
-    if let Ok(link) = HeaderValue::from_str(&format!("</fhir/Observation/{}-news2>; rel=\"related\"", done.set.id)) {
+    if let Ok(link) = HeaderValue::from_str(&format!(
+        "</fhir/Observation/{}-news2>; rel=\"related\"",
+        done.set.set_id
+    )) {
         res.headers_mut().insert(header::LINK, link);
     }
     escalation_header(&mut res, &done);
@@ -157,7 +188,37 @@ fn not_found(id: &str) -> FhirError {
     )
 }
 
-/// `GET /fhir/Observation/{id}`.
+/// A set's stored versions, oldest first, and the part, from an Observation's id (`{set}-{part}`; the id of a later
+/// version, as remit gave before a set's versions were FHIR versions, finds the same set).
+async fn set_of(state: &AppState, id: &str) -> Result<(Vec<SetView>, &'static str), FhirError> {
+    let (n, part) = parse_id(id).ok_or_else(|| not_found(id))?;
+    let part = remit_fhir::obs::PARTS
+        .iter()
+        .map(|p| p.0)
+        .chain(["news2"])
+        .find(|p| *p == part)
+        .ok_or_else(|| not_found(id))?;
+    let version = state.store.obs_version(n).await.map_err(|_| not_found(id))?;
+    let history = state
+        .store
+        .obs_history(version.set_id)
+        .await
+        .map_err(|_| not_found(id))?;
+    Ok((history, part))
+}
+
+/// A resource answered with its version as the `ETag`.
+fn versioned(status: StatusCode, r: &Value) -> Response {
+    let mut res = fhir_json(status, r);
+    if let Some(v) = r["meta"]["versionId"].as_str()
+        && let Ok(tag) = HeaderValue::from_str(&format!("W/\"{v}\""))
+    {
+        res.headers_mut().insert(header::ETAG, tag);
+    }
+    res
+}
+
+/// `GET /fhir/Observation/{id}`: the Observation as it stands now, its version in `meta.versionId` and the `ETag`.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn read_observation(
     State(state): State<AppState>,
@@ -165,15 +226,257 @@ pub(crate) async fn read_observation(
     bg: BreakGlass,
     Path(id): Path<String>,
 ) -> Result<Response, FhirError> {
-    let (version, part) = parse_id(&id).ok_or_else(|| not_found(&id))?;
-    let set = state.store.obs_version(version).await.map_err(|_| not_found(&id))?;
-    done(open_record(&state, &actor, &set.patient, &bg).await?)?;
-    let r = remit_fhir::obs::observation_of(&set, part).ok_or_else(|| not_found(&id))?;
-    Ok(fhir_json(StatusCode::OK, &r))
+    let (history, part) = set_of(&state, &id).await?;
+    done(open_record(&state, &actor, &history[0].patient, &bg).await?)?;
+    let now = history.last().ok_or_else(|| not_found(&id))?;
+    let r = remit_fhir::obs::observation_of(now, part).ok_or_else(|| not_found(&id))?;
+    Ok(versioned(StatusCode::OK, &r))
+}
+
+/// `GET /fhir/Observation/{id}/_history`: every version, newest first: each amendment, and the set marked entered
+/// in error.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn observation_history(
+    State(state): State<AppState>,
+    actor: Actor,
+    bg: BreakGlass,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let (history, part) = set_of(&state, &id).await?;
+    done(open_record(&state, &actor, &history[0].patient, &bg).await?)?;
+    let versions = remit_fhir::obs::versions_of(&history, part);
+    Ok(fhir_json(StatusCode::OK, &remit_fhir::obs::history_bundle(versions)))
+}
+
+/// `GET /fhir/Observation/{id}/_history/{vid}`: one version.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn observation_version(
+    State(state): State<AppState>,
+    actor: Actor,
+    bg: BreakGlass,
+    Path((id, vid)): Path<(String, String)>,
+) -> Result<Response, FhirError> {
+    let (history, part) = set_of(&state, &id).await?;
+    done(open_record(&state, &actor, &history[0].patient, &bg).await?)?;
+    let wanted = vid
+        .parse::<usize>()
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| not_found(&id))?;
+    let versions = remit_fhir::obs::versions_of(&history, part);
+    let r = versions.get(wanted - 1).ok_or_else(|| {
+        FhirError::new(
+            StatusCode::NOT_FOUND,
+            Issue::new("not-found", format!("Observation {id} has no version {wanted}")),
+        )
+    })?;
+    Ok(versioned(StatusCode::OK, r))
+}
+
+/// The version an `If-Match` names (`W/"3"` or `"3"`): required of an update, so that a correction is never made to
+/// a version its author has not seen.
+fn if_match(headers: &HeaderMap) -> Result<i64, FhirError> {
+    let raw = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            FhirError::new(
+                StatusCode::PRECONDITION_REQUIRED,
+                Issue::new(
+                    "required",
+                    "send If-Match with the version you are correcting (the ETag of your read: W/\"{version}\")",
+                ),
+            )
+        })?;
+    raw.trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map_err(|_| FhirError::bad(Issue::new("value", "If-Match must be a version: W/\"{version}\"")))
+}
+
+/// A correction that lost the race to another (the version it named stopped being current before its commit): 412,
+/// as for a stale `If-Match`.
+fn stale(e: remit_store::StoreError) -> FhirError {
+    match e {
+        remit_store::StoreError::Conflict(m) => {
+            FhirError::new(StatusCode::PRECONDITION_FAILED, Issue::new("conflict", m))
+        }
+        other => other.into(),
+    }
+}
+
+/// `PUT /fhir/Observation/{id}` with `If-Match`: a correction of one parameter of a set (a new version of the set,
+/// re-scored; the reason in `note[0].text`), or, with `status` `entered-in-error`, the set marked entered in error.
+/// A stale `If-Match` is refused with 412 and nothing changes.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn update_observation(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, FhirError> {
+    let expected = if_match(&headers)?;
+    let v = parse_body(&headers, &body, JSON)?;
+    let (history, part) = set_of(&state, &id).await?;
+    let now = history.last().ok_or_else(|| not_found(&id))?;
+    let reason = v
+        .pointer("/note/0/text")
+        .and_then(remit_fhir::Json::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let by = actor.profile.staff.username.clone();
+    let status = v.get("status").and_then(remit_fhir::Json::as_str);
+    // Who may not read the patient's record is refused before anything they sent is judged, and a version they may
+    // not see says nothing.
+    done(scope::open_record(&state.store, &state.pack, &actor, &now.patient, None, None).await?)?;
+    if remit_fhir::obs::version_id(now) != expected || now.state != "current" {
+        return Err(FhirError::new(
+            StatusCode::PRECONDITION_FAILED,
+            Issue::new(
+                "conflict",
+                format!(
+                    "Observation {id} is at version {} ({}), not {expected}: read it again before correcting it",
+                    remit_fhir::obs::version_id(now),
+                    if now.state == "current" {
+                        "current"
+                    } else {
+                        now.state.as_str()
+                    }
+                ),
+            ),
+        ));
+    }
+    if reason.trim().is_empty() {
+        return Err(invalid(
+            Issue::new(
+                "required",
+                "say why the observation is being corrected, in note[0].text",
+            )
+            .at("Observation.note"),
+        ));
+    }
+    if status == Some("entered-in-error") {
+        let set = done(
+            obs::entered_in_error(&state.store, &state.pack, now.id, &by, &reason, &actor.audit_name())
+                .await
+                .map_err(stale)?,
+        )?;
+        let r = remit_fhir::obs::observation_of(&set, part).ok_or_else(|| not_found(&id))?;
+        return Ok(versioned(StatusCode::OK, &r));
+    }
+    if part == "news2" {
+        return Err(invalid(
+            Issue::new(
+                "not-supported",
+                "the NEWS2 total is derived: correct the parameter it is derived from",
+            )
+            .at("Observation.code"),
+        ));
+    }
+    let (incoming, posted) = remit_fhir::obs::observation_for_update(&v).map_err(invalid)?;
+    if posted != part || incoming.patient != now.patient {
+        return Err(invalid(
+            Issue::new(
+                "value",
+                format!("the body must be Observation {id}: the same patient and code"),
+            )
+            .at("Observation.code"),
+        ));
+    }
+    let supervisor = remit_fhir::obs::supervisor(&v, &by, "Observation").map_err(invalid)?;
+    let a = obs::Amendment {
+        version: now.id,
+        by,
+        supervisor,
+        readings: remit_fhir::obs::amended_readings(&now.readings, part, &incoming.readings),
+        reason,
+    };
+    let done = done(
+        obs::amend(&state.store, &state.pack, &a, &actor.audit_name())
+            .await
+            .map_err(stale)?,
+    )?;
+    let r = remit_fhir::obs::observation_of(&done.set, part).ok_or_else(|| not_found(&id))?;
+    let mut res = versioned(StatusCode::OK, &r);
+    escalation_header(&mut res, &done);
+    Ok(res)
 }
 
 /// The most sets of one patient an Observation search reads: years of hourly observations.
 const SETS_SEARCHED: i64 = 50_000;
+
+/// The current Observations of opened records that a search may match: of the sets taken since the earliest date it
+/// asks for.
+async fn observations_of(
+    state: &AppState,
+    records: &[PatientRecord],
+    search: &search::Search,
+) -> Result<Vec<Value>, FhirError> {
+    let since = search
+        .earliest("date")
+        .and_then(chrono::DateTime::from_timestamp_millis);
+    let mut out = Vec::new();
+    for record in records {
+        let sets = state
+            .store
+            .obs_for_patient(record.id, since, SETS_SEARCHED, SetVersions::Current)
+            .await?;
+        for s in &sets {
+            out.extend(remit_fhir::obs::searched(s));
+        }
+    }
+    Ok(out)
+}
+
+/// The set a conditional create's conditions (`If-None-Exist`, or a transaction's `ifNoneExist`: Observation
+/// searches) find, if they find one: a client's retry of a set already recorded. Conditions that find more than one
+/// set are refused with 412, as FHIR says; the patient each names is opened under the policy as a search would be.
+async fn existing_set(
+    state: &AppState,
+    actor: &Actor,
+    conditions: &[(String, String)],
+) -> Result<Option<SetView>, FhirError> {
+    let mut sets = std::collections::BTreeSet::new();
+    for (at, condition) in conditions {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(condition.trim_start_matches('?').as_bytes())
+            .into_owned()
+            .collect();
+        let search = search::Search::parse(&search::OBSERVATION, &pairs, false)
+            .map_err(|e| invalid(Issue::new("value", format!("{at}: {}", e.diagnostics)).at(at.clone())))?;
+        let mut records = Vec::new();
+        for id in search.pinned(&["patient", "subject"]).unwrap_or_default() {
+            let nhs =
+                NhsNumber::parse(&id).map_err(|e| invalid(Issue::new("value", format!("{at}: {e}")).at(at.clone())))?;
+            records.push(done(
+                scope::open_record(&state.store, &state.pack, actor, &nhs, None, None).await?,
+            )?);
+        }
+        for r in observations_of(state, &records, &search).await? {
+            if search.matches(&r)
+                && let Some((set, _)) = r["id"].as_str().and_then(parse_id)
+            {
+                sets.insert(set);
+            }
+        }
+    }
+    match sets.len() {
+        0 => Ok(None),
+        1 => {
+            let set = sets.pop_first().unwrap_or_default();
+            let history = state.store.obs_history(set).await?;
+            Ok(history.into_iter().last())
+        }
+        n => Err(FhirError::new(
+            StatusCode::PRECONDITION_FAILED,
+            Issue::new(
+                "duplicate",
+                format!("the conditions find {n} sets, not one: make them name the set (its patient, code and time)"),
+            ),
+        )),
+    }
+}
 
 /// `GET /fhir/Observation?patient=…`: the patient's current observations, searched as FHIR says (see
 /// `remit_fhir::search`), newest first unless sorted otherwise.
@@ -187,20 +490,7 @@ pub(crate) async fn search_observations(
 ) -> Result<Response, FhirError> {
     let search = search_of(&search::OBSERVATION, &headers, &params)?;
     let records = searched_patients(&state, &actor, &bg, &search).await?;
-    // Only sets taken since the earliest date asked for are read.
-    let since = search
-        .earliest("date")
-        .and_then(chrono::DateTime::from_timestamp_millis);
-    let mut candidates = Vec::new();
-    for record in &records {
-        let sets = state
-            .store
-            .obs_for_patient(record.id, since, SETS_SEARCHED, SetVersions::Current)
-            .await?;
-        for s in &sets {
-            candidates.extend(remit_fhir::obs::searched(s));
-        }
-    }
+    let candidates = observations_of(&state, &records, &search).await?;
     let mut pool = patients_of(&records);
     if search.includes_anything() {
         pool.extend(candidates.iter().cloned());

@@ -58,7 +58,12 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
             "/fhir/Observation",
             post(fhir::create_observation).get(fhir::search_observations),
         )
-        .route("/fhir/Observation/{id}", get(fhir::read_observation))
+        .route(
+            "/fhir/Observation/{id}",
+            get(fhir::read_observation).put(fhir::update_observation),
+        )
+        .route("/fhir/Observation/{id}/_history", get(fhir::observation_history))
+        .route("/fhir/Observation/{id}/_history/{vid}", get(fhir::observation_version))
         .route("/fhir/Patient", get(fhir::search_patients))
         .route("/fhir/Patient/{nhs}", get(fhir::read_patient))
         .route("/fhir/Flag", get(fhir::search_flags))
