@@ -188,8 +188,36 @@ async fn fhir_search_follows_the_specification(db: TestDb) -> Result<()> {
     let back = search(&app, &previous, &alex).await?;
     ensure!(ids(&back).len() == 4 && ids(&back).iter().all(|id| everything.contains(id)));
     // A page link that remit did not give is refused.
-    let res = app.get(&obs("&_page=zz"), &alex).await?;
-    ensure!(res.status == StatusCode::BAD_REQUEST, "{}", res.body);
+    for page in ["zz", "a", "a~", "b~~"] {
+        let res = app.get(&obs(&format!("&_page={page}")), &alex).await?;
+        ensure!(res.status == StatusCode::BAD_REQUEST, "{page}: {}", res.body);
+    }
+    // A patient named twice is searched once; two under break-glass are refused.
+    let twice = search(
+        &app,
+        &format!("/fhir/Observation?patient={MARGARET},{MARGARET}&_summary=count"),
+        &alex,
+    )
+    .await?;
+    let once = search(
+        &app,
+        &format!("/fhir/Observation?patient={MARGARET}&_summary=count"),
+        &alex,
+    )
+    .await?;
+    ensure!(twice["total"] == once["total"], "{twice}");
+    let req = alex
+        .apply(
+            Request::get(format!("/fhir/Observation?patient={MARGARET},{DAVID}"))
+                .header("remit-break-glass", "cardiac arrest call"),
+        )
+        .body(Body::empty())?;
+    let res = app.send(req).await?;
+    ensure!(
+        res.status == StatusCode::BAD_REQUEST && res.body.contains("one record"),
+        "{}",
+        res.body
+    );
 
     // _summary=count; _include of the Patient and of what a NEWS2 total is derived from.
     let count = search(&app, &obs("&_summary=count"), &alex).await?;
@@ -241,6 +269,9 @@ async fn fhir_search_follows_the_specification(db: TestDb) -> Result<()> {
         "&status=open",
         "&code:below=9279",
         "&_include=Observation:performer",
+        "&_format=xml",
+        "&performer=https://elsewhere.example/fhir/Practitioner/alex.ap",
+        "&_sort=date,_id,_lastUpdated,date",
     ] {
         let res = app.get(&obs(bad), &alex).await?;
         ensure!(
@@ -763,6 +794,26 @@ async fn a_sets_corrections_are_versions_and_a_retried_set_is_recorded_once(db: 
     ensure!(two.status == StatusCode::OK, "{}", two.body);
     ensure!(one.json()?["id"] == two.json()?["id"]);
     ensure!(news2_sets(&app, &alex).await? == before + 2);
+    // Conditions that find a set which is not this one (another time, another patient's) are refused, and this set
+    // is not silently dropped.
+    let mut other_time = bundle.clone();
+    let later = remit_domain::time::format_instant(app.store.now() - chrono::Duration::minutes(1));
+    for e in other_time["entry"].as_array_mut().unwrap() {
+        e["resource"]["effectiveDateTime"] = json!(later);
+    }
+    let res = send(&app, &alex, "POST", "/fhir", &[], &other_time).await?;
+    ensure!(
+        res.status == StatusCode::PRECONDITION_FAILED && res.body.contains("not this set"),
+        "{}",
+        res.body
+    );
+    let mut davids = bundle.clone();
+    for e in davids["entry"].as_array_mut().unwrap() {
+        e["resource"]["subject"] = json!({"reference": format!("Patient/{DAVID}")});
+    }
+    let res = send(&app, &alex, "POST", "/fhir", &[], &davids).await?;
+    ensure!(res.status == StatusCode::PRECONDITION_FAILED, "{}", res.body);
+    ensure!(news2_sets(&app, &alex).await? == before + 2, "nothing recorded");
 
     // The respiration rate, read with its version, corrected with If-Match: version 2, amended, re-scored.
     let id = location
@@ -838,7 +889,25 @@ async fn a_sets_corrections_are_versions_and_a_retried_set_is_recorded_once(db: 
         "{}",
         res.body
     );
-    // Marked entered in error: version 3.
+    // The body must be the resource at the address.
+    let mut elsewhere = rr.clone();
+    elsewhere["id"] = json!(format!("{set}-temp"));
+    let res = send(
+        &app,
+        &alex,
+        "PUT",
+        &format!("/fhir/Observation/{id}"),
+        &[("if-match", "W/\"2\"")],
+        &elsewhere,
+    )
+    .await?;
+    ensure!(
+        res.status == StatusCode::BAD_REQUEST && res.body.contains("Observation.id"),
+        "{}",
+        res.body
+    );
+    // One reading is not marked entered in error, taking its set with it: the set is, through its NEWS2 total, and
+    // only for its own patient.
     let mut eie = v2.clone();
     eie["status"] = json!("entered-in-error");
     eie["note"] = json!([{"text": "Recorded against the wrong patient"}]);
@@ -851,12 +920,49 @@ async fn a_sets_corrections_are_versions_and_a_retried_set_is_recorded_once(db: 
         &eie,
     )
     .await?;
+    ensure!(
+        res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("-news2"),
+        "{}",
+        res.body
+    );
+    let mut eie = total.clone();
+    eie["status"] = json!("entered-in-error");
+    eie["note"] = json!([{"text": "Recorded against the wrong patient"}]);
+    let mut wrong = eie.clone();
+    wrong["subject"] = json!({"reference": format!("Patient/{DAVID}")});
+    let news2 = format!("/fhir/Observation/{set}-news2");
+    let res = send(&app, &alex, "PUT", &news2, &[("if-match", "W/\"2\"")], &wrong).await?;
+    ensure!(
+        res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("subject"),
+        "{}",
+        res.body
+    );
+    ensure!(
+        app.get(&news2, &alex).await?.json()?["status"] == "amended",
+        "nothing changed"
+    );
+    let res = send(&app, &alex, "PUT", &news2, &[("if-match", "W/\"2\"")], &eie).await?;
     ensure!(res.status == StatusCode::OK, "{}", res.body);
-    let v3 = res.json()?;
+    let v3 = app.get(&format!("/fhir/Observation/{id}"), &alex).await?.json()?;
     ensure!(
         v3["meta"]["versionId"] == "3" && v3["status"] == "entered-in-error",
         "{v3}"
     );
+    // A set entered in error is found by its status, and not among the current.
+    let found = search(
+        &app,
+        &format!("/fhir/Observation?patient={MARGARET}&status=entered-in-error"),
+        &alex,
+    )
+    .await?;
+    ensure!(ids(&found).contains(&id), "{found}");
+    let current = search(
+        &app,
+        &format!("/fhir/Observation?patient={MARGARET}&status=final,amended&_count=1000"),
+        &alex,
+    )
+    .await?;
+    ensure!(!ids(&current).contains(&id));
     // The history, newest first, and each version by its number.
     let h = app.get(&format!("/fhir/Observation/{id}/_history"), &alex).await?;
     ensure!(h.status == StatusCode::OK, "{}", h.body);

@@ -37,8 +37,8 @@ pub struct Escalation<'a> {
     pub level: &'a str,
     /// The response the level calls for, in words.
     pub response: String,
-    /// The NEWS2 version it was raised for.
-    pub version_id: i64,
+    /// The set it was raised for.
+    pub set_id: i64,
     pub state: &'a str,
     pub raised_at: &'a str,
     /// Its last event: when it closed, if it has.
@@ -64,7 +64,7 @@ pub fn to_fhir(e: &Escalation<'_>) -> Value {
         "extension": [
             {"url": STATE_EXTENSION, "valueCode": e.state},
             {"url": PLACE_EXTENSION, "valueIdentifier": {"system": PLACE_SYSTEM, "value": e.place}},
-            {"url": DETAIL_EXTENSION, "valueReference": {"reference": format!("Observation/{}-news2", e.version_id)}},
+            {"url": DETAIL_EXTENSION, "valueReference": {"reference": format!("Observation/{}-news2", e.set_id)}},
         ],
         "status": if open { "active" } else { "inactive" },
         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/flag-category", "code": "clinical", "display": "Clinical"}]}],

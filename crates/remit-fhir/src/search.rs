@@ -12,7 +12,8 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveDateTime, Utc};
+use remit_domain::time::from_london;
 use serde_json::{Value, json};
 
 use crate::Issue;
@@ -319,6 +320,9 @@ pub const RESULT_PARAMS: [(&str, &str); 6] = [
     ("_total", "token"),
 ];
 
+/// The most values one parameter may name (a comma-separated list).
+pub const MAX_VALUES: usize = 100;
+
 /// The page size when none is asked for, and the largest.
 pub const DEFAULT_COUNT: usize = 50;
 pub const MAX_COUNT: usize = 1000;
@@ -378,6 +382,8 @@ pub struct Search {
     includes: Vec<&'static str>,
     pub summary_count: bool,
     cursor: Option<(Direction, Key)>,
+    /// The page asked for, as sent: for the `self` link.
+    page: Option<String>,
     /// The parameters as used (those ignored under lenient handling left out), for the Bundle's links.
     used: Vec<(String, String)>,
     /// Parameters left out under lenient handling, named in the answer.
@@ -418,6 +424,7 @@ impl Search {
             includes: Vec::new(),
             summary_count: false,
             cursor: None,
+            page: None,
             used: Vec::new(),
             ignored: Vec::new(),
         };
@@ -435,6 +442,9 @@ impl Search {
                 }
                 "_sort" => {
                     s.sort.clear();
+                    if value.split(',').count() > 3 {
+                        return Err(bad("_sort", "sort by at most three parameters"));
+                    }
                     for field in value.split(',') {
                         let (desc, f) = field.strip_prefix('-').map_or((false, field), |f| (true, f));
                         let f = resource
@@ -493,6 +503,7 @@ impl Search {
                     }
                 },
                 "_page" => {
+                    s.page = Some(value.clone());
                     s.cursor =
                         Some(parse_cursor(value).ok_or_else(|| {
                             bad("_page", "this page link is not one remit gave: start the search again")
@@ -501,6 +512,12 @@ impl Search {
                 // The total is always counted exactly.
                 "_total" if matches!(value.as_str(), "none" | "estimate" | "accurate") => {}
                 "_format" if matches!(value.as_str(), "json" | "application/fhir+json" | "application/json") => {}
+                "_format" => {
+                    return Err(bad(
+                        "_format",
+                        "remit answers in JSON only: _format=json, or leave it out",
+                    ));
+                }
                 _ => match resource.param(name) {
                     Some(param) => {
                         let asked = modifier;
@@ -641,9 +658,11 @@ impl Search {
     }
 
     /// Answers the search over `candidates` (every resource of the type the reader may see, or a superset of those
-    /// that match): the Bundle with its links to `base` (the type's search URL), the page's matches, and the
-    /// resources included from `pool` (candidates and Patients, by `Type/id`) that the page refers to.
-    pub fn answer(&self, base: &str, candidates: Vec<Value>, pool: &[Value]) -> Value {
+    /// that match): the Bundle with its links, the page's matches, and the resources included from `pool`
+    /// (candidates and Patients, by `Type/id`) that the page refers to. `fhir` is the server's FHIR base
+    /// (`https://host/fhir`), from which links and each entry's `fullUrl` are written.
+    pub fn answer(&self, fhir: &str, candidates: Vec<Value>, pool: &[Value]) -> Value {
+        let base = &format!("{fhir}/{}", self.resource.name);
         let mut matched: Vec<(Key, Value)> = candidates
             .into_iter()
             .filter(|r| self.matches(r))
@@ -652,7 +671,7 @@ impl Search {
         let order = self.order();
         matched.sort_by(|a, b| compare(&a.0, &b.0, &order));
         let total = matched.len();
-        let mut links = vec![json!({"relation": "self", "url": self.link(base, None)})];
+        let mut links = vec![json!({"relation": "self", "url": self.link(base, self.page.as_deref())})];
         if self.summary_count {
             return json!({"resourceType": "Bundle", "type": "searchset", "total": total, "link": links});
         }
@@ -680,13 +699,11 @@ impl Search {
         let included = self.included(&page, pool);
         let mut entries: Vec<Value> = page
             .into_iter()
-            .map(|r| json!({"fullUrl": full_url(&r), "resource": r, "search": {"mode": "match"}}))
+            .map(|r| json!({"fullUrl": format!("{fhir}/{}", full_url(&r)), "resource": r, "search": {"mode": "match"}}))
             .collect();
-        entries.extend(
-            included
-                .into_iter()
-                .map(|r| json!({"fullUrl": full_url(&r), "resource": r, "search": {"mode": "include"}})),
-        );
+        entries.extend(included.into_iter().map(
+            |r| json!({"fullUrl": format!("{fhir}/{}", full_url(&r)), "resource": r, "search": {"mode": "include"}}),
+        ));
         let mut bundle = json!({"resourceType": "Bundle", "type": "searchset", "total": total, "link": links});
         if !entries.is_empty() {
             bundle["entry"] = Value::Array(entries);
@@ -827,7 +844,11 @@ fn clause(param: &'static Param, modifier: Modifier, value: &str) -> Result<Clau
         });
     }
     let mut any_of = Vec::new();
-    for raw in split_values(value) {
+    let values = split_values(value);
+    if values.len() > MAX_VALUES {
+        return Err(bad(name, format!("{name} names more than {MAX_VALUES} values")));
+    }
+    for raw in values {
         if raw.is_empty() {
             return Err(bad(name, format!("{name} has an empty value")));
         }
@@ -851,11 +872,17 @@ fn clause(param: &'static Param, modifier: Modifier, value: &str) -> Result<Clau
                 },
             },
             Type::Reference => {
-                // `Patient/123`, `123`, an absolute URL ending in `Type/id`, or (for a patient) the NHS number
-                // identifier `https://fhir.nhs.uk/Id/nhs-number|123`.
+                // `Patient/123`, `123`, or (for a patient) the NHS number identifier
+                // `https://fhir.nhs.uk/Id/nhs-number|123`; not another server's resource.
                 let r = raw
                     .strip_prefix(&format!("{}|", crate::NHS_NUMBER_SYSTEM))
                     .unwrap_or(&raw);
+                if r.contains("://") {
+                    return Err(bad(
+                        name,
+                        format!("`{}`: name a resource on this server as Type/id", clip(&raw)),
+                    ));
+                }
                 let mut parts = r.rsplitn(3, '/');
                 let id = parts.next().unwrap_or_default();
                 let kind = parts.next().map(str::to_owned);
@@ -936,10 +963,11 @@ fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-/// The range of instants a date or dateTime stands for, by its precision: `2026` is the whole year. A value without
-/// a time zone is read as UTC.
+/// The range of instants a date or dateTime stands for, by its precision: `2026` is the whole year. A date, or a time
+/// without a zone, is read in the trust's time (London), as people give them.
 fn search_range(s: &str) -> Option<(i64, i64)> {
-    let day = |d: NaiveDate| Some(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0)?).timestamp_millis());
+    let local = |n: NaiveDateTime| from_london(n).or_else(|| from_london(n + chrono::Duration::hours(1)));
+    let day = |d: NaiveDate| Some(millis(local(d.and_hms_opt(0, 0, 0)?)?));
     match s.len() {
         4 => {
             let y: i32 = s.parse().ok()?;
@@ -955,21 +983,23 @@ fn search_range(s: &str) -> Option<(i64, i64)> {
             Some((day(a)?, day(a.succ_opt()?)?))
         }
         _ => {
-            let (t, width) = match DateTime::<FixedOffset>::parse_from_rfc3339(s) {
-                Ok(t) => (t.with_timezone(&Utc), if s.contains('.') { 1 } else { 1000 }),
-                Err(_) => {
-                    // Minutes only (`2026-12-01T10:00Z`), or no zone.
-                    let (naive, width) = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
-                        .iter()
-                        .zip([60_000, 1000])
-                        .find_map(|(f, w)| {
-                            NaiveDateTime::parse_from_str(s.trim_end_matches('Z'), f)
-                                .ok()
-                                .map(|n| (n, w))
-                        })?;
-                    (Utc.from_utc_datetime(&naive), width)
-                }
-            };
+            if let Ok(t) = DateTime::<FixedOffset>::parse_from_rfc3339(s) {
+                let width = if s.contains('.') { 1 } else { 1000 };
+                return Some((millis(t.with_timezone(&Utc)), millis(t.with_timezone(&Utc)) + width));
+            }
+            // Minutes only, with a zone (`10:00Z`, `10:00+01:00`) or without; seconds without a zone.
+            let zoned = s
+                .strip_suffix('Z')
+                .map(|m| format!("{m}+00:00"))
+                .unwrap_or_else(|| s.to_owned());
+            if let Ok(t) = DateTime::<FixedOffset>::parse_from_str(&zoned, "%Y-%m-%dT%H:%M%:z") {
+                return Some((millis(t.with_timezone(&Utc)), millis(t.with_timezone(&Utc)) + 60_000));
+            }
+            let (naive, width) = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+                .iter()
+                .zip([60_000, 1000])
+                .find_map(|(f, w)| NaiveDateTime::parse_from_str(s, f).ok().map(|n| (n, w)))?;
+            let t = local(naive)?;
             Some((millis(t), millis(t) + width))
         }
     }
@@ -1165,13 +1195,20 @@ fn format_cursor(d: Direction, k: &Key) -> String {
 
 fn parse_cursor(s: &str) -> Option<(Direction, Key)> {
     let mut parts: Vec<&str> = s.split('~').collect();
+    if parts.len() < 2 {
+        return None;
+    }
     let d = match *parts.first()? {
         "a" => Direction::After,
         "b" => Direction::Before,
         _ => return None,
     };
     let id = parts.pop()?.to_owned();
-    if parts.len() > 5 || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)) {
+    if parts.len() > 4
+        || id.is_empty()
+        || id.len() > 64
+        || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+    {
         return None;
     }
     let values = parts[1..]
@@ -1252,7 +1289,7 @@ mod tests {
     fn run(pairs: &[(&str, &str)]) -> Value {
         Search::parse(&TASK, &q(pairs), false)
             .unwrap()
-            .answer("/fhir/Task", tasks(), &[])
+            .answer("/fhir", tasks(), &[])
     }
 
     #[test]
@@ -1327,7 +1364,7 @@ mod tests {
         more.push(task(5, "requested", "ann", "2026-12-05T09:00:00Z"));
         let second = Search::parse(&TASK, &q(&[("_count", "2"), ("_page", &page)]), false)
             .unwrap()
-            .answer("/fhir/Task", more.clone(), &[]);
+            .answer("/fhir", more.clone(), &[]);
         assert_eq!(ids(&second), ["2", "1"]);
         let prev = second["link"]
             .as_array()
@@ -1343,9 +1380,11 @@ mod tests {
             .replace("%7E", "~");
         let back = Search::parse(&TASK, &q(&[("_count", "2"), ("_page", &prev)]), false)
             .unwrap()
-            .answer("/fhir/Task", more, &[]);
+            .answer("/fhir", more, &[]);
         assert_eq!(ids(&back), ["4", "3"]);
-        assert!(Search::parse(&TASK, &q(&[("_page", "zz")]), false).is_err());
+        for bad in ["zz", "a", "b", "a~", "a~1~2~3~4~5~6"] {
+            assert!(Search::parse(&TASK, &q(&[("_page", bad)]), false).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -1360,13 +1399,13 @@ mod tests {
         assert!(e.diagnostics.contains("lenient"), "{}", e.diagnostics);
         let lenient = Search::parse(&TASK, &q(&[("colour", "red"), ("owner", "ann")]), true).unwrap();
         assert_eq!(lenient.ignored, ["colour"]);
-        let b = lenient.answer("/fhir/Task", tasks(), &[]);
+        let b = lenient.answer("/fhir", tasks(), &[]);
         assert_eq!(ids(&b), ["3", "1"]);
         assert!(!b["link"][0]["url"].as_str().unwrap().contains("colour"));
         let patient = json!({"resourceType": "Patient", "id": "9990001375"});
         let b = Search::parse(&TASK, &q(&[("_include", "Task:patient")]), false)
             .unwrap()
-            .answer("/fhir/Task", tasks(), std::slice::from_ref(&patient));
+            .answer("/fhir", tasks(), std::slice::from_ref(&patient));
         let included: Vec<_> = b["entry"]
             .as_array()
             .unwrap()

@@ -176,7 +176,7 @@ pub(crate) fn search_answer(
     candidates: Vec<Value>,
     pool: &[Value],
 ) -> Response {
-    let base = format!("{}/fhir/{}", origin(state, headers), search.resource_name());
+    let base = format!("{}/fhir", origin(state, headers));
     fhir_json(StatusCode::OK, &search.answer(&base, candidates, pool))
 }
 
@@ -192,6 +192,9 @@ fn origin(state: &AppState, headers: &HeaderMap) -> String {
     }
 }
 
+/// The most patients one search may name.
+const MAX_PATIENTS: usize = 20;
+
 /// The patients a search names (`patient=`, `subject=`; a comma is OR), each opened under the policy as a read of
 /// their record would be: refused for one, refused for the search.
 pub(crate) async fn searched_patients(
@@ -200,7 +203,23 @@ pub(crate) async fn searched_patients(
     bg: &BreakGlass,
     search: &Search,
 ) -> Result<Vec<PatientRecord>, FhirError> {
-    let ids = search.pinned(&["patient", "subject"]).unwrap_or_default();
+    let mut ids = search.pinned(&["patient", "subject"]).unwrap_or_default();
+    ids.sort();
+    ids.dedup();
+    if ids.len() > MAX_PATIENTS {
+        return Err(FhirError::bad(
+            Issue::new(
+                "too-costly",
+                format!("name at most {MAX_PATIENTS} patients in one search"),
+            )
+            .at("patient"),
+        ));
+    }
+    if bg.reason().is_some() && ids.len() > 1 {
+        return Err(FhirError::bad(
+            Issue::new("value", "break-glass opens one record at a time: name one patient").at("patient"),
+        ));
+    }
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let nhs = NhsNumber::parse(&id)

@@ -181,8 +181,16 @@ impl http_body::Body for Deadline {
 
 /// The layers every request passes, outermost last: the client's request id kept only if plain, a request id, the
 /// trace span, the body's deadline and size limit, the write threads (SQLite), the protective headers, metrics.
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    tracing::error!("a request's handler panicked");
+    crate::http::error::AppError::Internal("a handler panicked".into()).into_response()
+}
+
 pub(crate) fn wrap(router: Router, state: &AppState) -> Router {
     router
+        // A handler that panics is answered 500, never by a dropped connection; what it said is not echoed.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn_with_state(state.clone(), crate::http::metrics::track))
         .layer(middleware::from_fn(html_errors))
         .layer(middleware::map_response_with_state(

@@ -116,7 +116,12 @@ async fn record_bundle(
     let set = remit_fhir::obs::bundle_to_set(&v).map_err(invalid)?;
     let supervisor = remit_fhir::obs::bundle_supervisor(&v, &actor.profile.staff.username).map_err(invalid)?;
     let conditions = remit_fhir::obs::if_none_exist(&v);
-    if let Some(there) = existing_set(state, actor, &conditions).await? {
+    // Conditional creates take turns, so that two copies of one retry do not both find nothing and both record.
+    let _turn = match conditions.is_empty() {
+        true => None,
+        false => Some(CONDITIONAL.lock().await),
+    };
+    if let Some(there) = existing_set(state, actor, &conditions, &set).await? {
         // Recorded already: answered as it was, and nothing is written.
         let total = total_to_fhir(&there);
         let answer = remit_fhir::obs::transaction_response(&v, &there, &total, "200 OK");
@@ -151,12 +156,14 @@ pub(crate) async fn create_observation(
     let (set, part) = remit_fhir::obs::observation_to_set(&v).map_err(invalid)?;
     let me = actor.profile.staff.username.clone();
     let supervisor = remit_fhir::obs::supervisor(&v, &me, "Observation").map_err(invalid)?;
+    let mut _turn = None;
     if let Some(condition) = headers.get("if-none-exist") {
         let condition = condition
             .to_str()
             .map_err(|_| FhirError::bad(Issue::new("value", "If-None-Exist is not text")))?;
         let conditions = [("If-None-Exist".to_owned(), condition.to_owned())];
-        if let Some(there) = existing_set(&state, &actor, &conditions).await? {
+        _turn = Some(CONDITIONAL.lock().await);
+        if let Some(there) = existing_set(&state, &actor, &conditions, &set).await? {
             let r = remit_fhir::obs::observation_of(&there, part).unwrap_or(Value::Null);
             return Ok(versioned(StatusCode::OK, &r));
         }
@@ -328,6 +335,19 @@ pub(crate) async fn update_observation(
         .to_owned();
     let by = actor.profile.staff.username.clone();
     let status = v.get("status").and_then(remit_fhir::Json::as_str);
+    // The body is the resource at this address, as FHIR says an update's must be.
+    if v.get("id").and_then(remit_fhir::Json::as_str) != Some(id.as_str()) {
+        return Err(FhirError::bad(
+            Issue::new(
+                "value",
+                format!(
+                    "the body's id must be `{}`, as in the address",
+                    id.chars().take(40).collect::<String>()
+                ),
+            )
+            .at("Observation.id"),
+        ));
+    }
     // Who may not read the patient's record is refused before anything they sent is judged, and a version they may
     // not see says nothing.
     done(scope::open_record(&state.store, &state.pack, &actor, &now.patient, None, None).await?)?;
@@ -358,6 +378,26 @@ pub(crate) async fn update_observation(
         ));
     }
     if status == Some("entered-in-error") {
+        // A set is recorded, scored and escalated whole: it is marked entered in error through its NEWS2 total, and
+        // only for the patient it is of.
+        if part != "news2" {
+            return Err(invalid(
+                Issue::new(
+                    "not-supported",
+                    format!(
+                        "a set is marked entered in error as a whole, through its NEWS2 total (Observation \
+                         {}-news2); to say one reading was not obtained, correct it with a dataAbsentReason",
+                        now.set_id
+                    ),
+                )
+                .at("Observation.status"),
+            ));
+        }
+        if remit_fhir::clinical::subject_if_readable(&v).as_ref() != Some(&now.patient) {
+            return Err(invalid(
+                Issue::new("value", "the body's subject must be the set's patient").at("Observation.subject"),
+            ));
+        }
         let set = done(
             obs::entered_in_error(&state.store, &state.pack, now.id, &by, &reason, &actor.audit_name())
                 .await
@@ -404,8 +444,8 @@ pub(crate) async fn update_observation(
     Ok(res)
 }
 
-/// The most sets of one patient an Observation search reads: years of hourly observations.
-const SETS_SEARCHED: i64 = 50_000;
+/// The most set versions of one patient an Observation search reads: over two years of hourly observations.
+const SETS_SEARCHED: i64 = 20_000;
 
 /// The current Observations of opened records that a search may match: of the sets taken since the earliest date it
 /// asks for.
@@ -421,14 +461,25 @@ async fn observations_of(
     for record in records {
         let sets = state
             .store
-            .obs_for_patient(record.id, since, SETS_SEARCHED, SetVersions::Current)
+            .obs_for_patient(record.id, since, SETS_SEARCHED, SetVersions::All)
             .await?;
-        for s in &sets {
-            out.extend(remit_fhir::obs::searched(s));
+        // Each set as it stands now: its current version, or the one marked entered in error.
+        for s in sets.iter().filter(|s| s.state != "superseded") {
+            // Kept only if they match, unless a page may include what a NEWS2 total is derived from.
+            let keep_all = search.includes_anything();
+            out.extend(
+                remit_fhir::obs::searched(s)
+                    .into_iter()
+                    .filter(|r| keep_all || search.matches(r)),
+            );
         }
     }
     Ok(out)
 }
+
+/// Held by a conditional create from its search to its write, so that this process does not record one retry twice.
+/// Instances of remit do not share it: two copies of a retry sent at once to two instances can both be recorded.
+static CONDITIONAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The set a conditional create's conditions (`If-None-Exist`, or a transaction's `ifNoneExist`: Observation
 /// searches) find, if they find one: a client's retry of a set already recorded. Conditions that find more than one
@@ -437,6 +488,7 @@ async fn existing_set(
     state: &AppState,
     actor: &Actor,
     conditions: &[(String, String)],
+    incoming: &IncomingSet,
 ) -> Result<Option<SetView>, FhirError> {
     let mut sets = std::collections::BTreeSet::new();
     for (at, condition) in conditions {
@@ -466,7 +518,27 @@ async fn existing_set(
         1 => {
             let set = sets.pop_first().unwrap_or_default();
             let history = state.store.obs_history(set).await?;
-            Ok(history.into_iter().last())
+            let there = history.into_iter().last().ok_or_else(|| not_found("the set found"))?;
+            // Only the same set, sent again, is answered as recorded: the conditions must not hide a different one.
+            let taken = parse_instant("effectiveDateTime", &incoming.effective).ok();
+            let same = there.patient == incoming.patient
+                && taken.is_some_and(|t| parse_instant("taken_at", &there.taken_at).ok() == Some(t))
+                && there.readings == incoming.readings
+                && there.state == "current";
+            if !same {
+                return Err(FhirError::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    Issue::new(
+                        "duplicate",
+                        format!(
+                            "the conditions find Observation set {set}, which is not this set (its patient, time or \
+                             readings differ, or it was corrected): nothing was recorded; make the conditions name \
+                             this set (its patient, code and date=eq its effectiveDateTime)"
+                        ),
+                    ),
+                ));
+            }
+            Ok(Some(there))
         }
         n => Err(FhirError::new(
             StatusCode::PRECONDITION_FAILED,
@@ -545,7 +617,7 @@ fn flag(e: &EscalationView) -> Value {
         place: &e.place,
         level: e.level.as_str(),
         response,
-        version_id: e.version_id,
+        set_id: e.set_id,
         state: &e.state,
         raised_at: &e.raised_at,
         last_at: e.history.last().map_or(e.raised_at.as_str(), |h| h.at.as_str()),
