@@ -78,6 +78,9 @@ pub enum Command {
     /// Competency sign-offs, revocations and expiry.
     #[command(subcommand)]
     Competency(CompetencyCommand),
+    /// What stands between a person and an activity, asked of the policy pack.
+    #[command(subcommand)]
+    Progression(ProgressionCommand),
     /// Continuing professional development.
     #[command(subcommand)]
     Cpd(CpdCommand),
@@ -643,6 +646,31 @@ pub enum ScopeCommand {
     },
     /// Every activity with the least supervision under which this person may do it now, and why not with less.
     Show {
+        username: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProgressionCommand {
+    /// What this person needs to do an activity alone (every activity they cannot yet, without --activity): the
+    /// competencies to gain and who may sign them off, the registration, entitlement or level, and the supervision
+    /// they may work under today.
+    Show {
+        username: String,
+        /// An activity of the pack, such as `procedure.catheterisation`.
+        #[arg(long)]
+        activity: Option<String>,
+        /// For X-ray exposures: chest, appendicular or axial (chest when not given).
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What the next Career Framework level would let this person do under the pack, with each registration that
+    /// would add more, what they would still need, the routes to that registration, and the band the level carries.
+    Next {
         username: String,
         #[arg(long)]
         json: bool,

@@ -248,6 +248,7 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
         Command::Audit(cmd) => audit_cmd::run(&url, cmd).await,
         Command::Policy(cmd) => scope_cmd::policy(&url, cmd).await,
         Command::Scope(cmd) => scope_cmd::scope(&url, &*pack()?, cmd).await,
+        Command::Progression(cmd) => scope_cmd::progression(&url, &*pack()?, cmd).await,
         Command::Competency(cmd) => competency_cmd::competency(&url, &*pack()?, cmd)
             .await
             .map(|()| ExitCode::SUCCESS),

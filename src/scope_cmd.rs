@@ -9,7 +9,7 @@ use remit_policy::{ExamRegion, PolicyPack, Supervision};
 use remit_services::scope::{self, Ask};
 use serde::Serialize;
 
-use crate::cli::{PolicyCommand, ScopeCommand};
+use crate::cli::{PolicyCommand, ProgressionCommand, ScopeCommand};
 use crate::{CliError, CliResult, cli_actor, open_store, open_with_pack, print_json};
 
 fn supervision_text(s: Option<Supervision>) -> &'static str {
@@ -97,6 +97,162 @@ pub async fn scope(url: &str, pack: &PolicyPack, cmd: ScopeCommand) -> CliResult
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `remit progression show USER [--activity A]`.
+pub async fn progression(url: &str, pack: &PolicyPack, cmd: ProgressionCommand) -> CliResult<ExitCode> {
+    let (username, activity, region, json) = match cmd {
+        ProgressionCommand::Show {
+            username,
+            activity,
+            region,
+            json,
+        } => (username, activity, region, json),
+        ProgressionCommand::Next { username, json } => return next_level(url, pack, &username, json).await,
+    };
+    let username = Username::parse(&username)?;
+    let region = region.as_deref().map(ExamRegion::parse).transpose()?;
+    let store = open_with_pack(url, pack).await?;
+    let activities: Vec<String> = match activity {
+        Some(a) => vec![a],
+        None => {
+            // Every activity they may not yet do alone.
+            let s = scope::show(&store, pack, &username).await?;
+            let mut ids: Vec<String> = s
+                .activities
+                .iter()
+                .filter(|l| l.least_supervision != Some(Supervision::None))
+                .map(|l| l.activity.clone())
+                .collect();
+            ids.dedup();
+            ids
+        }
+    };
+    let mut all = Vec::new();
+    for a in &activities {
+        all.push(scope::progression(&store, pack, &username, a, region).await?);
+    }
+    if json {
+        return print_json(&all).map(|()| ExitCode::SUCCESS);
+    }
+    if let Some(first) = all.first() {
+        println!(
+            "{} ({}), Career Framework level {}",
+            crate::terminal_safe(&first.name),
+            first.staff,
+            first.level.map_or_else(|| "none".to_owned(), |l| l.to_string())
+        );
+    } else {
+        println!("{username} may do every activity of the pack alone.");
+    }
+    for p in &all {
+        let path = &p.path;
+        let region = path.region.as_deref().map(|r| format!(", {r}")).unwrap_or_default();
+        println!();
+        println!("{} ({}{region})", path.title, path.activity);
+        println!(
+            "  today: {}",
+            match path.today {
+                Some(Supervision::None) => "alone".to_owned(),
+                Some(s) => format!("under {} supervision", s.as_str()),
+                None => "not at all".to_owned(),
+            }
+        );
+        for r in &path.reasons {
+            println!("    because {r}");
+        }
+        if path.steps.is_empty() && path.reached {
+            continue;
+        }
+        println!("  to do it alone:");
+        for (i, step) in path.steps.iter().enumerate() {
+            let by = match step {
+                remit_policy::Step::Competency { id, .. } => match p.signed_off_by.get(id) {
+                    Some(who) if !who.is_empty() => format!(" (signed off by: {})", who.join(", ")),
+                    _ => " (nobody here may sign it off for them now)".to_owned(),
+                },
+                _ => String::new(),
+            };
+            println!("    {}. {}{by}", i + 1, step.sentence());
+        }
+        if !path.reached {
+            println!("  and still, which no step here changes:");
+            for r in &path.remaining {
+                println!("    - {r}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn supervision_words(s: Option<Supervision>) -> String {
+    match s {
+        Some(Supervision::None) => "alone".to_owned(),
+        Some(s) => format!("under {} supervision", s.as_str()),
+        None => "not at all".to_owned(),
+    }
+}
+
+/// `remit progression next USER`.
+async fn next_level(url: &str, pack: &PolicyPack, username: &str, json: bool) -> CliResult<ExitCode> {
+    let username = Username::parse(username)?;
+    let store = open_with_pack(url, pack).await?;
+    let p = scope::next_level(&store, pack, &username).await?;
+    if json {
+        return print_json(&p).map(|()| ExitCode::SUCCESS);
+    }
+    let Some(next) = &p.next else {
+        println!(
+            "{} ({}) is at level 9, the framework's highest.",
+            crate::terminal_safe(&p.name),
+            p.staff
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    println!(
+        "{} ({}): level {} to level {} (usually Agenda for Change band {}; see `remit pay check`)",
+        crate::terminal_safe(&p.name),
+        p.staff,
+        next.from.map_or_else(|| "none".to_owned(), |l| l.to_string()),
+        next.to,
+        next.band
+    );
+    for o in &next.options {
+        println!();
+        match &o.registration {
+            None => println!("At level {} alone:", next.to),
+            Some(r) => println!("At level {} with a current {r} registration, also:", next.to),
+        }
+        if o.gains.is_empty() {
+            println!("  nothing more than today");
+        }
+        for g in &o.gains {
+            let needs: Vec<String> = g.steps.iter().map(remit_policy::Step::sentence).collect();
+            println!(
+                "  {} ({}): {} today, {} then{}",
+                g.title,
+                g.activity,
+                supervision_words(g.now),
+                supervision_words(g.then),
+                if needs.is_empty() {
+                    String::new()
+                } else {
+                    format!("; still needs to {}", needs.join(", "))
+                }
+            );
+        }
+        for r in &o.routes {
+            let shortened = r
+                .shortened_months
+                .map(|m| format!(", or {m} shortened"))
+                .unwrap_or_default();
+            println!(
+                "  route: {} ({}, level {}, typically {} months{shortened}): {}",
+                r.title, r.standard, r.apprenticeship_level, r.typical_months, r.source
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// One person's change for one activity.

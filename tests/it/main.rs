@@ -25,6 +25,7 @@ mod obs;
 mod oidc;
 mod pages;
 mod pay;
+mod progression;
 mod safety;
 mod scope;
 mod security;
@@ -58,6 +59,7 @@ fn main() {
         obs::tests(),
         pages::tests(),
         pay::tests(),
+        progression::tests(),
         safety::tests(),
         scope::tests(),
         security::tests(),

@@ -9,7 +9,9 @@
 
 mod engine;
 mod pack;
+mod progression;
 mod reasons;
 
 pub use engine::{Decision, ExamRegion, PatientFacts, Question, ScopeLine, Supervision, SupervisorRef};
-pub use pack::{Activity, CatalogueCompetency, PackError, PolicyPack};
+pub use pack::{Activity, CatalogueCompetency, PackError, PolicyPack, Route};
+pub use progression::{Gain, NextLevel, Path, Step, WithRegistration, usual_band};

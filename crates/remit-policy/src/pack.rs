@@ -1,5 +1,6 @@
 //! Loading a policy pack from a directory: `schema.cedarschema`, every `*.cedar` file, `activities.toml`,
-//! `competencies.toml` and `escalation.toml` (escalation routes and times). Everything is checked at load; an error
+//! `competencies.toml`, `escalation.toml` (escalation routes and times) and, if present, `routes.toml` (routes to a
+//! professional registration). Everything is checked at load; an error
 //! names the file and the line.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -10,7 +11,7 @@ use cedar_policy::{
     ActionConstraint, Authorizer, Entity, EntityUid, PolicyId, PolicySet, Schema, ValidationMode, Validator,
 };
 use miette::Diagnostic;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::reasons;
 
@@ -71,6 +72,72 @@ struct CompetencyFile {
     competency: Vec<CatalogueCompetency>,
 }
 
+/// A route to a professional registration (`routes.toml`): an apprenticeship standard, or a degree.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    pub id: String,
+    pub title: String,
+    /// The standard's reference (IfATE `ST0827`).
+    pub standard: String,
+    pub apprenticeship_level: u8,
+    /// The regulator whose register it leads to (`NMC`, `HCPC`, `GMC`, `GPhC`).
+    pub registration: String,
+    pub typical_months: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shortened_months: Option<u32>,
+    pub entry: String,
+    pub source: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteFile {
+    #[serde(default)]
+    route: Vec<Route>,
+}
+
+/// Checks the routes file: each route's fields in range and its regulator one remit knows.
+fn check_routes(path: &Path, text: &str) -> Result<Vec<Route>, PackError> {
+    let routes = parse_toml::<RouteFile>(path, text)?.route;
+    let mut seen = HashSet::new();
+    for r in &routes {
+        let at = |m: String| {
+            let line = text.find(&format!("\"{}\"", r.id)).map(|i| line_of(text, i));
+            PackError::new(path, line, m)
+        };
+        remit_domain::staff::CompetencyId::parse(&r.id).map_err(|e| at(format!("route id: {e}")))?;
+        if !seen.insert(r.id.clone()) {
+            return Err(at(format!("route `{}` is listed twice", r.id)));
+        }
+        remit_domain::staff::Regulator::parse(&r.registration)
+            .map_err(|e| at(format!("route `{}`: registration: {e}", r.id)))?;
+        if !(2..=7).contains(&r.apprenticeship_level) {
+            return Err(at(format!("route `{}`: apprenticeship_level must be 2 to 7", r.id)));
+        }
+        if r.typical_months == 0 || r.typical_months > 120 {
+            return Err(at(format!("route `{}`: typical_months must be 1 to 120", r.id)));
+        }
+        if r.shortened_months.is_some_and(|s| s == 0 || s >= r.typical_months) {
+            return Err(at(format!(
+                "route `{}`: shortened_months must be fewer than typical_months",
+                r.id
+            )));
+        }
+        for (name, value) in [
+            ("title", &r.title),
+            ("standard", &r.standard),
+            ("entry", &r.entry),
+            ("source", &r.source),
+        ] {
+            if value.trim().is_empty() {
+                return Err(at(format!("route `{}`: {name} is empty", r.id)));
+            }
+        }
+    }
+    Ok(routes)
+}
+
 /// A loaded, validated pack.
 pub struct PolicyPack {
     pub(crate) dir: PathBuf,
@@ -81,6 +148,8 @@ pub struct PolicyPack {
     pub(crate) competencies: Vec<CatalogueCompetency>,
     /// Who escalations go to and how long each wait may last.
     pub(crate) escalation: remit_domain::escalation::Routes,
+    /// Routes to a professional registration (`routes.toml`; none when the pack has no such file).
+    pub(crate) routes: Vec<Route>,
     /// Per action: what a decision about it needs (built once at load).
     pub(crate) slices: HashMap<String, ActionSlice>,
     pub(crate) authorizer: Authorizer,
@@ -281,6 +350,7 @@ struct Sources {
     activities: (PathBuf, String),
     competencies: (PathBuf, String),
     escalation: (PathBuf, String),
+    routes: Option<(PathBuf, String)>,
 }
 
 /// The NHS England pack shipped with remit, compiled in.
@@ -301,6 +371,7 @@ const NHS_ENGLAND: &[(&str, &str)] = &[
         "escalation.toml",
         include_str!("../../../policies/nhs-england/escalation.toml"),
     ),
+    ("routes.toml", include_str!("../../../policies/nhs-england/routes.toml")),
     (
         "00-baseline.cedar",
         include_str!("../../../policies/nhs-england/00-baseline.cedar"),
@@ -357,6 +428,7 @@ impl PolicyPack {
             activities: get("activities.toml"),
             competencies: get("competencies.toml"),
             escalation: get("escalation.toml"),
+            routes: Some(get("routes.toml")),
         };
         Self::from_sources(&dir, sources).expect("the shipped NHS England pack is valid (a test holds this)")
     }
@@ -387,6 +459,11 @@ impl PolicyPack {
             activities: with_text("activities.toml")?,
             competencies: with_text("competencies.toml")?,
             escalation: with_text("escalation.toml")?,
+            // Optional: a pack from before routes were data has none.
+            routes: match dir.join("routes.toml") {
+                p if p.exists() => Some(with_text("routes.toml")?),
+                _ => None,
+            },
         };
         Self::from_sources(dir, sources)
     }
@@ -611,9 +688,14 @@ impl PolicyPack {
         let (escalation_path, escalation_text) = &sources.escalation;
         let escalation = remit_domain::escalation::Routes::parse(escalation_text)
             .map_err(|e| PackError::new(escalation_path, e.line, e.message))?;
+        let routes = match &sources.routes {
+            Some((path, text)) => check_routes(path, text)?,
+            None => Vec::new(),
+        };
         Ok(Self {
             dir: dir.to_owned(),
             escalation,
+            routes,
             slices,
             schema,
             order,
@@ -625,6 +707,11 @@ impl PolicyPack {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The routes to a professional registration the employer lists (`routes.toml`).
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
     }
 
     /// The employer's escalation routes and times (`escalation.toml`).
@@ -734,6 +821,8 @@ mod tests {
         assert_eq!(from_disk.policy_count(), compiled.policy_count());
         assert_eq!(from_disk.activities(), compiled.activities());
         assert_eq!(from_disk.competencies(), compiled.competencies());
+        assert_eq!(from_disk.routes(), compiled.routes());
+        assert_eq!(compiled.routes().len(), 3);
         let cedar_files = std::fs::read_dir(shipped_dir())
             .unwrap()
             .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "cedar"))

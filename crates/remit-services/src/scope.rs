@@ -550,3 +550,94 @@ pub async fn show(store: &Store, pack: &PolicyPack, staff: &Username) -> Result<
         activities,
     })
 }
+
+/// What stands between a person and doing an activity alone ([`PolicyPack::path_to`]: the pack asked again with the
+/// person changed a step at a time), with who may sign off each competency it needs for them now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Progression {
+    pub staff: Username,
+    pub name: String,
+    pub level: Option<u8>,
+    #[serde(flatten)]
+    pub path: remit_policy::Path,
+    /// For each competency among the steps: the usernames of those who may sign it off for this person now.
+    pub signed_off_by: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+pub async fn progression(
+    store: &Store,
+    pack: &PolicyPack,
+    staff: &Username,
+    activity: &str,
+    region: Option<ExamRegion>,
+) -> Result<Progression, StoreError> {
+    let profile = store.staff_profile(staff).await?;
+    let today = store.now().date_naive();
+    let path = pack.path_to(&profile, activity.trim(), region, today).ok_or_else(|| {
+        StoreError::NotFound(format!(
+            "no activity `{}` in the policy pack (see `remit scope show {staff}`)",
+            activity
+                .chars()
+                .take(60)
+                .flat_map(char::escape_debug)
+                .collect::<String>()
+        ))
+    })?;
+    let wanted: Vec<&str> = path
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            remit_policy::Step::Competency { id, .. } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut signed_off_by = std::collections::BTreeMap::new();
+    if !wanted.is_empty() {
+        let mut assessors = Vec::new();
+        for s in store.list_staff().await? {
+            if s.staff.username != *staff && s.staff.is_active() {
+                assessors.push(store.staff_profile(&s.staff.username).await?);
+            }
+        }
+        for c in wanted {
+            let who: Vec<String> = assessors
+                .iter()
+                .filter(|a| {
+                    let mut q = Question::new(a, "competency.sign-off", today);
+                    q.colleague = Some(&profile);
+                    q.competency = Some(c);
+                    pack.decide(&q).permitted()
+                })
+                .map(|a| a.staff.username.to_string())
+                .collect();
+            signed_off_by.insert(c.to_owned(), who);
+        }
+    }
+    Ok(Progression {
+        staff: profile.staff.username.clone(),
+        name: profile.staff.name.to_string(),
+        level: profile.staff.level.map(|l| l.get()),
+        path,
+        signed_off_by,
+    })
+}
+
+/// What the next Career Framework level would let a person do ([`PolicyPack::next_level`]), and the routes to the
+/// registration it needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prospect {
+    pub staff: Username,
+    pub name: String,
+    /// `null` at level 9.
+    pub next: Option<remit_policy::NextLevel>,
+}
+
+pub async fn next_level(store: &Store, pack: &PolicyPack, staff: &Username) -> Result<Prospect, StoreError> {
+    let profile = store.staff_profile(staff).await?;
+    let next = pack.next_level(&profile, store.now().date_naive());
+    Ok(Prospect {
+        staff: profile.staff.username.clone(),
+        name: profile.staff.name.to_string(),
+        next,
+    })
+}

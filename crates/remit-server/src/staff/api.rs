@@ -6,14 +6,14 @@ use crate::http::auth::Actor;
 use crate::http::error::AppError;
 use crate::http::openapi::{ApiJson, ErrorBody};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::{StaffProfile, Username};
 use remit_policy::{ExamRegion, Supervision};
 use remit_services::scope;
 use remit_services::scope::Ask;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 #[derive(Serialize, ToSchema)]
 struct RegistrationView {
@@ -264,4 +264,54 @@ pub(crate) async fn staff_scope(
             })
             .collect(),
     }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ProgressionQuery {
+    /// An activity of the policy pack, such as `procedure.catheterisation`.
+    activity: String,
+    /// For X-ray exposures: chest, appendicular or axial (chest when not given).
+    #[serde(default)]
+    region: Option<String>,
+}
+
+/// What stands between a staff member and doing an activity alone, asked of the policy pack: today's least
+/// supervision and why, the steps (competencies, entitlement, level, registration) that would let them, who may sign
+/// off each competency, and whatever no step changes.
+#[utoipa::path(get, path = "/api/staff/{username}/progression", tag = "scope",
+    params(("username" = String, Path, description = "The staff member's username"), ProgressionQuery),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub(crate) async fn progression(
+    State(state): State<AppState>,
+    _actor: Actor,
+    Path(username): Path<String>,
+    query: Result<Query<ProgressionQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<scope::Progression>, AppError> {
+    let Query(q) = query.map_err(|e| AppError::Unprocessable(format!("query: {}", e.body_text())))?;
+    let username = Username::parse(&username)?;
+    let region = q.region.as_deref().map(ExamRegion::parse).transpose()?;
+    Ok(Json(
+        scope::progression(&state.store, &state.pack, &username, &q.activity, region).await?,
+    ))
+}
+
+/// What the next Career Framework level would let a staff member do under the policy pack: with the level alone and
+/// with each registration that would add more, what they would still need, the employer's routes to that
+/// registration, and the band the level usually carries.
+#[utoipa::path(get, path = "/api/staff/{username}/next-level", tag = "scope",
+    params(("username" = String, Path, description = "The staff member's username")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub(crate) async fn next_level(
+    State(state): State<AppState>,
+    _actor: Actor,
+    Path(username): Path<String>,
+) -> Result<Json<scope::Prospect>, AppError> {
+    let username = Username::parse(&username)?;
+    Ok(Json(scope::next_level(&state.store, &state.pack, &username).await?))
 }

@@ -20,6 +20,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::me))
         .routes(routes!(api::scope_check))
         .routes(routes!(api::staff_scope))
+        .routes(routes!(api::progression))
+        .routes(routes!(api::next_level))
         .route("/fhir/Practitioner", get(fhir::search_practitioners))
         .route("/fhir/Practitioner/{username}", get(fhir::read_practitioner))
         .route("/fhir/PractitionerRole", get(fhir::search_practitioner_roles))

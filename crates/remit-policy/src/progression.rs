@@ -1,0 +1,443 @@
+//! What stands between a person and an activity, found by asking the pack itself: the person is changed one step at
+//! a time (a competency gained, an entitlement granted, a registration, a higher level) and the same policies that
+//! decide are asked again, until the activity needs no supervision or nothing more that remit can add would help.
+//! There is no second list of requirements to drift from the pack: change a policy and the answer changes with it.
+
+use chrono::{Months, NaiveDate};
+use remit_domain::competency::CompetencyRecord;
+use remit_domain::staff::{Annotation, CareerLevel, CompetencyId, Entitlement, Registration, Regulator, StaffProfile};
+use serde::Serialize;
+
+use crate::engine::{ExamRegion, Question, Supervision};
+use crate::pack::PolicyPack;
+
+/// One thing a person could gain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Step {
+    /// A competency from the catalogue, signed off.
+    Competency { id: String, title: String },
+    /// An IR(ME)R entitlement, granted by the employer.
+    Entitlement { entitlement: String },
+    /// A registration with a regulator.
+    Registration { regulator: String },
+    /// An annotation on a registration (such as `independent-prescriber`).
+    Annotation { annotation: String },
+    /// A Career Framework level.
+    Level { level: u8 },
+}
+
+impl Step {
+    /// The step in words.
+    pub fn sentence(&self) -> String {
+        match self {
+            Step::Competency { title, .. } => format!("gain the competency \"{title}\", signed off"),
+            Step::Entitlement { entitlement } => format!("be granted the IR(ME)R entitlement {entitlement}"),
+            Step::Registration { regulator } => format!("hold a current {regulator} registration"),
+            Step::Annotation { annotation } => format!("have a registration annotated {annotation}"),
+            Step::Level { level } => format!("work at Career Framework level {level}"),
+        }
+    }
+
+    /// Cheaper steps are tried first when two help as much: a competency before an entitlement, before a level,
+    /// before a registration.
+    fn cost(&self) -> u8 {
+        match self {
+            Step::Competency { .. } => 0,
+            Step::Entitlement { .. } => 1,
+            Step::Level { .. } => 2,
+            Step::Annotation { .. } => 3,
+            Step::Registration { .. } => 4,
+        }
+    }
+
+    /// The person with this step taken, as of `today`.
+    fn apply(&self, p: &mut StaffProfile, pack: &PolicyPack, today: NaiveDate) {
+        match self {
+            Step::Competency { id, .. } => {
+                let months = pack
+                    .competencies()
+                    .iter()
+                    .find(|c| c.id == *id)
+                    .map_or(12, |c| c.validity_months);
+                if let Ok(competency) = CompetencyId::parse(id) {
+                    p.competencies.retain(|c| c.competency != competency);
+                    p.competencies.push(CompetencyRecord {
+                        competency,
+                        signed_off_on: today,
+                        expires_on: today.checked_add_months(Months::new(months)).unwrap_or(today),
+                        assessor: None,
+                        evidence: String::new(),
+                        revoked: false,
+                        revoke_reason: None,
+                    });
+                }
+            }
+            Step::Entitlement { entitlement } => {
+                if let Ok(e) = Entitlement::parse(entitlement) {
+                    p.entitlements.insert(e);
+                }
+            }
+            Step::Registration { regulator } => {
+                if let Ok(r) = Regulator::parse(regulator) {
+                    p.registrations.push(Registration {
+                        regulator: r,
+                        // On the HCPC register, the profession is in the number: a radiographer's is RA.
+                        number: if r == Regulator::Hcpc {
+                            "RA000000".to_owned()
+                        } else {
+                            String::new()
+                        },
+                        expires_on: today.checked_add_months(Months::new(12)).unwrap_or(today),
+                        annotations: Default::default(),
+                    });
+                }
+            }
+            Step::Annotation { annotation } => {
+                if let Ok(a) = Annotation::parse(annotation) {
+                    for r in p.registrations.iter_mut().filter(|r| r.is_current(today)) {
+                        r.annotations.insert(a.clone());
+                    }
+                }
+            }
+            Step::Level { level } => {
+                if let Ok(l) = CareerLevel::new(i64::from(*level)) {
+                    p.staff.level = Some(l);
+                }
+            }
+        }
+    }
+}
+
+/// What stands between a person and an activity.
+#[derive(Debug, Clone, Serialize)]
+pub struct Path {
+    pub activity: String,
+    pub title: String,
+    /// The examination region, for X-ray work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The least supervision they may do it under today (`null`: not at all).
+    pub today: Option<Supervision>,
+    /// Why not alone today, in the pack's words.
+    pub reasons: Vec<String>,
+    /// What would let them do it alone, in the order found.
+    pub steps: Vec<Step>,
+    /// Whether those steps reach it. When they do not, what remains is not something a person gains (being on duty
+    /// where the patient is, a rule of the employer's), and `remaining` says it in the pack's words.
+    pub reached: bool,
+    pub remaining: Vec<String>,
+}
+
+/// The least supervision a person may do an activity under, and why not with less.
+type Asked = (Option<Supervision>, Vec<String>);
+
+/// Which steps a walk may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Steps {
+    Any,
+    /// Competencies and entitlements only: what a person at a given level and registration would still need.
+    Skills,
+}
+
+/// How far a decision is from "alone": 3 with no supervision, 2 indirect, 1 direct, 0 not at all.
+fn reach(least: Option<Supervision>) -> u8 {
+    match least {
+        Some(Supervision::None) => 3,
+        Some(Supervision::Indirect) => 2,
+        Some(Supervision::Direct) => 1,
+        None => 0,
+    }
+}
+
+impl PolicyPack {
+    /// What stands between `actor` and doing `activity` with no supervision (for X-ray work, in `region`), asked of
+    /// this pack. `None` for an activity the pack does not have.
+    pub fn path_to(
+        &self,
+        actor: &StaffProfile,
+        activity: &str,
+        region: Option<ExamRegion>,
+        today: NaiveDate,
+    ) -> Option<Path> {
+        let a = self.activity(activity)?;
+        let region = region.or_else(|| (!a.exam_regions.is_empty()).then_some(ExamRegion::Chest));
+        let ask = |p: &StaffProfile| {
+            let mut q = Question::new(p, &a.id, today);
+            q.exam_region = region;
+            q.request_justified = true;
+            q.named_supervisor = true;
+            self.least_supervision(&q)
+        };
+        let (least, reasons) = ask(actor);
+        let mut path = Path {
+            activity: a.id.clone(),
+            title: a.title.clone(),
+            region: region.map(|r| r.as_str().to_owned()),
+            today: least,
+            reasons: reasons.clone(),
+            steps: Vec::new(),
+            reached: least == Some(Supervision::None),
+            remaining: Vec::new(),
+        };
+        self.walk(&mut path, actor.clone(), reasons, &ask, today, Steps::Any);
+        Some(path)
+    }
+
+    /// Takes steps from `person` until `path` is reached or nothing helps: the greedy walk of [`Self::path_to`].
+    fn walk(
+        &self,
+        path: &mut Path,
+        mut person: StaffProfile,
+        reasons: Vec<String>,
+        ask: &dyn Fn(&StaffProfile) -> Asked,
+        today: NaiveDate,
+        kinds: Steps,
+    ) -> Option<Supervision> {
+        let (mut best, mut remaining) = ((reach(path.today), usize::MAX - reasons.len()), reasons);
+        // Each round takes the step that brings the most: the least supervision needed, then the fewest reasons.
+        for _ in 0..8 {
+            if path.reached {
+                break;
+            }
+            let mut found: Option<(Step, (u8, usize), Vec<String>)> = None;
+            for step in self.candidate_steps(&person, today, kinds) {
+                let mut p = person.clone();
+                step.apply(&mut p, self, today);
+                let (l, r) = ask(&p);
+                let score = (reach(l), usize::MAX - r.len());
+                let better = match &found {
+                    None => score > best,
+                    Some((s, f, _)) => score > *f || (score == *f && step.cost() < s.cost()),
+                };
+                if better {
+                    found = Some((step, score, r));
+                }
+            }
+            let Some((step, score, r)) = found else { break };
+            step.apply(&mut person, self, today);
+            path.steps.push(step);
+            best = score;
+            remaining = r;
+            path.reached = score.0 == 3;
+        }
+        if !path.reached {
+            path.remaining = remaining;
+        }
+        match best.0 {
+            3 => Some(Supervision::None),
+            2 => Some(Supervision::Indirect),
+            1 => Some(Supervision::Direct),
+            _ => None,
+        }
+    }
+
+    /// Every single step the person has not taken (with [`Steps::Skills`], only competencies and entitlements).
+    fn candidate_steps(&self, p: &StaffProfile, today: NaiveDate, kinds: Steps) -> Vec<Step> {
+        let mut out = Vec::new();
+        for c in self.competencies() {
+            let held = p
+                .competencies
+                .iter()
+                .any(|r| r.competency.as_str() == c.id && r.is_valid_on(today));
+            if !held {
+                out.push(Step::Competency {
+                    id: c.id.clone(),
+                    title: c.title.clone(),
+                });
+            }
+        }
+        for e in Entitlement::ALL {
+            if !p.entitlements.contains(e) {
+                out.push(Step::Entitlement {
+                    entitlement: e.as_str().to_owned(),
+                });
+            }
+        }
+        if kinds == Steps::Skills {
+            return out;
+        }
+        let level = p.staff.level.map_or(0, |l| l.get());
+        out.extend(((level + 1)..=9).map(|level| Step::Level { level }));
+        for r in Regulator::ALL {
+            if !p.registrations.iter().any(|x| x.regulator == *r && x.is_current(today)) {
+                out.push(Step::Registration {
+                    regulator: r.as_str().to_owned(),
+                });
+            }
+        }
+        if p.is_registered(today) {
+            out.push(Step::Annotation {
+                annotation: "independent-prescriber".to_owned(),
+            });
+        }
+        out
+    }
+}
+
+/// The Agenda for Change band a Career Framework level usually carries (Skills for Health).
+pub fn usual_band(level: u8) -> &'static str {
+    match level {
+        1 => "1",
+        2 => "2-3",
+        3 => "3",
+        4 => "4",
+        5 => "5",
+        6 => "6",
+        7 => "7-8a",
+        8 => "8a-8d",
+        _ => "9",
+    }
+}
+
+/// What one activity would become.
+#[derive(Debug, Clone, Serialize)]
+pub struct Gain {
+    pub activity: String,
+    pub title: String,
+    /// The least supervision today, and at the next level (`null`: not at all).
+    pub now: Option<Supervision>,
+    pub then: Option<Supervision>,
+    /// The competencies or entitlements they would still need for it there.
+    pub steps: Vec<Step>,
+}
+
+/// What the next level adds with one registration (or with none held beyond today's).
+#[derive(Debug, Clone, Serialize)]
+pub struct WithRegistration {
+    /// `null`: the level alone.
+    pub registration: Option<String>,
+    pub gains: Vec<Gain>,
+    /// The employer's routes to that registration (`routes.toml`).
+    pub routes: Vec<crate::pack::Route>,
+}
+
+/// What the next Career Framework level would let a person do, under the pack, and what they would need for it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NextLevel {
+    pub from: Option<u8>,
+    pub to: u8,
+    /// The band that level usually carries, for the pay check.
+    pub band: &'static str,
+    /// The level alone first, then each registration that would add more.
+    pub options: Vec<WithRegistration>,
+}
+
+impl PolicyPack {
+    /// The least supervision under which `p` may do `a` (X-ray work asked for the chest), and why not with less.
+    fn ask_for(
+        &self,
+        a: &crate::pack::Activity,
+        p: &StaffProfile,
+        today: NaiveDate,
+    ) -> Asked {
+        let mut q = Question::new(p, &a.id, today);
+        q.exam_region = (!a.exam_regions.is_empty()).then_some(ExamRegion::Chest);
+        q.request_justified = true;
+        q.named_supervisor = true;
+        self.least_supervision(&q)
+    }
+
+    /// What the level above `actor`'s would add to what they may do, asked of this pack: with that level alone, and
+    /// with each registration they do not hold that the employer lists a route to (any, when it lists none; only
+    /// those that add something are given), each activity that would
+    /// need less supervision, and the competencies and entitlements it would still need. `None` at level 9.
+    pub fn next_level(&self, actor: &StaffProfile, today: NaiveDate) -> Option<NextLevel> {
+        let from = actor.staff.level.map(|l| l.get());
+        let to = from.map_or(1, |l| l + 1);
+        if to > 9 {
+            return None;
+        }
+        let mut base = actor.clone();
+        Step::Level { level: to }.apply(&mut base, self, today);
+        let now: Vec<Option<Supervision>> = self
+            .activities
+            .iter()
+            .map(|a| self.ask_for(a, actor, today).0)
+            .collect();
+        let mut options: Vec<WithRegistration> = Vec::new();
+        // The registrations the employer lists routes to (every one, when the pack lists none), not held today.
+        let routed = |r: &Regulator| {
+            self.routes.is_empty()
+                || self
+                    .routes
+                    .iter()
+                    .any(|x| Regulator::parse(&x.registration).ok() == Some(*r))
+        };
+        let regulators = std::iter::once(None).chain(
+            Regulator::ALL
+                .iter()
+                .filter(|r| routed(r))
+                .filter(|r| {
+                    !actor
+                        .registrations
+                        .iter()
+                        .any(|x| x.regulator == **r && x.is_current(today))
+                })
+                .map(Some),
+        );
+        let mut gained_already = std::collections::BTreeSet::new();
+        for regulator in regulators {
+            let mut p = base.clone();
+            if let Some(r) = regulator {
+                Step::Registration {
+                    regulator: r.as_str().to_owned(),
+                }
+                .apply(&mut p, self, today);
+            }
+            let mut gains = Vec::new();
+            for (a, now) in self.activities.iter().zip(&now) {
+                if a.id == "competency.sign-off" || gained_already.contains(&a.id) {
+                    continue;
+                }
+                let ask = |x: &StaffProfile| self.ask_for(a, x, today);
+                let (least, reasons) = ask(&p);
+                let mut path = Path {
+                    activity: a.id.clone(),
+                    title: a.title.clone(),
+                    region: None,
+                    today: least,
+                    reasons: Vec::new(),
+                    steps: Vec::new(),
+                    reached: least == Some(Supervision::None),
+                    remaining: Vec::new(),
+                };
+                let then = self.walk(&mut path, p.clone(), reasons, &ask, today, Steps::Skills);
+                if reach(then) > reach(*now) {
+                    gains.push(Gain {
+                        activity: a.id.clone(),
+                        title: a.title.clone(),
+                        now: *now,
+                        then,
+                        steps: path.steps,
+                    });
+                }
+            }
+            if regulator.is_none() {
+                gained_already.extend(gains.iter().map(|g| g.activity.clone()));
+            } else if gains.is_empty() {
+                continue;
+            }
+            let routes = regulator
+                .map(|r| {
+                    self.routes
+                        .iter()
+                        .filter(|x| Regulator::parse(&x.registration).ok() == Some(*r))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            options.push(WithRegistration {
+                registration: regulator.map(|r| r.as_str().to_owned()),
+                gains,
+                routes,
+            });
+        }
+        Some(NextLevel {
+            from,
+            to,
+            band: usual_band(to),
+            options,
+        })
+    }
+}

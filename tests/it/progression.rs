@@ -1,0 +1,256 @@
+//! What stands between a person and an activity, asked of the policy pack itself: the same answer from the JSON API
+//! and the command line, and a different one as soon as the employer changes the pack.
+
+use anyhow::{Context, Result, ensure};
+use axum::http::StatusCode;
+use remit_policy::PolicyPack;
+use serde_json::Value;
+
+use crate::helpers::{TestApp, TestDb, expect_status, stdout};
+
+crate::tests!(
+    what_stands_between_a_person_and_an_activity_comes_from_the_pack,
+    a_changed_pack_changes_the_path,
+    the_next_level_says_what_it_adds_and_the_routes_to_its_registration
+);
+
+fn option<'a>(next: &'a Value, registration: Option<&str>) -> Option<&'a Value> {
+    next["options"]
+        .as_array()?
+        .iter()
+        .find(|o| o["registration"].as_str() == registration)
+}
+
+fn gained(o: &Value) -> Vec<String> {
+    o["gains"]
+        .as_array()
+        .map(|g| {
+            g.iter()
+                .map(|x| x["activity"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn route_ids(o: &Value) -> Vec<String> {
+    o["routes"]
+        .as_array()
+        .map(|g| {
+            g.iter()
+                .map(|x| x["id"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn the_next_level_says_what_it_adds_and_the_routes_to_its_registration(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let alex = app.token_for("alex.ap").await?;
+    let res = app.get("/api/staff/alex.ap/next-level", &alex).await?;
+    ensure!(res.status == StatusCode::OK, "{}", res.body);
+    let v = res.json()?;
+    let next = &v["next"];
+    ensure!(next["from"] == 4 && next["to"] == 5 && next["band"] == "5", "{v}");
+    // Level 5 in the NHS England pack is for registrants: the registration is what adds most.
+    let nmc = option(next, Some("NMC")).context("an NMC option")?;
+    ensure!(gained(nmc).contains(&"escalation.acknowledge".to_owned()), "{nmc}");
+    ensure!(
+        route_ids(nmc) == ["nursing-associate", "registered-nurse-degree"],
+        "{nmc}"
+    );
+    let hcpc = option(next, Some("HCPC")).context("an HCPC option")?;
+    ensure!(gained(hcpc).contains(&"imaging.justify".to_owned()), "{hcpc}");
+    ensure!(route_ids(hcpc) == ["diagnostic-radiographer-degree"], "{hcpc}");
+    ensure!(hcpc["routes"][0]["standard"] == "ST0619" && hcpc["routes"][0]["typical_months"] == 36);
+    // No route in the employer's list leads to the GMC register: it is not offered.
+    ensure!(option(next, Some("GMC")).is_none(), "{next}");
+    // What the level alone adds, and what it would still need.
+    let alone = option(next, None).context("the level alone")?;
+    let cath = alone["gains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["activity"] == "procedure.catheterisation")
+        .context("catheterisation")?;
+    ensure!(
+        cath["then"] == "none" && steps(cath) == ["competency catheterisation"],
+        "{cath}"
+    );
+    ensure!(
+        !gained(nmc).contains(&"procedure.catheterisation".to_owned()),
+        "each gain once"
+    );
+    // The command line says the same; an unknown person is a usage error.
+    let out = db.remit(&["progression", "next", "alex.ap", "--json"]);
+    expect_status(&out, 0)?;
+    let cli: Value = serde_json::from_str(&stdout(&out))?;
+    ensure!(cli["next"]["options"] == next["options"], "{cli}");
+    let out = db.remit(&["progression", "next", "alex.ap"]);
+    expect_status(&out, 0)?;
+    ensure!(
+        stdout(&out).contains("ST0827") && stdout(&out).contains("band 5"),
+        "{}",
+        stdout(&out)
+    );
+    expect_status(&db.remit(&["progression", "next", "no.one"]), 2)?;
+    ensure!(app.get("/api/staff/no.one/next-level", &alex).await?.status == StatusCode::NOT_FOUND);
+    Ok(())
+}
+
+fn steps(v: &Value) -> Vec<String> {
+    v["steps"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .map(|x| match x["kind"].as_str().unwrap_or_default() {
+                    "competency" => format!("competency {}", x["id"].as_str().unwrap_or_default()),
+                    "level" => format!("level {}", x["level"]),
+                    "registration" => format!("registration {}", x["regulator"].as_str().unwrap_or_default()),
+                    other => other.to_owned(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn what_stands_between_a_person_and_an_activity_comes_from_the_pack(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let alex = app.token_for("alex.ap").await?;
+    // Alex (level 4) let the catheterisation competency lapse: not at all today; the competency brings indirect
+    // supervision, and level 5 working alone. Priya may sign it off.
+    let res = app
+        .get(
+            "/api/staff/alex.ap/progression?activity=procedure.catheterisation",
+            &alex,
+        )
+        .await?;
+    ensure!(res.status == StatusCode::OK, "{}", res.body);
+    let v = res.json()?;
+    ensure!(v["today"].is_null() && v["reached"] == true, "{v}");
+    ensure!(steps(&v) == ["competency catheterisation", "level 5"], "{v}");
+    ensure!(v["reasons"].to_string().contains("expired"), "{v}");
+    let assessors = v["signed_off_by"]["catheterisation"].as_array().context("assessors")?;
+    ensure!(
+        assessors.iter().any(|a| a == "priya.rn") && !assessors.iter().any(|a| a == "alex.ap"),
+        "{v}"
+    );
+    // Sam, a level 2 healthcare assistant, records vital signs under indirect supervision today; level 4 alone.
+    let v = app
+        .get("/api/staff/sam.hca/progression?activity=vitals.record", &alex)
+        .await?
+        .json()?;
+    ensure!(v["today"] == "indirect" && steps(&v) == ["level 4"], "{v}");
+    // What no step changes is said: a NEWS2 emergency reviewed needs a grade the routes name.
+    let v = app
+        .get("/api/staff/sam.hca/progression?activity=escalation.review", &alex)
+        .await?
+        .json()?;
+    ensure!(
+        v["reached"] == false && v["remaining"].to_string().contains("specialty registrar"),
+        "{v}"
+    );
+    // Someone who may already do it alone has nothing to do.
+    let v = app
+        .get("/api/staff/priya.rn/progression?activity=vitals.record", &alex)
+        .await?
+        .json()?;
+    ensure!(
+        v["today"] == "none" && steps(&v).is_empty() && v["reached"] == true,
+        "{v}"
+    );
+    // Bad input: an activity the pack does not have, a person there is not, a region that is not one.
+    for (path, status) in [
+        ("/api/staff/alex.ap/progression?activity=flying", StatusCode::NOT_FOUND),
+        (
+            "/api/staff/no.one/progression?activity=vitals.record",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/api/staff/alex.ap/progression?activity=imaging.expose&region=head",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        ("/api/staff/alex.ap/progression", StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let res = app.get(path, &alex).await?;
+        ensure!(res.status == status, "{path}: {} {}", res.status, res.body);
+    }
+    ensure!(
+        app.get(
+            "/api/staff/alex.ap/progression?activity=vitals.record",
+            &crate::helpers::Auth::None
+        )
+        .await?
+        .status
+            == StatusCode::UNAUTHORIZED
+    );
+    // The command line says the same.
+    let out = db.remit(&[
+        "progression",
+        "show",
+        "alex.ap",
+        "--activity",
+        "procedure.catheterisation",
+        "--json",
+    ]);
+    expect_status(&out, 0)?;
+    let cli: Value = serde_json::from_str(&stdout(&out))?;
+    ensure!(steps(&cli[0]) == ["competency catheterisation", "level 5"], "{cli}");
+    let out = db.remit(&[
+        "progression",
+        "show",
+        "alex.ap",
+        "--activity",
+        "procedure.catheterisation",
+    ]);
+    expect_status(&out, 0)?;
+    let text = stdout(&out);
+    ensure!(text.contains("to do it alone") && text.contains("priya.rn"), "{text}");
+    expect_status(
+        &db.remit(&["progression", "show", "alex.ap", "--activity", "flying"]),
+        2,
+    )?;
+    expect_status(&db.remit(&["progression", "show", "no.one"]), 2)?;
+    // Without an activity: every one they may not yet do alone.
+    let out = db.remit(&["progression", "show", "alex.ap", "--json"]);
+    expect_status(&out, 0)?;
+    let all: Value = serde_json::from_str(&stdout(&out))?;
+    let all = all.as_array().context("a list")?;
+    ensure!(all.iter().any(|p| p["activity"] == "procedure.catheterisation"));
+    ensure!(
+        all.iter().all(|p| p["today"] != "none"),
+        "only what they may not do alone"
+    );
+    Ok(())
+}
+
+async fn a_changed_pack_changes_the_path(db: TestDb) -> Result<()> {
+    // An employer who lets level 4 catheterise alone.
+    let dir = tempfile::tempdir()?;
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/nhs-england");
+    for e in std::fs::read_dir(from)? {
+        let p = e?.path();
+        std::fs::copy(&p, dir.path().join(p.file_name().context("a file")?))?;
+    }
+    let file = dir.path().join("40-procedures.cedar");
+    let shipped = std::fs::read_to_string(&file)?;
+    let changed = shipped.replace(
+        "action == Action::\"procedure.catheterisation\", resource)\nwhen { principal.level == 4 && context.supervision == \"none\" };",
+        "action == Action::\"procedure.catheterisation\", resource)\nwhen { principal.level == 3 && context.supervision == \"none\" };",
+    );
+    ensure!(changed != shipped, "the rule was found");
+    std::fs::write(&file, changed)?;
+    let app = TestApp::demo_with_pack(&db, PolicyPack::load(dir.path())?).await?;
+    let alex = app.token_for("alex.ap").await?;
+    let v = app
+        .get(
+            "/api/staff/alex.ap/progression?activity=procedure.catheterisation",
+            &alex,
+        )
+        .await?
+        .json()?;
+    ensure!(
+        steps(&v) == ["competency catheterisation"] && v["reached"] == true,
+        "{v}"
+    );
+    Ok(())
+}
