@@ -655,6 +655,7 @@ async fn every_page_is_accessible_and_fits_a_phone(db: TestDb) -> Result<()> {
                         "/patients/9990001375/observations/new",
                         "/inbox",
                         "/me",
+                        "/me/progression?activity=procedure.catheterisation",
                         "/pay",
                         "/pay?band=4&salary=27000",
                     ],

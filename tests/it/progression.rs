@@ -11,7 +11,8 @@ use crate::helpers::{TestApp, TestDb, expect_status, stdout};
 crate::tests!(
     what_stands_between_a_person_and_an_activity_comes_from_the_pack,
     a_changed_pack_changes_the_path,
-    the_next_level_says_what_it_adds_and_the_routes_to_its_registration
+    the_next_level_says_what_it_adds_and_the_routes_to_its_registration,
+    a_person_sees_what_they_need_and_the_next_level_on_their_own_page
 );
 
 fn option<'a>(next: &'a Value, registration: Option<&str>) -> Option<&'a Value> {
@@ -252,5 +253,45 @@ async fn a_changed_pack_changes_the_path(db: TestDb) -> Result<()> {
         steps(&v) == ["competency catheterisation"] && v["reached"] == true,
         "{v}"
     );
+    Ok(())
+}
+
+async fn a_person_sees_what_they_need_and_the_next_level_on_their_own_page(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let (alex, _) = app.session_of("alex.ap").await?;
+    let me = app.get("/me", &alex).await?;
+    ensure!(me.body.contains("href=\"/me/progression\""), "/me links to it");
+    let page = app
+        .get("/me/progression?activity=procedure.catheterisation", &alex)
+        .await?;
+    ensure!(page.status == StatusCode::OK, "{}", page.body);
+    for needle in [
+        "Catheterise",
+        "Today: <strong>not at all</strong>",
+        "gain the competency &#34;Urinary catheterisation&#34;, signed off",
+        "priya.rn",
+        "work at Career Framework level 5",
+        "At level 5 with a current NMC registration, also",
+        "Nursing associate (NMC 2018) apprenticeship",
+        "ST0619",
+        "href=\"/pay?band=5\"",
+    ] {
+        ensure!(page.body.contains(needle), "the page lacks `{needle}`");
+    }
+    ensure!(!page.body.contains("GMC registration, also"), "no route leads there");
+    // The pay check, opened at that band, chooses it and judges nothing yet.
+    let pay = app.get("/pay?band=5", &alex).await?;
+    ensure!(
+        pay.status == StatusCode::OK && pay.body.contains("value=\"5\" selected"),
+        "{}",
+        pay.status
+    );
+    // Without an activity: the form and the next level; an activity the pack does not have: 404.
+    let page = app.get("/me/progression", &alex).await?;
+    ensure!(page.status == StatusCode::OK && page.body.contains("The next level"));
+    let res = app.get("/me/progression?activity=flying", &alex).await?;
+    ensure!(res.status == StatusCode::NOT_FOUND, "{}", res.status);
+    let res = app.get("/me/progression?colour=red", &alex).await?;
+    ensure!(res.status == StatusCode::BAD_REQUEST, "{}", res.status);
     Ok(())
 }

@@ -325,12 +325,7 @@ pub struct NextLevel {
 
 impl PolicyPack {
     /// The least supervision under which `p` may do `a` (X-ray work asked for the chest), and why not with less.
-    fn ask_for(
-        &self,
-        a: &crate::pack::Activity,
-        p: &StaffProfile,
-        today: NaiveDate,
-    ) -> Asked {
+    fn ask_for(&self, a: &crate::pack::Activity, p: &StaffProfile, today: NaiveDate) -> Asked {
         let mut q = Question::new(p, &a.id, today);
         q.exam_region = (!a.exam_regions.is_empty()).then_some(ExamRegion::Chest);
         q.request_justified = true;

@@ -43,7 +43,8 @@ pub(crate) async fn pay_page(
 ) -> Result<Response, AppError> {
     let table = &state.pay;
     let blank = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
-    let (result, error) = if form.salary.trim().is_empty() && form.band.trim().is_empty() {
+    // A band alone (a link from the next level) only chooses it in the form.
+    let (result, error) = if form.salary.trim().is_empty() {
         (None, None)
     } else {
         match remit_domain::pay::Offer::parse(

@@ -15,6 +15,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .route("/me", get(pages::my_work))
         .route("/me/cpd", post(pages::add_cpd))
+        .route("/me/progression", get(pages::my_progression))
         .route("/education", get(pages::education))
         .route("/education/sign-off", post(pages::sign_off))
         .routes(routes!(api::me))

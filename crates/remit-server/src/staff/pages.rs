@@ -474,3 +474,140 @@ pub(crate) async fn add_cpd(
         Err(e) => Err(e.into()),
     }
 }
+
+/// One option of the next level, in words.
+struct OptionView {
+    heading: String,
+    /// Activity, today, then, what it still needs.
+    gains: Vec<(String, String, String, String)>,
+    routes: Vec<remit_policy::Route>,
+}
+
+struct NextView {
+    to: u8,
+    band: &'static str,
+    /// The band as the pay check names it (`8a` for `8a-8d`).
+    band_for_pay: String,
+    options: Vec<OptionView>,
+}
+
+struct PathView {
+    title: String,
+    today: String,
+    reasons: Vec<String>,
+    /// Each step in words, and who may sign off a competency.
+    steps: Vec<(String, Option<String>)>,
+    reached: bool,
+    remaining: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "progression.html")]
+struct ProgressionPage<'a> {
+    actor: &'a Actor,
+    /// The pack's activities (id, title).
+    activities: Vec<(String, String)>,
+    chosen: String,
+    path: Option<PathView>,
+    next: Option<NextView>,
+}
+
+fn supervision_words(s: Option<remit_policy::Supervision>) -> String {
+    match s {
+        Some(remit_policy::Supervision::None) => "alone".to_owned(),
+        Some(s) => format!("under {} supervision", s.as_str()),
+        None => "not at all".to_owned(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProgressionQuery {
+    #[serde(default)]
+    activity: Option<String>,
+}
+
+/// `/me/progression[?activity=…]`: what stands between me and an activity, and what the next level would add.
+pub(crate) async fn my_progression(
+    State(state): State<AppState>,
+    actor: Actor,
+    query: Result<axum::extract::Query<ProgressionQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let axum::extract::Query(q) = query.map_err(|e| AppError::BadRequest(format!("query: {}", e.body_text())))?;
+    let me = &actor.profile.staff.username;
+    let (store, pack) = (&state.store, &state.pack);
+    let path = match q.activity.as_deref().filter(|a| !a.is_empty()) {
+        None => None,
+        Some(a) => {
+            let p = remit_services::scope::progression(store, pack, me, a, None).await?;
+            Some(PathView {
+                title: p.path.title.clone(),
+                today: supervision_words(p.path.today),
+                reasons: p.path.reasons.clone(),
+                steps: p
+                    .path
+                    .steps
+                    .iter()
+                    .map(|s| {
+                        let by = match s {
+                            remit_policy::Step::Competency { id, .. } => Some(match p.signed_off_by.get(id) {
+                                Some(who) if !who.is_empty() => who.join(", "),
+                                _ => "nobody here now".to_owned(),
+                            }),
+                            _ => None,
+                        };
+                        (s.sentence(), by)
+                    })
+                    .collect(),
+                reached: p.path.reached,
+                remaining: p.path.remaining.clone(),
+            })
+        }
+    };
+    let prospect = remit_services::scope::next_level(store, pack, me).await?;
+    let next = prospect.next.map(|n| NextView {
+        to: n.to,
+        band: n.band,
+        band_for_pay: n.band.split('-').next().unwrap_or(n.band).to_owned(),
+        options: n
+            .options
+            .into_iter()
+            .map(|o| OptionView {
+                heading: match &o.registration {
+                    None => format!("At level {} alone", n.to),
+                    Some(r) => format!("At level {} with a current {r} registration, also", n.to),
+                },
+                gains: o
+                    .gains
+                    .iter()
+                    .map(|g| {
+                        let needs: Vec<String> = g.steps.iter().map(remit_policy::Step::sentence).collect();
+                        (
+                            g.title.clone(),
+                            supervision_words(g.now),
+                            supervision_words(g.then),
+                            if needs.is_empty() {
+                                "nothing more".to_owned()
+                            } else {
+                                needs.join("; ")
+                            },
+                        )
+                    })
+                    .collect(),
+                routes: o.routes,
+            })
+            .collect(),
+    });
+    let page = render(&ProgressionPage {
+        actor: &actor,
+        activities: pack
+            .activities()
+            .iter()
+            .map(|a| (a.id.clone(), a.title.clone()))
+            .collect(),
+        chosen: q.activity.unwrap_or_default(),
+        path,
+        next,
+    })?;
+    Ok(page.into_response())
+}
