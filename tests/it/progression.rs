@@ -12,7 +12,8 @@ crate::tests!(
     what_stands_between_a_person_and_an_activity_comes_from_the_pack,
     a_changed_pack_changes_the_path,
     the_next_level_says_what_it_adds_and_the_routes_to_its_registration,
-    a_person_sees_what_they_need_and_the_next_level_on_their_own_page
+    a_person_sees_what_they_need_and_the_next_level_on_their_own_page,
+    the_education_lead_records_a_programme_and_a_registration_changes_the_answers
 );
 
 fn option<'a>(next: &'a Value, registration: Option<&str>) -> Option<&'a Value> {
@@ -293,5 +294,91 @@ async fn a_person_sees_what_they_need_and_the_next_level_on_their_own_page(db: T
     ensure!(res.status == StatusCode::NOT_FOUND, "{}", res.status);
     let res = app.get("/me/progression?colour=red", &alex).await?;
     ensure!(res.status == StatusCode::BAD_REQUEST, "{}", res.status);
+    Ok(())
+}
+
+async fn the_education_lead_records_a_programme_and_a_registration_changes_the_answers(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let lee = app.token_for("lee.edu").await?;
+    let alex = app.token_for("alex.ap").await?;
+    let body = serde_json::json!({"route": "nursing-associate", "provider": "Staffordshire University",
+        "starts_on": "2026-09-01", "expected_end": "2028-08-31"});
+    // Alex may not record their own; the education lead may.
+    let res = app.post_json("/api/staff/alex.ap/enrolments", &alex, &body).await?;
+    ensure!(
+        res.status == StatusCode::FORBIDDEN && res.body.contains("education-lead"),
+        "{}",
+        res.body
+    );
+    let res = app.post_json("/api/staff/alex.ap/enrolments", &lee, &body).await?;
+    ensure!(res.status == StatusCode::CREATED, "{}", res.body);
+    let e = res.json()?;
+    ensure!(
+        e["programme"] == "Nursing associate (NMC 2018) apprenticeship" && e["route"] == "nursing-associate",
+        "{e}"
+    );
+    // Bad input changes nothing.
+    for (bad, why) in [
+        (
+            serde_json::json!({"route": "astronaut", "provider": "X", "starts_on": "2026-09-01", "expected_end": "2028-08-31"}),
+            "route",
+        ),
+        (
+            serde_json::json!({"provider": "X", "starts_on": "2026-09-01", "expected_end": "2028-08-31"}),
+            "programme",
+        ),
+        (
+            serde_json::json!({"route": "nursing-associate", "provider": "X", "starts_on": "2028-09-01", "expected_end": "2026-08-31"}),
+            "expected_end",
+        ),
+        (
+            serde_json::json!({"route": "nursing-associate", "provider": "", "starts_on": "2026-09-01", "expected_end": "2028-08-31"}),
+            "provider",
+        ),
+        (
+            serde_json::json!({"route": "nursing-associate", "provider": "X", "starts_on": "soon", "expected_end": "2028-08-31"}),
+            "starts_on",
+        ),
+    ] {
+        let res = app.post_json("/api/staff/alex.ap/enrolments", &lee, &bad).await?;
+        ensure!(
+            res.status.is_client_error() && res.body.contains(why),
+            "{why}: {} {}",
+            res.status,
+            res.body
+        );
+    }
+    let list = app.get("/api/staff/alex.ap/enrolments", &alex).await?.json()?;
+    ensure!(list.as_array().map(Vec::len) == Some(1), "{list}");
+    // Alex's page shows it; the education lead's page lists who is on which programme.
+    let (alex_page, _) = app.session_of("alex.ap").await?;
+    let me = app.get("/me", &alex_page).await?;
+    ensure!(
+        me.body
+            .contains("Nursing associate (NMC 2018) apprenticeship, Staffordshire University"),
+        "/me"
+    );
+    let (lee_page, _) = app.session_of("lee.edu").await?;
+    let edu = app.get("/education", &lee_page).await?;
+    ensure!(
+        edu.body
+            .contains("Alex Morgan: Nursing associate (NMC 2018) apprenticeship"),
+        "/education"
+    );
+    // When the registration arrives, the pack's answers change at once.
+    let before = app
+        .get("/api/staff/alex.ap/progression?activity=task.delegate", &alex)
+        .await?
+        .json()?;
+    ensure!(steps(&before).iter().any(|s| s.starts_with("registration")), "{before}");
+    expect_status(
+        &db.remit(&["staff", "add-registration", "alex.ap", "NMC:26A1234C:2029-08-31"]),
+        0,
+    )?;
+    let after = app
+        .get("/api/staff/alex.ap/progression?activity=task.delegate", &alex)
+        .await?
+        .json()?;
+    ensure!(!steps(&after).iter().any(|s| s.starts_with("registration")), "{after}");
     Ok(())
 }

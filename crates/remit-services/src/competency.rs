@@ -136,3 +136,86 @@ pub async fn add_cpd(store: &Store, c: &NewCpd, audit_actor: &str) -> Result<(i6
         .await?;
     Ok((id, minutes))
 }
+
+/// An enrolment as asked for: a route of the pack (its id), or a programme named in words.
+#[derive(Debug, Clone)]
+pub struct Enrol {
+    pub staff: Username,
+    pub route: Option<String>,
+    pub programme: Option<String>,
+    pub provider: String,
+    pub starts_on: NaiveDate,
+    pub expected_end: NaiveDate,
+    /// Who records it: they must pass `competency.manage` (an education lead or an administrator).
+    pub by: Username,
+}
+
+/// Records a staff member's enrolment on a programme, audited as `enrolment.add`: by someone who may manage
+/// competency records, on a route the pack lists (or a programme named), with a provider, ending after it starts and
+/// within ten years. Answers the enrolment's id, or the refusal's reasons.
+pub async fn enrol(
+    store: &Store,
+    pack: &PolicyPack,
+    e: &Enrol,
+    audit_actor: &str,
+) -> Result<crate::scope::Outcome<i64>, StoreError> {
+    let route = match e.route.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        Some(id) => Some(pack.routes().iter().find(|r| r.id == id).ok_or_else(|| {
+            let known: Vec<&str> = pack.routes().iter().map(|r| r.id.as_str()).collect();
+            StoreError::Invalid(format!(
+                "route: `{}` is not a route of the policy pack ({})",
+                id.chars().take(60).flat_map(char::escape_debug).collect::<String>(),
+                if known.is_empty() {
+                    "it lists none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?),
+        None => None,
+    };
+    let programme = match (route, e.programme.as_deref().map(str::trim).filter(|p| !p.is_empty())) {
+        (_, Some(p)) => remit_domain::staff::parse_title("programme", p)?,
+        (Some(r), None) => r.title.clone(),
+        (None, None) => {
+            return Err(StoreError::Invalid(
+                "programme: name the route (a route of the policy pack) or the programme".into(),
+            ));
+        }
+    };
+    let provider = remit_domain::staff::parse_title("provider", &e.provider)?;
+    if e.expected_end <= e.starts_on {
+        return Err(StoreError::Invalid(format!(
+            "expected_end: `{}` must be after the start, `{}`",
+            e.expected_end, e.starts_on
+        )));
+    }
+    if e.expected_end > e.starts_on + chrono::Duration::days(3653) {
+        return Err(StoreError::Invalid(
+            "expected_end: must be within ten years of the start".into(),
+        ));
+    }
+    let staff_id = store.staff_id(&e.staff).await?;
+    let target = format!("staff:{}", e.staff);
+    let new = remit_store::competency::NewEnrolment {
+        route: route.map(|r| r.id.clone()),
+        programme,
+        provider,
+        starts_on: e.starts_on,
+        expected_end: e.expected_end,
+    };
+    let mut ask = Ask::new(e.by.clone(), "competency.manage");
+    ask.colleague = Some(e.staff.clone());
+    let d = scope::check(store, pack, &ask).await?;
+    if !d.permitted() {
+        return refuse(store, audit_actor, "enrolment.add", &target, d.reasons, &new).await;
+    }
+    let by = e.by.to_string();
+    let draft = AuditDraft::permit(audit_actor, "enrolment.add", target).with_payload(&new);
+    let (id, _) = store
+        .command(draft, move |tx| {
+            Box::pin(async move { tx.add_enrolment(staff_id, &new, &by).await })
+        })
+        .await?;
+    Ok(crate::scope::Outcome::Done(id))
+}

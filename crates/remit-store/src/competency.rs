@@ -96,6 +96,29 @@ pub struct CpdEntry {
     pub reflection: String,
 }
 
+/// An enrolment to record: on a programme (of a route of the pack, or named), with its provider and dates.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewEnrolment {
+    pub route: Option<String>,
+    pub programme: String,
+    pub provider: String,
+    pub starts_on: NaiveDate,
+    pub expected_end: NaiveDate,
+}
+
+/// A staff member's enrolment on a programme.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Enrolment {
+    pub id: i64,
+    pub staff: String,
+    pub route: Option<String>,
+    pub programme: String,
+    pub provider: String,
+    pub starts_on: NaiveDate,
+    pub expected_end: NaiveDate,
+    pub recorded_by: String,
+}
+
 /// A competency record from a row with `competency_id`, `signed_off_on`, `expires_on`, `assessor` (a username),
 /// `evidence`, `revoked_at` and `revoke_reason`.
 fn record_from_row(r: &Row) -> Result<CompetencyRecord> {
@@ -228,6 +251,38 @@ impl Store {
     }
 
     /// CPD entries, optionally for one person, newest first.
+    /// Enrolments on programmes, of one person or everyone, those ending soonest first.
+    pub async fn enrolments(&self, staff: Option<&remit_domain::staff::Username>) -> Result<Vec<Enrolment>> {
+        let rows = query(
+            "SELECT e.id, s.username, e.route, e.programme, e.provider, e.starts_on, e.expected_end, e.recorded_by \
+             FROM enrolment e JOIN staff s ON s.id = e.staff_id WHERE ($1 IS NULL OR s.username = $1) \
+             ORDER BY e.expected_end, e.id",
+        )
+        .bind(staff.map(|s| s.as_str()))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Enrolment {
+                    id: col(r, "id")?,
+                    staff: col(r, "username")?,
+                    route: col(r, "route")?,
+                    programme: col(r, "programme")?,
+                    provider: col(r, "provider")?,
+                    starts_on: stored(
+                        "enrolment start",
+                        parse_date("starts_on", &col::<String>(r, "starts_on")?),
+                    )?,
+                    expected_end: stored(
+                        "enrolment end",
+                        parse_date("expected_end", &col::<String>(r, "expected_end")?),
+                    )?,
+                    recorded_by: col(r, "recorded_by")?,
+                })
+            })
+            .collect()
+    }
+
     pub async fn cpd_entries(&self, staff: Option<&remit_domain::staff::Username>) -> Result<Vec<CpdEntry>> {
         let rows = query(
             "SELECT c.id, s.username, c.done_on, c.minutes, c.activity, c.reflection FROM cpd_entry c \
@@ -253,6 +308,25 @@ impl Store {
 }
 
 impl WriteTx {
+    /// Records an enrolment on a programme; answers its id.
+    pub async fn add_enrolment(&mut self, staff_id: i64, e: &NewEnrolment, by: &str) -> Result<i64> {
+        let row = query(
+            "INSERT INTO enrolment (staff_id, route, programme, provider, starts_on, expected_end, recorded_at, \
+             recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(staff_id)
+        .bind(e.route.as_deref())
+        .bind(&e.programme)
+        .bind(&e.provider)
+        .bind(e.starts_on.to_string())
+        .bind(e.expected_end.to_string())
+        .bind(remit_domain::time::format_instant(self.now()))
+        .bind(by)
+        .fetch_one(self.conn())
+        .await?;
+        col(&row, "id")
+    }
+
     /// Revokes a person's current sign-offs of a competency; says how many.
     pub async fn revoke_competency(
         &mut self,

@@ -315,3 +315,72 @@ pub(crate) async fn next_level(
     let username = Username::parse(&username)?;
     Ok(Json(scope::next_level(&state.store, &state.pack, &username).await?))
 }
+
+/// An enrolment on a programme, as the education lead records it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EnrolBody {
+    /// A route of the policy pack (`routes.toml`), such as `nursing-associate`; or leave it out and name the programme.
+    #[serde(default)]
+    route: Option<String>,
+    /// The programme in words (the route's title when left out).
+    #[serde(default)]
+    programme: Option<String>,
+    /// The university or training provider.
+    provider: String,
+    /// YYYY-MM-DD.
+    starts_on: String,
+    /// YYYY-MM-DD, after the start.
+    expected_end: String,
+}
+
+/// Record a staff member's enrolment on a programme (an apprenticeship or a degree): for education leads and
+/// administrators (`competency.manage`).
+#[utoipa::path(post, path = "/api/staff/{username}/enrolments", tag = "staff", request_body = EnrolBody,
+    params(("username" = String, Path, description = "The staff member's username")),
+    responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub(crate) async fn enrol(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(username): Path<String>,
+    ApiJson(body): ApiJson<EnrolBody>,
+) -> Result<(axum::http::StatusCode, Json<serde_json::Value>), AppError> {
+    let e = remit_services::competency::Enrol {
+        staff: Username::parse(&username)?,
+        route: body.route,
+        programme: body.programme,
+        provider: body.provider,
+        starts_on: remit_domain::time::parse_date("starts_on", &body.starts_on)?,
+        expected_end: remit_domain::time::parse_date("expected_end", &body.expected_end)?,
+        by: actor.profile.staff.username.clone(),
+    };
+    let id = crate::http::error::done(
+        remit_services::competency::enrol(&state.store, &state.pack, &e, &actor.audit_name()).await?,
+    )?;
+    let recorded = state
+        .store
+        .enrolments(Some(&e.staff))
+        .await?
+        .into_iter()
+        .find(|x| x.id == id)
+        .ok_or_else(|| AppError::NotFound(format!("no enrolment {id}")))?;
+    Ok((axum::http::StatusCode::CREATED, Json(serde_json::json!(recorded))))
+}
+
+/// A staff member's enrolments on programmes, those ending soonest first.
+#[utoipa::path(get, path = "/api/staff/{username}/enrolments", tag = "staff",
+    params(("username" = String, Path, description = "The staff member's username")),
+    responses((status = 200, body = [Object]), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub(crate) async fn enrolments(
+    State(state): State<AppState>,
+    _actor: Actor,
+    Path(username): Path<String>,
+) -> Result<Json<Vec<remit_store::competency::Enrolment>>, AppError> {
+    let username = Username::parse(&username)?;
+    state.store.staff_id(&username).await?;
+    Ok(Json(state.store.enrolments(Some(&username)).await?))
+}

@@ -23,6 +23,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::staff_scope))
         .routes(routes!(api::progression))
         .routes(routes!(api::next_level))
+        .routes(routes!(api::enrol, api::enrolments))
         .route("/fhir/Practitioner", get(fhir::search_practitioners))
         .route("/fhir/Practitioner/{username}", get(fhir::read_practitioner))
         .route("/fhir/PractitionerRole", get(fhir::search_practitioner_roles))

@@ -28,6 +28,7 @@ struct MyWork<'a> {
     scope: Vec<ScopeLine>,
     competencies: Vec<StaffCompetency>,
     cpd: Vec<CpdEntry>,
+    enrolments: Vec<remit_store::competency::Enrolment>,
 }
 
 pub(crate) async fn my_work_page(state: &AppState, actor: &Actor, notice: Notice) -> Result<Response, AppError> {
@@ -62,6 +63,7 @@ pub(crate) async fn my_work_page(state: &AppState, actor: &Actor, notice: Notice
         .competency_records(Some(&actor.profile.staff.username))
         .await?;
     let cpd = state.store.cpd_entries(Some(&actor.profile.staff.username)).await?;
+    let enrolments = state.store.enrolments(Some(&actor.profile.staff.username)).await?;
     let places = state.store.places().await?;
     let on_duty: Vec<String> = actor
         .profile
@@ -92,6 +94,7 @@ pub(crate) async fn my_work_page(state: &AppState, actor: &Actor, notice: Notice
         scope: scope.activities,
         competencies,
         cpd,
+        enrolments,
     })?;
     Ok((status, page).into_response())
 }
@@ -212,6 +215,8 @@ struct EducationPage<'a> {
     catalogue: Vec<(String, String)>,
     /// A sign-off not made: what it asked for.
     chosen: (String, String, String),
+    /// Who is on which programme: (name, programme, provider, expected end).
+    programmes: Vec<(String, String, String, String)>,
 }
 
 /// The education page; `chosen` is what a sign-off that was not made asked for (colleague, competency, evidence),
@@ -329,8 +334,27 @@ async fn education_page(
         .iter()
         .map(|s| (s.staff.username.to_string(), s.staff.name.to_string()))
         .collect();
+    let programmes = state
+        .store
+        .enrolments(None)
+        .await?
+        .into_iter()
+        .map(|e| {
+            let name = everyone
+                .iter()
+                .find(|s| s.staff.username.as_str() == e.staff)
+                .map_or_else(|| e.staff.clone(), |s| s.staff.name.to_string());
+            (
+                name,
+                e.programme,
+                e.provider,
+                remit_domain::time::uk_date(e.expected_end),
+            )
+        })
+        .collect();
     let status = notice.status();
     let page = render(&EducationPage {
+        programmes,
         actor,
         notice,
         matrices,
