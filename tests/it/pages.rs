@@ -31,7 +31,7 @@ crate::tests!(
     the_chart_values_are_also_a_table_with_every_parameter,
 );
 
-async fn post(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> Result<TestResponse> {
+pub(crate) async fn post(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> Result<TestResponse> {
     let csrf = app.csrf(auth).await?;
     let mut fields = vec![("csrf", csrf.as_str())];
     fields.extend_from_slice(form);
@@ -39,7 +39,7 @@ async fn post(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> 
 }
 
 /// A form posted that does its work: answered with a redirect (post/redirect/get), whose page is returned.
-async fn post_done(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> Result<TestResponse> {
+pub(crate) async fn post_done(app: &TestApp, auth: &Auth, path: &str, form: &[(&str, &str)]) -> Result<TestResponse> {
     let res = post(app, auth, path, form).await?;
     ensure!(
         res.status == StatusCode::SEE_OTHER,
@@ -537,6 +537,11 @@ async fn every_form_answers_hostile_values_without_a_server_error(db: TestDb) ->
             &["medicine", "dose", "route", "frequency"],
         ),
         ("lee.edu", "/education/sign-off", &["staff", "competency", "evidence"]),
+        (
+            "lee.edu",
+            "/education/enrol",
+            &["staff", "route", "programme", "provider", "starts_on", "expected_end"],
+        ),
         ("tom.rad", "/imaging/requests/1/justify", &["note"]),
         ("tom.rad", "/imaging/requests/2/pregnancy", &["answer", "note"]),
         (

@@ -348,17 +348,80 @@ async fn the_education_lead_records_a_programme_and_a_registration_changes_the_a
             res.body
         );
     }
+    // The education lead's page records one too, and says so; bad input is said on the page and changes nothing.
+    let (lee_page, _) = app.session_of("lee.edu").await?;
+    let done = crate::pages::post_done(
+        &app,
+        &lee_page,
+        "/education/enrol",
+        &[
+            ("staff", "jo.ap"),
+            ("route", "diagnostic-radiographer-degree"),
+            ("programme", ""),
+            ("provider", "University of Exeter"),
+            ("starts_on", "2026-09-01"),
+            ("expected_end", "2029-08-31"),
+        ],
+    )
+    .await?;
+    ensure!(
+        done.body
+            .contains("enrolled on Diagnostic radiographer (integrated degree) apprenticeship"),
+        "{}",
+        done.body
+    );
+    let res = crate::pages::post(
+        &app,
+        &lee_page,
+        "/education/enrol",
+        &[
+            ("staff", "jo.ap"),
+            ("route", ""),
+            ("programme", ""),
+            ("provider", "X"),
+            ("starts_on", "2026-09-01"),
+            ("expected_end", "2029-08-31"),
+        ],
+    )
+    .await?;
+    ensure!(
+        res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.contains("programme"),
+        "{} {}",
+        res.status,
+        res.body
+    );
+    let (alex_page, _) = app.session_of("alex.ap").await?;
+    let res = crate::pages::post(
+        &app,
+        &alex_page,
+        "/education/enrol",
+        &[
+            ("staff", "alex.ap"),
+            ("route", "nursing-associate"),
+            ("provider", "X"),
+            ("starts_on", "2026-09-01"),
+            ("expected_end", "2028-08-31"),
+        ],
+    )
+    .await?;
+    ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.status);
+    ensure!(
+        app.get("/api/staff/jo.ap/enrolments", &alex)
+            .await?
+            .json()?
+            .as_array()
+            .map(Vec::len)
+            == Some(1)
+    );
     let list = app.get("/api/staff/alex.ap/enrolments", &alex).await?.json()?;
     ensure!(list.as_array().map(Vec::len) == Some(1), "{list}");
     // Alex's page shows it; the education lead's page lists who is on which programme.
-    let (alex_page, _) = app.session_of("alex.ap").await?;
     let me = app.get("/me", &alex_page).await?;
     ensure!(
         me.body
             .contains("Nursing associate (NMC 2018) apprenticeship, Staffordshire University"),
         "/me"
     );
-    let (lee_page, _) = app.session_of("lee.edu").await?;
     let edu = app.get("/education", &lee_page).await?;
     ensure!(
         edu.body

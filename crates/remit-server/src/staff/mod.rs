@@ -18,6 +18,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .route("/me/progression", get(pages::my_progression))
         .route("/education", get(pages::education))
         .route("/education/sign-off", post(pages::sign_off))
+        .route("/education/enrol", post(pages::enrol))
         .routes(routes!(api::me))
         .routes(routes!(api::scope_check))
         .routes(routes!(api::staff_scope))

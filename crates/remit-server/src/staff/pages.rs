@@ -217,6 +217,8 @@ struct EducationPage<'a> {
     chosen: (String, String, String),
     /// Who is on which programme: (name, programme, provider, expected end).
     programmes: Vec<(String, String, String, String)>,
+    /// The pack's routes: (id, title).
+    routes: Vec<(String, String)>,
 }
 
 /// The education page; `chosen` is what a sign-off that was not made asked for (colleague, competency, evidence),
@@ -355,6 +357,12 @@ async fn education_page(
     let status = notice.status();
     let page = render(&EducationPage {
         programmes,
+        routes: state
+            .pack
+            .routes()
+            .iter()
+            .map(|r| (r.id.clone(), r.title.clone()))
+            .collect(),
         actor,
         notice,
         matrices,
@@ -374,6 +382,8 @@ async fn education_page(
 pub(crate) struct JustSignedOff {
     signed_off: Option<String>,
     competency: Option<String>,
+    /// An enrolment just recorded.
+    enrolled: Option<i64>,
 }
 
 pub(crate) async fn education(
@@ -382,10 +392,28 @@ pub(crate) async fn education(
     query: PageQuery<JustSignedOff>,
 ) -> Result<Response, AppError> {
     let mut notice = Notice::default();
+    let saved = just_saved(query)?;
+    if let Some(id) = saved.enrolled {
+        let e = state
+            .store
+            .enrolments(None)
+            .await?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| AppError::NotFound(format!("no enrolment {id}")))?;
+        notice.message = Some(format!(
+            "{}: enrolled on {}, {}, expected to end {}.",
+            e.staff,
+            e.programme,
+            e.provider,
+            remit_domain::time::uk_date(e.expected_end)
+        ));
+    }
     if let JustSignedOff {
         signed_off: Some(staff),
         competency: Some(competency),
-    } = just_saved(query)?
+        ..
+    } = saved
     {
         // The newest sign-off of that competency by the reader.
         let staff = Username::parse(&staff)?;
@@ -454,6 +482,63 @@ pub(crate) async fn sign_off(
     }
     let notice = Notice::of(o, |_| String::new())?;
     education_page(&state, &actor, notice, chosen).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EnrolForm {
+    staff: String,
+    #[serde(default)]
+    route: String,
+    #[serde(default)]
+    programme: String,
+    #[serde(default)]
+    provider: String,
+    #[serde(default)]
+    starts_on: String,
+    #[serde(default)]
+    expected_end: String,
+}
+
+/// An enrolment from the education lead's page, recorded by the signed-in person, who must pass
+/// `competency.manage`.
+pub(crate) async fn enrol(
+    State(state): State<AppState>,
+    actor: Actor,
+    Form(form): Form<EnrolForm>,
+) -> Result<Response, AppError> {
+    // The form is the education page's: refused, audited, before anything it holds is judged.
+    if !actor.is_education_lead() {
+        let reasons = vec!["Recording an enrolment is for education leads and administrators.".to_owned()];
+        let target = format!("staff:{}", form.staff.trim().chars().take(40).collect::<String>());
+        remit_services::scope::refuse::<()>(
+            &state.store,
+            &actor.audit_name(),
+            "enrolment.add",
+            &target,
+            reasons.clone(),
+            &serde_json::json!({"route": form.route.trim().chars().take(40).collect::<String>()}),
+        )
+        .await?;
+        return refused_page(&actor, "Record an enrolment", &reasons);
+    }
+    let asked = async {
+        let e = remit_services::competency::Enrol {
+            staff: Username::parse(&form.staff)?,
+            route: Some(form.route.clone()),
+            programme: Some(form.programme.clone()),
+            provider: form.provider.clone(),
+            starts_on: remit_domain::time::parse_date("starts_on", &form.starts_on)?,
+            expected_end: remit_domain::time::parse_date("expected_end", &form.expected_end)?,
+            by: actor.profile.staff.username.clone(),
+        };
+        remit_services::competency::enrol(&state.store, &state.pack, &e, &actor.audit_name()).await
+    };
+    let o = asked.await;
+    if let Ok(remit_services::scope::Outcome::Done(id)) = &o {
+        return Ok(axum::response::Redirect::to(&format!("/education?enrolled={id}")).into_response());
+    }
+    let notice = Notice::of(o, |_| String::new())?;
+    education_page(&state, &actor, notice, Default::default()).await
 }
 
 #[derive(Deserialize)]
