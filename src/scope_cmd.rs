@@ -121,16 +121,22 @@ pub async fn progression(url: &str, pack: &PolicyPack, cmd: ProgressionCommand) 
             let mut ids: Vec<String> = s
                 .activities
                 .iter()
-                .filter(|l| l.least_supervision != Some(Supervision::None))
+                .filter(|l| l.least_supervision != Some(Supervision::None) && l.activity != "competency.sign-off")
                 .map(|l| l.activity.clone())
                 .collect();
             ids.dedup();
             ids
         }
     };
+    let listing = activities.len() > 1;
     let mut all = Vec::new();
     for a in &activities {
-        all.push(scope::progression(&store, pack, &username, a, region).await?);
+        let p = scope::progression(&store, pack, &username, a, region).await?;
+        // Listing every activity, one that no step changes (a role the employer grants) is left out.
+        if listing && p.path.steps.is_empty() && !p.path.reached {
+            continue;
+        }
+        all.push(p);
     }
     if json {
         return print_json(&all).map(|()| ExitCode::SUCCESS);
@@ -164,7 +170,16 @@ pub async fn progression(url: &str, pack: &PolicyPack, cmd: ProgressionCommand) 
         if path.steps.is_empty() && path.reached {
             continue;
         }
-        println!("  to do it alone:");
+        if !path.steps.is_empty() {
+            println!(
+                "  {}",
+                if path.reached {
+                    "to do it alone:"
+                } else {
+                    "steps that bring it closer:"
+                }
+            );
+        }
         for (i, step) in path.steps.iter().enumerate() {
             let by = match step {
                 remit_policy::Step::Competency { id, .. } => match p.signed_off_by.get(id) {
@@ -176,7 +191,7 @@ pub async fn progression(url: &str, pack: &PolicyPack, cmd: ProgressionCommand) 
             println!("    {}. {}{by}", i + 1, step.sentence());
         }
         if !path.reached {
-            println!("  and still, which no step here changes:");
+            println!("  still, which no step here changes:");
             for r in &path.remaining {
                 println!("    - {r}");
             }

@@ -82,6 +82,23 @@ async fn the_next_level_says_what_it_adds_and_the_routes_to_its_registration(db:
         !gained(nmc).contains(&"procedure.catheterisation".to_owned()),
         "each gain once"
     );
+    // A registration's gain is measured from the level alone: medicines under supervision at level 5, alone with
+    // the NMC registration.
+    let meds = nmc["gains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["activity"] == "medicines.administer")
+        .context("medicines with the registration")?;
+    ensure!(meds["then"] == "none", "{meds}");
+    // What a competency alone would bring at today's level is not credited to the next: Jo may record vital signs
+    // alone at level 4 once signed off.
+    let jo = app.get("/api/staff/jo.ap/next-level", &alex).await?.json()?;
+    let jo_alone = option(&jo["next"], None).context("jo's level alone")?;
+    ensure!(!gained(jo_alone).contains(&"vitals.record".to_owned()), "{jo_alone}");
+    // Below the registered roles, no registration is paired with the level.
+    let sam = app.get("/api/staff/sam.hca/next-level", &alex).await?.json()?;
+    ensure!(sam["next"]["options"].as_array().map(Vec::len) == Some(1), "{sam}");
     // The command line says the same; an unknown person is a usage error.
     let out = db.remit(&["progression", "next", "alex.ap", "--json"]);
     expect_status(&out, 0)?;
@@ -142,6 +159,26 @@ async fn what_stands_between_a_person_and_an_activity_comes_from_the_pack(db: Te
         .await?
         .json()?;
     ensure!(v["today"] == "indirect" && steps(&v) == ["level 4"], "{v}");
+    // No registration the employer lists no route to is advised (prescribing needs a GMC registration or an
+    // independent prescriber's annotation: neither is a route here).
+    let v = app
+        .get("/api/staff/sam.hca/progression?activity=medicines.prescribe", &alex)
+        .await?
+        .json()?;
+    ensure!(
+        !steps(&v).iter().any(|s| s.contains("GMC")) && v["reached"] == false,
+        "{v}"
+    );
+    // A level the pack keeps for registrants is found with the registration, taken together.
+    let v = app
+        .get("/api/staff/alex.ap/progression?activity=imaging.expose", &alex)
+        .await?
+        .json()?;
+    let s = steps(&v);
+    ensure!(
+        v["reached"] == true && s.iter().any(|x| x.starts_with("registration")) && s.contains(&"level 5".to_owned()),
+        "{v}"
+    );
     // What no step changes is said: a NEWS2 emergency reviewed needs a grade the routes name.
     let v = app
         .get("/api/staff/sam.hca/progression?activity=escalation.review", &alex)
@@ -406,13 +443,16 @@ async fn the_education_lead_records_a_programme_and_a_registration_changes_the_a
     .await?;
     ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.status);
     ensure!(
-        app.get("/api/staff/jo.ap/enrolments", &alex)
+        app.get("/api/staff/jo.ap/enrolments", &lee)
             .await?
             .json()?
             .as_array()
             .map(Vec::len)
             == Some(1)
     );
+    // Someone else's enrolments are refused, audited.
+    let res = app.get("/api/staff/jo.ap/enrolments", &alex).await?;
+    ensure!(res.status == StatusCode::FORBIDDEN, "{}", res.status);
     let list = app.get("/api/staff/alex.ap/enrolments", &alex).await?.json()?;
     ensure!(list.as_array().map(Vec::len) == Some(1), "{list}");
     // Alex's page shows it; the education lead's page lists who is on which programme.

@@ -124,6 +124,9 @@ fn check_routes(path: &Path, text: &str) -> Result<Vec<Route>, PackError> {
                 r.id
             )));
         }
+        if !r.source.starts_with("https://") {
+            return Err(at(format!("route `{}`: source must be an https:// address", r.id)));
+        }
         for (name, value) in [
             ("title", &r.title),
             ("standard", &r.standard),

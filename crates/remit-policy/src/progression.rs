@@ -33,6 +33,9 @@ impl Step {
         match self {
             Step::Competency { title, .. } => format!("gain the competency \"{title}\", signed off"),
             Step::Entitlement { entitlement } => format!("be granted the IR(ME)R entitlement {entitlement}"),
+            Step::Registration { regulator } if regulator == "HCPC" => {
+                "hold a current HCPC registration as a radiographer".to_owned()
+            }
             Step::Registration { regulator } => format!("hold a current {regulator} registration"),
             Step::Annotation { annotation } => format!("have a registration annotated {annotation}"),
             Step::Level { level } => format!("work at Career Framework level {level}"),
@@ -132,6 +135,9 @@ pub struct Path {
 /// The least supervision a person may do an activity under, and why not with less.
 type Asked = (Option<Supervision>, Vec<String>);
 
+/// Steps taken together, the score they reach (reach, then fewer reasons) and the reasons that remain.
+type Taken = (Vec<Step>, (u8, usize), Vec<String>);
+
 /// Which steps a walk may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Steps {
@@ -161,14 +167,9 @@ impl PolicyPack {
         today: NaiveDate,
     ) -> Option<Path> {
         let a = self.activity(activity)?;
-        let region = region.or_else(|| (!a.exam_regions.is_empty()).then_some(ExamRegion::Chest));
-        let ask = |p: &StaffProfile| {
-            let mut q = Question::new(p, &a.id, today);
-            q.exam_region = region;
-            q.request_justified = true;
-            q.named_supervisor = true;
-            self.least_supervision(&q)
-        };
+        // A region is asked only of X-ray work, and of it always (the chest when none is given).
+        let region = (!a.exam_regions.is_empty()).then(|| region.unwrap_or(ExamRegion::Chest));
+        let ask = |p: &StaffProfile| self.ask_in(a, region, p, today);
         let (least, reasons) = ask(actor);
         let mut path = Path {
             activity: a.id.clone(),
@@ -214,9 +215,18 @@ impl PolicyPack {
                     found = Some((step, score, r));
                 }
             }
-            let Some((step, score, r)) = found else { break };
-            step.apply(&mut person, self, today);
-            path.steps.push(step);
+            // No single step helps: a level and a registration may only help together (a level the pack keeps
+            // for registrants), the registration taken first.
+            let found = match found {
+                Some((step, score, r)) => Some((vec![step], score, r)),
+                None if kinds == Steps::Any => self.pair(&person, today, best, ask),
+                None => None,
+            };
+            let Some((steps, score, r)) = found else { break };
+            for step in steps {
+                step.apply(&mut person, self, today);
+                path.steps.push(step);
+            }
             best = score;
             remaining = r;
             path.reached = score.0 == 3;
@@ -230,6 +240,54 @@ impl PolicyPack {
             1 => Some(Supervision::Direct),
             _ => None,
         }
+    }
+
+    /// The registration and level taken together that bring `person` furthest beyond `best`, the lowest level first.
+    fn pair(
+        &self,
+        person: &StaffProfile,
+        today: NaiveDate,
+        best: (u8, usize),
+        ask: &dyn Fn(&StaffProfile) -> Asked,
+    ) -> Option<Taken> {
+        let level = person.staff.level.map_or(0, |l| l.get());
+        let mut found: Option<Taken> = None;
+        for r in self.routed_regulators(person, today) {
+            for l in (level + 1)..=9 {
+                let steps = vec![
+                    Step::Registration {
+                        regulator: r.as_str().to_owned(),
+                    },
+                    Step::Level { level: l },
+                ];
+                let mut p = person.clone();
+                for s in &steps {
+                    s.apply(&mut p, self, today);
+                }
+                let (least, reasons) = ask(&p);
+                let score = (reach(least), usize::MAX - reasons.len());
+                if score > best && found.as_ref().is_none_or(|f| score > f.1) {
+                    found = Some((steps, score, reasons));
+                }
+            }
+        }
+        found
+    }
+
+    /// The registrations a person does not hold that the employer lists a route to (every one, when it lists none).
+    fn routed_regulators(&self, p: &StaffProfile, today: NaiveDate) -> Vec<Regulator> {
+        Regulator::ALL
+            .iter()
+            .copied()
+            .filter(|r| {
+                self.routes.is_empty()
+                    || self
+                        .routes
+                        .iter()
+                        .any(|x| Regulator::parse(&x.registration).ok() == Some(*r))
+            })
+            .filter(|r| !p.registrations.iter().any(|x| x.regulator == *r && x.is_current(today)))
+            .collect()
     }
 
     /// Every single step the person has not taken (with [`Steps::Skills`], only competencies and entitlements).
@@ -259,12 +317,10 @@ impl PolicyPack {
         }
         let level = p.staff.level.map_or(0, |l| l.get());
         out.extend(((level + 1)..=9).map(|level| Step::Level { level }));
-        for r in Regulator::ALL {
-            if !p.registrations.iter().any(|x| x.regulator == *r && x.is_current(today)) {
-                out.push(Step::Registration {
-                    regulator: r.as_str().to_owned(),
-                });
-            }
+        for r in self.routed_regulators(p, today) {
+            out.push(Step::Registration {
+                regulator: r.as_str().to_owned(),
+            });
         }
         if p.is_registered(today) {
             out.push(Step::Annotation {
@@ -324,10 +380,16 @@ pub struct NextLevel {
 }
 
 impl PolicyPack {
-    /// The least supervision under which `p` may do `a` (X-ray work asked for the chest), and why not with less.
-    fn ask_for(&self, a: &crate::pack::Activity, p: &StaffProfile, today: NaiveDate) -> Asked {
+    /// The least supervision under which `p` may do `a` (X-ray work in `region`), and why not with less.
+    fn ask_in(
+        &self,
+        a: &crate::pack::Activity,
+        region: Option<ExamRegion>,
+        p: &StaffProfile,
+        today: NaiveDate,
+    ) -> Asked {
         let mut q = Question::new(p, &a.id, today);
-        q.exam_region = (!a.exam_regions.is_empty()).then_some(ExamRegion::Chest);
+        q.exam_region = region;
         q.request_justified = true;
         q.named_supervisor = true;
         self.least_supervision(&q)
@@ -345,33 +407,49 @@ impl PolicyPack {
         }
         let mut base = actor.clone();
         Step::Level { level: to }.apply(&mut base, self, today);
-        let now: Vec<Option<Supervision>> = self
+        // Each activity as it stands, and as the competencies and entitlements alone would take it at today's
+        // level: what the next level adds is measured from there, not from today.
+        let chest = |a: &crate::pack::Activity| (!a.exam_regions.is_empty()).then_some(ExamRegion::Chest);
+        let skills_only = |a: &crate::pack::Activity, p: &StaffProfile| {
+            let ask = |x: &StaffProfile| self.ask_in(a, chest(a), x, today);
+            let (least, reasons) = ask(p);
+            let mut path = Path {
+                activity: a.id.clone(),
+                title: a.title.clone(),
+                region: None,
+                today: least,
+                reasons: Vec::new(),
+                steps: Vec::new(),
+                reached: least == Some(Supervision::None),
+                remaining: Vec::new(),
+            };
+            let then = self.walk(&mut path, p.clone(), reasons, &ask, today, Steps::Skills);
+            (least, then, path.steps)
+        };
+        let activities: Vec<&crate::pack::Activity> = self
             .activities
             .iter()
-            .map(|a| self.ask_for(a, actor, today).0)
+            .filter(|a| a.id != "competency.sign-off")
+            .collect();
+        let today_with_skills: Vec<(Option<Supervision>, Option<Supervision>)> = activities
+            .iter()
+            .map(|a| {
+                let (now, then, _) = skills_only(a, actor);
+                (now, then)
+            })
+            .collect();
+        // A registration beside the level only where the framework's registered roles begin (a nursing associate
+        // is registered at level 4; level 5 is the registered practitioner).
+        let regulators: Vec<Option<Regulator>> = std::iter::once(None)
+            .chain(
+                self.routed_regulators(actor, today)
+                    .into_iter()
+                    .filter(|_| to >= 4)
+                    .map(Some),
+            )
             .collect();
         let mut options: Vec<WithRegistration> = Vec::new();
-        // The registrations the employer lists routes to (every one, when the pack lists none), not held today.
-        let routed = |r: &Regulator| {
-            self.routes.is_empty()
-                || self
-                    .routes
-                    .iter()
-                    .any(|x| Regulator::parse(&x.registration).ok() == Some(*r))
-        };
-        let regulators = std::iter::once(None).chain(
-            Regulator::ALL
-                .iter()
-                .filter(|r| routed(r))
-                .filter(|r| {
-                    !actor
-                        .registrations
-                        .iter()
-                        .any(|x| x.regulator == **r && x.is_current(today))
-                })
-                .map(Some),
-        );
-        let mut gained_already = std::collections::BTreeSet::new();
+        let mut level_alone: Vec<Option<Supervision>> = today_with_skills.iter().map(|t| t.1).collect();
         for regulator in regulators {
             let mut p = base.clone();
             if let Some(r) = regulator {
@@ -381,35 +459,28 @@ impl PolicyPack {
                 .apply(&mut p, self, today);
             }
             let mut gains = Vec::new();
-            for (a, now) in self.activities.iter().zip(&now) {
-                if a.id == "competency.sign-off" || gained_already.contains(&a.id) {
-                    continue;
-                }
-                let ask = |x: &StaffProfile| self.ask_for(a, x, today);
-                let (least, reasons) = ask(&p);
-                let mut path = Path {
-                    activity: a.id.clone(),
-                    title: a.title.clone(),
-                    region: None,
-                    today: least,
-                    reasons: Vec::new(),
-                    steps: Vec::new(),
-                    reached: least == Some(Supervision::None),
-                    remaining: Vec::new(),
-                };
-                let then = self.walk(&mut path, p.clone(), reasons, &ask, today, Steps::Skills);
-                if reach(then) > reach(*now) {
+            let mut reached = Vec::with_capacity(activities.len());
+            for (i, a) in activities.iter().enumerate() {
+                let (_, then, steps) = skills_only(a, &p);
+                reached.push(then);
+                // Gained: better than today's level (with the same competencies) would make it, and, beside a
+                // registration, better than the level alone.
+                if reach(then) > reach(level_alone[i]) {
                     gains.push(Gain {
                         activity: a.id.clone(),
                         title: a.title.clone(),
-                        now: *now,
+                        now: today_with_skills[i].0,
                         then,
-                        steps: path.steps,
+                        steps,
                     });
                 }
             }
             if regulator.is_none() {
-                gained_already.extend(gains.iter().map(|g| g.activity.clone()));
+                level_alone = reached
+                    .into_iter()
+                    .zip(&level_alone)
+                    .map(|(r, l)| if reach(r) > reach(*l) { r } else { *l })
+                    .collect();
             } else if gains.is_empty() {
                 continue;
             }
@@ -417,7 +488,7 @@ impl PolicyPack {
                 .map(|r| {
                     self.routes
                         .iter()
-                        .filter(|x| Regulator::parse(&x.registration).ok() == Some(*r))
+                        .filter(|x| Regulator::parse(&x.registration).ok() == Some(r))
                         .cloned()
                         .collect()
                 })

@@ -159,6 +159,22 @@ pub async fn enrol(
     e: &Enrol,
     audit_actor: &str,
 ) -> Result<crate::scope::Outcome<i64>, StoreError> {
+    // Who may not manage competency records is refused, audited, before anything they sent is judged.
+    let target = format!("staff:{}", e.staff);
+    let mut ask = Ask::new(e.by.clone(), "competency.manage");
+    ask.colleague = Some(e.staff.clone());
+    let d = scope::check(store, pack, &ask).await?;
+    if !d.permitted() {
+        return refuse(
+            store,
+            audit_actor,
+            "enrolment.add",
+            &target,
+            d.reasons,
+            &(&e.route, &e.programme),
+        )
+        .await;
+    }
     let route = match e.route.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
         Some(id) => Some(pack.routes().iter().find(|r| r.id == id).ok_or_else(|| {
             let known: Vec<&str> = pack.routes().iter().map(|r| r.id.as_str()).collect();
@@ -195,8 +211,16 @@ pub async fn enrol(
             "expected_end: must be within ten years of the start".into(),
         ));
     }
-    let staff_id = store.staff_id(&e.staff).await?;
-    let target = format!("staff:{}", e.staff);
+    let (staff_id, _, status) = store
+        .credentials_of(&e.staff)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("no staff member `{}`", e.staff)))?;
+    if status != remit_domain::staff::StaffStatus::Active {
+        return Err(StoreError::Conflict(format!(
+            "{} is suspended: reinstate them before enrolling them",
+            e.staff
+        )));
+    }
     let new = remit_store::competency::NewEnrolment {
         route: route.map(|r| r.id.clone()),
         programme,
@@ -204,12 +228,6 @@ pub async fn enrol(
         starts_on: e.starts_on,
         expected_end: e.expected_end,
     };
-    let mut ask = Ask::new(e.by.clone(), "competency.manage");
-    ask.colleague = Some(e.staff.clone());
-    let d = scope::check(store, pack, &ask).await?;
-    if !d.permitted() {
-        return refuse(store, audit_actor, "enrolment.add", &target, d.reasons, &new).await;
-    }
     let by = e.by.to_string();
     let draft = AuditDraft::permit(audit_actor, "enrolment.add", target).with_payload(&new);
     let (id, _) = store

@@ -250,7 +250,6 @@ impl Store {
         Ok(out)
     }
 
-    /// CPD entries, optionally for one person, newest first.
     /// Enrolments on programmes, of one person or everyone, those ending soonest first.
     pub async fn enrolments(&self, staff: Option<&remit_domain::staff::Username>) -> Result<Vec<Enrolment>> {
         let rows = query(
@@ -283,6 +282,7 @@ impl Store {
             .collect()
     }
 
+    /// CPD entries, optionally for one person, newest first.
     pub async fn cpd_entries(&self, staff: Option<&remit_domain::staff::Username>) -> Result<Vec<CpdEntry>> {
         let rows = query(
             "SELECT c.id, s.username, c.done_on, c.minutes, c.activity, c.reflection FROM cpd_entry c \

@@ -369,7 +369,8 @@ pub(crate) async fn enrol(
     Ok((axum::http::StatusCode::CREATED, Json(serde_json::json!(recorded))))
 }
 
-/// A staff member's enrolments on programmes, those ending soonest first.
+/// A staff member's enrolments on programmes, those ending soonest first: for the person themselves, education leads
+/// and administrators.
 #[utoipa::path(get, path = "/api/staff/{username}/enrolments", tag = "staff",
     params(("username" = String, Path, description = "The staff member's username")),
     responses((status = 200, body = [Object]), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -377,10 +378,22 @@ pub(crate) async fn enrol(
 #[tracing::instrument(skip_all)]
 pub(crate) async fn enrolments(
     State(state): State<AppState>,
-    _actor: Actor,
+    actor: Actor,
     Path(username): Path<String>,
 ) -> Result<Json<Vec<remit_store::competency::Enrolment>>, AppError> {
     let username = Username::parse(&username)?;
+    if actor.profile.staff.username != username && !actor.is_education_lead() {
+        let why = vec!["A person's enrolments are for them, education leads and administrators.".to_owned()];
+        let reasons = scope::refuse_read(
+            &state.store,
+            &actor,
+            "enrolment.read",
+            &format!("staff:{username}"),
+            why,
+        )
+        .await?;
+        return Err(AppError::Refused(reasons));
+    }
     state.store.staff_id(&username).await?;
     Ok(Json(state.store.enrolments(Some(&username)).await?))
 }
