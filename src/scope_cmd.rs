@@ -156,14 +156,7 @@ pub async fn progression(url: &str, pack: &PolicyPack, cmd: ProgressionCommand) 
         let region = path.region.as_deref().map(|r| format!(", {r}")).unwrap_or_default();
         println!();
         println!("{} ({}{region})", path.title, path.activity);
-        println!(
-            "  today: {}",
-            match path.today {
-                Some(Supervision::None) => "alone".to_owned(),
-                Some(s) => format!("under {} supervision", s.as_str()),
-                None => "not at all".to_owned(),
-            }
-        );
+        println!("  today: {}", remit_policy::supervision_words(path.today));
         for r in &path.reasons {
             println!("    because {r}");
         }
@@ -198,14 +191,6 @@ pub async fn progression(url: &str, pack: &PolicyPack, cmd: ProgressionCommand) 
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn supervision_words(s: Option<Supervision>) -> String {
-    match s {
-        Some(Supervision::None) => "alone".to_owned(),
-        Some(s) => format!("under {} supervision", s.as_str()),
-        None => "not at all".to_owned(),
-    }
 }
 
 /// `remit progression next USER`.
@@ -247,8 +232,8 @@ async fn next_level(url: &str, pack: &PolicyPack, username: &str, json: bool) ->
                 "  {} ({}): {} today, {} then{}",
                 g.title,
                 g.activity,
-                supervision_words(g.now),
-                supervision_words(g.then),
+                remit_policy::supervision_words(g.now),
+                remit_policy::supervision_words(g.then),
                 if needs.is_empty() {
                     String::new()
                 } else {

@@ -14,4 +14,4 @@ mod reasons;
 
 pub use engine::{Decision, ExamRegion, PatientFacts, Question, ScopeLine, Supervision, SupervisorRef};
 pub use pack::{Activity, CatalogueCompetency, PackError, PolicyPack, Route};
-pub use progression::{Gain, NextLevel, Path, Step, WithRegistration, usual_band};
+pub use progression::{Gain, NextLevel, Path, Step, WithRegistration, supervision_words, usual_band};

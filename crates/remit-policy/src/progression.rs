@@ -146,6 +146,15 @@ enum Steps {
     Skills,
 }
 
+/// A least supervision in words: `alone`, `under indirect supervision`, `not at all`.
+pub fn supervision_words(s: Option<Supervision>) -> String {
+    match s {
+        Some(Supervision::None) => "alone".to_owned(),
+        Some(s) => format!("under {} supervision", s.as_str()),
+        None => "not at all".to_owned(),
+    }
+}
+
 /// How far a decision is from "alone": 3 with no supervision, 2 indirect, 1 direct, 0 not at all.
 fn reach(least: Option<Supervision>) -> u8 {
     match least {

@@ -3,9 +3,7 @@
 
 use crate::AppState;
 use crate::http::auth::Actor;
-use crate::http::fhir::{
-    FhirError, done, fhir_json, not_found, patients_of, search_answer, search_of, searched_patients,
-};
+use crate::http::fhir::{FhirError, done, fhir_json, not_found, search_of, search_records};
 use crate::http::gate::{BreakGlass, open_record};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -37,23 +35,9 @@ pub(crate) async fn search_encounters(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, FhirError> {
     let search = search_of(&search::ENCOUNTER, &headers, &params)?;
-    let records = searched_patients(&state, &actor, &bg, &search).await?;
-    let mut candidates = Vec::new();
-    for r in &records {
-        candidates.extend(
-            state
-                .store
-                .stays(&r.patient.nhs_number, None)
-                .await?
-                .iter()
-                .map(stay_to_fhir),
-        );
-    }
-    Ok(search_answer(
-        &state,
-        &headers,
-        &search,
-        candidates,
-        &patients_of(&records),
-    ))
+    search_records(&state, &actor, &bg, &headers, &search, |nhs| {
+        let store = state.store.clone();
+        async move { Ok(store.stays(&nhs, None).await?.iter().map(stay_to_fhir).collect()) }
+    })
+    .await
 }

@@ -4,8 +4,7 @@
 use crate::AppState;
 use crate::http::auth::Actor;
 use crate::http::fhir::{
-    FhirError, JSON, created, done, fhir_json, invalid, not_found, parse_body, patients_of, search_answer, search_of,
-    searched_patients, value_at,
+    FhirError, JSON, created, done, fhir_json, invalid, not_found, parse_body, search_of, search_records, value_at,
 };
 use crate::http::gate::{BreakGlass, open_record};
 use axum::body::Bytes;
@@ -128,25 +127,11 @@ pub(crate) async fn search_conditions(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, FhirError> {
     let search = search_of(&search::CONDITION, &headers, &params)?;
-    let records = searched_patients(&state, &actor, &bg, &search).await?;
-    let mut candidates = Vec::new();
-    for r in &records {
-        candidates.extend(
-            state
-                .store
-                .diagnoses_of(&r.patient.nhs_number)
-                .await?
-                .iter()
-                .map(condition),
-        );
-    }
-    Ok(search_answer(
-        &state,
-        &headers,
-        &search,
-        candidates,
-        &patients_of(&records),
-    ))
+    search_records(&state, &actor, &bg, &headers, &search, |nhs| {
+        let store = state.store.clone();
+        async move { Ok(store.diagnoses_of(&nhs).await?.iter().map(condition).collect()) }
+    })
+    .await
 }
 
 /// `GET /fhir/MedicationRequest?patient=…`: a patient's prescriptions, searched as FHIR says.
@@ -159,23 +144,16 @@ pub(crate) async fn search_medication_requests(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, FhirError> {
     let search = search_of(&search::MEDICATION_REQUEST, &headers, &params)?;
-    let records = searched_patients(&state, &actor, &bg, &search).await?;
-    let mut candidates = Vec::new();
-    for r in &records {
-        candidates.extend(
-            state
-                .store
-                .prescriptions_of(&r.patient.nhs_number)
+    search_records(&state, &actor, &bg, &headers, &search, |nhs| {
+        let store = state.store.clone();
+        async move {
+            Ok(store
+                .prescriptions_of(&nhs)
                 .await?
                 .iter()
-                .map(medication_request),
-        );
-    }
-    Ok(search_answer(
-        &state,
-        &headers,
-        &search,
-        candidates,
-        &patients_of(&records),
-    ))
+                .map(medication_request)
+                .collect())
+        }
+    })
+    .await
 }

@@ -260,6 +260,33 @@ pub(crate) async fn readable_patients(
     Ok(out)
 }
 
+/// Answers a search of one kind of resource in the records of the patients it names (each opened under the policy
+/// as a read would be): `of` reads one patient's resources, already as FHIR; their Patients are there to include.
+pub(crate) async fn search_records<Fut>(
+    state: &AppState,
+    actor: &Actor,
+    bg: &BreakGlass,
+    headers: &HeaderMap,
+    search: &Search,
+    of: impl Fn(NhsNumber) -> Fut,
+) -> Result<Response, FhirError>
+where
+    Fut: std::future::Future<Output = Result<Vec<Value>, StoreError>>,
+{
+    let records = searched_patients(state, actor, bg, search).await?;
+    let mut candidates = Vec::new();
+    for r in &records {
+        candidates.extend(of(r.patient.nhs_number.clone()).await?);
+    }
+    Ok(search_answer(
+        state,
+        headers,
+        search,
+        candidates,
+        &patients_of(&records),
+    ))
+}
+
 /// The Patient resources of opened records, for `_include`.
 pub(crate) fn patients_of(records: &[PatientRecord]) -> Vec<Value> {
     records

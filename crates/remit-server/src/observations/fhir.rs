@@ -214,6 +214,18 @@ async fn set_of(state: &AppState, id: &str) -> Result<(Vec<SetView>, &'static st
     Ok((history, part))
 }
 
+/// [`set_of`], for a reader the policy lets read the patient's record.
+async fn readable_set(
+    state: &AppState,
+    actor: &Actor,
+    bg: &BreakGlass,
+    id: &str,
+) -> Result<(Vec<SetView>, &'static str), FhirError> {
+    let (history, part) = set_of(state, id).await?;
+    done(open_record(state, actor, &history[0].patient, bg).await?)?;
+    Ok((history, part))
+}
+
 /// A resource answered with its version as the `ETag`.
 fn versioned(status: StatusCode, r: &Value) -> Response {
     let mut res = fhir_json(status, r);
@@ -233,8 +245,7 @@ pub(crate) async fn read_observation(
     bg: BreakGlass,
     Path(id): Path<String>,
 ) -> Result<Response, FhirError> {
-    let (history, part) = set_of(&state, &id).await?;
-    done(open_record(&state, &actor, &history[0].patient, &bg).await?)?;
+    let (history, part) = readable_set(&state, &actor, &bg, &id).await?;
     let now = history.last().ok_or_else(|| not_found(&id))?;
     let r = remit_fhir::obs::observation_of(now, part).ok_or_else(|| not_found(&id))?;
     Ok(versioned(StatusCode::OK, &r))
@@ -249,8 +260,7 @@ pub(crate) async fn observation_history(
     bg: BreakGlass,
     Path(id): Path<String>,
 ) -> Result<Response, FhirError> {
-    let (history, part) = set_of(&state, &id).await?;
-    done(open_record(&state, &actor, &history[0].patient, &bg).await?)?;
+    let (history, part) = readable_set(&state, &actor, &bg, &id).await?;
     let versions = remit_fhir::obs::versions_of(&history, part);
     Ok(fhir_json(StatusCode::OK, &remit_fhir::obs::history_bundle(versions)))
 }
@@ -263,8 +273,7 @@ pub(crate) async fn observation_version(
     bg: BreakGlass,
     Path((id, vid)): Path<(String, String)>,
 ) -> Result<Response, FhirError> {
-    let (history, part) = set_of(&state, &id).await?;
-    done(open_record(&state, &actor, &history[0].patient, &bg).await?)?;
+    let (history, part) = readable_set(&state, &actor, &bg, &id).await?;
     let wanted = vid
         .parse::<usize>()
         .ok()

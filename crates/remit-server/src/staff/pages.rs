@@ -621,14 +621,6 @@ struct ProgressionPage<'a> {
     next: Option<NextView>,
 }
 
-fn supervision_words(s: Option<remit_policy::Supervision>) -> String {
-    match s {
-        Some(remit_policy::Supervision::None) => "alone".to_owned(),
-        Some(s) => format!("under {} supervision", s.as_str()),
-        None => "not at all".to_owned(),
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProgressionQuery {
@@ -651,7 +643,7 @@ pub(crate) async fn my_progression(
             let p = remit_services::scope::progression(store, pack, me, a, None).await?;
             Some(PathView {
                 title: p.path.title.clone(),
-                today: supervision_words(p.path.today),
+                today: remit_policy::supervision_words(p.path.today),
                 reasons: p.path.reasons.clone(),
                 steps: p
                     .path
@@ -693,8 +685,8 @@ pub(crate) async fn my_progression(
                         let needs: Vec<String> = g.steps.iter().map(remit_policy::Step::sentence).collect();
                         (
                             g.title.clone(),
-                            supervision_words(g.now),
-                            supervision_words(g.then),
+                            remit_policy::supervision_words(g.now),
+                            remit_policy::supervision_words(g.then),
                             if needs.is_empty() {
                                 "nothing more".to_owned()
                             } else {
