@@ -84,6 +84,10 @@ pub enum Command {
     /// Continuing professional development.
     #[command(subcommand)]
     Cpd(CpdCommand),
+    /// Revalidation: where a registrant stands against their regulator's requirements, evidence towards it, and who
+    /// is due.
+    #[command(subcommand)]
+    Revalidation(RevalidationCommand),
     /// Delegated tasks: delegate, accept or decline, start, complete, countersign.
     #[command(subcommand)]
     Task(TaskCommand),
@@ -740,6 +744,13 @@ pub enum CpdCommand {
         activity: String,
         #[arg(long)]
         reflection: String,
+        /// Learning with others (a course, a workshop, a conference): the NMC's participatory hours.
+        #[arg(long)]
+        participatory: bool,
+        /// How it was done: course, study-day, e-learning, conference, workshop, reading, shadowing, supervision or
+        /// other.
+        #[arg(long)]
+        method: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -1067,5 +1078,47 @@ pub enum AuditCommand {
     Checkpoint {
         #[arg(long)]
         key: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RevalidationCommand {
+    /// Where each of this person's registrations stands against what its regulator asks (from the pack's
+    /// `revalidation.toml`): every requirement with what is recorded in the cycle, and any warning.
+    Status {
+        username: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record evidence towards revalidation: practice hours outside the roster, practice-related feedback, a written
+    /// reflective account, a reflective discussion or a confirmation.
+    Record {
+        #[arg(long)]
+        staff: String,
+        /// practice-hours, feedback, reflective-account, reflective-discussion or confirmation.
+        #[arg(long)]
+        kind: String,
+        /// YYYY-MM-DD
+        #[arg(long)]
+        date: String,
+        /// For practice hours: how many, e.g. 37.5.
+        #[arg(long)]
+        hours: Option<String>,
+        /// What it was, without anything that identifies a patient.
+        #[arg(long)]
+        note: String,
+        /// For a reflective discussion or a confirmation: who with (name and registration number).
+        #[arg(long = "with")]
+        with_whom: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everyone whose registration renews within a period (or has lapsed), with where they stand.
+    Due {
+        /// A period such as 90d or 12w (90 days when not given).
+        #[arg(long, default_value = "90d")]
+        within: String,
+        #[arg(long)]
+        json: bool,
     },
 }

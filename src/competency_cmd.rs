@@ -27,7 +27,7 @@ async fn authorise(store: &Store, pack: &PolicyPack, ask: &Ask, audit_actor: &st
 }
 
 /// "60d", "60" or "8w" as a number of days.
-fn parse_within(s: &str) -> CliResult<i64> {
+pub(crate) fn parse_within(s: &str) -> CliResult<i64> {
     let s = s.trim();
     let (n, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => (&s[..i], &s[i..]),
@@ -176,6 +176,8 @@ pub async fn cpd(url: &str, cmd: CpdCommand) -> CliResult {
             hours,
             activity,
             reflection,
+            participatory,
+            method,
             json,
         } => {
             let staff = Username::parse(&staff)?;
@@ -187,6 +189,8 @@ pub async fn cpd(url: &str, cmd: CpdCommand) -> CliResult {
                 hours,
                 activity,
                 reflection,
+                participatory,
+                method,
             };
             let (_, minutes) = remit_services::competency::add_cpd(&store, &c, &cli_actor()).await?;
             if json {

@@ -9,6 +9,7 @@ mod imaging_cmd;
 mod news2_cmd;
 mod obs_cmd;
 mod pay_cmd;
+mod revalidation_cmd;
 mod scope_cmd;
 mod serve;
 mod task_cmd;
@@ -253,5 +254,8 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Cpd(cmd) => competency_cmd::cpd(&url, cmd).await.map(|()| ExitCode::SUCCESS),
+        Command::Revalidation(cmd) => revalidation_cmd::revalidation(&url, &*pack()?, cmd)
+            .await
+            .map(|()| ExitCode::SUCCESS),
     }
 }

@@ -513,6 +513,15 @@ proptest! {
     }
 
     #[test]
+    fn the_revalidation_requirements_edited(edits in vec(edit(), 1..4)) {
+        let text = edited(include_str!("../policies/nhs-england/revalidation.toml"), &edits);
+        if let Err(e) = remit_domain::revalidation::Standards::parse(&text) {
+            prop_assert!(!e.to_string().is_empty());
+            line_within(e.line, &text)?;
+        }
+    }
+
+    #[test]
     fn the_examination_catalogue_edited(edits in vec(edit(), 1..4)) {
         let text = edited(include_str!("../data/imaging/examinations.toml"), &edits);
         if let Err(e) = remit_domain::imaging::Catalogue::parse(&text) {
@@ -527,7 +536,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
-    fn policy_packs_edited(file in 0usize..11, edits in vec(edit(), 1..3)) {
+    fn policy_packs_edited(file in 0usize..64, edits in vec(edit(), 1..3)) {
         let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/nhs-england");
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mut names: Vec<_> = std::fs::read_dir(&shipped).expect("the shipped pack").map(|e| e.expect("entry").file_name()).collect();

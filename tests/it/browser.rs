@@ -656,6 +656,7 @@ async fn every_page_is_accessible_and_fits_a_phone(db: TestDb) -> Result<()> {
                         "/inbox",
                         "/me",
                         "/me/progression?activity=procedure.catheterisation",
+                        "/me/revalidation",
                         "/pay",
                         "/pay?band=4&salary=27000",
                     ],

@@ -26,6 +26,7 @@ mod oidc;
 mod pages;
 mod pay;
 mod progression;
+mod revalidation;
 mod safety;
 mod scope;
 mod security;
@@ -60,6 +61,7 @@ fn main() {
         pages::tests(),
         pay::tests(),
         progression::tests(),
+        revalidation::tests(),
         safety::tests(),
         scope::tests(),
         security::tests(),

@@ -13,8 +13,80 @@ crate::tests!(
     a_changed_pack_changes_the_path,
     the_next_level_says_what_it_adds_and_the_routes_to_its_registration,
     a_person_sees_what_they_need_and_the_next_level_on_their_own_page,
-    the_education_lead_records_a_programme_and_a_registration_changes_the_answers
+    the_education_lead_records_a_programme_and_a_registration_changes_the_answers,
+    the_progression_scenarios_hold
 );
+
+/// A progression case of `tests/scenarios/progression/`: a person, an activity, and the answer expected of the pack.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    description: String,
+    staff: String,
+    activity: String,
+    #[serde(default)]
+    region: Option<String>,
+    /// The least supervision today (`none`, `direct`, `indirect`), or `not at all`.
+    today: String,
+    /// Each step as `competency ID`, `entitlement ID`, `level N`, `registration REGULATOR` or `annotation NAME`.
+    steps: Vec<String>,
+    reached: bool,
+    /// Words the reasons for today's answer must contain.
+    #[serde(default)]
+    reasons_contain: Vec<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFile {
+    case: Vec<Case>,
+}
+
+async fn the_progression_scenarios_hold(db: TestDb) -> Result<()> {
+    let app = TestApp::demo(&db).await?;
+    let admin = app.token_for("admin").await?;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/progression");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    let (mut failures, mut count) = (Vec::new(), 0);
+    for f in files {
+        let parsed: CaseFile =
+            toml::from_str(&std::fs::read_to_string(&f)?).with_context(|| format!("{}", f.display()))?;
+        for c in parsed.case {
+            count += 1;
+            let mut path = format!("/api/staff/{}/progression?activity={}", c.staff, c.activity);
+            if let Some(r) = &c.region {
+                path.push_str(&format!("&region={r}"));
+            }
+            let res = app.get(&path, &admin).await?;
+            ensure!(res.status == StatusCode::OK, "{}: {}", c.description, res.body);
+            let v = res.json()?;
+            let today = v["today"].as_str().unwrap_or("not at all");
+            let reasons = v["reasons"].to_string();
+            let missing: Vec<&String> = c
+                .reasons_contain
+                .iter()
+                .filter(|r| !reasons.contains(r.as_str()))
+                .collect();
+            if today != c.today || steps(&v) != c.steps || v["reached"] != c.reached || !missing.is_empty() {
+                failures.push(format!(
+                    "{}\n    expected today {} steps {:?} reached {}\n    got      today {today} steps {:?} reached {}\n    missing {missing:?} in {reasons}",
+                    c.description, c.today, c.steps, c.reached, steps(&v), v["reached"]
+                ));
+            }
+        }
+    }
+    ensure!(count >= 12, "{count} cases");
+    ensure!(
+        failures.is_empty(),
+        "{} of {count} progression cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    Ok(())
+}
 
 fn option<'a>(next: &'a Value, registration: Option<&str>) -> Option<&'a Value> {
     next["options"]
@@ -124,7 +196,15 @@ fn steps(v: &Value) -> Vec<String> {
                 .map(|x| match x["kind"].as_str().unwrap_or_default() {
                     "competency" => format!("competency {}", x["id"].as_str().unwrap_or_default()),
                     "level" => format!("level {}", x["level"]),
-                    "registration" => format!("registration {}", x["regulator"].as_str().unwrap_or_default()),
+                    "registration" => {
+                        let mut r = format!("registration {}", x["regulator"].as_str().unwrap_or_default());
+                        for o in x["or"].as_array().into_iter().flatten() {
+                            r.push_str(&format!(" or {}", o.as_str().unwrap_or_default()));
+                        }
+                        r
+                    }
+                    "entitlement" => format!("entitlement {}", x["entitlement"].as_str().unwrap_or_default()),
+                    "annotation" => format!("annotation {}", x["annotation"].as_str().unwrap_or_default()),
                     other => other.to_owned(),
                 })
                 .collect()

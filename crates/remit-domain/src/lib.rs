@@ -17,6 +17,7 @@ pub mod obs;
 pub mod patient;
 pub mod pay;
 pub mod place;
+pub mod revalidation;
 pub mod roster;
 pub mod staff;
 pub mod supervision;

@@ -1,7 +1,7 @@
 //! Loading a policy pack from a directory: `schema.cedarschema`, every `*.cedar` file, `activities.toml`,
 //! `competencies.toml`, `escalation.toml` (escalation routes and times) and, if present, `routes.toml` (routes to a
-//! professional registration). Everything is checked at load; an error
-//! names the file and the line.
+//! professional registration) and `revalidation.toml` (what each regulator asks to renew a registration). Everything is
+//! checked at load; an error names the file and the line.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -153,6 +153,8 @@ pub struct PolicyPack {
     pub(crate) escalation: remit_domain::escalation::Routes,
     /// Routes to a professional registration (`routes.toml`; none when the pack has no such file).
     pub(crate) routes: Vec<Route>,
+    /// Regulators' revalidation requirements (`revalidation.toml`).
+    pub(crate) revalidation: remit_domain::revalidation::Standards,
     /// Per action: what a decision about it needs (built once at load).
     pub(crate) slices: HashMap<String, ActionSlice>,
     pub(crate) authorizer: Authorizer,
@@ -354,6 +356,7 @@ struct Sources {
     competencies: (PathBuf, String),
     escalation: (PathBuf, String),
     routes: Option<(PathBuf, String)>,
+    revalidation: Option<(PathBuf, String)>,
 }
 
 /// The NHS England pack shipped with remit, compiled in.
@@ -375,6 +378,10 @@ const NHS_ENGLAND: &[(&str, &str)] = &[
         include_str!("../../../policies/nhs-england/escalation.toml"),
     ),
     ("routes.toml", include_str!("../../../policies/nhs-england/routes.toml")),
+    (
+        "revalidation.toml",
+        include_str!("../../../policies/nhs-england/revalidation.toml"),
+    ),
     (
         "00-baseline.cedar",
         include_str!("../../../policies/nhs-england/00-baseline.cedar"),
@@ -432,6 +439,7 @@ impl PolicyPack {
             competencies: get("competencies.toml"),
             escalation: get("escalation.toml"),
             routes: Some(get("routes.toml")),
+            revalidation: Some(get("revalidation.toml")),
         };
         Self::from_sources(&dir, sources).expect("the shipped NHS England pack is valid (a test holds this)")
     }
@@ -465,6 +473,11 @@ impl PolicyPack {
             // Optional: a pack from before routes were data has none.
             routes: match dir.join("routes.toml") {
                 p if p.exists() => Some(with_text("routes.toml")?),
+                _ => None,
+            },
+            // Optional too: without it, no regulator's requirements are tracked.
+            revalidation: match dir.join("revalidation.toml") {
+                p if p.exists() => Some(with_text("revalidation.toml")?),
                 _ => None,
             },
         };
@@ -695,10 +708,16 @@ impl PolicyPack {
             Some((path, text)) => check_routes(path, text)?,
             None => Vec::new(),
         };
+        let revalidation = match &sources.revalidation {
+            Some((path, text)) => remit_domain::revalidation::Standards::parse(text)
+                .map_err(|e| PackError::new(path, e.line, e.message))?,
+            None => remit_domain::revalidation::Standards::default(),
+        };
         Ok(Self {
             dir: dir.to_owned(),
             escalation,
             routes,
+            revalidation,
             slices,
             schema,
             order,
@@ -715,6 +734,12 @@ impl PolicyPack {
     /// The routes to a professional registration the employer lists (`routes.toml`).
     pub fn routes(&self) -> &[Route] {
         &self.routes
+    }
+
+    /// What each regulator asks of a registrant to renew (`revalidation.toml`; none listed when the pack has no such
+    /// file).
+    pub fn revalidation(&self) -> &remit_domain::revalidation::Standards {
+        &self.revalidation
     }
 
     /// The employer's escalation routes and times (`escalation.toml`).
@@ -826,6 +851,8 @@ mod tests {
         assert_eq!(from_disk.competencies(), compiled.competencies());
         assert_eq!(from_disk.routes(), compiled.routes());
         assert_eq!(compiled.routes().len(), 3);
+        assert_eq!(from_disk.revalidation(), compiled.revalidation());
+        assert_eq!(compiled.revalidation().all().len(), 2);
         let cedar_files = std::fs::read_dir(shipped_dir())
             .unwrap()
             .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "cedar"))

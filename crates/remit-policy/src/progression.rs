@@ -19,8 +19,12 @@ pub enum Step {
     Competency { id: String, title: String },
     /// An IR(ME)R entitlement, granted by the employer.
     Entitlement { entitlement: String },
-    /// A registration with a regulator.
-    Registration { regulator: String },
+    /// A registration with a regulator; `or` names the others that would do as well here.
+    Registration {
+        regulator: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        or: Vec<String>,
+    },
     /// An annotation on a registration (such as `independent-prescriber`).
     Annotation { annotation: String },
     /// A Career Framework level.
@@ -33,10 +37,26 @@ impl Step {
         match self {
             Step::Competency { title, .. } => format!("gain the competency \"{title}\", signed off"),
             Step::Entitlement { entitlement } => format!("be granted the IR(ME)R entitlement {entitlement}"),
-            Step::Registration { regulator } if regulator == "HCPC" => {
-                "hold a current HCPC registration as a radiographer".to_owned()
+            Step::Registration { regulator, or } => {
+                // On the HCPC register it is the radiographer's that counts here.
+                let named = |r: &str| {
+                    if r == "HCPC" {
+                        "HCPC registration as a radiographer".to_owned()
+                    } else {
+                        format!("{r} registration")
+                    }
+                };
+                let mut out = format!("hold a current {}", named(regulator));
+                for r in or {
+                    let article = if matches!(r.as_str(), "NMC" | "HCPC") {
+                        "an"
+                    } else {
+                        "a"
+                    };
+                    out.push_str(&format!(", or {article} {}", named(r)));
+                }
+                out
             }
-            Step::Registration { regulator } => format!("hold a current {regulator} registration"),
             Step::Annotation { annotation } => format!("have a registration annotated {annotation}"),
             Step::Level { level } => format!("work at Career Framework level {level}"),
         }
@@ -81,7 +101,7 @@ impl Step {
                     p.entitlements.insert(e);
                 }
             }
-            Step::Registration { regulator } => {
+            Step::Registration { regulator, .. } => {
                 if let Ok(r) = Regulator::parse(regulator) {
                     p.registrations.push(Registration {
                         regulator: r,
@@ -191,7 +211,52 @@ impl PolicyPack {
             remaining: Vec::new(),
         };
         self.walk(&mut path, actor.clone(), reasons, &ask, today, Steps::Any);
+        self.other_registrations(&mut path, actor, &ask, today);
         Some(path)
+    }
+
+    /// Names, on each registration step of `path`, the other registrations the employer lists a route to that would
+    /// take `actor` exactly as far with the same steps: the pack may ask only for "a registration", and advice to
+    /// become a nurse is no better than advice to become a radiographer.
+    fn other_registrations(
+        &self,
+        path: &mut Path,
+        actor: &StaffProfile,
+        ask: &dyn Fn(&StaffProfile) -> Asked,
+        today: NaiveDate,
+    ) {
+        let outcome = |steps: &[Step]| {
+            let mut p = actor.clone();
+            for s in steps {
+                s.apply(&mut p, self, today);
+            }
+            let (least, reasons) = ask(&p);
+            (least, reasons.len())
+        };
+        let reached = outcome(&path.steps);
+        for i in 0..path.steps.len() {
+            let Step::Registration { regulator, .. } = &path.steps[i] else {
+                continue;
+            };
+            let chosen = regulator.clone();
+            let others: Vec<String> = self
+                .routed_regulators(actor, today)
+                .into_iter()
+                .map(|r| r.as_str().to_owned())
+                .filter(|r| *r != chosen)
+                .filter(|r| {
+                    let mut steps = path.steps.clone();
+                    steps[i] = Step::Registration {
+                        regulator: r.clone(),
+                        or: Vec::new(),
+                    };
+                    outcome(&steps) == reached
+                })
+                .collect();
+            if let Step::Registration { or, .. } = &mut path.steps[i] {
+                *or = others;
+            }
+        }
     }
 
     /// Takes steps from `person` until `path` is reached or nothing helps: the greedy walk of [`Self::path_to`].
@@ -266,6 +331,7 @@ impl PolicyPack {
                 let steps = vec![
                     Step::Registration {
                         regulator: r.as_str().to_owned(),
+                        or: Vec::new(),
                     },
                     Step::Level { level: l },
                 ];
@@ -329,6 +395,7 @@ impl PolicyPack {
         for r in self.routed_regulators(p, today) {
             out.push(Step::Registration {
                 regulator: r.as_str().to_owned(),
+                or: Vec::new(),
             });
         }
         if p.is_registered(today) {
@@ -464,6 +531,7 @@ impl PolicyPack {
             if let Some(r) = regulator {
                 Step::Registration {
                     regulator: r.as_str().to_owned(),
+                    or: Vec::new(),
                 }
                 .apply(&mut p, self, today);
             }
@@ -514,5 +582,29 @@ impl PolicyPack {
             band: usual_band(to),
             options,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Step;
+
+    #[test]
+    fn a_registration_step_names_the_others_that_would_do() {
+        let one = Step::Registration {
+            regulator: "NMC".into(),
+            or: Vec::new(),
+        };
+        assert_eq!(one.sentence(), "hold a current NMC registration");
+        let either = Step::Registration {
+            regulator: "NMC".into(),
+            or: vec!["HCPC".into(), "GMC".into()],
+        };
+        assert_eq!(
+            either.sentence(),
+            "hold a current NMC registration, or an HCPC registration as a radiographer, or a GMC registration"
+        );
+        let json = serde_json::to_value(&one).unwrap();
+        assert!(json.get("or").is_none(), "{json}");
     }
 }

@@ -91,7 +91,8 @@ pub async fn sign_off(
     }))
 }
 
-/// A CPD entry as given: hours as typed ("1.5"), what was done and what was learnt.
+/// A CPD entry as given: hours as typed ("1.5"), what was done and what was learnt, whether it was learning with
+/// others, and how it was done (a `CpdMethod`, or blank).
 #[derive(Debug, Clone)]
 pub struct NewCpd {
     pub staff: Username,
@@ -99,39 +100,93 @@ pub struct NewCpd {
     pub hours: String,
     pub activity: String,
     pub reflection: String,
+    pub participatory: bool,
+    pub method: Option<String>,
 }
 
-/// Records continuing professional development for `c.staff`, audited as `cpd.add` by `audit_actor`: more than no
-/// time and at most a day, not in the future, with what was done and a reflection. Answers the entry's id and the
-/// minutes recorded.
-pub async fn add_cpd(store: &Store, c: &NewCpd, audit_actor: &str) -> Result<(i64, i64), StoreError> {
-    let hours = c.hours.trim();
+/// Hours as typed ("1.5") in whole minutes: more than none and at most `most_hours`.
+pub(crate) fn parse_hours(field: &str, typed: &str, most_hours: u32) -> Result<i64, StoreError> {
+    let hours = typed.trim();
+    let echoed: String = hours.chars().take(20).flat_map(char::escape_debug).collect();
     let h: f64 = hours
         .parse()
         .ok()
         .filter(|h: &f64| h.is_finite())
-        .ok_or_else(|| StoreError::Invalid(format!("hours: `{hours}` is not a number of hours such as 1.5")))?;
+        .ok_or_else(|| StoreError::Invalid(format!("{field}: `{echoed}` is not a number of hours such as 1.5")))?;
     let minutes = (h * 60.0).round() as i64;
-    if !(1..=24 * 60).contains(&minutes) {
+    if !(1..=i64::from(most_hours) * 60).contains(&minutes) {
         return Err(StoreError::Invalid(format!(
-            "hours: `{hours}` must be more than 0 and at most 24"
+            "{field}: `{echoed}` must be more than 0 and at most {most_hours}"
         )));
     }
+    Ok(minutes)
+}
+
+/// A person's own words (a reflection, a note): 1 to 4000 characters, trimmed, with no control character but the
+/// line breaks and tabs of ordinary writing.
+pub(crate) fn parse_text(field: &str, typed: &str) -> Result<String, StoreError> {
+    let text = typed.trim();
+    if text.is_empty() || text.chars().count() > 4000 {
+        return Err(StoreError::Invalid(format!("{field}: must be 1 to 4000 characters")));
+    }
+    if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(StoreError::Invalid(format!(
+            "{field}: holds a control character; write it as ordinary text"
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+/// A day something was done: not after today (UK time) and not more than ten years ago.
+pub(crate) fn check_done_on(store: &Store, date: NaiveDate) -> Result<(), StoreError> {
+    let today = remit_domain::time::london_date(store.now());
+    if date > today {
+        return Err(StoreError::Invalid(format!("date: `{date}` is in the future")));
+    }
+    if date < today - chrono::Duration::days(3653) {
+        return Err(StoreError::Invalid(format!(
+            "date: `{date}` is more than ten years ago"
+        )));
+    }
+    Ok(())
+}
+
+/// Records continuing professional development for `c.staff`, audited as `cpd.add` by `audit_actor`: more than no
+/// time and at most a day, not in the future nor more than ten years ago, with what was done and a reflection (not
+/// audited: the person's own words), whether it was participatory and how it was done. Answers the entry's id and
+/// the minutes recorded.
+pub async fn add_cpd(store: &Store, c: &NewCpd, audit_actor: &str) -> Result<(i64, i64), StoreError> {
+    let minutes = parse_hours("hours", &c.hours, 24)?;
     let activity = remit_domain::staff::parse_title("activity", &c.activity)?;
-    let reflection = c.reflection.trim().to_owned();
-    if reflection.is_empty() || reflection.chars().count() > 4000 {
-        return Err(StoreError::Invalid("reflection: must be 1 to 4000 characters".into()));
-    }
-    if c.date > remit_domain::time::london_date(store.now()) {
-        return Err(StoreError::Invalid(format!("date: `{}` is in the future", c.date)));
-    }
+    let reflection = parse_text("reflection", &c.reflection)?;
+    let method = c
+        .method
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(remit_domain::revalidation::CpdMethod::parse)
+        .transpose()?;
+    check_done_on(store, c.date)?;
     let staff_id = store.staff_id(&c.staff).await?;
-    let (date, by) = (c.date, audit_actor.to_owned());
-    let draft = AuditDraft::permit(audit_actor, "cpd.add", format!("staff:{}", c.staff))
-        .with_payload(&(date, minutes, &activity));
+    let entry = remit_store::competency::NewCpdEntry {
+        date: c.date,
+        minutes,
+        activity,
+        reflection,
+        participatory: c.participatory,
+        method,
+    };
+    let by = audit_actor.to_owned();
+    let draft = AuditDraft::permit(audit_actor, "cpd.add", format!("staff:{}", c.staff)).with_payload(&(
+        entry.date,
+        minutes,
+        &entry.activity,
+        entry.participatory,
+        entry.method,
+    ));
     let (id, _) = store
         .command(draft, move |tx| {
-            Box::pin(async move { tx.add_cpd(staff_id, date, minutes, &activity, &reflection, &by).await })
+            Box::pin(async move { tx.add_cpd(staff_id, &entry, &by).await })
         })
         .await?;
     Ok((id, minutes))

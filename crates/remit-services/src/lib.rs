@@ -15,6 +15,7 @@ pub mod demo;
 pub mod duty;
 pub mod imaging;
 pub mod obs;
+pub mod revalidation;
 pub mod scope;
 pub mod tasks;
 

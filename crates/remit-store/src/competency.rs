@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use remit_domain::audit::AuditDraft;
 pub use remit_domain::competency::{Competency, CompetencyRecord};
+use remit_domain::revalidation::CpdMethod;
 use remit_domain::staff::CompetencyId;
 use remit_domain::time::{format_instant, parse_date};
 
@@ -94,6 +95,22 @@ pub struct CpdEntry {
     pub hours: f64,
     pub activity: String,
     pub reflection: String,
+    /// Learning with others (a course, a workshop, a conference), as the NMC counts participatory hours.
+    pub participatory: bool,
+    /// How it was done, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<CpdMethod>,
+}
+
+/// A CPD entry to record.
+#[derive(Debug, Clone)]
+pub struct NewCpdEntry {
+    pub date: NaiveDate,
+    pub minutes: i64,
+    pub activity: String,
+    pub reflection: String,
+    pub participatory: bool,
+    pub method: Option<CpdMethod>,
 }
 
 /// An enrolment to record: on a programme (of a route of the pack, or named), with its provider and dates.
@@ -285,7 +302,8 @@ impl Store {
     /// CPD entries, optionally for one person, newest first.
     pub async fn cpd_entries(&self, staff: Option<&remit_domain::staff::Username>) -> Result<Vec<CpdEntry>> {
         let rows = query(
-            "SELECT c.id, s.username, c.done_on, c.minutes, c.activity, c.reflection FROM cpd_entry c \
+            "SELECT c.id, s.username, c.done_on, c.minutes, c.activity, c.reflection, c.participatory, c.method \
+             FROM cpd_entry c \
              JOIN staff s ON s.id = c.staff_id WHERE ($1 IS NULL OR s.username = $1) ORDER BY c.done_on DESC, c.id DESC",
         )
         .bind(staff.map(|s| s.as_str()))
@@ -301,6 +319,10 @@ impl Store {
                     hours: minutes as f64 / 60.0,
                     activity: col(r, "activity")?,
                     reflection: col(r, "reflection")?,
+                    participatory: col::<i64>(r, "participatory")? != 0,
+                    method: col::<Option<String>>(r, "method")?
+                        .map(|m| stored("cpd method", CpdMethod::parse(&m)))
+                        .transpose()?,
                 })
             })
             .collect()
@@ -356,24 +378,18 @@ impl WriteTx {
         Ok(done)
     }
 
-    pub async fn add_cpd(
-        &mut self,
-        staff_id: i64,
-        date: NaiveDate,
-        minutes: i64,
-        activity: &str,
-        reflection: &str,
-        by: &str,
-    ) -> Result<i64> {
+    pub async fn add_cpd(&mut self, staff_id: i64, c: &NewCpdEntry, by: &str) -> Result<i64> {
         let row = query(
-            "INSERT INTO cpd_entry (staff_id, done_on, minutes, activity, reflection, recorded_at, recorded_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO cpd_entry (staff_id, done_on, minutes, activity, reflection, participatory, method, \
+             recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(staff_id)
-        .bind(date.to_string())
-        .bind(minutes)
-        .bind(activity)
-        .bind(reflection)
+        .bind(c.date.to_string())
+        .bind(c.minutes)
+        .bind(&c.activity)
+        .bind(&c.reflection)
+        .bind(i64::from(c.participatory))
+        .bind(c.method.map(|m| m.as_str()))
         .bind(format_instant(self.now()))
         .bind(by)
         .fetch_one(self.conn())

@@ -24,6 +24,7 @@ pub mod imaging;
 pub mod obs;
 pub mod patient;
 pub mod place;
+pub mod revalidation;
 pub mod session;
 pub mod staff;
 pub mod task;

@@ -632,7 +632,7 @@ impl WriteTx {
 }
 
 /// A registration from its stored columns.
-fn registration_from_parts(
+pub(crate) fn registration_from_parts(
     regulator: &str,
     number: String,
     expires_on: &str,

@@ -382,18 +382,113 @@ pub(crate) async fn enrolments(
     Path(username): Path<String>,
 ) -> Result<Json<Vec<remit_store::competency::Enrolment>>, AppError> {
     let username = Username::parse(&username)?;
-    if actor.profile.staff.username != username && !actor.is_education_lead() {
-        let why = vec!["A person's enrolments are for them, education leads and administrators.".to_owned()];
-        let reasons = scope::refuse_read(
-            &state.store,
-            &actor,
-            "enrolment.read",
-            &format!("staff:{username}"),
-            why,
-        )
-        .await?;
-        return Err(AppError::Refused(reasons));
-    }
+    own_or_education_lead(&state, &actor, &username, "enrolment.read", "enrolments").await?;
     state.store.staff_id(&username).await?;
     Ok(Json(state.store.enrolments(Some(&username)).await?))
+}
+
+/// Refuses, audited, a person's careers records (`what`: enrolments, revalidation records) to anyone but them,
+/// education leads and administrators.
+async fn own_or_education_lead(
+    state: &AppState,
+    actor: &Actor,
+    username: &Username,
+    activity: &str,
+    what: &str,
+) -> Result<(), AppError> {
+    if &actor.profile.staff.username == username || actor.is_education_lead() {
+        return Ok(());
+    }
+    let why = vec![format!(
+        "A person's {what} are for them, education leads and administrators."
+    )];
+    let reasons = scope::refuse_read(&state.store, actor, activity, &format!("staff:{username}"), why).await?;
+    Err(AppError::Refused(reasons))
+}
+
+/// Where each of a staff member's registrations stands against what its regulator asks (the policy pack's
+/// `revalidation.toml`): every requirement with what is recorded in the cycle, the state (`ready`, `on-track`,
+/// `behind`, `due-soon`, `lapsed`) and any warning. For the person themselves, education leads and administrators.
+#[utoipa::path(get, path = "/api/staff/{username}/revalidation", tag = "staff",
+    params(("username" = String, Path, description = "The staff member's username")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub(crate) async fn revalidation(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(username): Path<String>,
+) -> Result<Json<remit_services::revalidation::Revalidation>, AppError> {
+    let username = Username::parse(&username)?;
+    own_or_education_lead(&state, &actor, &username, "revalidation.read", "revalidation records").await?;
+    Ok(Json(
+        remit_services::revalidation::status(&state.store, &state.pack, &username).await?,
+    ))
+}
+
+/// A piece of revalidation evidence.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EvidenceBody {
+    /// `practice-hours` (outside the roster), `feedback`, `reflective-account`, `reflective-discussion` or
+    /// `confirmation`.
+    kind: String,
+    /// YYYY-MM-DD, not in the future.
+    date: String,
+    /// Practice hours only, such as "37.5".
+    #[serde(default)]
+    hours: Option<String>,
+    /// What it was, without anything that identifies a patient.
+    note: String,
+    /// A reflective discussion's registrant, or the confirmer: name and registration number.
+    #[serde(default)]
+    with: Option<String>,
+}
+
+/// Record evidence towards one's own revalidation. Only the registrant records their own.
+#[utoipa::path(post, path = "/api/staff/{username}/revalidation/evidence", tag = "staff", request_body = EvidenceBody,
+    params(("username" = String, Path, description = "The staff member's username: your own")),
+    responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub(crate) async fn add_evidence(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(username): Path<String>,
+    ApiJson(body): ApiJson<EvidenceBody>,
+) -> Result<(axum::http::StatusCode, Json<remit_store::revalidation::Evidence>), AppError> {
+    let username = Username::parse(&username)?;
+    if actor.profile.staff.username != username {
+        let why = vec!["Revalidation evidence is recorded by the registrant themselves.".to_owned()];
+        // Audited, then answered as the refusal it is (nothing the caller sent is logged).
+        crate::http::error::done(
+            scope::refuse::<()>(
+                &state.store,
+                &actor.audit_name(),
+                "revalidation.evidence",
+                &format!("staff:{username}"),
+                why,
+                &(),
+            )
+            .await?,
+        )?;
+    }
+    let e = remit_services::revalidation::AddEvidence {
+        staff: username.clone(),
+        kind: body.kind,
+        date: remit_domain::time::parse_date("date", &body.date)?,
+        hours: body.hours,
+        note: body.note,
+        with_whom: body.with,
+    };
+    let id = remit_services::revalidation::add_evidence(&state.store, &state.pack, &e, &actor.audit_name()).await?;
+    let recorded = state
+        .store
+        .revalidation_evidence(&username)
+        .await?
+        .into_iter()
+        .find(|x| x.id == id)
+        .ok_or_else(|| AppError::NotFound(format!("no revalidation evidence {id}")))?;
+    Ok((axum::http::StatusCode::CREATED, Json(recorded)))
 }

@@ -16,6 +16,10 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .route("/me", get(pages::my_work))
         .route("/me/cpd", post(pages::add_cpd))
         .route("/me/progression", get(pages::my_progression))
+        .route(
+            "/me/revalidation",
+            get(pages::my_revalidation).post(pages::add_evidence),
+        )
         .route("/education", get(pages::education))
         .route("/education/sign-off", post(pages::sign_off))
         .route("/education/enrol", post(pages::enrol))
@@ -25,6 +29,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::progression))
         .routes(routes!(api::next_level))
         .routes(routes!(api::enrol, api::enrolments))
+        .routes(routes!(api::revalidation))
+        .routes(routes!(api::add_evidence))
         .route("/fhir/Practitioner", get(fhir::search_practitioners))
         .route("/fhir/Practitioner/{username}", get(fhir::read_practitioner))
         .route("/fhir/PractitionerRole", get(fhir::search_practitioner_roles))

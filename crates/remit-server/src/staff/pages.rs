@@ -29,6 +29,26 @@ struct MyWork<'a> {
     competencies: Vec<StaffCompetency>,
     cpd: Vec<CpdEntry>,
     enrolments: Vec<remit_store::competency::Enrolment>,
+    /// Each registration against its regulator's requirements.
+    revalidation: Vec<remit_domain::revalidation::Status>,
+    /// How CPD may be done: (value, words).
+    methods: Vec<(&'static str, &'static str)>,
+}
+
+/// How a CPD activity may be done, as the form offers it.
+fn cpd_methods() -> Vec<(&'static str, &'static str)> {
+    remit_domain::revalidation::CpdMethod::ALL
+        .iter()
+        .map(|m| (m.as_str(), m.words()))
+        .collect()
+}
+
+/// A form's date: blank is today (UK time).
+fn date_or_today(state: &AppState, typed: &str) -> Result<chrono::NaiveDate, remit_domain::InvalidValue> {
+    match typed.trim() {
+        "" => Ok(remit_domain::time::london_date(state.store.now())),
+        d => remit_domain::time::parse_date("date", d),
+    }
 }
 
 pub(crate) async fn my_work_page(state: &AppState, actor: &Actor, notice: Notice) -> Result<Response, AppError> {
@@ -64,6 +84,9 @@ pub(crate) async fn my_work_page(state: &AppState, actor: &Actor, notice: Notice
         .await?;
     let cpd = state.store.cpd_entries(Some(&actor.profile.staff.username)).await?;
     let enrolments = state.store.enrolments(Some(&actor.profile.staff.username)).await?;
+    let revalidation = remit_services::revalidation::status(store, pack, reader)
+        .await?
+        .registrations;
     let places = state.store.places().await?;
     let on_duty: Vec<String> = actor
         .profile
@@ -95,6 +118,8 @@ pub(crate) async fn my_work_page(state: &AppState, actor: &Actor, notice: Notice
         competencies,
         cpd,
         enrolments,
+        revalidation,
+        methods: cpd_methods(),
     })?;
     Ok((status, page).into_response())
 }
@@ -123,9 +148,10 @@ pub(crate) async fn my_work(
             .find(|e| e.id == id)
             .ok_or_else(|| AppError::NotFound(format!("no CPD entry {id} of yours")))?;
         notice.message = Some(format!(
-            "CPD recorded: {}, {} h on {}.",
+            "CPD recorded: {}, {} h{} on {}.",
             e.activity,
             e.hours,
+            if e.participatory { ", participatory," } else { "" },
             remit_domain::time::uk_date(e.date)
         ));
     }
@@ -219,6 +245,9 @@ struct EducationPage<'a> {
     programmes: Vec<(String, String, String, String)>,
     /// The pack's routes: (id, title).
     routes: Vec<(String, String)>,
+    /// Registrants whose application is due within `due_days` or whose registration has lapsed.
+    due: Vec<remit_services::revalidation::Revalidation>,
+    due_days: i64,
 }
 
 /// The education page; `chosen` is what a sign-off that was not made asked for (colleague, competency, evidence),
@@ -354,8 +383,13 @@ async fn education_page(
             )
         })
         .collect();
+    // 90 days, or as far ahead as any regulator's warnings begin.
+    let due_days = i64::from(state.pack.revalidation().warn_days().max(90));
+    let due = remit_services::revalidation::due_within(&state.store, &state.pack, due_days).await?;
     let status = notice.status();
     let page = render(&EducationPage {
+        due,
+        due_days,
         programmes,
         routes: state
             .pack
@@ -551,6 +585,11 @@ pub(crate) struct CpdForm {
     activity: String,
     #[serde(default)]
     reflection: String,
+    /// A checkbox: present (`yes`) when ticked.
+    #[serde(default)]
+    participatory: Option<String>,
+    #[serde(default)]
+    method: String,
 }
 
 /// A person records their own CPD from their work page, then the page saying so (post/redirect/get).
@@ -559,17 +598,24 @@ pub(crate) async fn add_cpd(
     actor: Actor,
     Form(form): Form<CpdForm>,
 ) -> Result<Response, AppError> {
-    let today = remit_domain::time::london_date(state.store.now());
-    let date = match form.date.trim() {
-        "" => today,
-        d => remit_domain::time::parse_date("date", d)?,
-    };
+    let date = date_or_today(&state, &form.date)?;
     let c = remit_services::competency::NewCpd {
         staff: actor.profile.staff.username.clone(),
         date,
         hours: form.hours,
         activity: form.activity,
         reflection: form.reflection,
+        participatory: match form.participatory.as_deref() {
+            None => false,
+            Some("yes") => true,
+            Some(other) => {
+                return Err(AppError::BadRequest(format!(
+                    "participatory: `{}` is not `yes`",
+                    other.chars().take(20).collect::<String>()
+                )));
+            }
+        },
+        method: Some(form.method),
     };
     match remit_services::competency::add_cpd(&state.store, &c, &actor.audit_name()).await {
         Ok((id, _)) => Ok(axum::response::Redirect::to(&format!("/me?cpd={id}")).into_response()),
@@ -711,4 +757,122 @@ pub(crate) async fn my_progression(
         next,
     })?;
     Ok(page.into_response())
+}
+
+#[derive(Template)]
+#[template(path = "revalidation.html")]
+struct RevalidationPage<'a> {
+    actor: &'a Actor,
+    notice: Notice,
+    revalidation: remit_services::revalidation::Revalidation,
+    evidence: Vec<remit_store::revalidation::Evidence>,
+    /// What may be recorded: (value, words).
+    kinds: Vec<(&'static str, &'static str)>,
+    /// What a form not saved asked for, shown again: (kind, date, hours, note, with).
+    chosen: EvidenceForm,
+}
+
+async fn revalidation_page(
+    state: &AppState,
+    actor: &Actor,
+    notice: Notice,
+    chosen: EvidenceForm,
+) -> Result<Response, AppError> {
+    let me = &actor.profile.staff.username;
+    let revalidation = remit_services::revalidation::status(&state.store, &state.pack, me).await?;
+    let evidence = state.store.revalidation_evidence(me).await?;
+    let status = notice.status();
+    let page = render(&RevalidationPage {
+        actor,
+        notice,
+        revalidation,
+        evidence,
+        kinds: remit_domain::revalidation::EvidenceKind::ALL
+            .iter()
+            .map(|k| (k.as_str(), k.words()))
+            .collect(),
+        chosen,
+    })?;
+    Ok((status, page).into_response())
+}
+
+/// The evidence the revalidation page says its reader has just recorded (its form redirects here).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JustRecorded {
+    evidence: Option<i64>,
+}
+
+/// A person's own revalidation: each registration against its regulator's requirements, the evidence recorded, and
+/// the form to record more.
+pub(crate) async fn my_revalidation(
+    State(state): State<AppState>,
+    actor: Actor,
+    query: PageQuery<JustRecorded>,
+) -> Result<Response, AppError> {
+    let mut notice = Notice::default();
+    if let Some(id) = just_saved(query)?.evidence {
+        let e = state
+            .store
+            .revalidation_evidence(&actor.profile.staff.username)
+            .await?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| AppError::NotFound(format!("no revalidation evidence {id} of yours")))?;
+        notice.message = Some(format!(
+            "Recorded: {} on {}.",
+            e.kind.words(),
+            remit_domain::time::uk_date(e.date)
+        ));
+    }
+    revalidation_page(&state, &actor, notice, EvidenceForm::default()).await
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct EvidenceForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    hours: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    with: String,
+}
+
+/// A person records their own revalidation evidence, then the page saying so (post/redirect/get); what is wrong is
+/// said on the page with what they typed kept.
+pub(crate) async fn add_evidence(
+    State(state): State<AppState>,
+    actor: Actor,
+    Form(form): Form<EvidenceForm>,
+) -> Result<Response, AppError> {
+    let date = date_or_today(&state, &form.date).map_err(remit_store::StoreError::from);
+    let outcome = match date {
+        Ok(date) => {
+            let e = remit_services::revalidation::AddEvidence {
+                staff: actor.profile.staff.username.clone(),
+                kind: form.kind.clone(),
+                date,
+                hours: Some(form.hours.clone()),
+                note: form.note.clone(),
+                with_whom: Some(form.with.clone()),
+            };
+            remit_services::revalidation::add_evidence(&state.store, &state.pack, &e, &actor.audit_name()).await
+        }
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(id) => Ok(axum::response::Redirect::to(&format!("/me/revalidation?evidence={id}")).into_response()),
+        Err(remit_store::StoreError::Invalid(m) | remit_store::StoreError::Conflict(m)) => {
+            let notice = Notice {
+                error: Some(m),
+                ..Notice::default()
+            };
+            revalidation_page(&state, &actor, notice, form).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
