@@ -12,7 +12,22 @@ use sqlx::Row;
 
 use crate::helpers::{TestClock, TestDb, expect_status, http, stdout};
 
-crate::tests!(acknowledged_sets_survive_sigkill_under_load);
+crate::tests!(
+    acknowledged_sets_survive_sigkill_under_load,
+    the_reference_write_rate_is_measured_and_leaves_nothing_behind
+);
+
+/// The load harness's reference, the database's own durable write rate, runs on either database and leaves its table
+/// gone (a second run creates it again).
+async fn the_reference_write_rate_is_measured_and_leaves_nothing_behind(db: TestDb) -> Result<()> {
+    let store = db.store(TestClock::new()).await?;
+    store.migrate().await?;
+    let rate = store.durable_insert_rate(4, Duration::from_millis(300)).await?;
+    ensure!(rate > 1.0, "{rate} inserts a second");
+    let again = store.durable_insert_rate(1, Duration::from_millis(100)).await?;
+    ensure!(again > 1.0, "{again} inserts a second");
+    Ok(())
+}
 
 /// How many times the server is killed.
 const KILLS: usize = 20;

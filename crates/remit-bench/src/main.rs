@@ -6,6 +6,11 @@
 //! is in the database. With `--instances N` it starts N servers on the one database behind HAProxy (the repository's
 //! `deploy/haproxy.cfg`, with a `server` line for each), and with `--rolling` restarts each in turn during the load
 //! (SIGTERM, wait for it to exit, start it again), as a rolling upgrade does.
+//!
+//! Before the load it measures the database's own durable write rate from as many clients on the same server (one-row
+//! inserts, each its own transaction: `Store::durable_insert_rate`), and reports remit's sets a second as a share of
+//! it, which compares across hosts where absolute figures do not. With `--callgrind N` it runs no load: it serves
+//! under valgrind's callgrind and counts the server's instructions for N sets, N boards and N charts.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -86,6 +91,16 @@ struct Args {
     /// The HAProxy configuration for `--instances`.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/haproxy.cfg"))]
     haproxy_config: PathBuf,
+    /// Seconds of the reference run before the load: the database's own durable write rate (one-row inserts, each
+    /// its own transaction) from as many clients, on the same server; remit's sets a second are reported as a share
+    /// of it. 0 leaves it out.
+    #[arg(long, default_value_t = 5)]
+    reference_seconds: u64,
+    /// Instead of the load: serve under valgrind's callgrind and count the server's instructions for this many
+    /// recorded sets, boards and charts, each asked in turn by one client (a cost a request that does not move with
+    /// the host's speed or what else it runs).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    callgrind: Option<u32>,
 }
 
 /// The servers under load: one, or several behind HAProxy.
@@ -479,6 +494,18 @@ async fn main() -> Result<()> {
     if args.fill_audit > 0 {
         fill_audit(&db.url, args.fill_audit).await?;
     }
+    if let Some(n) = args.callgrind {
+        return callgrind(&args, &remit, &db, &patients, &tokens, n).await;
+    }
+    let reference = match args.reference_seconds {
+        0 => None,
+        s => {
+            let store = Store::connect(&db.url, Arc::new(SystemClock)).await?;
+            let rate = store.durable_insert_rate(args.clients, Duration::from_secs(s)).await?;
+            store.close().await;
+            Some(rate)
+        }
+    };
     let before = count_sets(&db.url).await?;
     let mut servers = Servers::start(&args, remit, &db.url).await?;
     let pids: Vec<u32> = servers.children.iter().filter_map(tokio::process::Child::id).collect();
@@ -669,6 +696,8 @@ async fn main() -> Result<()> {
         "sets_acknowledged": acked,
         "sets_stored": stored,
         "sets_per_s": acked as f64 / elapsed,
+        "reference_inserts_per_s": reference,
+        "sets_per_reference": reference.map(|r| acked as f64 / elapsed / r),
         "record_p50_ms": percentile(&all.record, 0.50),
         "record_p99_ms": percentile(&all.record, 0.99),
         "record_max_ms": percentile(&all.record, 1.0),
@@ -718,6 +747,17 @@ async fn main() -> Result<()> {
             report["record_p99_ms"].as_f64().unwrap_or(0.0),
             report["record_max_ms"].as_f64().unwrap_or(0.0)
         );
+        if let Some(r) = reference {
+            println!(
+                "reference: {r:.0} durable one-row inserts/s from {} on the same database; remit's sets/s are {:.1}% of it",
+                if args.backend == Backend::Sqlite {
+                    "SQLite's one writer".to_owned()
+                } else {
+                    format!("{} clients", args.clients)
+                },
+                acked as f64 / elapsed / r * 100.0
+            );
+        }
         for (name, n) in [("board", all.board.len()), ("chart", all.chart.len())] {
             println!(
                 "{name}: {n} reads; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
@@ -740,9 +780,151 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
+/// The total instructions (`Ir`) of a callgrind dump.
+fn callgrind_total(text: &str) -> Option<u64> {
+    text.lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("totals:").or_else(|| l.strip_prefix("summary:")))
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+/// Serves under callgrind and counts the server's instructions a request: `n` sets recorded, `n` boards and `n`
+/// charts read, one at a time, after one of each to warm up. Each kind is counted from zeroed counters to a dump of
+/// its own, so that starting the server is not charged to any.
+async fn callgrind(
+    args: &Args,
+    remit: &std::path::Path,
+    db: &Database,
+    patients: &[(String, &'static str)],
+    tokens: &[(&'static str, String)],
+    n: u32,
+) -> Result<()> {
+    ensure!(
+        args.instances.is_none(),
+        "--callgrind measures one server: leave out --instances"
+    );
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let out = dir.path().join("callgrind.out");
+    let mut child = tokio::process::Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(remit)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("REMIT_DATABASE_URL", &db.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting remit serve under valgrind (Debian's valgrind package)")?;
+    let pid = child.id().context("the server's pid")?.to_string();
+    let base = format!("http://127.0.0.1:{port}");
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let mut up = false;
+    for _ in 0..600 {
+        let req = hyper::Request::get(format!("{base}/health")).body(Full::new(Bytes::new()))?;
+        if client.request(req).await.is_ok_and(|r| r.status().is_success()) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ensure!(up, "remit serve did not answer under valgrind within two minutes");
+    let when = remit_domain::time::format_instant(chrono::Utc::now() - chrono::Duration::minutes(5));
+    let (nhs, ward) = &patients[0];
+    let token = tokens
+        .iter()
+        .find(|(w, _)| w == ward)
+        .map(|(_, t)| t.clone())
+        .context("a token for the ward")?;
+    let template = set_bundle(nhs, &when).to_string();
+    let ask = |kind: usize, i: u64| -> Result<hyper::Request<Full<Bytes>>> {
+        let req = match kind {
+            0 => hyper::Request::post(format!("{base}/fhir"))
+                .header("content-type", "application/fhir+json")
+                .body(Full::new(Bytes::from(set_body(&template, i))))?,
+            1 => hyper::Request::get(format!("{base}/wards/{ward}")).body(Full::new(Bytes::new()))?,
+            _ => hyper::Request::get(format!("{base}/patients/{nhs}")).body(Full::new(Bytes::new()))?,
+        };
+        let mut req = req;
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse()?);
+        Ok(req)
+    };
+    let control = |what: &str| -> Result<()> {
+        let status = std::process::Command::new("callgrind_control")
+            .args([what, &pid])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .context("callgrind_control")?;
+        ensure!(status.success(), "callgrind_control {what} {pid}");
+        Ok(())
+    };
+    let mut i = 0;
+    let mut per = Vec::new();
+    for kind in 0..3 {
+        // One to warm up, uncounted.
+        i += 1;
+        let res = client.request(ask(kind, i)?).await?;
+        ensure!(res.status().is_success(), "warm-up: {}", res.status());
+        res.into_body().collect().await?;
+        control("-z")?;
+        for _ in 0..n {
+            i += 1;
+            let res = client.request(ask(kind, i)?).await?;
+            let status = res.status();
+            res.into_body().collect().await?;
+            ensure!(status.is_success(), "request {i}: {status}");
+        }
+        control("-d")?;
+        // Each dump is a new file: the newest holds this kind.
+        let newest = std::fs::read_dir(dir.path())?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("callgrind.out"))
+            .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+            .context("a callgrind dump")?;
+        let text = std::fs::read_to_string(newest.path())?;
+        let total = callgrind_total(&text).context("the dump's total instructions")?;
+        per.push(total / u64::from(n));
+    }
+    child.kill().await.ok();
+    let report = json!({
+        "backend": format!("{:?}", args.backend).to_lowercase(),
+        "sample": n,
+        "instructions_per_set": per[0],
+        "instructions_per_board": per[1],
+        "instructions_per_chart": per[2],
+        "patients": args.patients,
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!(
+            "server instructions a request ({n} of each, one at a time, on {:?}): set {:.2} M, board {:.2} M, chart {:.2} M",
+            args.backend,
+            per[0] as f64 / 1e6,
+            per[1] as f64 / 1e6,
+            per[2] as f64 / 1e6
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_callgrind_dump_s_total_is_read() {
+        assert_eq!(
+            callgrind_total("events: Ir\nsummary: 1234\nfl=x\n0 5\ntotals: 98765\n"),
+            Some(98765)
+        );
+        assert_eq!(callgrind_total("events: Ir\nsummary: 1234\n"), Some(1234));
+        assert_eq!(callgrind_total("events: Ir\n"), None);
+    }
 
     #[test]
     fn a_set_body_carries_its_seed_s_respiration_rate_and_pulse_and_nothing_else_changes() {

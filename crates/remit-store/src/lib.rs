@@ -24,6 +24,7 @@ pub mod imaging;
 pub mod obs;
 pub mod patient;
 pub mod place;
+mod reference;
 pub mod revalidation;
 pub mod session;
 pub mod staff;
