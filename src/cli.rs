@@ -902,6 +902,9 @@ pub enum StaffCommand {
     },
     /// Record a registration: REGULATOR:NUMBER:EXPIRY[:ANNOTATION,…], e.g. NMC:12A3456E:2027-03-31.
     AddRegistration { username: String, registration: String },
+    /// Record a registration's renewal: REGULATOR:NUMBER:NEW_EXPIRY[:ANNOTATION,…], the registration already held,
+    /// its new expiry later than the one recorded (its annotations as given).
+    RenewRegistration { username: String, registration: String },
     /// Grant an IR(ME)R entitlement: irmer-referrer, irmer-practitioner or irmer-operator.
     GrantEntitlement { username: String, entitlement: String },
     /// Suspend a staff member: they can do nothing, and their sessions end now.
@@ -1113,7 +1116,8 @@ pub enum RevalidationCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Everyone whose registration renews within a period (or has lapsed), with where they stand.
+    /// Everyone whose revalidation application is due within a period (or whose registration has lapsed), with where
+    /// they stand.
     Due {
         /// A period such as 90d or 12w (90 days when not given).
         #[arg(long, default_value = "90d")]

@@ -123,6 +123,23 @@ pub async fn staff(url: &str, pack: &remit_policy::PolicyPack, cmd: StaffCommand
             println!("{username}: registration recorded");
             Ok(())
         }
+        StaffCommand::RenewRegistration { username, registration } => {
+            let username = Username::parse(&username)?;
+            let reg = Registration::parse_spec(&registration)?;
+            let store = open_store(url).await?;
+            let payload = reg.clone();
+            let (regulator, until) = (reg.regulator, reg.expires_on);
+            staff_change(
+                &store,
+                &username,
+                "staff.renew-registration",
+                &payload,
+                move |tx, id| Box::pin(async move { tx.renew_registration(id, &reg).await }),
+            )
+            .await?;
+            println!("{username}: {regulator} registration renewed until {until}");
+            Ok(())
+        }
         StaffCommand::GrantEntitlement { username, entitlement } => {
             let username = Username::parse(&username)?;
             let e = Entitlement::parse(&entitlement)?;

@@ -112,7 +112,8 @@ async fn a_registrant_is_told_what_is_missing_and_becomes_ready_as_evidence_is_r
     expect_status(&out, 2)?;
     ensure!(requirement(&kim_status(&app).await?, "cpd-hours")?["have"] == 35.0);
 
-    // Shifts worked on the roster count as practice hours; a shift not yet over does not.
+    // Shifts worked on the roster count as practice hours; a shift not yet over does not, and a shift rostered on
+    // two wards at once counts once.
     let kim_id = app.store.staff_id(&Username::parse("kim.outreach")?).await?;
     let ward = PlaceCode::parse("ward-7")?;
     let now = app.store.now();
@@ -122,6 +123,14 @@ async fn a_registrant_is_told_what_is_missing_and_becomes_ready_as_evidence_is_r
         tx.insert_duty(kim_id, &ward, start, Some(start + Duration::hours(12)))
             .await?;
     }
+    let start = now - Duration::days(2);
+    tx.insert_duty(
+        kim_id,
+        &PlaceCode::parse("ward-9")?,
+        start,
+        Some(start + Duration::hours(12)),
+    )
+    .await?;
     tx.insert_duty(kim_id, &ward, now - Duration::hours(1), Some(now + Duration::hours(11)))
         .await?;
     tx.commit(AuditDraft::permit("test", "duty.import", "staff:kim.outreach"))
@@ -197,6 +206,26 @@ async fn a_registrant_is_told_what_is_missing_and_becomes_ready_as_evidence_is_r
         stdout(&out)
     );
     expect_status(&db.remit(&["revalidation", "status", "no.one"]), 2)?;
+    // Recording the renewal starts the next cycle: nothing of the last one counts towards it.
+    let next = (renewal + chrono::Months::new(36)).to_string();
+    let spec = |until: &str| format!("NMC:07C7654E:{until}");
+    expect_status(
+        &db.remit(&["staff", "renew-registration", "kim.outreach", &spec(&next)]),
+        0,
+    )?;
+    let s = kim_status(&app).await?;
+    ensure!(s["renewal"] == next.as_str() && s["state"] != "ready", "{s}");
+    ensure!(requirement(&s, "confirmation")?["have"] == 0.0, "{s}");
+    // A renewal to an earlier date, or of a registration not held, is a usage error and changes nothing.
+    expect_status(
+        &db.remit(&["staff", "renew-registration", "kim.outreach", &spec("2027-01-01")]),
+        2,
+    )?;
+    expect_status(
+        &db.remit(&["staff", "renew-registration", "kim.outreach", "NMC:99Z9999Z:2031-01-01"]),
+        2,
+    )?;
+    ensure!(kim_status(&app).await?["renewal"] == next.as_str());
     // The doctor's GMC registration is not tracked, and says so.
     let out = db.remit(&["revalidation", "status", "dr.okafor", "--json"]);
     expect_status(&out, 0)?;

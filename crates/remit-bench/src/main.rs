@@ -462,8 +462,8 @@ fn peak_rss_mb(pid: u32) -> Option<f64> {
 async fn main() -> Result<()> {
     let args = Args::parse();
     ensure!(
-        args.clients > 0 && args.duration > 0,
-        "clients and duration must be above 0"
+        args.clients > 0 && args.duration > 0 && args.patients > 0,
+        "clients, duration and patients must be above 0"
     );
     ensure!(
         args.boards_per_20 + args.charts_per_20 <= 20,
@@ -495,7 +495,11 @@ async fn main() -> Result<()> {
         fill_audit(&db.url, args.fill_audit).await?;
     }
     if let Some(n) = args.callgrind {
-        return callgrind(&args, &remit, &db, &patients, &tokens, n).await;
+        let counted = callgrind(&args, &remit, &db, &patients, &tokens, n).await;
+        if let (Some((admin, name)), false) = (&db.drop, args.keep) {
+            remit_store::admin_execute(admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+        }
+        return counted;
     }
     let reference = match args.reference_seconds {
         0 => None,
@@ -879,13 +883,9 @@ async fn callgrind(
             ensure!(status.is_success(), "request {i}: {status}");
         }
         control("-d")?;
-        // Each dump is a new file: the newest holds this kind.
-        let newest = std::fs::read_dir(dir.path())?
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with("callgrind.out"))
-            .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
-            .context("a callgrind dump")?;
-        let text = std::fs::read_to_string(newest.path())?;
+        // Each dump is a file of its own, numbered from 1: this kind's is the next.
+        let dump = dir.path().join(format!("callgrind.out.{}", kind + 1));
+        let text = std::fs::read_to_string(&dump).with_context(|| format!("reading {}", dump.display()))?;
         let total = callgrind_total(&text).context("the dump's total instructions")?;
         per.push(total / u64::from(n));
     }

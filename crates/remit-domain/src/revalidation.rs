@@ -11,9 +11,10 @@
 //! indemnity arrangement) is listed as a declaration, never as met.
 //!
 //! [`Standard::status`] answers in a [`State`]: `ready` when every counted requirement is met; `lapsed` after the
-//! renewal date; `due-soon` within the warning days with something missing; `behind` when an hours requirement is
-//! below its share of the cycle so far (35 CPD hours in three years is 11.7 hours by the end of the first: pieces such
-//! as the confirmation come when they come, and are not paced); else `on-track`.
+//! renewal date; `due-soon` within the warning days of the application date with something missing; `behind` when an
+//! hours requirement is below its share of the cycle so far (35 CPD hours in three years is 11.7 hours by the end of
+//! the first: pieces such as the confirmation come when they come, and are not paced) or the CPD record has gone
+//! stale (`months-since-cpd`); else `on-track`.
 //!
 //! A registration that renews on the last day of a month (as the NMC's do) has its cycle run from the first of a
 //! month, and the application is due by the first day of the renewal month when the standard says so
@@ -258,9 +259,12 @@ impl Standards {
                     (_, _, _) => return Err(bad("give at_least, 1 to 10000")),
                 };
                 if let Some(w) = r.within_months
-                    && (measure == Measure::Declaration || !(1..=s.every_months).contains(&w))
+                    && (matches!(measure, Measure::Declaration | Measure::MonthsSinceCpd)
+                        || !(1..=s.every_months).contains(&w))
                 {
-                    return Err(bad("within_months is for a counted measure, 1 to every_months"));
+                    return Err(bad(
+                        "within_months is for a counted measure (not a declaration or months-since-cpd), 1 to every_months",
+                    ));
                 }
                 requirements.push(Requirement {
                     measure,
@@ -458,15 +462,26 @@ impl Standard {
         };
         let list = |ps: &[&Progress]| ps.iter().map(|p| p.words.clone()).collect::<Vec<_>>().join("; ");
         let (regulator, number) = (self.regulator, &registration.number);
-        let apply = format!(
-            "apply by {} ({})",
-            uk_date(apply_by),
-            days_words((apply_by - today).num_days())
-        );
+        // Once the application date has passed (the NMC's is the first of the renewal month), the words say so: a
+        // deadline in the past is not one to meet.
+        let apply = if today > apply_by {
+            format!(
+                "the application was due by {} ({}): if it has not been made, {regulator} {number} lapses after {}",
+                uk_date(apply_by),
+                days_words((apply_by - today).num_days()),
+                uk_date(renewal)
+            )
+        } else {
+            format!(
+                "apply by {} ({})",
+                uk_date(apply_by),
+                days_words((apply_by - today).num_days())
+            )
+        };
         let warnings = match state {
             State::Lapsed => vec![format!(
                 "{regulator} {number} lapsed after {}: it counts for nothing remit decides until its renewal is \
-                 recorded.",
+                 recorded (`remit staff renew-registration`).",
                 uk_date(renewal)
             )],
             State::DueSoon => vec![format!(
@@ -478,7 +493,7 @@ impl Standard {
             State::Behind => {
                 let behind: Vec<&Progress> = requirements.iter().filter(|p| p.on_pace == Some(false)).collect();
                 vec![format!(
-                    "{regulator} {number}: behind for {}, with {:.0}% of the cycle gone: {}.",
+                    "{regulator} {number}: behind for {} ({:.0}% of the cycle gone): {}.",
                     self.title,
                     gone * 100.0,
                     list(&behind)
@@ -802,6 +817,18 @@ text = "a confirmation"
         early.cpd.clear();
         assert_eq!(nmc_std.status(&reg, &early, d("2027-12-02")).state, State::DueSoon);
         assert_eq!(nmc_std.status(&reg, &early, d("2027-12-01")).state, State::Behind);
+        // Past the application date and before renewal, the words say the date has gone, and what follows.
+        let st = nmc_std.status(&reg, &early, d("2028-03-11"));
+        assert_eq!(st.state, State::DueSoon);
+        assert!(
+            st.warnings[0].contains(
+                "the application was due by 1 March 2028 (10 days ago): if it has not been made, NMC 19A1234B lapses \
+                 after 31 March 2028"
+            ),
+            "{:?}",
+            st.warnings
+        );
+        assert!(!st.warnings[0].contains("apply by"), "{:?}", st.warnings);
     }
 
     #[test]

@@ -230,8 +230,9 @@ impl PolicyPack {
             for s in steps {
                 s.apply(&mut p, self, today);
             }
-            let (least, reasons) = ask(&p);
-            (least, reasons.len())
+            let (least, mut reasons) = ask(&p);
+            reasons.sort();
+            (least, reasons)
         };
         let reached = outcome(&path.steps);
         for i in 0..path.steps.len() {

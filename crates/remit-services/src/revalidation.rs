@@ -70,9 +70,15 @@ async fn recorded(
         .unwrap_or(earliest)
         .and_time(chrono::NaiveTime::MIN)
         .and_utc();
-    let worked = store
-        .shifts_worked(staff, since)
-        .await?
+    // A shift rostered on two places at once (or recorded twice) is one stretch of practice: overlaps are merged.
+    let mut merged: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> = Vec::new();
+    for (start, end) in store.shifts_worked(staff, since).await? {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    let worked = merged
         .into_iter()
         .map(|(start, end)| Worked {
             on: london_date(start),
@@ -144,7 +150,7 @@ pub async fn due_within(store: &Store, pack: &PolicyPack, days: i64) -> Result<V
             });
         }
     }
-    out.sort_by_key(|r| r.registrations.first().map(|s| s.renewal));
+    out.sort_by_key(|r| r.registrations.iter().map(|s| s.apply_by).min());
     Ok(out)
 }
 

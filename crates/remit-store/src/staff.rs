@@ -488,6 +488,46 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Records a registration's renewal: the registration held (same regulator and number) takes its new expiry,
+    /// which must be later, and the annotations given.
+    pub async fn renew_registration(&mut self, staff_id: i64, r: &Registration) -> Result<()> {
+        let row = query("SELECT expires_on FROM registration WHERE staff_id = $1 AND regulator = $2 AND number = $3")
+            .bind(staff_id)
+            .bind(r.regulator.as_str())
+            .bind(&r.number)
+            .fetch_optional(self.conn())
+            .await?;
+        let Some(row) = row else {
+            return Err(StoreError::NotFound(format!(
+                "no {} registration `{}` of this staff member to renew (record it with add-registration)",
+                r.regulator, r.number
+            )));
+        };
+        let held = stored(
+            "expiry",
+            remit_domain::time::parse_date("expires_on", &col::<String>(&row, "expires_on")?),
+        )?;
+        if r.expires_on <= held {
+            return Err(StoreError::Conflict(format!(
+                "the new expiry, {}, must be later than the one recorded, {held}",
+                r.expires_on
+            )));
+        }
+        let annotations: Vec<&str> = r.annotations.iter().map(Annotation::as_str).collect();
+        query(
+            "UPDATE registration SET expires_on = $4, annotations = $5 WHERE staff_id = $1 AND regulator = $2 \
+             AND number = $3",
+        )
+        .bind(staff_id)
+        .bind(r.regulator.as_str())
+        .bind(&r.number)
+        .bind(r.expires_on.to_string())
+        .bind(annotations.join(","))
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
     pub async fn grant_entitlement(&mut self, staff_id: i64, e: Entitlement, granted_by: &str) -> Result<()> {
         let now = format_instant(self.now());
         query("INSERT INTO entitlement (staff_id, entitlement, granted_at, granted_by) VALUES ($1, $2, $3, $4)")

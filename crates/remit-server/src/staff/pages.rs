@@ -768,7 +768,7 @@ struct RevalidationPage<'a> {
     evidence: Vec<remit_store::revalidation::Evidence>,
     /// What may be recorded: (value, words).
     kinds: Vec<(&'static str, &'static str)>,
-    /// What a form not saved asked for, shown again: (kind, date, hours, note, with).
+    /// What a form not saved asked for, shown again.
     chosen: EvidenceForm,
 }
 
