@@ -106,9 +106,22 @@ impl Default for Config {
     }
 }
 
-/// What every handler can reach.
+/// What every handler can reach. Extractors and middleware clone it several times a request: a clone is one count on
+/// one shared allocation ([`Shared`], reached through `Deref`), not one on each part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+#[derive(Clone)]
+pub struct Shared {
     pub store: Store,
     pub pack: Arc<PolicyPack>,
     pub pay: Arc<PayTable>,
@@ -133,7 +146,7 @@ pub struct Standing {
 impl AppState {
     pub fn new(store: Store, pack: Arc<PolicyPack>, config: Config) -> Self {
         let events = Arc::new(Events::new(store.changes().clone()));
-        Self {
+        Self(Arc::new(Shared {
             store,
             pack,
             pay: Arc::new(PayTable::shipped()),
@@ -142,18 +155,18 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             events,
             standing: Arc::default(),
-        }
+        }))
     }
 
     /// Uses another examination catalogue than the one compiled in.
     pub fn with_imaging_catalogue(mut self, catalogue: Arc<remit_domain::imaging::Catalogue>) -> Self {
-        self.imaging = catalogue;
+        Arc::make_mut(&mut self.0).imaging = catalogue;
         self
     }
 
     /// Uses another Agenda for Change pay table than the one compiled in.
     pub fn with_pay_table(mut self, table: Arc<PayTable>) -> Self {
-        self.pay = table;
+        Arc::make_mut(&mut self.0).pay = table;
         self
     }
 }

@@ -300,7 +300,7 @@ async fn verify_postgres(pool: &crate::db::PgPool) -> Result<AuditVerification> 
 impl Store {
     /// Recomputes the whole chain in sequence order, in one snapshot, and checks its end against the head row.
     pub async fn verify_audit(&self) -> Result<AuditVerification> {
-        match &self.db {
+        match &self.shared.db {
             crate::db::Db::Lite(pool) => {
                 let path = pool.path().to_owned();
                 // The blocking thread only ends early if it panicked or the runtime is shutting down.

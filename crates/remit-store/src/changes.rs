@@ -217,7 +217,7 @@ impl WriteTx {
 impl Store {
     /// This process's announcements.
     pub fn changes(&self) -> &Arc<Changes> {
-        &self.changes
+        &self.shared.changes
     }
 
     /// Announces a change that was written outside any command (a delivery's outcome), to this process and the
@@ -225,19 +225,19 @@ impl Store {
     pub async fn announce(&self, kind: Kind, place: &str) -> Result<()> {
         let pg = self.backend() == crate::Backend::Postgres;
         let change = Change::new(kind, place);
-        for payload in self.changes.payloads(std::slice::from_ref(&change)) {
+        for payload in self.shared.changes.payloads(std::slice::from_ref(&change)) {
             send(pg, payload, self.now()).execute(self.pool()).await?;
         }
-        self.changes.publish(change);
+        self.shared.changes.publish(change);
         Ok(())
     }
 
     /// A follower of what other processes announce: see [`Follower::next`].
     pub fn follower(&self) -> Follower {
         Follower {
-            db: self.db.clone(),
-            changes: self.changes.clone(),
-            clock: self.clock.clone(),
+            db: self.shared.db.clone(),
+            changes: self.shared.changes.clone(),
+            clock: self.shared.clock.clone(),
             listening: None,
             last: None,
             lost: false,

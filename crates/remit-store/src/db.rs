@@ -237,7 +237,7 @@ impl Query {
 
     async fn run(self, on: On<'_>, want: Want) -> Result<Ran> {
         match on {
-            On::Store(store) => match &store.db {
+            On::Store(store) => match &store.shared.db {
                 Db::Lite(lite) => lite.with(|conn| self.run_lite(conn, want)),
                 Db::Pg(pool) => {
                     let mut lease = pool.take().await?;

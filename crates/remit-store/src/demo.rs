@@ -535,3 +535,16 @@ impl Store {
 pub fn demo_usernames() -> impl Iterator<Item = &'static str> {
     STAFF.iter().map(|s| s.username)
 }
+
+/// For the store's own tests: a catalogue holding every competency the demo signs off, each valid for a year.
+#[cfg(test)]
+pub(crate) fn test_catalogue() -> Vec<Competency> {
+    RECORDS
+        .iter()
+        .map(|(_, id, _, _)| Competency {
+            id: remit_domain::staff::CompetencyId::parse(id).expect("a competency id"),
+            title: (*id).to_owned(),
+            validity_months: 12,
+        })
+        .collect()
+}

@@ -72,9 +72,18 @@ impl Backend {
 /// PostgreSQL connections a store keeps for requests (the group-commit writer has one of its own).
 const PG_CONNECTIONS: usize = 16;
 
-/// The database, with the clock that stamps what is written.
+/// The database, with the clock that stamps what is written. A clone shares everything but [`Store::under`]: it is
+/// one count on one shared allocation, since every request clones the store (and the server's state around it)
+/// several times.
 #[derive(Clone)]
 pub struct Store {
+    shared: Arc<Shared>,
+    /// Set on a view of the store for a principal it kept and nobody has confirmed yet (see [`Store::under`]).
+    under: Option<Versions>,
+}
+
+/// What every view of a store shares.
+pub(crate) struct Shared {
     db: Db,
     /// As connected (an SQLite URL with its `mode`): the migrations and PostgreSQL's audit verification open
     /// connections of their own.
@@ -84,8 +93,6 @@ pub struct Store {
     /// Staff profiles and patients' records already read (see `kept`).
     profiles: Arc<staff::Profiles>,
     records: Arc<patient::Records>,
-    /// Set on a view of the store for a principal it kept and nobody has confirmed yet (see [`Store::under`]).
-    under: Option<Versions>,
     /// What this process's commits announced, and what its follower heard from others (see `changes`).
     changes: Arc<changes::Changes>,
 }
@@ -126,30 +133,32 @@ impl Store {
         let changes = Arc::new(changes::Changes::default());
         let writer = writer::Writer::start(db.clone(), &url, clock.clone(), gather, changes.clone());
         Ok(Self {
-            db,
-            url: url.into(),
-            clock,
-            writer,
-            profiles: Arc::default(),
-            records: Arc::default(),
+            shared: Arc::new(Shared {
+                db,
+                url: url.into(),
+                clock,
+                writer,
+                profiles: Arc::default(),
+                records: Arc::default(),
+                changes,
+            }),
             under: None,
-            changes,
         })
     }
 
     pub fn backend(&self) -> Backend {
-        match self.db {
+        match self.shared.db {
             Db::Lite(_) => Backend::Sqlite,
             Db::Pg(_) => Backend::Postgres,
         }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
+        self.shared.clock.now()
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
+        &self.shared.clock
     }
 
     /// Where a statement outside any write transaction runs.
@@ -172,14 +181,14 @@ impl Store {
             create_schemas: known.create_schemas.clone(),
         };
         // On a connection of its own (sqlx's: its migrator keeps the table of applied migrations).
-        let ran = match &self.db {
+        let ran = match &self.shared.db {
             Db::Lite(lite) => {
                 // sqlx takes no lock on SQLite: processes starting together on one file take turns by a lock file
                 // beside it (held until the migrator is done).
                 let _turn = migration_turn(lite.path()).await?;
                 let pool = AnyPoolOptions::new()
                     .max_connections(1)
-                    .connect(&self.url)
+                    .connect(&self.shared.url)
                     .await
                     .map_err(StoreError::Connect)?;
                 let ran = migrator.run(&pool).await;
@@ -232,7 +241,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        match &self.db {
+        match &self.shared.db {
             Db::Lite(pool) => pool.close(),
             Db::Pg(pool) => pool.close().await,
         }
@@ -241,7 +250,13 @@ impl Store {
     /// Begins a command. On SQLite the write lock is taken at once (`BEGIN IMMEDIATE`), so a command never fails
     /// half-way for want of it; on PostgreSQL the audit chain's head (see `WriteTx::begin`).
     pub async fn begin(&self) -> Result<WriteTx> {
-        WriteTx::begin(&self.db, self.clock.as_ref(), Waits::Blocking, &self.changes).await
+        WriteTx::begin(
+            &self.shared.db,
+            self.shared.clock.as_ref(),
+            Waits::Blocking,
+            &self.shared.changes,
+        )
+        .await
     }
 
     /// This store, for commands decided on what it kept under `under` without asking the database (a bearer
@@ -251,7 +266,10 @@ impl Store {
     /// ([`Store::record`] answers `Unconfirmed`): it is recorded by the decision made again once the principal is
     /// confirmed. With `None`, the store as it is. The services never see the difference.
     pub fn under(&self, under: Option<Versions>) -> Store {
-        Store { under, ..self.clone() }
+        Store {
+            shared: self.shared.clone(),
+            under,
+        }
     }
 
     /// Records an audit entry and nothing else (a refusal, or a question and its answer).
@@ -275,7 +293,7 @@ impl Store {
         T: Send + 'static,
         F: for<'a> FnOnce(&'a mut WriteTx) -> futures_util::future::BoxFuture<'a, Result<T>> + Clone + Send + 'static,
     {
-        self.writer.command(self.under, draft, work).await
+        self.shared.writer.command(self.under, draft, work).await
     }
 }
 

@@ -97,11 +97,11 @@ impl Store {
         };
         let now = self.now();
         let key = (nhs.as_str().to_owned(), reader);
-        if let Some(kept) = self.records.get(&key, versions, now) {
+        if let Some(kept) = self.shared.records.get(&key, versions, now) {
             return Ok(kept);
         }
         let record = self.read_patient_record(nhs, reader).await?;
-        self.records.keep(key, versions, now, None, &record);
+        self.shared.records.keep(key, versions, now, None, &record);
         Ok(record)
     }
 

@@ -17,7 +17,7 @@ impl Store {
     /// writer on SQLite. Meant for a harness's own database: it replaces a table of its own, `reference_insert`, and
     /// drops it afterwards whether the run succeeded or not.
     pub async fn durable_insert_rate(&self, clients: usize, duration: Duration) -> Result<f64> {
-        match &self.db {
+        match &self.shared.db {
             Db::Lite(pool) => {
                 let pool = pool.clone();
                 tokio::task::spawn_blocking(move || -> Result<f64> {

@@ -193,10 +193,11 @@ impl Store {
     /// profile version (a decision for the holder then reads a patient's record from them, see `patient_record`);
     /// else it is 0, which only a database whose records never changed holds.
     pub fn kept_token_holder(&self, token: &str) -> Option<(StaffProfile, Versions)> {
-        let under = self.profiles.versions()?;
+        let under = self.shared.profiles.versions()?;
         let whose = Whose::TokenDigest(crate::credentials::secret_digest(token));
-        let profile = self.profiles.get(&whose, under, self.now())?;
+        let profile = self.shared.profiles.get(&whose, under, self.now())?;
         let versions = self
+            .shared
             .records
             .versions()
             .filter(|records| records.profiles == under.profiles)
@@ -227,13 +228,13 @@ impl Store {
         let now = self.now();
         // A profile is not made of records: kept under the profile version alone.
         let under = Versions { records: 0, ..versions };
-        if let Some(kept) = self.profiles.get(&whose, under, now) {
+        if let Some(kept) = self.shared.profiles.get(&whose, under, now) {
             return Ok(Some((kept, versions)));
         }
         let Some((profile, until)) = self.read_profile(&whose, now).await? else {
             return Ok(None);
         };
-        self.profiles.keep(whose, under, now, until, &profile);
+        self.shared.profiles.keep(whose, under, now, until, &profile);
         Ok(Some((profile, versions)))
     }
 

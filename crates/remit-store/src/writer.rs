@@ -339,7 +339,13 @@ mod tests {
             within: Duration::from_secs(5),
             enough: 4,
         };
-        let writer = Writer::start(store.db.clone(), &url, clock, Some(gather), store.changes.clone());
+        let writer = Writer::start(
+            store.shared.db.clone(),
+            &url,
+            clock,
+            Some(gather),
+            store.shared.changes.clone(),
+        );
 
         // Commands sent at once until the last commit holds more than one (the writer may take any alone; the
         // three are queued in order, so the second and third sharing one means the last held both).

@@ -502,15 +502,19 @@ pub(crate) async fn patient_page(
     };
     let may_prescribe = asked("medicines.prescribe");
     let delegation = if asked("task.delegate") {
-        let place = &record.patient.place;
-        let colleagues = state
+        // Those on duty where the patient is (not the whole staff list read for every chart): their profiles are the
+        // ones the store keeps, so this costs one query.
+        let mut colleagues = Vec::new();
+        for u in state
             .store
-            .list_staff()
+            .on_duty_at(record.patient.place.as_str(), state.store.now())
             .await?
-            .into_iter()
-            .filter(|s| s.on_duty.contains(place) && s.staff.username != actor.profile.staff.username)
-            .map(|s| (s.staff.username.to_string(), s.staff.name.to_string()))
-            .collect();
+        {
+            if u != actor.profile.staff.username {
+                let name = state.store.staff_profile(&u).await?.staff.name.to_string();
+                colleagues.push((u.to_string(), name));
+            }
+        }
         let activities = remit_services::tasks::delegable(&state.pack)
             .into_iter()
             .map(|a| (a.id.clone(), a.title.clone()))
