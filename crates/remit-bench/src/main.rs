@@ -76,7 +76,8 @@ struct Args {
     /// measured over a long chain.
     #[arg(long, default_value_t = 0)]
     fill_audit: u64,
-    /// Keep the database afterwards (its URL is printed on standard error), to look into or profile.
+    /// Keep the database afterwards (its URL is printed on standard error), to look into or profile; with
+    /// `--callgrind`, keep its dumps too (`callgrind_annotate` reads them).
     #[arg(long)]
     keep: bool,
     /// Print one JSON object instead of text.
@@ -811,6 +812,7 @@ async fn callgrind(
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
     let out = dir.path().join("callgrind.out");
+
     let mut child = tokio::process::Command::new("valgrind")
         .arg("--tool=callgrind")
         .arg(format!("--callgrind-out-file={}", out.display()))
@@ -890,6 +892,10 @@ async fn callgrind(
         per.push(total / u64::from(n));
     }
     child.kill().await.ok();
+    if args.keep {
+        // Numbered 1 (the sets), 2 (the boards) and 3 (the charts).
+        eprintln!("callgrind dumps kept in {}", dir.keep().display());
+    }
     let report = json!({
         "backend": format!("{:?}", args.backend).to_lowercase(),
         "sample": n,

@@ -820,17 +820,16 @@ async fn on_duty(
     pack: &PolicyPack,
     place: &str,
     facts: &remit_policy::PatientFacts,
-    (level, versions): (EscalationLevel, Option<remit_store::Versions>),
+    level: EscalationLevel,
 ) -> Result<Vec<OnDuty>, StoreError> {
     let now = store.now();
     let today = now.date_naive();
     let people = store.on_duty_at(place, now).await?;
+    if people.is_empty() {
+        return Ok(Vec::new());
+    }
     // Every profile under one reading of the versions: the ones the store keeps cost no query.
-    let versions = match versions {
-        Some(v) => v,
-        None if people.is_empty() => return Ok(Vec::new()),
-        None => store.versions().await?,
-    };
+    let versions = store.versions().await?;
     let mut out = Vec::new();
     for u in people {
         let profile = store.staff_profile_under(&u, versions).await?;
@@ -847,7 +846,8 @@ async fn on_duty(
 }
 
 /// Whether anyone on duty at `place` could acknowledge an escalation for `patient` there, with the profiles the store
-/// keeps under `versions` (the ward board's own statement reads them).
+/// keeps under `versions` (the ward board's own statement reads them). Only that question is asked, and only until
+/// someone can: a board that shows an escalation asks it, and the policy decision is most of a board's work.
 pub async fn anyone_leads(
     store: &Store,
     pack: &PolicyPack,
@@ -860,12 +860,15 @@ pub async fn anyone_leads(
         place: place.code.clone(),
         place_name: place.name.clone(),
     };
-    Ok(
-        on_duty(store, pack, place.code.as_str(), &facts, (level, Some(versions)))
-            .await?
-            .iter()
-            .any(|p| p.leads),
-    )
+    let now = store.now();
+    for u in store.on_duty_at(place.code.as_str(), now).await? {
+        let profile = store.staff_profile_under(&u, versions).await?;
+        let today = now.date_naive();
+        if scope::may_act_on_escalation(pack, &profile, "escalation.acknowledge", &facts, level, today) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The people on duty a group names, with what they are told as.
@@ -923,7 +926,7 @@ pub async fn recipients(
         place: patient.place.clone(),
         place_name: place.name,
     };
-    let here = on_duty(store, pack, &e.place, &facts, (e.level, None)).await?;
+    let here = on_duty(store, pack, &e.place, &facts, e.level).await?;
     let who = |(p, as_): (&StaffProfile, String)| Recipient {
         username: p.staff.username.to_string(),
         name: p.staff.name.to_string(),
