@@ -150,8 +150,13 @@ impl Row {
         use sqlx::{Row as _, ValueRef as _};
         /// Decodes a value whose type the match below has named (so sqlx's own check of it, and a second lookup of
         /// the column, are not needed: they were a fifth of a board's instructions on PostgreSQL).
-        fn decode<'r, T: sqlx::Decode<'r, Postgres>>(raw: sqlx::postgres::PgValueRef<'r>) -> Result<T> {
-            T::decode(raw).map_err(|e| StoreError::Database(sqlx::Error::Decode(e)))
+        fn decode<'r, T: sqlx::Decode<'r, Postgres>>(raw: sqlx::postgres::PgValueRef<'r>, name: &str) -> Result<T> {
+            T::decode(raw).map_err(|source| {
+                StoreError::Database(sqlx::Error::ColumnDecode {
+                    index: format!("`{name}`"),
+                    source,
+                })
+            })
         }
         let mut values = Vec::with_capacity(names.len());
         for i in 0..names.len() {
@@ -161,13 +166,13 @@ impl Row {
             } else {
                 let type_info = raw.type_info().into_owned();
                 match type_info.name() {
-                    "BOOL" => Val::Int(i64::from(decode::<bool>(raw)?)),
-                    "INT2" => Val::Int(i64::from(decode::<i16>(raw)?)),
-                    "INT4" => Val::Int(i64::from(decode::<i32>(raw)?)),
-                    "INT8" => Val::Int(decode::<i64>(raw)?),
-                    "FLOAT4" => Val::Real(f64::from(decode::<f32>(raw)?)),
-                    "FLOAT8" => Val::Real(decode::<f64>(raw)?),
-                    "TEXT" | "VARCHAR" | "CHAR" | "BPCHAR" | "NAME" => Val::Text(decode::<String>(raw)?),
+                    "BOOL" => Val::Int(i64::from(decode::<bool>(raw, &names[i])?)),
+                    "INT2" => Val::Int(i64::from(decode::<i16>(raw, &names[i])?)),
+                    "INT4" => Val::Int(i64::from(decode::<i32>(raw, &names[i])?)),
+                    "INT8" => Val::Int(decode::<i64>(raw, &names[i])?),
+                    "FLOAT4" => Val::Real(f64::from(decode::<f32>(raw, &names[i])?)),
+                    "FLOAT8" => Val::Real(decode::<f64>(raw, &names[i])?),
+                    "TEXT" | "VARCHAR" | "CHAR" | "NAME" => Val::Text(decode::<String>(raw, &names[i])?),
                     other => {
                         return Err(StoreError::Corrupt(format!(
                             "column `{}` is of type {other}, which remit does not read",
@@ -183,6 +188,12 @@ impl Row {
             next: Default::default(),
         })
     }
+}
+
+/// Whether no two of a statement's columns share a name: a row's columns are found by name, from where the last
+/// was found, so of two alike the one found would depend on the order they are read in.
+fn distinct(names: &[String]) -> bool {
+    names.iter().enumerate().all(|(i, n)| !names[..i].contains(n))
 }
 
 /// Where a statement runs: on the store (a connection of the pool) or in a write transaction.
@@ -294,6 +305,7 @@ impl Query {
                 };
                 // The columns' names once for the statement, shared by its rows.
                 let names: Arc<[String]> = sqlx::Row::columns(first).iter().map(|c| c.name().to_owned()).collect();
+                debug_assert!(distinct(&names), "a statement names two columns alike: {names:?}");
                 Ran::Rows(rows.iter().map(|r| Row::from_pg(r, &names)).collect::<Result<_>>()?)
             }
             Want::Changes => Ran::Changes(q.execute(conn).await?.rows_affected()),
@@ -329,6 +341,7 @@ impl Query {
             return Ok(Ran::Changes(stmt.raw_execute()? as u64));
         }
         let names: Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
+        debug_assert!(distinct(&names), "a statement names two columns alike: {names:?}");
         let width = names.len();
         let mut rows = stmt.raw_query();
         let mut out = Vec::new();

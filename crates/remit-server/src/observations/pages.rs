@@ -502,8 +502,8 @@ pub(crate) async fn patient_page(
     };
     let may_prescribe = asked("medicines.prescribe");
     let delegation = if asked("task.delegate") {
-        // Those on duty where the patient is (not the whole staff list read for every chart): their profiles are the
-        // ones the store keeps, so this costs one query.
+        // Those on duty where the patient is (not the whole staff list read for every chart), their profiles read
+        // under the versions this request was read under: the ones the store keeps cost no query, so this is one.
         let mut colleagues = Vec::new();
         for u in state
             .store
@@ -511,8 +511,8 @@ pub(crate) async fn patient_page(
             .await?
         {
             if u != actor.profile.staff.username {
-                let name = state.store.staff_profile(&u).await?.staff.name.to_string();
-                colleagues.push((u.to_string(), name));
+                let colleague = state.store.staff_profile_under(&u, actor.principal.versions).await?;
+                colleagues.push((u.to_string(), colleague.staff.name.to_string()));
             }
         }
         let activities = remit_services::tasks::delegable(&state.pack)
