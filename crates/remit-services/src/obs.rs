@@ -824,15 +824,10 @@ async fn on_duty(
 ) -> Result<Vec<OnDuty>, StoreError> {
     let now = store.now();
     let today = now.date_naive();
-    let people = store.on_duty_at(place, now).await?;
-    if people.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Every profile under one reading of the versions: the ones the store keeps cost no query.
+    // Every profile under one reading of the versions.
     let versions = store.versions().await?;
     let mut out = Vec::new();
-    for u in people {
-        let profile = store.staff_profile_under(&u, versions).await?;
+    for profile in store.profiles_on_duty_at(place, now, versions).await? {
         // Each person is asked with their profile loaded once. They are on duty where the patient is.
         let may = |activity: &str| scope::may_act_on_escalation(pack, &profile, activity, facts, level, today);
         let (leads, reviews) = (may("escalation.acknowledge"), may("escalation.review"));
@@ -861,14 +856,12 @@ pub async fn anyone_leads(
         place_name: place.name.clone(),
     };
     let now = store.now();
-    for u in store.on_duty_at(place.code.as_str(), now).await? {
-        let profile = store.staff_profile_under(&u, versions).await?;
-        let today = now.date_naive();
-        if scope::may_act_on_escalation(pack, &profile, "escalation.acknowledge", &facts, level, today) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    let today = now.date_naive();
+    Ok(store
+        .profiles_on_duty_at(place.code.as_str(), now, versions)
+        .await?
+        .iter()
+        .any(|p| scope::may_act_on_escalation(pack, p, "escalation.acknowledge", &facts, level, today)))
 }
 
 /// The people on duty a group names, with what they are told as.
@@ -956,10 +949,10 @@ pub async fn recipients(
 pub async fn told_when_no_one_can_acknowledge(store: &Store, pack: &PolicyPack) -> Result<Vec<Recipient>, StoreError> {
     let routes = pack.escalation();
     let now = store.now();
+    let versions = store.versions().await?;
     let mut anywhere: Vec<OnDuty> = Vec::new();
     for place in store.places().await? {
-        for u in store.on_duty_at(place.code.as_str(), now).await? {
-            let profile = store.staff_profile(&u).await?;
+        for profile in store.profiles_on_duty_at(place.code.as_str(), now, versions).await? {
             if !anywhere.iter().any(|a| a.profile.id == profile.id) {
                 // Only grades are named here (`Routes::parse` holds it), so no policy question is needed.
                 anywhere.push(OnDuty {

@@ -367,6 +367,21 @@ impl Store {
         Ok(Some((profile, until)))
     }
 
+    /// The profiles of the active staff on duty at `place` at `at`, by username, as they stood under `versions`: the
+    /// ones the store keeps cost no query, so this is one.
+    pub async fn profiles_on_duty_at(
+        &self,
+        place: &str,
+        at: DateTime<Utc>,
+        versions: Versions,
+    ) -> Result<Vec<StaffProfile>> {
+        let mut out = Vec::new();
+        for u in self.on_duty_at(place, at).await? {
+            out.push(self.staff_profile_under(&u, versions).await?);
+        }
+        Ok(out)
+    }
+
     /// The active staff on duty at `place` at `at`, by username.
     pub async fn on_duty_at(&self, place: &str, at: DateTime<Utc>) -> Result<Vec<Username>> {
         let at = format_instant(at);
@@ -469,16 +484,14 @@ impl WriteTx {
     }
 
     pub async fn add_registration(&mut self, staff_id: i64, r: &Registration) -> Result<()> {
-        let annotations: Vec<&str> = r.annotations.iter().map(Annotation::as_str).collect();
-        query(
-            "INSERT INTO registration (staff_id, regulator, number, expires_on, annotations) \
-             VALUES ($1, $2, $3, $4, $5)",
+        registration_args(
+            query(
+                "INSERT INTO registration (staff_id, regulator, number, expires_on, annotations) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            ),
+            staff_id,
+            r,
         )
-        .bind(staff_id)
-        .bind(r.regulator.as_str())
-        .bind(&r.number)
-        .bind(r.expires_on.to_string())
-        .bind(annotations.join(","))
         .execute(self.conn())
         .await
         .map_err(|e| {
@@ -514,16 +527,14 @@ impl WriteTx {
                 r.expires_on
             )));
         }
-        let annotations: Vec<&str> = r.annotations.iter().map(Annotation::as_str).collect();
-        query(
-            "UPDATE registration SET expires_on = $4, annotations = $5 WHERE staff_id = $1 AND regulator = $2 \
-             AND number = $3",
+        registration_args(
+            query(
+                "UPDATE registration SET expires_on = $4, annotations = $5 WHERE staff_id = $1 AND regulator = $2 \
+                 AND number = $3",
+            ),
+            staff_id,
+            r,
         )
-        .bind(staff_id)
-        .bind(r.regulator.as_str())
-        .bind(&r.number)
-        .bind(r.expires_on.to_string())
-        .bind(annotations.join(","))
         .execute(self.conn())
         .await?;
         Ok(())
@@ -689,4 +700,14 @@ pub(crate) fn registration_from_parts(
             .map(|a| stored("annotation", Annotation::parse(a)))
             .collect::<Result<_>>()?,
     })
+}
+
+/// A registration's columns as a statement's `$1`…`$5`: the holder, regulator, number, expiry and annotations.
+fn registration_args(q: crate::db::Query, staff_id: i64, r: &Registration) -> crate::db::Query {
+    let annotations: Vec<&str> = r.annotations.iter().map(Annotation::as_str).collect();
+    q.bind(staff_id)
+        .bind(r.regulator.as_str())
+        .bind(&r.number)
+        .bind(r.expires_on.to_string())
+        .bind(annotations.join(","))
 }

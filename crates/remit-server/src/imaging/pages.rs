@@ -95,17 +95,19 @@ async fn request_view(
     // The record as it stands (a discharged patient's banner says so).
     let record = state.store.patient_record(&r.patient, actor.profile.id, None).await?;
     let banner = Banner::of_record(&record, remit_domain::time::london_date(state.store.now()));
-    let mut radiographers = Vec::new();
-    for u in state.store.on_duty_at(&r.department, state.store.now()).await? {
-        let p = state.store.staff_profile(&u).await?;
-        let radiographer = p
-            .registrations
+    let radiographer = |p: &remit_domain::staff::StaffProfile| {
+        p.registrations
             .iter()
-            .any(|g| g.is_current(today) && g.profession().is_some_and(|(code, _)| code == "RA"));
-        if radiographer && u != actor.profile.staff.username {
-            radiographers.push((u.to_string(), p.staff.name.to_string()));
-        }
-    }
+            .any(|g| g.is_current(today) && g.profession().is_some_and(|(code, _)| code == "RA"))
+    };
+    let radiographers: Vec<(String, String)> = state
+        .store
+        .profiles_on_duty_at(&r.department, state.store.now(), actor.principal.versions)
+        .await?
+        .into_iter()
+        .filter(|p| radiographer(p) && p.staff.username != actor.profile.staff.username)
+        .map(|p| (p.staff.username.to_string(), p.staff.name.to_string()))
+        .collect();
     let names: Vec<Username> = radiographers
         .iter()
         .map(|(u, _)| Username::parse(u))

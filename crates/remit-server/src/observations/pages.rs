@@ -502,19 +502,19 @@ pub(crate) async fn patient_page(
     };
     let may_prescribe = asked("medicines.prescribe");
     let delegation = if asked("task.delegate") {
-        // Those on duty where the patient is (not the whole staff list read for every chart), their profiles read
-        // under the versions this request was read under: the ones the store keeps cost no query, so this is one.
-        let mut colleagues = Vec::new();
-        for u in state
+        // Those on duty where the patient is (not the whole staff list read for every chart).
+        let colleagues = state
             .store
-            .on_duty_at(record.patient.place.as_str(), state.store.now())
+            .profiles_on_duty_at(
+                record.patient.place.as_str(),
+                state.store.now(),
+                actor.principal.versions,
+            )
             .await?
-        {
-            if u != actor.profile.staff.username {
-                let colleague = state.store.staff_profile_under(&u, actor.principal.versions).await?;
-                colleagues.push((u.to_string(), colleague.staff.name.to_string()));
-            }
-        }
+            .into_iter()
+            .filter(|p| p.staff.username != actor.profile.staff.username)
+            .map(|p| (p.staff.username.to_string(), p.staff.name.to_string()))
+            .collect();
         let activities = remit_services::tasks::delegable(&state.pack)
             .into_iter()
             .map(|a| (a.id.clone(), a.title.clone()))
@@ -903,15 +903,16 @@ impl RecordPage<'_> {
 
 /// Registered colleagues on duty where the patient is, who could supervise.
 async fn supervisors(state: &AppState, place: &str) -> Result<Vec<(String, String)>, AppError> {
-    let today = state.store.now().date_naive();
-    let mut out = Vec::new();
-    for u in state.store.on_duty_at(place, state.store.now()).await? {
-        let p = state.store.staff_profile(&u).await?;
-        if p.is_registered(today) && p.staff.level.is_some_and(|l| l.get() >= 5) {
-            out.push((u.to_string(), p.staff.name.to_string()));
-        }
-    }
-    Ok(out)
+    let now = state.store.now();
+    let versions = state.store.versions().await?;
+    Ok(state
+        .store
+        .profiles_on_duty_at(place, now, versions)
+        .await?
+        .into_iter()
+        .filter(|p| p.is_registered(now.date_naive()) && p.staff.level.is_some_and(|l| l.get() >= 5))
+        .map(|p| (p.staff.username.to_string(), p.staff.name.to_string()))
+        .collect())
 }
 
 /// What the record page says above the form.
