@@ -26,6 +26,7 @@ crate::tests!(
     a_ward_boards_own_statement_confirms_a_kept_token_holder,
     a_set_by_a_kept_token_holder_is_confirmed_by_its_own_commit,
     changes_at_a_sql_prompt_show_at_a_kept_token_holders_next_set,
+    a_kept_token_holders_conditional_set_is_confirmed_first_however_its_keys_are_written,
     repeated_failed_sign_ins_are_throttled,
     bearer_tokens_authenticate_api_clients,
     metrics_are_for_administrators,
@@ -713,6 +714,68 @@ async fn a_set_by_a_kept_token_holder_is_confirmed_by_its_own_commit(db: TestDb)
     ensure!(
         entries().await? == logged + 1,
         "a command under the versions as they are"
+    );
+    Ok(())
+}
+
+/// A conditional create reads what is recorded before it writes, so its holder is confirmed by a query first: a
+/// token revoked behind the server's back finds nothing, and leaves nothing in the log, whether `ifNoneExist` is
+/// written plainly or with a JSON escape.
+async fn a_kept_token_holders_conditional_set_is_confirmed_first_however_its_keys_are_written(
+    db: TestDb,
+) -> Result<()> {
+    use sqlx::Executor;
+    let app = TestApp::demo(&db).await?;
+    let alex = app.bearer_of("alex.ap").await?;
+    let Auth::Bearer(token) = &alex else {
+        unreachable!("bearer_of gives a bearer token")
+    };
+    let mut bundle = set_ten_minutes_ago(&app)?;
+    let effective = bundle["entry"][0]["resource"]["effectiveDateTime"].clone();
+    let effective = effective.as_str().context("effectiveDateTime")?;
+    for e in bundle["entry"].as_array_mut().context("entries")? {
+        e["request"]["ifNoneExist"] = serde_json::json!(format!(
+            "patient=Patient/9990001375&date=eq{}",
+            effective.replace('+', "%2B")
+        ));
+    }
+    let post = |body: String| {
+        let req = Request::post("/fhir")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/fhir+json")
+            .body(Body::from(body));
+        async { anyhow::Ok(app.send(req?).await?) }
+    };
+    let plain = bundle.to_string();
+    let escaped = plain.replace("\"ifNoneExist\"", "\"i\\u0066NoneExist\"");
+    ensure!(escaped != plain, "the key escaped");
+    let first = post(plain.clone()).await?;
+    ensure!(first.status == StatusCode::OK, "{}", first.body);
+    let again = post(escaped.clone()).await?;
+    ensure!(
+        again.status == StatusCode::OK && again.body.contains("200 OK"),
+        "the escaped condition finds the set: {}",
+        again.body
+    );
+    ensure!(app.store.kept_token_holder(token).is_some(), "the holder is kept");
+
+    db.raw()
+        .await?
+        .execute("UPDATE api_token SET revoked_at = '2000-01-01T00:00:00.000000Z'")
+        .await?;
+    let logged = app.store.audit_log(1_000_000).await?.len();
+    for (how, body) in [("escaped", escaped), ("plain", plain)] {
+        let res = post(body).await?;
+        ensure!(
+            res.status == StatusCode::UNAUTHORIZED && !res.body.contains("9990001375"),
+            "{how}: {} {}",
+            res.status,
+            res.body
+        );
+    }
+    ensure!(
+        app.store.audit_log(1_000_000).await?.len() == logged,
+        "a revoked token's conditional set left an audit entry"
     );
     Ok(())
 }

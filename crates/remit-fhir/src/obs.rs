@@ -94,34 +94,36 @@ fn base(set: &SetView, part: &str, code: &str, display: &str) -> Value {
         _ if set.version > 1 => "amended",
         _ => "final",
     };
-    let mut v = json!({
+    let mut meta = json!({"versionId": version_id(set).to_string(), "lastUpdated": last_updated(set)});
+    let (category, code) = if part == "news2" {
+        (
+            json!({"system": CATEGORY_SYSTEM, "code": "survey", "display": "Survey"}),
+            json!([{"system": SNOMED, "code": NEWS2_CODE, "display": "Royal College of Physicians NEWS2 (National Early Warning Score 2) total score"}]),
+        )
+    } else {
+        meta["profile"] = json!(["http://hl7.org/fhir/StructureDefinition/vitalsigns"]);
+        let mut coding = vec![json!({"system": LOINC, "code": code, "display": display})];
+        if part == "spo2" {
+            // The vital signs profile codes SpO2 as 2708-6 too.
+            coding.push(json!({"system": LOINC, "code": "2708-6", "display": "Oxygen saturation in Arterial blood"}));
+        }
+        (
+            json!({"system": CATEGORY_SYSTEM, "code": "vital-signs", "display": "Vital Signs"}),
+            Value::Array(coding),
+        )
+    };
+    json!({
         "resourceType": "Observation",
         "id": format!("{}-{part}", set.set_id),
-        "meta": {
-            "versionId": version_id(set).to_string(),
-            "lastUpdated": last_updated(set),
-            "profile": ["http://hl7.org/fhir/StructureDefinition/vitalsigns"],
-        },
+        "meta": meta,
         "status": status,
-        "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "vital-signs", "display": "Vital Signs"}]}],
-        "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
+        "category": [{"coding": [category]}],
+        "code": {"coding": code},
         "subject": subject(&set.patient),
         "effectiveDateTime": set.taken_at,
         "issued": set.recorded_at,
         "performer": [{"reference": format!("Practitioner/{}", set.recorded_by)}],
-    });
-    if part == "news2" {
-        v["code"] = json!({"coding": [{"system": SNOMED, "code": NEWS2_CODE, "display": "Royal College of Physicians NEWS2 (National Early Warning Score 2) total score"}]});
-        v["category"] = json!([{"coding": [{"system": CATEGORY_SYSTEM, "code": "survey", "display": "Survey"}]}]);
-        v["meta"].as_object_mut().map(|m| m.remove("profile"));
-    }
-    if part == "spo2" {
-        // The vital signs profile codes SpO2 as 2708-6 too.
-        if let Some(c) = v["code"]["coding"].as_array_mut() {
-            c.push(json!({"system": LOINC, "code": "2708-6", "display": "Oxygen saturation in Arterial blood"}));
-        }
-    }
-    v
+    })
 }
 
 /// Every Observation of one stored set version: its parameters, then the NEWS2 total.

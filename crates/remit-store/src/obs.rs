@@ -797,13 +797,29 @@ impl Store {
     }
 }
 
-/// The open escalation a set's insert read, from `level state score` (score -1 where none was given).
-fn open_escalation(id: i64, what: &str) -> Result<OpenEscalation> {
-    let corrupt = || StoreError::Corrupt(format!("escalation {id}: `{what}`"));
+/// The patient's latest open or acknowledged escalation as `id level state score` (score -1 where none was given),
+/// the patient's id being the parameter named: the end of one range of `escalation_open`.
+macro_rules! open_escalation {
+    ($patient:literal) => {
+        concat!(
+            "SELECT e.id || ' ' || e.level || ' ' || e.state || ' ' || CASE WHEN e.scored = 1 THEN e.score ELSE -1 \
+             END FROM escalation e WHERE e.patient_id = ",
+            $patient,
+            " AND e.state IN ('open', 'acknowledged') ORDER BY e.id DESC LIMIT 1"
+        )
+    };
+}
+
+/// The open escalation a set's insert read, from `id level state score` (score -1 where none was given).
+fn open_escalation(what: &str) -> Result<OpenEscalation> {
+    let corrupt = || StoreError::Corrupt(format!("an open escalation read as `{what}`"));
     let mut parts = what.split(' ');
-    let (Some(level), Some(state), Some(score)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(id), Some(level), Some(state), Some(score), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(corrupt());
     };
+    let id: i64 = id.parse().map_err(|_| corrupt())?;
     let score: i64 = score.parse().map_err(|_| corrupt())?;
     Ok(OpenEscalation {
         id,
@@ -822,19 +838,16 @@ impl WriteTx {
         let now = format_instant(s.recorded_at);
         let missing = serde_json::to_string(&r.missing).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let scores = serde_json::to_string(&a.parameters).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let row = query(
+        let row = query(concat!(
             "INSERT INTO obs_set (set_id, version, patient_id, state, taken_at, recorded_at, recorded_by, \
              supervisor_id, respiration_rate, spo2, spo2_scale, on_oxygen, oxygen_flow_tenths, oxygen_device, \
              systolic_bp, diastolic_bp, pulse, consciousness, temperature_tenths, missing, scores, total, risk, \
              monitoring, complete, next_due_at, change_reason, changed_by, changed_at, not_scored) VALUES ($1, $2, \
              $3, 'current', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-             $22, $23, $24, $25, $26, $27, $28, $29) RETURNING id, \
-             (SELECT e.id FROM escalation e WHERE e.patient_id = $3 AND e.state IN ('open', 'acknowledged') \
-              ORDER BY e.id DESC LIMIT 1) AS open_id, \
-             (SELECT e.level || ' ' || e.state || ' ' || CASE WHEN e.scored = 1 THEN e.score ELSE -1 END \
-              FROM escalation e WHERE e.patient_id = $3 AND e.state IN ('open', 'acknowledged') \
-              ORDER BY e.id DESC LIMIT 1) AS open_what",
-        )
+             $22, $23, $24, $25, $26, $27, $28, $29) RETURNING id, (",
+            open_escalation!("$3"),
+            ") AS open_escalation"
+        ))
         .bind(amends.map(|m| m.set_id))
         .bind(amends.map_or(1, |m| m.version + 1))
         .bind(s.patient_id)
@@ -870,9 +883,9 @@ impl WriteTx {
         .fetch_one(self.conn())
         .await?;
         let id: i64 = col(&row, "id")?;
-        let open_escalation = match (opt_int(&row, "open_id")?, col::<Option<String>>(&row, "open_what")?) {
-            (Some(id), Some(what)) => Some(open_escalation(id, &what)?),
-            _ => None,
+        let open_escalation = match col::<Option<String>>(&row, "open_escalation")? {
+            Some(what) => Some(open_escalation(&what)?),
+            None => None,
         };
         Ok(StoredSet {
             version_id: id,
@@ -1184,21 +1197,24 @@ mod tests {
         '2026-01-01T00:00:00.' || (100000 + n.i) || 'Z', '2026-01-01T00:00:00Z', (SELECT MIN(id) FROM staff), 1, 0, \
         '[]', '{}', n.i % 7, 'low', '12-hourly', 1, '2026-01-02T00:00:00Z' FROM n";
 
-    /// The board's plan, one line a step.
-    async fn board_plan(store: &Store) -> Vec<String> {
+    /// A statement's plan, one line a step: `sql` with its arguments bound by `bind`.
+    async fn plan_of(store: &Store, sql: &str, bind: impl FnOnce(crate::db::Query) -> crate::db::Query) -> Vec<String> {
         let (explain, column) = match store.backend() {
             crate::Backend::Postgres => ("EXPLAIN", "QUERY PLAN"),
             crate::Backend::Sqlite => ("EXPLAIN QUERY PLAN", "detail"),
         };
-        query_built(format!("{explain} {}", store.ward_board_sql()))
-            .bind("ward-7")
-            .bind(0i64)
+        bind(query_built(format!("{explain} {sql}")))
             .fetch_all(store.pool())
             .await
             .expect("explain")
             .iter()
             .map(|r| crate::col::<String>(r, column).expect("a plan line"))
             .collect()
+    }
+
+    /// The board's plan.
+    async fn board_plan(store: &Store) -> Vec<String> {
+        plan_of(store, store.ward_board_sql(), |q| q.bind("ward-7").bind(0i64)).await
     }
 
     /// The board finds each patient's latest sets at the end of `obs_set_current` whatever the statistics say, and
@@ -1269,6 +1285,71 @@ mod tests {
             (Some(0), Some(6)), // 399 % 7 and 398 % 7
             "the latest current set and the one before"
         );
+    }
+
+    /// Closed escalations for the patient with the history, as after a long stay: each needs a set to point at.
+    const CLOSED_ESCALATIONS: &str = "INSERT INTO escalation (patient_id, place_code, set_id, version_id, level, score, \
+        state, raised_at, stage, notified_at) SELECT o.patient_id, 'ward-7', o.id, o.id, 'urgent', 5, 'closed', \
+        o.taken_at, 0, o.taken_at FROM obs_set o WHERE o.taken_at LIKE '2026-01-01T00:00:00.1%'";
+
+    /// Recording a set reads the patient's latest open or acknowledged escalation from the end of one range of
+    /// `escalation_open`, however many closed ones they have: no probe of each state and no sort. On SQLite each of
+    /// those built a temporary b-tree on every set recorded.
+    async fn a_set_finds_the_open_escalation_at_the_end_of_its_index(store: Store) {
+        store.migrate().await.expect("migrate");
+        store
+            .seed_demo("test", &crate::demo::test_catalogue())
+            .await
+            .expect("seed");
+        for step in [HISTORY, CLOSED_ESCALATIONS] {
+            query_built(step.into()).execute(store.pool()).await.expect(step);
+        }
+        if store.backend() == crate::Backend::Postgres {
+            query_built("ANALYZE".into())
+                .execute(store.pool())
+                .await
+                .expect("analyze");
+        }
+        let patient: i64 = crate::col(
+            &query_built("SELECT MIN(id) AS id FROM patient WHERE place_code = 'ward-7'".into())
+                .fetch_one(store.pool())
+                .await
+                .expect("the patient"),
+            "id",
+        )
+        .expect("an id");
+        let plan = plan_of(&store, open_escalation!("$1"), |q| q.bind(patient)).await;
+        let text = plan.join("\n");
+        assert!(
+            text.contains("escalation_open")
+                && !text.contains("TEMP B-TREE")
+                && !text.contains("Sort")
+                && !text.contains("escalation_patient")
+                && !text.contains("Seq Scan"),
+            "the open escalation is not read from the end of `escalation_open`:\n{text}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_set_finds_the_open_escalation_at_the_end_of_its_index_on_sqlite() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let url = format!("sqlite://{}", dir.path().join("open.db").display());
+        let store = Store::connect(&url, Arc::new(SystemClock)).await.expect("connect");
+        a_set_finds_the_open_escalation_at_the_end_of_its_index(store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_set_finds_the_open_escalation_at_the_end_of_its_index_on_postgres() {
+        let Some((admin, name, url)) = crate::test_database("remit_open_plan", "the open escalation's plan").await
+        else {
+            return;
+        };
+        let store = Store::connect(&url, Arc::new(SystemClock)).await.expect("connect");
+        a_set_finds_the_open_escalation_at_the_end_of_its_index(store.clone()).await;
+        store.close().await;
+        crate::admin_execute(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await
+            .expect("drop");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

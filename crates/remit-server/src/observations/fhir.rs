@@ -65,7 +65,9 @@ async fn record(
 /// A bearer token's holder the server keeps is taken as kept ([`Claimed::provisional`]): the set is written only if
 /// its commit finds nothing changed since they were read. Any other outcome (a refusal, bad input, something
 /// changed) is not answered until they are confirmed by a query, and the set is then decided again on what the
-/// database holds now, as on every other route.
+/// database holds now, as on every other route. A conditional create reads what is recorded before it writes, so its
+/// holder is confirmed first; whether the Bundle asks for one is read from the parsed body, however its keys are
+/// written.
 // Not instrumented itself: the request's span is current here, to be given the staff member once confirmed.
 pub(crate) async fn transaction(
     State(state): State<AppState>,
@@ -73,19 +75,21 @@ pub(crate) async fn transaction(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    // A conditional create reads what is recorded before it writes: its holder is confirmed first.
-    if body.windows(b"ifNoneExist".len()).any(|w| w == b"ifNoneExist") {
-        return match claimed.confirm_by_query(&state).await {
-            Err(denied) => denied.into_response(),
-            Ok(actor) => match record_bundle(&state, &actor, None, &headers, &body).await {
-                Ok(res) => res,
-                Err(e) => e.into_response(),
-            },
-        };
-    }
+    let v = match parse_body(&headers, &body, &["application/fhir+json", "application/json"]) {
+        Ok(v) if remit_fhir::obs::if_none_exist(&v).is_empty() => v,
+        // Conditional, or not a body at all: answered only to a holder confirmed.
+        other => {
+            return match claimed.confirm_by_query(&state).await {
+                Err(denied) => denied.into_response(),
+                Ok(actor) => match other {
+                    Ok(v) => answer(record_bundle(&state, &actor, None, &v).await),
+                    Err(e) => e.into_response(),
+                },
+            };
+        }
+    };
     let (actor, under) = claimed.provisional();
-    let first = record_bundle(&state, actor, under, &headers, &body).await;
-    match first {
+    match record_bundle(&state, actor, under, &v).await {
         Ok(res) => {
             claimed.committed();
             res
@@ -94,14 +98,15 @@ pub(crate) async fn transaction(
         Err(e) => match claimed.confirm_by_query(&state).await {
             Err(denied) => denied.into_response(),
             // Answered in the 4xx range, nothing was written: decided again for the holder as they are now.
-            Ok(actor) if e.is_client_error() => match record_bundle(&state, &actor, None, &headers, &body).await {
-                Ok(res) => res,
-                Err(e) => e.into_response(),
-            },
+            Ok(actor) if e.is_client_error() => answer(record_bundle(&state, &actor, None, &v).await),
             // A failure of the server's own (the commit's outcome may be unknown): answered, not tried again.
             Ok(_) => e.into_response(),
         },
     }
+}
+
+fn answer(r: Result<Response, FhirError>) -> Response {
+    r.unwrap_or_else(IntoResponse::into_response)
 }
 
 #[tracing::instrument(skip_all)]
@@ -109,13 +114,11 @@ async fn record_bundle(
     state: &AppState,
     actor: &Actor,
     under: Option<Versions>,
-    headers: &HeaderMap,
-    body: &Bytes,
+    v: &remit_fhir::Json<'_>,
 ) -> Result<Response, FhirError> {
-    let v = parse_body(headers, body, &["application/fhir+json", "application/json"])?;
-    let set = remit_fhir::obs::bundle_to_set(&v).map_err(invalid)?;
-    let supervisor = remit_fhir::obs::bundle_supervisor(&v, &actor.profile.staff.username).map_err(invalid)?;
-    let conditions = remit_fhir::obs::if_none_exist(&v);
+    let set = remit_fhir::obs::bundle_to_set(v).map_err(invalid)?;
+    let supervisor = remit_fhir::obs::bundle_supervisor(v, &actor.profile.staff.username).map_err(invalid)?;
+    let conditions = remit_fhir::obs::if_none_exist(v);
     // Conditional creates take turns, so that two copies of one retry do not both find nothing and both record.
     let _turn = match conditions.is_empty() {
         true => None,
@@ -124,12 +127,12 @@ async fn record_bundle(
     if let Some(there) = existing_set(state, actor, &conditions, &set).await? {
         // Recorded already: answered as it was, and nothing is written.
         let total = total_to_fhir(&there);
-        let answer = remit_fhir::obs::transaction_response(&v, &there, &total, "200 OK");
+        let answer = remit_fhir::obs::transaction_response(v, &there, &total, "200 OK");
         return Ok(fhir_json(StatusCode::OK, &answer));
     }
     let done = record(state, actor, under, set, supervisor, "Bundle.entry[0].resource").await?;
     let total = total_to_fhir(&done.set);
-    let answer = remit_fhir::obs::transaction_response(&v, &done.set, &total, "201 Created");
+    let answer = remit_fhir::obs::transaction_response(v, &done.set, &total, "201 Created");
     let mut res = fhir_json(StatusCode::OK, &answer);
     escalation_header(&mut res, &done);
     Ok(res)
