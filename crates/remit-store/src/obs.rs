@@ -810,6 +810,17 @@ macro_rules! open_escalation {
     };
 }
 
+/// A set version's insert, answering its id and the patient's open escalation (`open_escalation!`).
+const INSERT_SET: &str = concat!(
+    "INSERT INTO obs_set (set_id, version, patient_id, state, taken_at, recorded_at, recorded_by, supervisor_id, \
+     respiration_rate, spo2, spo2_scale, on_oxygen, oxygen_flow_tenths, oxygen_device, systolic_bp, diastolic_bp, \
+     pulse, consciousness, temperature_tenths, missing, scores, total, risk, monitoring, complete, next_due_at, \
+     change_reason, changed_by, changed_at, not_scored) VALUES ($1, $2, $3, 'current', $4, $5, $6, $7, $8, $9, $10, \
+     $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29) RETURNING id, (",
+    open_escalation!("$3"),
+    ") AS open_escalation"
+);
+
 /// The open escalation a set's insert read, from `id level state score` (score -1 where none was given).
 fn open_escalation(what: &str) -> Result<OpenEscalation> {
     let corrupt = || StoreError::Corrupt(format!("an open escalation read as `{what}`"));
@@ -838,50 +849,41 @@ impl WriteTx {
         let now = format_instant(s.recorded_at);
         let missing = serde_json::to_string(&r.missing).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let scores = serde_json::to_string(&a.parameters).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let row = query(concat!(
-            "INSERT INTO obs_set (set_id, version, patient_id, state, taken_at, recorded_at, recorded_by, \
-             supervisor_id, respiration_rate, spo2, spo2_scale, on_oxygen, oxygen_flow_tenths, oxygen_device, \
-             systolic_bp, diastolic_bp, pulse, consciousness, temperature_tenths, missing, scores, total, risk, \
-             monitoring, complete, next_due_at, change_reason, changed_by, changed_at, not_scored) VALUES ($1, $2, \
-             $3, 'current', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-             $22, $23, $24, $25, $26, $27, $28, $29) RETURNING id, (",
-            open_escalation!("$3"),
-            ") AS open_escalation"
-        ))
-        .bind(amends.map(|m| m.set_id))
-        .bind(amends.map_or(1, |m| m.version + 1))
-        .bind(s.patient_id)
-        .bind(format_instant(s.taken_at))
-        .bind(&now)
-        .bind(s.recorded_by)
-        .bind(s.supervisor_id)
-        .bind(r.respiration_rate.map(i64::from))
-        .bind(r.spo2.map(i64::from))
-        .bind(match s.scale {
-            Spo2Scale::One => 1i64,
-            Spo2Scale::Two => 2,
-        })
-        .bind(i64::from(r.on_oxygen))
-        .bind(r.oxygen_flow_tenths.map(i64::from))
-        .bind(r.oxygen_device.map(OxygenDevice::as_str))
-        .bind(r.systolic_bp.map(i64::from))
-        .bind(r.diastolic_bp.map(i64::from))
-        .bind(r.pulse.map(i64::from))
-        .bind(r.consciousness.map(Consciousness::as_str))
-        .bind(r.temperature_tenths.map(i64::from))
-        .bind(missing)
-        .bind(scores)
-        .bind(i64::from(a.total.unwrap_or(0)))
-        .bind(a.risk.unwrap_or(Risk::Low).as_str())
-        .bind(a.monitoring.as_str())
-        .bind(i64::from(a.complete))
-        .bind(format_instant(s.next_due_at))
-        .bind(amends.map(|m| m.reason))
-        .bind(amends.map(|_| s.recorded_by))
-        .bind(amends.map(|_| now.clone()))
-        .bind(a.not_scored.map(NotScored::as_str))
-        .fetch_one(self.conn())
-        .await?;
+        let row = query(INSERT_SET)
+            .bind(amends.map(|m| m.set_id))
+            .bind(amends.map_or(1, |m| m.version + 1))
+            .bind(s.patient_id)
+            .bind(format_instant(s.taken_at))
+            .bind(&now)
+            .bind(s.recorded_by)
+            .bind(s.supervisor_id)
+            .bind(r.respiration_rate.map(i64::from))
+            .bind(r.spo2.map(i64::from))
+            .bind(match s.scale {
+                Spo2Scale::One => 1i64,
+                Spo2Scale::Two => 2,
+            })
+            .bind(i64::from(r.on_oxygen))
+            .bind(r.oxygen_flow_tenths.map(i64::from))
+            .bind(r.oxygen_device.map(OxygenDevice::as_str))
+            .bind(r.systolic_bp.map(i64::from))
+            .bind(r.diastolic_bp.map(i64::from))
+            .bind(r.pulse.map(i64::from))
+            .bind(r.consciousness.map(Consciousness::as_str))
+            .bind(r.temperature_tenths.map(i64::from))
+            .bind(missing)
+            .bind(scores)
+            .bind(i64::from(a.total.unwrap_or(0)))
+            .bind(a.risk.unwrap_or(Risk::Low).as_str())
+            .bind(a.monitoring.as_str())
+            .bind(i64::from(a.complete))
+            .bind(format_instant(s.next_due_at))
+            .bind(amends.map(|m| m.reason))
+            .bind(amends.map(|_| s.recorded_by))
+            .bind(amends.map(|_| now.clone()))
+            .bind(a.not_scored.map(NotScored::as_str))
+            .fetch_one(self.conn())
+            .await?;
         let id: i64 = col(&row, "id")?;
         let open_escalation = match col::<Option<String>>(&row, "open_escalation")? {
             Some(what) => Some(open_escalation(&what)?),
@@ -1318,6 +1320,37 @@ mod tests {
             "id",
         )
         .expect("an id");
+        // The patient's latest open or acknowledged escalation among many closed ones, as the insert reads it.
+        let raise = |state: &'static str| {
+            query_built(format!(
+                "INSERT INTO escalation (patient_id, place_code, set_id, version_id, level, score, scored, state, \
+                 raised_at, stage, notified_at) SELECT o.patient_id, 'ward-7', o.id, o.id, 'single-red', 3, 0, \
+                 '{state}', o.taken_at, 0, o.taken_at FROM obs_set o WHERE o.patient_id = $1 ORDER BY o.id LIMIT 1"
+            ))
+            .bind(patient)
+        };
+        for state in ["acknowledged", "closed", "open", "closed"] {
+            raise(state).execute(store.pool()).await.expect(state);
+        }
+        let latest: String = crate::col(
+            &query_built(format!("SELECT ({}) AS latest", open_escalation!("$1")))
+                .bind(patient)
+                .fetch_one(store.pool())
+                .await
+                .expect("the open escalation"),
+            "latest",
+        )
+        .expect("one");
+        let read = super::open_escalation(&latest).expect("read");
+        assert_eq!(
+            (read.level.as_str(), read.score, read.acknowledged),
+            ("single-red", None, false),
+            "the newest open one, unscored: `{latest}`"
+        );
+        assert!(
+            super::INSERT_SET.contains(open_escalation!("$3")),
+            "a set's insert reads the open escalation as planned here"
+        );
         let plan = plan_of(&store, open_escalation!("$1"), |q| q.bind(patient)).await;
         let text = plan.join("\n");
         assert!(
@@ -1328,6 +1361,27 @@ mod tests {
                 && !text.contains("Seq Scan"),
             "the open escalation is not read from the end of `escalation_open`:\n{text}"
         );
+    }
+
+    #[test]
+    fn an_open_escalation_is_read_whole_or_not_at_all() {
+        let read = super::open_escalation("7 urgent acknowledged -1").expect("read");
+        assert_eq!(
+            (read.id, read.level.as_str(), read.score, read.acknowledged),
+            (7, "urgent", None, true)
+        );
+        let read = super::open_escalation("12 ward open 5").expect("read");
+        assert_eq!((read.id, read.score, read.acknowledged), (12, Some(5), false));
+        for bad in [
+            "",
+            "7 urgent open",
+            "7 urgent open 5 more",
+            "x urgent open 5",
+            "7 loud open 5",
+            "7 urgent open x",
+        ] {
+            assert!(super::open_escalation(bad).is_err(), "`{bad}` was read");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

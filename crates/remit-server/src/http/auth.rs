@@ -99,7 +99,7 @@ impl FromRequestParts<AppState> for Actor {
 /// unchanged since the store last read them costs no query of its own. The ward board, read all day by ward systems
 /// and open boards, confirms them with the versions its own statement reads (one round trip rather than two); a set
 /// posted as a FHIR transaction, sent by devices and systems many times a minute, by the versions its commit finds
-/// ([`remit_store::Store::command_under`]: nothing is written unless they stand). Every other route, and a route
+/// ([`remit_store::Store::under`]: its commands write nothing unless they stand). Every other route, and a route
 /// here asked for by a session, is authenticated in full before its handler runs.
 const CONFIRMED_BY_HANDLER: &[(Method, &str)] = &[(Method::GET, "/wards/{place}"), (Method::POST, "/fhir")];
 

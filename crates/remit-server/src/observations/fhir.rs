@@ -75,21 +75,23 @@ pub(crate) async fn transaction(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let v = match parse_body(&headers, &body, &["application/fhir+json", "application/json"]) {
-        Ok(v) if remit_fhir::obs::if_none_exist(&v).is_empty() => v,
+    let parsed = parse_body(&headers, &body, &["application/fhir+json", "application/json"])
+        .map(|v| (remit_fhir::obs::if_none_exist(&v), v));
+    let v = match parsed {
+        Ok((conditions, v)) if conditions.is_empty() => v,
         // Conditional, or not a body at all: answered only to a holder confirmed.
         other => {
             return match claimed.confirm_by_query(&state).await {
                 Err(denied) => denied.into_response(),
                 Ok(actor) => match other {
-                    Ok(v) => answer(record_bundle(&state, &actor, None, &v).await),
+                    Ok((conditions, v)) => answer(record_bundle(&state, &actor, None, &v, &conditions).await),
                     Err(e) => e.into_response(),
                 },
             };
         }
     };
     let (actor, under) = claimed.provisional();
-    match record_bundle(&state, actor, under, &v).await {
+    match record_bundle(&state, actor, under, &v, &[]).await {
         Ok(res) => {
             claimed.committed();
             res
@@ -98,7 +100,7 @@ pub(crate) async fn transaction(
         Err(e) => match claimed.confirm_by_query(&state).await {
             Err(denied) => denied.into_response(),
             // Answered in the 4xx range, nothing was written: decided again for the holder as they are now.
-            Ok(actor) if e.is_client_error() => answer(record_bundle(&state, &actor, None, &v).await),
+            Ok(actor) if e.is_client_error() => answer(record_bundle(&state, &actor, None, &v, &[]).await),
             // A failure of the server's own (the commit's outcome may be unknown): answered, not tried again.
             Ok(_) => e.into_response(),
         },
@@ -109,22 +111,24 @@ fn answer(r: Result<Response, FhirError>) -> Response {
     r.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// Records the set of a transaction Bundle `v`, whose entries' `ifNoneExist` are `conditions` (read once, by the
+/// caller, which confirms the holder first when there are any).
 #[tracing::instrument(skip_all)]
 async fn record_bundle(
     state: &AppState,
     actor: &Actor,
     under: Option<Versions>,
     v: &remit_fhir::Json<'_>,
+    conditions: &[(String, String)],
 ) -> Result<Response, FhirError> {
     let set = remit_fhir::obs::bundle_to_set(v).map_err(invalid)?;
     let supervisor = remit_fhir::obs::bundle_supervisor(v, &actor.profile.staff.username).map_err(invalid)?;
-    let conditions = remit_fhir::obs::if_none_exist(v);
     // Conditional creates take turns, so that two copies of one retry do not both find nothing and both record.
     let _turn = match conditions.is_empty() {
         true => None,
         false => Some(CONDITIONAL.lock().await),
     };
-    if let Some(there) = existing_set(state, actor, &conditions, &set).await? {
+    if let Some(there) = existing_set(state, actor, conditions, &set).await? {
         // Recorded already: answered as it was, and nothing is written.
         let total = total_to_fhir(&there);
         let answer = remit_fhir::obs::transaction_response(v, &there, &total, "200 OK");
