@@ -66,7 +66,8 @@ fn quantity(value: f64, unit: &str, code: &str) -> Value {
 }
 
 fn subject(nhs: &NhsNumber) -> Value {
-    json!({"reference": format!("Patient/{nhs}"), "identifier": {"system": NHS_NUMBER_SYSTEM, "value": nhs.as_str()}})
+    // Only strings: nothing that JSON cannot hold.
+    serde_json::to_value(PatientRef(nhs)).unwrap_or(Value::Null)
 }
 
 /// The FHIR version of a stored set version: its number, and one more once the set is marked entered in error (a
@@ -88,37 +89,33 @@ pub fn etag(version_id: i64) -> String {
     format!("W/\"{version_id}\"")
 }
 
-fn base(set: &SetView, part: &str, code: &str, display: &str) -> Value {
-    let status = match set.state.as_str() {
+/// A set's FHIR status: final, amended once corrected, or entered in error.
+fn status(set: &SetView) -> &'static str {
+    match set.state.as_str() {
         "entered-in-error" => "entered-in-error",
         _ if set.version > 1 => "amended",
         _ => "final",
-    };
-    let mut meta = json!({"versionId": version_id(set).to_string(), "lastUpdated": last_updated(set)});
-    let (category, code) = if part == "news2" {
-        (
-            json!({"system": CATEGORY_SYSTEM, "code": "survey", "display": "Survey"}),
-            json!([{"system": SNOMED, "code": NEWS2_CODE, "display": "Royal College of Physicians NEWS2 (National Early Warning Score 2) total score"}]),
-        )
-    } else {
-        meta["profile"] = json!(["http://hl7.org/fhir/StructureDefinition/vitalsigns"]);
-        let mut coding = vec![json!({"system": LOINC, "code": code, "display": display})];
-        if part == "spo2" {
-            // The vital signs profile codes SpO2 as 2708-6 too.
-            coding.push(json!({"system": LOINC, "code": "2708-6", "display": "Oxygen saturation in Arterial blood"}));
-        }
-        (
-            json!({"system": CATEGORY_SYSTEM, "code": "vital-signs", "display": "Vital Signs"}),
-            Value::Array(coding),
-        )
-    };
+    }
+}
+
+/// What every parameter's Observation of a set shares.
+fn base(set: &SetView, part: &str, code: &str, display: &str) -> Value {
+    let mut coding = vec![json!({"system": LOINC, "code": code, "display": display})];
+    if part == "spo2" {
+        // The vital signs profile codes SpO2 as 2708-6 too.
+        coding.push(json!({"system": LOINC, "code": "2708-6", "display": "Oxygen saturation in Arterial blood"}));
+    }
     json!({
         "resourceType": "Observation",
         "id": format!("{}-{part}", set.set_id),
-        "meta": meta,
-        "status": status,
-        "category": [{"coding": [category]}],
-        "code": {"coding": code},
+        "meta": {
+            "versionId": version_id(set).to_string(),
+            "lastUpdated": last_updated(set),
+            "profile": ["http://hl7.org/fhir/StructureDefinition/vitalsigns"],
+        },
+        "status": status(set),
+        "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "vital-signs", "display": "Vital Signs"}]}],
+        "code": {"coding": coding},
         "subject": subject(&set.patient),
         "effectiveDateTime": set.taken_at,
         "issued": set.recorded_at,
@@ -193,36 +190,189 @@ pub fn set_to_fhir(set: &SetView) -> Vec<Value> {
 
 /// The NEWS2 total Observation of a set alone (the last of [`set_to_fhir`]'s), derived from every parameter's.
 pub fn total_to_fhir(set: &SetView) -> Value {
-    let ids = PARTS
-        .iter()
-        .map(|(part, _, _)| json!({"reference": format!("Observation/{}-{part}", set.set_id)}))
-        .collect();
-    news2_to_fhir(set, ids)
+    // Only strings, numbers and string-keyed maps: nothing that JSON cannot hold.
+    serde_json::to_value(Total(set)).unwrap_or(Value::Null)
 }
 
-/// The NEWS2 total of a set, derived from its parameters.
-pub fn news2_to_fhir(set: &SetView, derived_from: Vec<Value>) -> Value {
-    let mut v = base(set, "news2", NEWS2_CODE, "");
-    v["derivedFrom"] = Value::Array(derived_from);
-    let (Some(total), Some(risk)) = (set.total, set.risk) else {
-        // NEWS2 does not apply to the patient (under 16, pregnant, recently delivered): no score, and why.
-        let why = set.not_scored.map_or("NEWS2 does not apply", |n| n.sentence());
-        v["dataAbsentReason"] = json!({"coding": [{"system": ABSENT_SYSTEM, "code": "not-applicable"}], "text": why});
-        return v;
-    };
-    v["valueInteger"] = json!(total);
-    let risk_text = format!(
-        "{} risk, {} monitoring{}",
-        risk.as_str(),
-        set.monitoring.as_str(),
-        if set.complete {
-            String::new()
-        } else {
-            "; incomplete set: the total counts only the parameters obtained".to_owned()
+/// The NEWS2 total Observation of a set, derived from its parameters, written straight to JSON: the answer to every
+/// set recorded carries it, so it is not built as a tree first. [`total_to_fhir`] gives it as a tree.
+pub struct Total<'a>(pub &'a SetView);
+
+impl Serialize for Total<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let set = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("resourceType", "Observation")?;
+        m.serialize_entry("id", &Shown(format_args!("{}-news2", set.set_id)))?;
+        m.serialize_entry(
+            "meta",
+            &Meta {
+                version_id: Shown(version_id(set)),
+                last_updated: last_updated(set),
+            },
+        )?;
+        m.serialize_entry("status", status(set))?;
+        m.serialize_entry(
+            "category",
+            &[Concept::<&str> {
+                coding: [Coding::shown(CATEGORY_SYSTEM, "survey", "Survey")],
+                text: None,
+            }],
+        )?;
+        m.serialize_entry(
+            "code",
+            &Concept::<&str> {
+                coding: [Coding::shown(
+                    SNOMED,
+                    NEWS2_CODE,
+                    "Royal College of Physicians NEWS2 (National Early Warning Score 2) total score",
+                )],
+                text: None,
+            },
+        )?;
+        m.serialize_entry("subject", &PatientRef(&set.patient))?;
+        m.serialize_entry("effectiveDateTime", &set.taken_at)?;
+        m.serialize_entry("issued", &set.recorded_at)?;
+        m.serialize_entry(
+            "performer",
+            &[Reference {
+                reference: Shown(format_args!("Practitioner/{}", set.recorded_by)),
+            }],
+        )?;
+        m.serialize_entry("derivedFrom", &DerivedFrom(set.set_id))?;
+        match (set.total, set.risk) {
+            (Some(total), Some(risk)) => {
+                m.serialize_entry("valueInteger", &total)?;
+                let incomplete = match set.complete {
+                    true => "",
+                    false => "; incomplete set: the total counts only the parameters obtained",
+                };
+                m.serialize_entry(
+                    "interpretation",
+                    &[Concept {
+                        coding: [Coding::plain(RISK_SYSTEM, risk.as_str())],
+                        text: Some(Shown(format_args!(
+                            "{} risk, {} monitoring{incomplete}",
+                            risk.as_str(),
+                            set.monitoring.as_str()
+                        ))),
+                    }],
+                )?;
+            }
+            // NEWS2 does not apply to the patient (under 16, pregnant, recently delivered): no score, and why.
+            _ => {
+                let why = set.not_scored.map_or("NEWS2 does not apply", |n| n.sentence());
+                m.serialize_entry(
+                    "dataAbsentReason",
+                    &Concept {
+                        coding: [Coding::plain(ABSENT_SYSTEM, "not-applicable")],
+                        text: Some(why),
+                    },
+                )?;
+            }
         }
-    );
-    v["interpretation"] = json!([{"coding": [{"system": RISK_SYSTEM, "code": risk.as_str()}], "text": risk_text}]);
-    v
+        m.end()
+    }
+}
+
+/// A value written as its `Display` text, without a `String` first.
+struct Shown<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Shown<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Meta<'a> {
+    version_id: Shown<i64>,
+    last_updated: &'a str,
+}
+
+#[derive(Serialize)]
+struct Coding<'a> {
+    system: &'a str,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display: Option<&'a str>,
+}
+
+impl<'a> Coding<'a> {
+    fn shown(system: &'a str, code: &'a str, display: &'a str) -> Self {
+        Coding {
+            system,
+            code,
+            display: Some(display),
+        }
+    }
+
+    fn plain(system: &'a str, code: &'a str) -> Self {
+        Coding {
+            system,
+            code,
+            display: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Concept<'a, T> {
+    coding: [Coding<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<T>,
+}
+
+#[derive(Serialize)]
+struct Reference<T> {
+    reference: T,
+}
+
+/// A reference to a patient, with their NHS number.
+struct PatientRef<'a>(&'a NhsNumber);
+
+impl Serialize for PatientRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("reference", &Shown(format_args!("Patient/{}", self.0)))?;
+        m.serialize_entry(
+            "identifier",
+            &Identifier {
+                system: NHS_NUMBER_SYSTEM,
+                value: self.0.as_str(),
+            },
+        )?;
+        m.end()
+    }
+}
+
+#[derive(Serialize)]
+struct Identifier<'a> {
+    system: &'a str,
+    value: &'a str,
+}
+
+/// The references to a set's parameters' Observations, in [`PARTS`] order.
+struct DerivedFrom(i64);
+
+impl Serialize for DerivedFrom {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(PARTS.iter().map(|(part, _, _)| Reference {
+            reference: Shown(PartRef(self.0, part)),
+        }))
+    }
+}
+
+/// `Observation/{set}-{part}`.
+struct PartRef(i64, &'static str);
+
+impl std::fmt::Display for PartRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Observation/{}-{}", self.0, self.1)
+    }
 }
 
 /// Splits an Observation id into the version id and the part.
@@ -728,6 +878,96 @@ pub(crate) mod tests {
         json!({"resourceType": "Bundle", "type": "transaction", "entry": entries})
     }
 
+    /// The set of [`bundle`] as stored: version 1 of set 16, by alex.ap, scored unless `not_scored`, and with
+    /// every parameter unless `without_pulse`.
+    fn stored(not_scored: Option<remit_domain::obs::NotScored>, without_pulse: bool) -> SetView {
+        use remit_domain::news2::Spo2Scale;
+        use remit_domain::obs::NewSet;
+        let incoming = bundle_to_set(&Json::from_value(&bundle())).unwrap();
+        let mut readings = incoming.readings;
+        if without_pulse {
+            readings.pulse = None;
+        }
+        let at = remit_domain::time::parse_instant("at", &incoming.effective).unwrap();
+        let new = NewSet {
+            patient_id: 1,
+            taken_at: at,
+            recorded_at: at,
+            recorded_by: 1,
+            supervisor_id: None,
+            assessment: readings.assess_for(Spo2Scale::One, not_scored),
+            readings,
+            scale: Spo2Scale::One,
+            next_due_at: at,
+        };
+        SetView::inserted(&new, 16, 16, &incoming.patient, "alex.ap", None)
+    }
+
+    #[test]
+    fn the_news2_total_is_written_as_fhir_has_it() {
+        let incomplete = stored(None, true);
+        assert_eq!(
+            total_to_fhir(&incomplete),
+            json!({
+                "resourceType": "Observation",
+                "id": "16-news2",
+                "meta": {"versionId": "1", "lastUpdated": "2026-11-25T10:00:00.000000Z"},
+                "status": "final",
+                "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "survey", "display": "Survey"}]}],
+                "code": {"coding": [{"system": SNOMED, "code": NEWS2_CODE,
+                    "display": "Royal College of Physicians NEWS2 (National Early Warning Score 2) total score"}]},
+                "subject": {"reference": "Patient/9990002746",
+                    "identifier": {"system": NHS_NUMBER_SYSTEM, "value": "9990002746"}},
+                "effectiveDateTime": "2026-11-25T10:00:00.000000Z",
+                "issued": "2026-11-25T10:00:00.000000Z",
+                "performer": [{"reference": "Practitioner/alex.ap"}],
+                "derivedFrom": PARTS.iter().map(|(p, _, _)| json!({"reference": format!("Observation/16-{p}")}))
+                    .collect::<Vec<_>>(),
+                "valueInteger": incomplete.total.unwrap(),
+                "interpretation": [{"coding": [{"system": RISK_SYSTEM, "code": incomplete.risk.unwrap().as_str()}],
+                    "text": format!("{} risk, {} monitoring; incomplete set: the total counts only the parameters obtained",
+                        incomplete.risk.unwrap().as_str(), incomplete.monitoring.as_str())}],
+            })
+        );
+        // Written straight to text: the same document, its members in FHIR's order.
+        let text = serde_json::to_string(&Total(&incomplete)).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            total_to_fhir(&incomplete)
+        );
+        let members = [
+            "resourceType",
+            "id",
+            "meta",
+            "status",
+            "category",
+            "code",
+            "subject",
+            "effectiveDateTime",
+            "issued",
+            "performer",
+            "derivedFrom",
+            "valueInteger",
+            "interpretation",
+        ];
+        let at: Vec<usize> = members
+            .iter()
+            .map(|m| text.find(&format!("\"{m}\":")).unwrap())
+            .collect();
+        assert!(at.is_sorted(), "{text}");
+        let under_16 = stored(Some(remit_domain::obs::NotScored::Under16), false);
+        let v = total_to_fhir(&under_16);
+        assert_eq!(
+            v["dataAbsentReason"],
+            json!({"coding": [{"system": ABSENT_SYSTEM, "code": "not-applicable"}],
+                "text": remit_domain::obs::NotScored::Under16.sentence()})
+        );
+        assert!(
+            v.get("valueInteger").is_none() && v.get("interpretation").is_none(),
+            "{v}"
+        );
+    }
+
     #[test]
     fn a_transaction_bundle_reads_as_a_set() {
         let s = bundle_to_set(&Json::from_value(&bundle())).unwrap();
@@ -887,12 +1127,7 @@ pub fn if_none_exist(bundle: &Json<'_>) -> Vec<(String, String)> {
 /// as a `Value` first.
 ///
 /// `status` is `201 Created`, or `200 OK` when the set was there already (a conditional create's retry).
-pub fn transaction_response<'a>(
-    bundle: &Json<'_>,
-    set: &'a SetView,
-    total: &'a Value,
-    status: &'static str,
-) -> impl Serialize + 'a {
+pub fn transaction_response<'a>(bundle: &Json<'_>, set: &'a SetView, status: &'static str) -> impl Serialize + 'a {
     let id = set.set_id;
     let vid = version_id(set);
     let mut entry: Vec<AnswerEntry<'a>> = bundle
@@ -926,7 +1161,7 @@ pub fn transaction_response<'a>(
     let news2 = format!("Observation/{id}-news2");
     entry.push(AnswerEntry {
         full_url: Some(news2.clone()),
-        resource: Some(total),
+        resource: Some(Total(set)),
         response: EntryResponse {
             status,
             location: format!("{news2}/_history/{vid}"),
@@ -956,7 +1191,7 @@ struct AnswerEntry<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     full_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    resource: Option<&'a Value>,
+    resource: Option<Total<'a>>,
     response: EntryResponse<'a>,
 }
 

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use remit_domain::nhs::NhsNumber;
 use remit_domain::staff::Username;
 use remit_domain::time::parse_instant;
-use remit_fhir::obs::{IncomingSet, parse_id, total_to_fhir};
+use remit_fhir::obs::{IncomingSet, parse_id};
 use remit_fhir::{Issue, search};
 use remit_services::obs;
 use remit_services::obs::{RecordSet, Recorded};
@@ -130,13 +130,11 @@ async fn record_bundle(
     };
     if let Some(there) = existing_set(state, actor, conditions, &set).await? {
         // Recorded already: answered as it was, and nothing is written.
-        let total = total_to_fhir(&there);
-        let answer = remit_fhir::obs::transaction_response(v, &there, &total, "200 OK");
+        let answer = remit_fhir::obs::transaction_response(v, &there, "200 OK");
         return Ok(fhir_json(StatusCode::OK, &answer));
     }
     let done = record(state, actor, under, set, supervisor, "Bundle.entry[0].resource").await?;
-    let total = total_to_fhir(&done.set);
-    let answer = remit_fhir::obs::transaction_response(v, &done.set, &total, "201 Created");
+    let answer = remit_fhir::obs::transaction_response(v, &done.set, "201 Created");
     let mut res = fhir_json(StatusCode::OK, &answer);
     escalation_header(&mut res, &done);
     Ok(res)
