@@ -901,10 +901,14 @@ impl RecordPage<'_> {
     }
 }
 
-/// Registered colleagues on duty where the patient is, who could supervise.
-async fn supervisors(state: &AppState, place: &str) -> Result<Vec<(String, String)>, AppError> {
+/// Registered colleagues on duty where the patient is, who could supervise: their profiles as of the request's
+/// versions.
+async fn supervisors(
+    state: &AppState,
+    place: &str,
+    versions: remit_store::Versions,
+) -> Result<Vec<(String, String)>, AppError> {
     let now = state.store.now();
-    let versions = state.store.versions().await?;
     Ok(state
         .store
         .profiles_on_duty_at(place, now, versions)
@@ -977,7 +981,7 @@ async fn record_page(
         form,
         error,
         reasons,
-        supervisors: supervisors(state, patient.place.as_str()).await?,
+        supervisors: supervisors(state, patient.place.as_str(), actor.principal.versions).await?,
         needs_supervisor,
         recorded,
         not_scored,
