@@ -452,6 +452,120 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
+/// Whether a PostgreSQL URL names a server on this host (loopback, or a socket), whose processes can be read here:
+/// its host, else a `host=` parameter, else `PGHOST`, else the default socket.
+fn database_is_here(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or("").to_owned(),
+        None => host.split(':').next().unwrap_or("").to_owned(),
+    };
+    let host = if host.is_empty() {
+        let parameter = rest
+            .split_once('?')
+            .and_then(|(_, q)| q.split('&').find_map(|p| p.strip_prefix("host=")))
+            .map(str::to_owned);
+        parameter.or_else(|| std::env::var("PGHOST").ok()).unwrap_or_default()
+    } else {
+        host
+    };
+    host.is_empty() || host.starts_with('/') || host.starts_with("127.") || matches!(host.as_str(), "localhost" | "::1")
+}
+
+/// The processor the whole host has been busy for so far, in seconds summed over its cores (`/proc/stat`'s first
+/// line: everything but idle and waiting for the disk), and how many cores it has.
+fn host_busy_seconds() -> Option<(f64, usize)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cores = stat
+        .lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .count();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(|t| t.parse().ok())
+        .collect::<Option<_>>()?;
+    // user, nice, system, idle, iowait, irq, softirq, steal (guest time is already in user).
+    let busy: f64 = ticks
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t)
+        .sum();
+    Some((busy / 100.0, cores))
+}
+
+/// The processor used so far by every process of this host whose command is `name` (PostgreSQL's server processes
+/// are all `postgres`), by process id: a process that starts later is counted from zero, one that ends is not counted.
+fn cpu_of_named(name: &str) -> std::collections::HashMap<u32, f64> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Default::default();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == name))
+        .filter_map(|pid| Some((pid, cpu_seconds(pid)?)))
+        .collect()
+}
+
+/// Where the host's processor went during the load, a request answered: remit's servers, the database's server (for
+/// PostgreSQL on this host), this harness, and the rest (the kernel's own threads, anything else running).
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    cores: usize,
+    busy_cores: f64,
+    host_ms: f64,
+    database_ms: Option<f64>,
+    harness_ms: f64,
+}
+
+/// What [`Split`] is measured from, taken at the start of the load.
+struct SplitStart {
+    host: Option<(f64, usize)>,
+    database: Option<std::collections::HashMap<u32, f64>>,
+    harness: Option<f64>,
+    at: Instant,
+}
+
+impl SplitStart {
+    /// `database_local`: PostgreSQL on this host, whose processes can be read here.
+    fn now(database_local: bool) -> Self {
+        Self {
+            host: host_busy_seconds(),
+            // None where no server process is found here (one in a container of its own, say): not counted as 0.
+            database: database_local
+                .then(|| cpu_of_named("postgres"))
+                .filter(|found| !found.is_empty()),
+            harness: cpu_seconds(std::process::id()),
+            at: Instant::now(),
+        }
+    }
+
+    fn split(&self, answered: usize) -> Option<Split> {
+        let per = |seconds: f64| seconds * 1000.0 / answered.max(1) as f64;
+        let ((before, cores), (after, _)) = self.host.zip(host_busy_seconds())?;
+        let database = self.database.as_ref().map(|before| {
+            cpu_of_named("postgres")
+                .into_iter()
+                .map(|(pid, now)| now - before.get(&pid).copied().unwrap_or(0.0))
+                .sum::<f64>()
+        });
+        Some(Split {
+            cores,
+            busy_cores: (after - before) / self.at.elapsed().as_secs_f64(),
+            host_ms: per(after - before),
+            database_ms: database.map(per),
+            harness_ms: per(cpu_seconds(std::process::id())? - self.harness?),
+        })
+    }
+}
+
 fn peak_rss_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -544,6 +658,7 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     let cpu = |pids: &[u32]| pids.iter().map(|&p| cpu_seconds(p)).sum::<Option<f64>>();
     let cpu_before = cpu(&pids);
+    let split_start = SplitStart::now(args.backend == Backend::Postgres && database_is_here(&args.postgres_url));
     let mut handles = Vec::new();
     for c in 0..args.clients {
         let (client, base, patients, tokens, templates) = (
@@ -673,6 +788,7 @@ async fn main() -> Result<()> {
     let cpu_ms_per_request = cpu_before
         .zip(cpu(&pids))
         .map(|(before, after)| (after - before) * 1000.0 / answered.max(1) as f64);
+    let split = split_start.split(answered);
     servers.stop().await;
     ensure!(
         restarts.iter().all(|clean| *clean),
@@ -717,6 +833,11 @@ async fn main() -> Result<()> {
         "errors": all.errors,
         "rss_mb": rss,
         "server_cpu_ms_per_request": cpu_ms_per_request,
+        "host_cores": split.map(|s| s.cores),
+        "host_busy_cores": split.map(|s| s.busy_cores),
+        "host_cpu_ms_per_request": split.map(|s| s.host_ms),
+        "database_cpu_ms_per_request": split.and_then(|s| s.database_ms),
+        "harness_cpu_ms_per_request": split.map(|s| s.harness_ms),
         "sets_in_table": after,
         "audit_entries": audit_entries,
         "audit_verify_s": verify_s,
@@ -777,6 +898,18 @@ async fn main() -> Result<()> {
             rss.unwrap_or(0.0),
             cpu_ms_per_request.unwrap_or(0.0)
         );
+        if let Some(s) = split {
+            println!(
+                "host: {:.2} of {} cores busy; its processor a request {:.2} ms: remit {:.2}, {}this harness {:.2}, the rest {:.2}",
+                s.busy_cores,
+                s.cores,
+                s.host_ms,
+                cpu_ms_per_request.unwrap_or(0.0),
+                s.database_ms.map_or(String::new(), |d| format!("PostgreSQL {d:.2}, ")),
+                s.harness_ms,
+                s.host_ms - cpu_ms_per_request.unwrap_or(0.0) - s.database_ms.unwrap_or(0.0) - s.harness_ms
+            );
+        }
         println!(
             "sets in the table: {after}; audit verify: {audit_entries} entries in {verify_s:.2} s ({:.0} entries/s)",
             audit_entries as f64 / verify_s
@@ -930,6 +1063,49 @@ mod tests {
         );
         assert_eq!(callgrind_total("events: Ir\nsummary: 1234\n"), Some(1234));
         assert_eq!(callgrind_total("events: Ir\n"), None);
+    }
+
+    #[test]
+    fn only_a_database_on_this_host_has_its_processes_read() {
+        for here in [
+            "postgres://postgres@127.0.0.1:5432/postgres",
+            "postgres://u:p@localhost/db",
+            "postgres://[::1]:5432/db",
+            "postgres:///db?host=/var/run/postgresql",
+            "postgres:///db?user=x&host=localhost",
+            "postgres://127.0.0.2/db",
+        ] {
+            assert!(database_is_here(here), "{here}");
+        }
+        for elsewhere in [
+            "postgres://postgres@db.example:5432/postgres",
+            "postgres://u:p@10.0.0.5/db",
+            "postgres://[2001:db8::1]:5432/db",
+            "postgres://localhost.example/db",
+            "postgres:///db?host=db.example",
+            "not a url",
+        ] {
+            assert!(!database_is_here(elsewhere), "{elsewhere}");
+        }
+    }
+
+    #[test]
+    fn the_host_s_processor_is_read_and_moves_with_work() {
+        let (before, cores) = host_busy_seconds().expect("/proc/stat is read");
+        assert!(cores >= 1);
+        let started = Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let (after, _) = host_busy_seconds().expect("/proc/stat is read");
+        assert!(after - before >= 0.1, "300 ms of work counted as {} s", after - before);
+        let comm = std::fs::read_to_string("/proc/self/comm").expect("comm");
+        let own = cpu_of_named(comm.trim_end());
+        assert!(
+            own.contains_key(&std::process::id()),
+            "this process is found by its name"
+        );
     }
 
     #[test]

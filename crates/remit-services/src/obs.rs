@@ -329,10 +329,11 @@ pub async fn record(
     let place = record.patient.place.to_string();
     let actor = audit_actor.to_owned();
     let written = new.clone();
+    let readings = new.readings.clone();
+    // The writer stores the set, perhaps together with others' (`Store::command_with_set`); the rest follows it.
     let ((version_id, set_id, escalation), _) = store
-        .command(draft, move |tx| {
+        .command_with_set(new, draft, move |tx, stored| {
             Box::pin(async move {
-                let stored = tx.insert_set(&new, None).await?;
                 let esc = escalate(
                     tx,
                     SetRef {
@@ -341,7 +342,7 @@ pub async fn record(
                         place: &place,
                         stored,
                     },
-                    &new.readings,
+                    &readings,
                     &assessment,
                     &actor,
                 )

@@ -126,12 +126,12 @@ impl Store {
             }
             Backend::Postgres => Db::Pg(PgPool::connect(&url, db::PgLimits::of(PG_CONNECTIONS)).await?),
         };
-        let gather = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(writer::Gather::POSTGRES),
+        let batching = match backend {
+            Backend::Sqlite => writer::Batching::SQLITE,
+            Backend::Postgres => writer::Batching::POSTGRES,
         };
         let changes = Arc::new(changes::Changes::default());
-        let writer = writer::Writer::start(db.clone(), &url, clock.clone(), gather, changes.clone());
+        let writer = writer::Writer::start(db.clone(), &url, clock.clone(), batching, changes.clone());
         Ok(Self {
             shared: Arc::new(Shared {
                 db,
@@ -295,6 +295,28 @@ impl Store {
     {
         self.shared.writer.command(self.under, draft, work).await
     }
+
+    /// As [`Store::command`], for a command that begins by storing the first version of a set: `work` is given it as
+    /// stored ([`WriteTx::insert_set`]'s answer). The writer may store it together with the sets of the commands
+    /// queued beside it, in one statement, before the first of them runs: so `work` may find later commands' sets
+    /// already stored, and its own set's open escalation is as it stood before the commands before it ran. Both are
+    /// the same for it only if `work` reads and changes nothing of another patient's (their sets, their
+    /// escalations), as recording a set's work does not.
+    pub async fn command_with_set<T, F>(
+        &self,
+        set: remit_domain::obs::NewSet,
+        draft: AuditDraft,
+        work: F,
+    ) -> Result<(T, AuditEntry)>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a mut WriteTx, obs::StoredSet) -> futures_util::future::BoxFuture<'a, Result<T>>
+            + Clone
+            + Send
+            + 'static,
+    {
+        self.shared.writer.command_with_set(self.under, set, draft, work).await
+    }
 }
 
 /// Runs one administrative statement (such as `CREATE DATABASE`) on its own connection: for harnesses that make and
@@ -323,6 +345,8 @@ pub struct WriteTx {
     /// What the transaction's commands announced (see `changes`), and where it is told once committed.
     announced: Vec<changes::Change>,
     changes: Arc<changes::Changes>,
+    /// Sets stored ahead of their commands (see `writer`), each until its command takes it.
+    stored_ahead: Vec<(Arc<remit_domain::obs::NewSet>, obs::StoredSet)>,
 }
 
 /// Where an SQLite transaction may wait for the write lock and for its commit's sync.
@@ -372,6 +396,7 @@ impl WriteTx {
             waits,
             announced: Vec::new(),
             changes: changes.clone(),
+            stored_ahead: Vec::new(),
         };
         let (head, versions) = audit::Head::take(&mut tx).await?;
         tx.head = Some(head);
@@ -432,6 +457,20 @@ impl WriteTx {
                 Ok(())
             }
         }
+    }
+
+    /// The set `set` as it was stored ahead of its command, taken (the command's own: the same allocation).
+    pub(crate) fn stored_ahead(&mut self, set: &Arc<remit_domain::obs::NewSet>) -> Option<obs::StoredSet> {
+        let i = self.stored_ahead.iter().position(|(s, _)| Arc::ptr_eq(s, set))?;
+        Some(self.stored_ahead.remove(i).1)
+    }
+
+    pub(crate) fn keep_stored_ahead(&mut self, sets: Vec<(Arc<remit_domain::obs::NewSet>, obs::StoredSet)>) {
+        self.stored_ahead = sets;
+    }
+
+    pub(crate) fn has_stored_ahead(&self) -> bool {
+        !self.stored_ahead.is_empty()
     }
 
     /// The instant this command is stamped with.

@@ -810,14 +810,26 @@ macro_rules! open_escalation {
     };
 }
 
-/// A set version's insert, answering its id and the patient's open escalation (`open_escalation!`).
+/// The columns of a first version that [`insert_values`] binds, in its order; `INSERT_SET` and
+/// [`WriteTx::insert_sets_together`] write the rest themselves.
+macro_rules! first_version_columns {
+    () => {
+        "patient_id, taken_at, recorded_at, recorded_by, supervisor_id, respiration_rate, spo2, spo2_scale, on_oxygen, \
+         oxygen_flow_tenths, oxygen_device, systolic_bp, diastolic_bp, pulse, consciousness, temperature_tenths, \
+         missing, scores, total, risk, monitoring, complete, next_due_at, not_scored"
+    };
+}
+
+/// A set version's insert, answering its id and the patient's open escalation (`open_escalation!`). Its values:
+/// the 24 of `first_version_columns!` (`insert_values`), then the set's id and version and the change's reason,
+/// author and time.
 const INSERT_SET: &str = concat!(
-    "INSERT INTO obs_set (set_id, version, patient_id, state, taken_at, recorded_at, recorded_by, supervisor_id, \
-     respiration_rate, spo2, spo2_scale, on_oxygen, oxygen_flow_tenths, oxygen_device, systolic_bp, diastolic_bp, \
-     pulse, consciousness, temperature_tenths, missing, scores, total, risk, monitoring, complete, next_due_at, \
-     change_reason, changed_by, changed_at, not_scored) VALUES ($1, $2, $3, 'current', $4, $5, $6, $7, $8, $9, $10, \
-     $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29) RETURNING id, (",
-    open_escalation!("$3"),
+    "INSERT INTO obs_set (",
+    first_version_columns!(),
+    ", set_id, version, change_reason, changed_by, changed_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+     $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, 'current') \
+     RETURNING id, (",
+    open_escalation!("$1"),
     ") AS open_escalation"
 );
 
@@ -840,60 +852,130 @@ fn open_escalation(what: &str) -> Result<OpenEscalation> {
     })
 }
 
+/// How many values [`insert_values`] binds for a set.
+const SET_VALUES: usize = 24;
+
+/// Binds a set's values, in the order of `first_version_columns!`.
+fn insert_values(q: crate::db::Query, s: &NewSet) -> Result<crate::db::Query> {
+    let r = &s.readings;
+    let a = &s.assessment;
+    let missing = serde_json::to_string(&r.missing).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let scores = serde_json::to_string(&a.parameters).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(q.bind(s.patient_id)
+        .bind(format_instant(s.taken_at))
+        .bind(format_instant(s.recorded_at))
+        .bind(s.recorded_by)
+        .bind(s.supervisor_id)
+        .bind(r.respiration_rate.map(i64::from))
+        .bind(r.spo2.map(i64::from))
+        .bind(match s.scale {
+            Spo2Scale::One => 1i64,
+            Spo2Scale::Two => 2,
+        })
+        .bind(i64::from(r.on_oxygen))
+        .bind(r.oxygen_flow_tenths.map(i64::from))
+        .bind(r.oxygen_device.map(OxygenDevice::as_str))
+        .bind(r.systolic_bp.map(i64::from))
+        .bind(r.diastolic_bp.map(i64::from))
+        .bind(r.pulse.map(i64::from))
+        .bind(r.consciousness.map(Consciousness::as_str))
+        .bind(r.temperature_tenths.map(i64::from))
+        .bind(missing)
+        .bind(scores)
+        .bind(i64::from(a.total.unwrap_or(0)))
+        .bind(a.risk.unwrap_or(Risk::Low).as_str())
+        .bind(a.monitoring.as_str())
+        .bind(i64::from(a.complete))
+        .bind(format_instant(s.next_due_at))
+        .bind(a.not_scored.map(NotScored::as_str)))
+}
+
+/// The open escalation a set's insert answered, if any.
+fn open_escalation_of(row: &Row) -> Result<Option<OpenEscalation>> {
+    match col::<Option<String>>(row, "open_escalation")? {
+        Some(what) => Ok(Some(open_escalation(&what)?)),
+        None => Ok(None),
+    }
+}
+
 impl WriteTx {
     /// Stores a set (a first version, or with `amends` a new version of an existing set): the new version's id, the
     /// set's id, and the patient's open escalation.
     pub async fn insert_set(&mut self, s: &NewSet, amends: Option<&Amends<'_>>) -> Result<StoredSet> {
-        let r = &s.readings;
-        let a = &s.assessment;
-        let now = format_instant(s.recorded_at);
-        let missing = serde_json::to_string(&r.missing).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let scores = serde_json::to_string(&a.parameters).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let row = query(INSERT_SET)
+        let q = insert_values(query(INSERT_SET), s)?
             .bind(amends.map(|m| m.set_id))
             .bind(amends.map_or(1, |m| m.version + 1))
-            .bind(s.patient_id)
-            .bind(format_instant(s.taken_at))
-            .bind(&now)
-            .bind(s.recorded_by)
-            .bind(s.supervisor_id)
-            .bind(r.respiration_rate.map(i64::from))
-            .bind(r.spo2.map(i64::from))
-            .bind(match s.scale {
-                Spo2Scale::One => 1i64,
-                Spo2Scale::Two => 2,
-            })
-            .bind(i64::from(r.on_oxygen))
-            .bind(r.oxygen_flow_tenths.map(i64::from))
-            .bind(r.oxygen_device.map(OxygenDevice::as_str))
-            .bind(r.systolic_bp.map(i64::from))
-            .bind(r.diastolic_bp.map(i64::from))
-            .bind(r.pulse.map(i64::from))
-            .bind(r.consciousness.map(Consciousness::as_str))
-            .bind(r.temperature_tenths.map(i64::from))
-            .bind(missing)
-            .bind(scores)
-            .bind(i64::from(a.total.unwrap_or(0)))
-            .bind(a.risk.unwrap_or(Risk::Low).as_str())
-            .bind(a.monitoring.as_str())
-            .bind(i64::from(a.complete))
-            .bind(format_instant(s.next_due_at))
             .bind(amends.map(|m| m.reason))
             .bind(amends.map(|_| s.recorded_by))
-            .bind(amends.map(|_| now.clone()))
-            .bind(a.not_scored.map(NotScored::as_str))
-            .fetch_one(self.conn())
-            .await?;
+            .bind(amends.map(|_| format_instant(s.recorded_at)));
+        let row = q.fetch_one(self.conn()).await?;
         let id: i64 = col(&row, "id")?;
-        let open_escalation = match col::<Option<String>>(&row, "open_escalation")? {
-            Some(what) => Some(open_escalation(&what)?),
-            None => None,
-        };
         Ok(StoredSet {
             version_id: id,
             set_id: amends.map_or(id, |m| m.set_id),
-            open_escalation,
+            open_escalation: open_escalation_of(&row)?,
         })
+    }
+
+    /// Stores the first versions of several sets, each for a different patient, in one statement (on PostgreSQL one
+    /// round trip of the writer's instead of one for each), as [`WriteTx::insert_set`] stores each: the same row,
+    /// and the patient's open escalation read as the statement began. Answers in the order given. Patients must
+    /// differ, since a set reads its own patient's open escalation, which the set before it, for the same patient,
+    /// could have raised.
+    pub(crate) async fn insert_sets_together(&mut self, sets: &[&NewSet]) -> Result<Vec<StoredSet>> {
+        let mut patients: Vec<i64> = sets.iter().map(|s| s.patient_id).collect();
+        patients.sort_unstable();
+        if patients.windows(2).any(|w| w[0] == w[1]) {
+            return Err(StoreError::Invalid(
+                "sets stored together must be for different patients".into(),
+            ));
+        }
+        let mut sql = String::from(concat!(
+            "INSERT INTO obs_set (set_id, version, state, ",
+            first_version_columns!(),
+            ", change_reason, changed_by, changed_at) VALUES "
+        ));
+        for i in 0..sets.len() {
+            sql.push_str(if i == 0 {
+                "(NULL, 1, 'current'"
+            } else {
+                ", (NULL, 1, 'current'"
+            });
+            for n in 1..=SET_VALUES {
+                sql.push_str(&format!(", ${}", i * SET_VALUES + n));
+            }
+            sql.push_str(", NULL, NULL, NULL)");
+        }
+        sql.push_str(concat!(
+            " RETURNING id, patient_id, (",
+            open_escalation!("obs_set.patient_id"),
+            ") AS open_escalation"
+        ));
+        let mut q = query_built(sql);
+        for s in sets {
+            q = insert_values(q, s)?;
+        }
+        let rows = q.fetch_all(self.conn()).await?;
+        let mut stored = std::collections::HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let id: i64 = col(row, "id")?;
+            let set = StoredSet {
+                version_id: id,
+                set_id: id,
+                open_escalation: open_escalation_of(row)?,
+            };
+            stored.insert(col::<i64>(row, "patient_id")?, set);
+        }
+        sets.iter()
+            .map(|s| {
+                stored.remove(&s.patient_id).ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "sets stored together: none came back for patient {}",
+                        s.patient_id
+                    ))
+                })
+            })
+            .collect()
     }
 
     /// Marks a current version as superseded or entered in error. A version that is no longer current is a
@@ -1294,6 +1376,20 @@ mod tests {
         state, raised_at, stage, notified_at) SELECT o.patient_id, 'ward-7', o.id, o.id, 'urgent', 5, 'closed', \
         o.taken_at, 0, o.taken_at FROM obs_set o WHERE o.taken_at LIKE '2026-01-01T00:00:00.1%'";
 
+    /// Holds a plan to reading the open escalation from the end of `escalation_open`: no probe of each state, no
+    /// sort, no scan of the escalations.
+    fn reads_the_end_of_escalation_open(plan: &[String], whose: &str) {
+        let text = plan.join("\n");
+        assert!(
+            text.contains("escalation_open")
+                && !text.contains("TEMP B-TREE")
+                && !text.contains("Sort")
+                && !text.contains("escalation_patient")
+                && !text.contains("Seq Scan on escalation"),
+            "{whose}: the open escalation is not read from the end of `escalation_open`:\n{text}"
+        );
+    }
+
     /// Recording a set reads the patient's latest open or acknowledged escalation from the end of one range of
     /// `escalation_open`, however many closed ones they have: no probe of each state and no sort. On SQLite each of
     /// those built a temporary b-tree on every set recorded.
@@ -1348,19 +1444,37 @@ mod tests {
             "the newest open one, unscored: `{latest}`"
         );
         assert!(
-            super::INSERT_SET.contains(open_escalation!("$3")),
+            super::INSERT_SET.contains(open_escalation!("$1")),
             "a set's insert reads the open escalation as planned here"
         );
         let plan = plan_of(&store, open_escalation!("$1"), |q| q.bind(patient)).await;
-        let text = plan.join("\n");
-        assert!(
-            text.contains("escalation_open")
-                && !text.contains("TEMP B-TREE")
-                && !text.contains("Sort")
-                && !text.contains("escalation_patient")
-                && !text.contains("Seq Scan"),
-            "the open escalation is not read from the end of `escalation_open`:\n{text}"
+        reads_the_end_of_escalation_open(&plan, "a set's insert");
+        // As sets stored together read it, for each row's own patient.
+        let correlated = format!(
+            "SELECT ({}) AS latest FROM obs_set WHERE obs_set.id = $1",
+            open_escalation!("obs_set.patient_id")
         );
+        let set: i64 = crate::col(
+            &query_built("SELECT MAX(id) AS id FROM obs_set WHERE patient_id = $1".into())
+                .bind(patient)
+                .fetch_one(store.pool())
+                .await
+                .expect("a set"),
+            "id",
+        )
+        .expect("an id");
+        let plan = plan_of(&store, &correlated, |q| q.bind(set)).await;
+        reads_the_end_of_escalation_open(&plan, "sets stored together");
+        let read: String = crate::col(
+            &query_built(correlated)
+                .bind(set)
+                .fetch_one(store.pool())
+                .await
+                .expect("read"),
+            "latest",
+        )
+        .expect("one");
+        assert_eq!(read, latest, "the same escalation, read for the row's patient");
     }
 
     #[test]

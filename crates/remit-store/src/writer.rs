@@ -11,6 +11,13 @@
 //! On SQLite this removes the wait for the write lock (the busy handler sleeps) and all but one sync per batch; on
 //! PostgreSQL it holds the audit chain's head row once per batch instead of once per command.
 //!
+//! On PostgreSQL, consecutive commands that each begin by storing a set for a different patient (recording a set of
+//! observations: [`Writer::command_with_set`]) have their sets stored together, in one statement, before the first of
+//! them runs; each then runs as it would have with its own set stored. Under load the writer's round trips, not the
+//! database's work, were what bounded the sets a second (BENCHMARKS.md, round 22): one a set, each waiting for a
+//! processor on both sides. The sets differ in patient because a set reads its patient's open escalation, which the
+//! set before it for the same patient could have raised. The second run, with savepoints, stores each set on its own.
+//!
 //! The writer is a thread of its own. On SQLite its statements run on it directly, and the sync of each commit waits
 //! there, not on a request's thread. On PostgreSQL it runs its own single-threaded runtime with a connection of its
 //! own: each of its statements is a round trip, and as a task among the requests' it waited, at every answer, for
@@ -29,7 +36,9 @@ use remit_domain::time::Clock;
 
 use crate::changes::Changes;
 use crate::db::{Db, PgPool};
+use crate::obs::StoredSet;
 use crate::{Result, StoreError, Versions, Waits, WriteTx};
+use remit_domain::obs::NewSet;
 
 /// The most commands one commit holds: bounds how long the write lock is kept and the latency of the last one.
 const MAX_BATCH: usize = 64;
@@ -42,6 +51,10 @@ trait Job: Send {
     fn run<'a>(&'a mut self, tx: &'a mut WriteTx, guarded: bool) -> BoxFuture<'a, bool>;
     /// Answers the caller once the commit is known: with the outcome of the command's last run if it committed.
     fn answer(self: Box<Self>, committed: std::result::Result<(), String>);
+    /// The set the command stores first, if it begins by storing one ([`Writer::command_with_set`]).
+    fn set(&self) -> Option<&Arc<NewSet>>;
+    /// The versions the command was decided under.
+    fn under(&self) -> Option<Versions>;
 }
 
 /// The queue to the writer task.
@@ -51,23 +64,16 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread (on PostgreSQL, connecting to `url` for itself), gathering commands into a commit as
-    /// `gather` says (without, each commit holds what was waiting when it began). It ends when the last `Writer` is
-    /// dropped.
-    pub(crate) fn start(
-        db: Db,
-        url: &str,
-        clock: Arc<dyn Clock>,
-        gather: Option<Gather>,
-        changes: Arc<Changes>,
-    ) -> Self {
+    /// Starts the writer thread (on PostgreSQL, connecting to `url` for itself), making up commits as `batching`
+    /// says. It ends when the last `Writer` is dropped.
+    pub(crate) fn start(db: Db, url: &str, clock: Arc<dyn Clock>, batching: Batching, changes: Arc<Changes>) -> Self {
         let (queue, jobs) = mpsc::unbounded_channel();
         let spawned = match db {
             Db::Lite(_) => {
                 let runtime = tokio::runtime::Handle::current();
                 std::thread::Builder::new().name("remit-writer".into()).spawn(move || {
                     let _entered = runtime.enter();
-                    futures_executor::block_on(run(db, Waits::Here, clock, gather, changes, jobs));
+                    futures_executor::block_on(run(db, Waits::Here, clock, batching, changes, jobs));
                 })
             }
             Db::Pg(_) => {
@@ -84,7 +90,7 @@ impl Writer {
                             Ok(pool) => pool,
                             Err(e) => return tracing::error!(error = %e, "the database writer cannot connect"),
                         };
-                        run(Db::Pg(pool.clone()), Waits::Blocking, clock, gather, changes, jobs).await;
+                        run(Db::Pg(pool.clone()), Waits::Blocking, clock, batching, changes, jobs).await;
                         pool.close().await;
                     });
                 })
@@ -111,10 +117,52 @@ impl Writer {
         T: Send + 'static,
         F: for<'a> FnOnce(&'a mut WriteTx) -> BoxFuture<'a, Result<T>> + Clone + Send + 'static,
     {
+        self.queue(under, None, draft, work).await
+    }
+
+    /// As [`Writer::command`], for a command that begins by storing the first version of a set: `work` is given the
+    /// set as stored, by the writer, alone or together with the sets of the commands beside it.
+    pub(crate) async fn command_with_set<T, F>(
+        &self,
+        under: Option<Versions>,
+        set: NewSet,
+        draft: AuditDraft,
+        work: F,
+    ) -> Result<(T, AuditEntry)>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a mut WriteTx, StoredSet) -> BoxFuture<'a, Result<T>> + Clone + Send + 'static,
+    {
+        let set = Arc::new(set);
+        let ours = set.clone();
+        let work = command_work(move |tx| {
+            Box::pin(async move {
+                let stored = match tx.stored_ahead(&ours) {
+                    Some(stored) => stored,
+                    None => tx.insert_set(&ours, None).await?,
+                };
+                work(tx, stored).await
+            })
+        });
+        self.queue(under, Some(set), draft, work).await
+    }
+
+    async fn queue<T, F>(
+        &self,
+        under: Option<Versions>,
+        set: Option<Arc<NewSet>>,
+        draft: AuditDraft,
+        work: F,
+    ) -> Result<(T, AuditEntry)>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a mut WriteTx) -> BoxFuture<'a, Result<T>> + Clone + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Box::new(Command {
                 under,
+                set,
                 draft,
                 work,
                 reply,
@@ -125,12 +173,21 @@ impl Writer {
     }
 }
 
+/// A command's work, as a closure over any transaction's lifetime (which a closure's own signature cannot say).
+fn command_work<T, F>(work: F) -> F
+where
+    F: for<'a> FnOnce(&'a mut WriteTx) -> BoxFuture<'a, Result<T>>,
+{
+    work
+}
+
 fn stopped() -> StoreError {
     StoreError::Commit("the database writer has stopped".into())
 }
 
 struct Command<T, F> {
     under: Option<Versions>,
+    set: Option<Arc<NewSet>>,
     draft: AuditDraft,
     work: F,
     reply: oneshot::Sender<Result<(T, AuditEntry)>>,
@@ -166,6 +223,14 @@ where
         // The caller may have gone away; the commit stands either way.
         let _ = self.reply.send(outcome);
     }
+
+    fn set(&self) -> Option<&Arc<NewSet>> {
+        self.set.as_ref()
+    }
+
+    fn under(&self) -> Option<Versions> {
+        self.under
+    }
 }
 
 /// One command. `guarded`: under its own savepoint, which a failed command rolls back to before its refusal is
@@ -198,6 +263,31 @@ where
     }
 }
 
+/// How the writer makes up a commit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Batching {
+    /// Whether a commit waits for more commands to join it (without, each holds what was waiting when it began).
+    pub(crate) gather: Option<Gather>,
+    /// Whether consecutive commands' sets are stored in one statement (see the module's text).
+    pub(crate) sets_together: bool,
+}
+
+impl Batching {
+    /// On SQLite a statement is a call on the writer's own thread, not a round trip: nothing is gained by storing
+    /// sets together, and each command's commit is not held (see [`Gather::POSTGRES`]).
+    pub(crate) const SQLITE: Batching = Batching {
+        gather: None,
+        sets_together: false,
+    };
+    pub(crate) const POSTGRES: Batching = Batching {
+        gather: Some(Gather::POSTGRES),
+        sets_together: true,
+    };
+}
+
+/// The most sets stored in one statement.
+const MAX_TOGETHER: usize = 32;
+
 /// How long a commit may wait for more commands to join it, and for how many.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Gather {
@@ -223,7 +313,7 @@ async fn run(
     db: Db,
     waits: Waits,
     clock: Arc<dyn Clock>,
-    gather: Option<Gather>,
+    batching: Batching,
     changes: Arc<Changes>,
     mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>,
 ) {
@@ -231,7 +321,7 @@ async fn run(
     let mut together = false;
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // A command arriving alone after one that was alone is committed at once: waiting would only delay it.
-        if let Some(gather) = gather.filter(|_| together) {
+        if let Some(gather) = batching.gather.filter(|_| together) {
             let deadline = tokio::time::Instant::now() + gather.within;
             while batch.len() < gather.enough.min(MAX_BATCH) {
                 let room = MAX_BATCH - batch.len();
@@ -243,7 +333,7 @@ async fn run(
             }
         }
         together = batch.len() > 1;
-        let committed = commit_batch(&db, waits, clock.as_ref(), &changes, &mut batch).await;
+        let committed = commit_batch(&db, waits, clock.as_ref(), &changes, batching.sets_together, &mut batch).await;
         if let Err(e) = &committed {
             tracing::error!(error = %e, commands = batch.len(), "a group commit failed");
         }
@@ -254,12 +344,14 @@ async fn run(
 }
 
 /// Runs the batch in one transaction and commits it; says whether it committed. The first run is unguarded: the
-/// first command that fails rolls it back, and the batch is run again, guarded.
+/// first command that fails rolls it back, and the batch is run again, guarded. With `sets_together`, the first run
+/// stores the sets of consecutive commands together ([`store_ahead`]); the second stores each with its command.
 async fn commit_batch(
     db: &Db,
     waits: Waits,
     clock: &dyn Clock,
     changes: &Arc<Changes>,
+    sets_together: bool,
     batch: &mut Vec<Box<dyn Job>>,
 ) -> std::result::Result<(), String> {
     let mut guarded = false;
@@ -270,6 +362,17 @@ async fn commit_batch(
         let mut i = 0;
         while i < batch.len() {
             tx.now = clock.now();
+            if sets_together
+                && !guarded
+                && let Err(e) = store_ahead(&mut tx, &batch[i..]).await
+            {
+                // The batch is run again, each set stored by its command, where a failure is its own. Said, since a
+                // failure that lasted would run every batch twice.
+                tracing::warn!(error = %e, "sets could not be stored together; the batch is run again");
+                rollback(tx).await;
+                guarded = true;
+                continue 'run;
+            }
             let failed = match AssertUnwindSafe(batch[i].run(&mut tx, guarded)).catch_unwind().await {
                 Ok(failed) => {
                     i += 1;
@@ -289,12 +392,49 @@ async fn commit_batch(
                 continue 'run;
             }
         }
+        if tx.has_stored_ahead() {
+            // A set stored ahead that its command did not take (it cannot happen: each takes its own first). Not
+            // committed without the command that accounts for it in the audit log.
+            tracing::error!("a set stored ahead was not taken by its command; the batch is run again");
+            rollback(tx).await;
+            guarded = true;
+            continue 'run;
+        }
         return if tx.broken {
             Err("a command in the same commit failed part-way; nothing in it was written".to_owned())
         } else {
             tx.finish().await.map_err(|e| e.to_string())
         };
     }
+}
+
+/// Before the command at the head of `jobs` runs, stores its set together with those of the commands after it that
+/// also begin by storing a set, up to the first for a patient already among them, one decided under other versions
+/// (it will not run), or one that does not. Only when nothing stored ahead is waiting to be taken, and only for two
+/// or more sets (one is stored by its command, as it would be).
+async fn store_ahead(tx: &mut WriteTx, jobs: &[Box<dyn Job>]) -> Result<()> {
+    if tx.has_stored_ahead() {
+        return Ok(());
+    }
+    let mut sets: Vec<&Arc<NewSet>> = Vec::new();
+    for job in jobs.iter().take(MAX_TOGETHER) {
+        let Some(set) = job.set() else { break };
+        if job.under().is_some_and(|under| under != tx.versions) || sets.iter().any(|s| s.patient_id == set.patient_id)
+        {
+            break;
+        }
+        sets.push(set);
+    }
+    if sets.len() < 2 {
+        return Ok(());
+    }
+    // 2, 4, 8, 16 or 32 at a time, so that the connection prepares few statements (as the audit entries are written);
+    // the commands after them have theirs stored when the first of them runs.
+    sets.truncate(1 << sets.len().ilog2());
+    let rows: Vec<&NewSet> = sets.iter().map(|s| s.as_ref()).collect();
+    let stored = tx.insert_sets_together(&rows).await?;
+    tx.keep_stored_ahead(sets.into_iter().cloned().zip(stored).collect());
+    Ok(())
 }
 
 async fn rollback(tx: WriteTx) {
@@ -343,7 +483,10 @@ mod tests {
             store.shared.db.clone(),
             &url,
             clock,
-            Some(gather),
+            Batching {
+                gather: Some(gather),
+                sets_together: true,
+            },
             store.shared.changes.clone(),
         );
 
@@ -401,6 +544,408 @@ mod tests {
         crate::admin_execute(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .await
             .expect("drop");
+    }
+
+    /// A set for `patient`, scored as recorded: respiration rate `rate` (25 or more scores 3, a single red score).
+    fn new_set(patient: i64, staff: i64, rate: u8) -> NewSet {
+        use remit_domain::news2::Spo2Scale;
+        let at = chrono::Utc::now();
+        let readings = remit_domain::obs::Readings {
+            respiration_rate: Some(rate),
+            spo2: Some(97),
+            systolic_bp: Some(120),
+            diastolic_bp: Some(80),
+            pulse: Some(70),
+            consciousness: Some(remit_domain::news2::Consciousness::Alert),
+            temperature_tenths: Some(370),
+            ..Default::default()
+        };
+        let assessment = readings.assess_for(Spo2Scale::One, None);
+        NewSet {
+            patient_id: patient,
+            taken_at: at,
+            recorded_at: at,
+            recorded_by: staff,
+            supervisor_id: None,
+            next_due_at: assessment.next_due(at),
+            readings,
+            scale: Spo2Scale::One,
+            assessment,
+        }
+    }
+
+    /// The set version `id` as stored, every column but its id, as text.
+    async fn stored_row(store: &crate::Store, id: i64) -> Vec<String> {
+        let row = crate::db::query(
+            "SELECT CAST(version AS TEXT) || ' ' || CAST(patient_id AS TEXT) || ' ' || state || ' ' || taken_at || ' ' \
+             || recorded_at || ' ' || CAST(recorded_by AS TEXT) || ' ' || COALESCE(CAST(supervisor_id AS TEXT), '-') \
+             || ' ' || CAST(respiration_rate AS TEXT) || ' ' || CAST(spo2 AS TEXT) || ' ' || CAST(spo2_scale AS TEXT) \
+             || ' ' || CAST(on_oxygen AS TEXT) || ' ' || COALESCE(CAST(oxygen_flow_tenths AS TEXT), '-') || ' ' || \
+             COALESCE(oxygen_device, '-') || ' ' || CAST(systolic_bp AS TEXT) || ' ' || CAST(diastolic_bp AS TEXT) || \
+             ' ' || CAST(pulse AS TEXT) || ' ' || consciousness || ' ' || CAST(temperature_tenths AS TEXT) || ' ' || \
+             missing || ' ' || scores || ' ' || CAST(total AS TEXT) || ' ' || risk || ' ' || monitoring || ' ' || \
+             CAST(complete AS TEXT) || ' ' || next_due_at || ' ' || COALESCE(change_reason, '-') || ' ' || \
+             COALESCE(CAST(changed_by AS TEXT), '-') || ' ' || COALESCE(changed_at, '-') || ' ' || \
+             COALESCE(not_scored, '-') || ' ' || CASE WHEN set_id IS NULL THEN 'first' ELSE 'later' END AS r \
+             FROM obs_set WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(store.pool())
+        .await
+        .expect("the stored set");
+        crate::col::<String>(&row, "r")
+            .expect("r")
+            .split(' ')
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// What [`stored_row`] gives for a first version of `s`, worked out from `s` itself.
+    fn expected_row(s: &NewSet) -> Vec<String> {
+        use remit_domain::time::format_instant;
+        let r = &s.readings;
+        let a = &s.assessment;
+        let n = |v: Option<u16>| v.map_or("-".to_owned(), |v| v.to_string());
+        [
+            "1".to_owned(),
+            s.patient_id.to_string(),
+            "current".to_owned(),
+            format_instant(s.taken_at),
+            format_instant(s.recorded_at),
+            s.recorded_by.to_string(),
+            "-".to_owned(),
+            n(r.respiration_rate.map(u16::from)),
+            n(r.spo2.map(u16::from)),
+            "1".to_owned(),
+            "0".to_owned(),
+            "-".to_owned(),
+            "-".to_owned(),
+            n(r.systolic_bp),
+            n(r.diastolic_bp),
+            n(r.pulse),
+            r.consciousness.map_or("-", |c| c.as_str()).to_owned(),
+            n(r.temperature_tenths),
+            serde_json::to_string(&r.missing).expect("missing"),
+            serde_json::to_string(&a.parameters).expect("scores"),
+            a.total.unwrap_or(0).to_string(),
+            a.risk.map_or("low", |r| r.as_str()).to_owned(),
+            a.monitoring.as_str().to_owned(),
+            u8::from(a.complete).to_string(),
+            format_instant(s.next_due_at),
+            "-".to_owned(),
+            "-".to_owned(),
+            "-".to_owned(),
+            "-".to_owned(),
+            "first".to_owned(),
+        ]
+        .to_vec()
+    }
+
+    /// Migrates the store and seeds the demo catalogue: three of its patients and a member of its staff.
+    async fn patients_and_staff(store: &crate::Store) -> ([i64; 3], i64) {
+        store.migrate().await.expect("migrate");
+        store
+            .seed_demo("test", &crate::demo::test_catalogue())
+            .await
+            .expect("seed");
+        let rows = crate::db::query("SELECT id FROM patient ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .expect("patients");
+        let ids: Vec<i64> = rows.iter().map(|r| crate::col(r, "id").expect("id")).collect();
+        let staff = crate::db::query("SELECT MIN(id) AS id FROM staff")
+            .fetch_one(store.pool())
+            .await
+            .expect("staff");
+        ([ids[0], ids[1], ids[2]], crate::col(&staff, "id").expect("staff id"))
+    }
+
+    /// How many sets the three patients have, as a transaction sees them.
+    async fn sets_of(tx: &mut WriteTx, patients: [i64; 3]) -> Result<i64> {
+        let row = crate::db::query("SELECT COUNT(*) AS n FROM obs_set WHERE patient_id IN ($1, $2, $3)")
+            .bind(patients[0])
+            .bind(patients[1])
+            .bind(patients[2])
+            .fetch_one(tx.conn())
+            .await?;
+        crate::col(&row, "n")
+    }
+
+    /// A writer that stores sets together, on `store`'s database, and a command that holds it for a while (so that
+    /// the commands sent meanwhile are taken together).
+    fn writer_storing_together(store: &crate::Store, url: &str) -> Writer {
+        Writer::start(
+            store.shared.db.clone(),
+            url,
+            Arc::new(SystemClock),
+            Batching {
+                gather: None,
+                sets_together: true,
+            },
+            store.shared.changes.clone(),
+        )
+    }
+
+    /// Runs `test` on a new SQLite store, with its URL.
+    async fn on_sqlite<F: std::future::Future<Output = ()>>(test: impl FnOnce(crate::Store, String) -> F) {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let url = format!("sqlite://{}", dir.path().join("writer.db").display());
+        let store = crate::Store::connect(&url, Arc::new(SystemClock))
+            .await
+            .expect("connect");
+        test(store, url).await;
+    }
+
+    /// Runs `test` on a new PostgreSQL database named from `prefix`, with its URL, dropped afterwards; skipped, saying
+    /// so, where no server is given.
+    async fn on_postgres<F: std::future::Future<Output = ()>>(
+        prefix: &str,
+        what: &str,
+        test: impl FnOnce(crate::Store, String) -> F,
+    ) {
+        let Some((admin, name, url)) = crate::test_database(prefix, what).await else {
+            return;
+        };
+        let store = crate::Store::connect(&url, Arc::new(SystemClock))
+            .await
+            .expect("connect");
+        test(store.clone(), url).await;
+        store.close().await;
+        crate::admin_execute(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await
+            .expect("drop");
+    }
+
+    /// Runs `then` while the writer is held by a command of its own (100 ms asleep on the writer's thread), so that
+    /// every command `then` sends is queued before the writer takes any: they are taken together, in the order sent.
+    async fn while_held<T>(writer: &Writer, then: impl std::future::Future<Output = T>) -> T {
+        let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = started.clone();
+        let held = writer.clone();
+        let hold = tokio::spawn(async move {
+            held.command(None, draft("test.hold"), move |_| {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                Box::pin(async {
+                    std::thread::sleep(Duration::from_millis(100));
+                    Ok(())
+                })
+            })
+            .await
+        });
+        while !started.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let out = then.await;
+        hold.await.expect("joined").expect("held");
+        out
+    }
+
+    async fn sets_for(store: &crate::Store, patient: i64) -> i64 {
+        let row = crate::db::query("SELECT COUNT(*) AS n FROM obs_set WHERE patient_id = $1")
+            .bind(patient)
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+        crate::col(&row, "n").expect("n")
+    }
+
+    /// Commands queued together that each begin by storing a set for a different patient have their sets stored in
+    /// one statement before the first of them runs, two, four, eight, sixteen or thirty-two at a time; each is given
+    /// its own set as storing it alone would have: its row, its id, and its patient's open escalation. A set for a
+    /// patient already among them is stored after, and reads the escalation the earlier one raised.
+    async fn sets_queued_together_are_stored_together(store: crate::Store, url: String) {
+        let (patients, staff) = patients_and_staff(&store).await;
+        let writer = writer_storing_together(&store, &url);
+        let sets = [
+            new_set(patients[0], staff, 25),
+            new_set(patients[1], staff, 12),
+            new_set(patients[2], staff, 13),
+            new_set(patients[0], staff, 26),
+        ];
+        // Each command sees how many sets the three patients have, and a single red score raises an escalation.
+        let record = |set: &NewSet| {
+            let rate = set.readings.respiration_rate.unwrap_or(0);
+            writer.command_with_set(None, set.clone(), draft("test.set"), move |tx, stored| {
+                Box::pin(async move {
+                    let seen = sets_of(tx, patients).await?;
+                    if stored.open_escalation.is_none() && rate >= 25 {
+                        crate::db::query(
+                            "INSERT INTO escalation (patient_id, place_code, set_id, version_id, level, score, scored, \
+                             state, raised_at, stage, notified_at) SELECT patient_id, 'ward-7', id, id, 'single-red', 3, \
+                             1, 'open', taken_at, 0, taken_at FROM obs_set WHERE id = $1",
+                        )
+                        .bind(stored.version_id)
+                        .execute(tx.conn())
+                        .await?;
+                    }
+                    Ok((stored, seen))
+                })
+            })
+        };
+        let (first, second, third, again) = while_held(&writer, async {
+            tokio::join!(record(&sets[0]), record(&sets[1]), record(&sets[2]), record(&sets[3]))
+        })
+        .await;
+        let answers = [first, second, third, again].map(|a| a.expect("recorded").0);
+        let [
+            (first, seen_first),
+            (second, seen_second),
+            (third, seen_third),
+            (again, seen_again),
+        ] = answers;
+        // The first three are for different patients: two are stored together (a power of two), before the first
+        // runs. The third and the fourth (for the first's patient, but not among those two) are stored together
+        // after the first two ran.
+        assert_eq!(
+            [seen_first, seen_second, seen_third, seen_again],
+            [2, 2, 4, 4],
+            "sets stored ahead of their commands, two at a time"
+        );
+        // Each its own row, as its command would have stored it alone.
+        for (stored, set) in [first, second, third, again].iter().zip(&sets) {
+            assert_eq!(stored.set_id, stored.version_id, "a first version is its own set");
+            let row = stored_row(&store, stored.version_id).await;
+            assert_eq!(row, expected_row(set), "set {} as stored", stored.version_id);
+        }
+        let alone = Writer::start(
+            store.shared.db.clone(),
+            &url,
+            Arc::new(SystemClock),
+            Batching {
+                gather: None,
+                sets_together: false,
+            },
+            store.shared.changes.clone(),
+        );
+        let ((single, _), _) = alone
+            .command_with_set(None, sets[1].clone(), draft("test.set"), |_, stored| {
+                Box::pin(async move { Ok((stored, 0)) })
+            })
+            .await
+            .expect("alone");
+        assert_eq!(
+            stored_row(&store, single.version_id).await,
+            stored_row(&store, second.version_id).await,
+            "stored alone, the same row"
+        );
+        // The set after the first for the same patient reads the escalation the first raised; the others have none.
+        let raised = again.open_escalation.expect("the first set's escalation, open");
+        assert_eq!(
+            (raised.level.as_str(), raised.score, raised.acknowledged),
+            ("single-red", Some(3), false)
+        );
+        assert_eq!(
+            (first.open_escalation, second.open_escalation, third.open_escalation),
+            (None, None, None)
+        );
+        // Two sets for one patient are never stored in one statement.
+        let (twice, _) = writer
+            .command(None, draft("test.twice"), move |tx| {
+                Box::pin(async move {
+                    let a = new_set(patients[0], staff, 12);
+                    let b = new_set(patients[0], staff, 13);
+                    Ok(matches!(
+                        tx.insert_sets_together(&[&a, &b]).await,
+                        Err(StoreError::Invalid(_))
+                    ))
+                })
+            })
+            .await
+            .expect("twice");
+        assert!(twice, "two sets for one patient stored together");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sets_queued_together_are_stored_together_on_sqlite() {
+        on_sqlite(sets_queued_together_are_stored_together).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sets_queued_together_are_stored_together_on_postgres() {
+        on_postgres(
+            "remit_together",
+            "sets stored together",
+            sets_queued_together_are_stored_together,
+        )
+        .await;
+    }
+
+    /// A command that fails among others whose sets were stored together with its own: the batch is run again with
+    /// each set stored by its command, so the others' sets are stored once each, the failed one's not at all, and its
+    /// refusal is recorded.
+    async fn a_failure_among_sets_stored_together_is_its_own(store: crate::Store, url: String) {
+        let (patients, staff) = patients_and_staff(&store).await;
+        let writer = writer_storing_together(&store, &url);
+        let mut before = Vec::new();
+        for p in patients {
+            before.push(sets_for(&store, p).await);
+        }
+        let refused = logged(&store, "test.refused").await;
+        // What each run of the failing command saw of the three patients' sets.
+        let saw = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = saw.clone();
+        let ok = |patient: i64| {
+            writer.command_with_set(None, new_set(patient, staff, 12), draft("test.set"), |_, _| {
+                Box::pin(async { Ok(()) })
+            })
+        };
+        let fails = writer.command_with_set(
+            None,
+            new_set(patients[1], staff, 12),
+            draft("test.refused"),
+            move |tx, _| {
+                let seen = seen.clone();
+                Box::pin(async move {
+                    let n = sets_of(tx, patients).await?;
+                    seen.lock().expect("seen").push(n);
+                    Err::<(), _>(StoreError::Conflict("refused for the test".into()))
+                })
+            },
+        );
+        let (failed, a, c) = while_held(&writer, async { tokio::join!(fails, ok(patients[0]), ok(patients[2])) }).await;
+        a.expect("the first is stored");
+        c.expect("the third is stored");
+        assert!(
+            matches!(failed, Err(StoreError::Conflict(_))),
+            "{:?}",
+            failed.map(|_| ())
+        );
+        // The first run stored its set and the next together (it saw both); the second stored its own alone.
+        let total: i64 = before.iter().sum();
+        assert_eq!(
+            *saw.lock().expect("seen"),
+            vec![total + 2, total + 1],
+            "what each run saw"
+        );
+        let mut after = Vec::new();
+        for p in patients {
+            after.push(sets_for(&store, p).await);
+        }
+        assert_eq!(
+            after,
+            vec![before[0] + 1, before[1], before[2] + 1],
+            "each set once, the refused one's not at all"
+        );
+        assert_eq!(
+            logged(&store, "test.refused").await,
+            refused + 1,
+            "the refusal is recorded"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failure_among_sets_stored_together_is_its_own_on_sqlite() {
+        on_sqlite(a_failure_among_sets_stored_together_is_its_own).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failure_among_sets_stored_together_is_its_own_on_postgres() {
+        on_postgres(
+            "remit_together_fail",
+            "a failure among sets",
+            a_failure_among_sets_stored_together_is_its_own,
+        )
+        .await;
     }
 
     /// A migrated SQLite store in a folder of its own.
