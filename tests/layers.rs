@@ -193,6 +193,7 @@ fn asks_the_pack(text: &str) -> Vec<String> {
             [
                 "pack.decide(",
                 "pack.decide_strict(",
+                "pack.permits(",
                 "pack.least_supervision(",
                 "pack.scope(",
             ]

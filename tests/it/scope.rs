@@ -129,6 +129,14 @@ async fn the_scenarios_hold(db: TestDb) -> Result<()> {
                 s.description
             ));
         }
+        // Asked again, perhaps answered from a permit remembered from this or another scenario: the same answer.
+        let again = app.pack.decide(&q);
+        if again != d {
+            failures.push(format!(
+                "{file}: {}: asked again, {again:?} differs from {d:?}",
+                s.description
+            ));
+        }
         let missing: Vec<&String> = s
             .reasons_contain
             .iter()
@@ -162,6 +170,7 @@ async fn the_scenarios_hold(db: TestDb) -> Result<()> {
             failures.join("\n")
         );
     }
+    ensure!(app.pack.remembered_answers() > 0, "no permit was answered from memory");
     // Every activity and every demo person appears.
     let people: BTreeSet<&str> = all.iter().map(|(_, s)| s.staff.as_str()).collect();
     for u in remit_store::demo::demo_usernames() {

@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use cedar_policy::{
     Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request,
@@ -199,102 +201,237 @@ impl Wanted<'_> {
     }
 }
 
+/// An entity as a question names it. The patient is named apart from the facts, so that the facts of a question
+/// about one patient can stand for those about another (see [`Memo`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Who {
+    Staff(String),
+    Place(String),
+    ThePatient,
+}
+
+impl Who {
+    fn uid(&self, patient: &str) -> EntityUid {
+        let t = Types::get();
+        match self {
+            Who::Staff(id) => uid(&t.staff, id),
+            Who::Place(id) => uid(&t.place, id),
+            Who::ThePatient => uid(&t.patient, patient),
+        }
+    }
+}
+
+/// A value as Cedar is given it, in a form that can be compared and hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Val {
+    Str(String),
+    Long(i64),
+    Bool(bool),
+    Strs(Vec<String>),
+    Entity(Who),
+    Entities(Vec<Who>),
+}
+
+impl Val {
+    fn strs<'s>(items: impl IntoIterator<Item = &'s str>) -> Val {
+        Val::Strs(items.into_iter().map(str::to_owned).collect())
+    }
+
+    fn expr(&self, patient: &str) -> RestrictedExpression {
+        match self {
+            Val::Str(s) => RestrictedExpression::new_string(s.clone()),
+            Val::Long(n) => RestrictedExpression::new_long(*n),
+            Val::Bool(b) => RestrictedExpression::new_bool(*b),
+            Val::Strs(items) => string_set(items.iter().map(String::as_str)),
+            Val::Entity(who) => RestrictedExpression::new_entity_uid(who.uid(patient)),
+            Val::Entities(items) => RestrictedExpression::new_set(
+                items
+                    .iter()
+                    .map(|w| RestrictedExpression::new_entity_uid(w.uid(patient))),
+            ),
+        }
+    }
+}
+
+/// An entity with the attributes to build.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Ent {
+    who: Who,
+    attrs: Vec<(&'static str, Val)>,
+}
+
+impl Ent {
+    fn entity(&self, patient: &str) -> Entity {
+        let attrs: HashMap<String, RestrictedExpression> = self
+            .attrs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.expr(patient)))
+            .collect();
+        Entity::new(self.who.uid(patient), attrs, HashSet::new()).expect("remit's attributes are literal values")
+    }
+}
+
+/// Everything one question puts to Cedar, but for the patient's NHS number and what the slice holds for its action.
+/// Two questions to one slice with equal inputs (and, where a policy of the slice names a particular patient, the
+/// same patient) get the same answer from Cedar.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Inputs {
+    principal: Who,
+    resource: Who,
+    entities: Vec<Ent>,
+    context: Vec<(&'static str, Val)>,
+}
+
+/// How a question is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// As the server asks: only what the slice's policies read is built, and a remembered permit is given again.
+    Fast,
+    /// Only whether it is permitted: a remembered refusal is given again too, without its reasons.
+    Whether,
+    /// Everything built and checked against the schema; nothing remembered.
+    Strict,
+}
+
+/// The most answers a slice remembers; past it, it forgets them all and starts again.
+const MEMO_MAX: usize = 1024;
+
+/// Cedar's answer to some inputs, as remembered.
+#[derive(Debug, Clone)]
+enum Answer {
+    /// Permitted, by these policies.
+    Permit(Vec<String>),
+    /// Refused. Kept only to say that it is one (`PolicyPack::permits`): a refusal's reasons are rendered from more
+    /// than Cedar reads (the actor's lapsed registrations, names), so `decide` always asks Cedar again for them.
+    Refuse,
+}
+
+/// The answers a slice has given, by the inputs that got them, for a slice whose policies name no particular
+/// patient. A question whose inputs are remembered is answered without Cedar: the answer is a pure function of the
+/// pack (fixed for the life of the `PolicyPack`) and the inputs, which hold every fact a policy of the slice can
+/// read, as it stands on the day asked (competencies valid, registrations current, places on duty).
+#[derive(Debug, Default)]
+pub(crate) struct Memo {
+    answers: Mutex<HashMap<Inputs, Answer>>,
+    answered: AtomicU64,
+}
+
+impl Memo {
+    fn get(&self, inputs: &Inputs, refusals_too: bool) -> Option<Answer> {
+        let answer = self.answers.lock().ok()?.get(inputs).cloned()?;
+        if matches!(answer, Answer::Refuse) && !refusals_too {
+            return None;
+        }
+        self.answered.fetch_add(1, Ordering::Relaxed);
+        Some(answer)
+    }
+
+    fn keep(&self, inputs: Inputs, answer: Answer) {
+        if let Ok(mut answers) = self.answers.lock() {
+            if answers.len() >= MEMO_MAX {
+                answers.clear();
+            }
+            answers.insert(inputs, answer);
+        }
+    }
+}
+
 /// The Staff entity for a profile, with the facts as they are on `today`.
-fn staff_entity(p: &StaffProfile, today: NaiveDate, wanted: Wanted<'_>) -> Entity {
-    let t = Types::get();
-    let mut attrs: HashMap<String, RestrictedExpression> = HashMap::with_capacity(13);
-    let mut put = |name: &str, value: &dyn Fn() -> RestrictedExpression| {
+fn staff_entity(p: &StaffProfile, today: NaiveDate, wanted: Wanted<'_>) -> Ent {
+    let mut attrs: Vec<(&'static str, Val)> = Vec::with_capacity(13);
+    let mut put = |name: &'static str, value: &dyn Fn() -> Val| {
         if wanted.has(name) {
-            attrs.insert(name.to_owned(), value());
+            attrs.push((name, value()));
         }
     };
     let current = || p.registrations.iter().filter(move |r| r.is_current(today));
-    put("name", &|| RestrictedExpression::new_string(p.staff.name.to_string()));
-    put("level", &|| {
-        RestrictedExpression::new_long(p.staff.level.map_or(0, |l| i64::from(l.get())))
-    });
-    put("trainee", &|| RestrictedExpression::new_bool(p.staff.trainee));
-    put("active", &|| RestrictedExpression::new_bool(p.staff.is_active()));
-    put("registered", &|| {
-        RestrictedExpression::new_bool(current().next().is_some())
-    });
-    put("regulators", &|| string_set(current().map(|r| r.regulator.as_str())));
+    put("name", &|| Val::Str(p.staff.name.to_string()));
+    put("level", &|| Val::Long(p.staff.level.map_or(0, |l| i64::from(l.get()))));
+    put("trainee", &|| Val::Bool(p.staff.trainee));
+    put("active", &|| Val::Bool(p.staff.is_active()));
+    put("registered", &|| Val::Bool(current().next().is_some()));
+    put("regulators", &|| Val::strs(current().map(|r| r.regulator.as_str())));
     put("annotations", &|| {
-        string_set(current().flat_map(|r| r.annotations.iter().map(|a| a.as_str())))
+        Val::strs(current().flat_map(|r| r.annotations.iter().map(|a| a.as_str())))
     });
     put("competencies", &|| {
-        string_set(
+        Val::strs(
             p.competencies
                 .iter()
                 .filter(|c| c.is_valid_on(today))
                 .map(|c| c.competency.as_str()),
         )
     });
-    put("entitlements", &|| {
-        string_set(p.entitlements.iter().map(|e| e.as_str()))
-    });
-    put("roles", &|| string_set(p.staff.roles.iter().map(|r| r.as_str())));
+    put("entitlements", &|| Val::strs(p.entitlements.iter().map(|e| e.as_str())));
+    put("roles", &|| Val::strs(p.staff.roles.iter().map(|r| r.as_str())));
     put("professions", &|| {
-        string_set(current().filter_map(|r| r.profession().map(|(code, _)| code)))
+        Val::strs(current().filter_map(|r| r.profession().map(|(code, _)| code)))
     });
     put("grade", &|| {
-        RestrictedExpression::new_string(p.staff.grade.as_ref().map_or("", |g| g.as_str()).to_owned())
+        Val::Str(p.staff.grade.as_ref().map_or("", |g| g.as_str()).to_owned())
     });
     put("on_duty", &|| {
-        RestrictedExpression::new_set(
-            p.on_duty
-                .iter()
-                .map(|c| RestrictedExpression::new_entity_uid(uid(&t.place, c.as_str()))),
-        )
+        Val::Entities(p.on_duty.iter().map(|c| Who::Place(c.as_str().to_owned())).collect())
     });
-    let id = uid(&t.staff, p.staff.username.as_str());
-    Entity::new(id, attrs, HashSet::new()).expect("staff attributes are literal values")
+    Ent {
+        who: Who::Staff(p.staff.username.as_str().to_owned()),
+        attrs,
+    }
 }
 
 /// A stand-in supervisor who meets every supervision rule, on duty where the work is.
-fn suitable_supervisor_entity(place: &EntityUid) -> Entity {
-    let t = Types::get();
-    let attrs: HashMap<String, RestrictedExpression> = [
-        ("name", RestrictedExpression::new_string("A suitable supervisor".into())),
-        ("level", RestrictedExpression::new_long(9)),
-        ("trainee", RestrictedExpression::new_bool(false)),
-        ("active", RestrictedExpression::new_bool(true)),
-        ("registered", RestrictedExpression::new_bool(true)),
-        ("regulators", string_set(["NMC", "HCPC", "GMC", "GPhC"])),
-        ("annotations", string_set([])),
-        ("competencies", string_set([])),
-        ("entitlements", string_set([])),
-        ("roles", string_set([])),
-        (
-            "professions",
-            string_set(remit_domain::staff::HCPC_PROFESSIONS.iter().map(|(code, _)| *code)),
-        ),
-        ("grade", RestrictedExpression::new_string(String::new())),
-        (
-            "on_duty",
-            RestrictedExpression::new_set([RestrictedExpression::new_entity_uid(place.clone())]),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    Entity::new(uid(&t.staff, "(a suitable supervisor)"), attrs, HashSet::new())
-        .expect("supervisor attributes are literal values")
+fn suitable_supervisor_entity(place: &Who) -> Ent {
+    Ent {
+        who: Who::Staff("(a suitable supervisor)".into()),
+        attrs: vec![
+            ("name", Val::Str("A suitable supervisor".into())),
+            ("level", Val::Long(9)),
+            ("trainee", Val::Bool(false)),
+            ("active", Val::Bool(true)),
+            ("registered", Val::Bool(true)),
+            ("regulators", Val::strs(["NMC", "HCPC", "GMC", "GPhC"])),
+            ("annotations", Val::Strs(vec![])),
+            ("competencies", Val::Strs(vec![])),
+            ("entitlements", Val::Strs(vec![])),
+            ("roles", Val::Strs(vec![])),
+            (
+                "professions",
+                Val::strs(remit_domain::staff::HCPC_PROFESSIONS.iter().map(|(code, _)| *code)),
+            ),
+            ("grade", Val::Str(String::new())),
+            ("on_duty", Val::Entities(vec![place.clone()])),
+        ],
+    }
 }
 
 impl PolicyPack {
     /// Asks the pack one question.
     pub fn decide(&self, q: &Question<'_>) -> Decision {
-        self.decide_inner(q, false)
+        self.decide_inner(q, Mode::Fast)
+    }
+
+    /// Whether the pack permits the question: `decide(q).permitted()`, for callers that need no reasons (a list
+    /// of who may act). A refusal remembered is answered from memory too.
+    pub fn permits(&self, q: &Question<'_>) -> bool {
+        self.decide_inner(q, Mode::Whether).permitted()
     }
 
     /// The same, also checking the entities and context remit builds against the pack's schema. Slower; tests use
-    /// it to prove that what `decide` builds conforms.
+    /// it to prove that what `decide` builds conforms. It never answers from remembered permits, nor adds to them.
     pub fn decide_strict(&self, q: &Question<'_>) -> Decision {
-        self.decide_inner(q, true)
+        self.decide_inner(q, Mode::Strict)
     }
 
-    fn decide_inner(&self, q: &Question<'_>, strict: bool) -> Decision {
+    /// How many questions were answered from memory since the pack was loaded (see `Memo`).
+    pub fn remembered_answers(&self) -> u64 {
+        self.slices
+            .values()
+            .map(|s| s.memo.answered.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    fn decide_inner(&self, q: &Question<'_>, mode: Mode) -> Decision {
+        let strict = mode == Mode::Strict;
         let schema = strict.then_some(&self.schema);
         let Some(slice) = self.slices.get(q.activity) else {
             return Decision::deny(
@@ -310,7 +447,6 @@ impl PolicyPack {
         };
         let a = &slice.attributes;
         let wanted = |set| if strict { Wanted::All } else { Wanted::Only(set) };
-        let t = Types::get();
         // One entity playing two parts needs what both parts read.
         let two_parts = match (activity.patient_facing, q.supervisor, q.colleague) {
             (true, SupervisorRef::Named(s), _) => s.staff.username == q.actor.staff.username,
@@ -323,108 +459,119 @@ impl PolicyPack {
             q.today,
             wanted(if two_parts { &a.any_staff } else { &a.principal }),
         );
-        let principal_uid = principal.uid();
-        let mut entities = Vec::with_capacity(slice.entities.len() + 4);
-        entities.extend(slice.entities.iter().cloned());
+        let principal_who = principal.who.clone();
+        let mut entities = Vec::with_capacity(3);
         entities.push(principal);
-        let mut pairs: Vec<(String, RestrictedExpression)> = Vec::with_capacity(9);
+        let mut context: Vec<(&'static str, Val)> = Vec::with_capacity(9);
         let exam_competency = q
             .exam_region
             .and_then(|r| activity.exam_regions.get(r.as_str()))
             .map(String::as_str);
         let mut supervisor_name = None;
+        let patient_id = q.patient.map_or("", |p| p.nhs_number.as_str());
 
         let resource = if activity.patient_facing {
             let place = match (q.patient, q.actor.on_duty.first()) {
-                (Some(p), _) => uid(&t.place, p.place.as_str()),
-                (None, Some(duty)) => uid(&t.place, duty.as_str()),
-                (None, None) => uid(&t.place, ""),
+                (Some(p), _) => Who::Place(p.place.as_str().to_owned()),
+                (None, Some(duty)) => Who::Place(duty.as_str().to_owned()),
+                (None, None) => Who::Place(String::new()),
             };
-            let patient_uid = uid(&t.patient, q.patient.map_or("", |p| p.nhs_number.as_str()));
-            let patient = Entity::new(
-                patient_uid.clone(),
-                HashMap::from([("place".to_owned(), RestrictedExpression::new_entity_uid(place.clone()))]),
-                HashSet::new(),
-            )
-            .expect("a patient's attributes are literal values");
-            entities.push(patient);
             match q.supervisor {
                 SupervisorRef::Nobody => {}
                 SupervisorRef::Named(s) => {
                     supervisor_name = Some(s.staff.name.as_str());
-                    let e = if s.staff.username == q.actor.staff.username {
-                        None
-                    } else {
-                        Some(staff_entity(s, q.today, wanted(&a.supervisor)))
-                    };
-                    let suid = uid(&t.staff, s.staff.username.as_str());
-                    if let Some(e) = e {
-                        entities.push(e);
+                    if s.staff.username != q.actor.staff.username {
+                        entities.push(staff_entity(s, q.today, wanted(&a.supervisor)));
                     }
-                    pairs.push(("supervisor".into(), RestrictedExpression::new_entity_uid(suid)));
+                    context.push((
+                        "supervisor",
+                        Val::Entity(Who::Staff(s.staff.username.as_str().to_owned())),
+                    ));
                 }
                 SupervisorRef::AnySuitable => {
                     let e = suitable_supervisor_entity(&place);
-                    pairs.push(("supervisor".into(), RestrictedExpression::new_entity_uid(e.uid())));
+                    context.push(("supervisor", Val::Entity(e.who.clone())));
                     entities.push(e);
                 }
             }
-            pairs.extend([
+            entities.push(Ent {
+                who: Who::ThePatient,
+                attrs: vec![("place", Val::Entity(place))],
+            });
+            context.extend([
+                ("supervision", Val::Str(q.supervision.as_str().into())),
+                ("patient_known", Val::Bool(q.patient.is_some())),
+                ("open_task", Val::Bool(q.open_task)),
+                ("break_glass", Val::Bool(q.break_glass)),
                 (
-                    "supervision".into(),
-                    RestrictedExpression::new_string(q.supervision.as_str().into()),
+                    "exam_region",
+                    Val::Str(q.exam_region.map_or("", ExamRegion::as_str).into()),
                 ),
-                (
-                    "patient_known".into(),
-                    RestrictedExpression::new_bool(q.patient.is_some()),
-                ),
-                ("open_task".into(), RestrictedExpression::new_bool(q.open_task)),
-                ("break_glass".into(), RestrictedExpression::new_bool(q.break_glass)),
-                (
-                    "exam_region".into(),
-                    RestrictedExpression::new_string(q.exam_region.map_or("", ExamRegion::as_str).into()),
-                ),
-                (
-                    "request_justified".into(),
-                    RestrictedExpression::new_bool(q.request_justified),
-                ),
-                (
-                    "named_supervisor".into(),
-                    RestrictedExpression::new_bool(q.named_supervisor),
-                ),
-                (
-                    "escalation_level".into(),
-                    RestrictedExpression::new_string(q.escalation_level.unwrap_or("").into()),
-                ),
+                ("request_justified", Val::Bool(q.request_justified)),
+                ("named_supervisor", Val::Bool(q.named_supervisor)),
+                ("escalation_level", Val::Str(q.escalation_level.unwrap_or("").into())),
             ]);
-            patient_uid
+            Who::ThePatient
         } else {
-            let colleague_uid = match q.colleague {
+            let colleague = match q.colleague {
                 Some(c) if c.staff.username != q.actor.staff.username => {
                     let e = staff_entity(c, q.today, wanted(&a.colleague));
-                    let u = e.uid();
+                    let who = e.who.clone();
                     entities.push(e);
-                    u
+                    who
                 }
-                _ => principal_uid.clone(),
+                _ => principal_who.clone(),
             };
-            pairs.push((
-                "competency".into(),
-                RestrictedExpression::new_string(q.competency.unwrap_or("").into()),
-            ));
-            colleague_uid
+            context.push(("competency", Val::Str(q.competency.unwrap_or("").into())));
+            colleague
+        };
+        context.retain(|(k, _)| wanted(&a.context).has(k));
+        let inputs = Inputs {
+            principal: principal_who,
+            resource,
+            entities,
+            context,
         };
 
-        pairs.retain(|(k, _)| wanted(&a.context).has(k));
-        let context = match Context::from_pairs(pairs) {
+        // The same inputs were answered before: the same answer again.
+        let memo = (!strict && !slice.names_patient).then_some(&slice.memo);
+        match memo.and_then(|m| m.get(&inputs, mode == Mode::Whether)) {
+            Some(Answer::Permit(policies)) => {
+                return Decision {
+                    decision: "permit",
+                    reasons: Vec::new(),
+                    policies,
+                };
+            }
+            Some(Answer::Refuse) => return Decision::deny(Vec::new(), Vec::new()),
+            None => {}
+        }
+
+        let context = match Context::from_pairs(
+            inputs
+                .context
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.expr(patient_id))),
+        ) {
             Ok(c) => c,
             Err(e) => return Decision::deny(vec![format!("the question could not be put to the pack: {e}")], vec![]),
         };
-        let request = match Request::new(principal_uid, slice.uid.clone(), resource, context, schema) {
+        let request = match Request::new(
+            inputs.principal.uid(patient_id),
+            slice.uid.clone(),
+            inputs.resource.uid(patient_id),
+            context,
+            schema,
+        ) {
             Ok(r) => r,
             Err(e) => return Decision::deny(vec![format!("the question could not be put to the pack: {e}")], vec![]),
         };
-        let entities = match Entities::from_entities(entities, schema) {
+        let built = slice
+            .entities
+            .iter()
+            .cloned()
+            .chain(inputs.entities.iter().map(|e| e.entity(patient_id)));
+        let entities = match Entities::from_entities(built, schema) {
             Ok(e) => e,
             Err(e) => return Decision::deny(vec![format!("the question could not be put to the pack: {e}")], vec![]),
         };
@@ -450,6 +597,9 @@ impl PolicyPack {
             .map(|e| format!("the policy pack could not be evaluated for this request ({e})"))
             .collect();
         if !errors.is_empty() {
+            if let Some(memo) = memo {
+                memo.keep(inputs, Answer::Refuse);
+            }
             let mut reasons: Vec<String> = determining
                 .iter()
                 .filter_map(|id| slice.reasons.get(id))
@@ -459,12 +609,20 @@ impl PolicyPack {
             return Decision::deny(reasons, policies);
         }
         match response.decision() {
-            CedarDecision::Allow => Decision {
-                decision: "permit",
-                reasons: Vec::new(),
-                policies,
-            },
+            CedarDecision::Allow => {
+                if let Some(memo) = memo {
+                    memo.keep(inputs, Answer::Permit(policies.clone()));
+                }
+                Decision {
+                    decision: "permit",
+                    reasons: Vec::new(),
+                    policies,
+                }
+            }
             CedarDecision::Deny => {
+                if let Some(memo) = memo {
+                    memo.keep(inputs, Answer::Refuse);
+                }
                 let mut reasons: Vec<String> = determining
                     .iter()
                     .filter_map(|id| slice.reasons.get(id))
@@ -554,5 +712,216 @@ impl PolicyPack {
             }
         }
         lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Days;
+    use remit_domain::place::PlaceCode;
+
+    use super::*;
+
+    use crate::fixture::{self, Fixture, deny, fixture, permit, supervised};
+
+    /// Asks `q` as the server does, and checks the answer against one built and checked in full, never remembered.
+    fn asked(pack: &PolicyPack, q: &Question<'_>) -> Decision {
+        let d = pack.decide(q);
+        assert_eq!(d, pack.decide_strict(q), "{q:?}");
+        d
+    }
+
+    /// Asks only whether, as lists of who may act do, and checks it against the full answer.
+    fn permits(pack: &PolicyPack, q: &Question<'_>) -> bool {
+        let p = pack.permits(q);
+        assert_eq!(p, pack.decide_strict(q).permitted(), "{q:?}");
+        p
+    }
+
+    fn patient(nhs: &str, place: &str) -> PatientFacts {
+        PatientFacts {
+            nhs_number: NhsNumber::parse(nhs).unwrap(),
+            place: PlaceCode::parse(place).unwrap(),
+            place_name: format!("{place}'s name"),
+        }
+    }
+
+    #[test]
+    fn a_permit_is_remembered_and_given_again_for_the_same_facts_about_another_patient_in_the_same_place() {
+        let f = fixture();
+        let first = asked(&f.pack, &permit(&f));
+        assert!(first.permitted());
+        assert_eq!(f.pack.remembered_answers(), 0);
+        assert_eq!(asked(&f.pack, &permit(&f)), first);
+        assert_eq!(f.pack.remembered_answers(), 1, "the same question again");
+        let other = patient("9990001383", "ward-7");
+        let mut q = permit(&f);
+        q.patient = Some(&other);
+        assert_eq!(asked(&f.pack, &q), first);
+        assert_eq!(f.pack.remembered_answers(), 2, "another patient on the same ward");
+        // Supervised: two staff entities and the supervisor in the context.
+        let s = asked(&f.pack, &supervised(&f));
+        assert!(s.permitted());
+        assert_eq!(asked(&f.pack, &supervised(&f)), s);
+        assert_eq!(f.pack.remembered_answers(), 3);
+    }
+
+    #[test]
+    fn a_refusal_is_remembered_only_as_one_never_for_its_reasons() {
+        let f = fixture();
+        let d = asked(&f.pack, &deny(&f));
+        assert!(!d.permitted());
+        assert!(!d.reasons.is_empty());
+        assert_eq!(asked(&f.pack, &deny(&f)), d, "its reasons are rendered again");
+        assert_eq!(f.pack.remembered_answers(), 0);
+        assert!(!permits(&f.pack, &deny(&f)));
+        assert_eq!(f.pack.remembered_answers(), 1, "asked only whether");
+        assert!(permits(&f.pack, &permit(&f)));
+        assert!(permits(&f.pack, &permit(&f)));
+        assert_eq!(f.pack.remembered_answers(), 2);
+    }
+
+    #[test]
+    fn a_remembered_permit_is_not_given_once_a_fact_it_stood_on_has_changed() {
+        let f = fixture();
+        assert!(asked(&f.pack, &permit(&f)).permitted());
+        let expires = f.alex.competencies[0].expires_on;
+        // The day after the competency lapses.
+        let mut q = permit(&f);
+        q.today = expires + Days::new(1);
+        let d = asked(&f.pack, &q);
+        assert!(!d.permitted(), "{d:?}");
+        assert!(d.reasons.iter().any(|r| r.contains("vital-signs")), "{:?}", d.reasons);
+        // Revoked.
+        let mut revoked = f.alex.clone();
+        revoked.competencies[0].revoked = true;
+        let mut q = permit(&f);
+        q.actor = &revoked;
+        assert!(!asked(&f.pack, &q).permitted());
+        // Off duty where the patient is.
+        let elsewhere = patient("9990001383", "ward-9");
+        let mut q = permit(&f);
+        q.patient = Some(&elsewhere);
+        assert!(!asked(&f.pack, &q).permitted());
+        // No longer active.
+        let mut left = f.alex.clone();
+        left.staff.status = remit_domain::staff::StaffStatus::Suspended;
+        let mut q = permit(&f);
+        q.actor = &left;
+        assert!(!asked(&f.pack, &q).permitted());
+        assert_eq!(f.pack.remembered_answers(), 0);
+        // And the first is still given as before.
+        assert!(asked(&f.pack, &permit(&f)).permitted());
+        assert_eq!(f.pack.remembered_answers(), 1);
+    }
+
+    #[test]
+    fn a_pack_that_names_a_patient_remembers_nothing_for_that_activity() {
+        let dir = crate::pack::tests::edited("10-patient-facing.cedar", |text| {
+            format!(
+                "{text}\n@id(\"vip\")\n@reason(\"This patient's record is restricted.\")\n\
+                 forbid (principal, action == Action::\"vitals.record\", resource == Patient::\"9990001383\");\n"
+            )
+        });
+        let f = Fixture {
+            pack: PolicyPack::load(dir.path()).unwrap(),
+            ..fixture()
+        };
+        assert!(asked(&f.pack, &permit(&f)).permitted());
+        assert!(asked(&f.pack, &permit(&f)).permitted());
+        let vip = patient("9990001383", "ward-7");
+        let mut q = permit(&f);
+        q.patient = Some(&vip);
+        let d = asked(&f.pack, &q);
+        assert_eq!(d.reasons, ["This patient's record is restricted."]);
+        assert_eq!(f.pack.remembered_answers(), 0);
+    }
+
+    /// Every activity, asked by people of every kind, with and without supervision, on and off their ward, twice:
+    /// each answer equals the one built and checked in full, whether it came from a remembered permit or not.
+    #[test]
+    fn remembered_permits_answer_every_question_as_cedar_does() {
+        let f = fixture();
+        let today = f.today;
+        let mut rn = fixture::profile("rin.rn", "Rin Okafor", 5, true, &["vital-signs"], today);
+        rn.registrations[0]
+            .annotations
+            .insert(remit_domain::staff::Annotation::parse("independent-prescriber").unwrap());
+        let mut radiographer = fixture::profile("ray.ra", "Ray Diaz", 6, false, &["xray-chest"], today);
+        radiographer.registrations.push(remit_domain::staff::Registration {
+            regulator: remit_domain::staff::Regulator::Hcpc,
+            number: "RA012345".into(),
+            expires_on: today + Days::new(30),
+            annotations: Default::default(),
+        });
+        let mut lead = f.priya.clone();
+        lead.staff
+            .roles
+            .insert(remit_domain::staff::Role::parse("education-lead").unwrap());
+        let people = [&f.alex, &f.sam, &f.priya, &rn, &radiographer, &lead];
+        let patients = [
+            patient("9990001375", "ward-7"),
+            patient("9990001383", "ward-7"),
+            patient("9990001391", "ward-9"),
+        ];
+        let activities: Vec<String> = f.pack.activities().iter().map(|a| a.id.clone()).collect();
+        let competencies: Vec<String> = f.pack.competencies().iter().map(|c| c.id.clone()).collect();
+        let mut asked_n = 0u64;
+        for round in 0..2 {
+            let mut i = 0;
+            for activity in &activities {
+                for actor in people {
+                    for supervisor in [&f.priya, &f.sam, &radiographer] {
+                        for pt in patients.iter().map(Some).chain([None]) {
+                            for supervision in Supervision::ALL {
+                                let mut q = Question::new(actor, activity, today);
+                                q.patient = pt;
+                                q.supervision = supervision;
+                                q.supervisor = match supervision {
+                                    Supervision::None => SupervisorRef::Nobody,
+                                    _ if i % 3 == 0 => SupervisorRef::AnySuitable,
+                                    _ => SupervisorRef::Named(supervisor),
+                                };
+                                q.colleague = Some(supervisor);
+                                q.competency = competencies.get(i % competencies.len()).map(String::as_str);
+                                q.exam_region = Some(ExamRegion::ALL[(i / 3) % 3]);
+                                q.open_task = i % 5 == 0;
+                                q.request_justified = i % 4 < 2;
+                                q.named_supervisor = i % 7 != 0;
+                                if (i + round) % 2 == 0 {
+                                    asked(&f.pack, &q);
+                                } else {
+                                    permits(&f.pack, &q);
+                                }
+                                i += 1;
+                                asked_n += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            if round == 0 {
+                assert!(f.pack.remembered_answers() > 0);
+            }
+        }
+        // No slice remembers more than its bound (the questions here are more than it).
+        let held: Vec<usize> = f
+            .pack
+            .slices
+            .values()
+            .map(|s| s.memo.answers.lock().unwrap().len())
+            .collect();
+        assert!(held.iter().all(|n| *n <= MEMO_MAX), "{held:?}");
+        assert!(held.iter().any(|n| *n > 0));
+        // Much of the second round came from memory.
+        assert!(
+            f.pack.remembered_answers() * 3 > asked_n,
+            "{asked_n} asked, {}",
+            f.pack.remembered_answers()
+        );
+        // What a person may do, twice.
+        for actor in people {
+            assert_eq!(f.pack.scope(actor, today), f.pack.scope(actor, today));
+        }
     }
 }

@@ -7,6 +7,14 @@
 //! **Invariant:** a decision fails closed: a policy that cannot be evaluated denies, with a reason saying so.
 #![forbid(unsafe_code)]
 
+// The decision benchmark's fixture, shared with the unit tests, names the crate as its users do.
+#[cfg(test)]
+extern crate self as remit_policy;
+#[cfg(test)]
+#[path = "../benches/fixture.rs"]
+#[allow(dead_code, reason = "the benchmark uses what the tests do not")]
+mod fixture;
+
 mod engine;
 mod pack;
 mod progression;

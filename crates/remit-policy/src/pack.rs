@@ -180,6 +180,8 @@ pub(crate) struct ActionSlice {
     /// Whether a policy of the slice names a particular patient. If none does, a decision depends on the patient
     /// only through the facts a question gives about them (their place, the actor's open task for them).
     pub(crate) names_patient: bool,
+    /// The permits given so far, when no policy of the slice names a particular patient.
+    pub(crate) memo: crate::engine::Memo,
 }
 
 /// Attribute names read, by whose.
@@ -698,6 +700,7 @@ impl PolicyPack {
                     reasons,
                     attributes,
                     names_patient,
+                    memo: Default::default(),
                 },
             );
         }
@@ -789,7 +792,7 @@ impl PolicyPack {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn shipped_dir() -> PathBuf {
@@ -797,7 +800,7 @@ mod tests {
     }
 
     /// A copy of the shipped pack with one file edited.
-    fn edited(file: &str, edit: impl FnOnce(String) -> String) -> tempfile::TempDir {
+    pub(crate) fn edited(file: &str, edit: impl FnOnce(String) -> String) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         for entry in std::fs::read_dir(shipped_dir()).unwrap() {
             let path = entry.unwrap().path();

@@ -467,7 +467,7 @@ pub fn readable_among(
             let mut q = Question::new(actor, "record.read", today);
             q.patient = Some(&facts);
             q.open_task = open_task;
-            Ok(pack.decide(&q).permitted())
+            Ok(pack.permits(&q))
         };
         let permitted = match asked.get(&(place.as_str(), open_task)) {
             Some(p) if alike => *p,
@@ -498,7 +498,7 @@ pub fn may_act_on_escalation(
     let mut q = Question::new(profile, activity, today);
     q.patient = Some(patient);
     q.escalation_level = Some(level.as_str());
-    pack.decide(&q).permitted()
+    pack.permits(&q)
 }
 
 /// Loads the facts and asks.
@@ -606,7 +606,7 @@ pub async fn progression(
                     let mut q = Question::new(a, "competency.sign-off", today);
                     q.colleague = Some(&profile);
                     q.competency = Some(c);
-                    pack.decide(&q).permitted()
+                    pack.permits(&q)
                 })
                 .map(|a| a.staff.username.to_string())
                 .collect();
