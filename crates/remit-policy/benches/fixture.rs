@@ -98,6 +98,18 @@ pub fn fixture() -> Fixture {
     }
 }
 
+/// `n` assistant practitioners with Alex's facts, each a person of their own. Asked about in turn, when they are
+/// more than a slice of the pack remembers answers for, none is answered from memory: each question is put to Cedar.
+pub fn strangers(f: &Fixture, n: usize) -> Vec<StaffProfile> {
+    (0..n)
+        .map(|i| {
+            let mut p = f.alex.clone();
+            p.staff.username = Username::parse(&format!("ap.{i:04}")).unwrap();
+            p
+        })
+        .collect()
+}
+
 /// A permitted recording by an assistant practitioner.
 pub fn permit(f: &Fixture) -> Question<'_> {
     let mut q = Question::new(&f.alex, "vitals.record", f.today);
