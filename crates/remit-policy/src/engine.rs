@@ -328,6 +328,10 @@ impl Memo {
 
     fn keep(&self, inputs: Inputs, answer: Answer) {
         if let Ok(mut answers) = self.answers.lock() {
+            // Held already (a refusal `decide` asked again for its reasons): the answer is the same.
+            if answers.contains_key(&inputs) {
+                return;
+            }
             if answers.len() >= MEMO_MAX {
                 answers.clear();
             }
@@ -547,6 +551,7 @@ impl PolicyPack {
             None => {}
         }
 
+        // Cedar is given nothing but what `inputs` holds (and the slice's own entities): so equal inputs, equal answers.
         let context = match Context::from_pairs(
             inputs
                 .context
@@ -837,6 +842,38 @@ mod tests {
         assert_eq!(f.pack.remembered_answers(), 0);
     }
 
+    #[test]
+    fn a_slice_that_has_remembered_its_most_forgets_and_still_answers_as_cedar_does() {
+        let f = fixture();
+        let people = fixture::strangers(&f, MEMO_MAX + 100);
+        let held = |slice: &str| f.pack.slices[slice].memo.answers.lock().unwrap().len();
+        // A refusal asked again for its reasons is kept once.
+        assert!(!asked(&f.pack, &deny(&f)).permitted());
+        assert!(!asked(&f.pack, &deny(&f)).permitted());
+        assert_eq!(held("medicines.prescribe"), 1);
+        let ask = |p| {
+            let mut q = permit(&f);
+            q.actor = p;
+            assert!(asked(&f.pack, &q).permitted());
+            assert!(held("vitals.record") <= MEMO_MAX);
+        };
+        people.iter().for_each(ask);
+        // Full at the 1,025th person: all forgotten, and the last 100 kept since.
+        assert_eq!(held("vitals.record"), 100);
+        assert_eq!(f.pack.remembered_answers(), 0);
+        people[MEMO_MAX..].iter().for_each(ask);
+        assert_eq!(f.pack.remembered_answers(), 100, "the last 100 answered from memory");
+        people[..100].iter().for_each(ask);
+        assert_eq!(f.pack.remembered_answers(), 100, "the first 100 put to Cedar again");
+        assert_eq!(held("vitals.record"), 200);
+        // A changed fact is put to Cedar.
+        let mut suspended = people[MEMO_MAX].clone();
+        suspended.staff.status = remit_domain::staff::StaffStatus::Suspended;
+        let mut q = permit(&f);
+        q.actor = &suspended;
+        assert!(!asked(&f.pack, &q).permitted());
+    }
+
     /// Every activity, asked by people of every kind, with and without supervision, on and off their ward, twice:
     /// each answer equals the one built and checked in full, whether it came from a remembered permit or not.
     #[test]
@@ -904,7 +941,7 @@ mod tests {
                 assert!(f.pack.remembered_answers() > 0);
             }
         }
-        // No slice remembers more than its bound (the questions here are more than it).
+        // No slice remembers more than its bound.
         let held: Vec<usize> = f
             .pack
             .slices

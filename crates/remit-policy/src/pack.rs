@@ -180,7 +180,7 @@ pub(crate) struct ActionSlice {
     /// Whether a policy of the slice names a particular patient. If none does, a decision depends on the patient
     /// only through the facts a question gives about them (their place, the actor's open task for them).
     pub(crate) names_patient: bool,
-    /// The permits given so far, when no policy of the slice names a particular patient.
+    /// Cedar's answers so far, by the inputs that got them, when no policy of the slice names a particular patient.
     pub(crate) memo: crate::engine::Memo,
 }
 
