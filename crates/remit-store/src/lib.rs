@@ -615,3 +615,35 @@ pub(crate) async fn test_database(prefix: &str, needs: &str) -> Option<(String, 
     let url = format!("{base}/{name}");
     Some((admin, name, url))
 }
+
+/// For the store's own tests: runs `test` on a new SQLite database in a temporary folder, given the store and its URL.
+#[cfg(test)]
+pub(crate) async fn on_sqlite<F: std::future::Future<Output = ()>>(test: impl FnOnce(Store, String) -> F) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let store = Store::connect(&url, std::sync::Arc::new(remit_domain::time::SystemClock))
+        .await
+        .expect("connect");
+    test(store, url).await;
+}
+
+/// For the store's own tests: runs `test` on a new PostgreSQL database named from `prefix` (see [`test_database`]),
+/// given the store and its URL, and drops the database afterwards; skipped, saying so, where no server is given.
+#[cfg(test)]
+pub(crate) async fn on_postgres<F: std::future::Future<Output = ()>>(
+    prefix: &str,
+    what: &str,
+    test: impl FnOnce(Store, String) -> F,
+) {
+    let Some((admin, name, url)) = test_database(prefix, what).await else {
+        return;
+    };
+    let store = Store::connect(&url, std::sync::Arc::new(remit_domain::time::SystemClock))
+        .await
+        .expect("connect");
+    test(store.clone(), url).await;
+    store.close().await;
+    admin_execute(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .expect("drop");
+}

@@ -1265,10 +1265,6 @@ fn missed_from_row(r: &Row) -> Result<MissedObs> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use remit_domain::time::SystemClock;
-
     use crate::Store;
     use crate::db::query_built;
 
@@ -1500,54 +1496,29 @@ mod tests {
         }
     }
 
-    /// Runs `test` on a new SQLite database in a temporary folder.
-    async fn on_sqlite<F: std::future::Future<Output = ()>>(test: impl FnOnce(Store) -> F) {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
-        test(Store::connect(&url, Arc::new(SystemClock)).await.expect("connect")).await;
-    }
-
-    /// Runs `test` on a new PostgreSQL database named from `prefix`, dropped afterwards; skipped, saying so, where no
-    /// server is given.
-    async fn on_postgres<F: std::future::Future<Output = ()>>(prefix: &str, what: &str, test: impl FnOnce(Store) -> F) {
-        let Some((admin, name, url)) = crate::test_database(prefix, what).await else {
-            return;
-        };
-        let store = Store::connect(&url, Arc::new(SystemClock)).await.expect("connect");
-        test(store.clone()).await;
-        store.close().await;
-        crate::admin_execute(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await
-            .expect("drop");
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_set_finds_the_open_escalation_at_the_end_of_its_index_on_sqlite() {
-        on_sqlite(a_set_finds_the_open_escalation_at_the_end_of_its_index).await;
+        crate::on_sqlite(|store, _| a_set_finds_the_open_escalation_at_the_end_of_its_index(store)).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_set_finds_the_open_escalation_at_the_end_of_its_index_on_postgres() {
-        on_postgres(
-            "remit_open_plan",
-            "the open escalation's plan",
-            a_set_finds_the_open_escalation_at_the_end_of_its_index,
-        )
+        crate::on_postgres("remit_open_plan", "the open escalation's plan", |store, _| {
+            a_set_finds_the_open_escalation_at_the_end_of_its_index(store)
+        })
         .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_board_reads_the_end_of_each_history_on_sqlite() {
-        on_sqlite(the_board_reads_the_end_of_each_history).await;
+        crate::on_sqlite(|store, _| the_board_reads_the_end_of_each_history(store)).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_board_reads_the_end_of_each_history_on_postgres() {
-        on_postgres(
-            "remit_board_plan",
-            "the board's plan",
-            the_board_reads_the_end_of_each_history,
-        )
+        crate::on_postgres("remit_board_plan", "the board's plan", |store, _| {
+            the_board_reads_the_end_of_each_history(store)
+        })
         .await;
     }
 }

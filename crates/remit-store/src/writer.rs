@@ -686,36 +686,6 @@ mod tests {
         )
     }
 
-    /// Runs `test` on a new SQLite store, with its URL.
-    async fn on_sqlite<F: std::future::Future<Output = ()>>(test: impl FnOnce(crate::Store, String) -> F) {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let url = format!("sqlite://{}", dir.path().join("writer.db").display());
-        let store = crate::Store::connect(&url, Arc::new(SystemClock))
-            .await
-            .expect("connect");
-        test(store, url).await;
-    }
-
-    /// Runs `test` on a new PostgreSQL database named from `prefix`, with its URL, dropped afterwards; skipped, saying
-    /// so, where no server is given.
-    async fn on_postgres<F: std::future::Future<Output = ()>>(
-        prefix: &str,
-        what: &str,
-        test: impl FnOnce(crate::Store, String) -> F,
-    ) {
-        let Some((admin, name, url)) = crate::test_database(prefix, what).await else {
-            return;
-        };
-        let store = crate::Store::connect(&url, Arc::new(SystemClock))
-            .await
-            .expect("connect");
-        test(store.clone(), url).await;
-        store.close().await;
-        crate::admin_execute(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await
-            .expect("drop");
-    }
-
     /// Runs `then` while the writer is held by a command of its own (100 ms asleep on the writer's thread), so that
     /// every command `then` sends is queued before the writer takes any: they are taken together, in the order sent.
     async fn while_held<T>(writer: &Writer, then: impl std::future::Future<Output = T>) -> T {
@@ -857,12 +827,12 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sets_queued_together_are_stored_together_on_sqlite() {
-        on_sqlite(sets_queued_together_are_stored_together).await;
+        crate::on_sqlite(sets_queued_together_are_stored_together).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sets_queued_together_are_stored_together_on_postgres() {
-        on_postgres(
+        crate::on_postgres(
             "remit_together",
             "sets stored together",
             sets_queued_together_are_stored_together,
@@ -935,12 +905,12 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failure_among_sets_stored_together_is_its_own_on_sqlite() {
-        on_sqlite(a_failure_among_sets_stored_together_is_its_own).await;
+        crate::on_sqlite(a_failure_among_sets_stored_together_is_its_own).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failure_among_sets_stored_together_is_its_own_on_postgres() {
-        on_postgres(
+        crate::on_postgres(
             "remit_together_fail",
             "a failure among sets",
             a_failure_among_sets_stored_together_is_its_own,
