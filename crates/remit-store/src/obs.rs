@@ -460,16 +460,52 @@ macro_rules! latest_set {
     };
 }
 
+/// The columns of an open escalation the board shows, from `escalation y`.
+macro_rules! board_escalation_columns {
+    () => {
+        "y.id, y.level, y.score, y.scored, y.about, y.state, y.raised_at, y.stage, y.notified_at"
+    };
+}
+
+/// The board's open escalations in a dialect: a `WITH` clause (none on PostgreSQL) and the join that gives each
+/// patient (`p`) their newest escalation still open at the place (`$1`) as `e`. On PostgreSQL a `LATERAL` subquery
+/// reads it for each patient from their range of `escalation_open`: joined instead to the place's open escalations
+/// numbered once, as on SQLite, the planner compared every patient with every escalation (a nested loop: 1,120
+/// comparisons for a ward of 35 patients with 32 open, a fifth of the board's time; BENCHMARKS.md, round 24). SQLite
+/// has no `LATERAL`, and numbers the place's open escalations once (`MATERIALIZED`), not again for every patient.
+macro_rules! board_escalations {
+    (postgres, with) => {
+        ""
+    };
+    (postgres, join) => {
+        concat!(
+            " LEFT JOIN LATERAL (SELECT ",
+            board_escalation_columns!(),
+            " FROM escalation y WHERE y.patient_id = p.id AND y.place_code = $1 \
+             AND y.state IN ('open', 'acknowledged') ORDER BY y.raised_at DESC, y.id DESC LIMIT 1) e ON TRUE"
+        )
+    };
+    (sqlite, with) => {
+        concat!(
+            "WITH e AS MATERIALIZED (SELECT * FROM (SELECT y.patient_id, ",
+            board_escalation_columns!(),
+            ", ROW_NUMBER() OVER (PARTITION BY y.patient_id ORDER BY y.raised_at DESC, y.id DESC) AS newest \
+             FROM escalation y WHERE y.place_code = $1 AND y.state IN ('open', 'acknowledged')) w \
+             WHERE w.newest = 1) "
+        )
+    };
+    (sqlite, join) => {
+        " LEFT JOIN e ON e.patient_id = p.id"
+    };
+}
+
 /// The ward board's statement ([`Store::ward_board`]) in a dialect: `$1` the place, `$2` the reader. Its text is
 /// built once, not on every board.
 macro_rules! ward_board {
     ($dialect:ident) => {
         concat!(
-            "WITH e AS MATERIALIZED (SELECT * FROM (SELECT y.id, y.patient_id, y.level, y.score, y.scored, y.about, \
-              y.state, y.raised_at, y.stage, y.notified_at, ROW_NUMBER() OVER (PARTITION BY y.patient_id \
-              ORDER BY y.raised_at DESC, y.id DESC) AS newest FROM escalation y \
-              WHERE y.place_code = $1 AND y.state IN ('open', 'acknowledged')) w WHERE w.newest = 1) \
-             SELECT pl.name AS place_name, pl.kind AS place_kind, p.nhs_number, p.given_name, \
+            board_escalations!($dialect, with),
+            "SELECT pl.name AS place_name, pl.kind AS place_kind, p.nhs_number, p.given_name, \
              p.family_name, p.bed, p.created_at, o.id AS latest_id, o.total, o.risk, o.complete, o.not_scored, \
              o.monitoring, o.next_due_at, \
              (SELECT m.reason FROM obs_missed m WHERE m.patient_id = p.id AND m.at > COALESCE(o.recorded_at, '') \
@@ -485,7 +521,8 @@ macro_rules! ward_board {
             versions_columns!(),
             " FROM place pl LEFT JOIN patient p ON p.place_code = pl.code AND p.discharged_at IS NULL ",
             latest_set!($dialect),
-            " LEFT JOIN e ON e.patient_id = p.id WHERE pl.code = $1 ORDER BY p.bed, p.family_name, p.id"
+            board_escalations!($dialect, join),
+            " WHERE pl.code = $1 ORDER BY p.bed, p.family_name, p.id"
         )
     };
 }
@@ -509,6 +546,23 @@ impl Store {
             crate::Backend::Sqlite => latest_set!(sqlite),
         }
     }
+}
+
+/// The statement of [`Store::obs_for_patient`]: `$1` the patient, then (`since`) `$2` the earliest instant, then the
+/// limit. Only the conditions asked for are named (see there).
+fn patient_sets_sql(versions: SetVersions, since: bool) -> String {
+    let state = match versions {
+        // Every row: the table's `CHECK` allows no other state.
+        SetVersions::All => "",
+        SetVersions::Current => " AND o.state = 'current'",
+    };
+    let (since, limit) = match since {
+        true => (" AND o.taken_at >= $2", "$3"),
+        false => ("", "$2"),
+    };
+    format!(
+        "SELECT {SET_COLUMNS} WHERE o.patient_id = $1{state}{since} ORDER BY o.taken_at DESC, o.id DESC LIMIT {limit}"
+    )
 }
 
 impl Store {
@@ -545,6 +599,13 @@ impl Store {
 
     /// A patient's sets, newest first, taken at or after `since`, at most `limit`: the current version of each, or
     /// every version and the sets entered in error too.
+    ///
+    /// The statement names only the conditions asked for: every version is every row (the table's `CHECK` allows no
+    /// other state), and no `since` is no bound. A condition that excludes nothing is not free on PostgreSQL: without
+    /// statistics the planner takes each one to exclude rows, expects the patient to have fewer sets than the limit,
+    /// and then reads their whole history through a bitmap and sorts it, where the index (`obs_set_patient`,
+    /// `obs_set_current`) gives the newest rows in order (BENCHMARKS.md, round 24). With fewer conditions its estimate
+    /// is less wrong; it still depends on the table's size until statistics are taken.
     pub async fn obs_for_patient(
         &self,
         patient_id: i64,
@@ -552,21 +613,14 @@ impl Store {
         limit: i64,
         versions: SetVersions,
     ) -> Result<Vec<SetView>> {
-        let states = match versions {
-            SetVersions::All => "o.state IN ('current', 'superseded', 'entered-in-error')",
-            SetVersions::Current => "o.state = 'current'",
-        };
-        let sql = format!(
-            "SELECT {SET_COLUMNS} WHERE o.patient_id = $1 AND o.taken_at >= $2 AND {states} \
-             ORDER BY o.taken_at DESC, o.id DESC LIMIT $3"
-        );
-        let since = since.map(format_instant).unwrap_or_default();
-        let rows = query_built(sql)
-            .bind(patient_id)
-            .bind(since)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+        let sql = patient_sets_sql(versions, since.is_some());
+        let rows = match since {
+            Some(since) => query_built(sql).bind(patient_id).bind(format_instant(since)),
+            None => query_built(sql).bind(patient_id),
+        }
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
         rows.iter().map(set_from_row).collect()
     }
 
@@ -639,9 +693,9 @@ impl Store {
     /// The board of `place` as `reader` sees it, in one statement (on PostgreSQL, one round trip): each patient
     /// there with a bed or a set, their latest current set and the one before, their open tasks (and whether one is
     /// the reader's), and their newest escalation still open there. `None` for a place that does not exist. The
-    /// latest sets are read from the end of `obs_set_current`, and the place's open escalations are numbered once
-    /// (`MATERIALIZED`), not again for every patient: each part's cost is bounded by what the board shows, not by
-    /// the patients' histories or the planner's statistics.
+    /// latest sets are read from the end of `obs_set_current`, and each patient's open escalation from their range of
+    /// `escalation_open` (on SQLite, from the place's open escalations numbered once: [`board_escalations`]): each
+    /// part's cost is bounded by what the board shows, not by the patients' histories or the planner's statistics.
     pub async fn ward_board(&self, place: &str, reader: i64) -> Result<Option<WardBoard>> {
         let rows = query(self.ward_board_sql())
             .bind(place)
@@ -1367,6 +1421,92 @@ mod tests {
             (Some(0), Some(6)), // 399 % 7 and 398 % 7
             "the latest current set and the one before"
         );
+        // And it shows the newest still open here: not a closed one, nor one raised later at another place, nor an
+        // older open one.
+        query_built(CLOSED_ESCALATIONS.into())
+            .execute(store.pool())
+            .await
+            .expect("closed escalations");
+        let raise = |place: &str, state: &str, at: &str| {
+            query_built(format!(
+                "INSERT INTO escalation (patient_id, place_code, set_id, version_id, level, score, scored, state, \
+                 raised_at, stage, notified_at) SELECT o.patient_id, '{place}', o.id, o.id, 'urgent', 5, 1, \
+                 '{state}', '{at}', 0, '{at}' FROM obs_set o WHERE o.taken_at LIKE '2026-01-01T00:00:00.1%' \
+                 ORDER BY o.id LIMIT 1"
+            ))
+        };
+        for (place, state, at) in [
+            ("ward-7", "acknowledged", "2026-01-01T00:00:05.000000Z"),
+            ("ward-7", "open", "2026-01-01T00:00:07.000000Z"),
+            ("ward-9", "open", "2026-01-01T00:00:09.000000Z"),
+            ("ward-7", "closed", "2026-01-01T00:00:11.000000Z"),
+            ("ward-7", "open", "2026-01-01T00:00:06.000000Z"),
+        ] {
+            raise(place, state, at)
+                .execute(store.pool())
+                .await
+                .expect("an escalation");
+        }
+        // Each patient's open escalation is read from their own range of `escalation_open` on PostgreSQL: not by
+        // comparing every patient with every open escalation of the place.
+        if store.backend() == crate::Backend::Postgres {
+            let text = board_plan(&store).await.join("\n");
+            assert!(
+                text.contains("escalation_open") && !text.contains("CTE Scan"),
+                "the board does not read each patient's open escalation from `escalation_open`:\n{text}"
+            );
+        }
+        let board = store.ward_board("ward-7", 0).await.expect("board").expect("ward 7");
+        let shown: Vec<_> = board
+            .patients
+            .iter()
+            .filter_map(|p| p.escalation.as_ref())
+            .map(|e| (e.state.as_str(), e.raised_at.as_str()))
+            .collect();
+        assert_eq!(shown, [("open", "2026-01-01T00:00:07.000000Z")]);
+    }
+
+    /// A chart or history gives a patient's newest sets, in order, from the end of a long history: every version, or
+    /// only the current ones, and from a start when one is given.
+    async fn a_chart_gives_the_newest_sets(store: Store) {
+        store.migrate().await.expect("migrate");
+        store
+            .seed_demo("test", &crate::demo::test_catalogue())
+            .await
+            .expect("seed");
+        query_built(HISTORY.into())
+            .execute(store.pool())
+            .await
+            .expect("the history");
+        let patient: i64 = crate::col(
+            &query_built("SELECT MIN(id) AS id FROM patient WHERE place_code = 'ward-7'".into())
+                .fetch_one(store.pool())
+                .await
+                .expect("the patient"),
+            "id",
+        )
+        .expect("an id");
+        // The 400th set is superseded, the 399th current.
+        let newest = |versions| store.obs_for_patient(patient, None, 50, versions);
+        let all = newest(super::SetVersions::All).await.expect("every version");
+        let current = newest(super::SetVersions::Current).await.expect("the current versions");
+        assert_eq!(all.len(), 50);
+        assert_eq!(
+            (all[0].state.as_str(), all[0].total, all[1].state.as_str(), all[1].total),
+            ("superseded", Some(1), "current", Some(0)) // 400 % 7 and 399 % 7
+        );
+        assert_eq!(current.len(), 50);
+        assert!(current.iter().all(|s| s.state == "current"));
+        assert_eq!((current[0].total, current[1].total), (Some(0), Some(6))); // 399 % 7 and 398 % 7
+        // A start still bounds the read: the sets from the 391st on (taken_at 2026-01-01T00:00:00.100391Z).
+        let since = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00.100391Z")
+            .expect("an instant")
+            .with_timezone(&chrono::Utc);
+        let recent = store
+            .obs_for_patient(patient, Some(since), 50, super::SetVersions::All)
+            .await
+            .expect("since");
+        assert_eq!(recent.len(), 10, "the 391st to the 400th");
     }
 
     /// Closed escalations for the patient with the history, as after a long stay: each needs a set to point at.
@@ -1505,6 +1645,19 @@ mod tests {
     async fn a_set_finds_the_open_escalation_at_the_end_of_its_index_on_postgres() {
         crate::on_postgres("remit_open_plan", "the open escalation's plan", |store, _| {
             a_set_finds_the_open_escalation_at_the_end_of_its_index(store)
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_chart_gives_the_newest_sets_on_sqlite() {
+        crate::on_sqlite(|store, _| a_chart_gives_the_newest_sets(store)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_chart_gives_the_newest_sets_on_postgres() {
+        crate::on_postgres("remit_chart_plan", "the chart's plan", |store, _| {
+            a_chart_gives_the_newest_sets(store)
         })
         .await;
     }
