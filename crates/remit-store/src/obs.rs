@@ -695,7 +695,8 @@ impl Store {
     /// the reader's), and their newest escalation still open there. `None` for a place that does not exist. The
     /// latest sets are read from the end of `obs_set_current`, and each patient's open escalation from their range of
     /// `escalation_open` (on SQLite, from the place's open escalations numbered once: [`board_escalations`]): each
-    /// part's cost is bounded by what the board shows, not by the patients' histories or the planner's statistics.
+    /// part's cost is bounded by the patients there and their open escalations, not by their histories or the
+    /// planner's statistics.
     pub async fn ward_board(&self, place: &str, reader: i64) -> Result<Option<WardBoard>> {
         let rows = query(self.ward_board_sql())
             .bind(place)
@@ -1436,8 +1437,8 @@ mod tests {
             ))
         };
         for (place, state, at) in [
-            ("ward-7", "acknowledged", "2026-01-01T00:00:05.000000Z"),
-            ("ward-7", "open", "2026-01-01T00:00:07.000000Z"),
+            ("ward-7", "open", "2026-01-01T00:00:05.000000Z"),
+            ("ward-7", "acknowledged", "2026-01-01T00:00:07.000000Z"),
             ("ward-9", "open", "2026-01-01T00:00:09.000000Z"),
             ("ward-7", "closed", "2026-01-01T00:00:11.000000Z"),
             ("ward-7", "open", "2026-01-01T00:00:06.000000Z"),
@@ -1463,7 +1464,8 @@ mod tests {
             .filter_map(|p| p.escalation.as_ref())
             .map(|e| (e.state.as_str(), e.raised_at.as_str()))
             .collect();
-        assert_eq!(shown, [("open", "2026-01-01T00:00:07.000000Z")]);
+        // Acknowledged and waiting for review is still open.
+        assert_eq!(shown, [("acknowledged", "2026-01-01T00:00:07.000000Z")]);
     }
 
     /// A chart or history gives a patient's newest sets, in order, from the end of a long history: every version, or
@@ -1656,7 +1658,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_chart_gives_the_newest_sets_on_postgres() {
-        crate::on_postgres("remit_chart_plan", "the chart's plan", |store, _| {
+        crate::on_postgres("remit_chart_sets", "the chart's sets", |store, _| {
             a_chart_gives_the_newest_sets(store)
         })
         .await;
