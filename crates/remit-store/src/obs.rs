@@ -1323,6 +1323,27 @@ mod tests {
     use crate::Store;
     use crate::db::query_built;
 
+    /// The store migrated and holding the test trust.
+    async fn seeded(store: &Store) {
+        store.migrate().await.expect("migrate");
+        store
+            .seed_demo("test", &crate::demo::test_catalogue())
+            .await
+            .expect("seed");
+    }
+
+    /// The patient [`HISTORY`] is for.
+    async fn history_patient(store: &Store) -> i64 {
+        crate::col(
+            &query_built("SELECT MIN(id) AS id FROM patient WHERE place_code = 'ward-7'".into())
+                .fetch_one(store.pool())
+                .await
+                .expect("the patient"),
+            "id",
+        )
+        .expect("an id")
+    }
+
     /// A long history for one patient on Ward 7, most of it current and some superseded: 400 rows, inserted after the
     /// statistics were taken (as in a new or restored database before its first ANALYZE, or a busy day's sets
     /// before autovacuum catches up).
@@ -1359,11 +1380,7 @@ mod tests {
     /// the history planned a bitmap scan of every set the patient had and a sort of them: 21 ms a board after 15 s
     /// of the load harness, growing with every set (BENCHMARKS.md, round 20).
     async fn the_board_reads_the_end_of_each_history(store: Store) {
-        store.migrate().await.expect("migrate");
-        store
-            .seed_demo("test", &crate::demo::test_catalogue())
-            .await
-            .expect("seed");
+        seeded(&store).await;
         if store.backend() == crate::Backend::Postgres {
             query_built("ANALYZE".into())
                 .execute(store.pool())
@@ -1471,23 +1488,12 @@ mod tests {
     /// A chart or history gives a patient's newest sets, in order, from the end of a long history: every version, or
     /// only the current ones, and from a start when one is given.
     async fn a_chart_gives_the_newest_sets(store: Store) {
-        store.migrate().await.expect("migrate");
-        store
-            .seed_demo("test", &crate::demo::test_catalogue())
-            .await
-            .expect("seed");
+        seeded(&store).await;
         query_built(HISTORY.into())
             .execute(store.pool())
             .await
             .expect("the history");
-        let patient: i64 = crate::col(
-            &query_built("SELECT MIN(id) AS id FROM patient WHERE place_code = 'ward-7'".into())
-                .fetch_one(store.pool())
-                .await
-                .expect("the patient"),
-            "id",
-        )
-        .expect("an id");
+        let patient = history_patient(&store).await;
         // The 400th set is superseded, the 399th current.
         let newest = |versions| store.obs_for_patient(patient, None, 50, versions);
         let all = newest(super::SetVersions::All).await.expect("every version");
@@ -1534,11 +1540,7 @@ mod tests {
     /// `escalation_open`, however many closed ones they have: no probe of each state and no sort. On SQLite each of
     /// those built a temporary b-tree on every set recorded.
     async fn a_set_finds_the_open_escalation_at_the_end_of_its_index(store: Store) {
-        store.migrate().await.expect("migrate");
-        store
-            .seed_demo("test", &crate::demo::test_catalogue())
-            .await
-            .expect("seed");
+        seeded(&store).await;
         for step in [HISTORY, CLOSED_ESCALATIONS] {
             query_built(step.into()).execute(store.pool()).await.expect(step);
         }
@@ -1548,14 +1550,7 @@ mod tests {
                 .await
                 .expect("analyze");
         }
-        let patient: i64 = crate::col(
-            &query_built("SELECT MIN(id) AS id FROM patient WHERE place_code = 'ward-7'".into())
-                .fetch_one(store.pool())
-                .await
-                .expect("the patient"),
-            "id",
-        )
-        .expect("an id");
+        let patient = history_patient(&store).await;
         // The patient's latest open or acknowledged escalation among many closed ones, as the insert reads it.
         let raise = |state: &'static str| {
             query_built(format!(
