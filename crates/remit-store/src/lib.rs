@@ -301,7 +301,9 @@ impl Store {
     /// queued beside it, in one statement, before the first of them runs: so `work` may find later commands' sets
     /// already stored, and its own set's open escalation is as it stood before the commands before it ran. Both are
     /// the same for it only if `work` reads and changes nothing of another patient's (their sets, their
-    /// escalations), as recording a set's work does not.
+    /// escalations), as recording a set's work does not. `work` must change no profile or record either (see
+    /// `kept`): the commands after it in its commit are checked against the versions it is taken to have left as
+    /// they were.
     pub async fn command_with_set<T, F>(
         &self,
         set: remit_domain::obs::NewSet,
@@ -338,8 +340,11 @@ pub struct WriteTx {
     broken: bool,
     /// The audit chain's head, once taken.
     head: Option<audit::Head>,
-    /// The version counters as the transaction found them when it took the head.
+    /// The version counters as the transaction found them when it took the head, or read again since (see
+    /// [`WriteTx::versions_now`]).
     versions: Versions,
+    /// A command has run since `versions` were read that may have moved them.
+    versions_moved: bool,
     /// On SQLite, where taking the write lock and syncing the commit may wait.
     waits: Waits,
     /// What the transaction's commands announced (see `changes`), and where it is told once committed.
@@ -393,6 +398,7 @@ impl WriteTx {
                 profiles: 0,
                 records: 0,
             },
+            versions_moved: false,
             waits,
             announced: Vec::new(),
             changes: changes.clone(),
@@ -471,6 +477,37 @@ impl WriteTx {
 
     pub(crate) fn has_stored_ahead(&self) -> bool {
         !self.stored_ahead.is_empty()
+    }
+
+    /// The version counters (see `kept`) as they stand in this transaction: as read when it began, or read again
+    /// if a command that may have moved them has run in it since (a change to a profile or a record moves a counter,
+    /// by trigger, in the change's own transaction). A command decided under versions is run only if these are
+    /// they; compared with those the transaction began with, it would run after a command of the same commit had
+    /// changed what it was decided on. If the read fails the transaction is not committed.
+    pub(crate) async fn versions_now(&mut self) -> Result<Versions> {
+        if self.versions_moved {
+            let read = query(concat!("SELECT ", versions_columns!()))
+                .fetch_one(self.conn())
+                .await
+                .and_then(|row| kept::versions_of(&row));
+            match read {
+                Ok(versions) => {
+                    self.versions = versions;
+                    self.versions_moved = false;
+                }
+                Err(e) => {
+                    self.broken = true;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.versions)
+    }
+
+    /// Says that a command has run which may have changed a profile or a record: the versions are read again before
+    /// they are next compared.
+    pub(crate) fn versions_may_have_moved(&mut self) {
+        self.versions_moved = true;
     }
 
     /// The instant this command is stamped with.

@@ -202,12 +202,35 @@ where
 {
     fn run<'a>(&'a mut self, tx: &'a mut WriteTx, guarded: bool) -> BoxFuture<'a, bool> {
         Box::pin(async move {
-            if self.under.is_some_and(|under| under != tx.versions) {
-                // Decided on what has changed since: not run, and the transaction is as it was.
-                self.outcome = Some(Err(StoreError::Unconfirmed));
-                return false;
+            if let Some(under) = self.under {
+                match tx.versions_now().await {
+                    // Decided on what has changed since: not run, and the transaction is as it was.
+                    Ok(now) if now != under => {
+                        self.outcome = Some(Err(StoreError::Unconfirmed));
+                        return false;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        self.outcome = Some(Err(e));
+                        return true;
+                    }
+                }
             }
             let outcome = one(tx, self.draft.clone(), self.work.clone(), guarded).await;
+            if self.set.is_none() {
+                // A command recording a set changes no profile or record (its work is the set's escalation); any
+                // other may have.
+                tx.versions_may_have_moved();
+            }
+            // In the tests' builds, that is checked.
+            #[cfg(debug_assertions)]
+            if self.set.is_some() && outcome.is_ok() {
+                let before = tx.versions;
+                tx.versions_may_have_moved();
+                if let Ok(after) = tx.versions_now().await {
+                    assert_eq!(before, after, "a command recording a set changed a profile or a record");
+                }
+            }
             let failed = outcome.is_err();
             self.outcome = Some(outcome);
             failed
@@ -416,11 +439,11 @@ async fn store_ahead(tx: &mut WriteTx, jobs: &[Box<dyn Job>]) -> Result<()> {
     if tx.has_stored_ahead() {
         return Ok(());
     }
+    let versions = tx.versions_now().await?;
     let mut sets: Vec<&Arc<NewSet>> = Vec::new();
     for job in jobs.iter().take(MAX_TOGETHER) {
         let Some(set) = job.set() else { break };
-        if job.under().is_some_and(|under| under != tx.versions) || sets.iter().any(|s| s.patient_id == set.patient_id)
-        {
+        if job.under().is_some_and(|under| under != versions) || sets.iter().any(|s| s.patient_id == set.patient_id) {
             break;
         }
         sets.push(set);
@@ -836,6 +859,74 @@ mod tests {
             "remit_together",
             "sets stored together",
             sets_queued_together_are_stored_together,
+        )
+        .await;
+    }
+
+    /// A command decided under versions (a token's holder kept and not yet confirmed) is not run once a command
+    /// before it in the same commit has moved them: the versions it is checked against are read again after any
+    /// command that may have changed a profile or a record. A command under the versions that still stand runs.
+    async fn a_command_after_one_that_moved_the_versions_is_unconfirmed(store: crate::Store, url: String) {
+        let (_, staff) = patients_and_staff(&store).await;
+        let writer = Writer::start(
+            store.shared.db.clone(),
+            &url,
+            Arc::new(SystemClock),
+            Batching {
+                gather: None,
+                sets_together: false,
+            },
+            store.shared.changes.clone(),
+        );
+        let before = store.versions().await.expect("versions");
+        let under = |action: &'static str| writer.command(Some(before), draft(action), |_| Box::pin(async { Ok(()) }));
+        // A change to a staff row, which moves the profile counter by trigger.
+        let change = writer.command(None, draft("test.change"), move |tx| {
+            Box::pin(async move {
+                crate::db::query("UPDATE staff SET name = name WHERE id = $1")
+                    .bind(staff)
+                    .execute(tx.conn())
+                    .await
+                    .map(|_| ())
+            })
+        });
+        let (first, changed, after) = while_held(&writer, async {
+            tokio::join!(under("test.first"), change, under("test.after"))
+        })
+        .await;
+        first.expect("decided under the versions that stood: run");
+        changed.expect("the change");
+        assert!(
+            matches!(after, Err(StoreError::Unconfirmed)),
+            "decided before the change, in the same commit: {:?}",
+            after.map(|_| ())
+        );
+        assert_eq!(
+            (logged(&store, "test.first").await, logged(&store, "test.after").await),
+            (1, 0)
+        );
+        let now = store.versions().await.expect("versions");
+        assert!(
+            now.profiles > before.profiles,
+            "the change moved the versions: {before:?} then {now:?}"
+        );
+        writer
+            .command(Some(now), draft("test.now"), |_| Box::pin(async { Ok(()) }))
+            .await
+            .expect("under the versions now: run");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_command_after_one_that_moved_the_versions_is_unconfirmed_on_sqlite() {
+        crate::on_sqlite(a_command_after_one_that_moved_the_versions_is_unconfirmed).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_command_after_one_that_moved_the_versions_is_unconfirmed_on_postgres() {
+        crate::on_postgres(
+            "remit_versions_moved",
+            "versions moved in a commit",
+            a_command_after_one_that_moved_the_versions_is_unconfirmed,
         )
         .await;
     }
