@@ -671,7 +671,8 @@ async fn a_set_by_a_kept_token_holder_is_confirmed_by_its_own_commit(db: TestDb)
     );
     ensure!(post().await? == StatusCode::OK, "a set by the kept holder");
     // Kept under the versions as they stand (the record counter too, not only the profile's), so that the commit of
-    // the holder's next set finds them unchanged and confirms them at once.
+    // the holder's next set finds them unchanged and confirms them at once. So recording a set, escalation and all,
+    // moves neither counter: the writer relies on it (it reads the counters again only after other commands).
     let (_, kept) = app.store.kept_token_holder(token).context("kept")?;
     let (_, standing) = app.store.token_holder(token).await?.context("the holder")?;
     ensure!(kept == standing, "kept under {kept:?}, the database at {standing:?}");

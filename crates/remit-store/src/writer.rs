@@ -47,7 +47,8 @@ const MAX_BATCH: usize = 64;
 trait Job: Send {
     /// Runs the command in the batch's transaction, with `guarded` under a savepoint of its own; its work is cloned,
     /// so that it can be run again. Says whether it failed having run statements (the transaction, unguarded, is then
-    /// to be rolled back); a command not run at all (its versions moved on) has not.
+    /// to be rolled back), which includes failing to read the versions it was decided under; a command not run at all
+    /// (its versions moved on) has not.
     fn run<'a>(&'a mut self, tx: &'a mut WriteTx, guarded: bool) -> BoxFuture<'a, bool>;
     /// Answers the caller once the commit is known: with the outcome of the command's last run if it committed.
     fn answer(self: Box<Self>, committed: std::result::Result<(), String>);
@@ -218,18 +219,9 @@ where
             }
             let outcome = one(tx, self.draft.clone(), self.work.clone(), guarded).await;
             if self.set.is_none() {
-                // A command recording a set changes no profile or record (its work is the set's escalation); any
-                // other may have.
+                // A command recording a set changes no profile or record (its work is the set's escalation:
+                // `Store::command_with_set`); any other may have.
                 tx.versions_may_have_moved();
-            }
-            // In the tests' builds, that is checked.
-            #[cfg(debug_assertions)]
-            if self.set.is_some() && outcome.is_ok() {
-                let before = tx.versions;
-                tx.versions_may_have_moved();
-                if let Ok(after) = tx.versions_now().await {
-                    assert_eq!(before, after, "a command recording a set changed a profile or a record");
-                }
             }
             let failed = outcome.is_err();
             self.outcome = Some(outcome);
@@ -439,12 +431,23 @@ async fn store_ahead(tx: &mut WriteTx, jobs: &[Box<dyn Job>]) -> Result<()> {
     if tx.has_stored_ahead() {
         return Ok(());
     }
-    let versions = tx.versions_now().await?;
     let mut sets: Vec<&Arc<NewSet>> = Vec::new();
+    // The versions as they stand, read (if a command before may have moved them) only for a command decided under
+    // versions.
+    let mut versions = None;
     for job in jobs.iter().take(MAX_TOGETHER) {
         let Some(set) = job.set() else { break };
-        if job.under().is_some_and(|under| under != versions) || sets.iter().any(|s| s.patient_id == set.patient_id) {
+        if sets.iter().any(|s| s.patient_id == set.patient_id) {
             break;
+        }
+        if let Some(under) = job.under() {
+            let now = match versions {
+                Some(now) => now,
+                None => *versions.insert(tx.versions_now().await?),
+            };
+            if under != now {
+                break;
+            }
         }
         sets.push(set);
     }
@@ -867,19 +870,16 @@ mod tests {
     /// before it in the same commit has moved them: the versions it is checked against are read again after any
     /// command that may have changed a profile or a record. A command under the versions that still stand runs.
     async fn a_command_after_one_that_moved_the_versions_is_unconfirmed(store: crate::Store, url: String) {
-        let (_, staff) = patients_and_staff(&store).await;
-        let writer = Writer::start(
-            store.shared.db.clone(),
-            &url,
-            Arc::new(SystemClock),
-            Batching {
-                gather: None,
-                sets_together: false,
-            },
-            store.shared.changes.clone(),
-        );
+        let (patients, staff) = patients_and_staff(&store).await;
+        let writer = writer_storing_together(&store, &url);
         let before = store.versions().await.expect("versions");
         let under = |action: &'static str| writer.command(Some(before), draft(action), |_| Box::pin(async { Ok(()) }));
+        let set_under = |patient: i64| {
+            writer.command_with_set(Some(before), new_set(patient, staff, 12), draft("test.set"), |_, _| {
+                Box::pin(async { Ok(()) })
+            })
+        };
+        let sets_before = [sets_for(&store, patients[0]).await, sets_for(&store, patients[1]).await];
         // A change to a staff row, which moves the profile counter by trigger.
         let change = writer.command(None, draft("test.change"), move |tx| {
             Box::pin(async move {
@@ -890,20 +890,37 @@ mod tests {
                     .map(|_| ())
             })
         });
-        let (first, changed, after) = while_held(&writer, async {
-            tokio::join!(under("test.first"), change, under("test.after"))
+        // Two sets after it, which the writer would store together, and another command.
+        let (first, changed, set_a, set_b, after) = while_held(&writer, async {
+            tokio::join!(
+                under("test.first"),
+                change,
+                set_under(patients[0]),
+                set_under(patients[1]),
+                under("test.after")
+            )
         })
         .await;
         first.expect("decided under the versions that stood: run");
         changed.expect("the change");
-        assert!(
-            matches!(after, Err(StoreError::Unconfirmed)),
-            "decided before the change, in the same commit: {:?}",
-            after.map(|_| ())
-        );
+        for (what, outcome) in [
+            ("a set", set_a.map(|_| ())),
+            ("another set", set_b.map(|_| ())),
+            ("a command", after.map(|_| ())),
+        ] {
+            assert!(
+                matches!(outcome, Err(StoreError::Unconfirmed)),
+                "{what} decided before the change, in the same commit: {outcome:?}"
+            );
+        }
         assert_eq!(
             (logged(&store, "test.first").await, logged(&store, "test.after").await),
             (1, 0)
+        );
+        assert_eq!(
+            [sets_for(&store, patients[0]).await, sets_for(&store, patients[1]).await],
+            sets_before,
+            "no set stored"
         );
         let now = store.versions().await.expect("versions");
         assert!(
