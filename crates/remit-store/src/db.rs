@@ -522,6 +522,9 @@ pub(crate) struct Hosts {
     current: std::sync::atomic::AtomicUsize,
 }
 
+/// The `application_name` remit's connections give PostgreSQL where the URL gives none.
+const APPLICATION_NAME: &str = "remit";
+
 impl Hosts {
     pub(crate) fn parse(url: &str) -> Result<Self> {
         let bad = |why: String| StoreError::Connect(sqlx::Error::Configuration(why.into()));
@@ -561,9 +564,15 @@ impl Hosts {
         let options = hosts
             .split(',')
             .map(|host| {
-                format!("{scheme}://{user}{host}{path}{query}")
+                let options = format!("{scheme}://{user}{host}{path}{query}")
                     .parse::<PgConnectOptions>()
-                    .map_err(StoreError::Connect)
+                    .map_err(StoreError::Connect)?;
+                // So that an administrator tells remit's connections apart in `pg_stat_activity` and the server's
+                // log, unless the URL names them otherwise.
+                Ok(match options.get_application_name() {
+                    Some(_) => options,
+                    None => options.application_name(APPLICATION_NAME),
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
@@ -1058,6 +1067,7 @@ mod tests {
             .expect("drop");
     }
 
+    /// Also: the pool's connections give the server remit's `application_name`, or the URL's.
     #[tokio::test]
     async fn a_postgres_pool_waits_a_bounded_time_and_replaces_old_connections() {
         let Some((admin, name, url)) =
@@ -1071,6 +1081,26 @@ mod tests {
             lifetime: std::time::Duration::from_secs(3600),
         };
         let pool = PgPool::connect(&url, limits).await.expect("connect");
+        // The server is told whose connections they are, unless the URL says otherwise.
+        let named = |pool: Arc<PgPool>| async move {
+            let mut lease = pool.take().await.expect("a connection");
+            let row = query("SELECT current_setting('application_name') AS name")
+                .run_pg(lease.conn().expect("open"), Want::Rows)
+                .await
+                .expect("asked");
+            lease.keep();
+            match row {
+                Ran::Rows(rows) => rows[0].get::<String>("name").expect("name"),
+                Ran::Changes(_) => panic!("rows expected"),
+            }
+        };
+        assert_eq!(named(pool.clone()).await, "remit");
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let elsewhere = PgPool::connect(&format!("{url}{sep}application_name=remit-ops"), limits)
+            .await
+            .expect("connect");
+        assert_eq!(named(elsewhere.clone()).await, "remit-ops");
+        elsewhere.close().await;
 
         // Every connection held: the next statement waits its bound, then is answered `Busy`, naming the cause.
         let held = (
