@@ -29,6 +29,15 @@ pub(crate) fn versions_of(row: &crate::db::Row) -> crate::Result<Versions> {
     })
 }
 
+/// The version counters as they stand where the statement runs: on the store, or inside a write transaction (which
+/// sees its own changes).
+pub(crate) async fn read_versions(on: crate::db::On<'_>) -> crate::Result<Versions> {
+    let row = crate::db::query(concat!("SELECT ", versions_columns!()))
+        .fetch_one(on)
+        .await?;
+    versions_of(&row)
+}
+
 /// The database's version counters as a request found them when it began (see the module comment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Versions {

@@ -486,11 +486,7 @@ impl WriteTx {
     /// changed what it was decided on. If the read fails the transaction is not committed.
     pub(crate) async fn versions_now(&mut self) -> Result<Versions> {
         if self.versions_moved {
-            let read = query(concat!("SELECT ", versions_columns!()))
-                .fetch_one(self.conn())
-                .await
-                .and_then(|row| kept::versions_of(&row));
-            match read {
+            match kept::read_versions(self.conn()).await {
                 Ok(versions) => {
                     self.versions = versions;
                     self.versions_moved = false;

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::db::{Row, query, query_built};
 use crate::error::on_unique;
-use crate::kept::{Versions, versions_of};
+use crate::kept::Versions;
 use crate::{Result, Store, StoreError, WriteTx, col, stored};
 
 /// What is needed to add a staff member.
@@ -208,10 +208,7 @@ impl Store {
     /// The version counters as they stand now (see `kept`): profiles and records read under them are as the database
     /// stood then.
     pub async fn versions(&self) -> Result<Versions> {
-        let row = query(concat!("SELECT ", versions_columns!()))
-            .fetch_one(self.pool())
-            .await?;
-        versions_of(&row)
+        crate::kept::read_versions(self.pool()).await
     }
 
     /// Everything about a staff member a decision needs, as it stands now, and the versions read before it. A
